@@ -1,0 +1,1 @@
+"""The ``ncii-shield`` command line: thin adapters over the services."""

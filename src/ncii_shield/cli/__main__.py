@@ -1,0 +1,3 @@
+from ncii_shield.cli.main import run
+
+run()

@@ -1,0 +1,41 @@
+"""Entry point of the ``ncii-shield`` command: builds the Typer app from one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from ncii_shield import __version__
+from ncii_shield.cli import hash as hash_command
+
+app = typer.Typer(
+    name="ncii-shield",
+    help=(
+        "Stop non-consensual intimate imagery with hashes, not images.\n\n"
+        "Hash photos and videos exactly as the field's reference tools do (PDQ, vPDQ, MD5, SHA-256), "
+        "keep victims' hashes in banks, and check uploads against them.\n\n"
+        "Examples:\n\n"
+        "  ncii-shield hash photo.jpg              # a table of hashes\n\n"
+        "  ncii-shield hash --json -r uploads/     # one JSON object per file, for scripts"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command(name="hash")(hash_command.hash_files)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ncii-shield {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """ncii-shield command line."""
+
+
+def run() -> None:  # console_scripts entry point
+    app()

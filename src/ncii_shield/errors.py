@@ -1,0 +1,73 @@
+"""One error tree for the whole project.
+
+    NciiShieldError
+    ├── MediaError                 bad or hostile input media
+    │   ├── EmptyMedia
+    │   ├── MediaTooLarge          bytes, pixels or duration over a limit
+    │   ├── UnsupportedMedia       not a format we decode
+    │   ├── CorruptMedia           truncated or broken file
+    │   └── UndecodableVideo
+    ├── InvalidSignal              a hash string that does not parse
+    ├── UnknownSignalType
+    ├── NotFound
+    ├── Conflict
+    ├── PermissionDenied
+    └── Unavailable                a dependency (database, optional extra) is missing or down
+
+Every message says what was wrong and what is accepted. Adapters (CLI, HTTP) map these classes to
+exit codes and HTTP statuses in one place each; the core never chooses a status code.
+"""
+
+from __future__ import annotations
+
+
+class NciiShieldError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class MediaError(NciiShieldError):
+    """The media could not be decoded safely."""
+
+
+class EmptyMedia(MediaError):
+    pass
+
+
+class MediaTooLarge(MediaError):
+    pass
+
+
+class UnsupportedMedia(MediaError):
+    pass
+
+
+class CorruptMedia(MediaError):
+    pass
+
+
+class UndecodableVideo(MediaError):
+    pass
+
+
+class InvalidSignal(NciiShieldError):
+    """A hash string that does not parse as its signal type."""
+
+
+class UnknownSignalType(NciiShieldError):
+    pass
+
+
+class NotFound(NciiShieldError):
+    pass
+
+
+class Conflict(NciiShieldError):
+    pass
+
+
+class PermissionDenied(NciiShieldError):
+    pass
+
+
+class Unavailable(NciiShieldError):
+    pass

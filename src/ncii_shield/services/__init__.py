@@ -1,0 +1,1 @@
+"""Use cases: each module composes signals, media, store and index for one job."""

@@ -1,0 +1,1 @@
+"""Signal types (kinds of hash) and their registry. See :mod:`.base` for the interface."""

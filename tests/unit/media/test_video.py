@@ -1,0 +1,123 @@
+"""vPDQ of generated videos (ffmpeg testsrc): stable, robust to re-encoding; bad videos rejected."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ncii_shield.errors import EmptyMedia, MediaTooLarge, UndecodableVideo
+from ncii_shield.media.video import VideoLimits, probe_video, video_file_from_bytes
+from ncii_shield.services.hashing import HashOptions, hash_bytes, hash_path
+from ncii_shield.signals.vpdq import VpdqSignal, match_shares, value_to_frames
+
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg")
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("videos")
+    out = {name: d / f"{name}" for name in
+           ("original.mp4", "reencoded.mp4", "webm.webm", "other.mp4", "audio.m4a")}
+    ffmpeg("-f", "lavfi", "-i", "testsrc=duration=6:size=320x240:rate=25", "-pix_fmt", "yuv420p",
+           "-c:v", "libx264", "-crf", "18", str(out["original.mp4"]))
+    ffmpeg("-i", str(out["original.mp4"]), "-c:v", "libx264", "-crf", "28", "-preset", "fast",
+           str(out["reencoded.mp4"]))
+    ffmpeg("-i", str(out["original.mp4"]), "-c:v", "libvpx-vp9", "-b:v", "300k", str(out["webm.webm"]))
+    ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-t", "6", "-pix_fmt", "yuv420p",
+           str(out["other.mp4"]))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", str(out["audio.m4a"]))
+    return out
+
+
+def test_vpdq_frames_have_the_reference_shape(videos):
+    result = hash_path(videos["original.mp4"])
+    assert result.content_type == "video"
+    assert len(result.frames) == 6  # one hash per second
+    assert [f.timestamp for f in result.frames] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [f.frame for f in result.frames] == [0, 25, 50, 75, 100, 125]
+    assert all(len(f.pdq) == 64 and 0 <= f.quality <= 100 for f in result.frames)
+    js = result.to_json()
+    assert set(js) == {"path", "content_type", "vpdq", "md5", "sha256"}
+    assert set(js["vpdq"][0]) == {"frame", "timestamp", "pdq", "quality"}
+
+
+def test_vpdq_is_stable(videos):
+    assert hash_path(videos["original.mp4"]).frames == hash_path(videos["original.mp4"]).frames
+
+
+@pytest.mark.parametrize("copy", ["reencoded.mp4", "webm.webm"])
+def test_reencoded_video_is_near_identical(videos, copy):
+    a = hash_path(videos["original.mp4"])
+    b = hash_path(videos[copy])
+    assert a.md5 != b.md5
+    query, compared = match_shares(a.frames, b.frames)
+    assert query == 100.0 and compared == 100.0
+    assert VpdqSignal.matches(a.vpdq, b.vpdq)
+
+
+def test_different_video_does_not_match(videos):
+    a, b = hash_path(videos["original.mp4"]), hash_path(videos["other.mp4"])
+    assert not VpdqSignal.matches(a.vpdq, b.vpdq)
+    assert max(match_shares(a.frames, b.frames)) < 50
+
+
+def test_value_round_trips_python_threatexchange_format(videos):
+    value = hash_path(videos["original.mp4"]).vpdq
+    assert VpdqSignal.validate(value) == value
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq
+
+    theirs = json_to_vpdq(value)
+    assert [f.pdq_hex for f in theirs] == [f.pdq for f in value_to_frames(value)]
+
+
+def test_video_from_bytes_is_hashed_and_the_temp_file_deleted(videos):
+    data = videos["original.mp4"].read_bytes()
+    seen: list[Path] = []
+    with video_file_from_bytes(data) as path:
+        seen.append(path)
+        assert path.exists()
+    assert not seen[0].exists()
+    assert hash_bytes(data).frames == hash_path(videos["original.mp4"]).frames
+
+
+def test_audio_only_file_is_undecodable(videos):
+    with pytest.raises(UndecodableVideo, match="not a video"):
+        hash_path(videos["audio.m4a"])
+
+
+def test_truncated_video_is_undecodable(videos, tmp_path):
+    data = videos["original.mp4"].read_bytes()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(data[:2000])
+    with pytest.raises(UndecodableVideo):
+        hash_path(broken)
+
+
+def test_garbage_with_a_video_header_is_undecodable(tmp_path):
+    path = tmp_path / "fake.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(UndecodableVideo):
+        hash_path(path)
+
+
+def test_empty_video(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(EmptyMedia):
+        probe_video(path)
+
+
+def test_video_limits(videos):
+    with pytest.raises(MediaTooLarge, match="lasts"):
+        hash_path(videos["original.mp4"], HashOptions(video_limits=VideoLimits(max_duration_s=3)))
+    with pytest.raises(MediaTooLarge, match="bytes"):
+        hash_path(videos["original.mp4"], HashOptions(video_limits=VideoLimits(max_bytes=1000)))
+    with pytest.raises(MediaTooLarge, match="pixels"):
+        hash_path(videos["original.mp4"], HashOptions(video_limits=VideoLimits(max_pixels=320 * 200)))
