@@ -7,11 +7,13 @@
     │   ├── UnsupportedMedia       not a format we decode
     │   ├── CorruptMedia           truncated or broken file
     │   └── UndecodableVideo
-    ├── InvalidSignal              a hash string that does not parse
+    ├── InvalidRequest             a request that is malformed in another way
+    │   └── InvalidSignal          a hash string that does not parse
     ├── UnknownSignalType
     ├── NotFound
     ├── Conflict
-    ├── PermissionDenied
+    ├── Unauthenticated            no key, or a wrong or revoked one
+    ├── PermissionDenied           a valid key without the scope needed
     └── Unavailable                a dependency (database, optional extra) is missing or down
 
 Every message says what was wrong and what is accepted. Adapters (CLI, HTTP) map these classes to
@@ -49,7 +51,11 @@ class UndecodableVideo(MediaError):
     pass
 
 
-class InvalidSignal(NciiShieldError):
+class InvalidRequest(NciiShieldError):
+    """A request that cannot be carried out as given; the message says what is accepted."""
+
+
+class InvalidSignal(InvalidRequest):
     """A hash string that does not parse as its signal type."""
 
 
@@ -65,8 +71,16 @@ class Conflict(NciiShieldError):
     pass
 
 
+class Unauthenticated(NciiShieldError):
+    pass
+
+
 class PermissionDenied(NciiShieldError):
     pass
+
+
+class TooLarge(NciiShieldError):
+    """A request or batch over a configured size."""
 
 
 class Unavailable(NciiShieldError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ncii_shield import __version__
+from ncii_shield.cli import bank, keys, match, serve
 from ncii_shield.cli import hash as hash_command
 
 app = typer.Typer(
@@ -15,13 +16,19 @@ app = typer.Typer(
         "keep victims' hashes in banks, and check uploads against them.\n\n"
         "Examples:\n\n"
         "  ncii-shield hash photo.jpg              # a table of hashes\n\n"
-        "  ncii-shield hash --json -r uploads/     # one JSON object per file, for scripts"
+        "  ncii-shield hash --json -r uploads/     # one JSON object per file, for scripts\n\n"
+        "  ncii-shield serve                       # the matcher service on SQLite under ./data\n\n"
+        "  ncii-shield match upload.jpg            # match a file in-process, no server needed"
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command(name="hash")(hash_command.hash_files)
+app.command(name="serve")(serve.serve)
+app.command(name="match")(match.match)
+app.add_typer(keys.app, name="keys")
+app.add_typer(bank.app, name="bank")
 
 
 def _version(value: bool) -> None:

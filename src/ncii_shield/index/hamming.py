@@ -58,5 +58,7 @@ class BruteForceHammingIndex(SignalIndex):
 
 
 def default_hamming_index() -> SignalIndex:
-    """The index PDQ uses by default."""
-    return BruteForceHammingIndex()
+    """The index PDQ uses by default: exact up to distance 31, fast at millions of hashes."""
+    from ncii_shield.index.multi_index import MultiIndexHammingIndex
+
+    return MultiIndexHammingIndex()

@@ -124,9 +124,9 @@ class VpdqSignal(SignalType, VideoHasher):
 
     @classmethod
     def index_factory(cls) -> Callable[[], SignalIndex]:
-        from ncii_shield.index.hamming import default_hamming_index
+        from ncii_shield.index.vpdq import VpdqIndex
 
-        return default_hamming_index  # holds frames; see services.matching for share computation
+        return VpdqIndex
 
 
 def hash_video_frames(path: str | os.PathLike[str], seconds_per_hash: float = SECONDS_PER_HASH) -> list[VpdqFrame]:

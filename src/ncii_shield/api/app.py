@@ -1,0 +1,57 @@
+"""Build the FastAPI application around a :class:`~ncii_shield.core.Shield`.
+
+``create_app(shield)`` for tests and embedding; ``create_app_from_env()`` is the factory that
+``ncii-shield serve`` hands to uvicorn (one per worker process), configured by environment
+variables (NCII_SHIELD_DB, NCII_SHIELD_MAX_BODY).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ncii_shield import __version__, logs
+from ncii_shield.api import errors
+from ncii_shield.api.metrics import Metrics
+from ncii_shield.api.middleware import BodyLimit, RequestContext
+from ncii_shield.api.routes import banks, health, match
+from ncii_shield.core import Shield
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+DESCRIPTION = """
+Check uploads against victims' hashes; keep banks of hashes. Authenticate with
+`Authorization: Bearer <key>` (keys are created with `ncii-shield keys create`).
+
+Errors are JSON: `{"error": {"type", "message", "request_id"}}`, where the message says what was
+wrong and what is accepted.
+"""
+
+
+def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        if follow:
+            shield.start()
+        yield
+        shield.close()
+
+    app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.shield = shield
+    app.state.metrics = Metrics(shield.follower)
+    shield.metrics = app.state.metrics  # type: ignore[attr-defined]
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(banks.router)
+    app.include_router(match.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    logs.configure(os.environ.get("NCII_SHIELD_LOG_LEVEL", "INFO"))
+    shield = Shield.open(os.environ.get("NCII_SHIELD_DB"), migrate=False)
+    return create_app(shield, max_body=int(os.environ.get("NCII_SHIELD_MAX_BODY", DEFAULT_MAX_BODY)))

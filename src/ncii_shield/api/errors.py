@@ -1,0 +1,53 @@
+"""Map the project's error tree to HTTP statuses, in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ncii_shield import errors
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (errors.Unauthenticated, 401),
+    (errors.PermissionDenied, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.TooLarge, 413),
+    (errors.MediaTooLarge, 413),
+    (errors.UnknownSignalType, 422),
+    (errors.InvalidRequest, 422),
+    (errors.MediaError, 422),
+    (errors.Unavailable, 503),
+]
+
+
+def error_response(request: Request, status: int, kind: str, message: str, headers: dict | None = None) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    return JSONResponse({"error": {"type": kind, "message": message, "request_id": request_id}},
+                        status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.NciiShieldError)
+    async def _domain(request: Request, exc: errors.NciiShieldError) -> JSONResponse:
+        status = next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return error_response(request, status, type(exc).__name__, str(exc), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors()[:10]:
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+            problems.append(f"{where}: {e.get('msg', 'invalid')}")
+        return error_response(request, 422, "InvalidRequest", "; ".join(problems))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, IntegrityError):
+            return error_response(request, 409, "Conflict", "a concurrent request changed the same data; retry")
+        return error_response(request, 503, "Unavailable", "the database is unavailable; retry shortly",
+                              {"Retry-After": "1"})

@@ -1,0 +1,142 @@
+"""Request and response bodies. Edges validate; the services trust what passes here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+from ncii_shield.services.banks import MAX_BATCH
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="error class, e.g. InvalidSignal")
+    message: str = Field(description="what was wrong and what is accepted")
+    request_id: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class BankCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, examples=["victims"])
+    description: str = Field(default="", max_length=2000)
+    shared: bool = Field(default=False, description="other tenants' keys may match against this bank")
+
+
+class BankUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    shared: bool | None = None
+
+
+class BankOut(BaseModel):
+    name: str
+    description: str
+    shared: bool
+    enabled: bool
+    signals: int
+    created_at: datetime
+
+    @field_serializer("created_at")
+    def _utc(self, value: datetime) -> str:
+        return iso_utc(value)
+
+
+class BankList(BaseModel):
+    banks: list[BankOut]
+
+
+class SignalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signal_type: str = Field(max_length=32, examples=["pdq"], description="pdq, vpdq, md5 or sha256")
+    value: str = Field(max_length=2_000_000, examples=["f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"])
+    metadata: dict[str, Any] | None = None
+
+
+class SignalsIn(BaseModel):
+    """Either one signal (signal_type, value, metadata) or a batch under "signals"."""
+
+    model_config = ConfigDict(extra="forbid")
+    signal_type: str | None = Field(default=None, max_length=32)
+    value: str | None = Field(default=None, max_length=2_000_000)
+    metadata: dict[str, Any] | None = None
+    signals: list[SignalIn] | None = Field(default=None, max_length=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> SignalsIn:
+        single = self.signal_type is not None or self.value is not None
+        if single == (self.signals is not None):
+            raise ValueError('send either {"signal_type", "value"} or {"signals": [...]}, not both or neither')
+        if single and (self.signal_type is None or self.value is None):
+            raise ValueError('a single signal needs both "signal_type" and "value"')
+        return self
+
+    def items(self) -> list[SignalIn]:
+        if self.signals is not None:
+            return self.signals
+        return [SignalIn(signal_type=self.signal_type or "", value=self.value or "", metadata=self.metadata)]
+
+
+class AddedOut(BaseModel):
+    id: int
+    signal_type: str
+    created: bool = Field(description="false when the signal was already in the bank")
+
+
+class AddedList(BaseModel):
+    signals: list[AddedOut]
+
+
+class SignalOut(BaseModel):
+    id: int
+    bank: str
+    signal_type: str
+    value: str
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    withdrawn_at: datetime | None
+
+    @field_serializer("created_at", "withdrawn_at")
+    def _utc(self, value: datetime | None) -> str | None:
+        return iso_utc(value) if value else None
+
+
+class MatchIn(SignalsIn):
+    threshold: float | None = Field(default=None, ge=0, description="defaults to the signal type's threshold")
+
+
+class MatchOut(BaseModel):
+    query: int = Field(description="index of the query signal in the request (0 for a single one)")
+    bank: str
+    signal_id: int
+    signal_type: str
+    distance: float
+    shared: bool = Field(description="the bank belongs to another tenant that shares it")
+    variant: str | None = Field(default=None, description="dihedral variant that matched (media only)")
+
+
+class MatchList(BaseModel):
+    matches: list[MatchOut]
+
+
+class MediaMatchOut(MatchList):
+    content_type: str
+    hashes: dict[str, Any] = Field(description="the upload's hashes; the upload itself is not kept")
+    weak: bool = Field(description="PDQ quality under 50: matches on this photo are less reliable")
+
+
+class Health(BaseModel):
+    status: str
+    signals: int
+    seq: int
+    database: str
+
+
+def iso_utc(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,72 @@
+"""``ncii-shield serve``: the matcher service (HTTP API) on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+from ncii_shield.cli.common import DB_OPTION
+
+DEMO_BANK = "demo"
+
+
+def serve(
+    db: str | None = DB_OPTION,
+    data_dir: Path = typer.Option(Path("data"), "--data-dir", envvar="NCII_SHIELD_DATA", help="Where the default SQLite database lives."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes (each holds its own index; use one per core)."),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="On first start, create a demo bank of harmless photos' hashes."),
+    max_body: int = typer.Option(64 * 1024 * 1024, help="Largest request body accepted, in bytes (413 above)."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Run the matcher service: /v1 API, /docs (OpenAPI), /healthz, /metrics.
+
+    On first start it creates an admin API key and prints it once, and (unless --no-demo) a bank
+    called 'demo' holding the PDQ hashes of a few harmless test photos, so a match can be tried at once.
+
+      ncii-shield serve                                   # SQLite under ./data
+
+      ncii-shield serve --db postgresql://postgres@127.0.0.1/ncii --workers 2 --host 0.0.0.0
+    """
+    import uvicorn
+
+    from ncii_shield.core import Shield
+
+    os.environ["NCII_SHIELD_DATA"] = str(data_dir)
+    url = db or f"sqlite:///{data_dir / 'ncii-shield.db'}"
+    shield = Shield.open(url, load_index=False)  # migrate once, before the workers start
+    try:
+        if not shield.keys.any_keys():
+            key, _ = shield.keys.create(tenant="default", scopes=["admin"], name="first admin key")
+            typer.echo("=" * 78)
+            typer.echo("First start: created an admin API key. It is shown ONCE; store it now:")
+            typer.echo(f"  {key}")
+            typer.echo("=" * 78)
+            if demo:
+                _create_demo_bank(shield)
+                typer.echo(f"Created bank {DEMO_BANK!r} with the hashes of harmless test photos. Try:")
+                typer.echo(f"  curl -s -H 'Authorization: Bearer {key}' -F file=@tests/data/pdq-reference/"
+                           f"bridge-mods/aaa-orig.jpg http://{host}:{port}/v1/match/media")
+    finally:
+        shield.close()
+    typer.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    os.environ["NCII_SHIELD_DB"] = url
+    os.environ["NCII_SHIELD_MAX_BODY"] = str(max_body)
+    os.environ["NCII_SHIELD_LOG_LEVEL"] = log_level.upper()
+    uvicorn.run("ncii_shield.api.app:create_app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_config=None, access_log=False, timeout_keep_alive=15,
+                limit_concurrency=1000, timeout_graceful_shutdown=10)
+
+
+def _create_demo_bank(shield) -> None:  # noqa: ANN001
+    from ncii_shield.services.banks import SignalInput
+
+    data = json.loads(resources.files("ncii_shield.cli").joinpath("data/demo_bank.json").read_text())
+    principal = shield.local_principal("default")
+    shield.banks.create(principal, DEMO_BANK, description=data["description"])
+    shield.banks.add(principal, DEMO_BANK, [SignalInput(s["signal_type"], s["value"], s.get("metadata")) for s in data["signals"]])

@@ -1,0 +1,209 @@
+"""Keep in-memory indexes in step with the store: a snapshot, then the change log after it.
+
+:class:`IndexFollower` loads every active signal (streamed in id order), remembers the change log's
+sequence number read *before* the snapshot, and then applies every change after it, in order. The
+changes are state-setting ("signal 7 is active with value v", "signal 7 is withdrawn"), so replaying
+a change that the snapshot already reflects is harmless and no snapshot isolation is needed.
+
+It follows new changes without rebuilding: on PostgreSQL it ``LISTEN``\\s for the writers'
+``NOTIFY`` (sent at commit) and wakes at once; on SQLite it polls the log's last sequence number (a
+primary-key lookup) every ``poll_interval`` seconds. Either way it also wakes when a write in its
+own process calls :meth:`IndexFollower.wake`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ncii_shield.index.base import SignalIndex
+from ncii_shield.signals import registry
+from ncii_shield.store import changes
+from ncii_shield.store.database import Database
+from ncii_shield.store.models import Bank
+
+log = logging.getLogger("ncii_shield.follower")
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    id: int
+    tenant_id: int
+    name: str
+    enabled: bool
+    shared: bool
+
+
+@dataclass(frozen=True)
+class Hit:
+    signal_id: int
+    bank: BankInfo
+    signal_type: str
+    distance: float
+
+
+class IndexFollower:
+    def __init__(self, db: Database, *, poll_interval: float = 0.05) -> None:
+        self.db = db
+        self.poll_interval = poll_interval
+        self.indexes: dict[str, SignalIndex] = {}
+        self.banks: dict[int, BankInfo] = {}
+        self.seq = 0
+        self.loaded_at = 0.0
+        self.last_applied_at = 0.0
+        self._bank_of = np.full(1024, -1, dtype=np.int32)
+        self._apply_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors = 0
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Build every index from a snapshot of the store, then catch up with the change log."""
+        started = time.perf_counter()
+        with self.db.read() as session:
+            seq = changes.last_seq(session)
+            banks = self._read_banks(session)
+            indexes = {t.name: t.index_factory()() for t in registry.SIGNAL_TYPES}
+            bank_of = np.full(1024, -1, dtype=np.int32)
+            pending: dict[str, list[tuple[str, int]]] = {name: [] for name in indexes}
+            for rows in changes.iter_active_signals(session):
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                bank_of = _ensure(bank_of, int(ids.max()))
+                bank_of[ids] = np.fromiter((r[1] for r in rows), dtype=np.int32, count=len(rows))
+                for signal_id, _bank_id, signal_type, value in rows:
+                    if signal_type in pending:
+                        pending[signal_type].append((value, signal_id))
+            for name, entries in pending.items():
+                indexes[name].add_many(entries)
+            del pending
+        with self._apply_lock:
+            self.indexes, self.banks, self._bank_of, self.seq = indexes, banks, bank_of, seq
+        self.loaded_at = time.time()
+        self.catch_up()
+        log.info("index loaded", extra={"signals": self.size(), "seq": self.seq,
+                                         "seconds": round(time.perf_counter() - started, 3)})
+
+    def catch_up(self) -> int:
+        """Apply every change after ``self.seq``; returns how many were applied."""
+        applied = 0
+        with self._apply_lock:
+            while True:
+                with self.db.read() as session:
+                    batch = changes.read_after(session, self.seq)
+                    if any(c.op == "bank" for c in batch):
+                        self.banks = self._read_banks(session)
+                if not batch:
+                    break
+                for change in batch:
+                    self._apply(change)
+                    self.seq = change.seq
+                applied += len(batch)
+            if applied:
+                self.last_applied_at = time.time()
+        return applied
+
+    def _apply(self, change: changes.ChangeRow) -> None:
+        if change.op == "bank" or change.signal_id is None or change.signal_type is None:
+            return
+        index = self.indexes.get(change.signal_type)
+        if index is None:
+            return
+        if change.op == "add" and change.value is not None:
+            index.add(change.value, change.signal_id)
+            self._bank_of = _ensure(self._bank_of, change.signal_id)
+            self._bank_of[change.signal_id] = change.bank_id
+        elif change.op == "withdraw":
+            index.remove(change.signal_id)
+
+    @staticmethod
+    def _read_banks(session) -> dict[int, BankInfo]:  # noqa: ANN001
+        from sqlalchemy import select
+
+        return {b.id: BankInfo(b.id, b.tenant_id, b.name, b.enabled, b.shared) for b in session.scalars(select(Bank))}
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def query(self, signal_type: str, value: str, threshold: float) -> list[Hit]:
+        index = self.indexes.get(signal_type)
+        if index is None:
+            return []
+        hits = []
+        for match in index.query(value, threshold):
+            bank_id = int(self._bank_of[match.id]) if match.id < len(self._bank_of) else -1
+            bank = self.banks.get(bank_id)
+            if bank is not None:
+                hits.append(Hit(match.id, bank, signal_type, match.distance))
+        return hits
+
+    def size(self) -> int:
+        return sum(len(i) for i in self.indexes.values())
+
+    # -- following -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        target = self._listen_postgres if self.db.is_postgres else self._poll
+        self._thread = threading.Thread(target=target, name="index-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+            try:
+                with self.db.read() as session:
+                    latest = changes.last_seq(session)
+                if latest > self.seq:
+                    self.catch_up()
+            except Exception:  # the database may be down: keep serving the index we have
+                self.errors += 1
+                log.warning("index follower could not read the change log", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _listen_postgres(self) -> None:
+        import psycopg
+
+        url = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {changes.CHANNEL}")
+                    self.catch_up()  # anything committed while we were not listening
+                    last_check = time.monotonic()
+                    while not self._stop.is_set():
+                        notified = any(True for _ in conn.notifies(timeout=0.5, stop_after=1))
+                        # a NOTIFY, a local write, or every 2 s as a safety net
+                        if notified or self._wake.is_set() or time.monotonic() - last_check > 2.0:
+                            self._wake.clear()
+                            self.catch_up()
+                            last_check = time.monotonic()
+            except Exception:
+                self.errors += 1
+                log.warning("index follower lost PostgreSQL; retrying", exc_info=True)
+                self._stop.wait(1.0)
+
+
+def _ensure(array: np.ndarray, max_id: int) -> np.ndarray:
+    if max_id < len(array):
+        return array
+    grown = np.full(max(max_id + 1, 2 * len(array)), -1, dtype=np.int32)
+    grown[: len(array)] = array
+    return grown

@@ -1,0 +1,107 @@
+"""The multi-index Hamming index finds exactly what brute force finds, up to distance 31."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncii_shield.index.hamming import BruteForceHammingIndex
+from ncii_shield.index.multi_index import LARGE_SCHEME, SMALL_SCHEME, MultiIndexHammingIndex, _MainSegment
+from tests.conftest import PDQ_REFERENCE
+
+
+def random_hex(rng: np.random.Generator) -> str:
+    return rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+
+
+def flip(value: str, bits: int, rng: np.random.Generator) -> str:
+    number = int(value, 16)
+    for b in rng.choice(256, bits, replace=False):
+        number ^= 1 << int(b)
+    return f"{number:064x}"
+
+
+def test_schemes_are_exact_to_31():
+    assert SMALL_SCHEME.exact_limit == 31 and LARGE_SCHEME.exact_limit >= 31
+    assert sum(SMALL_SCHEME.widths) == 256 and sum(LARGE_SCHEME.widths) == 256
+
+
+@pytest.mark.parametrize("scheme", [SMALL_SCHEME, LARGE_SCHEME], ids=["16x16", "12x21-22"])
+def test_every_distance_0_to_31_found_and_32_plus_not(scheme):
+    rng = np.random.default_rng(7)
+    base = [random_hex(rng) for _ in range(2_000)]
+    index = MultiIndexHammingIndex(min_merge=1)
+    from ncii_shield.index.bits import hexes_to_words
+
+    index._main = _MainSegment.build(hexes_to_words(base), np.arange(len(base)), scheme)
+    for distance in range(0, 40):
+        for trial in range(8):
+            target = int(rng.integers(len(base)))
+            query = flip(base[target], distance, rng)
+            ids = {m.id: m.distance for m in index.query(query, 31)}
+            if distance <= 31:
+                assert ids.get(target) == distance, (distance, trial)
+            else:
+                assert target not in ids
+
+
+def test_agrees_with_brute_force_on_clusters_with_adds_and_removes():
+    rng = np.random.default_rng(11)
+    fast = MultiIndexHammingIndex(min_merge=300, merge_fraction=4)
+    slow = BruteForceHammingIndex()
+    centres = [random_hex(rng) for _ in range(40)]
+    next_id = 0
+    values: dict[int, str] = {}
+    for step in range(3_000):
+        action = rng.random()
+        if action < 0.75 or not values:
+            value = flip(centres[int(rng.integers(len(centres)))], int(rng.integers(0, 40)), rng)
+            fast.add(value, next_id)
+            slow.add(value, next_id)
+            values[next_id] = value
+            next_id += 1
+        else:
+            victim = int(rng.choice(list(values)))
+            fast.remove(victim)
+            slow.remove(victim)
+            del values[victim]
+        if step % 100 == 0:
+            query = flip(centres[int(rng.integers(len(centres)))], int(rng.integers(0, 30)), rng)
+            assert fast.query(query, 31) == slow.query(query, 31)
+    assert len(fast) == len(slow) == len(values)
+
+
+def test_bulk_build_then_changes():
+    rng = np.random.default_rng(3)
+    values = [random_hex(rng) for _ in range(60_000)]
+    index = MultiIndexHammingIndex()
+    index.add_many(zip(values, range(len(values))))
+    assert len(index) == 60_000
+    assert index.query(values[123], 0)[0].id == 123
+    index.remove(123)
+    assert index.query(values[123], 0) == []
+    index.add(values[123], 123)  # re-added after a withdrawal
+    assert [m.id for m in index.query(values[123], 0)] == [123]
+    index.add(values[7], 123)  # same id, new value: the old value no longer matches
+    assert [m.id for m in index.query(values[123], 0)] == []
+    assert 123 in [m.id for m in index.query(values[7], 0)]
+
+
+def test_reference_haystack_and_needles():
+    """The reference's hash-search regression inputs: every needle's nearest haystack hash is found."""
+    hay = [line.split()[0] for line in (PDQ_REFERENCE / "reg-test-input" / "haystack.txt").read_text().split("\n") if line.strip()]
+    needles = [line.split()[0] for line in (PDQ_REFERENCE / "reg-test-input" / "needles.txt").read_text().split("\n") if line.strip()]
+    fast, slow = MultiIndexHammingIndex(min_merge=10), BruteForceHammingIndex()
+    fast.add_many((h, i) for i, h in enumerate(hay))
+    slow.add_many((h, i) for i, h in enumerate(hay))
+    found = 0
+    for needle in needles:
+        expected = slow.query(needle, 31)
+        assert fast.query(needle, 31) == expected
+        found += bool(expected)
+    assert found > len(needles) // 2
+
+
+def test_threshold_above_exact_limit_is_refused():
+    with pytest.raises(ValueError, match="exact only up to"):
+        MultiIndexHammingIndex().query("0" * 64, 32)
