@@ -28,3 +28,35 @@ def encode(image: Image.Image, fmt: str, **params) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A PostgreSQL database for this test session (each xdist worker gets its own); dropped after."""
+    from tests.servers import create_pg_database, drop_pg_database
+
+    try:
+        url = create_pg_database()
+    except Exception as exc:  # never skip silently: the suite promises real PostgreSQL
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for the tests (scripts/dev setup starts it): {exc}")
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A fresh, empty database URL of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ncii.db'}"
+        return
+    from tests.servers import create_pg_database, drop_pg_database
+
+    try:
+        url = create_pg_database()
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for the tests: {exc}")
+    yield url
+    drop_pg_database(url)

@@ -1,0 +1,100 @@
+"""Real parts for tests: throwaway PostgreSQL databases and ncii-shield server processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PG_ADMIN = os.environ.get("NCII_SHIELD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def create_pg_database() -> str:
+    """Create a fresh database on the test PostgreSQL and return its URL."""
+    import psycopg
+
+    name = f"ncii_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db_url: str
+    proc: subprocess.Popen
+    log_path: Path
+    admin_key: str | None
+
+    def client(self, key: str | None = None, **kw) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ncii_shield.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def start_server(db_url: str, log_dir: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
+                 demo: bool = False) -> LiveServer:
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    handle = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ncii_shield.cli", "serve", "--db", db_url, "--port", str(port),
+         "--workers", str(workers), "--demo" if demo else "--no-demo", *extra],
+        stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+    found = re.search(r"(nsk_[0-9a-f]{10}_[A-Za-z0-9_\-]+)", log_path.read_text())
+    return LiveServer(url, db_url, proc, log_path, found.group(1) if found else None)
