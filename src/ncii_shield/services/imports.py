@@ -63,7 +63,11 @@ def detect_format(first_line: str) -> str:
 def _records(path: Path, fmt: str, signal_type: str | None) -> Iterator[tuple[int, SignalInput | str]]:
     """(line number, SignalInput or an error message) for every data line."""
     with open(path, encoding="utf-8", newline="") as handle:
-        first = handle.readline()
+        first = ""
+        for line in handle:  # the first line that is not blank or a comment decides the format
+            if line.strip() and not line.lstrip().startswith("#"):
+                first = line
+                break
         handle.seek(0)
         if fmt == "auto":
             fmt = detect_format(first)

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,53 +88,57 @@ def set_bank(session: Session, bank: Bank, *, enabled: bool | None = None, share
 
 
 def add_signals(session: Session, bank: Bank, items: list[NewSignal]) -> list[AddedSignal]:
-    """Add canonical signals to ``bank``; existing ones are left alone, withdrawn ones re-activated."""
-    changes.lock(session)
-    keyed = [(item, digest(item.value)) for item in items]
-    existing: dict[tuple[str, str], Signal] = {}
-    digests = sorted({d for _, d in keyed})
-    for start in range(0, len(digests), 500):
-        for signal in session.scalars(
-            select(Signal).where(Signal.bank_id == bank.id, Signal.value_digest.in_(digests[start:start + 500]))
-        ):
-            existing[(signal.signal_type, signal.value_digest)] = signal
-    out: dict[tuple[str, str], AddedSignal] = {}
-    to_insert: list[dict] = []
-    log: list[dict] = []
-    now = utcnow()
-    for item, d in keyed:
-        key = (item.signal_type, d)
-        if key in out:
-            continue
-        found = existing.get(key)
-        if found is None:
-            to_insert.append({"bank_id": bank.id, "signal_type": item.signal_type, "value": item.value,
-                              "value_digest": d, "meta": item.metadata, "created_at": now})
-            out[key] = AddedSignal(-1, item.signal_type, item.value, True)
-        else:
-            if found.withdrawn_at is not None:
-                found.withdrawn_at = None
-                if item.metadata is not None:
-                    found.meta = item.metadata
-                log.append(_add_change(bank.id, found.id, found.signal_type, found.value))
-                out[key] = AddedSignal(found.id, found.signal_type, found.value, True)
-            else:
-                out[key] = AddedSignal(found.id, found.signal_type, found.value, False)
-    if to_insert:
-        from sqlalchemy import insert
+    """Add canonical signals to ``bank``; existing ones are left alone, withdrawn ones re-activated.
 
-        inserted = session.execute(
-            insert(Signal).returning(Signal.id, Signal.signal_type, Signal.value_digest, sort_by_parameter_order=True),
-            to_insert,
-        ).all()
-        for signal_id, signal_type, d in inserted:
-            prior = out[(signal_type, d)]
-            out[(signal_type, d)] = AddedSignal(signal_id, signal_type, prior.value, True)
-            log.append(_add_change(bank.id, signal_id, signal_type, prior.value))
+    New rows go in with one ``INSERT .. ON CONFLICT DO NOTHING RETURNING``; only the values that
+    were already there are looked up afterwards, so a batch costs the same in a bank of any size.
+    """
+    changes.lock(session)
+    now = utcnow()
+    rows: dict[tuple[str, str], dict] = {}
+    order: list[tuple[str, str]] = []
+    for item in items:
+        key = (item.signal_type, digest(item.value))
+        order.append(key)
+        if key not in rows:
+            rows[key] = {"bank_id": bank.id, "signal_type": item.signal_type, "value": item.value,
+                         "value_digest": key[1], "metadata": item.metadata, "created_at": now}
+    out: dict[tuple[str, str], AddedSignal] = {}
+    log: list[dict] = []
+    table = Signal.__table__
+    insert_fn = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = list(rows.values())
+    for start in range(0, len(values), 2000):
+        statement = insert_fn(table).on_conflict_do_nothing(
+            index_elements=["bank_id", "signal_type", "value_digest"]
+        ).returning(table.c.id, table.c.signal_type, table.c.value_digest)
+        for signal_id, signal_type, d in session.execute(statement, values[start:start + 2000]):
+            value = rows[(signal_type, d)]["value"]
+            out[(signal_type, d)] = AddedSignal(signal_id, signal_type, value, True)
+            log.append(_add_change(bank.id, signal_id, signal_type, value))
+    missing: dict[str, list[str]] = {}
+    for signal_type, d in rows:
+        if (signal_type, d) not in out:
+            missing.setdefault(signal_type, []).append(d)
+    for signal_type, digests in missing.items():  # already in the bank: look them up
+        for start in range(0, len(digests), 1000):
+            for signal in session.scalars(select(Signal).where(
+                Signal.bank_id == bank.id, Signal.signal_type == signal_type,
+                Signal.value_digest.in_(digests[start:start + 1000]),
+            )):
+                key = (signal.signal_type, signal.value_digest)
+                if signal.withdrawn_at is not None:
+                    signal.withdrawn_at = None
+                    if rows[key]["metadata"] is not None:
+                        signal.meta = rows[key]["metadata"]
+                    log.append(_add_change(bank.id, signal.id, signal.signal_type, signal.value))
+                    out[key] = AddedSignal(signal.id, signal.signal_type, signal.value, True)
+                else:
+                    out[key] = AddedSignal(signal.id, signal.signal_type, signal.value, False)
     session.flush()
     log.sort(key=lambda c: c["signal_id"])
     changes.record(session, log)
-    return [out[(item.signal_type, d)] for item, d in keyed]
+    return [out[key] for key in order]
 
 
 def _add_change(bank_id: int, signal_id: int, signal_type: str, value: str) -> dict:
