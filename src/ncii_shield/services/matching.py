@@ -58,9 +58,9 @@ class Matcher:
                 threshold: float | None, variant: str | None = None) -> list[Match]:
         kind = registry.get(signal_type)
         limit = kind.default_threshold if threshold is None else threshold
-        if limit < 0 or limit > kind.default_threshold:
+        if limit < 0 or limit > kind.threshold_limit():
             raise InvalidRequest(
-                f"threshold {threshold} is out of range for {signal_type}; accepted: 0 to {kind.default_threshold}"
+                f"threshold {threshold} is out of range for {signal_type}; accepted: 0 to {kind.threshold_limit()}"
             )
         return [self._to_match(query, hit, principal, variant)
                 for hit in self.follower.query(signal_type, value, limit) if self._visible(hit, principal)]

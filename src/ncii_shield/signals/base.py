@@ -42,6 +42,8 @@ class SignalType(ABC):
     name: ClassVar[str]
     content_types: ClassVar[frozenset[ContentType]]
     default_threshold: ClassVar[int]
+    #: the largest threshold a query may ask for (the index is exact up to it); default: default_threshold
+    max_threshold: ClassVar[int | None] = None
     examples: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
 
@@ -59,6 +61,10 @@ class SignalType(ABC):
     @abstractmethod
     def distance(cls, a: str, b: str) -> float:
         """Distance between two canonical values; 0 means identical."""
+
+    @classmethod
+    def threshold_limit(cls) -> int:
+        return cls.default_threshold if cls.max_threshold is None else cls.max_threshold
 
     @classmethod
     def matches(cls, a: str, b: str, threshold: float | None = None) -> bool:

@@ -99,6 +99,7 @@ class VpdqSignal(SignalType, VideoHasher):
     name = "vpdq"
     content_types = frozenset({ContentType.VIDEO})
     default_threshold = int(100 - QUERY_MATCH_PERCENT)
+    max_threshold = 100
     examples = (
         json.dumps([
             "3f118151d606857a50bddee63b51d6a654bc6a1deaa6211980f601597f78dee6,100,0.000",

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATE_LOCK = threading.Lock()  # Alembic keeps its context in module globals
 
 
 def normalise_url(url: str) -> str:
@@ -66,7 +67,9 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with _MIGRATE_LOCK, self.engine.begin() as connection:
+            if self.is_postgres:  # two processes starting at once: one migrates, the other waits
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7466723)")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
