@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ncii_shield.index.base import SignalIndex
+from ncii_shield.index.bits import WORDS, hexes_to_words
 from ncii_shield.signals import registry
 from ncii_shield.store import changes
 from ncii_shield.store.database import Database
@@ -73,16 +74,29 @@ class IndexFollower:
             indexes = {t.name: t.index_factory()() for t in registry.SIGNAL_TYPES}
             bank_of = np.full(1024, -1, dtype=np.int32)
             pending: dict[str, list[tuple[str, int]]] = {name: [] for name in indexes}
+            # 256-bit hashes go straight into arrays: 40 bytes each instead of ~150 as Python strings
+            arrays: dict[str, _Growable] = {name: _Growable() for name, index in indexes.items()
+                                            if hasattr(index, "add_words")}
             for rows in changes.iter_active_signals(session):
                 ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
                 bank_of = _ensure(bank_of, int(ids.max()))
                 bank_of[ids] = np.fromiter((r[1] for r in rows), dtype=np.int32, count=len(rows))
+                for name, grow in arrays.items():
+                    chosen = [(r[3], r[0]) for r in rows if r[2] == name]
+                    if chosen:
+                        grow.append(hexes_to_words([v for v, _ in chosen]),
+                                    np.fromiter((i for _, i in chosen), dtype=np.int64, count=len(chosen)))
                 for signal_id, _bank_id, signal_type, value in rows:
-                    if signal_type in pending:
+                    if signal_type in pending and signal_type not in arrays:
                         pending[signal_type].append((value, signal_id))
+            for name, grow in arrays.items():
+                words, ids = grow.finish()
+                indexes[name].add_words(words, ids)  # type: ignore[attr-defined]
+                del words, ids
             for name, entries in pending.items():
-                indexes[name].add_many(entries)
-            del pending
+                if entries:
+                    indexes[name].add_many(entries)
+            del pending, arrays
         with self._apply_lock:
             self.indexes, self.banks, self._bank_of, self.seq = indexes, banks, bank_of, seq
         self.loaded_at = time.time()
@@ -199,6 +213,31 @@ class IndexFollower:
                 self.errors += 1
                 log.warning("index follower lost PostgreSQL; retrying", exc_info=True)
                 self._stop.wait(1.0)
+
+
+class _Growable:
+    """Append-only (words, ids) arrays that double as they grow."""
+
+    def __init__(self) -> None:
+        self.words = np.zeros((1024, WORDS), dtype=np.uint64)
+        self.ids = np.zeros(1024, dtype=np.int64)
+        self.size = 0
+
+    def append(self, words: np.ndarray, ids: np.ndarray) -> None:
+        need = self.size + len(ids)
+        if need > len(self.ids):
+            capacity = max(need, 2 * len(self.ids))
+            grown_words = np.zeros((capacity, WORDS), dtype=np.uint64)
+            grown_ids = np.zeros(capacity, dtype=np.int64)
+            grown_words[: self.size], grown_ids[: self.size] = self.words[: self.size], self.ids[: self.size]
+            self.words, self.ids = grown_words, grown_ids
+        self.words[self.size:need], self.ids[self.size:need] = words, ids
+        self.size = need
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        words, ids = self.words[: self.size].copy(), self.ids[: self.size].copy()
+        self.words = self.ids = None  # type: ignore[assignment]
+        return words, ids
 
 
 def _ensure(array: np.ndarray, max_id: int) -> np.ndarray:

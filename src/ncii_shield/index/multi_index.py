@@ -101,8 +101,10 @@ class _MainSegment:
     def build(cls, words: np.ndarray, ids: np.ndarray, scheme: ChunkScheme | None = None) -> _MainSegment:
         n = len(ids)
         scheme = scheme or (LARGE_SCHEME if n >= LARGE_SCHEME_FROM else SMALL_SCHEME)
-        sort = np.argsort(ids, kind="stable")
-        words, ids = np.ascontiguousarray(words[sort]), ids[sort]
+        if n > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # already in id order when loaded from the store
+            sort = np.argsort(ids, kind="stable")
+            words, ids = np.ascontiguousarray(words[sort]), ids[sort]
+        words = np.ascontiguousarray(words, dtype=np.uint64)
         order = np.empty((len(scheme.widths), n), dtype=np.uint32)
         offsets = scheme.starts_offsets
         starts = np.empty(offsets[-1], dtype=np.uint32)
@@ -187,6 +189,16 @@ class MultiIndexHammingIndex(SignalIndex):
                     return
             for value, id in entries:
                 self.add(value, id)
+
+    def add_words(self, words: np.ndarray, ids: np.ndarray) -> None:
+        """Bulk load from arrays (uint64[n, 4], int64[n] of unique ids) into an empty index."""
+        with self._lock:
+            if len(self) or self._delta_size:
+                raise ValueError("add_words loads an empty index; use add() for changes")
+            if len(np.unique(ids)) != len(ids):
+                raise ValueError("ids must be unique")
+            self._main = _MainSegment.build(words, np.asarray(ids, dtype=np.int64))
+            self._dead = 0
 
     def add(self, value: str, id: int) -> None:
         words = hex_to_words(value)

@@ -105,3 +105,19 @@ def test_reference_haystack_and_needles():
 def test_threshold_above_exact_limit_is_refused():
     with pytest.raises(ValueError, match="exact only up to"):
         MultiIndexHammingIndex().query("0" * 64, 32)
+
+
+def test_add_words_bulk_load_matches_add_many():
+    from ncii_shield.index.bits import hexes_to_words
+
+    rng = np.random.default_rng(2)
+    values = [random_hex(rng) for _ in range(5_000)]
+    ids = np.arange(10, 5_010, dtype=np.int64)
+    a, b = MultiIndexHammingIndex(), MultiIndexHammingIndex()
+    a.add_words(hexes_to_words(values), ids)
+    b.add_many(zip(values, ids.tolist()))
+    for v in values[:50]:
+        q = flip(v, 20, rng)
+        assert a.query(q, 31) == b.query(q, 31)
+    with pytest.raises(ValueError, match="empty"):
+        a.add_words(hexes_to_words(values), ids)
