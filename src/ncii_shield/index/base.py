@@ -36,5 +36,9 @@ class SignalIndex(ABC):
     def query(self, value: str, threshold: float) -> list[IndexMatch]:
         """Entries within ``threshold`` of ``value``, nearest first."""
 
+    def query_many(self, values: list[str], threshold: float) -> list[list[IndexMatch]]:
+        """``query`` for each value; indexes override it when a batch can be done faster."""
+        return [self.query(v, threshold) for v in values]
+
     @abstractmethod
     def __len__(self) -> int: ...

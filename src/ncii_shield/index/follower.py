@@ -156,6 +156,21 @@ class IndexFollower:
                 hits.append(Hit(match.id, bank, signal_type, match.distance))
         return hits
 
+    def query_many(self, signal_type: str, values: list[str], threshold: float) -> list[list[Hit]]:
+        index = self.indexes.get(signal_type)
+        if index is None:
+            return [[] for _ in values]
+        out = []
+        for found in index.query_many(values, threshold):
+            hits = []
+            for match in found:
+                bank_id = int(self._bank_of[match.id]) if match.id < len(self._bank_of) else -1
+                bank = self.banks.get(bank_id)
+                if bank is not None:
+                    hits.append(Hit(match.id, bank, signal_type, match.distance))
+            out.append(hits)
+        return out
+
     def size(self) -> int:
         return sum(len(i) for i in self.indexes.values())
 

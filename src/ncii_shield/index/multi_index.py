@@ -3,7 +3,7 @@
 The pigeonhole argument: cut a hash into 16 chunks of 16 bits. If two hashes differ in at most 31
 bits, at least one chunk differs in at most one bit (16 chunks x 2 bits = 32 > 31). So probing, for
 each chunk, the query's own 16-bit value and its 16 one-bit neighbours (17 x 16 = 272 probes) finds
-*every* hash within 31 — exact recall, verified on the candidates with a popcount. From 3M hashes
+*every* hash within 31 — exact recall, verified on the candidates with a popcount. From 300K hashes
 on, 12 chunks of 21–22 bits with up to 2 flipped bits (12 x 3 = 36 > 31) give ~4x fewer candidates
 for 2,936 probes (:class:`ChunkScheme`). (A multi-index
 hash that only probes the exact chunk values, as python-threatexchange's faiss ``IndexBinaryMultiHash``
@@ -41,7 +41,7 @@ class ChunkScheme:
     """How a 256-bit hash is cut into chunks, and how many bit flips to probe per chunk.
 
     Exact up to distance ``len(widths) * (max_flips + 1) - 1`` (pigeonhole). Two schemes reach 31:
-    16 x 16 bits with 1 flip (272 probes, small tables: best up to a few million hashes) and
+    16 x 16 bits with 1 flip (272 probes, small tables: best up to ~300K hashes) and
     4 x 22 + 8 x 21 bits with 2 flips (2,936 probes but ~4x fewer candidates: best at 10M).
     """
 
@@ -85,7 +85,7 @@ class ChunkScheme:
 
 SMALL_SCHEME = ChunkScheme((16,) * 16, 1)
 LARGE_SCHEME = ChunkScheme((22,) * 4 + (21,) * 8, 2)
-LARGE_SCHEME_FROM = 3_000_000
+LARGE_SCHEME_FROM = 300_000
 
 
 @dataclass
@@ -136,6 +136,24 @@ class _MainSegment:
             return np.zeros(0, dtype=np.int64)
         shift = np.repeat(lo - (np.cumsum(length) - length), length)
         return self.order.ravel()[shift + np.arange(total, dtype=np.int64)].astype(np.int64)
+
+
+    def candidates_many(self, query_chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch of queries ([q, chunks]): (query number, row) of every candidate."""
+        probe_chunk, probe_mask, probe_offset = _probes(self.scheme)
+        keys = probe_offset[None, :] + (query_chunks[:, probe_chunk] ^ probe_mask[None, :])
+        lo = self.starts[keys].astype(np.int64).ravel()
+        length = self.starts[keys + 1].astype(np.int64).ravel() - lo
+        keep = np.flatnonzero(length)
+        query = keep // len(probe_chunk)
+        lo = lo[keep] + probe_chunk[keep % len(probe_chunk)] * len(self.ids)
+        length = length[keep]
+        total = int(length.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        shift = np.repeat(lo - (np.cumsum(length) - length), length)
+        rows = self.order.ravel()[shift + np.arange(total, dtype=np.int64)].astype(np.int64)
+        return np.repeat(query, length), rows
 
 
 _PROBE_CACHE: dict[ChunkScheme, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -277,6 +295,43 @@ class MultiIndexHammingIndex(SignalIndex):
                     found.append(IndexMatch(int(dist[r]), int(delta_ids[r])))
         found.sort()
         return found
+
+    def query_many(self, values: list[str], threshold: float = EXACT_RECALL_LIMIT, *,
+                   batch: int = 64) -> list[list[IndexMatch]]:
+        """``query`` for many values at once: one vectorised pass per ``batch`` queries."""
+        if threshold > EXACT_RECALL_LIMIT:
+            raise ValueError(f"this index is exact only up to distance {EXACT_RECALL_LIMIT}")
+        out: list[list[IndexMatch]] = [[] for _ in values]
+        if not values:
+            return out
+        from ncii_shield.index.bits import hexes_to_words as to_words
+
+        all_queries = to_words(values)
+        with self._lock:
+            main = self._main
+            delta_words = self._delta_words[: self._delta_size]
+            delta_ids = self._delta_ids[: self._delta_size]
+            for start in range(0, len(values), batch):
+                queries = all_queries[start:start + batch]
+                if len(main.ids):
+                    qrow, rows = main.candidates_many(main.scheme.extract(queries))
+                    if len(rows):
+                        dist = _distances(main.words[rows], queries[qrow])
+                        hit = np.flatnonzero(dist <= threshold)
+                        qrow, rows, dist = qrow[hit], rows[hit], dist[hit]
+                        alive = main.alive[rows]
+                        qrow, rows, dist = qrow[alive], rows[alive], dist[alive]
+                        pairs = np.unique(np.stack([qrow, rows, dist]), axis=1) if len(rows) else np.zeros((3, 0), dtype=np.int64)
+                        for q, r, d in pairs.T:
+                            out[start + int(q)].append(IndexMatch(int(d), int(main.ids[r])))
+                if len(delta_ids):
+                    for offset, query in enumerate(queries):
+                        dist = _distances(delta_words, query)
+                        for r in np.flatnonzero(dist <= threshold):
+                            out[start + offset].append(IndexMatch(int(dist[r]), int(delta_ids[r])))
+        for found in out:
+            found.sort()
+        return out
 
     def __len__(self) -> int:
         return len(self._main.ids) - self._dead + self._delta_size

@@ -49,19 +49,33 @@ class Matcher:
             raise TooLarge(f"{len(queries):,} signals in one call; at most {MAX_BATCH:,} are accepted")
         batch = len(queries) > 1
         canon = [canonical(q, i if batch else None) for i, q in enumerate(queries)]
-        matches: list[Match] = []
+        if not batch:
+            return self._lookup(principal, 0, canon[0].signal_type, canon[0].value, threshold)
+        by_type: dict[str, list[int]] = {}
         for i, q in enumerate(canon):
-            matches.extend(self._lookup(principal, i, q.signal_type, q.value, threshold))
+            by_type.setdefault(q.signal_type, []).append(i)
+        matches: list[Match] = []
+        for signal_type, positions in by_type.items():  # one vectorised pass per type
+            limit = self._limit(signal_type, threshold)
+            found = self.follower.query_many(signal_type, [canon[i].value for i in positions], limit)
+            for i, hits in zip(positions, found):
+                matches.extend(self._to_match(i, h, principal, None) for h in hits if self._visible(h, principal))
+        matches.sort(key=lambda m: (m.query, m.distance, m.signal_id))
         return matches
 
-    def _lookup(self, principal: Principal, query: int, signal_type: str, value: str,
-                threshold: float | None, variant: str | None = None) -> list[Match]:
+    @staticmethod
+    def _limit(signal_type: str, threshold: float | None) -> float:
         kind = registry.get(signal_type)
         limit = kind.default_threshold if threshold is None else threshold
         if limit < 0 or limit > kind.threshold_limit():
             raise InvalidRequest(
                 f"threshold {threshold} is out of range for {signal_type}; accepted: 0 to {kind.threshold_limit()}"
             )
+        return limit
+
+    def _lookup(self, principal: Principal, query: int, signal_type: str, value: str,
+                threshold: float | None, variant: str | None = None) -> list[Match]:
+        limit = self._limit(signal_type, threshold)
         return [self._to_match(query, hit, principal, variant)
                 for hit in self.follower.query(signal_type, value, limit) if self._visible(hit, principal)]
 

@@ -121,3 +121,19 @@ def test_add_words_bulk_load_matches_add_many():
         assert a.query(q, 31) == b.query(q, 31)
     with pytest.raises(ValueError, match="empty"):
         a.add_words(hexes_to_words(values), ids)
+
+
+@pytest.mark.parametrize("scheme", [SMALL_SCHEME, LARGE_SCHEME], ids=["16x16", "12x21-22"])
+def test_query_many_equals_query(scheme):
+    from ncii_shield.index.bits import hexes_to_words
+
+    rng = np.random.default_rng(5)
+    values = [random_hex(rng) for _ in range(3_000)]
+    index = MultiIndexHammingIndex(min_merge=10_000)
+    index._main = _MainSegment.build(hexes_to_words(values), np.arange(len(values)), scheme)
+    for i in range(40):  # some in the delta, some withdrawn
+        index.add(flip(values[i], 5, rng), 10_000 + i)
+        index.remove(i + 100)
+    queries = [flip(values[int(rng.integers(len(values)))], int(rng.integers(0, 40)), rng) for _ in range(300)]
+    queries += [flip(values[i], 3, rng) for i in range(100, 140)]
+    assert index.query_many(queries, 31, batch=17) == [index.query(q, 31) for q in queries]
