@@ -10,7 +10,10 @@ queries: stored hashes with 0–31 random bits flipped (90 %) and fresh random h
 engine runs in its own process so that its peak memory is its own:
 
 * ``ours``: :class:`ncii_shield.index.multi_index.MultiIndexHammingIndex` (``add_many``)
-* ``pytx``: ``threatexchange.signal_type.pdq.pdq_index.PDQIndex`` (``add_all``)
+* ``pytx``: ``threatexchange.signal_type.pdq.pdq_index.PDQIndex`` (``add_all``; it sets faiss'
+  ``nflip = 31 // 16 = 1``, which makes it exact up to 31)
+* ``mih-noflip`` (``--engines ours,pytx,mih-noflip``): faiss ``IndexBinaryMultiHash`` with 16 x 16-bit
+  chunks and ``nflip = 0`` — the configuration that can miss matches at distance >= 16
 
 Reported per engine and size: build time, memory per hash (RSS growth during the build / n) and peak
 RSS, single-thread queries per second, and recall against brute force (every stored hash within 31
@@ -96,6 +99,18 @@ def run_engine(engine: str, words: np.ndarray, queries: np.ndarray, truth: list[
 
         def query(v: str) -> set[int]:
             return {m.id for m in index.query(v, THRESHOLD)}
+    elif engine == "mih-noflip":
+        import faiss
+
+        from ncii_shield.index.bits import hexes_to_words
+
+        index = faiss.IndexBinaryMultiHash(256, 16, 16)
+        index.nflip = 0  # exact chunk lookups only: guaranteed only up to distance 15
+        index.add(hexes_to_words(values).astype(">u8").view(np.uint8).reshape(-1, 32))
+
+        def query(v: str) -> set[int]:
+            _lims, _dist, ids = index.range_search(np.frombuffer(bytes.fromhex(v), dtype=np.uint8)[None, :], THRESHOLD + 1)
+            return set(ids.tolist())
     else:
         from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 

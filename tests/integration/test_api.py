@@ -261,3 +261,27 @@ def test_logs_are_json_with_request_ids_and_no_secrets(server, tenant_a):
     secret = tenant_a.split("_", 2)[2]
     assert secret not in server.log()
     assert server.admin_key.split("_", 2)[2] not in "\n".join(line for line in server.log().splitlines() if line.startswith("{"))
+
+
+def test_match_media_video_and_reencoded_copy(server, tenant_a, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required (scripts/dev setup installs it)")
+    original, copy = tmp_path / "o.mp4", tmp_path / "c.webm"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=4:size=320x240:rate=25",
+                    "-pix_fmt", "yuv420p", str(original)], check=True, timeout=60)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(original), "-c:v", "libvpx-vp9", "-b:v", "300k", str(copy)],
+                   check=True, timeout=120)
+    with server.client(tenant_a) as c:
+        bank = make_bank(c)
+        first = c.post("/v1/match/media", files={"file": ("o.mp4", original.read_bytes())}).json()
+        assert first["content_type"] == "video" and len(first["hashes"]["vpdq"]) == 4
+        value = "[" + ",".join(f'"{f["pdq"]},{f["quality"]},{f["timestamp"]:.3f}"' for f in first["hashes"]["vpdq"]) + "]"
+        assert c.post(f"/v1/banks/{bank}/signals", json={"signal_type": "vpdq", "value": value}).status_code == 201
+        found = c.post("/v1/match/media", files={"file": ("c.webm", copy.read_bytes())}).json()["matches"]
+        hit = [m for m in found if m["bank"] == bank and m["signal_type"] == "vpdq"]
+        assert hit and hit[0]["query_share"] == 100.0 and hit[0]["compared_share"] == 100.0
+        r = c.post("/v1/match/media", files={"file": ("fake.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000)})
+        assert r.status_code == 422 and "video" in r.json()["error"]["message"]

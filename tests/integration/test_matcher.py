@@ -127,7 +127,9 @@ def test_vpdq_matching_uses_both_shares(shield):
     # a clip holding 3 of the 10 frames: query share 100 %, compared share 30 % -> no match by default
     clip = '["' + '","'.join(f"{f},100,{i}.000" for i, f in enumerate(frames[:3])) + '"]'
     assert shield.matcher.match(who, [SignalInput("vpdq", clip)]) == []
-    assert [m.distance for m in shield.matcher.match(who, [SignalInput("vpdq", clip)], threshold=70)] == [70.0]
+    [hit] = shield.matcher.match(who, [SignalInput("vpdq", clip)], threshold=70)
+    assert (hit.distance, hit.query_share, hit.compared_share) == (70.0, 100.0, 30.0)
+    assert "query_share" in hit.to_json() and "variant" not in hit.to_json()
 
 
 def test_concurrent_writers_get_unique_increasing_sequence_numbers(shield, db_url):

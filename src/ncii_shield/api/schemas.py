@@ -117,6 +117,8 @@ class MatchOut(BaseModel):
     distance: float
     shared: bool = Field(description="the bank belongs to another tenant that shares it")
     variant: str | None = Field(default=None, description="dihedral variant that matched (media only)")
+    query_share: float | None = Field(default=None, description="vPDQ: % of the query video's frames found in the stored one")
+    compared_share: float | None = Field(default=None, description="vPDQ: % of the stored video's frames found in the query")
 
 
 class MatchList(BaseModel):

@@ -57,5 +57,10 @@ class VpdqIndex(SignalIndex):
                 found.append(IndexMatch(round(distance, 2), id))
         return sorted(found)
 
+    def shares(self, value: str, id: int) -> tuple[float, float]:
+        """(query share, compared share) in percent between ``value`` and stored video ``id``."""
+        stored = self._frames_by_id.get(id)
+        return match_shares(value_to_frames(value), stored) if stored else (0.0, 0.0)
+
     def __len__(self) -> int:
         return len(self._frames_by_id)

@@ -29,12 +29,11 @@ class Match:
     distance: float
     shared: bool = False
     variant: str | None = None
+    query_share: float | None = None  # vPDQ: % of the query's frames found in the stored video
+    compared_share: float | None = None  # vPDQ: % of the stored video's frames found in the query
 
     def to_json(self) -> dict:
-        out = asdict(self)
-        if out["variant"] is None:
-            del out["variant"]
-        return out
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class Matcher:
@@ -59,7 +58,10 @@ class Matcher:
             limit = self._limit(signal_type, threshold)
             found = self.follower.query_many(signal_type, [canon[i].value for i in positions], limit)
             for i, hits in zip(positions, found):
-                matches.extend(self._to_match(i, h, principal, None) for h in hits if self._visible(h, principal))
+                for h in hits:
+                    if self._visible(h, principal):
+                        m = self._to_match(i, h, principal, None)
+                        matches.append(self._with_shares(m, canon[i].value) if signal_type == "vpdq" else m)
         matches.sort(key=lambda m: (m.query, m.distance, m.signal_id))
         return matches
 
@@ -76,8 +78,18 @@ class Matcher:
     def _lookup(self, principal: Principal, query: int, signal_type: str, value: str,
                 threshold: float | None, variant: str | None = None) -> list[Match]:
         limit = self._limit(signal_type, threshold)
-        return [self._to_match(query, hit, principal, variant)
-                for hit in self.follower.query(signal_type, value, limit) if self._visible(hit, principal)]
+        found = [self._to_match(query, hit, principal, variant)
+                 for hit in self.follower.query(signal_type, value, limit) if self._visible(hit, principal)]
+        if signal_type == "vpdq":
+            found = [self._with_shares(m, value) for m in found]
+        return found
+
+    def _with_shares(self, match: Match, value: str) -> Match:
+        from dataclasses import replace
+
+        index = self.follower.indexes.get("vpdq")
+        query_share, compared_share = index.shares(value, match.signal_id)  # type: ignore[union-attr]
+        return replace(match, query_share=round(query_share, 2), compared_share=round(compared_share, 2))
 
     @staticmethod
     def _visible(hit: Hit, principal: Principal) -> bool:
