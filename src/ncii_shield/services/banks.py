@@ -36,6 +36,14 @@ class SignalInput:
     metadata: dict | None = None
 
 
+def check_batch(items: list) -> None:
+    """A call carries 1 to MAX_BATCH signals."""
+    if not items:
+        raise InvalidRequest("no signals given; send {\"signal_type\", \"value\"} or {\"signals\": [...]}")
+    if len(items) > MAX_BATCH:
+        raise TooLarge(f"{len(items):,} signals in one call; at most {MAX_BATCH:,} are accepted")
+
+
 def canonical(item: SignalInput, position: int | None = None) -> store.NewSignal:
     """Validate one input signal; the error names its position in a batch."""
     where = f"signals[{position}]: " if position is not None else ""
@@ -81,10 +89,7 @@ class BankService:
     def add(self, principal: Principal, bank_name: str, items: list[SignalInput]) -> list[store.AddedSignal]:
         """Add up to :data:`MAX_BATCH` signals; all or nothing; re-adding is idempotent."""
         principal.require("bank:write")
-        if not items:
-            raise InvalidRequest("no signals given; send {\"signal_type\", \"value\"} or {\"signals\": [...]}")
-        if len(items) > MAX_BATCH:
-            raise TooLarge(f"{len(items):,} signals in one call; at most {MAX_BATCH:,} are accepted")
+        check_batch(items)
         batch = len(items) > 1
         new = [canonical(item, i if batch else None) for i, item in enumerate(items)]
         with self.db.write() as session:

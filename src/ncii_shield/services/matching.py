@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ncii_shield.errors import InvalidRequest, TooLarge
+from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.follower import Hit, IndexFollower
-from ncii_shield.services.banks import MAX_BATCH, SignalInput, canonical
+from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes, hash_bytes
 from ncii_shield.services.keys import Principal
 from ncii_shield.signals import registry
@@ -42,10 +42,7 @@ class Matcher:
 
     def match(self, principal: Principal, queries: list[SignalInput], *, threshold: float | None = None) -> list[Match]:
         principal.require("match")
-        if not queries:
-            raise InvalidRequest("no signals given; send {\"signal_type\", \"value\"} or {\"signals\": [...]}")
-        if len(queries) > MAX_BATCH:
-            raise TooLarge(f"{len(queries):,} signals in one call; at most {MAX_BATCH:,} are accepted")
+        check_batch(queries)
         batch = len(queries) > 1
         canon = [canonical(q, i if batch else None) for i, q in enumerate(queries)]
         if not batch:

@@ -1,7 +1,7 @@
 """Initial schema: tenants, banks, signals, change log, API keys, import checkpoints.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 03:36:42.127363
 """
 from alembic import op
