@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ncii_shield.index.follower import IndexFollower
@@ -37,6 +37,8 @@ class Shield:
     banks: BankService
     keys: KeyService
     matcher: Matcher
+    _publisher: object | None = None
+    _feed_followers: list = field(default_factory=list)
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True, load_index: bool = True,
@@ -51,10 +53,33 @@ class Shield:
                      keys=KeyService(db), matcher=Matcher(follower))
         return shield
 
-    def start(self) -> None:
+    @property
+    def publisher(self):  # noqa: ANN201 - created on first use: it reads (or makes) the signing key
+        if self._publisher is None:
+            from ncii_shield.services.exchange.publisher import Publisher
+            from ncii_shield.services.exchange.signing import default_key_path, load_or_create_key
+
+            self._publisher = Publisher(self.db, load_or_create_key(default_key_path()))
+        return self._publisher
+
+    def start(self, *, follow_feeds: bool = True) -> None:
         self.follower.start()
+        if follow_feeds:
+            from sqlalchemy import select
+
+            from ncii_shield.services.exchange.subscriber import FeedFollower
+            from ncii_shield.store.models import Subscription
+
+            with self.db.read() as session:
+                names = list(session.scalars(select(Subscription.name)))
+            for name in names:
+                follower = FeedFollower(self.db, name, on_applied=self.follower.catch_up)
+                follower.start()
+                self._feed_followers.append(follower)
 
     def close(self) -> None:
+        for follower in self._feed_followers:
+            follower.stop()
         self.follower.stop()
         self.db.dispose()
 

@@ -16,7 +16,7 @@ from ncii_shield import __version__, logs
 from ncii_shield.api import errors
 from ncii_shield.api.metrics import Metrics
 from ncii_shield.api.middleware import BodyLimit, RequestContext
-from ncii_shield.api.routes import banks, health, match
+from ncii_shield.api.routes import banks, feeds, health, match
 from ncii_shield.core import Shield
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -46,6 +46,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.include_router(health.router)
     app.include_router(banks.router)
     app.include_router(match.router)
+    app.include_router(feeds.router)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app

@@ -49,7 +49,7 @@ def list_banks(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_out
 def import_(
     bank: str = typer.Argument(..., help="Bank to import into (created if missing)."),
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto, pytx ('pdq <hex>' lines), csv (pytx dataset), jsonl, plain."),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto, pytx ('pdq <hex>' lines), pytx-csv, jsonl, hma, stopncii, ncmec, plain."),
     signal_type: str | None = typer.Option(None, "--signal-type", help="For --format plain: pdq, md5, sha256 or vpdq."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad lines and go on instead of stopping."),
     tenant: str = TENANT_OPTION,
@@ -66,6 +66,8 @@ def import_(
       ncii-shield bank import victims export.csv             # signal_type,signal_str,... CSV
 
       ncii-shield bank import victims md5s.txt -f plain --signal-type md5
+
+      ncii-shield bank import victims stopncii-page.json -f stopncii   # Withdrawn/Deleted records withdraw
     """
     from ncii_shield.core import Shield
     from ncii_shield.errors import Conflict
@@ -91,9 +93,49 @@ def import_(
     if json_output:
         print_json(vars(report))
     else:
-        typer.echo(f"{report.added:,} added, {report.already_present:,} already present, "
+        typer.echo(f"{report.added:,} added, {report.already_present:,} already present, {report.withdrawn:,} withdrawn, "
                    f"{report.skipped_from_checkpoint:,} lines done by an earlier run, {len(report.invalid):,} invalid")
         for line in report.invalid[:20]:
             err.print(f"  [yellow]{line}[/yellow]")
     if report.invalid:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export(
+    bank: str,
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="pytx, pytx-csv, jsonl, hma, stopncii, ncmec."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default: standard output)."),
+    tenant: str = TENANT_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """Export a bank in one of the field's formats (withdrawn signals too, where the format has withdrawals).
+
+      ncii-shield bank export victims -f pytx > victims.txt        # python-threatexchange local file
+
+      ncii-shield bank export victims -f stopncii -o records.json
+    """
+    from sqlalchemy import select
+
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange import formats
+    from ncii_shield.store import banks as bank_store
+    from ncii_shield.store.models import Signal
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        with shield.db.read() as session:
+            bank_row = bank_store.find_bank(session, shield.local_principal(tenant).tenant_id, bank)
+            rows = [formats.ExportSignal(s.id, s.signal_type, s.value, s.meta, s.withdrawn_at is not None,
+                                         s.withdrawn_at or s.created_at)
+                    for s in session.scalars(select(Signal).where(Signal.bank_id == bank_row.id).order_by(Signal.id))]
+        text = formats.write(rows, fmt)
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    if output:
+        output.write_text(text)
+        err.print(f"wrote {len(rows):,} signals to {output}")
+    else:
+        typer.echo(text, nl=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ncii_shield import __version__
-from ncii_shield.cli import bank, keys, match, serve
+from ncii_shield.cli import bank, feed, keys, match, serve
 from ncii_shield.cli import hash as hash_command
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command(name="serve")(serve.serve)
 app.command(name="match")(match.match)
 app.add_typer(keys.app, name="keys")
 app.add_typer(bank.app, name="bank")
+app.add_typer(feed.app, name="feed")
 
 
 def _version(value: bool) -> None:

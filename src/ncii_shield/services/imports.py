@@ -1,13 +1,11 @@
 """Resumable, idempotent bank imports from hash-list files.
 
-Formats (one signal per line; ``auto`` tells them apart by the first line):
+Formats: those of :mod:`ncii_shield.services.exchange.formats` (python-threatexchange lines and CSV,
+JSON lines, HMA bank content, StopNCII hash records, NCMEC XML) and ``plain`` (one hash per line,
+with ``--signal-type``); ``auto`` tells them apart by the first line. Withdrawals in the input
+(StopNCII Withdrawn/Deleted, NCMEC deletedImage/deletedVideo) withdraw the signal from the bank.
 
-* ``pytx``: python-threatexchange's local_file lines, ``<signal_type> <value>`` (e.g. ``pdq f8f8...``);
-* ``csv``: python-threatexchange dataset CSV with columns ``signal_type,signal_str,...``;
-* ``jsonl``: ``{"signal_type": ..., "value": ..., "metadata": {...}}`` per line;
-* ``plain``: one hash per line, with ``--signal-type``.
-
-Lines are committed in batches; each batch and the checkpoint (how many lines of *this* file,
+Lines (or records) are committed in batches; each batch and the checkpoint (how many lines of *this* file,
 identified by its SHA-256, are done) are written in the same transaction. A crash at any point
 followed by a rerun therefore produces exactly the bank an uninterrupted run produces: no line lost,
 and none added twice (adding is idempotent anyway).
@@ -15,9 +13,7 @@ and none added twice (adding is idempotent anyway).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +22,13 @@ from sqlalchemy import select
 
 from ncii_shield.errors import InvalidRequest, InvalidSignal, NciiShieldError
 from ncii_shield.services.banks import SignalInput, canonical
+from ncii_shield.services.exchange import formats
 from ncii_shield.services.keys import Principal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import ImportRun, utcnow
+from ncii_shield.store.models import ImportRun, Signal, utcnow
 
-FORMATS = ("auto", "pytx", "csv", "jsonl", "plain")
+FORMATS = ("auto", *formats.FORMATS, "csv", "plain")
 BATCH = 1_000
 
 
@@ -40,6 +37,8 @@ class ImportReport:
     lines: int = 0
     added: int = 0
     already_present: int = 0
+    withdrawn: int = 0
+    skipped: int = 0
     skipped_from_checkpoint: int = 0
     invalid: list[str] = field(default_factory=list)
 
@@ -49,58 +48,17 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def detect_format(first_line: str) -> str:
-    text = first_line.strip()
-    if text.startswith("{"):
-        return "jsonl"
-    if text.replace(" ", "").lower().startswith("signal_type,signal_str"):
-        return "csv"
-    if len(text.split()) == 2:
-        return "pytx"
-    return "plain"
-
-
-def _records(path: Path, fmt: str, signal_type: str | None) -> Iterator[tuple[int, SignalInput | str]]:
-    """(line number, SignalInput or an error message) for every data line."""
+def _records(path: Path, fmt: str, signal_type: str | None) -> Iterator[formats.Record]:
     with open(path, encoding="utf-8", newline="") as handle:
-        first = ""
-        for line in handle:  # the first line that is not blank or a comment decides the format
-            if line.strip() and not line.lstrip().startswith("#"):
-                first = line
-                break
-        handle.seek(0)
         if fmt == "auto":
-            fmt = detect_format(first)
-        if fmt == "plain" and not signal_type:
-            raise InvalidRequest("the plain format needs --signal-type (pdq, md5, sha256, vpdq)")
-        if fmt == "csv":
-            reader = csv.DictReader(handle)
-            for number, row in enumerate(reader, start=2):
-                meta = {k: row[k] for k in ("collab", "category", "tags") if row.get(k)}
-                yield number, SignalInput(_pytx_type(row.get("signal_type", "")), row.get("signal_str", ""), meta or None)
-            return
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                yield number, ""
-                continue
-            if fmt == "jsonl":
-                try:
-                    obj = json.loads(text)
-                    yield number, SignalInput(str(obj["signal_type"]), str(obj["value"]), obj.get("metadata"))
-                except (ValueError, KeyError, TypeError):
-                    yield number, 'not a JSON object with "signal_type" and "value"'
-            elif fmt == "pytx":
-                kind, _, value = text.partition(" ")
-                yield number, SignalInput(_pytx_type(kind), value.strip())
-            else:
-                yield number, SignalInput(signal_type or "", text)
-
-
-def _pytx_type(name: str) -> str:
-    """python-threatexchange names some types differently (e.g. video_md5, vpdq)."""
-    name = name.strip().lower()
-    return {"video_md5": "md5", "photo_md5": "md5", "pdq_ocr": "pdq"}.get(name, name)
+            first = ""
+            for line in handle:  # the first line that is not blank or a comment decides the format
+                if line.strip() and not line.lstrip().startswith("#"):
+                    first = line
+                    break
+            handle.seek(0)
+            fmt = formats.detect(first)
+        yield from formats.read(handle, "pytx-csv" if fmt == "csv" else fmt, signal_type)
 
 
 def import_file(
@@ -122,50 +80,76 @@ def import_file(
             session.flush()
         run_id, done = run.id, run.lines_done
     report.skipped_from_checkpoint = done
-    pending: list[tuple[int, SignalInput]] = []
+    pending: list[formats.Record] = []
     last_line = done
 
     def flush() -> None:
         nonlocal pending
         with db.write() as session:
             bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
-            new = [canonical(item) for _, item in pending]
-            added = bank_store.add_signals(session, bank, new) if new else []
+            adds: list = []
+            for record in pending + [None]:  # in order: adds batched, a withdrawal applied in place
+                if record is not None and record.op == "add":
+                    adds.append(canonical(SignalInput(record.signal_type, record.value, record.metadata)))
+                    continue
+                if adds:
+                    added = bank_store.add_signals(session, bank, adds)
+                    report.added += sum(a.created for a in added)
+                    report.already_present += sum(not a.created for a in added)
+                    adds = []
+                if record is not None:
+                    report.withdrawn += _withdraw(session, bank, record)
             run = session.get(ImportRun, run_id)
             run.lines_done = last_line
             run.updated_at = utcnow()
-        report.added += sum(a.created for a in added)
-        report.already_present += sum(not a.created for a in added)
         pending = []
         if after_batch:
             after_batch(last_line)
 
-    for number, record in _records(path, fmt, signal_type):
+    for record in _records(path, fmt, signal_type):
+        number = record.number
         if number <= done:
             continue
-        report.lines += 1
-        problem = record if isinstance(record, str) else None
-        if problem is None:
+        if number != last_line:
+            report.lines += 1
+        problem = record.error if record.op == "error" else None
+        if record.op in ("add", "withdraw") and record.signal_type != "ncmec-id":
             try:
-                canonical(record)
-                pending.append((number, record))
+                canonical(SignalInput(record.signal_type, record.value))
             except NciiShieldError as exc:
                 problem = str(exc)
         if problem:
             if not skip_invalid:
+                last_line = number - 1
                 flush()  # everything before the bad line is kept; a rerun resumes at it
                 raise InvalidSignal(f"line {number}: {problem} (lines before it are imported; fix it or use "
                                     f"--skip-invalid, then rerun to resume)")
             report.invalid.append(f"line {number}: {problem}")
-        last_line = number
-        if len(pending) >= batch:
+        elif record.op == "skip":
+            report.skipped += 1
+        else:
+            pending.append(record)
+        if number != last_line and len(pending) >= batch:
             flush()
+        last_line = number
         if on_progress and number % 1000 == 0:
             on_progress(number)
     flush()
     with db.write() as session:
         session.get(ImportRun, run_id).finished = True
     return report
+
+
+def _withdraw(session, bank, record: formats.Record) -> int:  # noqa: ANN001
+    if record.signal_type == "ncmec-id":  # an NCMEC deletion names the entry, not the hash
+        rows = session.scalars(select(Signal).where(Signal.bank_id == bank.id, Signal.withdrawn_at.is_(None),
+                                                    Signal.meta.is_not(None)))
+        hits = [s for s in rows if isinstance(s.meta, dict) and s.meta.get("ncmec_id") == record.value]
+        for signal in hits:
+            bank_store.withdraw_signal(session, bank, signal.id)
+        return len(hits)
+    signal = canonical(SignalInput(record.signal_type, record.value))
+    return 1 if bank_store.withdraw_by_value(session, bank, signal.signal_type, signal.value) else 0
 
 
 def count_lines(path: Path) -> int:

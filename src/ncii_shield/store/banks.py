@@ -172,3 +172,10 @@ def count_signals(session: Session, bank_id: int) -> int:
     return int(session.scalar(
         select(func.count()).select_from(Signal).where(Signal.bank_id == bank_id, Signal.withdrawn_at.is_(None))
     ) or 0)
+
+
+def withdraw_by_value(session: Session, bank: Bank, signal_type: str, value: str) -> Signal | None:
+    """Withdraw the signal with this value (idempotent); None if the bank never had it."""
+    signal_id = session.scalar(select(Signal.id).where(
+        Signal.bank_id == bank.id, Signal.signal_type == signal_type, Signal.value_digest == digest(value)))
+    return withdraw_signal(session, bank, signal_id) if signal_id is not None else None

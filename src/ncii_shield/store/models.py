@@ -102,3 +102,50 @@ class ImportRun(Base):
 
 
 Index("ix_signals_active", Signal.signal_type, Signal.withdrawn_at)
+
+
+class Feed(Base):
+    """A bank published to other instances as a signed feed."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FeedSubscriber(Base):
+    """Who may pull a feed: one access token per subscriber, revocable."""
+
+    __tablename__ = "feed_subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Subscription(Base):
+    """This instance following another's feed into a local bank, with its checkpoint."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    feed: Mapped[str] = mapped_column(String(100))
+    publisher_key: Mapped[str] = mapped_column(String(100))  # pinned Ed25519 public key, base64
+    token: Mapped[str] = mapped_column(Text)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    cursor: Mapped[str] = mapped_column(String(100), default="start")
+    applied: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_pull_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+Index("ix_changes_bank_seq", Change.bank_id, Change.seq)

@@ -1,0 +1,46 @@
+"""/v1/feeds: signed pages of published banks, for subscribing instances (feed access tokens)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from ncii_shield.api.schemas import ErrorOut
+from ncii_shield.services.exchange.publisher import FORMAT, MAX_PAGE
+
+router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses={c: {"model": ErrorOut} for c in (401, 404, 422)})
+_bearer = HTTPBearer(auto_error=False, description="A feed access token: Authorization: Bearer nsf_...")
+Token = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+@router.get("/{feed}")
+async def describe_feed(feed: str, request: Request, credentials: Token) -> dict:
+    """The feed's format and its publisher's Ed25519 public key (pin it out of band too)."""
+    publisher = request.app.state.shield.publisher
+    await run_in_threadpool(publisher.authenticate, feed, credentials.credentials if credentials else None)
+    return {"feed": feed, "format": FORMAT, "public_key": publisher.public_key}
+
+
+@router.get("/{feed}/pages")
+async def feed_page(
+    feed: str, request: Request, credentials: Token,
+    cursor: str = Query("start", max_length=100, description="start, snap:<seq>:<id> or log:<seq>"),
+    limit: int = Query(1000, ge=1, le=MAX_PAGE),
+    wait: float = Query(0, ge=0, le=30, description="long-poll: seconds to wait for a change when caught up"),
+) -> dict:
+    """The signed page answering ``cursor``: {"page": {...}, "signature": "<base64 Ed25519>"}."""
+    shield = request.app.state.shield
+    access = await run_in_threadpool(shield.publisher.authenticate, feed, credentials.credentials if credentials else None)
+    deadline = time.monotonic() + wait
+    while True:
+        seen = shield.follower.seq
+        envelope = await run_in_threadpool(shield.publisher.page, access, cursor, limit)
+        if envelope["page"]["entries"] or time.monotonic() >= deadline:
+            return envelope
+        while shield.follower.seq == seen and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)

@@ -1,0 +1,130 @@
+"""``ncii-shield feed``: publish banks as signed feeds, subscribe to other instances' feeds."""
+
+from __future__ import annotations
+
+import typer
+
+from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
+from ncii_shield.errors import NciiShieldError
+
+app = typer.Typer(help="Share banks between instances as signed feeds (Ed25519), withdrawals included.",
+                  no_args_is_help=True)
+
+
+@app.command("publish")
+def publish(bank: str, name: str | None = typer.Option(None, "--name", help="Feed name (default: the bank's)."),
+            subscriber: list[str] = typer.Option([], "--subscriber", "-s", help="Create an access token for this subscriber (repeatable)."),
+            tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """Publish a bank as a feed and print the public key subscribers must pin.
+
+      ncii-shield feed publish victims --subscriber platform-a
+
+    Give each subscriber its token and the public key over a channel you trust.
+    """
+    from ncii_shield.core import Shield
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        principal = shield.local_principal(tenant)
+        feed = shield.publisher.publish(principal, bank, name)
+        tokens = {s: shield.publisher.add_subscriber(principal, feed, s) for s in subscriber}
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    if json_output:
+        print_json({"feed": feed, "public_key": shield.publisher.public_key, "tokens": tokens})
+        return
+    typer.echo(f"published bank {bank!r} as feed {feed!r}; publisher public key: {shield.publisher.public_key}")
+    for s, token in tokens.items():
+        typer.echo(f"access token for {s} (shown once): {token}")
+
+
+@app.command("subscriber")
+def subscriber(feed: str, name: str, revoke: bool = typer.Option(False, "--revoke", help="Revoke instead of create."),
+               tenant: str = TENANT_OPTION, db: str | None = DB_OPTION) -> None:
+    """Create (or --revoke) a subscriber's access token for a feed. The token is the last word."""
+    from ncii_shield.core import Shield
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        principal = shield.local_principal(tenant)
+        if revoke:
+            shield.publisher.revoke_subscriber(principal, feed, name)
+            typer.echo(f"revoked {name} on feed {feed}")
+        else:
+            typer.echo(f"access token for {name} on feed {feed} (shown once): "
+                       f"{shield.publisher.add_subscriber(principal, feed, name)}")
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+
+
+@app.command("subscribe")
+def subscribe(
+    url: str = typer.Argument(..., help="The publishing instance, e.g. https://helpline.example"),
+    feed: str = typer.Option(..., "--feed", help="Feed name on the publisher."),
+    publisher_key: str = typer.Option(..., "--publisher-key", help="The publisher's Ed25519 public key (base64), pinned."),
+    token: str = typer.Option(..., "--token", envvar="NCII_SHIELD_FEED_TOKEN", help="Your access token (nsf_...)."),
+    bank: str = typer.Option(..., "--bank", help="Local bank to apply the feed into (created if missing)."),
+    name: str | None = typer.Option(None, "--name", help="Name of this subscription (default: the feed's)."),
+    pull_now: bool = typer.Option(True, "--pull/--no-pull", help="Pull until caught up right away."),
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION,
+) -> None:
+    """Subscribe to another instance's feed. `ncii-shield serve` then follows it (long-poll).
+
+      ncii-shield feed subscribe https://helpline.example --feed victims --publisher-key BASE64 --token nsf_... --bank helpline
+    """
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange import subscriber as sub
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        sub.subscribe(shield.db, shield.local_principal(tenant), name=name or feed, url=url, feed=feed,
+                      publisher_key=publisher_key, token=token, bank=bank)
+        if pull_now:
+            result = sub.pull(shield.db, name or feed)
+            typer.echo(f"subscribed; {result.applied:,} changes applied from {result.pages} pages")
+        else:
+            typer.echo("subscribed")
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+
+
+@app.command("pull")
+def pull(name: str, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """Pull a subscription until caught up (verifying and applying every page); resumable."""
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange import subscriber as sub
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        result = sub.pull(shield.db, name)
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    if json_output:
+        print_json(vars(result))
+    else:
+        typer.echo(f"{result.applied:,} changes applied from {result.pages} pages; checkpoint {result.cursor}")
+
+
+@app.command("status")
+def status(db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """Subscriptions with their checkpoint, changes applied, last pull and last error."""
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange import subscriber as sub
+
+    shield = Shield.open(db, load_index=False)
+    rows = sub.status(shield.db)
+    shield.close()
+    if json_output:
+        print_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['name']}: {r['url']} feed={r['feed']} publisher={r['publisher']} cursor={r['cursor']} "
+                   f"applied={r['applied']:,} last_pull={r['last_pull_at']} error={r['last_error'] or '-'}")
