@@ -128,3 +128,41 @@ def status(db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
     for r in rows:
         typer.echo(f"{r['name']}: {r['url']} feed={r['feed']} publisher={r['publisher']} cursor={r['cursor']} "
                    f"applied={r['applied']:,} last_pull={r['last_pull_at']} error={r['last_error'] or '-'}")
+
+
+@app.command("stopncii")
+def stopncii(
+    bank: str = typer.Argument(..., help="Local bank to fetch into (created if missing)."),
+    url: str = typer.Option("https://api.stopncii.org/v1", "--url", help="Base URL of the StopNCII-shaped API."),
+    function_key: str = typer.Option(..., "--function-key", envvar="STOPNCII_FUNCTION_KEY", help="x-functions-key."),
+    subscription_key: str = typer.Option(..., "--subscription-key", envvar="STOPNCII_SUBSCRIPTION_KEY",
+                                         help="Ocp-Apim-Subscription-Key."),
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION,
+) -> None:
+    """Fetch StopNCII hash records into a bank, from the last checkpoint; Withdrawn/Deleted records withdraw.
+
+      STOPNCII_FUNCTION_KEY=... STOPNCII_SUBSCRIPTION_KEY=... ncii-shield feed stopncii stopncii
+    """
+    from ncii_shield.core import Shield
+    from ncii_shield.errors import Conflict
+    from ncii_shield.services.exchange.stopncii import StopNCIIClient, sync
+
+    shield = Shield.open(db, load_index=False)
+    client = StopNCIIClient(url, function_key=function_key, subscription_key=subscription_key)
+    try:
+        principal = shield.local_principal(tenant)
+        try:
+            shield.banks.create(principal, bank)
+        except Conflict:
+            pass
+        report = sync(shield.db, principal, bank, client)
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        client.close()
+        shield.close()
+    if json_output:
+        print_json(vars(report))
+    else:
+        typer.echo(f"{report.pages} pages: {report.added:,} added, {report.withdrawn:,} withdrawn, "
+                   f"{report.skipped:,} skipped; checkpoint {report.checkpoint}")

@@ -148,4 +148,16 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ExchangeCheckpoint(Base):
+    """Where a fetch from an outside hash-sharing programme (StopNCII, ...) got to."""
+
+    __tablename__ = "exchange_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    checkpoint: Mapped[dict] = mapped_column(JSON)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 Index("ix_changes_bank_seq", Change.bank_id, Change.seq)

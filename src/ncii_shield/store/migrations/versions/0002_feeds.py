@@ -1,4 +1,5 @@
-"""Feeds: published banks, their subscribers, and subscriptions to other instances' feeds.
+"""Feeds: published banks, their subscribers, subscriptions to other instances' feeds, and
+checkpoints of fetches from outside hash-sharing programmes.
 
 Revision ID: 0002
 Revises: 0001
@@ -45,11 +46,20 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "exchange_checkpoints",
+        sa.Column("name", sa.String(length=100), primary_key=True),
+        sa.Column("bank_id", sa.Integer(), sa.ForeignKey("banks.id"), nullable=False),
+        sa.Column("checkpoint", sa.JSON(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.create_index("ix_changes_bank_seq", "changes", ["bank_id", "seq"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_changes_bank_seq", table_name="changes")
+    op.drop_table("exchange_checkpoints")
     op.drop_table("subscriptions")
     op.drop_table("feed_subscribers")
     op.drop_table("feeds")
