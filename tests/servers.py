@@ -73,14 +73,14 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
 
 
 def start_server(db_url: str, log_dir: Path, *, workers: int = 1, extra: tuple[str, ...] = (),
-                 demo: bool = False) -> LiveServer:
+                 demo: bool = False, env: dict | None = None) -> LiveServer:
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
     handle = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ncii_shield.cli", "serve", "--db", db_url, "--port", str(port),
          "--workers", str(workers), "--demo" if demo else "--no-demo", *extra],
-        stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

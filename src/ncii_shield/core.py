@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ncii_shield.index.follower import IndexFollower
 from ncii_shield.services.banks import BankService
+from ncii_shield.services.cases import CaseService
 from ncii_shield.services.keys import SCOPES, KeyService, Principal
 from ncii_shield.services.matching import Matcher
 from ncii_shield.store import banks as bank_store
@@ -37,6 +38,7 @@ class Shield:
     banks: BankService
     keys: KeyService
     matcher: Matcher
+    cases: CaseService
     _publisher: object | None = None
     _feed_followers: list = field(default_factory=list)
 
@@ -50,7 +52,8 @@ class Shield:
         if load_index:
             follower.load()
         shield = cls(db=db, follower=follower, banks=BankService(db, on_change=follower.catch_up),
-                     keys=KeyService(db), matcher=Matcher(follower))
+                     keys=KeyService(db), matcher=Matcher(follower),
+                     cases=CaseService(db, on_change=follower.catch_up))
         return shield
 
     @property

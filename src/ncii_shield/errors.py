@@ -14,6 +14,7 @@
     ├── Conflict
     ├── Unauthenticated            no key, or a wrong or revoked one
     ├── PermissionDenied           a valid key without the scope needed
+    ├── TooManyRequests            a rate limit; carries retry_after seconds
     └── Unavailable                a dependency (database, optional extra) is missing or down
 
 Every message says what was wrong and what is accepted. Adapters (CLI, HTTP) map these classes to
@@ -81,6 +82,12 @@ class PermissionDenied(NciiShieldError):
 
 class TooLarge(NciiShieldError):
     """A request or batch over a configured size."""
+
+
+class TooManyRequests(NciiShieldError):
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(NciiShieldError):

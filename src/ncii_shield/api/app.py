@@ -10,14 +10,19 @@ from __future__ import annotations
 import os
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ncii_shield import __version__, logs
 from ncii_shield.api import errors
 from ncii_shield.api.metrics import Metrics
 from ncii_shield.api.middleware import BodyLimit, RequestContext
-from ncii_shield.api.routes import banks, feeds, health, match
+from ncii_shield.api.routes import banks, cases, feeds, health, match
 from ncii_shield.core import Shield
+from ncii_shield.web import pages
+from ncii_shield.web.security import RateLimiter, SecurityHeaders
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -30,7 +35,8 @@ wrong and what is accepted.
 """
 
 
-def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True) -> FastAPI:
+def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True,
+               case_rate: float = 1.0, case_burst: int = 30) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         if follow:
@@ -47,7 +53,12 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.include_router(banks.router)
     app.include_router(match.router)
     app.include_router(feeds.router)
+    app.include_router(cases.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")), name="static")
+    app.state.case_limiter = RateLimiter(rate=case_rate, burst=case_burst)
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app
 
@@ -61,4 +72,6 @@ def create_app_from_env() -> FastAPI:
     # collector's full passes, which otherwise add tens of milliseconds to unlucky requests.
     gc.collect()
     gc.freeze()
-    return create_app(shield, max_body=int(os.environ.get("NCII_SHIELD_MAX_BODY", DEFAULT_MAX_BODY)))
+    return create_app(shield, max_body=int(os.environ.get("NCII_SHIELD_MAX_BODY", DEFAULT_MAX_BODY)),
+                      case_rate=float(os.environ.get("NCII_SHIELD_CASE_RATE", "1")),
+                      case_burst=int(os.environ.get("NCII_SHIELD_CASE_BURST", "30")))

@@ -19,6 +19,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (errors.UnknownSignalType, 422),
     (errors.InvalidRequest, 422),
     (errors.MediaError, 422),
+    (errors.TooManyRequests, 429),
     (errors.Unavailable, 503),
 ]
 
@@ -34,6 +35,11 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: errors.NciiShieldError) -> JSONResponse:
         status = next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers = {"Retry-After": str(retry_after)}
+            if status == 403:  # a locked case: the client may retry after the lock, like a 429
+                status = 429
         return error_response(request, status, type(exc).__name__, str(exc), headers)
 
     @app.exception_handler(RequestValidationError)

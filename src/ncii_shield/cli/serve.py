@@ -54,7 +54,7 @@ def serve(
                            f"bridge-mods/aaa-orig.jpg http://{host}:{port}/v1/match/media")
     finally:
         shield.close()
-    typer.echo(f"Serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"Serving on http://{host}:{port}  (victim intake: http://{host}:{port}/ ; API docs: http://{host}:{port}/docs)")
     os.environ["NCII_SHIELD_DB"] = url
     os.environ["NCII_SHIELD_MAX_BODY"] = str(max_body)
     os.environ["NCII_SHIELD_LOG_LEVEL"] = log_level.upper()

@@ -161,3 +161,39 @@ class ExchangeCheckpoint(Base):
 
 
 Index("ix_changes_bank_seq", Change.bank_id, Change.seq)
+
+
+class Case(Base):
+    """A person's case: their hashes in a victims' bank, reachable with case number + PIN only."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(32), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    queue: Mapped[str] = mapped_column(String(32))  # "adult" | "mandatory-report" (under 18)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | withdrawn
+    contact_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CaseSignal(Base):
+    __tablename__ = "case_signals"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class MatchEvent(Base):
+    """That a signal matched an upload, and when — never where, nor what was uploaded."""
+
+    __tablename__ = "match_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -25,6 +25,8 @@ async def match(body: MatchIn, shield: ShieldDep, principal: PrincipalDep) -> Ma
         found = shield.matcher.match(principal, queries, threshold=body.threshold)
     for m in found:
         request_metrics(shield, m.signal_type)
+    if found:
+        await run_in_threadpool(shield.cases.record_matches, [m.signal_id for m in found])
     return MatchList(matches=[MatchOut(**m.to_json()) for m in found])
 
 
@@ -41,6 +43,8 @@ async def match_media(
     await file.close()
     hashes, found = await run_in_threadpool(shield.matcher.match_media, principal, data, dihedral=dihedral)
     del data
+    if found:
+        await run_in_threadpool(shield.cases.record_matches, [m.signal_id for m in found])
     js = hashes.to_json()
     js.pop("path", None)
     return MediaMatchOut(matches=[MatchOut(**m.to_json()) for m in found], content_type=js.pop("content_type"),

@@ -225,7 +225,7 @@ async function hashPhotoInWorker(file) {
   }
   bitmap.close();
   const { pdq, quality } = pdqFromLuma(luma, rows, cols);
-  return { pdq, pdq_quality: quality, md5: md5(bytes), sha256: await sha256(bytes), width: cols, height: rows };
+  return { pdq, pdq_quality: quality, md5: md5(bytes), sha256: await sha256(bytes) };
 }
 
 function hashFrameInWorker(rgba, width, height) {

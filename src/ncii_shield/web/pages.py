@@ -1,0 +1,117 @@
+"""The pages a person uses: start, protect (hash in the browser, submit hashes), status, withdraw."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from ncii_shield.errors import NciiShieldError, TooManyRequests
+from ncii_shield.services.banks import SignalInput
+from ncii_shield.services.cases import CaseLocked
+from ncii_shield.web.security import check_csrf, client_address, csrf_token, set_csrf_cookie
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, name: str, code: int = 200, **context) -> HTMLResponse:
+    context["csrf"] = csrf_token(request)
+    response = templates.TemplateResponse(request, name, context, status_code=code)
+    response.headers["Cache-Control"] = "no-store"
+    set_csrf_cookie(response, request)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def start(request: Request) -> HTMLResponse:
+    return render(request, "start.html")
+
+
+@router.get("/protect", response_class=HTMLResponse)
+def protect_form(request: Request) -> HTMLResponse:
+    return render(request, "protect.html")
+
+
+@router.post("/protect", response_class=HTMLResponse)
+async def protect_submit(request: Request, csrf: str = Form(""), hashes: str = Form(""), age: str = Form(""),
+                         consent: str = Form(""), contact_email: str = Form("")) -> HTMLResponse:
+    try:
+        check_csrf(request, csrf)
+        request.app.state.case_limiter.check(client_address(request))
+        signals = _signals_from_form(hashes)
+        created = await run_in_threadpool(request.app.state.shield.cases.open_case, signals, age=age,
+                                          consent=consent == "yes", contact_email=contact_email or None)
+    except NciiShieldError as exc:
+        return render(request, "protect.html", _status(exc), error=str(exc))
+    return render(request, "created.html", 201, case=created)
+
+
+def _signals_from_form(text: str) -> list[SignalInput]:
+    from ncii_shield.errors import InvalidRequest
+
+    try:
+        items = json.loads(text or "[]")
+        signals = []
+        for item in items:
+            for kind in ("pdq", "md5", "sha256"):
+                if item.get(kind):
+                    signals.append(SignalInput(kind, str(item[kind])))
+            if item.get("vpdq"):
+                frames = [f"{f['pdq']},{int(f['quality'])},{float(f['timestamp']):.3f}" for f in item["vpdq"]]
+                signals.append(SignalInput("vpdq", json.dumps(frames)))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidRequest("the hashes sent by this page could not be read; reload the page and try again") from exc
+    if not signals:
+        raise InvalidRequest("choose at least one photo or video first")
+    return signals
+
+
+@router.get("/status", response_class=HTMLResponse)
+def status_form(request: Request) -> HTMLResponse:
+    return render(request, "status.html")
+
+
+@router.post("/status", response_class=HTMLResponse)
+async def status_submit(request: Request, csrf: str = Form(""), case_number: str = Form(""),
+                        pin: str = Form("")) -> HTMLResponse:
+    try:
+        check_csrf(request, csrf)
+        request.app.state.case_limiter.check(client_address(request))
+        status = await run_in_threadpool(request.app.state.shield.cases.status, case_number, pin)
+    except NciiShieldError as exc:
+        return render(request, "status.html", _status(exc), error=str(exc), case_number=case_number)
+    return render(request, "case.html", status=status, pin=pin)
+
+
+@router.post("/withdraw", response_class=HTMLResponse)
+async def withdraw_submit(request: Request, csrf: str = Form(""), case_number: str = Form(""), pin: str = Form(""),
+                          confirm: str = Form("")) -> HTMLResponse:
+    try:
+        check_csrf(request, csrf)
+        request.app.state.case_limiter.check(client_address(request))
+        if confirm != "yes":
+            from ncii_shield.errors import InvalidRequest
+
+            raise InvalidRequest("tick the box to confirm that you want to withdraw this case")
+        status = await run_in_threadpool(request.app.state.shield.cases.withdraw, case_number, pin)
+    except NciiShieldError as exc:
+        return render(request, "status.html", _status(exc), error=str(exc), case_number=case_number)
+    return render(request, "withdrawn.html", status=status)
+
+
+def _status(exc: Exception) -> int:
+    from ncii_shield.api.errors import STATUS
+
+    if isinstance(exc, (TooManyRequests, CaseLocked)):
+        return 429
+    return next((code for cls, code in STATUS if isinstance(exc, cls)), 400)
+
+
+@router.get("/favicon.ico")
+def favicon() -> HTMLResponse:
+    return HTMLResponse(status_code=204)

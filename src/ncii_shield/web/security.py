@@ -1,0 +1,92 @@
+"""Page security: CSRF tokens, security headers (strict CSP, no inline script), per-IP rate limits."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+
+from fastapi import Request
+
+from ncii_shield.errors import PermissionDenied, TooManyRequests
+
+CSRF_COOKIE = "ncii_csrf"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+       "media-src 'self' blob:; worker-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def csrf_token(request: Request) -> str:
+    """The token for this browser (from its cookie, or a new one the response will set)."""
+    token = request.cookies.get(CSRF_COOKIE)
+    if not token or len(token) != 43:
+        token = secrets.token_urlsafe(32)
+    request.state.csrf_token = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+        raise PermissionDenied("this form has expired or did not come from this site; reload the page and try again")
+
+
+def set_csrf_cookie(response, request: Request) -> None:  # noqa: ANN001
+    token = getattr(request.state, "csrf_token", None)
+    if token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                            path="/")
+
+
+class SecurityHeaders:
+    """Adds the CSP and friends to every response that is not the OpenAPI docs page."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http" or scope["path"].startswith(("/docs", "/redoc")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:  # noqa: ANN001
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RateLimiter:
+    """Token buckets per client address: ``rate`` requests per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                raise TooManyRequests("too many requests from this address; wait a little and try again",
+                                      retry_after=int((1 - tokens) / self.rate) + 1)
+            self._buckets[key] = (tokens - 1, now)
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
