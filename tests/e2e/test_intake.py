@@ -117,3 +117,35 @@ def test_posts_without_csrf_token_are_rejected(site):
             c.get("/protect")  # a cookie alone is not enough: the form token must match it
             r = c.post(path, data={**data, "csrf": "forged-token"})
             assert r.status_code == 403
+
+
+def test_large_photo_unreadable_file_and_video_frames(site, page, video, tmp_path):
+    """A 24 MP photo hashes in a phone-sized tab; a file that is not an image gets a clear message;
+    the browser's vPDQ frames match the server's vPDQ of the same video."""
+    import json
+
+    from PIL import Image
+
+    from ncii_shield.services.hashing import hash_path
+    from ncii_shield.signals.vpdq import VpdqFrame, match_shares
+
+    big = tmp_path / "24mp.jpg"
+    with Image.open(ORIGINAL_JPG) as im:
+        im.convert("RGB").resize((6000, 4000)).save(big, quality=85)
+    fake = tmp_path / "not-a-photo.jpg"
+    fake.write_bytes(b"this is a text file, not a photo" * 10)
+    page.goto(site.url + "/protect")
+    page.set_input_files("#files", [str(big), str(fake), str(video)])
+    page.wait_for_selector("#submit:not([disabled])", timeout=120_000)
+    page.wait_for_selector("#previews li[data-state=error]")
+    assert "Could not read this file" in page.text_content("#previews li[data-state=error]")
+    results = json.loads(page.input_value("#hashes"))
+    assert len(results) == 2  # the unreadable file is left out
+    photo, clip = results
+    server_photo = hash_path(big)
+    assert bin(int(photo["pdq"], 16) ^ int(server_photo.pdq, 16)).count("1") == 0
+    server_frames = hash_path(video).frames
+    browser_frames = [VpdqFrame(f["frame"], f["timestamp"], f["pdq"], f["quality"]) for f in clip["vpdq"]]
+    assert [f.timestamp for f in browser_frames] == [f.timestamp for f in server_frames]
+    assert set(clip["vpdq"][0]) == {"frame", "timestamp", "pdq", "quality"}
+    assert match_shares(browser_frames, server_frames) == (100.0, 100.0)
