@@ -22,7 +22,7 @@ class ErrorOut(BaseModel):
 
 class BankCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100, examples=["victims"])
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", examples=["victims"])
     description: str = Field(default="", max_length=2000)
     shared: bool = Field(default=False, description="other tenants' keys may match against this bank")
 

@@ -74,6 +74,16 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, key: str) -> None:
+        """Raise TooManyRequests if ``key`` has no token left, without taking one."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1:
+            raise TooManyRequests("too many failed attempts from this address; wait and try again",
+                                  retry_after=int((1 - tokens) / self.rate) + 1)
+
     def check(self, key: str) -> None:
         now = time.monotonic()
         with self._lock:
@@ -90,3 +100,30 @@ class RateLimiter:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+class IpRateLimit:
+    """Caps requests per client address on the whole server (429 with Retry-After), before any work."""
+
+    def __init__(self, app, limiter: RateLimiter) -> None:  # noqa: ANN001
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/metrics"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        try:
+            self.limiter.check(client[0] if client else "unknown")
+        except TooManyRequests as exc:
+            import json
+
+            body = json.dumps({"error": {"type": "TooManyRequests", "message": str(exc),
+                                         "request_id": scope.get("state", {}).get("request_id")}}).encode()
+            await send({"type": "http.response.start", "status": 429, "headers": [
+                (b"content-type", b"application/json"), (b"retry-after", str(exc.retry_after).encode()),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,43 @@
+"""Abuse: per-key and per-address rate limits, API-key brute force locked out (real HTTP)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.servers import cli, start_server
+
+BODY = {"signal_type": "md5", "value": "0" * 32}
+
+
+def test_per_key_rate_limit_and_key_brute_force(tmp_path):
+    server = start_server(f"sqlite:///{tmp_path / 'a.db'}", tmp_path,
+                          env={"NCII_SHIELD_KEY_RATE": "5", "NCII_SHIELD_AUTH_FAILURES_PER_MINUTE": "6"})
+    try:
+        key = cli("keys", "create", "--db", server.db_url, "--scope", "match").stdout.split()[-1]
+        with server.client(key) as c:
+            codes = [c.post("/v1/match", json=BODY).status_code for _ in range(15)]
+            assert codes[:10] == [200] * 10 and 429 in codes[10:]  # burst 2 x 5/s, then limited
+            limited = next(r for r in (c.post("/v1/match", json=BODY) for _ in range(5)) if r.status_code == 429)
+            assert int(limited.headers["Retry-After"]) >= 1 and limited.json()["error"]["type"] == "TooManyRequests"
+        # guessing keys: 401s until the address has failed 6 times, then 429 — even for a valid key
+        prefix = key.split("_")[1]
+        guesses = [httpx.post(server.url + "/v1/match", json=BODY,
+                              headers={"Authorization": f"Bearer nsk_{prefix}_guess{i:027d}"}).status_code
+                   for i in range(8)]
+        assert guesses[:6] == [401] * 6 and guesses[6:] == [429, 429]
+        other = cli("keys", "create", "--db", server.db_url, "--scope", "match").stdout.split()[-1]
+        assert httpx.post(server.url + "/v1/match", json=BODY, headers={"Authorization": f"Bearer {other}"}).status_code == 429
+    finally:
+        server.stop()
+    log = server.log()
+    assert key.split("_", 2)[2] not in log and other.split("_", 2)[2] not in log
+
+
+def test_per_address_rate_limit(tmp_path):
+    server = start_server(f"sqlite:///{tmp_path / 'b.db'}", tmp_path, env={"NCII_SHIELD_IP_RATE": "5"})
+    try:
+        codes = [httpx.get(server.url + "/v1/banks").status_code for _ in range(15)]
+        assert codes[:10] == [401] * 10 and 429 in codes[10:]
+        assert httpx.get(server.url + "/healthz").status_code == 200  # health checks are never limited
+    finally:
+        server.stop()
