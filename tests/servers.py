@@ -98,3 +98,48 @@ def start_server(db_url: str, log_dir: Path, *, workers: int = 1, extra: tuple[s
         raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
     found = re.search(r"(nsk_[0-9a-f]{10}_[A-Za-z0-9_\-]+)", log_path.read_text())
     return LiveServer(url, db_url, proc, log_path, found.group(1) if found else None)
+
+
+class TempPostgres:
+    """A PostgreSQL cluster of our own (initdb in a temporary folder, its own port) that a test may
+    stop and restart without disturbing the shared server the rest of the suite uses."""
+
+    def __init__(self) -> None:
+        import glob
+        import shutil as sh
+        import tempfile
+
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not candidates:
+            raise RuntimeError("PostgreSQL server binaries not found (Debian package postgresql)")
+        self.bin = Path(candidates[-1])
+        self.base = Path(tempfile.mkdtemp(prefix="ncii-pg-"))  # the postgres user must reach it
+        os.chmod(self.base, 0o755)
+        self.dir = self.base / "pg"
+        self.port = free_port()
+        self.dir.mkdir()
+        sh.chown(self.dir, "postgres", "postgres")
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120)
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-w", "-l", str(self.dir / "log"), action,
+                          "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", *extra)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-w", "stop", "-m", "fast")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def remove(self) -> None:
+        import shutil as sh
+
+        sh.rmtree(self.base, ignore_errors=True)

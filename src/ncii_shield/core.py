@@ -67,6 +67,7 @@ class Shield:
 
     def start(self, *, follow_feeds: bool = True) -> None:
         self.follower.start()
+        self.cases.start_recorder()
         if follow_feeds:
             from sqlalchemy import select
 
@@ -83,6 +84,7 @@ class Shield:
     def close(self) -> None:
         for follower in self._feed_followers:
             follower.stop()
+        self.cases.stop_recorder()
         self.follower.stop()
         self.db.dispose()
 

@@ -202,6 +202,9 @@ def test_oversized_body_gets_413(tmp_path, tenant_a, server):
         with small.client(tenant_a) as c:
             r = c.post("/v1/match/media", files={"file": ("big.bin", b"\0" * 200_000)})
             assert r.status_code == 413 and "100,000 bytes" in r.json()["error"]["message"]
+            chunked = c.post("/v1/match", content=(b"x" * 10_000 for _ in range(30)),
+                             headers={"content-type": "application/json"})  # no Content-Length
+            assert chunked.status_code == 413 and chunked.json()["error"]["type"] == "TooLarge"
             assert c.post("/v1/match", json={"signal_type": "pdq", "value": BASE}).status_code == 200
     finally:
         small.stop()

@@ -44,7 +44,7 @@ wrong and what is accepted.
 
 def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True,
                case_rate: float = 1.0, case_burst: int = 30, key_rate: float = 5000.0,
-               ip_rate: float = 10000.0, auth_failures_per_minute: int = 20) -> FastAPI:
+               ip_rate: float = 10000.0, auth_failures_per_minute: int = 20, body_timeout: float = 30.0) -> FastAPI:
     """Rates are per worker process: ``key_rate`` requests/s per API key, ``ip_rate`` per client
     address, ``auth_failures_per_minute`` failed authentications per address before 429s."""
     @asynccontextmanager
@@ -71,7 +71,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
         per_key=RateLimiter(rate=key_rate, burst=int(key_rate * 2)),
         auth_failures=RateLimiter(rate=auth_failures_per_minute / 60, burst=auth_failures_per_minute),
     )
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(BodyLimit, max_bytes=max_body, read_timeout=body_timeout)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(IpRateLimit, limiter=RateLimiter(rate=ip_rate, burst=int(ip_rate * 2)))
     app.add_middleware(RequestContext, metrics=app.state.metrics)
@@ -92,4 +92,5 @@ def create_app_from_env() -> FastAPI:
                       case_burst=int(os.environ.get("NCII_SHIELD_CASE_BURST", "30")),
                       key_rate=float(os.environ.get("NCII_SHIELD_KEY_RATE", "5000")),
                       ip_rate=float(os.environ.get("NCII_SHIELD_IP_RATE", "10000")),
-                      auth_failures_per_minute=int(os.environ.get("NCII_SHIELD_AUTH_FAILURES_PER_MINUTE", "20")))
+                      auth_failures_per_minute=int(os.environ.get("NCII_SHIELD_AUTH_FAILURES_PER_MINUTE", "20")),
+                      body_timeout=float(os.environ.get("NCII_SHIELD_BODY_TIMEOUT", "30")))

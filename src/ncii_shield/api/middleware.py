@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -51,11 +52,13 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Answers 413 when a body is over ``max_bytes`` (by Content-Length or while streaming)."""
+    """Answers 413 when a body is over ``max_bytes`` (by Content-Length or while streaming), and 408
+    when a client stops sending its body for ``read_timeout`` seconds (a slow-loris upload)."""
 
-    def __init__(self, app, max_bytes: int) -> None:  # noqa: ANN001
+    def __init__(self, app, max_bytes: int, read_timeout: float = 30.0) -> None:  # noqa: ANN001
         self.app = app
         self.max_bytes = max_bytes
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -71,34 +74,50 @@ class BodyLimit:
                 await self._reject(scope, send)
                 return
         received = 0
-        rejected = False
+        problem: tuple[int, str, str] | None = None  # set when we cut the body off
+        answered = False
 
         async def limited_receive():  # noqa: ANN202
-            nonlocal received, rejected
-            message = await receive()
+            nonlocal received, problem
+            if problem is not None:
+                return {"type": "http.disconnect"}
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                problem = (408, "RequestTimeout", f"the request body stalled for {self.read_timeout:.0f} s; send it in one go")
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    rejected = True
-                    raise _TooLarge()
+                    problem = (413, "TooLarge", "")
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(scope, send)
+        async def guarded_send(message) -> None:  # noqa: ANN001
+            nonlocal answered
+            if problem is not None:  # the app's own answer to a cut-off body is replaced by ours
+                if not answered and message["type"] == "http.response.start":
+                    answered = True
+                    await self._reject(scope, send, *problem)
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
 
-    async def _reject(self, scope, send) -> None:  # noqa: ANN001
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if problem is None:
+                raise
+        if problem is not None and not answered:
+            await self._reject(scope, send, *problem)
+
+    async def _reject(self, scope, send, status: int = 413, kind: str = "TooLarge", message: str = "") -> None:  # noqa: ANN001
         body = json.dumps({"error": {
-            "type": "TooLarge",
-            "message": f"the request body is over {self.max_bytes:,} bytes, the most this server accepts",
+            "type": kind,
+            "message": message or f"the request body is over {self.max_bytes:,} bytes, the most this server accepts",
             "request_id": scope.get("state", {}).get("request_id"),
         }}).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

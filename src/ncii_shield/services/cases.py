@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from ncii_shield.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
@@ -96,6 +97,11 @@ class CaseService:
     def __init__(self, db: Database, on_change=None) -> None:  # noqa: ANN001
         self.db = db
         self._on_change = on_change or (lambda: None)
+        self._pending: list[int] = []
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._recorder: threading.Thread | None = None
 
     def open_case(self, signals: list[SignalInput], *, age: str, consent: bool, contact_email: str | None = None) -> NewCase:
         """Register hashes as a new case. ``age`` is "adult" or "guardian" (the person is under 18)."""
@@ -161,6 +167,10 @@ class CaseService:
         return case
 
     def status(self, case_number: str, pin: str) -> CaseStatus:
+        try:
+            self.flush_matches()  # so the count includes matches of the last second
+        except Exception:
+            pass
         denied: Exception | None = None
         with self.db.write() as session:
             try:
@@ -212,11 +222,52 @@ class CaseService:
             return CaseStatus(case.case_number, case.status, case.queue, 0, 0, None, case.created_at)
 
     def record_matches(self, signal_ids: list[int]) -> None:
-        """Count matches per signal (when, not where). Called by the matcher's adapters."""
-        if not signal_ids:
-            return
-        with self.db.write() as session:
-            session.add_all(MatchEvent(signal_id=s) for s in signal_ids)
+        """Count matches per signal (when, not where). Buffered: written in batches about once a
+        second by a background thread, so a match costs the request no database write."""
+        if signal_ids:
+            with self._pending_lock:
+                self._pending.extend(signal_ids)
+            self._wake.set()
+
+    def flush_matches(self) -> int:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            try:
+                with self.db.write() as session:
+                    now = utcnow()
+                    session.execute(insert(MatchEvent), [{"signal_id": s, "at": now} for s in batch])
+            except Exception:  # the database is down: keep them for the next try
+                with self._pending_lock:
+                    self._pending[:0] = batch
+                raise
+        return len(batch)
+
+    def start_recorder(self) -> None:
+        if self._recorder is None:
+            self._recorder = threading.Thread(target=self._record_loop, name="match-recorder", daemon=True)
+            self._recorder.start()
+
+    def stop_recorder(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._recorder is not None:
+            self._recorder.join(timeout=5)
+            self._recorder = None
+        try:
+            self.flush_matches()
+        except Exception:
+            pass
+
+    def _record_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(1.0)
+            self._stopping.wait(0.5)  # gather a batch
+            self._wake.clear()
+            try:
+                self.flush_matches()
+            except Exception:
+                self._stopping.wait(1.0)
 
 
 _DUMMY_HASH = _hasher.hash("unused")

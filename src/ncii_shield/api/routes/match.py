@@ -26,7 +26,7 @@ async def match(body: MatchIn, shield: ShieldDep, principal: PrincipalDep) -> Ma
     for m in found:
         request_metrics(shield, m.signal_type)
     if found:
-        await run_in_threadpool(shield.cases.record_matches, [m.signal_id for m in found])
+        shield.cases.record_matches([m.signal_id for m in found])
     return MatchList(matches=[MatchOut(**m.to_json()) for m in found])
 
 
@@ -44,7 +44,7 @@ async def match_media(
     hashes, found = await run_in_threadpool(shield.matcher.match_media, principal, data, dihedral=dihedral)
     del data
     if found:
-        await run_in_threadpool(shield.cases.record_matches, [m.signal_id for m in found])
+        shield.cases.record_matches([m.signal_id for m in found])
     js = hashes.to_json()
     js.pop("path", None)
     return MediaMatchOut(matches=[MatchOut(**m.to_json()) for m in found], content_type=js.pop("content_type"),

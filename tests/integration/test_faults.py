@@ -1,0 +1,137 @@
+"""Faults: PostgreSQL restarted under traffic, a replica SIGKILLed, slow and stalled clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from ncii_shield.store.database import open_database
+from ncii_shield.store.models import Signal
+from tests.servers import TempPostgres, cli, start_server
+
+rng = np.random.default_rng(13)
+
+
+def rand_pdq() -> str:
+    return rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+
+
+def test_postgres_restart_under_traffic_fails_cleanly_and_recovers(tmp_path):
+    pg = TempPostgres()
+    pg.start()
+    server = None
+    try:
+        server = start_server(pg.url, tmp_path, extra=("--data-dir", str(tmp_path)))
+        key = cli("keys", "create", "--db", pg.url, "--scope", "admin").stdout.split()[-1]
+        acknowledged: list[str] = []
+        statuses: list[int] = []
+        stop = threading.Event()
+
+        def traffic() -> None:
+            with server.client(key) as c:
+                c.post("/v1/banks", json={"name": "f"})
+                while not stop.is_set():
+                    value = rand_pdq()
+                    try:
+                        r = c.post("/v1/banks/f/signals", json={"signal_type": "pdq", "value": value}, timeout=10)
+                    except httpx.HTTPError:
+                        statuses.append(-1)
+                        continue
+                    statuses.append(r.status_code)
+                    if r.status_code == 201:
+                        acknowledged.append(value)
+                    else:
+                        assert r.json()["error"]["type"] in ("Unavailable", "Unauthenticated"), r.text
+                    time.sleep(0.01)
+
+        worker = threading.Thread(target=traffic)
+        worker.start()
+        time.sleep(1.5)
+        before = len(acknowledged)
+        pg.restart()
+        time.sleep(3)
+        stop.set()
+        worker.join(timeout=30)
+        assert before > 0 and len(acknowledged) > before + 10, "writes resumed after the restart, no restart of ours"
+        assert 500 not in statuses and all(s in (201, 503, 401, -1) for s in statuses), sorted(set(statuses))
+        db = open_database(pg.url)
+        with db.read() as session:
+            stored = set(session.scalars(select(Signal.value)))
+        db.dispose()
+        assert set(acknowledged) <= stored  # no acknowledged write lost
+        assert server.proc.poll() is None
+        with server.client(key) as c:  # lookups work, including of what was written after the restart
+            assert c.post("/v1/match", json={"signal_type": "pdq", "value": acknowledged[-1]}).json()["matches"]
+            assert c.get("/healthz").status_code == 200
+    finally:
+        if server:
+            server.stop()
+        pg.stop()
+        pg.remove()
+
+
+def test_killed_replica_catches_up_from_the_change_log(tmp_path, pg_database):
+    one = start_server(pg_database, tmp_path)
+    two = start_server(pg_database, tmp_path)
+    key = cli("keys", "create", "--db", pg_database, "--scope", "admin").stdout.split()[-1]
+    try:
+        with one.client(key) as c:
+            c.post("/v1/banks", json={"name": "kill"})
+            first = rand_pdq()
+            c.post("/v1/banks/kill/signals", json={"signal_type": "pdq", "value": first})
+            os.kill(two.proc.pid, signal.SIGKILL)
+            two.proc.wait()
+            later = [rand_pdq() for _ in range(20)]
+            ids = [c.post("/v1/banks/kill/signals", json={"signal_type": "pdq", "value": v}).json()["signals"][0]["id"] for v in later]
+            c.delete(f"/v1/banks/kill/signals/{ids[0]}")
+        again = start_server(pg_database, tmp_path)
+        try:
+            with again.client(key) as c:
+                found = c.post("/v1/match", json={"signals": [{"signal_type": "pdq", "value": v} for v in [first, *later]],
+                                                  "threshold": 0}).json()["matches"]
+                assert sorted(m["query"] for m in found if m["bank"] == "kill") == [0, *range(2, 21)]
+        finally:
+            again.stop()
+    finally:
+        one.stop()
+
+
+def test_slow_and_stalled_clients_cannot_exhaust_the_server(tmp_path):
+    server = start_server(f"sqlite:///{tmp_path / 's.db'}", tmp_path, env={"NCII_SHIELD_BODY_TIMEOUT": "2"})
+    port = int(server.url.rsplit(":", 1)[1])
+    sockets = []
+    try:
+        for _ in range(100):  # slow-loris: headers that never finish
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /v1/match HTTP/1.1\r\nHost: x\r\n")
+            sockets.append(s)
+        started = time.monotonic()
+        assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - started < 2
+        # a body that stalls is cut off with 408
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"POST /v1/match HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":")
+        s.settimeout(10)
+        started = time.monotonic()
+        reply = s.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408") and b"stalled" in reply
+        assert 1.5 < time.monotonic() - started < 8
+        s.close()
+        # an oversized body is refused from its Content-Length, before it is sent
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"POST /v1/match/media HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n")
+        s.settimeout(5)
+        assert s.recv(4096).startswith(b"HTTP/1.1 413")
+        s.close()
+    finally:
+        for s in sockets:
+            s.close()
+        server.stop()
