@@ -112,3 +112,20 @@ def test_case_request_model(body):
         except ValidationError:
             pass
     json.dumps(body)
+
+
+# -- regressions found by the long fuzz run ---------------------------------------------------
+
+
+def test_regression_csv_with_a_stray_carriage_return_is_a_clear_error():
+    """Found by HYPOTHESIS_PROFILE=long: csv.Error escaped from the pytx-csv reader."""
+    import pytest
+
+    text = "signal_type,signal_str\npdq,ab\rcd\n"
+    with pytest.raises(InvalidRequest, match="malformed CSV"):
+        list(formats.read(io.StringIO(text), "pytx-csv"))
+
+
+def test_regression_csv_row_with_missing_columns():
+    records = list(formats.read(io.StringIO("signal_type,signal_str\npdq\n"), "pytx-csv"))
+    assert [r.op for r in records] == ["error"]

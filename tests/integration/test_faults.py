@@ -135,3 +135,36 @@ def test_slow_and_stalled_clients_cannot_exhaust_the_server(tmp_path):
         for s in sockets:
             s.close()
         server.stop()
+
+
+def test_sqlite_full_gives_a_clear_error_and_no_corruption(tmp_path):
+    """A full disk, as SQLite sees it (max_page_count reached: the same SQLITE_FULL error)."""
+    import sqlite3
+
+    db_path = tmp_path / "full.db"
+    server = start_server(f"sqlite:///{db_path}", tmp_path, env={"NCII_SHIELD_SQLITE_MAX_PAGES": "60"})
+    try:
+        key = cli("keys", "create", "--db", server.db_url, "--scope", "admin").stdout.split()[-1]
+        acknowledged = []
+        with server.client(key) as c:
+            c.post("/v1/banks", json={"name": "full"})
+            for _ in range(40):
+                batch = [rand_pdq() for _ in range(200)]
+                r = c.post("/v1/banks/full/signals", json={"signals": [{"signal_type": "pdq", "value": v} for v in batch]})
+                if r.status_code != 201:
+                    break
+                acknowledged += batch
+            assert r.status_code == 507, r.text
+            assert "full" in r.json()["error"]["message"]
+            assert acknowledged, "some writes fit before the disk filled"
+            # reads still work; matching still works
+            assert c.post("/v1/match", json={"signal_type": "pdq", "value": acknowledged[0]}).json()["matches"]
+            assert c.get("/healthz").status_code == 200
+    finally:
+        server.stop()
+    con = sqlite3.connect(db_path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = {row[0] for row in con.execute("SELECT value FROM signals")}
+    assert set(acknowledged) <= stored
+    assert len(stored) == len(acknowledged)  # the refused batch left nothing half-written
+    con.close()

@@ -55,5 +55,8 @@ def install(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, IntegrityError):
             return error_response(request, 409, "Conflict", "a concurrent request changed the same data; retry")
+        if "database or disk is full" in str(exc):
+            return error_response(request, 507, "InsufficientStorage",
+                                  "the database is full (no space left); nothing was written. Free disk space and retry")
         return error_response(request, 503, "Unavailable", "the database is unavailable; retry shortly",
                               {"Retry-After": "1"})

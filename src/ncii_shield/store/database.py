@@ -92,6 +92,11 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        import os
+
+        # a cap on the database file (pages of 4 KiB), e.g. to keep room on a small disk; when it
+        # is reached writes fail cleanly with "database or disk is full", exactly as a full disk does
+        max_pages = os.environ.get("NCII_SHIELD_SQLITE_MAX_PAGES")
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -103,6 +108,8 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            if max_pages:
+                cursor.execute(f"PRAGMA max_page_count={int(max_pages)}")
             cursor.close()
     else:
         engine = create_engine(

@@ -85,9 +85,17 @@ def detect(first_line: str) -> str:
 
 def read(handle: io.TextIOBase, fmt: str, plain_type: str | None = None) -> Iterator[Record]:
     if fmt == "pytx-csv":
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            meta = {k: row[k] for k in ("collab", "category", "tags") if row.get(k)}
-            yield Record(number, "add", pytx_type(row.get("signal_type", "")), row.get("signal_str", ""), meta or None)
+        number = 1
+        try:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                meta = {k: row[k] for k in ("collab", "category", "tags") if isinstance(row.get(k), str) and row.get(k)}
+                kind, value = row.get("signal_type"), row.get("signal_str")
+                if not isinstance(kind, str) or not isinstance(value, str):
+                    yield Record(number, "error", error="a CSV row without signal_type and signal_str")
+                    continue
+                yield Record(number, "add", pytx_type(kind), value, meta or None)
+        except csv.Error as exc:  # NUL bytes, stray carriage returns...
+            raise InvalidRequest(f"malformed CSV after line {number}: {exc}") from exc
     elif fmt == "stopncii":
         yield from _read_stopncii(handle.read())
     elif fmt == "ncmec":
