@@ -26,7 +26,9 @@ def live(request, tmp_path_factory):
     key = cli("keys", "create", "--db", url, "--scope", "admin").stdout.split()[-1]
     with server.client(key) as c:
         c.post("/v1/banks", json={"name": "fuzz"})
+    published = cli("feed", "publish", "fuzz", "--subscriber", "s", "--json", "--db", url, env={"NCII_SHIELD_DATA": str(tmp)})
     server.key = key  # type: ignore[attr-defined]
+    server.feed_token = __import__("json").loads(published.stdout)["tokens"]["s"]  # type: ignore[attr-defined]
     yield server
     server.stop()
     if request.param == "postgres":
@@ -40,8 +42,7 @@ def test_api_conforms_to_its_schema(live):
     tested = []
     for result in api.get_all_operations():
         operation = result.ok()
-        if operation.path.startswith("/v1/feeds"):
-            continue  # feed pages need a feed token: tests/integration/test_feeds.py covers them
+        token = live.feed_token if operation.path.startswith("/v1/feeds") else live.key
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -49,7 +50,7 @@ def test_api_conforms_to_its_schema(live):
             # Hash values are valid only for their signal_type (a cross-field rule the schema does not
             # encode): such schema-valid requests get a 422 that names the problem, so the
             # "positive data acceptance" check is left out; every other check runs.
-            response = case.call_and_validate(headers={"Authorization": f"Bearer {live.key}"},
+            response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
                                               excluded_checks=[checks.positive_data_acceptance])
             assert response.status_code < 500
             if 400 <= response.status_code < 500:
@@ -58,4 +59,4 @@ def test_api_conforms_to_its_schema(live):
 
         check()
         tested.append(f"{operation.method.upper()} {operation.path}")
-    assert len(tested) >= 10, tested
+    assert len(tested) >= 14 and any("/v1/feeds" in t for t in tested), (len(tested), "; ".join(tested))
