@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from ncii_shield import errors
 
@@ -53,6 +53,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DataError):
+            return error_response(request, 422, "InvalidRequest", "a value is out of the range the database accepts")
         if isinstance(exc, IntegrityError):
             return error_response(request, 409, "Conflict", "a concurrent request changed the same data; retry")
         if "database or disk is full" in str(exc):

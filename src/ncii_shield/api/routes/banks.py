@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
@@ -11,6 +13,7 @@ from ncii_shield.api.schemas import (
 )
 from ncii_shield.services.banks import SignalInput
 
+SignalId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the signal's id, as returned when it was added")]
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)}
 router = APIRouter(prefix="/v1/banks", tags=["banks"], responses=ERRORS)
 
@@ -47,11 +50,11 @@ async def add_signals(bank: str, body: SignalsIn, shield: ShieldDep, principal: 
 
 
 @router.get("/{bank}/signals/{signal_id}", response_model=SignalOut)
-async def get_signal(bank: str, signal_id: int, shield: ShieldDep, principal: PrincipalDep) -> SignalOut:
+async def get_signal(bank: str, signal_id: SignalId, shield: ShieldDep, principal: PrincipalDep) -> SignalOut:
     return SignalOut(**await run_in_threadpool(shield.banks.get_signal, principal, bank, signal_id))
 
 
 @router.delete("/{bank}/signals/{signal_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def withdraw_signal(bank: str, signal_id: int, shield: ShieldDep, principal: PrincipalDep) -> None:
+async def withdraw_signal(bank: str, signal_id: SignalId, shield: ShieldDep, principal: PrincipalDep) -> None:
     """Withdraw a signal: it stops matching on every replica within a second (scope bank:write)."""
     await run_in_threadpool(shield.banks.withdraw, principal, bank, signal_id)
