@@ -55,6 +55,9 @@ def serve(
     finally:
         shield.close()
     typer.echo(f"Serving on http://{host}:{port}  (victim intake: http://{host}:{port}/ ; API docs: http://{host}:{port}/docs)")
+    # Worker processes start with at most 2 malloc arenas: with the default (8 per core) the
+    # thread pool that runs uploads and writes fragments memory and RSS creeps up for hours.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ["NCII_SHIELD_DB"] = url
     os.environ["NCII_SHIELD_MAX_BODY"] = str(max_body)
     os.environ["NCII_SHIELD_LOG_LEVEL"] = log_level.upper()
