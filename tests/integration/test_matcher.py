@@ -163,3 +163,17 @@ def test_concurrent_writers_get_unique_increasing_sequence_numbers(shield, db_ur
     assert seqs == sorted(set(seqs))
     shield.follower.catch_up()
     assert len(shield.follower.indexes["pdq"]) == 4 * 20 * 5
+
+
+def test_match_totals_accumulate_in_batches(shield):
+    from sqlalchemy import select
+
+    from ncii_shield.store.models import MatchTotal
+
+    shield.cases.record_matches([5, 5, 7])
+    assert shield.cases.flush_matches() == 3
+    shield.cases.record_matches([5])
+    shield.cases.flush_matches()
+    with shield.db.read() as session:
+        totals = {t.signal_id: t.matches for t in session.scalars(select(MatchTotal))}
+    assert totals == {5: 3, 7: 1}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,13 +24,15 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ncii_shield.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import Case, CaseSignal, MatchEvent, Signal, utcnow
+from ncii_shield.store.models import Case, CaseSignal, MatchTotal, Signal, utcnow
 
 OPERATOR_TENANT = "default"
 ADULT_BANK = "victims"
@@ -181,8 +184,8 @@ class CaseService:
                 signal_ids = select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)
                 hashes = session.scalar(select(func.count()).select_from(Signal).where(
                     Signal.id.in_(signal_ids), Signal.withdrawn_at.is_(None))) or 0
-                matches = session.scalar(select(func.count()).select_from(MatchEvent).where(
-                    MatchEvent.signal_id.in_(signal_ids))) or 0
+                matches = session.scalar(select(func.coalesce(func.sum(MatchTotal.matches), 0)).where(
+                    MatchTotal.signal_id.in_(signal_ids))) or 0
                 return CaseStatus(case.case_number, case.status, case.queue, int(hashes), int(matches), None,
                                   case.created_at)
         raise denied
@@ -222,8 +225,9 @@ class CaseService:
             return CaseStatus(case.case_number, case.status, case.queue, 0, 0, None, case.created_at)
 
     def record_matches(self, signal_ids: list[int]) -> None:
-        """Count matches per signal (when, not where). Buffered: written in batches about once a
-        second by a background thread, so a match costs the request no database write."""
+        """Count matches per signal (how many and when last, never where). Buffered: added to
+        ``match_totals`` about once a second by a background thread, so a match costs the request no
+        database write and the table holds one row per signal however long the server runs."""
         if signal_ids:
             with self._pending_lock:
                 self._pending.extend(signal_ids)
@@ -236,7 +240,16 @@ class CaseService:
             try:
                 with self.db.write() as session:
                     now = utcnow()
-                    session.execute(insert(MatchEvent), [{"signal_id": s, "at": now} for s in batch])
+                    counts = Counter(batch)
+                    insert_fn = pg_insert if self.db.is_postgres else sqlite_insert
+                    table = MatchTotal.__table__
+                    statement = insert_fn(table)
+                    statement = statement.on_conflict_do_update(
+                        index_elements=["signal_id"],
+                        set_={"matches": table.c.matches + statement.excluded.matches, "last_at": statement.excluded.last_at},
+                    )
+                    session.execute(statement, [{"signal_id": s, "matches": n, "last_at": now}
+                                                for s, n in sorted(counts.items())])
             except Exception:  # the database is down: keep them for the next try
                 with self._pending_lock:
                     self._pending[:0] = batch

@@ -189,11 +189,12 @@ class CaseSignal(Base):
     signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
-class MatchEvent(Base):
-    """That a signal matched an upload, and when — never where, nor what was uploaded."""
+class MatchTotal(Base):
+    """How often a signal has matched an upload, and when last — never where, nor what was uploaded.
+    One row per signal (updated in place), so the table never outgrows the banks."""
 
-    __tablename__ = "match_events"
+    __tablename__ = "match_totals"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    signal_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    matches: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,4 +1,4 @@
-"""Cases (victim intake), their signals, and match events (counts only).
+"""Cases (victim intake), their signals, and match totals per signal (counts only).
 
 Revision ID: 0003
 Revises: 0002
@@ -10,8 +10,6 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -36,14 +34,14 @@ def upgrade() -> None:
         sa.Column("signal_id", sa.BigInteger(), primary_key=True),
     )
     op.create_table(
-        "match_events",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("signal_id", sa.BigInteger(), nullable=False, index=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        "match_totals",
+        sa.Column("signal_id", sa.BigInteger(), primary_key=True),
+        sa.Column("matches", sa.BigInteger(), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("match_events")
+    op.drop_table("match_totals")
     op.drop_table("case_signals")
     op.drop_table("cases")
