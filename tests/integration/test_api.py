@@ -251,6 +251,7 @@ def test_operations_endpoints(server, tenant_a):
     metrics = httpx.get(server.url + "/metrics").text
     assert 'ncii_http_requests_total{method="POST",route="/v1/match",status="200"}' in metrics
     assert "ncii_index_signals" in metrics and "ncii_index_seq" in metrics
+    assert 'ncii_lookups_total{signal_type="pdq"}' in metrics
 
 
 def test_logs_are_json_with_request_ids_and_no_secrets(server, tenant_a):

@@ -10,7 +10,6 @@ import time
 
 import httpx
 import numpy as np
-import pytest
 from sqlalchemy import select
 
 from ncii_shield.store.database import open_database

@@ -57,7 +57,6 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.shield = shield
     app.state.metrics = Metrics(shield.follower)
-    shield.metrics = app.state.metrics  # type: ignore[attr-defined]
     errors.install(app)
     app.include_router(health.router)
     app.include_router(banks.router)

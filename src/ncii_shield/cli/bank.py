@@ -70,16 +70,12 @@ def import_(
       ncii-shield bank import victims stopncii-page.json -f stopncii   # Withdrawn/Deleted records withdraw
     """
     from ncii_shield.core import Shield
-    from ncii_shield.errors import Conflict
     from ncii_shield.services.imports import count_lines, import_file
 
     shield = Shield.open(db, load_index=False)
     principal = shield.local_principal(tenant)
     try:
-        try:
-            shield.banks.create(principal, bank)
-        except Conflict:
-            pass
+        shield.banks.ensure(principal, bank)
         total = count_lines(file)
         with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, transient=True, disable=json_output or not err.is_terminal) as progress:

@@ -144,17 +144,13 @@ def stopncii(
       STOPNCII_FUNCTION_KEY=... STOPNCII_SUBSCRIPTION_KEY=... ncii-shield feed stopncii stopncii
     """
     from ncii_shield.core import Shield
-    from ncii_shield.errors import Conflict
     from ncii_shield.services.exchange.stopncii import StopNCIIClient, sync
 
     shield = Shield.open(db, load_index=False)
     client = StopNCIIClient(url, function_key=function_key, subscription_key=subscription_key)
     try:
         principal = shield.local_principal(tenant)
-        try:
-            shield.banks.create(principal, bank)
-        except Conflict:
-            pass
+        shield.banks.ensure(principal, bank)
         report = sync(shield.db, principal, bank, client)
     except NciiShieldError as exc:
         fail(exc)

@@ -145,31 +145,23 @@ class IndexFollower:
     # -- queries -------------------------------------------------------------------------------
 
     def query(self, signal_type: str, value: str, threshold: float) -> list[Hit]:
-        index = self.indexes.get(signal_type)
-        if index is None:
-            return []
-        hits = []
-        for match in index.query(value, threshold):
-            bank_id = int(self._bank_of[match.id]) if match.id < len(self._bank_of) else -1
-            bank = self.banks.get(bank_id)
-            if bank is not None:
-                hits.append(Hit(match.id, bank, signal_type, match.distance))
-        return hits
+        return self.query_many(signal_type, [value], threshold)[0]
 
     def query_many(self, signal_type: str, values: list[str], threshold: float) -> list[list[Hit]]:
         index = self.indexes.get(signal_type)
         if index is None:
             return [[] for _ in values]
-        out = []
-        for found in index.query_many(values, threshold):
-            hits = []
-            for match in found:
-                bank_id = int(self._bank_of[match.id]) if match.id < len(self._bank_of) else -1
-                bank = self.banks.get(bank_id)
-                if bank is not None:
-                    hits.append(Hit(match.id, bank, signal_type, match.distance))
-            out.append(hits)
-        return out
+        found = index.query_many(values, threshold) if len(values) > 1 else [index.query(values[0], threshold)]
+        return [self._hits(signal_type, matches) for matches in found]
+
+    def _hits(self, signal_type: str, matches) -> list[Hit]:  # noqa: ANN001
+        hits = []
+        for match in matches:
+            bank_id = int(self._bank_of[match.id]) if match.id < len(self._bank_of) else -1
+            bank = self.banks.get(bank_id)
+            if bank is not None:  # a signal of a bank this replica has not loaded yet is skipped
+                hits.append(Hit(match.id, bank, signal_type, match.distance))
+        return hits
 
     def size(self) -> int:
         return sum(len(i) for i in self.indexes.values())

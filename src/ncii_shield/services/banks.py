@@ -71,6 +71,14 @@ class BankService:
         self._on_change()
         return view
 
+    def ensure(self, principal: Principal, name: str, *, description: str = "") -> None:
+        """Create the bank unless it exists (scope bank:write)."""
+        principal.require("bank:write")
+        _check_name(name)
+        with self.db.write() as session:
+            store.get_or_create_bank(session, principal.tenant_id, name, description=description)
+        self._on_change()
+
     def list(self, principal: Principal) -> list[BankView]:
         with self.db.read() as session:
             return [BankView(b.name, b.description, b.shared, b.enabled, store.count_signals(session, b.id), b.created_at)

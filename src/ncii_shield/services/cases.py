@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ncii_shield.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
@@ -124,12 +124,8 @@ class CaseService:
         queue = "adult" if age == "adult" else "mandatory-report"
         with self.db.write() as session:
             tenant = bank_store.get_or_create_tenant(session, OPERATOR_TENANT)
-            bank_name = ADULT_BANK if queue == "adult" else MINOR_BANK
-            try:
-                bank = bank_store.find_bank(session, tenant.id, bank_name)
-            except NotFound:
-                bank = bank_store.create_bank(session, tenant.id, bank_name,
-                                              description="hashes registered by people through their cases")
+            bank = bank_store.get_or_create_bank(session, tenant.id, ADULT_BANK if queue == "adult" else MINOR_BANK,
+                                                 description="hashes registered by people through their cases")
             case = Case(case_number=new_case_number(), pin_hash=_hasher.hash(pin), bank_id=bank.id, queue=queue,
                         status="active", contact_encrypted=encrypted, failed_pins=0, lockouts=0)
             session.add(case)

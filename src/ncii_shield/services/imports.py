@@ -87,18 +87,10 @@ def import_file(
         nonlocal pending
         with db.write() as session:
             bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
-            adds: list = []
-            for record in pending + [None]:  # in order: adds batched, a withdrawal applied in place
-                if record is not None and record.op == "add":
-                    adds.append(canonical(SignalInput(record.signal_type, record.value, record.metadata)))
-                    continue
-                if adds:
-                    added = bank_store.add_signals(session, bank, adds)
-                    report.added += sum(a.created for a in added)
-                    report.already_present += sum(not a.created for a in added)
-                    adds = []
-                if record is not None:
-                    report.withdrawn += _withdraw(session, bank, record)
+            added, present, withdrawn = apply_records(session, bank, pending)
+            report.added += added
+            report.already_present += present
+            report.withdrawn += withdrawn
             run = session.get(ImportRun, run_id)
             run.lines_done = last_line
             run.updated_at = utcnow()
@@ -138,6 +130,25 @@ def import_file(
     with db.write() as session:
         session.get(ImportRun, run_id).finished = True
     return report
+
+
+def apply_records(session, bank, records: list[formats.Record]) -> tuple[int, int, int]:  # noqa: ANN001
+    """Apply valid add/withdraw records in order (runs of adds batched) in the caller's transaction.
+    Returns (added, already present, withdrawn)."""
+    added = present = withdrawn = 0
+    adds: list = []
+    for record in [*records, None]:
+        if record is not None and record.op == "add":
+            adds.append(canonical(SignalInput(record.signal_type, record.value, record.metadata)))
+            continue
+        if adds:
+            result = bank_store.add_signals(session, bank, adds)
+            added += sum(a.created for a in result)
+            present += sum(not a.created for a in result)
+            adds = []
+        if record is not None and record.op == "withdraw":
+            withdrawn += _withdraw(session, bank, record)
+    return added, present, withdrawn
 
 
 def _withdraw(session, bank, record: formats.Record) -> int:  # noqa: ANN001

@@ -65,6 +65,11 @@ def create_bank(session: Session, tenant_id: int, name: str, *, description: str
     return bank
 
 
+def get_or_create_bank(session: Session, tenant_id: int, name: str, *, description: str = "") -> Bank:
+    bank = session.scalar(select(Bank).where(Bank.tenant_id == tenant_id, Bank.name == name))
+    return bank if bank is not None else create_bank(session, tenant_id, name, description=description)
+
+
 def find_bank(session: Session, tenant_id: int, name: str) -> Bank:
     bank = session.scalar(select(Bank).where(Bank.tenant_id == tenant_id, Bank.name == name))
     if bank is None:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ncii_shield.errors import NciiShieldError, TooManyRequests
 from ncii_shield.services.banks import SignalInput
 from ncii_shield.services.cases import CaseLocked
+from ncii_shield.signals.vpdq import VpdqFrame, frames_to_value
 from ncii_shield.web.security import check_csrf, client_address, csrf_token, set_csrf_cookie
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -62,8 +63,9 @@ def _signals_from_form(text: str) -> list[SignalInput]:
                 if item.get(kind):
                     signals.append(SignalInput(kind, str(item[kind])))
             if item.get("vpdq"):
-                frames = [f"{f['pdq']},{int(f['quality'])},{float(f['timestamp']):.3f}" for f in item["vpdq"]]
-                signals.append(SignalInput("vpdq", json.dumps(frames)))
+                frames = [VpdqFrame(int(f.get("frame") or 0), float(f["timestamp"]), str(f["pdq"]), int(f["quality"]))
+                          for f in item["vpdq"]]
+                signals.append(SignalInput("vpdq", frames_to_value(frames)))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidRequest("the hashes sent by this page could not be read; reload the page and try again") from exc
     if not signals:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
 
 
 @router.post("", response_model=MatchList)
-async def match(body: MatchIn, shield: ShieldDep, principal: PrincipalDep) -> MatchList:
+async def match(body: MatchIn, request: Request, shield: ShieldDep, principal: PrincipalDep) -> MatchList:
     """Match one hash, or up to 10,000 under "signals", against every bank the key can see.
     Each match says which query (its index in the request) it answers."""
     queries = [SignalInput(s.signal_type, s.value) for s in body.items()]
@@ -23,8 +23,7 @@ async def match(body: MatchIn, shield: ShieldDep, principal: PrincipalDep) -> Ma
         found = await run_in_threadpool(shield.matcher.match, principal, queries, threshold=body.threshold)
     else:
         found = shield.matcher.match(principal, queries, threshold=body.threshold)
-    for m in found:
-        request_metrics(shield, m.signal_type)
+    count(request, [q.signal_type for q in queries], found)
     if found:
         shield.cases.record_matches([m.signal_id for m in found])
     return MatchList(matches=[MatchOut(**m.to_json()) for m in found])
@@ -32,6 +31,7 @@ async def match(body: MatchIn, shield: ShieldDep, principal: PrincipalDep) -> Ma
 
 @router.post("/media", response_model=MediaMatchOut)
 async def match_media(
+    request: Request,
     shield: ShieldDep,
     principal: PrincipalDep,
     file: UploadFile = File(description="a photo or a video; hashed in memory and dropped"),
@@ -43,6 +43,7 @@ async def match_media(
     await file.close()
     hashes, found = await run_in_threadpool(shield.matcher.match_media, principal, data, dihedral=dihedral)
     del data
+    count(request, ["pdq" if hashes.content_type == "photo" else "vpdq", "md5", "sha256"], found)
     if found:
         shield.cases.record_matches([m.signal_id for m in found])
     js = hashes.to_json()
@@ -51,7 +52,10 @@ async def match_media(
                          hashes=js, weak=weak(hashes))
 
 
-def request_metrics(shield, signal_type: str) -> None:  # noqa: ANN001
-    metrics = getattr(shield, "metrics", None)
-    if metrics is not None:
-        metrics.matches.labels(signal_type).inc()
+def count(request: Request, looked_up: list[str], found: list) -> None:
+    """Prometheus counters: hashes looked up and matches returned, per signal type."""
+    metrics = request.app.state.metrics
+    for signal_type in looked_up:
+        metrics.lookups.labels(signal_type).inc()
+    for m in found:
+        metrics.matches.labels(m.signal_type).inc()

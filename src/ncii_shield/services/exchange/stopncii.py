@@ -22,6 +22,7 @@ import httpx
 from ncii_shield.errors import InvalidRequest, Unavailable
 from ncii_shield.services.banks import SignalInput, canonical
 from ncii_shield.services.exchange import formats
+from ncii_shield.services.imports import apply_records
 from ncii_shield.services.keys import Principal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
@@ -91,26 +92,19 @@ def sync(db: Database, principal: Principal, bank_name: str, client: StopNCIICli
             checkpoint = {"start_timestamp": int(page.get("nextSetTimestamp") or checkpoint["start_timestamp"]), "next_page": ""}
         with db.write() as session:
             bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
-            adds: list[bank_store.NewSignal] = []
-            for record in records + [None]:  # in order: adds batched, a withdrawal applied in place
-                if record is not None and record.op in ("skip", "error"):
-                    report.skipped += 1
-                    continue
-                signal = None
-                if record is not None:
-                    try:
-                        signal = canonical(SignalInput(record.signal_type, record.value, record.metadata))
-                    except InvalidRequest:
-                        report.skipped += 1
+            usable = []
+            for record in records:
+                try:
+                    if record.op in ("add", "withdraw"):
+                        canonical(SignalInput(record.signal_type, record.value))
+                        usable.append(record)
                         continue
-                    if record.op == "add":
-                        adds.append(signal)
-                        continue
-                if adds:
-                    report.added += sum(a.created for a in bank_store.add_signals(session, bank, adds))
-                    adds = []
-                if signal is not None and bank_store.withdraw_by_value(session, bank, signal.signal_type, signal.value):
-                    report.withdrawn += 1
+                except InvalidRequest:
+                    pass
+                report.skipped += 1  # VideoTMK, Text, URL records, or a malformed hash
+            added, _present, withdrawn = apply_records(session, bank, usable)
+            report.added += added
+            report.withdrawn += withdrawn
             row = session.get(ExchangeCheckpoint, name)
             row.checkpoint = checkpoint
             row.records += len(records)

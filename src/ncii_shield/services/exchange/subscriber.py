@@ -57,11 +57,8 @@ def subscribe(db: Database, principal: Principal, *, name: str, url: str, feed: 
     with db.write() as session:
         if session.scalar(select(Subscription.id).where(Subscription.name == name)):
             raise Conflict(f"a subscription called {name!r} already exists")
-        try:
-            bank_row = bank_store.find_bank(session, principal.tenant_id, bank)
-        except NotFound:
-            bank_row = bank_store.create_bank(session, principal.tenant_id, bank,
-                                              description=f"subscribed from feed {feed!r} at {url}")
+        bank_row = bank_store.get_or_create_bank(session, principal.tenant_id, bank,
+                                                 description=f"subscribed from feed {feed!r} at {url}")
         session.add(Subscription(name=name, url=url.rstrip("/"), feed=feed, publisher_key=publisher_key,
                                  token=token, bank_id=bank_row.id, cursor="start", applied=0))
 
