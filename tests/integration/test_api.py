@@ -260,8 +260,15 @@ def test_logs_are_json_with_request_ids_and_no_secrets(server, tenant_a):
     with server.client(tenant_a) as c:
         rid = c.post("/v1/match", json={"signal_type": "pdq", "value": BASE}, headers={"X-Request-ID": "trace-123"}).headers["x-request-id"]
     assert rid == "trace-123"
-    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-    assert any(line.get("request_id") == "trace-123" and line.get("route") == "/v1/match" for line in lines)
+    import time
+
+    deadline = time.monotonic() + 5  # the access log line is written after the response is sent
+    while True:
+        lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+        if any(line.get("request_id") == "trace-123" and line.get("route") == "/v1/match" for line in lines):
+            break
+        assert time.monotonic() < deadline, "no access log line with the request id"
+        time.sleep(0.05)
     secret = tenant_a.split("_", 2)[2]
     assert secret not in server.log()
     assert server.admin_key.split("_", 2)[2] not in "\n".join(line for line in server.log().splitlines() if line.startswith("{"))
