@@ -47,7 +47,7 @@ def main() -> int:
     principal = shield.local_principal()
     shield.banks.create(principal, "victims")
     rng = np.random.default_rng(3)
-    raw = rng.integers(0, 2**63, size=(args.signals, 4), dtype=np.int64).view(np.uint64).astype(">u8").tobytes().hex()
+    raw = rng.integers(0, 2**64, size=(args.signals, 4), dtype=np.uint64).astype(">u8").tobytes().hex()
     for start in range(0, args.signals, 10_000):
         items = [store.NewSignal("pdq", raw[i * 64:(i + 1) * 64]) for i in range(start, min(args.signals, start + 10_000))]
         with shield.db.write() as session:

@@ -42,7 +42,7 @@ def fill(db_path: Path, n: int) -> tuple[str, list[str]]:
     started = time.perf_counter()
     for start in range(0, n, 200_000):
         count = min(200_000, n - start)
-        raw = rng.integers(0, 2**63, size=(count, 4), dtype=np.int64).view(np.uint64).astype(">u8").tobytes().hex()
+        raw = rng.integers(0, 2**64, size=(count, 4), dtype=np.uint64).astype(">u8").tobytes().hex()
         values = [raw[i * 64:(i + 1) * 64] for i in range(count)]
         samples.extend(values[:5])
         connection.executemany(

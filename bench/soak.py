@@ -45,7 +45,7 @@ def build(url: str, n: int) -> tuple[str, list[str]]:
     key, principal = shield.keys.create(tenant="soak", scopes=["admin"])
     shield.banks.create(principal, "soak")
     rng = np.random.default_rng(1)
-    raw = rng.integers(0, 2**63, size=(n, 4), dtype=np.int64).view(np.uint64).astype(">u8").tobytes().hex()
+    raw = rng.integers(0, 2**64, size=(n, 4), dtype=np.uint64).astype(">u8").tobytes().hex()
     values = [raw[i * 64:(i + 1) * 64] for i in range(n)]
     for start in range(0, n, 10_000):
         with shield.db.write() as session:

@@ -60,3 +60,16 @@ def db_url(request, tmp_path):
         pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required for the tests: {exc}")
     yield url
     drop_pg_database(url)
+
+
+@pytest.fixture
+def data_shield(db_url, tmp_path, monkeypatch):
+    """A Shield on a fresh database of each backend, with its data directory (and so the key that
+    encrypts personal data) in a temporary folder."""
+    from ncii_shield.core import Shield
+
+    monkeypatch.setenv("NCII_SHIELD_DATA", str(tmp_path))
+    monkeypatch.delenv("NCII_SHIELD_CONTACT_KEY", raising=False)
+    s = Shield.open(db_url)
+    yield s
+    s.close()

@@ -15,6 +15,10 @@ from pathlib import Path
 from ncii_shield.index.follower import IndexFollower
 from ncii_shield.services.banks import BankService
 from ncii_shield.services.cases import CaseService
+from ncii_shield.services.content import ContentService
+from ncii_shield.services.notices import NoticeService
+from ncii_shield.services.review import ReviewService
+from ncii_shield.services.sessions import ReviewSessions
 from ncii_shield.services.keys import SCOPES, KeyService, Principal
 from ncii_shield.services.matching import Matcher
 from ncii_shield.store import banks as bank_store
@@ -39,8 +43,13 @@ class Shield:
     keys: KeyService
     matcher: Matcher
     cases: CaseService
+    notices: NoticeService
+    content: ContentService
+    review: ReviewService
+    sessions: ReviewSessions
     _publisher: object | None = None
     _feed_followers: list = field(default_factory=list)
+    deadline_watch: object | None = None  # services.deadlines.DeadlineWatch once started
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True, load_index: bool = True,
@@ -51,10 +60,20 @@ class Shield:
         follower = IndexFollower(db, poll_interval=poll_interval)
         if load_index:
             follower.load()
+        cases = CaseService(db, on_change=follower.catch_up)
+        content = ContentService(db, on_change=follower.catch_up)
+        notices = NoticeService(db, cases, on_removed=content.on_removed)
+        keys = KeyService(db)
         shield = cls(db=db, follower=follower, banks=BankService(db, on_change=follower.catch_up),
-                     keys=KeyService(db), matcher=Matcher(follower),
-                     cases=CaseService(db, on_change=follower.catch_up))
+                     keys=keys, matcher=Matcher(follower), cases=cases, notices=notices,
+                     content=content, review=ReviewService(db, notices, content), sessions=ReviewSessions(db, keys))
         return shield
+
+    @property
+    def derivatives(self):  # noqa: ANN201 - registration of photos for derivative protection
+        from ncii_shield.services.derivatives import DerivativeService
+
+        return DerivativeService(self.banks)
 
     @property
     def publisher(self):  # noqa: ANN201 - created on first use: it reads (or makes) the signing key
@@ -68,6 +87,7 @@ class Shield:
     def start(self, *, follow_feeds: bool = True) -> None:
         self.follower.start()
         self.cases.start_recorder()
+        self._start_notice_work()
         if follow_feeds:
             from sqlalchemy import select
 
@@ -81,7 +101,25 @@ class Shield:
                 follower.start()
                 self._feed_followers.append(follower)
 
+    def _start_notice_work(self) -> None:
+        """Notice-and-removal background work: load the content-index cache, watch deadlines."""
+        import threading
+
+        from ncii_shield.services.deadlines import DeadlineWatch
+
+        threading.Thread(target=self.content.warm, name="content-index-warm", daemon=True).start()
+        self.deadline_watch = DeadlineWatch(self.db, self.notices,
+                                            interval=float(os.environ.get("NCII_SHIELD_DEADLINE_INTERVAL", "60")))
+        self.deadline_watch.start()
+
+    def wake_watch(self) -> None:
+        """A removal was decided: deliver its webhook now rather than at the next pass."""
+        if self.deadline_watch is not None:
+            self.deadline_watch.wake()
+
     def close(self) -> None:
+        if self.deadline_watch is not None:
+            self.deadline_watch.stop()
         for follower in self._feed_followers:
             follower.stop()
         self.cases.stop_recorder()

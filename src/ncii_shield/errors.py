@@ -8,14 +8,16 @@
     │   ├── CorruptMedia           truncated or broken file
     │   └── UndecodableVideo
     ├── InvalidRequest             a request that is malformed in another way
-    │   └── InvalidSignal          a hash string that does not parse
+    │   ├── InvalidSignal          a hash string that does not parse
+    │   └── RefusedSource          a hostile archive, member or URL (scans)
     ├── UnknownSignalType
     ├── NotFound
     ├── Conflict
     ├── Unauthenticated            no key, or a wrong or revoked one
     ├── PermissionDenied           a valid key without the scope needed
     ├── TooManyRequests            a rate limit; carries retry_after seconds
-    └── Unavailable                a dependency (database, optional extra) is missing or down
+    ├── Unavailable                a dependency (database, optional extra) is missing or down
+    └── FetchFailed                a URL that could not be fetched (scans)
 
 Every message says what was wrong and what is accepted. Adapters (CLI, HTTP) map these classes to
 exit codes and HTTP statuses in one place each; the core never chooses a status code.
@@ -92,3 +94,12 @@ class TooManyRequests(NciiShieldError):
 
 class Unavailable(NciiShieldError):
     pass
+
+
+class RefusedSource(InvalidRequest):
+    """An archive, archive member or URL refused for safety (a bomb, an unsafe name, a link, a private
+    address); scans report it as an error result and go on."""
+
+
+class FetchFailed(NciiShieldError):
+    """A URL could not be fetched (timeout, refused connection, HTTP error status)."""

@@ -146,9 +146,11 @@ def test_sqlite_full_gives_a_clear_error_and_no_corruption(tmp_path):
     import sqlite3
 
     db_path = tmp_path / "full.db"
-    server = start_server(f"sqlite:///{db_path}", tmp_path, env={"NCII_SHIELD_SQLITE_MAX_PAGES": "60"})
+    # the schema first (its size grows with every migration), then a cap 35 pages (140 KB) above it
+    key = cli("keys", "create", "--db", f"sqlite:///{db_path}", "--scope", "admin").stdout.split()[-1]
+    schema_pages = sqlite3.connect(db_path).execute("PRAGMA page_count").fetchone()[0]
+    server = start_server(f"sqlite:///{db_path}", tmp_path, env={"NCII_SHIELD_SQLITE_MAX_PAGES": str(schema_pages + 35)})
     try:
-        key = cli("keys", "create", "--db", server.db_url, "--scope", "admin").stdout.split()[-1]
         acknowledged = []
         with server.client(key) as c:
             c.post("/v1/banks", json={"name": "full"})

@@ -18,11 +18,11 @@ from fastapi.staticfiles import StaticFiles
 
 from ncii_shield import __version__, logs
 from ncii_shield.api import errors
-from ncii_shield.api.metrics import Metrics
+from ncii_shield.api.metrics import Metrics, add_deadline_gauges
 from ncii_shield.api.middleware import BodyLimit, RequestContext
-from ncii_shield.api.routes import banks, cases, feeds, health, match
+from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, match, monitors, notices, review
 from ncii_shield.core import Shield
-from ncii_shield.web import pages
+from ncii_shield.web import pages, review_pages
 from ncii_shield.web.security import IpRateLimit, RateLimiter, SecurityHeaders
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -44,26 +44,37 @@ wrong and what is accepted.
 
 def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True,
                case_rate: float = 1.0, case_burst: int = 30, key_rate: float = 5000.0,
-               ip_rate: float = 10000.0, auth_failures_per_minute: int = 20, body_timeout: float = 30.0) -> FastAPI:
+               ip_rate: float = 10000.0, auth_failures_per_minute: int = 20, body_timeout: float = 30.0,
+               run_monitors: bool = False, monitor_interval: float = 30.0) -> FastAPI:
     """Rates are per worker process: ``key_rate`` requests/s per API key, ``ip_rate`` per client
     address, ``auth_failures_per_minute`` failed authentications per address before 429s."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         if follow:
             shield.start()
+        runner = _monitor_runner(shield, monitor_interval) if run_monitors else None
         yield
+        if runner is not None:
+            runner.stop()
         shield.close()
 
     app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.shield = shield
-    app.state.metrics = Metrics(shield.follower)
+    app.state.metrics = Metrics(shield.follower, shield.db)
+    add_deadline_gauges(app.state.metrics, shield.notices.counts)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(banks.router)
     app.include_router(match.router)
     app.include_router(feeds.router)
     app.include_router(cases.router)
+    for router in (notices.router, notices.content_router, review.router, review.audit_router, review.keys_router):
+        app.include_router(router)  # notice-and-removal (issue 7)
+    app.include_router(monitors.router)
+    app.include_router(derivatives.router)
+    app.include_router(derivatives.case_router)
     app.include_router(pages.router)
+    app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")), name="static")
     app.state.case_limiter = RateLimiter(rate=case_rate, burst=case_burst)
     app.state.limits = Limits(
@@ -75,6 +86,18 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.add_middleware(IpRateLimit, limiter=RateLimiter(rate=ip_rate, burst=int(ip_rate * 2)))
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app
+
+
+def _monitor_runner(shield: Shield, interval: float):  # noqa: ANN202 - scans due monitors (issue 8)
+    from ncii_shield.services.scanning.monitors import MonitorRunner, MonitorService
+    from ncii_shield.services.scanning.scanner import Scanner
+
+    service = MonitorService(shield.db)
+    service.on_match = lambda tenant_id, monitor_id, result: shield.review.enqueue_scan_result(
+        tenant_id, f"monitor:{monitor_id}", result)  # matches and derivative flags go to the review queue
+    runner = MonitorRunner(service, lambda settings: Scanner(settings, shield.matcher), interval)
+    runner.start()
+    return runner
 
 
 def create_app_from_env() -> FastAPI:
@@ -92,4 +115,6 @@ def create_app_from_env() -> FastAPI:
                       key_rate=float(os.environ.get("NCII_SHIELD_KEY_RATE", "5000")),
                       ip_rate=float(os.environ.get("NCII_SHIELD_IP_RATE", "10000")),
                       auth_failures_per_minute=int(os.environ.get("NCII_SHIELD_AUTH_FAILURES_PER_MINUTE", "20")),
-                      body_timeout=float(os.environ.get("NCII_SHIELD_BODY_TIMEOUT", "30")))
+                      body_timeout=float(os.environ.get("NCII_SHIELD_BODY_TIMEOUT", "30")),
+                      run_monitors=os.environ.get("NCII_SHIELD_MONITORS", "0") == "1",
+                      monitor_interval=float(os.environ.get("NCII_SHIELD_MONITOR_INTERVAL", "30")))

@@ -41,3 +41,4 @@ def get_principal(
 
 ShieldDep = Annotated[Shield, Depends(get_shield)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]  # a key, if one was sent

@@ -24,10 +24,13 @@ STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
-def error_response(request: Request, status: int, kind: str, message: str, headers: dict | None = None) -> JSONResponse:
+def error_response(request: Request, status: int, kind: str, message: str, headers: dict | None = None,
+                   fields: list[str] | None = None) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
-    return JSONResponse({"error": {"type": kind, "message": message, "request_id": request_id}},
-                        status_code=status, headers=headers)
+    body = {"type": kind, "message": message, "request_id": request_id}
+    if fields:  # which request fields were missing or invalid (e.g. an incomplete removal request)
+        body["fields"] = fields
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -40,7 +43,7 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": str(retry_after)}
             if status == 403:  # a locked case: the client may retry after the lock, like a 429
                 status = 429
-        return error_response(request, status, type(exc).__name__, str(exc), headers)
+        return error_response(request, status, type(exc).__name__, str(exc), headers, getattr(exc, "fields", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ncii_shield.index.follower import IndexFollower
+from ncii_shield.store.database import Database
 
 
 class Metrics:
-    def __init__(self, follower: IndexFollower) -> None:
+    def __init__(self, follower: IndexFollower, db: Database | None = None) -> None:
         self.registry = CollectorRegistry()
+        if db is not None:
+            from ncii_shield.services.scanning.metrics import MonitorCollector
+
+            self.registry.register(MonitorCollector(db))
         self.requests = Counter("ncii_http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("ncii_http_request_seconds", "HTTP request latency", ["route"],
@@ -34,3 +39,28 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def add_deadline_gauges(metrics: Metrics, counts) -> None:  # noqa: ANN001 - counts: () -> dict[str, int]
+    """Removal-request gauges (notice-and-removal): open, overdue, due within 6 hours, review queue.
+    One database count per scrape at most every 5 s; NaN while the database is away."""
+    import math
+    import time
+
+    cache: dict = {"at": -10.0, "values": {}}
+
+    def read(name: str) -> float:
+        if time.monotonic() - cache["at"] > 5:
+            try:
+                cache["values"] = counts()
+            except Exception:
+                cache["values"] = {}
+            cache["at"] = time.monotonic()
+        return float(cache["values"].get(name, math.nan))
+
+    for name, help_text in (("open", "Removal requests received or in review"),
+                            ("overdue", "Open removal requests past their 48-hour deadline"),
+                            ("due_soon", "Open removal requests due within 6 hours"),
+                            ("queue", "Items in the review queue (open or escalated)")):
+        metric = "ncii_review_queue_items" if name == "queue" else f"ncii_notices_{name}"
+        Gauge(metric, help_text, registry=metrics.registry).set_function(lambda n=name: read(n))

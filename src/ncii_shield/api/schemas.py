@@ -14,6 +14,7 @@ class ErrorBody(BaseModel):
     type: str = Field(description="error class, e.g. InvalidSignal")
     message: str = Field(description="what was wrong and what is accepted")
     request_id: str | None = None
+    fields: list[str] | None = Field(default=None, description="the request fields that were missing or invalid")
 
 
 class ErrorOut(BaseModel):
@@ -129,6 +130,10 @@ class MediaMatchOut(MatchList):
     content_type: str
     hashes: dict[str, Any] = Field(description="the upload's hashes; the upload itself is not kept")
     weak: bool = Field(description="PDQ quality under 50: matches on this photo are less reliable")
+    derivatives: list[DerivativeOut] = Field(
+        default_factory=list,
+        description="registered photos this upload is an edited derivative of (a part replaced, the rest the "
+                    "same photo); re-shares without an edit are in matches with signal_type \"derivative\"")
 
 
 class Health(BaseModel):
@@ -142,3 +147,29 @@ def iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class DerivativeOut(BaseModel):
+    bank: str
+    signal_id: int
+    score: float = Field(description="0-100: how surely the unedited part is the registered photo")
+    edited_region: list[int] = Field(description="[x, y, w, h] of the replaced part, in the registered photo's pixels")
+    mirrored: bool = Field(description="the upload is a mirror image of the registered photo")
+    transform: list[list[float]] = Field(description="2 x 3 similarity from the upload's pixels to the registered photo's")
+    edited_share: float = Field(description="share of the registered photo that was replaced (0-1)")
+    shared: bool = Field(description="the bank belongs to another tenant that shares it")
+
+
+class PhotoRegistrationOut(BaseModel):
+    name: str = Field(description="the uploaded file's name, echoed back (never stored)")
+    status: str = Field(description="registered | too_plain (not stored: too little detail) | error")
+    signal_id: int | None = None
+    reason: str | None = None
+    keypoints: int | None = None
+
+
+class PhotoRegistrationList(BaseModel):
+    photos: list[PhotoRegistrationOut]
+
+
+MediaMatchOut.model_rebuild()

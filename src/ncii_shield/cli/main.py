@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from ncii_shield import __version__
-from ncii_shield.cli import bank, feed, keys, match, serve
+from ncii_shield.cli import audit, bank, feed, keys, match, monitor, notices, protect, serve
+from ncii_shield.cli import scan as scan_command
 from ncii_shield.cli import hash as hash_command
 
 app = typer.Typer(
@@ -18,7 +19,9 @@ app = typer.Typer(
         "  ncii-shield hash photo.jpg              # a table of hashes\n\n"
         "  ncii-shield hash --json -r uploads/     # one JSON object per file, for scripts\n\n"
         "  ncii-shield serve                       # the matcher service on SQLite under ./data\n\n"
-        "  ncii-shield match upload.jpg            # match a file in-process, no server needed"
+        "  ncii-shield match upload.jpg            # match a file in-process, no server needed\n\n"
+        "  ncii-shield protect add me.jpg --bank protected   # flag edited derivatives of a public photo\n\n"
+        "  ncii-shield check upload.jpg --json     # matches and derivative flags"
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -30,6 +33,12 @@ app.command(name="match")(match.match)
 app.add_typer(keys.app, name="keys")
 app.add_typer(bank.app, name="bank")
 app.add_typer(feed.app, name="feed")
+app.add_typer(audit.app, name="audit")
+app.add_typer(notices.app, name="notices")
+app.command(name="scan")(scan_command.scan)
+app.add_typer(monitor.app, name="monitor")
+app.command(name="check")(protect.check)
+app.add_typer(protect.app, name="protect")
 
 
 def _version(value: bool) -> None:

@@ -23,6 +23,8 @@ def serve(
     demo: bool = typer.Option(True, "--demo/--no-demo", help="On first start, create a demo bank of harmless photos' hashes."),
     max_body: int = typer.Option(64 * 1024 * 1024, help="Largest request body accepted, in bytes (413 above)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    monitors: bool = typer.Option(True, "--monitors/--no-monitors", help="Run due scan monitors in the background "
+                                  "(ncii-shield monitor add); each is claimed by one worker."),
 ) -> None:
     """Run the matcher service: /v1 API, /docs (OpenAPI), /healthz, /metrics.
 
@@ -61,6 +63,7 @@ def serve(
     os.environ["NCII_SHIELD_DB"] = url
     os.environ["NCII_SHIELD_MAX_BODY"] = str(max_body)
     os.environ["NCII_SHIELD_LOG_LEVEL"] = log_level.upper()
+    os.environ["NCII_SHIELD_MONITORS"] = "1" if monitors else "0"
     uvicorn.run("ncii_shield.api.app:create_app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_config=None, access_log=False, timeout_keep_alive=15,
                 limit_concurrency=1000, timeout_graceful_shutdown=10)

@@ -72,6 +72,9 @@ class IndexFollower:
             seq = changes.last_seq(session)
             banks = self._read_banks(session)
             indexes = {t.name: t.index_factory()() for t in registry.SIGNAL_TYPES}
+            for index in indexes.values():  # large values (derivative signatures) stay in the store
+                if hasattr(index, "bind_lookup"):
+                    index.bind_lookup(self.signal_values)
             bank_of = np.full(1024, -1, dtype=np.int32)
             pending: dict[str, list[tuple[str, int]]] = {name: [] for name in indexes}
             # 256-bit hashes go straight into arrays: 40 bytes each instead of ~150 as Python strings
@@ -89,6 +92,10 @@ class IndexFollower:
                 for signal_id, _bank_id, signal_type, value in rows:
                     if signal_type in pending and signal_type not in arrays:
                         pending[signal_type].append((value, signal_id))
+                for name, entries in pending.items():  # large values: into the index batch by batch
+                    if entries and getattr(indexes[name], "load_in_batches", False):
+                        indexes[name].add_many(entries)
+                        entries.clear()
             for name, grow in arrays.items():
                 words, ids = grow.finish()
                 indexes[name].add_words(words, ids)  # type: ignore[attr-defined]
@@ -136,6 +143,17 @@ class IndexFollower:
         elif change.op == "withdraw":
             index.remove(change.signal_id)
 
+    def signal_values(self, ids: list[int]) -> dict[int, str]:
+        """The stored values of active signals, by id (indexes that keep only a sample read them)."""
+        from sqlalchemy import select
+
+        from ncii_shield.store.models import Signal
+
+        with self.db.read() as session:
+            rows = session.execute(select(Signal.id, Signal.value).where(
+                Signal.id.in_(ids), Signal.withdrawn_at.is_(None))).all()
+        return {int(i): v for i, v in rows}
+
     @staticmethod
     def _read_banks(session) -> dict[int, BankInfo]:  # noqa: ANN001
         from sqlalchemy import select
@@ -162,6 +180,23 @@ class IndexFollower:
             if bank is not None:  # a signal of a bank this replica has not loaded yet is skipped
                 hits.append(Hit(match.id, bank, signal_type, match.distance))
         return hits
+
+    def derivative_hits(self, upload, visible) -> list[tuple[BankInfo, object]]:  # noqa: ANN001
+        """Verified re-shares/derivatives of registered photos in banks for which ``visible(bank)`` holds:
+        ``(bank, DerivativeHit)`` pairs (see :mod:`ncii_shield.index.derivative`)."""
+        index = self.indexes.get("derivative")
+        if index is None or len(index) == 0:
+            return []
+
+        def bank_of(signal_id: int) -> BankInfo | None:
+            bank_id = int(self._bank_of[signal_id]) if signal_id < len(self._bank_of) else -1
+            return self.banks.get(bank_id)
+
+        def allowed(signal_id: int) -> bool:
+            bank = bank_of(signal_id)
+            return bank is not None and visible(bank)
+
+        return [(bank_of(h.id), h) for h in index.check(upload, allowed)]  # type: ignore[attr-defined]
 
     def size(self) -> int:
         return sum(len(i) for i in self.indexes.values())

@@ -3,23 +3,24 @@
 The pigeonhole argument: cut a hash into 16 chunks of 16 bits. If two hashes differ in at most 31
 bits, at least one chunk differs in at most one bit (16 chunks x 2 bits = 32 > 31). So probing, for
 each chunk, the query's own 16-bit value and its 16 one-bit neighbours (17 x 16 = 272 probes) finds
-*every* hash within 31 — exact recall, verified on the candidates with a popcount. From 300K hashes
+*every* hash within 31 — exact recall, verified on the candidates with a popcount. From 2M hashes
 on, 12 chunks of 21–22 bits with up to 2 flipped bits (12 x 3 = 36 > 31) give ~4x fewer candidates
-for 2,936 probes (:class:`ChunkScheme`). (A multi-index
-hash that only probes the exact chunk values, as python-threatexchange's faiss ``IndexBinaryMultiHash``
-does with ``nflip=0``, is only guaranteed exact up to distance 15.)
+for 2,872 probes (:class:`ChunkScheme`). (A multi-index hash that only probes the exact chunk
+values, as python-threatexchange's faiss ``IndexBinaryMultiHash`` does with ``nflip=0``, is only
+guaranteed exact up to distance 15.) The search loops are compiled (:mod:`.kernels`).
 
-Layout (numpy, no Python objects per entry, ~100 bytes per hash at 10M):
+Layout (numpy, no Python objects per entry, ~100 bytes per hash):
 
-* a **main segment** built in bulk: hashes as ``uint64[n, 4]``, ids ``int64[n]`` sorted ascending,
-  and for each chunk the row numbers sorted by that chunk's value (``uint32[chunks, n]``) with bucket
-  offsets (``uint32``, 2**width + 1 per chunk);
-* a **delta segment** for entries added since the main segment was built, searched by brute force;
-* **tombstones**: a removed entry is marked dead, never moved.
+* **segments** built in bulk: hashes as ``uint64[n, 4]``, ids ``int64[n]`` sorted ascending, and for
+  each chunk the row numbers sorted by that chunk's value (``uint32[chunks, n]``) with bucket
+  offsets (``uint32``, 2**width + 1 per chunk). A segment never changes, except that removing an
+  entry marks it dead (a tombstone);
+* a **delta** of up to ``delta_limit`` entries added since, searched by brute force.
 
-When the delta outgrows ``max(min_merge, n / merge_fraction)`` it is merged into a new main segment
-(a bulk rebuild whose cost is amortised over many adds). Queries see either segment consistently:
-a rebuild swaps in a whole new segment object.
+Log-structured: a full delta becomes a small segment (a *run*); when there are more than
+``max_runs`` runs they are merged into one; when the runs outgrow ``max(min_merge, n /
+merge_fraction)`` of the main segment, everything is merged into a new main segment. So no change
+triggers a full rebuild, and lookups stay fast however many hashes arrive between merges.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ncii_shield.index import kernels
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.bits import WORDS, hex_to_words, hexes_to_words
 
@@ -41,8 +43,8 @@ class ChunkScheme:
     """How a 256-bit hash is cut into chunks, and how many bit flips to probe per chunk.
 
     Exact up to distance ``len(widths) * (max_flips + 1) - 1`` (pigeonhole). Two schemes reach 31:
-    16 x 16 bits with 1 flip (272 probes, small tables: best up to ~300K hashes) and
-    4 x 22 + 8 x 21 bits with 2 flips (2,936 probes but ~4x fewer candidates: best at 10M).
+    16 x 16 bits with 1 flip (272 probes, small tables: best up to ~2M hashes) and
+    4 x 22 + 8 x 21 bits with 2 flips (2,872 probes but ~4x fewer candidates: best at 10M).
     """
 
     widths: tuple[int, ...]
@@ -56,17 +58,17 @@ class ChunkScheme:
     def starts_offsets(self) -> tuple[int, ...]:
         return tuple(int(x) for x in np.cumsum([0, *[(1 << w) + 1 for w in self.widths]]))
 
-    def probe_masks(self, width: int) -> np.ndarray:
-        masks = [0]
-        if self.max_flips >= 1:
-            masks += [1 << i for i in range(width)]
-        if self.max_flips >= 2:
-            masks += [(1 << i) | (1 << j) for i in range(width) for j in range(i + 1, width)]
-        return np.array(masks, dtype=np.int64)
+    @property
+    def probes(self) -> int:
+        return sum(1 + w + (w * (w - 1) // 2 if self.max_flips >= 2 else 0) for w in self.widths)
 
-    def extract(self, words: np.ndarray) -> np.ndarray:
-        """uint64[n, 4] -> int64[n, chunks], most significant bits first."""
-        return np.stack([self.extract_one(words, c) for c in range(len(self.widths))], axis=1)
+    def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table offset, first bit, width) of every chunk, as the compiled search takes them."""
+        if self not in _TABLES:
+            _TABLES[self] = (np.array(self.starts_offsets[:-1], dtype=np.int64),
+                             np.cumsum([0, *self.widths[:-1]]).astype(np.int64),
+                             np.array(self.widths, dtype=np.int64))
+        return _TABLES[self]
 
     def extract_one(self, words: np.ndarray, c: int) -> np.ndarray:
         """Chunk ``c`` of every row of ``words`` as int64[n]."""
@@ -83,13 +85,15 @@ class ChunkScheme:
         return value.astype(np.int64)
 
 
+_TABLES: dict[ChunkScheme, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 SMALL_SCHEME = ChunkScheme((16,) * 16, 1)
 LARGE_SCHEME = ChunkScheme((22,) * 4 + (21,) * 8, 2)
-LARGE_SCHEME_FROM = 300_000
+LARGE_SCHEME_FROM = 2_000_000
+_SCRATCH_ROWS = 1 << 16
 
 
 @dataclass
-class _MainSegment:
+class _Segment:
     scheme: ChunkScheme
     words: np.ndarray  # uint64[n, 4]
     ids: np.ndarray  # int64[n], ascending
@@ -98,12 +102,12 @@ class _MainSegment:
     starts: np.ndarray  # uint32[sum(2**w + 1)]: bucket offsets, chunk after chunk
 
     @classmethod
-    def build(cls, words: np.ndarray, ids: np.ndarray, scheme: ChunkScheme | None = None) -> _MainSegment:
+    def build(cls, words: np.ndarray, ids: np.ndarray, scheme: ChunkScheme | None = None) -> _Segment:
         n = len(ids)
         scheme = scheme or (LARGE_SCHEME if n >= LARGE_SCHEME_FROM else SMALL_SCHEME)
         if n > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # already in id order when loaded from the store
             sort = np.argsort(ids, kind="stable")
-            words, ids = np.ascontiguousarray(words[sort]), ids[sort]
+            words, ids = words[sort], ids[sort]
         words = np.ascontiguousarray(words, dtype=np.uint64)
         order = np.empty((len(scheme.widths), n), dtype=np.uint32)
         offsets = scheme.starts_offsets
@@ -114,7 +118,14 @@ class _MainSegment:
             counts = np.bincount(keys, minlength=1 << width)
             starts[offsets[c]] = 0
             np.cumsum(counts, out=starts[offsets[c] + 1 : offsets[c + 1]])
-        return cls(scheme, words, ids, np.ones(n, dtype=bool), order, starts)
+        return cls(scheme, words, np.asarray(ids, dtype=np.int64), np.ones(n, dtype=bool), order, starts)
+
+    @classmethod
+    def empty(cls) -> _Segment:
+        return cls.build(np.zeros((0, WORDS), dtype=np.uint64), np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
     def row_of(self, id: int) -> int | None:
         row = int(np.searchsorted(self.ids, id))
@@ -122,68 +133,57 @@ class _MainSegment:
             return row
         return None
 
-    def candidates(self, query_chunks: np.ndarray) -> np.ndarray:
-        """Rows whose chunks are within ``max_flips`` bits of the query's chunks (with repeats)."""
-        probe_chunk, probe_mask, probe_offset = _probes(self.scheme)
-        keys = probe_offset + (query_chunks[probe_chunk] ^ probe_mask)
-        lo = self.starts[keys].astype(np.int64)
-        length = self.starts[keys + 1].astype(np.int64) - lo
-        keep = np.flatnonzero(length)
-        lo = lo[keep] + probe_chunk[keep] * len(self.ids)
-        length = length[keep]
-        total = int(length.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64)
-        shift = np.repeat(lo - (np.cumsum(length) - length), length)
-        return self.order.ravel()[shift + np.arange(total, dtype=np.int64)].astype(np.int64)
+    def search(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query number, id, distance) of every alive entry within ``threshold`` of a query."""
+        offsets, positions, widths = self.scheme.kernel_tables()
+        scratch = _scratch(self.scheme.probes)
+        capacity = 256 + 16 * len(queries)  # a near match is reported once per chunk it shares: up to 16x
+        while True:
+            out = np.empty((3, capacity), dtype=np.int64)
+            found = kernels.mih_search(self.words, self.alive, self.order, self.starts, offsets, positions,
+                                       widths, self.scheme.max_flips, queries, threshold, out[0], out[1],
+                                       out[2], scratch.rows, scratch.bounds)
+            if found <= capacity:
+                return out[0, :found], self.ids[out[1, :found]], out[2, :found]
+            capacity = found
 
 
-    def candidates_many(self, query_chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For a batch of queries ([q, chunks]): (query number, row) of every candidate."""
-        probe_chunk, probe_mask, probe_offset = _probes(self.scheme)
-        keys = probe_offset[None, :] + (query_chunks[:, probe_chunk] ^ probe_mask[None, :])
-        lo = self.starts[keys].astype(np.int64).ravel()
-        length = self.starts[keys + 1].astype(np.int64).ravel() - lo
-        keep = np.flatnonzero(length)
-        query = keep // len(probe_chunk)
-        lo = lo[keep] + probe_chunk[keep % len(probe_chunk)] * len(self.ids)
-        length = length[keep]
-        total = int(length.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        shift = np.repeat(lo - (np.cumsum(length) - length), length)
-        rows = self.order.ravel()[shift + np.arange(total, dtype=np.int64)].astype(np.int64)
-        return np.repeat(query, length), rows
+def _merge(segments: list[_Segment], alive: list[np.ndarray], scheme: ChunkScheme | None) -> _Segment:
+    """One segment holding the entries of ``segments`` that ``alive`` marks."""
+    return _Segment.build(np.concatenate([s.words[a] for s, a in zip(segments, alive)]),
+                          np.concatenate([s.ids[a] for s, a in zip(segments, alive)]), scheme)
 
 
-_PROBE_CACHE: dict[ChunkScheme, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+class _Scratch(threading.local):
+    rows: np.ndarray
+    bounds: np.ndarray
 
 
-def _probes(scheme: ChunkScheme) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every probe: its chunk number, the bits it flips, and where its chunk's table starts."""
-    if scheme not in _PROBE_CACHE:
-        offsets = scheme.starts_offsets
-        chunk, mask, offset = [], [], []
-        for c, width in enumerate(scheme.widths):
-            m = scheme.probe_masks(width)
-            chunk.append(np.full(len(m), c, dtype=np.int64))
-            mask.append(m)
-            offset.append(np.full(len(m), offsets[c], dtype=np.int64))
-        _PROBE_CACHE[scheme] = (np.concatenate(chunk), np.concatenate(mask), np.concatenate(offset))
-    return _PROBE_CACHE[scheme]
+_SCRATCH = _Scratch()
 
 
-def _distances(words: np.ndarray, query: np.ndarray) -> np.ndarray:
-    counts = np.bitwise_count(words ^ query)  # uint8[n, 4]
-    return counts[:, 0] + counts[:, 1] + counts[:, 2] + counts[:, 3]  # column adds beat sum(axis=1)
+def _scratch(probes: int) -> _Scratch:
+    """Per-thread buffers for the compiled search (allocated once, reused by every lookup)."""
+    if not hasattr(_SCRATCH, "rows"):
+        _SCRATCH.rows = np.empty(_SCRATCH_ROWS, dtype=np.uint32)
+        _SCRATCH.bounds = np.empty((0, 2), dtype=np.int64)
+    if len(_SCRATCH.bounds) < probes:
+        _SCRATCH.bounds = np.empty((probes, 2), dtype=np.int64)
+    return _SCRATCH
 
 
 class MultiIndexHammingIndex(SignalIndex):
     """Exact Hamming search up to distance 31 in ~O(n / 4096) per query. See the module docstring."""
 
-    def __init__(self, *, min_merge: int = 50_000, merge_fraction: int = 8) -> None:
+    def __init__(self, *, min_merge: int = 50_000, merge_fraction: int = 8, delta_limit: int = 4_096,
+                 max_runs: int = 4, background: bool = True) -> None:
         self._lock = threading.RLock()
-        self._main = _MainSegment.build(np.zeros((0, WORDS), dtype=np.uint64), np.zeros(0, dtype=np.int64))
+        self._background = background
+        self._merging: list[_Segment] | None = None  # segments being merged in the background
+        self._killed_while_merging: list[int] = []
+        self._merge_thread: threading.Thread | None = None
+        self._main = _Segment.empty()
+        self._runs: list[_Segment] = []
         self._dead = 0
         self._delta_words = np.zeros((64, WORDS), dtype=np.uint64)
         self._delta_ids = np.zeros(64, dtype=np.int64)
@@ -191,6 +191,8 @@ class MultiIndexHammingIndex(SignalIndex):
         self._delta_row: dict[int, int] = {}
         self._min_merge = min_merge
         self._merge_fraction = merge_fraction
+        self._delta_limit = delta_limit
+        self._max_runs = max_runs
 
     # -- building ------------------------------------------------------------------------------
 
@@ -198,12 +200,10 @@ class MultiIndexHammingIndex(SignalIndex):
         """Bulk add: builds the main segment in one go when the index is empty (fast path)."""
         entries = list(entries)
         with self._lock:
-            if len(self) == 0 and self._delta_size == 0 and len(entries) >= self._min_merge:
-                values = [v for v, _ in entries]
+            if self._is_empty() and len(entries) >= self._min_merge:
                 ids = np.fromiter((i for _, i in entries), dtype=np.int64, count=len(entries))
                 if len(np.unique(ids)) == len(ids):
-                    self._main = _MainSegment.build(hexes_to_words(values), ids)
-                    self._dead = 0
+                    self._main = _Segment.build(hexes_to_words([v for v, _ in entries]), ids)
                     return
             for value, id in entries:
                 self.add(value, id)
@@ -211,22 +211,24 @@ class MultiIndexHammingIndex(SignalIndex):
     def add_words(self, words: np.ndarray, ids: np.ndarray) -> None:
         """Bulk load from arrays (uint64[n, 4], int64[n] of unique ids) into an empty index."""
         with self._lock:
-            if len(self) or self._delta_size:
+            if not self._is_empty():
                 raise ValueError("add_words loads an empty index; use add() for changes")
             if len(np.unique(ids)) != len(ids):
                 raise ValueError("ids must be unique")
-            self._main = _MainSegment.build(words, np.asarray(ids, dtype=np.int64))
-            self._dead = 0
+            self._main = _Segment.build(words, np.asarray(ids, dtype=np.int64))
+
+    def _is_empty(self) -> bool:
+        return len(self) == 0 and self._delta_size == 0 and not self._runs and len(self._main) == 0
 
     def add(self, value: str, id: int) -> None:
         words = hex_to_words(value)
         with self._lock:
-            row = self._main.row_of(id)
-            if row is not None and self._main.alive[row]:
-                if np.array_equal(self._main.words[row], words):
-                    return
-                self._main.alive[row] = False
-                self._dead += 1
+            for segment in (self._main, *self._runs):
+                row = segment.row_of(id)
+                if row is not None and segment.alive[row]:
+                    if np.array_equal(segment.words[row], words):
+                        return
+                    self._kill(segment, row)
             drow = self._delta_row.get(id)
             if drow is not None:
                 self._delta_words[drow] = words
@@ -238,15 +240,15 @@ class MultiIndexHammingIndex(SignalIndex):
             self._delta_ids[self._delta_size] = id
             self._delta_row[id] = self._delta_size
             self._delta_size += 1
-            if self._delta_size >= max(self._min_merge, len(self._main.ids) // self._merge_fraction):
-                self._merge()
+            if self._delta_size >= self._delta_limit:
+                self._flush_delta()
 
     def remove(self, id: int) -> None:
         with self._lock:
-            row = self._main.row_of(id)
-            if row is not None and self._main.alive[row]:
-                self._main.alive[row] = False
-                self._dead += 1
+            for segment in (self._main, *self._runs):
+                row = segment.row_of(id)
+                if row is not None and segment.alive[row]:
+                    self._kill(segment, row)
             drow = self._delta_row.pop(id, None)
             if drow is not None:
                 last = self._delta_size - 1
@@ -257,86 +259,130 @@ class MultiIndexHammingIndex(SignalIndex):
                     self._delta_row[moved] = drow
                 self._delta_size = last
 
-    def _merge(self) -> None:
-        main = self._main
-        keep = main.alive
-        words = np.concatenate([main.words[keep], self._delta_words[: self._delta_size]])
-        ids = np.concatenate([main.ids[keep], self._delta_ids[: self._delta_size]])
-        self._main = _MainSegment.build(words, ids)
-        self._dead = 0
+    def _kill(self, segment: _Segment, row: int) -> None:
+        segment.alive[row] = False
+        self._dead += 1
+        if self._merging is not None and any(segment is m for m in self._merging):
+            self._killed_while_merging.append(int(segment.ids[row]))  # carried into the merged segment
+
+    def _flush_delta(self) -> None:
+        """A full delta becomes a new run; then maybe a merge."""
+        size = self._delta_size
+        self._runs.append(_Segment.build(self._delta_words[:size].copy(), self._delta_ids[:size].copy(),
+                                         SMALL_SCHEME))
         self._delta_size = 0
         self._delta_row = {}
+        self._maybe_merge()
+
+    def _maybe_merge(self) -> None:
+        """Runs too big -> main + runs into a new main; too many runs -> one run. One merge at a time,
+        built off the lock (in a thread unless ``background=False``) while lookups and changes go on."""
+        if self._merging is not None:
+            return
+        in_runs = sum(len(r) for r in self._runs)
+        if in_runs >= max(self._min_merge, len(self._main) // self._merge_fraction):
+            targets, scheme = [self._main, *self._runs], None
+        elif len(self._runs) > self._max_runs:
+            targets, scheme = list(self._runs), SMALL_SCHEME
+        else:
+            return
+        self._merging, self._killed_while_merging = targets, []
+        alive = [t.alive.copy() for t in targets]  # the entries as of now; later removals are replayed
+        if not self._background:
+            self._finish_merge(targets, _merge(targets, alive, scheme))
+            return
+        self._merge_thread = threading.Thread(target=self._merge_in_background, args=(targets, alive, scheme),
+                                              name="pdq-index-merge", daemon=True)
+        self._merge_thread.start()
+
+    def _merge_in_background(self, targets: list[_Segment], alive: list[np.ndarray],
+                             scheme: ChunkScheme | None) -> None:
+        try:
+            merged = _merge(targets, alive, scheme)
+        except BaseException:
+            with self._lock:
+                self._merging = None  # the segments stay as they are; the next flush tries again
+            raise
+        with self._lock:
+            self._finish_merge(targets, merged)
+
+    def _finish_merge(self, targets: list[_Segment], merged: _Segment) -> None:
+        for id in self._killed_while_merging:
+            row = merged.row_of(id)
+            if row is not None:
+                merged.alive[row] = False
+        rest = [r for r in self._runs if not any(r is t for t in targets)]
+        if targets[0] is self._main:
+            self._main, self._runs = merged, rest
+        else:
+            self._runs = [merged, *rest]
+        self._dead = sum(len(s) - int(s.alive.sum()) for s in (self._main, *self._runs))
+        self._merging, self._killed_while_merging = None, []
+        self._maybe_merge()
+
+    def wait_for_merges(self, timeout: float | None = None) -> None:
+        """Block until no background merge is running (tests, benchmarks, shutdown)."""
+        while True:
+            with self._lock:
+                thread = self._merge_thread if self._merging is not None else None
+            if thread is None:
+                return
+            thread.join(timeout)
+            if timeout is not None and thread.is_alive():
+                return
 
     # -- searching -----------------------------------------------------------------------------
 
     def query(self, value: str, threshold: float = EXACT_RECALL_LIMIT) -> list[IndexMatch]:
-        if threshold > EXACT_RECALL_LIMIT:
-            raise ValueError(f"this index is exact only up to distance {EXACT_RECALL_LIMIT}")
-        query = hex_to_words(value)
-        with self._lock:
-            main = self._main
-            delta_words = self._delta_words[: self._delta_size]
-            delta_ids = self._delta_ids[: self._delta_size].copy()
-            found: list[IndexMatch] = []
-            if len(main.ids):
-                rows = main.candidates(main.scheme.extract(query[None, :])[0])
-                if len(rows):
-                    dist = _distances(main.words[rows], query)
-                    hit = np.flatnonzero(dist <= threshold)
-                    rows, dist = rows[hit], dist[hit]
-                    alive = main.alive[rows]  # checked on the few hits only: one memory miss less
-                    rows, dist = rows[alive], dist[alive]
-                    if len(rows):
-                        rows, first = np.unique(rows, return_index=True)
-                        found.extend(IndexMatch(int(d), int(i)) for d, i in zip(dist[first], main.ids[rows]))
-            if len(delta_ids):
-                dist = _distances(delta_words, query)
-                for r in np.flatnonzero(dist <= threshold):
-                    found.append(IndexMatch(int(dist[r]), int(delta_ids[r])))
-        found.sort()
-        return found
+        return self._search(hex_to_words(value)[None, :], threshold)[0]
 
-    def query_many(self, values: list[str], threshold: float = EXACT_RECALL_LIMIT, *,
-                   batch: int = 64) -> list[list[IndexMatch]]:
-        """``query`` for many values at once: one vectorised pass per ``batch`` queries."""
-        if threshold > EXACT_RECALL_LIMIT:
-            raise ValueError(f"this index is exact only up to distance {EXACT_RECALL_LIMIT}")
-        out: list[list[IndexMatch]] = [[] for _ in values]
+    def query_many(self, values: list[str], threshold: float = EXACT_RECALL_LIMIT) -> list[list[IndexMatch]]:
+        """``query`` for many values at once, in one compiled pass per segment."""
         if not values:
-            return out
-        from ncii_shield.index.bits import hexes_to_words as to_words
+            return []
+        return self._search(hexes_to_words(values), threshold)
 
-        all_queries = to_words(values)
+    def _search(self, queries: np.ndarray, threshold: float) -> list[list[IndexMatch]]:
+        if threshold > EXACT_RECALL_LIMIT:
+            raise ValueError(f"this index is exact only up to distance {EXACT_RECALL_LIMIT}")
+        limit = int(threshold)
+        if limit < 0:
+            return [[] for _ in range(len(queries))]
+        parts = []
         with self._lock:
-            main = self._main
-            delta_words = self._delta_words[: self._delta_size]
-            delta_ids = self._delta_ids[: self._delta_size]
-            for start in range(0, len(values), batch):
-                queries = all_queries[start:start + batch]
-                if len(main.ids):
-                    qrow, rows = main.candidates_many(main.scheme.extract(queries))
-                    if len(rows):
-                        dist = _distances(main.words[rows], queries[qrow])
-                        hit = np.flatnonzero(dist <= threshold)
-                        qrow, rows, dist = qrow[hit], rows[hit], dist[hit]
-                        alive = main.alive[rows]
-                        qrow, rows, dist = qrow[alive], rows[alive], dist[alive]
-                        pairs = np.unique(np.stack([qrow, rows, dist]), axis=1) if len(rows) else np.zeros((3, 0), dtype=np.int64)
-                        for q, r, d in pairs.T:
-                            out[start + int(q)].append(IndexMatch(int(d), int(main.ids[r])))
-                if len(delta_ids):
-                    for offset, query in enumerate(queries):
-                        dist = _distances(delta_words, query)
-                        for r in np.flatnonzero(dist <= threshold):
-                            out[start + offset].append(IndexMatch(int(dist[r]), int(delta_ids[r])))
+            for segment in (self._main, *self._runs):
+                if len(segment):
+                    parts.append(segment.search(queries, limit))
+            if self._delta_size:
+                parts.append(self._search_delta(queries, limit))
+        out: list[list[IndexMatch]] = [[] for _ in range(len(queries))]
+        if parts:
+            query, ids, distance = (np.concatenate(column) for column in zip(*parts))
+            # a row reached through several chunks is reported once per chunk: keep one
+            order = np.lexsort((ids, query))
+            query, ids, distance = query[order], ids[order], distance[order]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = (query[1:] != query[:-1]) | (ids[1:] != ids[:-1])
+            for q, id, d in zip(query[first].tolist(), ids[first].tolist(), distance[first].tolist()):
+                out[q].append(IndexMatch(d, id))
         for found in out:
             found.sort()
         return out
 
+    def _search_delta(self, queries: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        capacity = max(64, 2 * len(queries))
+        while True:
+            out = np.empty((3, capacity), dtype=np.int64)
+            found = kernels.brute_search(self._delta_words, self._delta_size, queries, limit, out[0], out[1], out[2])
+            if found <= capacity:
+                return out[0, :found], self._delta_ids[out[1, :found]], out[2, :found]
+            capacity = found
+
     def __len__(self) -> int:
-        return len(self._main.ids) - self._dead + self._delta_size
+        return sum(len(s) for s in (self._main, *self._runs)) - self._dead + self._delta_size
 
     def memory_bytes(self) -> int:
-        m = self._main
-        return (m.words.nbytes + m.ids.nbytes + m.alive.nbytes + m.order.nbytes + m.starts.nbytes
-                + self._delta_words.nbytes + self._delta_ids.nbytes)
+        total = self._delta_words.nbytes + self._delta_ids.nbytes
+        for s in (self._main, *self._runs):
+            total += s.words.nbytes + s.ids.nbytes + s.alive.nbytes + s.order.nbytes + s.starts.nbytes
+        return total

@@ -32,7 +32,7 @@ from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import Case, CaseSignal, MatchTotal, Signal, utcnow
+from ncii_shield.store.models import Case, CaseSignal, MatchTotal, Notice, Signal, utcnow
 
 OPERATOR_TENANT = "default"
 ADULT_BANK = "victims"
@@ -65,7 +65,7 @@ class CaseStatus:
     queue: str
     hashes: int
     matches: int
-    removals: int | None  # None until removal requests are tracked (notices)
+    removals: int | None  # removal requests sent through this case that ended in removal
     created_at: object
 
 
@@ -84,16 +84,28 @@ def normalise_case_number(text: str) -> str:
 
 
 def contact_cipher() -> Fernet:
+    return Fernet(contact_key())
+
+
+def contact_key() -> bytes:
+    """The Fernet key for personal data (``NCII_SHIELD_CONTACT_KEY`` or ``<data dir>/contact.key``)."""
     key = os.environ.get("NCII_SHIELD_CONTACT_KEY")
     if not key:
         path = Path(os.environ.get("NCII_SHIELD_DATA", "data")) / "contact.key"
-        if not path.exists():
+        if not path.exists():  # first use: write a complete file under a private name, then link it in
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(Fernet.generate_key())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another thread or process created it first: everyone uses that one
+            finally:
+                os.unlink(temporary)
         key = path.read_text().strip()
-    return Fernet(key.encode() if isinstance(key, str) else key)
+    return key.encode() if isinstance(key, str) else key
 
 
 class CaseService:
@@ -137,6 +149,33 @@ class CaseService:
             number = case.case_number
         self._on_change()
         return NewCase(number, pin, len({a.id for a in added}), queue)
+
+    def add_signals(self, case_number: str, pin: str, signals: list[SignalInput]) -> int:
+        """Add signals (e.g. derivative signatures of the person's public photos) to an active case;
+        they are withdrawn with it. Returns how many the case holds now."""
+        check_batch(signals)
+        batch = len(signals) > 1
+        new = [canonical(s, i if batch else None) for i, s in enumerate(signals)]
+        denied: Exception | None = None
+        with self.db.write() as session:
+            try:
+                case = self._authorise(session, case_number, pin)
+            except PermissionDenied as exc:
+                denied = exc  # commit the failure count, then raise
+            else:
+                if case.status != "active":
+                    raise Conflict("this case is withdrawn; open a new case")
+                bank = session.get(bank_store.Bank, case.bank_id)
+                added = bank_store.add_signals(session, bank, [
+                    bank_store.NewSignal(s.signal_type, s.value, {"case": True}) for s in new])
+                held = set(session.scalars(select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)))
+                for signal_id in sorted({a.id for a in added} - held):
+                    session.add(CaseSignal(case_id=case.id, signal_id=signal_id))
+                count = len(held | {a.id for a in added})
+        if denied is not None:
+            raise denied
+        self._on_change()
+        return count
 
     def _authorise(self, session, case_number: str, pin: str) -> Case:  # noqa: ANN001
         """The case if the PIN is right; counts failures and locks (in the caller's transaction)."""
@@ -182,7 +221,9 @@ class CaseService:
                     Signal.id.in_(signal_ids), Signal.withdrawn_at.is_(None))) or 0
                 matches = session.scalar(select(func.coalesce(func.sum(MatchTotal.matches), 0)).where(
                     MatchTotal.signal_id.in_(signal_ids))) or 0
-                return CaseStatus(case.case_number, case.status, case.queue, int(hashes), int(matches), None,
+                removals = session.scalar(select(func.count()).select_from(Notice).where(
+                    Notice.case_id == case.id, Notice.status == "removed")) or 0
+                return CaseStatus(case.case_number, case.status, case.queue, int(hashes), int(matches), int(removals),
                                   case.created_at)
         raise denied
 

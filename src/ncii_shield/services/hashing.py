@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ncii_shield.errors import MediaTooLarge
-from ncii_shield.media.decode import DEFAULT_LIMITS, PhotoLimits, decode_photo
+from ncii_shield.media.decode import DEFAULT_LIMITS, DecodedPhoto, PhotoLimits, decode_photo
 from ncii_shield.media.sniff import ContentType, sniff_content_type
 from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, VideoLimits, probe_video, video_file_from_bytes
 from ncii_shield.signals.md5 import Md5Signal
@@ -70,6 +70,11 @@ class VideoHashes:
 
 def hash_photo_bytes(data: bytes, options: HashOptions = HashOptions()) -> PhotoHashes:
     photo = decode_photo(data, apply_orientation=options.apply_orientation, limits=options.photo_limits)
+    return hash_decoded_photo(data, photo, options)
+
+
+def hash_decoded_photo(data: bytes, photo: DecodedPhoto, options: HashOptions = HashOptions()) -> PhotoHashes:
+    """The hashes of a photo already decoded from ``data`` (so callers that need pixels decode once)."""
     if options.dihedral:
         variants = hash_dihedral(photo)
         pdq = variants["original"]

@@ -4,9 +4,10 @@ A key looks like ``nsk_<prefix>_<secret>``: the prefix (public, 10 characters) f
 secret (32 random URL-safe characters, 190 bits) is compared in constant time with the stored hash.
 A slow password hash is not needed for secrets this long; a fast one keeps every request cheap.
 
-Scopes: ``match`` (look up hashes), ``bank:write`` (add and withdraw signals, create banks) and
-``admin`` (everything, including keys). A key sees only its own tenant's banks, plus the banks
-other tenants share for matching.
+Scopes: ``match`` (look up hashes), ``bank:write`` (add and withdraw signals, create banks),
+``reviewer`` (read the review queue and removal requests, decide; see services/review.py) and
+``admin`` (everything, including keys, bank settings and the audit export). A key sees only its own
+tenant's banks, plus the banks other tenants share for matching.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ncii_shield.store import banks as bank_store
 from ncii_shield.store import keys as key_store
 from ncii_shield.store.database import Database
 
-SCOPES = ("match", "bank:write", "admin")
+SCOPES = ("match", "bank:write", "reviewer", "admin")
 KEY_PREFIX = "nsk"
 _CACHE_SECONDS = 5.0  # how long a revoked key may still be accepted by a replica
 

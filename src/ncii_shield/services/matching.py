@@ -9,14 +9,17 @@ In-process use (no HTTP)::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
-from ncii_shield.errors import InvalidRequest
-from ncii_shield.index.follower import Hit, IndexFollower
+from ncii_shield.errors import InvalidRequest, InvalidSignal
+from ncii_shield.index.follower import BankInfo, Hit, IndexFollower
+from ncii_shield.media.decode import DecodedPhoto, decode_photo
+from ncii_shield.media.sniff import ContentType, sniff_content_type
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
-from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes, hash_bytes
+from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes, hash_bytes, hash_decoded_photo
 from ncii_shield.services.keys import Principal
 from ncii_shield.signals import registry
+from ncii_shield.signals.derivative.verify import Outcome, Upload
 from ncii_shield.signals.pdq import is_weak
 
 
@@ -33,7 +36,10 @@ class Match:
     compared_share: float | None = None  # vPDQ: % of the stored video's frames found in the query
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k in _MATCH_FIELDS if (v := getattr(self, k)) is not None}
+
+
+_MATCH_FIELDS = tuple(f.name for f in fields(Match))
 
 
 class Matcher:
@@ -100,14 +106,26 @@ class Matcher:
     def match_media(self, principal: Principal, data: bytes, *, dihedral: bool = False,
                     options: HashOptions | None = None) -> tuple[PhotoHashes | VideoHashes, list[Match]]:
         """Hash an upload in memory (it is dropped afterwards) and match its hashes."""
+        checked = self.check_media(principal, data, dihedral=dihedral, options=options)
+        return checked.hashes, checked.matches
+
+    def check_media(self, principal: Principal, data: bytes, *, dihedral: bool = False,
+                    options: HashOptions | None = None) -> MediaCheck:
+        """Hash an upload in memory and match it; a photo is also checked against registered photos'
+        derivative signatures: re-shares come back as matches (``signal_type`` "derivative"),
+        edited derivatives as :class:`DerivativeFlag`\\ s."""
         principal.require("match")
         options = options or HashOptions()
         if dihedral:
             options = HashOptions(options.apply_orientation, True, options.photo_limits, options.video_limits)
-        hashes = hash_bytes(data, options)
-        found: list[Match] = []
-        if isinstance(hashes, PhotoHashes):
-            found += self._lookup(principal, 0, "pdq", hashes.pdq, None)
+        derivatives: list[DerivativeFlag] = []
+        if sniff_content_type(data[:512]) is ContentType.VIDEO:
+            hashes: PhotoHashes | VideoHashes = hash_bytes(data, options)
+            found = self._lookup(principal, 0, "vpdq", hashes.vpdq, None)
+        else:
+            photo = decode_photo(data, apply_orientation=options.apply_orientation, limits=options.photo_limits)
+            hashes = hash_decoded_photo(data, photo, options)
+            found = self._lookup(principal, 0, "pdq", hashes.pdq, None)
             seen = {m.signal_id for m in found}
             for variant, value in hashes.dihedral.items():
                 if variant == "original":
@@ -116,11 +134,63 @@ class Matcher:
                     if m.signal_id not in seen:
                         seen.add(m.signal_id)
                         found.append(m)
-        else:
-            found += self._lookup(principal, 0, "vpdq", hashes.vpdq, None)
+            reshares, derivatives = self._derivatives(principal, photo)
+            found += reshares
         found += self._lookup(principal, 0, "md5", hashes.md5, None)
         found += self._lookup(principal, 0, "sha256", hashes.sha256, None)
-        return hashes, found
+        return MediaCheck(hashes, found, derivatives)
+
+    def _derivatives(self, principal: Principal, photo: DecodedPhoto) -> tuple[list[Match], list[DerivativeFlag]]:
+        index = self.follower.indexes.get("derivative")
+        if index is None or len(index) == 0:
+            return [], []
+        try:
+            upload = Upload.from_rgb(photo.rgb)
+        except InvalidSignal:  # too small to compare: nothing can be a derivative of it
+            return [], []
+        reshares, flags = [], []
+        for bank, hit in self.follower.derivative_hits(upload, lambda b: self._visible_bank(b, principal)):
+            v = hit.verdict
+            shared = bank.tenant_id != principal.tenant_id
+            if v.outcome is Outcome.DERIVATIVE:
+                flags.append(DerivativeFlag(bank.name, hit.id, round(v.score, 1), v.edited_region or [0, 0, 0, 0],
+                                            v.mirrored, v.transform or [], round(v.edited_share, 3), shared))
+            else:
+                reshares.append(Match(0, bank.name, hit.id, "derivative", round(100.0 - v.score, 1), shared=shared,
+                                      variant="mirrored" if v.mirrored else None))
+        return reshares, flags
+
+    @staticmethod
+    def _visible_bank(bank: BankInfo, principal: Principal) -> bool:
+        return bank.enabled and (bank.tenant_id == principal.tenant_id or bank.shared)
+
+
+@dataclass(frozen=True)
+class DerivativeFlag:
+    """An upload that is an edited derivative of a registered photo: a part of it was replaced.
+
+    ``edited_region`` is ``[x, y, w, h]`` in the registered photo's pixels; ``transform`` the 2 x 3
+    similarity from the upload's pixels to the registered photo's; ``score`` 0-100 (confidence that
+    the unedited part is the registered photo)."""
+
+    bank: str
+    signal_id: int
+    score: float
+    edited_region: list[int]
+    mirrored: bool
+    transform: list[list[float]]
+    edited_share: float
+    shared: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MediaCheck:
+    hashes: PhotoHashes | VideoHashes
+    matches: list[Match]
+    derivatives: list[DerivativeFlag]
 
 
 def weak(hashes: PhotoHashes | VideoHashes) -> bool:

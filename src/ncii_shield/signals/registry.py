@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ncii_shield.errors import UnknownSignalType
 from ncii_shield.signals.base import SignalType
+from ncii_shield.signals.derivative.signal import DerivativeSignal
 from ncii_shield.signals.md5 import Md5Signal
 from ncii_shield.signals.pdq import PdqSignal
 from ncii_shield.signals.sha256 import Sha256Signal
 from ncii_shield.signals.vpdq import VpdqSignal
 
-SIGNAL_TYPES: tuple[type[SignalType], ...] = (PdqSignal, VpdqSignal, Md5Signal, Sha256Signal)
+SIGNAL_TYPES: tuple[type[SignalType], ...] = (PdqSignal, VpdqSignal, Md5Signal, Sha256Signal, DerivativeSignal)
 
 
 def _by_name(types: tuple[type[SignalType], ...]) -> dict[str, type[SignalType]]:

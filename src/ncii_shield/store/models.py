@@ -198,3 +198,210 @@ class MatchTotal(Base):
     signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     matches: Mapped[int] = mapped_column(BigInteger, default=0)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- notice-and-removal (issue 7): removal requests, audit log, platform content, review queue ---
+
+
+class Notice(Base):
+    """A removal request (TAKE IT DOWN Act notice). Personal data (signature, contact, description)
+    is one Fernet token in ``personal_encrypted``, set to NULL when the retention period ends."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))  # case | api | web
+    requester_role: Mapped[str] = mapped_column(String(32))  # depicted_person | authorized_representative
+    status: Mapped[str] = mapped_column(String(16), index=True)  # received | in_review | removed | rejected | withdrawn
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)  # the requester says it is a deepfake/edit
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    withdraw_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    personal_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class NoticeItem(Base):
+    """Where the content is: a URL or a platform content id given in the request, or a copy found by
+    a sweep (``source = "sweep"``, with how it matched)."""
+
+    __tablename__ = "notice_items"
+    __table_args__ = (UniqueConstraint("notice_id", "kind", "value", name="uq_notice_items_value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # url | content_id
+    value: Mapped[str] = mapped_column(String(2048))
+    source: Mapped[str] = mapped_column(String(16), default="request")  # request | sweep
+    match_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # md5 | sha256 | pdq
+    distance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | removed | kept
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class NoticeEvent(Base):
+    """Every state transition of a request: from, to, who, when, why."""
+
+    __tablename__ = "notice_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """The append-only, hash-chained audit log (see services/audit.py). ``seq`` is assigned by the
+    writer (last + 1), so two writers can never fork the chain: the second insert collides."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class PlatformContent(Base):
+    """The platform's content index: its content ids with their hashes (PDQ, MD5, SHA-256), fed by
+    upload checks and scans. Copy sweeps search it; the in-memory PDQ index is a cache of it."""
+
+    __tablename__ = "platform_content"
+    __table_args__ = (UniqueConstraint("tenant_id", "content_id", name="uq_platform_content_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    content_id: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    media_type: Mapped[str] = mapped_column(String(16), default="image")  # image | video | other
+    pdq: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    md5: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+Index("ix_platform_content_md5", PlatformContent.tenant_id, PlatformContent.md5)
+Index("ix_platform_content_sha256", PlatformContent.tenant_id, PlatformContent.sha256)
+
+
+class ReviewItem(Base):
+    """One item of the moderators' queue: a removal request, a match, a derivative flag or a near copy
+    found by a sweep. Ordered by deadline, then priority (higher first)."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # notice | match | derivative | copy
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), nullable=True, index=True)
+    notice_item_id: Mapped[int | None] = mapped_column(ForeignKey("notice_items.id"), nullable=True)
+    content_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    media_type: Mapped[str] = mapped_column(String(16), default="image")
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | escalated | decided
+    summary: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    preview_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    automated_detection: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # remove | keep | escalate
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ground: Mapped[str | None] = mapped_column(String(16), nullable=True)  # illegal | incompatible
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewSession(Base):
+    """A reviewer's page session, opened with a reviewer (or admin) API key; the cookie holds a random
+    token, the table its SHA-256."""
+
+    __tablename__ = "review_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeadlineAlert(Base):
+    """A deadline warning (due within 6 hours, or overdue) for a request, sent once by webhook."""
+
+    __tablename__ = "deadline_alerts"
+    __table_args__ = (UniqueConstraint("notice_id", "kind", name="uq_deadline_alerts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # due_soon | overdue
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# -- scan monitors (issue 8) ----------------------------------------------------------------------
+
+
+class Monitor(Base):
+    """A source scanned again every ``every_seconds``; only items not seen before are scanned."""
+
+    __tablename__ = "monitors"
+    __table_args__ = (UniqueConstraint("tenant_id", "source", name="uq_monitors_tenant_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    every_seconds: Mapped[int] = mapped_column(Integer)
+    banks: Mapped[list] = mapped_column(JSON, default=list)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MonitorItem(Base):
+    """An item a monitor has scanned (by the SHA-256 of its key), so the next run skips it."""
+
+    __tablename__ = "monitor_items"
+
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MonitorRun(Base):
+    """One run of a monitor: the per-source time series (items seen, new, matches, derivatives)."""
+
+    __tablename__ = "monitor_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    matches: Mapped[int] = mapped_column(Integer, default=0)
+    derivatives: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+Index("ix_monitor_runs_monitor_started", MonitorRun.monitor_id, MonitorRun.started_at)

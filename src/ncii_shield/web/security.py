@@ -25,6 +25,13 @@ HEADERS = [
 ]
 
 
+def csp_with_images_from(origins: list[str]) -> str:
+    """The CSP with ``img-src`` widened to the given origins (review pages showing a platform's own
+    copy after a click); everything else stays as strict."""
+    extra = " ".join(o for o in origins if o.startswith(("https://", "http://")) and " " not in o and ";" not in o)
+    return CSP.replace("img-src 'self' blob: data:", f"img-src 'self' blob: data: {extra}".rstrip())
+
+
 def csrf_token(request: Request) -> str:
     """The token for this browser (from its cookie, or a new one the response will set)."""
     token = request.cookies.get(CSRF_COOKIE)
@@ -60,7 +67,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message) -> None:  # noqa: ANN001
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + HEADERS
+                headers = list(message.get("headers", []))
+                own_csp = any(k.lower() == b"content-security-policy" for k, _ in headers)  # a page's stricter/own
+                message["headers"] = headers + [h for h in HEADERS if not (own_csp and h[0] == b"content-security-policy")]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

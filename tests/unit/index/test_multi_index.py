@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ncii_shield.index.hamming import BruteForceHammingIndex
-from ncii_shield.index.multi_index import LARGE_SCHEME, SMALL_SCHEME, MultiIndexHammingIndex, _MainSegment
+from ncii_shield.index.multi_index import LARGE_SCHEME, SMALL_SCHEME, MultiIndexHammingIndex, _Segment
 from tests.conftest import PDQ_REFERENCE
 
 
@@ -33,7 +33,7 @@ def test_every_distance_0_to_31_found_and_32_plus_not(scheme):
     index = MultiIndexHammingIndex(min_merge=1)
     from ncii_shield.index.bits import hexes_to_words
 
-    index._main = _MainSegment.build(hexes_to_words(base), np.arange(len(base)), scheme)
+    index._main = _Segment.build(hexes_to_words(base), np.arange(len(base)), scheme)
     for distance in range(0, 40):
         for trial in range(8):
             target = int(rng.integers(len(base)))
@@ -130,10 +130,87 @@ def test_query_many_equals_query(scheme):
     rng = np.random.default_rng(5)
     values = [random_hex(rng) for _ in range(3_000)]
     index = MultiIndexHammingIndex(min_merge=10_000)
-    index._main = _MainSegment.build(hexes_to_words(values), np.arange(len(values)), scheme)
+    index._main = _Segment.build(hexes_to_words(values), np.arange(len(values)), scheme)
     for i in range(40):  # some in the delta, some withdrawn
         index.add(flip(values[i], 5, rng), 10_000 + i)
         index.remove(i + 100)
     queries = [flip(values[int(rng.integers(len(values)))], int(rng.integers(0, 40)), rng) for _ in range(300)]
     queries += [flip(values[i], 3, rng) for i in range(100, 140)]
-    assert index.query_many(queries, 31, batch=17) == [index.query(q, 31) for q in queries]
+    assert index.query_many(queries, 31) == [index.query(q, 31) for q in queries]
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["inline-merges", "background-merges"])
+def test_runs_and_merges_agree_with_brute_force(background):
+    """Small delta and few runs: every level of the log-structured layout is exercised, with merges
+    done inline or in a background thread while adds, changes and removals go on."""
+    rng = np.random.default_rng(13)
+    fast = MultiIndexHammingIndex(min_merge=400, merge_fraction=4, delta_limit=37, max_runs=3,
+                                  background=background)
+    slow = BruteForceHammingIndex()
+    base = [random_hex(rng) for _ in range(1_000)]
+    fast.add_many(zip(base, range(1_000)))
+    slow.add_many(zip(base, range(1_000)))
+    values = dict(enumerate(base))
+    next_id = 1_000
+    levels = set()
+    for step in range(4_000):
+        action = rng.random()
+        if action < 0.6:
+            value = flip(base[int(rng.integers(len(base)))], int(rng.integers(0, 40)), rng)
+            id = next_id if action < 0.5 else int(rng.choice(list(values)))  # new, or a changed value
+            next_id += id == next_id
+            fast.add(value, id)
+            slow.add(value, id)
+            values[id] = value
+        elif values:
+            victim = int(rng.choice(list(values)))
+            fast.remove(victim)
+            slow.remove(victim)
+            del values[victim]
+        levels.add((len(fast._runs) > 0, fast._delta_size > 0))
+        if step % 50 == 0:
+            queries = [flip(base[int(rng.integers(len(base)))], int(rng.integers(0, 32)), rng) for _ in range(20)]
+            assert fast.query_many(queries, 31) == [slow.query(q, 31) for q in queries]
+    fast.wait_for_merges()
+    queries = [flip(base[i], int(rng.integers(0, 32)), rng) for i in range(200)]
+    assert fast.query_many(queries, 31) == [slow.query(q, 31) for q in queries]
+    assert len(fast) == len(slow) == len(values)
+    assert {(True, True), (False, True)} <= levels  # runs and delta both seen
+
+
+def test_changes_during_a_background_merge_are_kept(monkeypatch):
+    """Removals and changed values that arrive while a merge is being built are not lost by it."""
+    import threading
+
+    from ncii_shield.index import multi_index
+
+    rng = np.random.default_rng(17)
+    values = [random_hex(rng) for _ in range(600)]
+    index = MultiIndexHammingIndex(min_merge=100, merge_fraction=8, delta_limit=50, max_runs=100)
+    index.add_many(zip(values[:500], range(500)))  # main segment
+    release, started = threading.Event(), threading.Event()
+    real_merge = multi_index._merge
+
+    def slow_merge(*args):
+        started.set()
+        assert release.wait(10)
+        return real_merge(*args)
+
+    monkeypatch.setattr(multi_index, "_merge", slow_merge)
+    for i in range(500, 600):  # two runs of 50 -> runs reach min_merge -> background merge into main
+        index.add(values[i], i)
+    assert started.wait(10) and index._merging is not None
+    index.remove(3)  # in the main segment being merged
+    index.remove(550)  # in a run being merged
+    changed = random_hex(rng)
+    index.add(changed, 7)  # a new value for an entry being merged
+    index.add(values[10], 1_000)  # a new entry while merging
+    assert index.query(values[3], 0) == [] and index.query(values[550], 0) == []
+    release.set()
+    index.wait_for_merges()
+    assert index._merging is None and len(index._runs) == 0 and len(index._main) == 600
+    assert index.query(values[3], 0) == [] and index.query(values[550], 0) == []
+    assert [m.id for m in index.query(values[7], 0)] == []
+    assert [m.id for m in index.query(changed, 0)] == [7]
+    assert sorted(m.id for m in index.query(values[10], 0)) == [10, 1_000]
+    assert len(index) == 600 - 2 + 1

@@ -37,8 +37,13 @@ def test_scopes_and_admin(shield):
         who.require("bank:write")
     admin = shield.keys.authenticate(shield.keys.create(tenant="t", scopes=["admin"])[0])
     admin.require("bank:write")
-    with pytest.raises(InvalidRequest, match="accepted: match, bank:write, admin"):
+    with pytest.raises(InvalidRequest, match="accepted: match, bank:write, reviewer, admin"):
         shield.keys.create(tenant="t", scopes=["root"])
+    reviewer = shield.keys.authenticate(shield.keys.create(tenant="t", scopes=["reviewer"])[0])
+    reviewer.require("reviewer")
+    for scope in ("admin", "bank:write", "match"):
+        with pytest.raises(PermissionDenied):
+            reviewer.require(scope)
 
 
 @pytest.mark.parametrize("token", [None, "", "Bearer x", "nsk_short_x", "nsk_0123456789_", "xyz_0123456789_abc"])

@@ -46,7 +46,7 @@ class CaseStatusOut(BaseModel):
     queue: str
     hashes: int
     matches: int = Field(description="uploads that matched this case's hashes so far (never where)")
-    removals: int | None = Field(description="not tracked yet: null")
+    removals: int | None = Field(description="removal requests sent through this case that ended in removal")
 
 
 def _limit(request: Request) -> None:

@@ -1,0 +1,236 @@
+"""Candidate search over every registered photo's keypoints, then verification of the best few.
+
+Each registered photo contributes its first :data:`~ncii_shield.signals.derivative.features.INDEX_KEYPOINTS`
+ORB descriptors (a sample spread over the photo) to one faiss binary index, labelled with the photo's
+signal id. An upload's descriptors (as uploaded and mirrored) each look up their nearest stored
+descriptor; every close hit is a vote for its photo. The :data:`CANDIDATES` photos with most votes
+are verified (:func:`~ncii_shield.signals.derivative.verify.verify`) against their full signature.
+So a check costs one batched search plus a handful of verifications, whatever the registry size.
+
+The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
+becomes an inverted-file index (``IndexBinaryIVF``) whose centroids are trained on the descriptors
+present at that moment (ORB descriptors of any photos are alike, so they stay good as it grows).
+Adds and withdrawals are incremental; like every index here it is a cache rebuilt from the store.
+
+Full signatures are either kept in memory (the default) or fetched on demand through ``lookup``
+(``ids -> {id: value}``), which the follower points at the database so that memory holds only the
+index sample (about 3.5 KB per photo).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from ncii_shield.errors import InvalidRequest
+from ncii_shield.index.base import IndexMatch, SignalIndex
+from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.verify import MIN_INLIERS, Outcome, Upload, Verdict, verify
+
+VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
+CANDIDATES = 6
+MIN_VOTES = 3
+RELATIVE_VOTES = 0.1
+RATIO = 0.9
+IVF_FROM = 50_000
+QUERY_DESCRIPTORS = 500  # per orientation
+NPROBE = 4
+
+Lookup = Callable[[list[int]], dict[int, str]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    votes: int
+    mirrored: bool  # the mirrored upload got more votes
+    other_votes: int  # votes of the other orientation
+
+
+@dataclass(frozen=True)
+class DerivativeHit:
+    id: int
+    votes: int
+    verdict: Verdict
+
+
+class DerivativeIndex(SignalIndex):
+    """See the module docstring. Thread-safe: one lock around faiss and the maps."""
+
+    load_in_batches = True  # the follower feeds it while streaming the store (values are ~26 KB each)
+
+    def __init__(self, lookup: Lookup | None = None, *, cache_size: int = 512) -> None:
+        self._lock = threading.RLock()
+        self._faiss = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
+        self._ivf = False
+        self._ids: set[int] = set()
+        self._values: dict[int, F.PhotoFeatures] = {}
+        self._lookup = lookup
+        self._cache: OrderedDict[int, F.PhotoFeatures] = OrderedDict()
+        self._cache_size = cache_size
+
+    def bind_lookup(self, lookup: Lookup) -> None:
+        """Fetch full signatures through ``lookup`` from now on and drop the ones held in memory."""
+        with self._lock:
+            self._lookup = lookup
+            self._values.clear()
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def add(self, value: str, id: int) -> None:
+        self.add_features(F.decode(value), id)
+
+    def add_many(self, entries: Iterable[tuple[str, int]]) -> None:
+        batch = [(F.decode(v), i) for v, i in entries]
+        self.add_features_many(batch)
+
+    def add_features(self, features: F.PhotoFeatures, id: int) -> None:
+        self.add_features_many([(features, id)])
+
+    def add_features_many(self, batch: list[tuple[F.PhotoFeatures, int]]) -> None:
+        if not batch:
+            return
+        with self._lock:
+            for _, id in batch:
+                self.remove(id)
+            desc = [f.descriptors[: F.INDEX_KEYPOINTS] for f, _ in batch]
+            labels = np.concatenate([np.full(len(d), id, dtype=np.int64) for d, (_, id) in zip(desc, batch)])
+            codes = np.ascontiguousarray(np.concatenate(desc), dtype=np.uint8)
+            if not self._ivf and self._faiss.ntotal + len(codes) >= IVF_FROM:
+                self._to_ivf(codes, labels)
+            else:
+                self._faiss.add_with_ids(codes, labels)
+            for f, id in batch:
+                self._ids.add(id)
+                if self._lookup is None:
+                    self._values[id] = f
+
+    def _to_ivf(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        old = faiss.downcast_IndexBinary(self._faiss.index)
+        old_codes = faiss.vector_to_array(old.xb).reshape(-1, 32) if old.ntotal else np.zeros((0, 32), np.uint8)
+        old_labels = faiss.vector_to_array(self._faiss.id_map).astype(np.int64)
+        codes, labels = np.concatenate([old_codes, codes]), np.concatenate([old_labels, labels])
+        nlist = int(min(4096, max(256, 2 * math.sqrt(len(codes)))))
+        quantizer = faiss.IndexBinaryFlat(256)
+        ivf = faiss.IndexBinaryIVF(quantizer, 256, nlist)
+        ivf.cp.niter = 10
+        rng = np.random.default_rng(0)
+        sample = codes[rng.choice(len(codes), size=min(len(codes), nlist * 16), replace=False)]
+        ivf.train(sample)
+        ivf.nprobe = NPROBE
+        ivf.add_with_ids(codes, labels)
+        self._quantizer = quantizer  # keep the Python wrapper alive as long as the index
+        self._faiss, self._ivf = ivf, True
+
+    def remove(self, id: int) -> None:
+        with self._lock:
+            if id not in self._ids:
+                return
+            self._faiss.remove_ids(np.array([id], dtype=np.int64))
+            self._ids.discard(id)
+            self._values.pop(id, None)
+            self._cache.pop(id, None)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the faiss index (codes and labels; centroids when inverted)."""
+        n = self._faiss.ntotal
+        extra = self._faiss.nlist * 32 if self._ivf else 0
+        return n * (32 + 8) + extra
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def candidates(self, upload: Upload, allowed: Callable[[int], bool] | None = None,
+                   limit: int = CANDIDATES) -> list[Candidate]:
+        """The photos sharing most keypoints with the upload, most votes first.
+
+        A descriptor votes when its nearest stored descriptor is close (<= VOTE_DISTANCE bits) and
+        clearly nearer than the second nearest (ratio test), for the photo and the orientation
+        (as uploaded or mirrored) it came from. Photos with under MIN_VOTES votes, or under
+        RELATIVE_VOTES of the best photo's, are not candidates.
+        """
+        parts = [upload.descriptors[:QUERY_DESCRIPTORS], upload.mirrored_descriptors[:QUERY_DESCRIPTORS]]
+        queries = np.ascontiguousarray(np.concatenate(parts), dtype=np.uint8)
+        if not len(queries):
+            return []
+        with self._lock:
+            if self._faiss.ntotal == 0:
+                return []
+            distances, labels = self._faiss.search(queries, 2)
+        d1, d2 = distances[:, 0].astype(np.float32), distances[:, 1].astype(np.float32)
+        second = np.where(labels[:, 1] >= 0, d2, 256.0)
+        hit = (d1 <= VOTE_DISTANCE) & (labels[:, 0] >= 0) & (d1 < RATIO * second)
+        mirrored = np.arange(len(queries)) >= len(parts[0])
+        keys = labels[:, 0] * 2 + mirrored
+        key, votes = np.unique(keys[hit], return_counts=True)
+        by_photo: dict[int, list[int]] = {}
+        for k, v in zip(key.tolist(), votes.tolist()):
+            by_photo.setdefault(k // 2, [0, 0])[k % 2] = v
+        ranked = sorted(by_photo.items(), key=lambda item: (-max(item[1]), item[0]))
+        out: list[Candidate] = []
+        best = 0
+        for id, (plain, flipped) in ranked:
+            votes_ = max(plain, flipped)
+            if votes_ < MIN_VOTES or votes_ < RELATIVE_VOTES * best:
+                break
+            if allowed is not None and not allowed(id):  # before ranking: others' photos never crowd out
+                continue
+            best = best or votes_
+            out.append(Candidate(id, votes_, flipped > plain, min(plain, flipped)))
+            if len(out) == limit:
+                break
+        return out
+
+    def check(self, upload: Upload, allowed: Callable[[int], bool] | None = None,
+              limit: int = CANDIDATES) -> list[DerivativeHit]:
+        """Verified re-shares and derivatives among the best candidates, highest score first."""
+        found = self.candidates(upload, allowed, limit)
+        signatures = self._signatures([c.id for c in found])
+        hits = []
+        for c in found:
+            reg = signatures.get(c.id)
+            if reg is None:
+                continue
+            verdict = verify(reg, upload, mirrored=c.mirrored)
+            if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
+                verdict = verify(reg, upload, mirrored=not c.mirrored)  # symmetric scenes vote both ways
+            if verdict.outcome is not Outcome.NONE:
+                hits.append(DerivativeHit(c.id, c.votes, verdict))
+        hits.sort(key=lambda h: (-h.verdict.score, h.id))
+        return hits
+
+    def _signatures(self, ids: list[int]) -> dict[int, F.PhotoFeatures]:
+        with self._lock:
+            if self._lookup is None:
+                return {i: self._values[i] for i in ids if i in self._values}
+            out, missing = {}, []
+            for i in ids:
+                if i in self._cache:
+                    self._cache.move_to_end(i)
+                    out[i] = self._cache[i]
+                else:
+                    missing.append(i)
+            lookup = self._lookup
+        if missing:
+            fetched = {i: F.decode(v) for i, v in lookup(missing).items()}
+            with self._lock:
+                for i, f in fetched.items():
+                    if i in self._ids:
+                        self._cache[i] = f
+                        out[i] = f
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def query(self, value: str, threshold: float) -> list[IndexMatch]:
+        """Signatures are not matched against signatures: a check needs the uploaded photo itself."""
+        raise InvalidRequest("derivative signatures cannot be matched as strings; check the photo itself "
+                             "(POST /v1/match/media or `ncii-shield check FILE`)")

@@ -1,0 +1,107 @@
+"""Registering photos for derivative protection: a signature is computed in memory, the photo dropped.
+
+A support organisation (a key with ``bank:write``) or the CLI registers the public photos a person
+fears will be abused; uploads that are edited derivatives of them are then flagged by the matcher
+(:meth:`~ncii_shield.services.matching.Matcher.check_media`). Photos too plain to recognise after
+edits (flat, blurred, tiny) are reported and not stored::
+
+    results = shield.derivatives.register(principal, "protected", [("me.jpg", data)])
+    results[0].status   # "registered" | "too_plain" | "error"
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ncii_shield.errors import InvalidRequest, InvalidSignal, MediaError, TooLarge
+from ncii_shield.media.decode import DEFAULT_LIMITS, PhotoLimits, decode_photo
+from ncii_shield.media.sniff import ContentType, sniff_content_type
+from ncii_shield.services.banks import BankService, SignalInput
+from ncii_shield.services.cases import CaseService
+from ncii_shield.services.keys import Principal
+from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.signal import DerivativeSignal
+
+MAX_PHOTOS = 50  # per call
+
+
+@dataclass
+class Registration:
+    """What became of one photo. ``name`` is only echoed back, never stored."""
+
+    name: str
+    status: str  # registered | too_plain | error
+    signal_id: int | None = None
+    reason: str | None = None
+    keypoints: int | None = None
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Signature:
+    value: str
+    keypoints: int
+    plain: str | None  # why it is too plain to protect, or None
+
+
+def signature_of(data: bytes, *, limits: PhotoLimits = DEFAULT_LIMITS) -> Signature:
+    """The derivative signature of a photo held in memory; raises a MediaError or InvalidSignal."""
+    if sniff_content_type(data[:512]) is ContentType.VIDEO:
+        raise InvalidRequest("derivative protection takes photos, not videos")
+    photo = decode_photo(data, limits=limits)
+    features = F.photo_features(photo.rgb)
+    return Signature(F.encode(features), len(features.points), F.plain_reason(features))
+
+
+class DerivativeService:
+    def __init__(self, banks: BankService) -> None:
+        self.banks = banks
+
+    def register(self, principal: Principal, bank: str, photos: list[tuple[str, bytes]], *,
+                 limits: PhotoLimits = DEFAULT_LIMITS) -> list[Registration]:
+        """Register photos into ``bank`` (scope ``bank:write``). Each photo gets its own result; the
+        valid ones are stored together (all or nothing), re-registering a photo is idempotent."""
+        principal.require("bank:write")
+
+        def store(items: list[SignalInput]) -> list[int]:
+            return [row.id for row in self.banks.add(principal, bank, items)]
+
+        return self._register(photos, limits, store)
+
+    def register_for_case(self, cases: CaseService, case_number: str, pin: str, photos: list[tuple[str, bytes]],
+                          *, limits: PhotoLimits = DEFAULT_LIMITS) -> list[Registration]:
+        """Register a person's photos into their own case (case number + PIN): withdrawn with the case."""
+
+        def store(items: list[SignalInput]) -> list[None]:
+            cases.add_signals(case_number, pin, items)
+            return [None] * len(items)
+
+        return self._register(photos, limits, store)
+
+    def _register(self, photos: list[tuple[str, bytes]], limits: PhotoLimits, store) -> list[Registration]:  # noqa: ANN001
+        if not photos:
+            raise InvalidRequest("no photos given; send one or more photo files")
+        if len(photos) > MAX_PHOTOS:
+            raise TooLarge(f"{len(photos)} photos in one call; at most {MAX_PHOTOS} are accepted")
+        results: list[Registration] = []
+        to_store: list[tuple[Registration, Signature]] = []
+        for name, data in photos:
+            try:
+                sig = signature_of(data, limits=limits)
+            except (MediaError, InvalidSignal, InvalidRequest) as exc:
+                results.append(Registration(name, "error", reason=str(exc)))
+                continue
+            if sig.plain:
+                results.append(Registration(name, "too_plain", reason=sig.plain, keypoints=sig.keypoints))
+                continue
+            result = Registration(name, "registered", keypoints=sig.keypoints)
+            results.append(result)
+            to_store.append((result, sig))
+        if to_store:
+            ids = store([SignalInput(DerivativeSignal.name, sig.value, {"keypoints": sig.keypoints})
+                         for _, sig in to_store])
+            for (result, _), signal_id in zip(to_store, ids):
+                result.signal_id = signal_id
+        return results

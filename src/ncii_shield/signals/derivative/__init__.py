@@ -1,0 +1,1 @@
+"""Derivative signatures: recognise edited copies of a registered photo (see docs/derivatives.md)."""

@@ -1,0 +1,270 @@
+"""Verification: is an upload a re-share of a registered photo, an edited derivative of it, or neither?
+
+1. **Match and fit.** The upload's ORB descriptors are matched to the registered photo's (two nearest,
+   ratio test), then a similarity transform (scale, rotation, shift; :func:`cv2.estimateAffinePartial2D`
+   with RANSAC) is fitted from upload to registered frame. The upload is tried as it is and mirrored.
+   The fit must have at least :data:`MIN_INLIERS` inliers, a plausible scale (0.3-3.5x) and
+   rotation (<= 20 degrees), and inliers spread over the photo, not bunched in one spot.
+2. **Align and compare.** The upload is warped onto the registered frame and summarised cell by cell
+   exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
+   cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
+   structure moved further than re-encoding and resizing move it.
+3. **Decide.** Differing cells are cleaned with a 3 x 3 opening, so thin bands (a line of overlaid
+   text, a watermark, a UI bar) cannot make an edit. The largest remaining block is the edit. A
+   *derivative* needs both: a block of :data:`MIN_EDIT` to :data:`MAX_EDIT` of the photo, and the
+   rest (at least :data:`MIN_SHARED` of the photo) matching precisely: few scattered differences
+   and the same fine structure (the 16-bit cell patterns), not merely the same scene. Without a
+   block it is a *re-share*. When differences are scattered all over, or the fine structure
+   differs (a second photo of the same scene, taken a moment later), it is *neither*. Brightness,
+   colour and contrast offsets are estimated from cells holding inliers (unedited by construction).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from ncii_shield.signals.derivative.features import (
+    FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints, to_frame,
+)
+
+RATIO = 0.85
+MAX_DESCRIPTOR_DISTANCE = 72
+MIN_INLIERS = 10
+REPROJECTION = 4.0  # pixels in the 640-pixel frame
+SCALE_RANGE = (0.3, 3.5)
+MAX_ROTATION = 20.0
+MIN_SPREAD = 0.02  # inliers' bounding box, as a share of the frame
+MIN_COVERED = 0.35  # the upload must cover this share of the registered photo
+MIN_EDIT = 0.04  # the edited block, share of the photo's cells
+MAX_EDIT = 0.8  # more than this replaced: not enough of the photo left to call it a derivative
+MIN_SHARED = 0.15
+MIN_SHARED_TEXTURED = 0.06  # of which cells with structure (flat sky matches any flat sky)  # cells that match precisely, share of the photo's cells
+MAX_SCATTER = 0.2  # differing cells outside the edit, share of the compared cells
+MIN_COMPARED = 8  # textured cells outside the edit needed to judge that the rest is the same photo
+MAX_IMPRECISION = 1.2  # mean structure bits (of 16) that differ in unedited textured cells
+_STD_CAP = 63.75  # the stored spread is capped here
+
+
+class Outcome(str, Enum):
+    DERIVATIVE = "derivative"
+    RESHARE = "reshare"
+    NONE = "none"
+
+
+@dataclass
+class Upload:
+    """An upload's frame and keypoints, computed once and checked against many registered photos."""
+
+    frame: Frame
+    points: np.ndarray
+    descriptors: np.ndarray
+    mirrored_points: np.ndarray
+    mirrored_descriptors: np.ndarray
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray) -> Upload:
+        frame = to_frame(rgb)
+        pts, desc = keypoints(frame.grey, 700)
+        flipped = np.ascontiguousarray(frame.grey[:, ::-1])
+        mpts, mdesc = keypoints(flipped, 700)
+        return cls(frame, pts, desc, mpts, mdesc)
+
+
+@dataclass
+class Verdict:
+    outcome: Outcome
+    score: float = 0.0  # 0-100
+    inliers: int = 0
+    mirrored: bool = False
+    transform: list[list[float]] | None = None  # 2 x 3, upload pixels -> registered photo pixels
+    edited_region: list[int] | None = None  # [x, y, w, h] in the registered photo's pixels
+    edited_share: float = 0.0
+    shared_share: float = 0.0
+    scatter: float = 0.0
+    reason: str = ""
+    details: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"outcome": self.outcome.value, "score": round(self.score, 1), "inliers": self.inliers,
+                "mirrored": self.mirrored, "transform": self.transform, "edited_region": self.edited_region,
+                "edited_share": round(self.edited_share, 3), "shared_share": round(self.shared_share, 3),
+                "reason": self.reason}
+
+
+_MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
+
+
+def _fit(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures):  # noqa: ANN202
+    if len(up_desc) < MIN_INLIERS or len(reg.descriptors) < MIN_INLIERS:
+        return None
+    pairs = _MATCHER.knnMatch(up_desc, reg.descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance <= MAX_DESCRIPTOR_DISTANCE
+            and p[0].distance < RATIO * p[1].distance]
+    if len(good) < MIN_INLIERS:
+        return None
+    src = up_pts[[m.queryIdx for m in good]]
+    dst = reg.points[[m.trainIdx for m in good]]
+    matrix, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION,
+                                              maxIters=500, confidence=0.995, refineIters=10)
+    if matrix is None:
+        return None
+    mask = inl.ravel().astype(bool)
+    return matrix, int(mask.sum()), dst[mask], src[mask]
+
+
+def _plausible(matrix: np.ndarray, inliers: int, dst: np.ndarray, reg: PhotoFeatures) -> str | None:
+    if inliers < MIN_INLIERS:
+        return f"{inliers} consistent points, {MIN_INLIERS} needed"
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    angle = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
+    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
+        return f"implausible scale {scale:.2f}"
+    if abs(angle) > MAX_ROTATION:
+        return f"implausible rotation {angle:.1f} degrees"
+    span = (np.ptp(dst[:, 0]) * np.ptp(dst[:, 1])) / (reg.frame_w * reg.frame_h)
+    if span < MIN_SPREAD:
+        return f"consistent points bunched in {span:.0%} of the photo"
+    return None
+
+
+def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) -> Verdict:
+    """Compare an upload with one registered photo (see the module docstring).
+
+    ``mirrored``: try only that orientation (the candidate search knows which one voted); None: both.
+    """
+    best = None
+    for flip, pts, desc in ((False, upload.points, upload.descriptors),
+                            (True, upload.mirrored_points, upload.mirrored_descriptors)):
+        if mirrored is not None and flip != mirrored:
+            continue
+        fit = _fit(pts, desc, reg)
+        if fit is not None and (best is None or fit[1] > best[1][1]):
+            best = (flip, fit)
+    if best is None:
+        return Verdict(Outcome.NONE, reason="no shared keypoints")
+    mirrored, (matrix, inliers, dst, _src) = best
+    problem = _plausible(matrix, inliers, dst, reg)
+    if problem:
+        return Verdict(Outcome.NONE, inliers=inliers, mirrored=mirrored, reason=problem)
+    return _compare(reg, upload.frame, matrix, inliers, mirrored, dst)
+
+
+def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int, mirrored: bool,
+             anchors: np.ndarray) -> Verdict:
+    size = (reg.frame_w, reg.frame_h)
+    planes = [frame.grey, frame.cb, frame.cr]
+    if mirrored:
+        planes = [np.ascontiguousarray(p[:, ::-1]) for p in planes]
+    warped = [cv2.warpAffine(p, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+              for p in planes]
+    ones = np.full(planes[0].shape, 255, np.uint8)
+    mask = cv2.warpAffine(ones, matrix, size, flags=cv2.INTER_NEAREST, borderValue=0)
+    mask = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
+    cells, coverage = cell_summaries(*warped, mask=mask)
+    visible = coverage >= 0.97
+    covered = float(visible.mean())
+    transform = _to_photo_pixels(matrix, reg, frame, mirrored)
+    base = dict(inliers=inliers, mirrored=mirrored, transform=transform)
+    if covered < MIN_COVERED:
+        return Verdict(Outcome.NONE, reason=f"the upload covers only {covered:.0%} of the photo", **base)
+
+    r, u = reg.cells, cells
+    u_std = np.minimum(u.std, _STD_CAP)
+    # cells holding consistent keypoints are unedited by construction: they set the colour offsets
+    anchored = np.zeros((GRID, GRID), bool)
+    cx = np.clip((anchors[:, 0] * GRID / reg.frame_w).astype(int), 0, GRID - 1)
+    cy = np.clip((anchors[:, 1] * GRID / reg.frame_h).astype(int), 0, GRID - 1)
+    anchored[cy, cx] = True
+    anchored &= visible
+    if not anchored.any():
+        anchored = visible
+    dm = u.mean - r.mean
+    dm -= np.median(dm[anchored])
+    dcb = u.cb - r.cb
+    dcb -= np.median(dcb[anchored])
+    dcr = u.cr - r.cr
+    dcr -= np.median(dcr[anchored])
+    sr = np.log((u_std + 3.0) / (r.std + 3.0))
+    sr -= np.median(sr[anchored])  # resizing and re-encoding soften every cell alike
+    both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
+    dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
+    diff = np.maximum.reduce([np.abs(dm) / 24.0, np.maximum(np.abs(dcb), np.abs(dcr)) / 14.0,
+                              np.abs(sr) / 0.6, dp / 5.0])
+    differs = (diff > 1.0) & visible
+    square = np.ones((3, 3), np.uint8)
+    closed = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_CLOSE, square) & visible
+    opened = cv2.morphologyEx(closed.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened.astype(np.uint8), connectivity=8)
+    edit = np.zeros_like(opened)
+    biggest = None
+    if count > 1:
+        biggest = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        edit = opened
+    near_edit = cv2.dilate((biggest if biggest is not None else edit).astype(np.uint8), square) > 0
+    rest = visible & ~near_edit
+    scatter = float((differs & rest).sum() / max(1, rest.sum()))
+    shared = float((visible & ~differs).sum() / (GRID * GRID))
+    # an edit is a solid block: 3 x 3 differing cells away from the border, and at least 4 cells
+    # high and wide (a line of overlaid text, even closed into a band, is neither)
+    if biggest is not None:
+        ys, xs = np.nonzero(biggest)
+        solid = cv2.erode(biggest.astype(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
+        if not solid or np.ptp(ys) < 3 or np.ptp(xs) < 3:
+            biggest = None
+    edited = float(biggest.sum() / (GRID * GRID)) if biggest is not None else 0.0
+    precision = float(np.mean(dp[rest & both])) if (rest & both).any() else 0.0
+    textured_shared = float((visible & ~differs & both).sum() / (GRID * GRID))
+    details = {"textured_shared": round(textured_shared, 3), "covered": round(covered, 3), "precision": precision,
+               "max_diff": round(float(diff[visible].max()), 2)}
+    base.update(edited_share=edited, shared_share=shared, scatter=scatter, details=details)
+    if shared < MIN_SHARED or textured_shared < MIN_SHARED_TEXTURED:
+        return Verdict(Outcome.NONE, reason=f"only {shared:.0%} of the photo matches precisely", **base)
+    if int((rest & both).sum()) < MIN_COMPARED:
+        return Verdict(Outcome.NONE, reason="too little of the photo outside the differences to compare", **base)
+    if scatter > MAX_SCATTER:
+        return Verdict(Outcome.NONE, reason=f"{scatter:.0%} of the matching area differs in scattered places "
+                       "(another photo of the same scene?)", **base)
+    # an upload smaller than the registered frame was upscaled: its cells' fine structure is noisier
+    loss = max(1.0, math.hypot(matrix[0, 0], matrix[1, 0]) * FRAME_SIDE / max(frame.width, frame.height))
+    if precision > MAX_IMPRECISION * math.sqrt(loss):
+        return Verdict(Outcome.NONE, reason=f"the matching area differs in fine structure ({precision:.1f} of 16 "
+                       "bits per cell): another photo of the same scene, not the same pixels", **base)
+    score = 100.0 * (1.0 - math.exp(-inliers / 30.0)) * (1.0 - scatter)
+    if edited > MAX_EDIT:
+        return Verdict(Outcome.NONE, reason=f"{edited:.0%} of the photo differs: too much to be the same photo", **base)
+    if edited < MIN_EDIT:
+        return Verdict(Outcome.RESHARE, score=score, reason="same photo, no localised edit", **base)
+    ys, xs = np.nonzero(biggest)
+    region = _cells_to_photo_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, reg)
+    return Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
+                   reason=f"{edited:.0%} of the photo replaced, {shared:.0%} unchanged", **base)
+
+
+def _cells_to_photo_box(x0: int, y0: int, x1: int, y1: int, reg: PhotoFeatures) -> list[int]:
+    sx, sy = reg.width / GRID, reg.height / GRID
+    left, top = round(x0 * sx), round(y0 * sy)
+    return [left, top, round(x1 * sx) - left, round(y1 * sy) - top]
+
+
+def _to_photo_pixels(matrix: np.ndarray, reg: PhotoFeatures, frame: Frame, mirrored: bool) -> list[list[float]]:
+    """The fitted transform from the upload's own pixels to the registered photo's pixels."""
+    fh, fw = frame.grey.shape
+    to_frame = np.diag([fw / frame.width, fh / frame.height, 1.0])
+    if mirrored:
+        to_frame = np.array([[-1.0, 0, fw], [0, 1, 0], [0, 0, 1]]) @ to_frame
+    to_photo = np.diag([reg.width / reg.frame_w, reg.height / reg.frame_h, 1.0])
+    full = to_photo @ np.vstack([matrix, [0, 0, 1]]) @ to_frame
+    return [[round(float(v), 4) for v in row] for row in full[:2]]
+
+
+_POP = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _popcount16(values: np.ndarray) -> np.ndarray:
+    v = values.astype(np.uint16)
+    return (_POP[v & 0xFF] + _POP[v >> 8]).astype(np.int32)

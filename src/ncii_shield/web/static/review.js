@@ -1,0 +1,17 @@
+// Review pages: the platform's copy is loaded only after a click, and shown blurred until a second click.
+const button = document.getElementById("show-preview");
+if (button) {
+  button.addEventListener("click", () => {
+    const frame = document.getElementById("preview-frame");
+    if (frame.querySelector("img")) return;
+    const img = document.createElement("img");
+    img.alt = "The platform's copy (blurred; click to see it clearly)";
+    img.className = "preview-image blurred";
+    img.referrerPolicy = "no-referrer";
+    img.src = button.dataset.previewUrl;
+    img.addEventListener("click", () => img.classList.toggle("blurred"));
+    frame.appendChild(img);
+    button.textContent = "Shown below (blurred)";
+    button.disabled = true;
+  });
+}

@@ -1,0 +1,79 @@
+"""The derivative candidate index: finds the registered photo among many, follows adds and
+withdrawals, switches to an inverted file as it grows, and can read signatures through a lookup."""
+
+from __future__ import annotations
+
+import pytest
+
+from ncii_shield.errors import InvalidRequest
+from ncii_shield.index import derivative as D
+from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.verify import Outcome, Upload
+from tests.derivative_scenes import edit, reshared, scene
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[int, str]:
+    return {i: F.encode(F.photo_features(scene(100 + i))) for i in range(1, 13)}
+
+
+def flagged(index: D.DerivativeIndex, seed: int) -> list[tuple[int, str]]:
+    upload = Upload.from_rgb(reshared("crop", edit("noise", scene(seed), (200, 100, 300, 300))))
+    return [(h.id, h.verdict.outcome.value) for h in index.check(upload)]
+
+
+def test_finds_the_registered_photo_among_others(photos):
+    index = D.DerivativeIndex()
+    index.add_many([(v, i) for i, v in photos.items()])
+    assert len(index) == 12
+    assert flagged(index, 105) == [(5, "derivative")]
+    assert flagged(index, 999) == []  # not registered
+
+
+def test_withdrawal_and_re_add(photos):
+    index = D.DerivativeIndex()
+    index.add_many([(v, i) for i, v in photos.items()])
+    index.remove(5)
+    index.remove(5)  # unknown now: nothing happens
+    assert flagged(index, 105) == []
+    index.add(photos[5], 5)
+    assert flagged(index, 105) == [(5, "derivative")]
+
+
+def test_allowed_filters_before_verification(photos):
+    index = D.DerivativeIndex()
+    index.add_many([(v, i) for i, v in photos.items()])
+    upload = Upload.from_rgb(reshared("jpeg", scene(105)))
+    assert [h.id for h in index.check(upload, allowed=lambda i: i != 5)] == []
+    hits = index.check(upload)
+    assert [(h.id, h.verdict.outcome) for h in hits] == [(5, Outcome.RESHARE)]
+
+
+def test_inverted_file_keeps_finding_after_growth(photos, monkeypatch):
+    monkeypatch.setattr(D, "IVF_FROM", 600)  # 12 photos x 128 descriptors cross it
+    index = D.DerivativeIndex()
+    for i, v in photos.items():
+        index.add(v, i)
+    assert index._ivf
+    assert flagged(index, 107) == [(7, "derivative")]
+    index.remove(7)
+    assert flagged(index, 107) == []
+
+
+def test_lookup_reads_signatures_on_demand(photos):
+    calls = []
+
+    def lookup(ids):
+        calls.append(list(ids))
+        return {i: photos[i] for i in ids if i in photos}
+
+    index = D.DerivativeIndex(lookup)
+    index.add_many([(v, i) for i, v in photos.items()])
+    assert flagged(index, 103) == [(3, "derivative")]
+    assert flagged(index, 103) == [(3, "derivative")]
+    assert sum(3 in c for c in calls) == 1  # the second check used the cache
+
+
+def test_signature_strings_are_not_matched_as_strings(photos):
+    with pytest.raises(InvalidRequest, match="check the photo"):
+        D.DerivativeIndex().query(photos[1], 0)

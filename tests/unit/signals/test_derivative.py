@@ -1,0 +1,145 @@
+"""Derivative signatures on synthetic scenes: every edit and re-share transform family is handled;
+unrelated photos and a second shot of the same scene are not flagged; plain photos are reported;
+malformed signatures are refused with a clear error."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+from ncii_shield.errors import InvalidSignal
+from ncii_shield.signals import registry
+from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.verify import Outcome, Upload, verify
+from tests.derivative_scenes import EDITS, TRANSFORMS, edit, reshared, scene
+
+BOX = (250, 150, 300, 250)  # x, y, w, h: 16 % of the 800 x 600 scene
+
+
+@pytest.fixture(scope="module")
+def registered() -> F.PhotoFeatures:
+    return F.decode(F.encode(F.photo_features(scene(1))))  # through the stored form, as the server does
+
+
+def overlap(a: list[int], b: tuple[int, int, int, int]) -> float:
+    """Share of box ``b`` covered by box ``a``."""
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    return max(0, x1 - x0) * max(0, y1 - y0) / (b[2] * b[3])
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("kind", EDITS)
+def test_edited_derivative_is_flagged_with_its_region(registered, kind, transform):
+    upload = reshared(transform, edit(kind, scene(1), BOX, seed=3))
+    verdict = verify(registered, Upload.from_rgb(upload))
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    assert overlap(verdict.edited_region, BOX) > 0.6, verdict.edited_region
+    assert verdict.edited_region[2] * verdict.edited_region[3] < 3 * BOX[2] * BOX[3]
+    assert verdict.mirrored == (transform in ("mirror", "chain"))
+    assert 0 < verdict.score <= 100
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_unedited_reshare_is_a_reshare_not_a_flag(registered, transform):
+    verdict = verify(registered, Upload.from_rgb(reshared(transform, scene(1))))
+    assert verdict.outcome is Outcome.RESHARE, verdict.reason
+    assert verdict.edited_region is None
+
+
+def test_transform_maps_upload_pixels_to_registered_pixels(registered):
+    upload = reshared("resize", edit("flat", scene(1), BOX))  # half size
+    verdict = verify(registered, Upload.from_rgb(upload))
+    m = np.array(verdict.transform)
+    assert m[0, 0] == pytest.approx(2.0, abs=0.05) and m[1, 1] == pytest.approx(2.0, abs=0.05)
+    assert abs(m[0, 2]) < 4 and abs(m[1, 2]) < 4
+
+
+@pytest.mark.parametrize("seed", range(2, 8))
+def test_unrelated_scenes_are_not_matched(registered, seed):
+    assert verify(registered, Upload.from_rgb(scene(seed))).outcome is Outcome.NONE
+    assert verify(registered, Upload.from_rgb(edit("flat", scene(seed), BOX))).outcome is Outcome.NONE
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_second_shot_of_the_same_scene_is_not_flagged(seed):
+    reg = F.photo_features(scene(seed))
+    verdict = verify(reg, Upload.from_rgb(scene(seed, moved=True)))
+    assert verdict.outcome is not Outcome.DERIVATIVE, verdict.reason
+
+
+def test_overlay_alone_is_not_an_edit(registered):
+    for transform in ("watermark", "screenshot"):
+        verdict = verify(registered, Upload.from_rgb(reshared(transform, scene(1))))
+        assert verdict.outcome is Outcome.RESHARE
+
+
+@pytest.mark.parametrize("image", [
+    np.full((600, 800, 3), 128, np.uint8),
+    np.tile(np.linspace(0, 255, 800, dtype=np.uint8)[None, :, None], (600, 1, 3)),
+], ids=["flat", "gradient"])
+def test_plain_photos_are_reported(image):
+    reason = F.plain_reason(F.photo_features(image))
+    assert reason is not None and "too" in reason
+
+
+def test_textured_scene_is_not_plain(registered):
+    assert F.plain_reason(registered) is None
+    assert len(registered.points) == F.MAX_KEYPOINTS
+
+
+def test_tiny_photo_is_refused_with_the_minimum():
+    with pytest.raises(InvalidSignal, match="at least 96 pixels"):
+        F.photo_features(np.zeros((40, 60, 3), np.uint8))
+
+
+def test_round_trip_keeps_what_verification_needs(registered):
+    again = F.decode(F.encode(registered))
+    assert np.array_equal(again.descriptors, registered.descriptors)
+    assert np.allclose(again.points, registered.points, atol=1 / 16)
+    assert np.array_equal(again.cells.pattern, registered.cells.pattern)
+
+
+def test_signal_type_is_registered_and_validates():
+    kind = registry.get("derivative")
+    value = F.encode(F.photo_features(scene(5)))
+    assert kind.validate("  " + value + "\n") == value
+    assert kind.distance(value, value) == 0 and kind.distance(value, kind.examples[0]) == 100
+
+
+def _blob(value: str) -> bytes:
+    return base64.b64decode(value[3:])
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda v: v[:-8],  # truncated
+    lambda v: "d2:" + v[3:],  # unknown version prefix
+    lambda v: v[:100] + "!!" + v[102:],  # not base64
+    lambda v: "d1:" + base64.b64encode(_blob(v)[:10]).decode(),  # header cut
+    lambda v: "d1:" + base64.b64encode(b"\x01" + b"\xff" * 13 + _blob(v)[14:]).decode(),  # absurd header
+    lambda v: "d1:" + "A" * 300_000,  # oversized
+], ids=["truncated", "prefix", "base64", "header", "absurd", "oversized"])
+def test_malformed_signatures_are_refused(registered, mangle):
+    with pytest.raises(InvalidSignal, match="derivative signature"):
+        F.decode(mangle(F.encode(registered)))
+
+
+def test_keypoints_outside_the_frame_are_refused(registered):
+    bad = F.PhotoFeatures(registered.width, registered.height, 100, 100, registered.points,
+                          registered.descriptors, registered.cells)
+    with pytest.raises(InvalidSignal, match="outside the frame"):
+        F.decode(F.encode(bad))
+
+
+@pytest.mark.parametrize("shape", [(30, 4000, 3), (4000, 30, 3), (97, 97, 3), (1, 2000, 3)])
+def test_odd_shapes_give_a_clear_answer_not_a_crash(registered, shape):
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    try:
+        features = F.photo_features(image)
+    except InvalidSignal as exc:
+        assert "pixels" in str(exc)
+        return
+    assert F.plain_reason(features) is not None or len(features.points) > 0
+    assert verify(registered, Upload.from_rgb(image)).outcome is Outcome.NONE
