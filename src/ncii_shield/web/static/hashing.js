@@ -318,9 +318,30 @@ async function hashVideo(file, onProgress) {
   }
 }
 
+// Resolve once the frame at `time` is on screen. The "seeked" event can fire before Chromium
+// presents the new frame, and drawing then copies the previous one (a rare, load-dependent race);
+// so also wait for the next presented frame, or at most a second where that callback never comes.
 function seek(video, time) {
   return new Promise((resolve) => {
-    video.onseeked = () => resolve();
+    const watchFrames = "requestVideoFrameCallback" in video;
+    let seeked = false, presented = !watchFrames, timer = null, handle = null;
+    const finish = () => {
+      if (!seeked || !presented) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    if (watchFrames) handle = video.requestVideoFrameCallback(() => { presented = true; finish(); });
+    video.onseeked = () => {
+      seeked = true;
+      if (!presented) {
+        timer = setTimeout(() => {
+          video.cancelVideoFrameCallback(handle);
+          presented = true;
+          finish();
+        }, 1000);
+      }
+      finish();
+    };
     video.currentTime = time;
   });
 }
