@@ -42,7 +42,8 @@ def _window(k: int, seed: int) -> np.ndarray:
                      interpolation=cv2.INTER_AREA)
     gamma = rng.uniform(0.8, 1.25)
     win = (255.0 * (win / 255.0) ** gamma).astype(np.uint8)
-    _, desc = F.keypoints(win, F.INDEX_KEYPOINTS)
+    _, desc = F.keypoints(win, F.MAX_KEYPOINTS, coarse_first=F.INDEX_KEYPOINTS)  # the index sample, as registered
+    desc = desc[:F.INDEX_KEYPOINTS]
     out = np.zeros((F.INDEX_KEYPOINTS, 32), np.uint8)
     out[: len(desc)] = desc
     return out
@@ -54,7 +55,7 @@ def _windows(chunk: tuple[int, int, int]) -> np.ndarray:
 
 
 def synthetic_registry(paths: list[Path], n: int, seed: int, workers: int) -> np.ndarray:
-    cache = ROOT / "bench" / "results" / f"derivative-registry-{n}-{len(paths)}-{seed}.npy"
+    cache = ROOT / "bench" / "results" / f"derivative-registry-v2-{n}-{len(paths)}-{seed}.npy"
     if cache.exists():
         return np.load(cache)
     _GREYS.extend(cv2.cvtColor(shrink(load_rgb(p)), cv2.COLOR_RGB2GRAY) for p in paths)

@@ -34,9 +34,10 @@ from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import MIN_INLIERS, Outcome, Upload, Verdict, verify
 
 VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
-CANDIDATES = 6
+CANDIDATES = 8
 MIN_VOTES = 3
-RELATIVE_VOTES = 0.1
+RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
+SKIP_BELOW = 0.1  # of the votes of a candidate that verified: weaker candidates are not verified
 RATIO = 0.9
 IVF_FROM = 50_000
 QUERY_DESCRIPTORS = 500  # per orientation
@@ -195,15 +196,17 @@ class DerivativeIndex(SignalIndex):
         found = self.candidates(upload, allowed, limit)
         signatures = self._signatures([c.id for c in found])
         hits = []
+        confirmed = 0  # votes of the best candidate that verified
         for c in found:
             reg = signatures.get(c.id)
-            if reg is None:
+            if reg is None or c.votes < SKIP_BELOW * confirmed:
                 continue
             verdict = verify(reg, upload, mirrored=c.mirrored)
             if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
                 verdict = verify(reg, upload, mirrored=not c.mirrored)  # symmetric scenes vote both ways
             if verdict.outcome is not Outcome.NONE:
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
+                confirmed = max(confirmed, c.votes)
         hits.sort(key=lambda h: (-h.verdict.score, h.id))
         return hits
 

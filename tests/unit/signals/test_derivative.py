@@ -143,3 +143,48 @@ def test_odd_shapes_give_a_clear_answer_not_a_crash(registered, shape):
         return
     assert F.plain_reason(features) is not None or len(features.points) > 0
     assert verify(registered, Upload.from_rgb(image)).outcome is Outcome.NONE
+
+
+def test_guided_fit_pairs_one_to_one_and_finds_more_than_the_ratio_test(registered):
+    """The second try: on a small, soft copy, guided matching finds partners the ratio test dropped,
+    and never gives one registered keypoint two partners."""
+    import cv2
+
+    from ncii_shield.signals.derivative.verify import _fit, _guided_pairs, _pairs
+
+    small = cv2.resize(edit("flat", scene(1), BOX), (240, 180), interpolation=cv2.INTER_AREA)
+    up = Upload.from_rgb(cv2.GaussianBlur(small, (0, 0), 0.8))
+    good = _pairs(up.descriptors, registered)
+    plain = _fit(up.points, up.descriptors, registered, good)
+    guided = _fit(up.points, up.descriptors, registered, good, guided=True)
+    assert plain is not None and guided is not None
+    assert guided[1] > plain[1]  # more consistent points
+    _src, dst = _guided_pairs(up.points, up.descriptors, registered, guided[0])
+    assert len(np.unique(dst, axis=0)) == len(dst)
+    assert verify(registered, up).outcome is Outcome.DERIVATIVE
+
+
+def test_many_upload_points_sent_to_one_registered_point_cannot_make_a_fit(registered):
+    """Repeated text or UI elements all matching one registered keypoint are one pair, not a fit."""
+    import cv2
+
+    from ncii_shield.signals.derivative.verify import _fit
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 600, (40, 2)).astype(np.float32)
+    collapse = [cv2.DMatch(i, 7, 10.0) for i in range(40)]  # every upload point -> registered point 7
+    assert _fit(points, np.zeros((40, 32), np.uint8), registered, collapse, guided=True) is None
+
+
+def test_index_sample_comes_from_coarse_scales_first(registered):
+    """The first INDEX_KEYPOINTS keypoints (the candidate index's sample) are found at coarser
+    pyramid levels, which survive shrinking and blurring; the signature still holds the fine ones."""
+    frame = F.to_frame(scene(1))
+    pts, _ = F.keypoints(frame.grey, F.MAX_KEYPOINTS, coarse_first=F.INDEX_KEYPOINTS)
+    levels: dict[tuple[float, float], set[int]] = {}
+    for k in F._orb().detect(frame.grey, None):
+        levels.setdefault((round(k.pt[0], 2), round(k.pt[1], 2)), set()).add(k.octave & 0xFF)
+    found = [levels[(round(float(x), 2), round(float(y), 2))] for x, y in pts]
+    assert all(max(o) >= 1 for o in found[:F.INDEX_KEYPOINTS])
+    assert any(o == {0} for o in found[F.INDEX_KEYPOINTS:])
+    assert len(pts) == len(registered.points)  # the same keypoints, reordered

@@ -112,14 +112,32 @@ def _orb() -> cv2.ORB:
     return _ORB
 
 
-def keypoints(grey: np.ndarray, limit: int = MAX_KEYPOINTS) -> tuple[np.ndarray, np.ndarray]:
-    """ORB keypoints spread over the frame: ``(points (n, 2) float32, descriptors (n, 32) uint8)``."""
+def keypoints(grey: np.ndarray, limit: int = MAX_KEYPOINTS, *, coarse_first: int = 0,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """ORB keypoints spread over the frame: ``(points (n, 2) float32, descriptors (n, 32) uint8)``.
+
+    ``coarse_first``: put this many keypoints found at coarser scales (pyramid level 1 and up) first,
+    spread over the frame the same way. They are the ones that survive a copy being shrunk, blurred
+    or re-encoded, so they make the better index sample."""
     found, desc = _orb().detectAndCompute(grey, None)
     if desc is None or not found:
         return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
     pts = np.array([k.pt for k in found], dtype=np.float32)
     response = np.array([k.response for k in found], dtype=np.float32)
-    h, w = grey.shape
+    chosen = _spread(pts, response, grey.shape, limit)
+    if coarse_first:
+        octave = np.array([k.octave & 0xFF for k in found])[chosen]
+        coarse = chosen[octave >= 1]
+        sample = coarse[_spread(pts[coarse], response[coarse], grey.shape, coarse_first)]
+        chosen = np.r_[sample, chosen[~np.isin(chosen, sample)]]
+    return pts[chosen], desc[chosen]
+
+
+def _spread(pts: np.ndarray, response: np.ndarray, shape: tuple[int, ...], limit: int) -> np.ndarray:
+    """Indices of up to ``limit`` points, the strongest of each part of a 6 x 6 grid in turn."""
+    if not len(pts):
+        return np.zeros(0, np.int64)
+    h, w = shape[:2]
     bucket = (np.minimum(pts[:, 1] * 6 // h, 5) * 6 + np.minimum(pts[:, 0] * 6 // w, 5)).astype(np.int32)
     # rank inside each bucket by response, then take rank 0 of every bucket, rank 1, ...
     order = np.lexsort((-response, bucket))
@@ -127,8 +145,7 @@ def keypoints(grey: np.ndarray, limit: int = MAX_KEYPOINTS) -> tuple[np.ndarray,
     starts = np.r_[0, np.flatnonzero(np.diff(bucket[order])) + 1]
     sizes = np.diff(np.r_[starts, len(order)])
     rank[order] = np.arange(len(order)) - np.repeat(starts, sizes)
-    chosen = np.lexsort((-response, rank))[:limit]
-    return pts[chosen], desc[chosen]
+    return np.lexsort((-response, rank))[:limit]
 
 
 def cell_summaries(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray, mask: np.ndarray | None = None,
@@ -157,7 +174,7 @@ def cell_summaries(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray, mask: np.nd
 def photo_features(rgb: np.ndarray, *, limit: int = MAX_KEYPOINTS) -> PhotoFeatures:
     """Keypoints and cell summaries of an RGB photo (``(h, w, 3)`` uint8)."""
     frame = to_frame(rgb)
-    pts, desc = keypoints(frame.grey, limit)
+    pts, desc = keypoints(frame.grey, limit, coarse_first=INDEX_KEYPOINTS)
     cells, _ = cell_summaries(frame.grey, frame.cb, frame.cr)
     fh, fw = frame.grey.shape
     return PhotoFeatures(frame.width, frame.height, fw, fh, pts, desc, cells)

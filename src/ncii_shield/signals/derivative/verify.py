@@ -35,7 +35,11 @@ from ncii_shield.signals.derivative.features import (
 RATIO = 0.85
 MAX_DESCRIPTOR_DISTANCE = 72
 MIN_INLIERS = 10
+UPLOAD_KEYPOINTS = 1000  # per orientation: more than registered, so a small copy inside a screenshot keeps enough
 REPROJECTION = 4.0  # pixels in the 640-pixel frame
+GUIDE_FROM = 5  # a first fit with this many consistent points is refined by guided matching
+GUIDE_RADIUS = 8.0  # pixels in the frame: how far from where the first fit puts it a partner may lie
+GUIDE_DESCRIPTOR_DISTANCE = 80  # bits of 256
 SCALE_RANGE = (0.3, 3.5)
 MAX_ROTATION = 20.0
 MIN_SPREAD = 0.02  # inliers' bounding box, as a share of the frame
@@ -69,9 +73,9 @@ class Upload:
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> Upload:
         frame = to_frame(rgb)
-        pts, desc = keypoints(frame.grey, 700)
+        pts, desc = keypoints(frame.grey, UPLOAD_KEYPOINTS)
         flipped = np.ascontiguousarray(frame.grey[:, ::-1])
-        mpts, mdesc = keypoints(flipped, 700)
+        mpts, mdesc = keypoints(flipped, UPLOAD_KEYPOINTS)
         return cls(frame, pts, desc, mpts, mdesc)
 
 
@@ -99,33 +103,95 @@ class Verdict:
 _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 
-def _fit(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures):  # noqa: ANN202
+def _pairs(up_desc: np.ndarray, reg: PhotoFeatures) -> list[cv2.DMatch]:
+    """Descriptor matches that pass the ratio test (an upload keypoint, its registered partner)."""
     if len(up_desc) < MIN_INLIERS or len(reg.descriptors) < MIN_INLIERS:
-        return None
+        return []
     pairs = _MATCHER.knnMatch(up_desc, reg.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance <= MAX_DESCRIPTOR_DISTANCE
+    return [p[0] for p in pairs if len(p) == 2 and p[0].distance <= MAX_DESCRIPTOR_DISTANCE
             and p[0].distance < RATIO * p[1].distance]
-    if len(good) < MIN_INLIERS:
+
+
+def _fit(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures, good: list[cv2.DMatch],
+         *, guided: bool = False):  # noqa: ANN202
+    """RANSAC similarity fit from the matched pairs. ``guided``: the second try for a copy the first
+    fit missed — one partner per registered keypoint (many upload points sent to one registered point,
+    as repeated text or UI elements are, let RANSAC "fit" a collapse to that point), then the fit
+    refined by guided matching (:func:`_guided_pairs`)."""
+    if guided:
+        best: dict[int, cv2.DMatch] = {}
+        for m in good:
+            if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
+                best[m.trainIdx] = m
+        good = list(best.values())
+    if len(good) < (GUIDE_FROM if guided else MIN_INLIERS):
         return None
     src = up_pts[[m.queryIdx for m in good]]
     dst = reg.points[[m.trainIdx for m in good]]
+    fit = _ransac(src, dst)
+    if guided:  # a fit of implausible scale or rotation (a collapse onto one textured spot): drop its points, refit
+        for _ in range(2):
+            if fit is None or _plausible_shape(fit[0]) is None:
+                break
+            keep = ~np.isin(np.arange(len(src)), fit[4])
+            src, dst = src[keep], dst[keep]
+            fit = _ransac(src, dst)
+    if guided and fit is not None and fit[1] >= GUIDE_FROM:
+        refined = _ransac(*_guided_pairs(up_pts, up_desc, reg, fit[0]))
+        if refined is not None and refined[1] > fit[1]:
+            fit = refined
+    return fit
+
+
+def _ransac(src: np.ndarray, dst: np.ndarray):  # noqa: ANN202
+    """(matrix, inlier count, inliers' registered points, their upload points, their indices) or None."""
+    if len(src) < 4:
+        return None
     matrix, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION,
                                               maxIters=500, confidence=0.995, refineIters=10)
     if matrix is None:
         return None
     mask = inl.ravel().astype(bool)
-    return matrix, int(mask.sum()), dst[mask], src[mask]
+    return matrix, int(mask.sum()), dst[mask], src[mask], np.flatnonzero(mask)
 
 
-def _plausible(matrix: np.ndarray, inliers: int, dst: np.ndarray, reg: PhotoFeatures) -> str | None:
-    if inliers < MIN_INLIERS:
-        return f"{inliers} consistent points, {MIN_INLIERS} needed"
+def _guided_pairs(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures,
+                  matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs found with the first fit's help: each upload keypoint, carried onto the registered frame,
+    paired with the most similar registered keypoint near where it lands (no ratio test: the position
+    already rules out look-alikes elsewhere). Small, low-texture or shrunk copies give few pairs that
+    pass the ratio test, but most of their keypoints do have a counterpart where the fit says."""
+    landed = up_pts @ matrix[:, :2].T + matrix[:, 2]
+    gap = ((landed[:, None, :] - reg.points[None, :, :]) ** 2).sum(axis=2)
+    up_idx, reg_idx = np.nonzero(gap <= GUIDE_RADIUS ** 2)
+    dist = np.bitwise_count(up_desc[up_idx] ^ reg.descriptors[reg_idx]).sum(axis=1, dtype=np.int32)
+    keep = dist <= GUIDE_DESCRIPTOR_DISTANCE
+    up_idx, reg_idx, dist = up_idx[keep], reg_idx[keep], dist[keep]
+    order = np.lexsort((dist, up_idx))  # each upload keypoint's closest partner ...
+    first = np.r_[True, up_idx[order][1:] != up_idx[order][:-1]]
+    up_idx, reg_idx, dist = up_idx[order[first]], reg_idx[order[first]], dist[order[first]]
+    order = np.lexsort((dist, reg_idx))  # ... and one upload keypoint per registered keypoint
+    first = np.r_[True, reg_idx[order][1:] != reg_idx[order][:-1]]
+    chosen = order[first]
+    return up_pts[up_idx[chosen]], reg.points[reg_idx[chosen]]
+
+
+def _plausible_shape(matrix: np.ndarray) -> str | None:
     scale = math.hypot(matrix[0, 0], matrix[1, 0])
     angle = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
     if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
         return f"implausible scale {scale:.2f}"
     if abs(angle) > MAX_ROTATION:
         return f"implausible rotation {angle:.1f} degrees"
+    return None
+
+
+def _plausible(matrix: np.ndarray, inliers: int, dst: np.ndarray, reg: PhotoFeatures) -> str | None:
+    if inliers < MIN_INLIERS:
+        return f"{inliers} consistent points, {MIN_INLIERS} needed"
+    shape = _plausible_shape(matrix)
+    if shape:
+        return shape
     span = (np.ptp(dst[:, 0]) * np.ptp(dst[:, 1])) / (reg.frame_w * reg.frame_h)
     if span < MIN_SPREAD:
         return f"consistent points bunched in {span:.0%} of the photo"
@@ -136,18 +202,28 @@ def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) 
     """Compare an upload with one registered photo (see the module docstring).
 
     ``mirrored``: try only that orientation (the candidate search knows which one voted); None: both.
+    When the plain fit finds nothing, a guided fit (:func:`_fit`) gets a second try.
     """
+    sides = [(flip, pts, desc, _pairs(desc, reg))
+             for flip, pts, desc in ((False, upload.points, upload.descriptors),
+                                     (True, upload.mirrored_points, upload.mirrored_descriptors))
+             if mirrored is None or flip == mirrored]
+    first = _verdict(reg, upload, sides, guided=False)
+    if first.outcome is not Outcome.NONE:
+        return first
+    second = _verdict(reg, upload, sides, guided=True)
+    return second if second.outcome is not Outcome.NONE else first
+
+
+def _verdict(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool) -> Verdict:
     best = None
-    for flip, pts, desc in ((False, upload.points, upload.descriptors),
-                            (True, upload.mirrored_points, upload.mirrored_descriptors)):
-        if mirrored is not None and flip != mirrored:
-            continue
-        fit = _fit(pts, desc, reg)
+    for flip, pts, desc, good in sides:
+        fit = _fit(pts, desc, reg, good, guided=guided)
         if fit is not None and (best is None or fit[1] > best[1][1]):
             best = (flip, fit)
     if best is None:
         return Verdict(Outcome.NONE, reason="no shared keypoints")
-    mirrored, (matrix, inliers, dst, _src) = best
+    mirrored, (matrix, inliers, dst, _src, _idx) = best
     problem = _plausible(matrix, inliers, dst, reg)
     if problem:
         return Verdict(Outcome.NONE, inliers=inliers, mirrored=mirrored, reason=problem)
