@@ -31,7 +31,7 @@ its 8 rotations/flips) within 31 of its original's.
 (30-80 % of each side, random offset, optional mirror, gamma 0.8-1.25, resized to 256-320 pixels),
 each with its own keypoints, so entries share no exact content offset — plus the real photos.
 Uploads are derivatives as above. Reported: time per upload (decode excluded, feature extraction,
-candidate search and verification of up to 4 candidates included), whether the true photo is
+candidate search and verification of up to 8 candidates included), whether the true photo is
 among the candidates, and index memory per registered photo. Synthetic entries' full signatures
 are not stored: a synthetic candidate is verified against the signature of the photo its window
 came from (same cost).
@@ -303,7 +303,7 @@ def table(rows: list[dict], key: str, title: str) -> list[str]:
         lines.append(f"| {name} | {len(rs)} | {ours / len(rs):.1%} | {pdq / len(rs):.1%} |")
     ours = sum(r["own"] == "derivative" for r in rows)
     pdq = sum(r["pdq_own"] <= 31 for r in rows)
-    lines.append(f"| **all** | {len(rows)} | **{ours / len(rows):.1%}** | {pdq / len(rows):.1%} |")
+    lines.append(f"| **all** | {len(rows)} | **{ours / len(rows):.2%}** ({ours:,}) | {pdq / len(rows):.1%} |")
     return lines
 
 
