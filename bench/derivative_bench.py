@@ -9,7 +9,8 @@ Usage::
 PHOTOS defaults to ``../shared/data/photos`` (relative to the repository root): harmless photos only.
 
 **Accuracy run.** Every photo is registered (its derivative signature; the photo is then only used
-to make test uploads). For each photo, from a copy at most 1024 pixels on its longer side:
+to make test uploads); photos too plain to protect are refused and not indexed, as on the server,
+so their derivatives count as missed. For each photo, from a copy at most 1024 pixels on its longer side:
 
 * *edits*: a rectangle covering 15-50 % of the area (random aspect 1:2 to 2:1, random place) is
   replaced by a flat colour, random noise, a strong blur, a patch of another photo, or OpenCV

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ORIGINAL_JPG, encode
-from tests.servers import LiveServer, cli, create_pg_database, drop_pg_database, start_server
+from tests.servers import LiveServer, cli, start_server
 
 BASE = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
@@ -20,17 +20,6 @@ def flip_bits(value: str, count: int, seed: int = 0) -> str:
     for bit in np.random.default_rng(seed).choice(256, count, replace=False):
         number ^= 1 << int(bit)
     return f"{number:064x}"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(request.param)
-    url = f"sqlite:///{tmp / 'ncii.db'}" if request.param == "sqlite" else create_pg_database()
-    live = start_server(url, tmp)
-    yield live
-    live.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
 
 
 def new_key(server: LiveServer, tenant: str, *scopes: str) -> str:

@@ -12,20 +12,9 @@ import pytest
 from ncii_shield.services.banks import SignalInput
 from tests.derivative_scenes import edit, jpeg, reshared, scene
 from tests.integration.test_api import make_bank, new_key
-from tests.servers import cli, create_pg_database, drop_pg_database, start_server
+from tests.servers import cli
 
 BOX = (250, 150, 300, 250)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(request.param)
-    url = f"sqlite:///{tmp / 'ncii.db'}" if request.param == "sqlite" else create_pg_database()
-    live = start_server(url, tmp)
-    yield live
-    live.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
 
 
 @pytest.fixture(scope="module")
