@@ -5,6 +5,7 @@
    with RANSAC) is fitted from upload to registered frame. The upload is tried as it is and mirrored.
    The fit must have at least :data:`MIN_INLIERS` inliers, a plausible scale (0.3-3.5x) and
    rotation (<= 20 degrees), and inliers spread over the photo, not bunched in one spot.
+   When that finds nothing, a second, guided try runs (:func:`_fit` with ``guided=True``).
 2. **Align and compare.** The upload is warped onto the registered frame and summarised cell by cell
    exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
    cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
