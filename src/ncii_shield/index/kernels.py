@@ -16,12 +16,36 @@ reported once per chunk and deduplicated by the caller. Compiled on first use an
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to start loading the cache line of ``array[index]`` (LLVM's prefetch: a hint that
+    never faults). Used to overlap the first miss of the next buckets with the scan of this one."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        item = cgutils.get_item_pointer(context, builder, array_type,
+                                        context.make_array(array_type)(context, builder, args[0]), [args[1]])
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0i8")
+        # read access, high temporal locality, data cache
+        builder.call(function, [builder.bitcast(item, byte_pointer), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                                ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 @njit(inline="always", nogil=True, cache=True)
@@ -50,6 +74,16 @@ def _chunk(q, pos, width):
     spill = end - 64
     hi = (q[w] & np.uint64((1 << (64 - off)) - 1)) << np.uint64(spill)
     return np.int64(hi | (q[w + 1] >> np.uint64(64 - spill)))
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _first_probed_chunk(x, positions, widths, max_flips):
+    """The first chunk in which ``x`` (a hash XOR the query, uint64[4]) has at most ``max_flips`` bits
+    set: the one chunk whose probe reports this hit (the others that reach it skip it)."""
+    for c in range(widths.shape[0]):
+        if _popcount(np.uint64(_chunk(x, positions[c], widths[c]))) <= max_flips:
+            return c
+    return -1
 
 
 @njit(inline="always", nogil=True, cache=True)
@@ -123,6 +157,86 @@ def mih_search(words, alive, order, starts, offsets, positions, widths, max_flip
             d = _distance(words, r, q0, q1, q2, q3)
             if d <= limit and alive[r]:
                 found = _record(out_query, out_row, out_distance, found, qi, r, d)
+    return found
+
+
+SKETCH_BATCH = 8  # queries whose probes are listed together, so prefetching runs across query boundaries
+PREFETCH_AHEAD = 12  # buckets
+
+
+@njit(nogil=True, cache=True)
+def mih_sketch_search(words, alive, order, starts, sketch, sketch_words, offsets, positions, widths, max_flips,
+                      queries, threshold, out_query, out_row, out_distance, probes):
+    """:func:`mih_search` over a segment that also stores, for every chunk and in that chunk's bucket
+    order, a 128-bit *sketch* of each hash: the two 64-bit words of the hash that do not overlap the
+    chunk (``sketch[2 * (c * n + p)]`` and the next; ``sketch_words[c]`` says which words).
+
+    Within a bucket the chunk's distance to the query is known (the flips probed), and the sketch's
+    distance adds to it without overlap, so ``flips + popcount(sketch ^ query's words)`` is a lower
+    bound of the full distance: a candidate above the threshold by that bound is rejected without
+    loading its hash (a random hash passes with probability ~1e-8), and recall stays exact. The
+    sketches of a bucket lie next to each other, so a lookup streams ~272 short runs instead of
+    ~4,000 random rows. A hit is reported once, by the first chunk that probes it (unlike
+    :func:`mih_search`). ``probes`` (int64[SKETCH_BATCH * probes per query, 3]) is scratch.
+    """
+    x = np.empty(4, dtype=np.uint64)
+    found = 0
+    limit = np.uint64(threshold)
+    n = order.shape[1]
+    flat = order.ravel()
+    for first in range(0, queries.shape[0], SKETCH_BATCH):
+        last = min(first + SKETCH_BATCH, queries.shape[0])
+        # every non-empty bucket these queries probe: (first sketch, end, query * 64 + chunk * 4 + flips)
+        nb = 0
+        for qi in range(first, last):
+            q = queries[qi]
+            for c in range(widths.shape[0]):
+                width = widths[c]
+                value = _chunk(q, positions[c], width)
+                base = offsets[c]
+                shift = c * n
+                tag = (qi - first) * 64 + c * 4
+                for i in range(-1, width):
+                    vi = value if i < 0 else value ^ (np.int64(1) << i)
+                    lo = np.int64(starts[base + vi])
+                    hi = np.int64(starts[base + vi + 1])
+                    probes[nb, 0] = lo + shift
+                    probes[nb, 1] = hi + shift
+                    probes[nb, 2] = tag + (i >= 0)
+                    nb += hi > lo
+                    if max_flips >= 2 and i >= 0:
+                        for j in range(i + 1, width):
+                            vj = vi ^ (np.int64(1) << j)
+                            lo = np.int64(starts[base + vj])
+                            hi = np.int64(starts[base + vj + 1])
+                            probes[nb, 0] = lo + shift
+                            probes[nb, 1] = hi + shift
+                            probes[nb, 2] = tag + 2
+                            nb += hi > lo
+        # ask for the next buckets' cache lines (8 words each) while this one is scanned
+        for k in range(min(PREFETCH_AHEAD, nb)):
+            for word in range(2 * probes[k, 0] // 8 * 8, 2 * probes[k, 1], 8):
+                _prefetch(sketch, word)
+        for k in range(nb):
+            if k + PREFETCH_AHEAD < nb:
+                for word in range(2 * probes[k + PREFETCH_AHEAD, 0] // 8 * 8, 2 * probes[k + PREFETCH_AHEAD, 1], 8):
+                    _prefetch(sketch, word)
+            tag = probes[k, 2]
+            qi = first + tag // 64
+            c = (tag // 4) % 16
+            flips = np.uint64(tag % 4)
+            q = queries[qi]
+            a = q[sketch_words[c, 0]]
+            b = q[sketch_words[c, 1]]
+            for p in range(probes[k, 0], probes[k, 1]):
+                if flips + _popcount(sketch[2 * p] ^ a) + _popcount(sketch[2 * p + 1] ^ b) <= limit:
+                    r = np.int64(flat[p])
+                    d = _distance(words, r, q[0], q[1], q[2], q[3])
+                    if d <= limit and alive[r]:
+                        for w in range(4):
+                            x[w] = words[r, w] ^ q[w]
+                        if _first_probed_chunk(x, positions, widths, max_flips) == c:
+                            found = _record(out_query, out_row, out_distance, found, qi, r, d)
     return found
 
 

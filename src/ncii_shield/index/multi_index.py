@@ -9,12 +9,19 @@ for 2,872 probes (:class:`ChunkScheme`). (A multi-index hash that only probes th
 values, as python-threatexchange's faiss ``IndexBinaryMultiHash`` does with ``nflip=0``, is only
 guaranteed exact up to distance 15.) The search loops are compiled (:mod:`.kernels`).
 
-Layout (numpy, no Python objects per entry, ~100 bytes per hash):
+Below 2M hashes a segment also keeps, per chunk and in that chunk's bucket order, a 128-bit *sketch*
+of every hash (the two 64-bit words that do not overlap the chunk): a candidate whose sketch alone
+already differs by more than the threshold is rejected without loading its hash, so a lookup streams
+272 short runs of memory instead of ~4,000 random rows (~4x faster at 1M, for 256 more bytes per
+hash; see :func:`kernels.mih_sketch_search`). The large scheme does without, to fit 10M hashes in
+under 2 GB.
+
+Layout (numpy, no Python objects per entry; ~100 bytes per hash, ~360 with sketches):
 
 * **segments** built in bulk: hashes as ``uint64[n, 4]``, ids ``int64[n]`` sorted ascending, and for
   each chunk the row numbers sorted by that chunk's value (``uint32[chunks, n]``) with bucket
-  offsets (``uint32``, 2**width + 1 per chunk). A segment never changes, except that removing an
-  entry marks it dead (a tombstone);
+  offsets (``uint32``, 2**width + 1 per chunk), and the sketches. A segment never changes, except
+  that removing an entry marks it dead (a tombstone);
 * a **delta** of up to ``delta_limit`` entries added since, searched by brute force.
 
 Log-structured: a full delta becomes a small segment (a *run*); when there are more than
@@ -40,15 +47,18 @@ EXACT_RECALL_LIMIT = 31
 
 @dataclass(frozen=True)
 class ChunkScheme:
-    """How a 256-bit hash is cut into chunks, and how many bit flips to probe per chunk.
+    """How a 256-bit hash is cut into chunks, how many bit flips to probe per chunk, and whether
+    segments keep bucket-ordered sketches (see :func:`kernels.mih_sketch_search`).
 
     Exact up to distance ``len(widths) * (max_flips + 1) - 1`` (pigeonhole). Two schemes reach 31:
-    16 x 16 bits with 1 flip (272 probes, small tables: best up to ~2M hashes) and
-    4 x 22 + 8 x 21 bits with 2 flips (2,872 probes but ~4x fewer candidates: best at 10M).
+    16 x 16 bits with 1 flip and sketches (272 probes, small tables, 256 more bytes per hash; best up
+    to ~2M hashes) and 4 x 22 + 8 x 21 bits with 2 flips and no sketches (2,872 probes but ~4x fewer
+    candidates and ~100 bytes per hash: for 10M hashes in under 2 GB).
     """
 
     widths: tuple[int, ...]
     max_flips: int
+    sketch: bool = False
 
     @property
     def exact_limit(self) -> int:
@@ -61,6 +71,17 @@ class ChunkScheme:
     @property
     def probes(self) -> int:
         return sum(1 + w + (w * (w - 1) // 2 if self.max_flips >= 2 else 0) for w in self.widths)
+
+    def sketch_words(self) -> np.ndarray:
+        """For each chunk, the two 64-bit words of the hash that share no bit with it (int64[chunks, 2])."""
+        if self not in _SKETCH_WORDS:
+            rows, pos = [], 0
+            for width in self.widths:
+                used = set(range(pos // 64, (pos + width - 1) // 64 + 1))
+                rows.append([w for w in range(WORDS) if w not in used][:2])
+                pos += width
+            _SKETCH_WORDS[self] = np.array(rows, dtype=np.int64)
+        return _SKETCH_WORDS[self]
 
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(table offset, first bit, width) of every chunk, as the compiled search takes them."""
@@ -86,7 +107,9 @@ class ChunkScheme:
 
 
 _TABLES: dict[ChunkScheme, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-SMALL_SCHEME = ChunkScheme((16,) * 16, 1)
+_SKETCH_WORDS: dict[ChunkScheme, np.ndarray] = {}
+SMALL_SCHEME = ChunkScheme((16,) * 16, 1, sketch=True)
+RUN_SCHEME_LARGE = ChunkScheme((16,) * 16, 1)  # runs beside a large main segment: no sketches (memory)
 LARGE_SCHEME = ChunkScheme((22,) * 4 + (21,) * 8, 2)
 LARGE_SCHEME_FROM = 2_000_000
 _SCRATCH_ROWS = 1 << 16
@@ -100,6 +123,7 @@ class _Segment:
     alive: np.ndarray  # bool[n]
     order: np.ndarray  # uint32[chunks, n]: rows sorted by chunk value
     starts: np.ndarray  # uint32[sum(2**w + 1)]: bucket offsets, chunk after chunk
+    sketch: np.ndarray | None = None  # uint64[chunks * n * 2]: per chunk, in its bucket order, 2 other words
 
     @classmethod
     def build(cls, words: np.ndarray, ids: np.ndarray, scheme: ChunkScheme | None = None) -> _Segment:
@@ -118,7 +142,14 @@ class _Segment:
             counts = np.bincount(keys, minlength=1 << width)
             starts[offsets[c]] = 0
             np.cumsum(counts, out=starts[offsets[c] + 1 : offsets[c + 1]])
-        return cls(scheme, words, np.asarray(ids, dtype=np.int64), np.ones(n, dtype=bool), order, starts)
+        sketch = None
+        if scheme.sketch:
+            sketch = np.empty((len(scheme.widths), n, 2), dtype=np.uint64)
+            for c, (a, b) in enumerate(scheme.sketch_words()):
+                sketch[c, :, 0] = words[order[c], a]
+                sketch[c, :, 1] = words[order[c], b]
+            sketch = sketch.reshape(-1)
+        return cls(scheme, words, np.asarray(ids, dtype=np.int64), np.ones(n, dtype=bool), order, starts, sketch)
 
     @classmethod
     def empty(cls) -> _Segment:
@@ -137,12 +168,19 @@ class _Segment:
         """(query number, id, distance) of every alive entry within ``threshold`` of a query."""
         offsets, positions, widths = self.scheme.kernel_tables()
         scratch = _scratch(self.scheme.probes)
-        capacity = 256 + 16 * len(queries)  # a near match is reported once per chunk it shares: up to 16x
+        # mih_search reports a near match once per chunk it shares (up to 16x); mih_sketch_search once
+        capacity = 256 + (8 if self.sketch is not None else 16) * len(queries)
         while True:
             out = np.empty((3, capacity), dtype=np.int64)
-            found = kernels.mih_search(self.words, self.alive, self.order, self.starts, offsets, positions,
-                                       widths, self.scheme.max_flips, queries, threshold, out[0], out[1],
-                                       out[2], scratch.rows, scratch.bounds)
+            if self.sketch is not None:
+                found = kernels.mih_sketch_search(self.words, self.alive, self.order, self.starts, self.sketch,
+                                                  self.scheme.sketch_words(), offsets, positions, widths,
+                                                  self.scheme.max_flips, queries, threshold, out[0], out[1],
+                                                  out[2], scratch.probes)
+            else:
+                found = kernels.mih_search(self.words, self.alive, self.order, self.starts, offsets, positions,
+                                           widths, self.scheme.max_flips, queries, threshold, out[0], out[1],
+                                           out[2], scratch.rows, scratch.bounds)
             if found <= capacity:
                 return out[0, :found], self.ids[out[1, :found]], out[2, :found]
             capacity = found
@@ -157,6 +195,7 @@ def _merge(segments: list[_Segment], alive: list[np.ndarray], scheme: ChunkSchem
 class _Scratch(threading.local):
     rows: np.ndarray
     bounds: np.ndarray
+    probes: np.ndarray
 
 
 _SCRATCH = _Scratch()
@@ -169,6 +208,7 @@ def _scratch(probes: int) -> _Scratch:
         _SCRATCH.bounds = np.empty((0, 2), dtype=np.int64)
     if len(_SCRATCH.bounds) < probes:
         _SCRATCH.bounds = np.empty((probes, 2), dtype=np.int64)
+        _SCRATCH.probes = np.empty((probes * kernels.SKETCH_BATCH, 3), dtype=np.int64)
     return _SCRATCH
 
 
@@ -269,10 +309,15 @@ class MultiIndexHammingIndex(SignalIndex):
         """A full delta becomes a new run; then maybe a merge."""
         size = self._delta_size
         self._runs.append(_Segment.build(self._delta_words[:size].copy(), self._delta_ids[:size].copy(),
-                                         SMALL_SCHEME))
+                                         self._run_scheme()))
         self._delta_size = 0
         self._delta_row = {}
         self._maybe_merge()
+
+    def _run_scheme(self) -> ChunkScheme:
+        """Runs are small segments; beside a main segment of the large scheme (10M hashes in < 2 GB)
+        they do without sketches, whose 256 bytes per hash would add up to an eighth of the main's."""
+        return RUN_SCHEME_LARGE if self._main.scheme is LARGE_SCHEME else SMALL_SCHEME
 
     def _maybe_merge(self) -> None:
         """Runs too big -> main + runs into a new main; too many runs -> one run. One merge at a time,
@@ -283,7 +328,7 @@ class MultiIndexHammingIndex(SignalIndex):
         if in_runs >= max(self._min_merge, len(self._main) // self._merge_fraction):
             targets, scheme = [self._main, *self._runs], None
         elif len(self._runs) > self._max_runs:
-            targets, scheme = list(self._runs), SMALL_SCHEME
+            targets, scheme = list(self._runs), self._run_scheme()
         else:
             return
         self._merging, self._killed_while_merging = targets, []
@@ -385,4 +430,5 @@ class MultiIndexHammingIndex(SignalIndex):
         total = self._delta_words.nbytes + self._delta_ids.nbytes
         for s in (self._main, *self._runs):
             total += s.words.nbytes + s.ids.nbytes + s.alive.nbytes + s.order.nbytes + s.starts.nbytes
+            total += 0 if s.sketch is None else s.sketch.nbytes
         return total
