@@ -10,7 +10,8 @@ PHOTOS defaults to ``../shared/data/photos`` (relative to the repository root): 
 
 **Accuracy run.** Every photo is registered (its derivative signature; the photo is then only used
 to make test uploads); photos too plain to protect are refused and not indexed, as on the server,
-so their derivatives count as missed. For each photo, from a copy at most 1024 pixels on its longer side:
+so their derivatives count as missed; photos with little detail are indexed, as on the server (which
+registers them with a warning), and their recall is also reported apart. For each photo, from a copy at most 1024 pixels on its longer side:
 
 * *edits*: a rectangle covering 15-50 % of the area (random aspect 1:2 to 2:1, random place) is
   replaced by a flat colour, random noise, a strong blur, a patch of another photo, or OpenCV
@@ -316,13 +317,15 @@ def accuracy(args: argparse.Namespace, paths: list[Path]) -> dict:
     pdq = np.stack([p for _, p in registered])
     plain = [(p.name, F.plain_reason(f)) for p, f in zip(paths, feats) if F.plain_reason(f)]
     plain_names = {name for name, _ in plain}
+    weak = [(p.name, F.weak_reason(f)) for p, f in zip(paths, feats) if not F.plain_reason(f) and F.weak_reason(f)]
+    weak_names = {name for name, _ in weak}
     index = DerivativeIndex()
     ids = list(range(1, len(paths) + 1))
     # as the server does: a photo too plain to protect is refused, so its derivatives cannot be flagged
     index.add_features_many([(f, k) for p, f, k in zip(paths, feats, ids) if p.name not in plain_names])
     STATE.update(paths=paths, features=feats, pdq=pdq, index=index, ids=ids, seed=args.seed)
-    print(f"registered {len(paths)} photos in {time.perf_counter() - started:.1f} s; too plain: {plain}",
-          file=sys.stderr)
+    print(f"registered {len(paths)} photos in {time.perf_counter() - started:.1f} s; too plain: {plain}; "
+          f"protected with a warning: {weak}", file=sys.stderr)
     with mp.get_context("fork").Pool(args.workers) as pool:
         rows = [r for chunk in pool.imap(run_photo, range(len(paths))) for r in chunk]
         print(f"checked {len(rows)} uploads", file=sys.stderr)
@@ -341,8 +344,11 @@ def accuracy(args: argparse.Namespace, paths: list[Path]) -> dict:
     missed = [f"{paths[r['photo']].name} {r['edit']} {r['transform']} share={r['share']:.2f}: {r['own']} "
               f"({r['reason']})" for r in edited if r["own"] != "derivative" and paths[r["photo"]].name not in plain_names]
     protectable = [r for r in edited if paths[r["photo"]].name not in plain_names]
+    of_weak = [r for r in edited if paths[r["photo"]].name in weak_names]
     summary = {
-        "photos": len(paths), "too_plain": plain, "edited_uploads": len(edited),
+        "photos": len(paths), "too_plain": plain, "weak": weak, "edited_uploads": len(edited),
+        "weak_edited_uploads": len(of_weak),
+        "recall_weak": sum(r["own"] == "derivative" for r in of_weak) / max(1, len(of_weak)),
         "protectable_edited_uploads": len(protectable),
         "recall": sum(r["own"] == "derivative" for r in protectable) / max(1, len(protectable)),
         "recall_all_edited": sum(r["own"] == "derivative" for r in edited) / max(1, len(edited)),
@@ -360,7 +366,7 @@ def accuracy(args: argparse.Namespace, paths: list[Path]) -> dict:
         "negatives_flagged": [x for n in negatives for x in n["flagged"]][:50],
         "reshares_flagged": [f"{paths[r['photo']].name} {r['transform']}: {r['reason']}" for r in reshares
                              if r["own"] == "derivative"],
-        "missed": missed[:200],
+        "missed": missed,
         "seconds": time.perf_counter() - started,
     }
     lines = ["## Derivative detection, accuracy", "",
@@ -368,7 +374,9 @@ def accuracy(args: argparse.Namespace, paths: list[Path]) -> dict:
              f"({', '.join(sorted(plain_names)) or 'none'}) and not indexed: their "
              f"{len(edited) - len(protectable)} edited uploads count as missed in the tables below "
              f"(recall over the protectable photos only: {summary['recall']:.1%}) and stay in as negatives "
-             "against every other photo.", ""]
+             "against every other photo.",
+             f"{len(weak)} photos protected with a warning (little detail: {', '.join(sorted(weak_names)) or 'none'}): "
+             f"{summary['recall_weak']:.1%} of their {len(of_weak)} edited uploads flagged.", ""]
     lines += table(edited, "edit", "edit") + [""] + table(edited, "transform", "transform") + [""]
     lines += [f"- re-shares (no edit): {len(reshares)}: {summary['reshare_outcomes']}; PDQ <= 31: "
               f"{summary['pdq_reshare_recall']:.1%}",

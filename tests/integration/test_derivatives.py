@@ -27,6 +27,13 @@ def platform_key(server):
     return new_key(server, "platform", "match")
 
 
+def little_detail(seed: int) -> np.ndarray:
+    """A plain backdrop with one detailed part (14 % of the area): protected, with a warning."""
+    image = np.full((600, 800, 3), 120, np.uint8)
+    image[200:440, 280:560] = scene(seed)[200:440, 280:560]
+    return image
+
+
 def register(client, bank: str, files: list[tuple[str, bytes]]):
     return client.post(f"/v1/banks/{bank}/photos", files=[("files", (n, d, "image/jpeg")) for n, d in files])
 
@@ -42,11 +49,13 @@ def test_register_check_withdraw_over_http(server, org_key):
         bank = make_bank(c)
         r = register(c, bank, [("a.jpg", jpeg(scene(11))), ("b.jpg", jpeg(scene(12))),
                                ("flat.png", jpeg(np.full((500, 700, 3), 90, np.uint8))),
-                               ("broken.jpg", jpeg(scene(13))[:900]), ("junk.jpg", b"not a photo")])
+                               ("broken.jpg", jpeg(scene(13))[:900]), ("junk.jpg", b"not a photo"),
+                               ("detail.jpg", jpeg(little_detail(14)))])
         assert r.status_code == 201, r.text
         photos = r.json()["photos"]
-        assert [p["status"] for p in photos] == ["registered", "registered", "too_plain", "error", "error"]
+        assert [p["status"] for p in photos] == ["registered", "registered", "too_plain", "error", "error", "registered"]
         assert "too little detail" in photos[2]["reason"] and photos[3]["reason"] and photos[4]["reason"]
+        assert photos[0].get("warning") is None and photos[5]["warning"].startswith("protected, but")
         signal_a = photos[0]["signal_id"]
 
         # an edited derivative (mirrored, cropped, shrunk, watermarked, JPEG 60) of photo a

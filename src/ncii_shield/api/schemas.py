@@ -166,6 +166,8 @@ class PhotoRegistrationOut(BaseModel):
     signal_id: int | None = None
     reason: str | None = None
     keypoints: int | None = None
+    warning: str | None = Field(default=None, description="registered, but the photo has little detail: edited "
+                                "copies that are also cropped, shrunk or screenshotted may be missed")
 
 
 class PhotoRegistrationList(BaseModel):

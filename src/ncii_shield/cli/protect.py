@@ -69,6 +69,8 @@ def add(
             print_json({"path": r.pop("name"), **r})
         elif r["status"] == "registered":
             typer.echo(f"{r['name']}: registered (signal {r['signal_id']}, {r['keypoints']} keypoints)")
+            if r.get("warning"):
+                typer.echo(f"  warning: {r['warning']}")
         else:
             typer.echo(f"{r['name']}: {r['status'].replace('_', ' ')}: {r['reason']}")
     if any(r["status"] != "registered" for r in results):

@@ -2,11 +2,13 @@
 
 A support organisation (a key with ``bank:write``) or the CLI registers the public photos a person
 fears will be abused; uploads that are edited derivatives of them are then flagged by the matcher
-(:meth:`~ncii_shield.services.matching.Matcher.check_media`). Photos too plain to recognise after
-edits (flat, blurred, tiny) are reported and not stored::
+(:meth:`~ncii_shield.services.matching.Matcher.check_media`). Photos too plain to recognise at all
+(flat, blurred, tiny) are reported and not stored; photos with little detail are stored with a
+``warning`` that their protection is limited::
 
     results = shield.derivatives.register(principal, "protected", [("me.jpg", data)])
     results[0].status   # "registered" | "too_plain" | "error"
+    results[0].warning  # None, or why edited copies of this photo may be missed
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Registration:
     signal_id: int | None = None
     reason: str | None = None
     keypoints: int | None = None
+    warning: str | None = None  # registered, but little detail: edited copies may be missed
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -44,6 +47,7 @@ class Signature:
     value: str
     keypoints: int
     plain: str | None  # why it is too plain to protect, or None
+    weak: str | None = None  # why its protection is limited, or None
 
 
 def signature_of(data: bytes, *, limits: PhotoLimits = DEFAULT_LIMITS) -> Signature:
@@ -52,7 +56,7 @@ def signature_of(data: bytes, *, limits: PhotoLimits = DEFAULT_LIMITS) -> Signat
         raise InvalidRequest("derivative protection takes photos, not videos")
     photo = decode_photo(data, limits=limits)
     features = F.photo_features(photo.rgb)
-    return Signature(F.encode(features), len(features.points), F.plain_reason(features))
+    return Signature(F.encode(features), len(features.points), F.plain_reason(features), F.weak_reason(features))
 
 
 class DerivativeService:
@@ -96,7 +100,7 @@ class DerivativeService:
             if sig.plain:
                 results.append(Registration(name, "too_plain", reason=sig.plain, keypoints=sig.keypoints))
                 continue
-            result = Registration(name, "registered", keypoints=sig.keypoints)
+            result = Registration(name, "registered", keypoints=sig.keypoints, warning=sig.weak)
             results.append(result)
             to_store.append((result, sig))
         if to_store:

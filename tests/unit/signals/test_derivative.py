@@ -85,8 +85,23 @@ def test_plain_photos_are_reported(image):
     assert reason is not None and "too" in reason
 
 
+def test_little_detail_is_protected_with_a_warning_and_still_flags_an_edit():
+    """A plain backdrop with one detailed part (~15 % of the area): registered, with a warning that
+    protection is limited; an edit of its detailed part is still flagged, an unrelated scene is not."""
+    image = np.full((600, 800, 3), 120, np.uint8)
+    image[200:440, 280:560] = scene(5)[200:440, 280:560]
+    features = F.photo_features(image)
+    assert F.plain_reason(features) is None
+    warning = F.weak_reason(features)
+    assert warning is not None and warning.startswith("protected, but")
+    upload = image.copy()
+    upload[230:380, 310:480] = (200, 40, 40)  # 5 % of the photo, inside its detailed part
+    assert verify(features, Upload.from_rgb(upload)).outcome is Outcome.DERIVATIVE
+    assert verify(features, Upload.from_rgb(scene(6))).outcome is Outcome.NONE
+
+
 def test_textured_scene_is_not_plain(registered):
-    assert F.plain_reason(registered) is None
+    assert F.plain_reason(registered) is None and F.weak_reason(registered) is None
     assert len(registered.points) == F.MAX_KEYPOINTS
 
 

@@ -24,7 +24,8 @@ async def register_photos(
     """Register a person's public photos so that edited derivatives of them are flagged (scope
     bank:write). Each photo's signature is computed in memory and the photo dropped; photos too plain
     to recognise after edits come back as ``too_plain`` and are not stored, undecodable ones as
-    ``error``. Uploads are then checked with POST /v1/match/media."""
+    ``error``; photos with little detail are registered with a ``warning`` that their protection is
+    limited. Uploads are then checked with POST /v1/match/media."""
     photos = []
     for f in files:
         photos.append((f.filename or "", await f.read()))

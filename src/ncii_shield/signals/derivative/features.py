@@ -17,6 +17,7 @@ Usage::
     value = encode(features)                       # the stored signal value
     features = decode(value)                       # InvalidSignal on anything malformed
     plain_reason(features)                         # None, or why the photo is too plain to protect
+    weak_reason(features)                          # None, or why its protection will be limited
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ FRAME_SIDE = 640
 GRID = 16
 MAX_KEYPOINTS = 500
 INDEX_KEYPOINTS = 128
-MIN_KEYPOINTS = 120  # fewer than this: too plain to protect
-MIN_TEXTURED_CELLS = 0.2  # share of cells with structure; below: too plain
+# Below the first figure a photo cannot be recognised at all (a fit needs 10 consistent keypoints
+# among many false ones; the cell check needs 6 % of the cells with structure to match, outside the
+# edit): it is refused. Between the two it is protected with a warning: heavy crops, shrinking and
+# screenshots of it are often missed.
+MIN_KEYPOINTS = 20
+MIN_TEXTURED_CELLS = 0.12  # share of cells with structure
+WEAK_KEYPOINTS = 120
+WEAK_TEXTURED_CELLS = 0.2
 TEXTURE_STD = 6.0  # a cell whose grey spread is under this is "flat"
 MIN_SIDE = 96  # smaller photos are refused
 PREFIX = "d1:"
@@ -181,16 +188,33 @@ def photo_features(rgb: np.ndarray, *, limit: int = MAX_KEYPOINTS) -> PhotoFeatu
 
 
 def plain_reason(features: PhotoFeatures) -> str | None:
-    """Why a photo is too plain to protect (too few keypoints or too little structure), or None."""
+    """Why a photo is too plain to protect at all (too few keypoints or too little structure), or None."""
     n = len(features.points)
     if n < MIN_KEYPOINTS:
         return (f"the photo has too little detail to protect: {n} distinctive points found, at least "
                 f"{MIN_KEYPOINTS} are needed (flat, blurred or very small photos cannot be recognised after edits)")
-    textured = float((features.cells.std >= TEXTURE_STD).mean())
+    textured = _textured(features)
     if textured < MIN_TEXTURED_CELLS:
         return (f"the photo is too plain to protect: only {textured:.0%} of it has visible structure, at least "
                 f"{MIN_TEXTURED_CELLS:.0%} is needed")
     return None
+
+
+def weak_reason(features: PhotoFeatures) -> str | None:
+    """Why a photo that can be protected will be protected less well (little detail), or None."""
+    n = len(features.points)
+    if n < WEAK_KEYPOINTS:
+        return (f"protected, but the photo has little detail ({n} distinctive points; {WEAK_KEYPOINTS} or more "
+                "protect well): edited copies that are also cropped, shrunk or screenshotted may be missed")
+    textured = _textured(features)
+    if textured < WEAK_TEXTURED_CELLS:
+        return (f"protected, but only {textured:.0%} of the photo has visible structure ({WEAK_TEXTURED_CELLS:.0%} "
+                "or more protect well): edits of its plain parts and cropped or shrunk copies may be missed")
+    return None
+
+
+def _textured(features: PhotoFeatures) -> float:
+    return float((features.cells.std >= TEXTURE_STD).mean())
 
 
 # -- stored form -----------------------------------------------------------------------------------

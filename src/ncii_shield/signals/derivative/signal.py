@@ -46,9 +46,11 @@ class DerivativeSignal(SignalType, PhotoHasher):
 
     @classmethod
     def hash_photo(cls, photo: DecodedPhoto) -> HashResult:
-        """The signature of ``photo``; quality is 0 when the photo is too plain to protect, else 100."""
+        """The signature of ``photo``; quality is 0 when the photo is too plain to protect, 50 when its
+        protection is limited (little detail), else 100."""
         features = F.photo_features(photo.rgb)
-        return HashResult(F.encode(features), 0 if F.plain_reason(features) else 100)
+        quality = 0 if F.plain_reason(features) else 50 if F.weak_reason(features) else 100
+        return HashResult(F.encode(features), quality)
 
     @classmethod
     def index_factory(cls) -> Callable[[], SignalIndex]:
