@@ -100,6 +100,30 @@ def test_little_detail_is_protected_with_a_warning_and_still_flags_an_edit():
     assert verify(features, Upload.from_rgb(scene(6))).outcome is Outcome.NONE
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_smoothing_detail_between_plain_areas_is_an_edit_but_overlays_are_not(seed):
+    """Bands of detail with plain rows between them: smoothing the detail inside a box (the plain
+    rows look the same before and after, as with inpainting) is an edit; a watermark or a
+    screenshot frame over the same photo is not."""
+    import cv2
+
+    image = np.full((600, 800, 3), 110, np.uint8)
+    for row in range(0, 16, 3):  # one row of cells in three has detail
+        y = round(row * 37.5)
+        grain = np.random.default_rng(seed * 100 + row).normal(0, 30, (37, 800, 1))
+        image[y:y + 37] = np.clip(scene(seed)[y:y + 37] + grain, 0, 255).astype(np.uint8)
+    features = F.photo_features(image)
+    upload = image.copy()
+    for row in range(3, 13, 3):
+        y = round(row * 37.5)
+        upload[y:y + 37, 200:600] = cv2.blur(upload[y:y + 37, 200:600], (61, 61), borderType=cv2.BORDER_REPLICATE)
+    verdict = verify(features, Upload.from_rgb(upload))
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    assert overlap(verdict.edited_region, (200, 112, 400, 376)) > 0.5
+    for transform in ("watermark", "screenshot"):
+        assert verify(features, Upload.from_rgb(reshared(transform, image))).outcome is Outcome.RESHARE
+
+
 def test_textured_scene_is_not_plain(registered):
     assert F.plain_reason(registered) is None and F.weak_reason(registered) is None
     assert len(registered.points) == F.MAX_KEYPOINTS

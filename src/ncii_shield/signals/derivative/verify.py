@@ -10,8 +10,9 @@
    exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
    cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
    structure moved further than re-encoding and resizing move it.
-3. **Decide.** Differing cells are cleaned with a 3 x 3 opening, so thin bands (a line of overlaid
-   text, a watermark, a UI bar) cannot make an edit. The largest remaining block is the edit. A
+3. **Decide.** Plain cells lying between smoothed ones (a blur or inpainting shows only where the
+   photo had structure) join the differing cells; these are cleaned with a 3 x 3 opening, so thin
+   bands (a line of overlaid text, a watermark, a UI bar) cannot make an edit. The largest remaining block is the edit. A
    *derivative* needs both: a block of :data:`MIN_EDIT` to :data:`MAX_EDIT` of the photo, and the
    rest (at least :data:`MIN_SHARED` of the photo) matching precisely: few scattered differences
    and the same fine structure (the 16-bit cell patterns), not merely the same scene. Without a
@@ -52,6 +53,8 @@ MIN_SHARED_TEXTURED = 0.06  # of which cells with structure (flat sky matches an
 MAX_SCATTER = 0.2  # differing cells outside the edit, share of the compared cells
 MIN_COMPARED = 8  # textured cells outside the edit needed to judge that the rest is the same photo
 MAX_IMPRECISION = 1.2  # mean structure bits (of 16) that differ in unedited textured cells
+SOFTENED = 0.3  # log spread ratio below which a differing cell was smoothed (blur, inpainting)
+SOFT_FILL = 5  # cells: plain cells this close between smoothed ones belong to the same edit
 _STD_CAP = 63.75  # the stored spread is capped here
 
 
@@ -274,7 +277,14 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
                               np.abs(sr) / 0.6, dp / 5.0])
     differs = (diff > 1.0) & visible
     square = np.ones((3, 3), np.uint8)
-    closed = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_CLOSE, square) & visible
+    # A blurred or inpainted area shows only where it had structure: its plain cells look the same
+    # before and after. Plain cells lying between smoothed ones are taken into the edit (text or
+    # logos laid over a photo sharpen cells instead, so an overlay does not grow this way).
+    quiet = visible & ~differs & (r.std < TEXTURE_STD) & (u_std < TEXTURE_STD)
+    smoothed = differs & (sr < -SOFTENED)
+    between = cv2.morphologyEx(smoothed.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((SOFT_FILL, SOFT_FILL), np.uint8))
+    differs_or_hidden = differs | ((between > 0) & quiet)
+    closed = cv2.morphologyEx(differs_or_hidden.astype(np.uint8), cv2.MORPH_CLOSE, square) & visible
     opened = cv2.morphologyEx(closed.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(opened.astype(np.uint8), connectivity=8)
     edit = np.zeros_like(opened)
