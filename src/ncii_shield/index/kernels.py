@@ -87,6 +87,34 @@ def _first_probed_chunk(x, positions, widths, max_flips):
 
 
 @njit(inline="always", nogil=True, cache=True)
+def _probe_chunk(q, c, positions, widths, offsets, starts, shift, max_flips, probes, nb, tag):
+    """Append the non-empty buckets chunk ``c`` of query ``q`` probes — its own value and every value
+    within ``max_flips`` bits — to ``probes`` as (first, end, tag + flips) rows from row ``nb``;
+    return the new row count. ``shift`` is added to the bucket bounds (the chunk's row block)."""
+    width = widths[c]
+    value = _chunk(q, positions[c], width)
+    base = offsets[c]
+    for i in range(-1, width):
+        vi = value if i < 0 else value ^ (np.int64(1) << i)
+        lo = np.int64(starts[base + vi])
+        hi = np.int64(starts[base + vi + 1])
+        probes[nb, 0] = lo + shift
+        probes[nb, 1] = hi + shift
+        probes[nb, 2] = tag + (i >= 0)
+        nb += hi > lo
+        if max_flips >= 2 and i >= 0:
+            for j in range(i + 1, width):
+                vj = vi ^ (np.int64(1) << j)
+                lo = np.int64(starts[base + vj])
+                hi = np.int64(starts[base + vj + 1])
+                probes[nb, 0] = lo + shift
+                probes[nb, 1] = hi + shift
+                probes[nb, 2] = tag + 2
+                nb += hi > lo
+    return nb
+
+
+@njit(inline="always", nogil=True, cache=True)
 def _record(out_query, out_row, out_distance, found, qi, r, d):
     """Write hit number ``found`` if there is room (the caller retries with more); return found + 1."""
     if found < out_query.shape[0]:
@@ -103,7 +131,7 @@ def mih_search(words, alive, order, starts, offsets, positions, widths, max_flip
 
     ``order[c]`` lists row numbers sorted by chunk ``c``; ``starts[offsets[c] + v]`` is where chunk
     value ``v``'s bucket begins in it. Probes each chunk's value and its neighbours within
-    ``max_flips`` bits. ``rows`` and ``bounds`` (int64[probes, 2]) are scratch buffers. Returns the
+    ``max_flips`` bits. ``rows`` and ``bounds`` (int64[probes, 3]) are scratch buffers. Returns the
     number of hits; if it exceeds ``len(out_query)`` only the first ones were written — call again
     with bigger output arrays.
     """
@@ -118,25 +146,7 @@ def mih_search(words, alive, order, starts, offsets, positions, widths, max_flip
         # stage 1: bucket bounds of every probe (empty buckets skipped)
         nb = 0
         for c in range(widths.shape[0]):
-            width = widths[c]
-            value = _chunk(q, positions[c], width)
-            base = offsets[c]
-            shift = c * n
-            for i in range(-1, width):
-                vi = value if i < 0 else value ^ (np.int64(1) << i)
-                lo = np.int64(starts[base + vi])
-                hi = np.int64(starts[base + vi + 1])
-                bounds[nb, 0] = lo + shift
-                bounds[nb, 1] = hi + shift
-                nb += hi > lo
-                if max_flips >= 2 and i >= 0:
-                    for j in range(i + 1, width):
-                        vj = vi ^ (np.int64(1) << j)
-                        lo = np.int64(starts[base + vj])
-                        hi = np.int64(starts[base + vj + 1])
-                        bounds[nb, 0] = lo + shift
-                        bounds[nb, 1] = hi + shift
-                        nb += hi > lo
+            nb = _probe_chunk(q, c, positions, widths, offsets, starts, c * n, max_flips, bounds, nb, 0)
         # stage 2: candidate rows into one buffer (bigger than the buffer: compare in place)
         m = 0
         for b in range(nb):
@@ -191,28 +201,8 @@ def mih_sketch_search(words, alive, order, starts, sketch, sketch_words, offsets
         for qi in range(first, last):
             q = queries[qi]
             for c in range(widths.shape[0]):
-                width = widths[c]
-                value = _chunk(q, positions[c], width)
-                base = offsets[c]
-                shift = c * n
-                tag = (qi - first) * 64 + c * 4
-                for i in range(-1, width):
-                    vi = value if i < 0 else value ^ (np.int64(1) << i)
-                    lo = np.int64(starts[base + vi])
-                    hi = np.int64(starts[base + vi + 1])
-                    probes[nb, 0] = lo + shift
-                    probes[nb, 1] = hi + shift
-                    probes[nb, 2] = tag + (i >= 0)
-                    nb += hi > lo
-                    if max_flips >= 2 and i >= 0:
-                        for j in range(i + 1, width):
-                            vj = vi ^ (np.int64(1) << j)
-                            lo = np.int64(starts[base + vj])
-                            hi = np.int64(starts[base + vj + 1])
-                            probes[nb, 0] = lo + shift
-                            probes[nb, 1] = hi + shift
-                            probes[nb, 2] = tag + 2
-                            nb += hi > lo
+                nb = _probe_chunk(q, c, positions, widths, offsets, starts, c * n, max_flips, probes, nb,
+                                  (qi - first) * 64 + c * 4)
         # ask for the next buckets' cache lines (8 words each) while this one is scanned
         for k in range(min(PREFETCH_AHEAD, nb)):
             for word in range(2 * probes[k, 0] // 8 * 8, 2 * probes[k, 1], 8):

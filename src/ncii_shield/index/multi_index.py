@@ -205,9 +205,9 @@ def _scratch(probes: int) -> _Scratch:
     """Per-thread buffers for the compiled search (allocated once, reused by every lookup)."""
     if not hasattr(_SCRATCH, "rows"):
         _SCRATCH.rows = np.empty(_SCRATCH_ROWS, dtype=np.uint32)
-        _SCRATCH.bounds = np.empty((0, 2), dtype=np.int64)
+        _SCRATCH.bounds = np.empty((0, 3), dtype=np.int64)
     if len(_SCRATCH.bounds) < probes:
-        _SCRATCH.bounds = np.empty((probes, 2), dtype=np.int64)
+        _SCRATCH.bounds = np.empty((probes, 3), dtype=np.int64)
         _SCRATCH.probes = np.empty((probes * kernels.SKETCH_BATCH, 3), dtype=np.int64)
     return _SCRATCH
 
