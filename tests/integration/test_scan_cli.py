@@ -196,23 +196,25 @@ def test_sigkill_mid_scan_then_resume_equals_an_uninterrupted_scan(store: str, t
 @pytest.mark.slow
 def test_ctrl_c_commits_and_resume_finishes(store: str, tmp_path: Path) -> None:
     folder = tmp_path / "f"
-    photo_folder(folder, 240, size=640)
+    items = 600  # + 1 banked: a scan of several seconds, so the interrupt lands mid-scan on a busy machine
+    photo_folder(folder, items, size=640)
     (folder / "banked.jpg").write_bytes(photo(0))
     out = tmp_path / "out.jsonl"
     checkpoint = Path(f"{out}.checkpoint.sqlite")
     proc = _start(store, str(folder), "-o", str(out))
     while _count(checkpoint) < 40 and proc.poll() is None:
         time.sleep(0.02)
+    assert proc.poll() is None, "the scan finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "--resume" in stderr
     partial = _count(checkpoint)
-    assert 40 <= partial < 241
+    assert 40 <= partial < items + 1
     other = scan(store, str(tmp_path), "-o", str(out), "--resume")  # another source: refused, not mixed in
     assert other.returncode == 1 and "belongs to a scan of other sources" in said(other)
     resumed = scan(store, str(folder), "-o", str(out), "--resume")
     assert resumed.returncode == 3, resumed.stderr
-    assert len(lines(out)) == 241 and len({r["key"] for r in lines(out)}) == 241
+    assert len(lines(out)) == items + 1 and len({r["key"] for r in lines(out)}) == items + 1
     fresh = scan(store, str(folder), "-o", str(tmp_path / "fresh.jsonl"))
     assert (tmp_path / "fresh.jsonl").read_text() == out.read_text()
