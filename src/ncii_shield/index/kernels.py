@@ -9,8 +9,13 @@ the memory system busy instead of waiting on it:
 3. the candidates' hashes compared with the query: independent loads, so the CPU overlaps the
    cache misses instead of stalling on one chain of dependent loads per bucket.
 
-Only hits (distance <= threshold, alive) are written out; a row reached through several chunks is
-reported once per chunk and deduplicated by the caller. Compiled on first use and cached on disk.
+That is :func:`mih_search` (segments without sketches: the 12-chunk scheme from 2M hashes). Below
+that, :func:`mih_sketch_search` screens each bucket's candidates by a bucket-ordered sketch first, so
+it streams short runs of memory instead of loading ~4,000 random rows.
+
+Only hits (distance <= threshold, alive) are written out. :func:`mih_search` reports a row reached
+through several chunks once per chunk (the caller deduplicates); :func:`mih_sketch_search` once.
+Compiled on first use and cached on disk.
 """
 
 from __future__ import annotations
@@ -187,7 +192,9 @@ def mih_sketch_search(words, alive, order, starts, sketch, sketch_words, offsets
     loading its hash (a random hash passes with probability ~1e-8), and recall stays exact. The
     sketches of a bucket lie next to each other, so a lookup streams ~272 short runs instead of
     ~4,000 random rows. A hit is reported once, by the first chunk that probes it (unlike
-    :func:`mih_search`). ``probes`` (int64[SKETCH_BATCH * probes per query, 3]) is scratch.
+    :func:`mih_search`). ``probes`` (int64[SKETCH_BATCH * probes per query, 3]) is scratch. Each
+    probe's tag packs (query in the batch, chunk, flips) as ``q * 64 + c * 4 + f``: at most 16 chunks
+    and 3 flips (:class:`~.multi_index.ChunkScheme` checks it).
     """
     x = np.empty(4, dtype=np.uint64)
     found = 0

@@ -12,7 +12,8 @@
    structure moved further than re-encoding and resizing move it.
 3. **Decide.** Plain cells lying between smoothed ones (a blur or inpainting shows only where the
    photo had structure) join the differing cells; these are cleaned with a 3 x 3 opening, so thin
-   bands (a line of overlaid text, a watermark, a UI bar) cannot make an edit. The largest remaining block is the edit. A
+   bands (a line of overlaid text, a watermark, a UI bar) cannot make an edit. The largest
+   remaining block is the edit. A
    *derivative* needs both: a block of :data:`MIN_EDIT` to :data:`MAX_EDIT` of the photo, and the
    rest (at least :data:`MIN_SHARED` of the photo) matching precisely: few scattered differences
    and the same fine structure (the 16-bit cell patterns), not merely the same scene. Without a
