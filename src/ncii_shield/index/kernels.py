@@ -9,12 +9,13 @@ the memory system busy instead of waiting on it:
 3. the candidates' hashes compared with the query: independent loads, so the CPU overlaps the
    cache misses instead of stalling on one chain of dependent loads per bucket.
 
-That is :func:`mih_search` (segments without sketches: the 12-chunk scheme from 2M hashes). Below
-that, :func:`mih_sketch_search` screens each bucket's candidates by a bucket-ordered sketch first, so
-it streams short runs of memory instead of loading ~4,000 random rows.
+That is :func:`mih_search` (the 12-chunk scheme from 2M hashes). Below that, 16 chunks of 16 bits
+and :func:`mih_pair_search`: each bucket's candidates are screened by their 32-bit group value,
+stored in bucket order, so a lookup streams short runs of 4-byte values and loads a hash only when
+it is (almost surely) a hit.
 
 Only hits (distance <= threshold, alive) are written out. :func:`mih_search` reports a row reached
-through several chunks once per chunk (the caller deduplicates); :func:`mih_sketch_search` once.
+through several chunks once per chunk (the caller deduplicates); :func:`mih_pair_search` once.
 Compiled on first use and cached on disk.
 """
 
@@ -53,6 +54,18 @@ def _prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
+@intrinsic
+def _ctpop32(typingctx, x):
+    """Bits set in a uint32 (LLVM's ctpop: one POPCNT; the bit-trick pattern widens to 64 bits in numba)."""
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i32, [i32]), "llvm.ctpop.i32")
+        return builder.call(function, [args[0]])
+
+    return types.uint32(types.uint32), codegen
+
+
 @njit(inline="always", nogil=True, cache=True)
 def _popcount(x):
     # LLVM turns this pattern into one POPCNT instruction.
@@ -82,11 +95,20 @@ def _chunk(q, pos, width):
 
 
 @njit(inline="always", nogil=True, cache=True)
-def _first_probed_chunk(x, positions, widths, max_flips):
-    """The first chunk in which ``x`` (a hash XOR the query, uint64[4]) has at most ``max_flips`` bits
-    set: the one chunk whose probe reports this hit (the others that reach it skip it)."""
+def _group(q, g):
+    """32-bit group ``g`` (bits 32g..32g+31) of the 256-bit hash ``q`` (uint64[4], big-endian words)."""
+    w = q[g // 2]
+    return np.uint32((w >> np.uint64(32)) if g % 2 == 0 else (w & np.uint64(0xFFFFFFFF)))
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _first_reporting_chunk(x, positions, widths, max_flips, group_limit):
+    """The first chunk through which :func:`mih_pair_search` finds ``x`` (a hash XOR the query,
+    uint64[4]): at most ``max_flips`` bits set in the chunk and at most ``group_limit`` in its 32-bit
+    group. The one chunk that reports the hit (the others that reach it skip it)."""
     for c in range(widths.shape[0]):
-        if _popcount(np.uint64(_chunk(x, positions[c], widths[c]))) <= max_flips:
+        if (_popcount(np.uint64(_chunk(x, positions[c], widths[c]))) <= max_flips
+                and _ctpop32(_group(x, c // 2)) <= group_limit):
             return c
     return -1
 
@@ -175,66 +197,87 @@ def mih_search(words, alive, order, starts, offsets, positions, widths, max_flip
     return found
 
 
-SKETCH_BATCH = 8  # queries whose probes are listed together, so prefetching runs across query boundaries
+PAIR_BATCH = 8  # queries whose probes are listed together, so prefetching runs across query boundaries
 PREFETCH_AHEAD = 12  # buckets
+PAIR_BLOCK = 24  # group values compared per step (buckets hold ~15 at 1M); the array is padded by this many
 
 
 @njit(nogil=True, cache=True)
-def mih_sketch_search(words, alive, order, starts, sketch, sketch_words, offsets, positions, widths, max_flips,
-                      queries, threshold, out_query, out_row, out_distance, probes):
-    """:func:`mih_search` over a segment that also stores, for every chunk and in that chunk's bucket
-    order, a 128-bit *sketch* of each hash: the two 64-bit words of the hash that do not overlap the
-    chunk (``sketch[2 * (c * n + p)]`` and the next; ``sketch_words[c]`` says which words).
+def mih_pair_search(words, alive, order, starts, groups, offsets, positions, widths, max_flips, queries, threshold,
+                    out_query, out_row, out_distance, probes):
+    """:func:`mih_search` over a segment of 16 chunks of 16 bits that also stores, for every chunk
+    and in that chunk's bucket order, the 32-bit *group* (the chunk and its neighbour: bits
+    32g..32g+31, g = chunk // 2) of each hash: ``groups[c * n + p]``.
 
-    Within a bucket the chunk's distance to the query is known (the flips probed), and the sketch's
-    distance adds to it without overlap, so ``flips + popcount(sketch ^ query's words)`` is a lower
-    bound of the full distance: a candidate above the threshold by that bound is rejected without
-    loading its hash (a random hash passes with probability ~1e-8), and recall stays exact. The
-    sketches of a bucket lie next to each other, so a lookup streams ~272 short runs instead of
-    ~4,000 random rows. A hit is reported once, by the first chunk that probes it (unlike
-    :func:`mih_search`). ``probes`` (int64[SKETCH_BATCH * probes per query, 3]) is scratch. Each
-    probe's tag packs (query in the batch, chunk, flips) as ``q * 64 + c * 4 + f``: at most 16 chunks
-    and 3 flips (:class:`~.multi_index.ChunkScheme` checks it).
+    Two-level pigeonhole: if a hash is within ``threshold`` (<= 31) of the query, one of the 8 groups
+    differs in at most ``t = threshold // 8`` <= 3 bits (8 x 4 = 32 > 31), and within that group one
+    of its two chunks differs in at most ``t // 2`` <= 1 bit. So the hash sits in a probed bucket of
+    that chunk *and* its group value is within ``t`` of the query's: a candidate whose group differs
+    in more bits is skipped without loading its hash (a random hash passes with probability ~1e-6),
+    and recall stays exact. A lookup reads ~272 short runs of 4-byte group values (~16 KB) instead
+    of ~4,000 random 32-byte rows. Each bucket is screened in blocks of ``PAIR_BLOCK`` values without
+    a branch per value (the array is padded so a block may run past the last bucket). A hit is
+    reported once, by the first chunk that reaches it (unlike :func:`mih_search`).
+
+    ``probes`` (int64[PAIR_BATCH * probes per query, 3]) is scratch; each probe's tag packs (query in
+    the batch, chunk) as ``q * 64 + c * 4 + flips``.
     """
     x = np.empty(4, dtype=np.uint64)
     found = 0
     limit = np.uint64(threshold)
+    group_limit = np.uint32(threshold // 8)
     n = order.shape[1]
     flat = order.ravel()
-    for first in range(0, queries.shape[0], SKETCH_BATCH):
-        last = min(first + SKETCH_BATCH, queries.shape[0])
-        # every non-empty bucket these queries probe: (first sketch, end, query * 64 + chunk * 4 + flips)
+    query_groups = np.empty(8 * PAIR_BATCH, dtype=np.uint32)
+    for first in range(0, queries.shape[0], PAIR_BATCH):
+        last = min(first + PAIR_BATCH, queries.shape[0])
+        # every non-empty bucket these queries probe: (first row, end, query * 64 + chunk * 4 + flips)
         nb = 0
         for qi in range(first, last):
             q = queries[qi]
+            for g in range(8):
+                query_groups[(qi - first) * 8 + g] = _group(q, g)
             for c in range(widths.shape[0]):
                 nb = _probe_chunk(q, c, positions, widths, offsets, starts, c * n, max_flips, probes, nb,
                                   (qi - first) * 64 + c * 4)
-        # ask for the next buckets' cache lines (8 words each) while this one is scanned
+        # ask for the next buckets' cache lines (a block spans at most 3) while this one is screened
         for k in range(min(PREFETCH_AHEAD, nb)):
-            for word in range(2 * probes[k, 0] // 8 * 8, 2 * probes[k, 1], 8):
-                _prefetch(sketch, word)
+            _prefetch_block(groups, probes[k, 0])
         for k in range(nb):
             if k + PREFETCH_AHEAD < nb:
-                for word in range(2 * probes[k + PREFETCH_AHEAD, 0] // 8 * 8, 2 * probes[k + PREFETCH_AHEAD, 1], 8):
-                    _prefetch(sketch, word)
+                _prefetch_block(groups, probes[k + PREFETCH_AHEAD, 0])
             tag = probes[k, 2]
-            qi = first + tag // 64
-            c = (tag // 4) % 16
-            flips = np.uint64(tag % 4)
-            q = queries[qi]
-            a = q[sketch_words[c, 0]]
-            b = q[sketch_words[c, 1]]
-            for p in range(probes[k, 0], probes[k, 1]):
-                if flips + _popcount(sketch[2 * p] ^ a) + _popcount(sketch[2 * p + 1] ^ b) <= limit:
-                    r = np.int64(flat[p])
-                    d = _distance(words, r, q[0], q[1], q[2], q[3])
-                    if d <= limit and alive[r]:
-                        for w in range(4):
-                            x[w] = words[r, w] ^ q[w]
-                        if _first_probed_chunk(x, positions, widths, max_flips) == c:
-                            found = _record(out_query, out_row, out_distance, found, qi, r, d)
+            batch_q = tag >> 6
+            c = (tag >> 2) & 15
+            want = query_groups[batch_q * 8 + c // 2]
+            end = probes[k, 1]
+            p = probes[k, 0]
+            while p < end:
+                block = groups[p:p + PAIR_BLOCK]
+                passed = np.uint32(0)
+                for i in range(PAIR_BLOCK):
+                    passed += _ctpop32(block[np.uint64(i)] ^ want) <= group_limit
+                if passed:  # rare: a near hash (or one random hash in ~1e6)
+                    for pp in range(p, min(p + PAIR_BLOCK, end)):
+                        if _ctpop32(groups[pp] ^ want) <= group_limit:
+                            r = np.int64(flat[pp])
+                            qi = first + batch_q
+                            q = queries[qi]
+                            d = _distance(words, r, q[0], q[1], q[2], q[3])
+                            if d <= limit and alive[r]:
+                                for w in range(4):
+                                    x[w] = words[r, w] ^ q[w]
+                                if _first_reporting_chunk(x, positions, widths, max_flips, group_limit) == c:
+                                    found = _record(out_query, out_row, out_distance, found, qi, r, d)
+                p += PAIR_BLOCK
     return found
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _prefetch_block(groups, p):
+    _prefetch(groups, p)
+    _prefetch(groups, p + 16)
+    _prefetch(groups, p + PAIR_BLOCK - 1)
 
 
 @njit(nogil=True, cache=True)

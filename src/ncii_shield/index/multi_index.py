@@ -9,18 +9,19 @@ for 2,872 probes (:class:`ChunkScheme`). (A multi-index hash that only probes th
 values, as python-threatexchange's faiss ``IndexBinaryMultiHash`` does with ``nflip=0``, is only
 guaranteed exact up to distance 15.) The search loops are compiled (:mod:`.kernels`).
 
-Below 2M hashes a segment also keeps, per chunk and in that chunk's bucket order, a 128-bit *sketch*
-of every hash (the two 64-bit words that do not overlap the chunk): a candidate whose sketch alone
-already differs by more than the threshold is rejected without loading its hash, so a lookup streams
-272 short runs of memory instead of ~4,000 random rows (~27 µs per query at 1M in the compiled
-search, for 256 more bytes per hash; see :func:`kernels.mih_sketch_search`). The large scheme does without, to fit 10M hashes in
-under 2 GB.
+Below 2M hashes a segment also keeps, per chunk and in that chunk's bucket order, the 32-bit
+*group* of every hash that holds the chunk (two neighbouring chunks). One group of 8 differs from
+the query in at most 3 bits, and one of its chunks in at most 1 (the pigeonhole again, on two
+levels), so a candidate whose group differs in more bits is skipped without loading its hash: a
+lookup streams 272 short runs of 4-byte values instead of loading ~4,000 random rows, for 64 more
+bytes per hash (see :func:`kernels.mih_pair_search`). The large scheme does without (10M hashes in
+under 2 GB).
 
-Layout (numpy, no Python objects per entry; ~100 bytes per hash, ~360 with sketches):
+Layout (numpy, no Python objects per entry; ~100 bytes per hash, ~170 with groups):
 
 * **segments** built in bulk: hashes as ``uint64[n, 4]``, ids ``int64[n]`` sorted ascending, and for
   each chunk the row numbers sorted by that chunk's value (``uint32[chunks, n]``) with bucket
-  offsets (``uint32``, 2**width + 1 per chunk), and the sketches. A segment never changes, except
+  offsets (``uint32``, 2**width + 1 per chunk), and the groups. A segment never changes, except
   that removing an entry marks it dead (a tombstone);
 * a **delta** of up to ``delta_limit`` entries added since, searched by brute force.
 
@@ -48,21 +49,21 @@ EXACT_RECALL_LIMIT = 31
 @dataclass(frozen=True)
 class ChunkScheme:
     """How a 256-bit hash is cut into chunks, how many bit flips to probe per chunk, and whether
-    segments keep bucket-ordered sketches (see :func:`kernels.mih_sketch_search`).
+    segments keep bucket-ordered 32-bit groups (see :func:`kernels.mih_pair_search`).
 
     Exact up to distance ``len(widths) * (max_flips + 1) - 1`` (pigeonhole). Two schemes reach 31:
-    16 x 16 bits with 1 flip and sketches (272 probes, small tables, 256 more bytes per hash; best up
-    to ~2M hashes) and 4 x 22 + 8 x 21 bits with 2 flips and no sketches (2,872 probes but ~4x fewer
+    16 x 16 bits with 1 flip and groups (272 probes, small tables, 64 more bytes per hash; best up
+    to ~2M hashes) and 4 x 22 + 8 x 21 bits with 2 flips and no groups (2,872 probes but ~4x fewer
     candidates and ~100 bytes per hash: for 10M hashes in under 2 GB).
     """
 
     widths: tuple[int, ...]
     max_flips: int
-    sketch: bool = False
+    groups: bool = False
 
     def __post_init__(self) -> None:
-        if self.sketch and (len(self.widths) > 16 or self.max_flips > 3):
-            raise ValueError("the sketched search packs a probe's chunk and flips in 6 bits: at most 16 chunks, 3 flips")
+        if self.groups and (self.widths != (16,) * 16 or self.max_flips != 1):
+            raise ValueError("the group screen is exact for 16 chunks of 16 bits probed with 1 flip (two per group)")
 
     @property
     def exact_limit(self) -> int:
@@ -75,17 +76,6 @@ class ChunkScheme:
     @property
     def probes(self) -> int:
         return sum(1 + w + (w * (w - 1) // 2 if self.max_flips >= 2 else 0) for w in self.widths)
-
-    def sketch_words(self) -> np.ndarray:
-        """For each chunk, the two 64-bit words of the hash that share no bit with it (int64[chunks, 2])."""
-        if self not in _SKETCH_WORDS:
-            rows, pos = [], 0
-            for width in self.widths:
-                used = set(range(pos // 64, (pos + width - 1) // 64 + 1))
-                rows.append([w for w in range(WORDS) if w not in used][:2])
-                pos += width
-            _SKETCH_WORDS[self] = np.array(rows, dtype=np.int64)
-        return _SKETCH_WORDS[self]
 
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(table offset, first bit, width) of every chunk, as the compiled search takes them."""
@@ -111,9 +101,8 @@ class ChunkScheme:
 
 
 _TABLES: dict[ChunkScheme, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-_SKETCH_WORDS: dict[ChunkScheme, np.ndarray] = {}
-SMALL_SCHEME = ChunkScheme((16,) * 16, 1, sketch=True)
-RUN_SCHEME_LARGE = ChunkScheme((16,) * 16, 1)  # runs beside a large main segment: no sketches (memory)
+SMALL_SCHEME = ChunkScheme((16,) * 16, 1, groups=True)
+RUN_SCHEME_LARGE = ChunkScheme((16,) * 16, 1)  # runs beside a large main segment: no groups (memory)
 LARGE_SCHEME = ChunkScheme((22,) * 4 + (21,) * 8, 2)
 LARGE_SCHEME_FROM = 2_000_000
 _SCRATCH_ROWS = 1 << 16
@@ -127,7 +116,7 @@ class _Segment:
     alive: np.ndarray  # bool[n]
     order: np.ndarray  # uint32[chunks, n]: rows sorted by chunk value
     starts: np.ndarray  # uint32[sum(2**w + 1)]: bucket offsets, chunk after chunk
-    sketch: np.ndarray | None = None  # uint64[chunks * n * 2]: per chunk, in its bucket order, 2 other words
+    groups: np.ndarray | None = None  # uint32[chunks * n + pad]: per chunk, in its bucket order, its 32-bit group
 
     @classmethod
     def build(cls, words: np.ndarray, ids: np.ndarray, scheme: ChunkScheme | None = None) -> _Segment:
@@ -146,14 +135,15 @@ class _Segment:
             counts = np.bincount(keys, minlength=1 << width)
             starts[offsets[c]] = 0
             np.cumsum(counts, out=starts[offsets[c] + 1 : offsets[c + 1]])
-        sketch = None
-        if scheme.sketch:
-            sketch = np.empty((len(scheme.widths), n, 2), dtype=np.uint64)
-            for c, (a, b) in enumerate(scheme.sketch_words()):
-                sketch[c, :, 0] = words[order[c], a]
-                sketch[c, :, 1] = words[order[c], b]
-            sketch = sketch.reshape(-1)
-        return cls(scheme, words, np.asarray(ids, dtype=np.int64), np.ones(n, dtype=bool), order, starts, sketch)
+        groups = None
+        if scheme.groups:
+            # padded: the search screens whole blocks, which may run past the last bucket
+            groups = np.zeros(len(scheme.widths) * n + kernels.PAIR_BLOCK, dtype=np.uint32)
+            for c in range(len(scheme.widths)):
+                word = words[:, c // 4]
+                value = word >> np.uint64(32) if (c // 2) % 2 == 0 else word & np.uint64(0xFFFFFFFF)
+                groups[c * n:(c + 1) * n] = value[order[c]]
+        return cls(scheme, words, np.asarray(ids, dtype=np.int64), np.ones(n, dtype=bool), order, starts, groups)
 
     @classmethod
     def empty(cls) -> _Segment:
@@ -171,16 +161,15 @@ class _Segment:
     def search(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query number, id, distance) of every alive entry within ``threshold`` of a query."""
         offsets, positions, widths = self.scheme.kernel_tables()
-        scratch = _scratch(self.scheme.probes)
-        # mih_search reports a near match once per chunk it shares (up to 16x); mih_sketch_search once
-        capacity = 256 + (8 if self.sketch is not None else 16) * len(queries)
+        scratch = _scratch(self.scheme.probes, batched=self.groups is not None)
+        # mih_search reports a near match once per chunk it shares (up to 16x); mih_pair_search once
+        capacity = 256 + (8 if self.groups is not None else 16) * len(queries)
         while True:
             out = np.empty((3, capacity), dtype=np.int64)
-            if self.sketch is not None:
-                found = kernels.mih_sketch_search(self.words, self.alive, self.order, self.starts, self.sketch,
-                                                  self.scheme.sketch_words(), offsets, positions, widths,
-                                                  self.scheme.max_flips, queries, threshold, out[0], out[1],
-                                                  out[2], scratch.probes)
+            if self.groups is not None:
+                found = kernels.mih_pair_search(self.words, self.alive, self.order, self.starts, self.groups,
+                                                offsets, positions, widths, self.scheme.max_flips, queries,
+                                                threshold, out[0], out[1], out[2], scratch.probes)
             else:
                 found = kernels.mih_search(self.words, self.alive, self.order, self.starts, offsets, positions,
                                            widths, self.scheme.max_flips, queries, threshold, out[0], out[1],
@@ -205,14 +194,18 @@ class _Scratch(threading.local):
 _SCRATCH = _Scratch()
 
 
-def _scratch(probes: int) -> _Scratch:
-    """Per-thread buffers for the compiled search (allocated once, reused by every lookup)."""
+def _scratch(probes: int, *, batched: bool) -> _Scratch:
+    """Per-thread buffers for the compiled search (allocated once, reused by every lookup):
+    ``probes`` for :func:`kernels.mih_pair_search` (``batched``), ``rows`` and ``bounds`` for
+    :func:`kernels.mih_search`."""
+    if batched:
+        if len(getattr(_SCRATCH, "probes", ())) < probes * kernels.PAIR_BATCH:
+            _SCRATCH.probes = np.empty((probes * kernels.PAIR_BATCH, 3), dtype=np.int64)
+        return _SCRATCH
     if not hasattr(_SCRATCH, "rows"):
         _SCRATCH.rows = np.empty(_SCRATCH_ROWS, dtype=np.uint32)
-        _SCRATCH.bounds = np.empty((0, 3), dtype=np.int64)
-    if len(_SCRATCH.bounds) < probes:
+    if len(getattr(_SCRATCH, "bounds", ())) < probes:
         _SCRATCH.bounds = np.empty((probes, 3), dtype=np.int64)
-        _SCRATCH.probes = np.empty((probes * kernels.SKETCH_BATCH, 3), dtype=np.int64)
     return _SCRATCH
 
 
@@ -320,7 +313,7 @@ class MultiIndexHammingIndex(SignalIndex):
 
     def _run_scheme(self) -> ChunkScheme:
         """Runs are small segments; beside a main segment of the large scheme (10M hashes in < 2 GB)
-        they do without sketches, whose 256 bytes per hash would add up to an eighth of the main's."""
+        they do without groups (64 bytes per hash, up to an eighth of the main's entries)."""
         return RUN_SCHEME_LARGE if self._main.scheme is LARGE_SCHEME else SMALL_SCHEME
 
     def _maybe_merge(self) -> None:
@@ -434,5 +427,5 @@ class MultiIndexHammingIndex(SignalIndex):
         total = self._delta_words.nbytes + self._delta_ids.nbytes
         for s in (self._main, *self._runs):
             total += s.words.nbytes + s.ids.nbytes + s.alive.nbytes + s.order.nbytes + s.starts.nbytes
-            total += 0 if s.sketch is None else s.sketch.nbytes
+            total += 0 if s.groups is None else s.groups.nbytes
         return total

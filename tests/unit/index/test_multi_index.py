@@ -45,29 +45,35 @@ def test_every_distance_0_to_31_found_and_32_plus_not(scheme):
                 assert target not in ids
 
 
-def test_sketch_bound_never_drops_a_match_whose_differences_sit_in_the_sketch():
-    """The worst case for the sketch's lower bound: all the differing bits lie in the two words a
-    chunk's sketch holds (or in one word), so the bound equals the true distance. Every such hash at
-    31 must still be found through some chunk, and at 32 must not be."""
+def test_group_screen_never_drops_a_match_spread_evenly_over_groups_and_chunks():
+    """The worst case for the two-level pigeonhole: the differing bits spread as evenly as they can
+    over the 8 groups of 32 bits and, within each group, over its two 16-bit chunks (so at 31 only
+    one group differs in 3 bits, split 1 + 2). Every such hash at 31 must still be found, through
+    exactly that group's 1-bit chunk, and at 32 must not be."""
     from ncii_shield.index.bits import hexes_to_words
 
     rng = np.random.default_rng(23)
     base = [random_hex(rng) for _ in range(3_000)]
     index = MultiIndexHammingIndex(min_merge=1)
     index._main = _Segment.build(hexes_to_words(base), np.arange(len(base)), SMALL_SCHEME)
-    assert index._main.sketch is not None and SMALL_SCHEME.sketch_words().shape == (16, 2)
-    for words in ([1, 2], [2, 3], [0, 3], [0], [3], [0, 1, 2, 3]):
-        for distance in (29, 30, 31, 32, 33):
+    assert index._main.groups is not None
+    for distance in (8, 16, 24, 29, 30, 31, 32, 33):
+        for trial in range(20):
             target = int(rng.integers(len(base)))
             number = int(base[target], 16)
-            bits = rng.choice([64 * (3 - w) + b for w in words for b in range(64)], distance, replace=False)
-            for b in bits:  # bit 0 is the least significant: word 3 of the big-endian hash
-                number ^= 1 << int(b)
+            per_chunk = [0] * 16
+            groups = rng.permutation(8)
+            for k in range(distance):  # round robin over the groups, alternating their two chunks
+                g = int(groups[k % 8])
+                per_chunk[2 * g + (k // 8) % 2] += 1
+            for c, bits in enumerate(per_chunk):  # chunk 0 is the most significant 16 bits
+                for b in rng.choice(16, bits, replace=False):
+                    number ^= 1 << (255 - 16 * c - int(b))
             found = {m.id: m.distance for m in index.query(f"{number:064x}", 31)}
             if distance <= 31:
-                assert found.get(target) == distance, (words, distance)
+                assert found.get(target) == distance, (distance, trial, per_chunk)
             else:
-                assert target not in found, (words, distance)
+                assert target not in found, (distance, trial)
 
 
 def test_agrees_with_brute_force_on_clusters_with_adds_and_removes():
