@@ -109,14 +109,26 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--store", type=Path,
+                        help="keep the built SQLite store in this folder and reuse it on the next run "
+                             "(same --hashes): saves building it again when comparing code changes")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("this benchmark needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     rng = np.random.default_rng(7)
     tmp = Path(tempfile.mkdtemp(prefix="ncii-http-bench-"))
-    url = f"sqlite:///{tmp / 'bench.db'}"
-    key, words = build_store(url, args.hashes, rng)
+    folder = args.store or tmp
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{folder / f'bench-{args.hashes}.db'}"
+    saved = folder / f"bench-{args.hashes}.key"
+    if args.store and saved.exists():  # the same hashes: they come from the same seed
+        key = saved.read_text().strip()
+        words = rng.integers(0, 2**64, size=(args.hashes, 4), dtype=np.uint64)
+    else:
+        key, words = build_store(url, args.hashes, rng)
+        if args.store:
+            saved.write_text(key)
     port = 18000 + int(rng.integers(0, 1000))
     server = subprocess.Popen([sys.executable, "-m", "ncii_shield.cli", "serve", "--db", url, "--port", str(port),
                                "--workers", str(args.workers), "--no-demo", "--log-level", args.log_level],

@@ -162,6 +162,12 @@ def test_wrong_secret_for_a_real_prefix_is_refused(server, tenant_a):
     ({"signal_type": "pdq"}, "both"),
     ({"signal_type": "pdq", "value": BASE, "signals": []}, "either"),
     ({"signals": [{"signal_type": "pdq", "value": BASE}, {"signal_type": "pdq", "value": "x"}]}, "signals[1]"),
+    # batches are checked per signal type, but the error still names the first bad query
+    ({"signals": [{"signal_type": "pdq", "value": BASE}, {"signal_type": "md5", "value": "0" * 31},
+                  {"signal_type": "pdq", "value": BASE[:-1] + " "}]}, "signals[1]"),
+    ({"signals": [{"signal_type": "pdq", "value": BASE}, {"signal_type": "pdq", "value": BASE[:-2] + " a"}]},
+     "signals[1]"),
+    ({"signals": [{"signal_type": "pdq", "value": BASE}, {"signal_type": "phash", "value": BASE}]}, "signals[1]"),
     ({"signal_type": "pdq", "value": BASE, "threshold": 99}, "0 to 31"),
     ({"signal_type": "pdq", "value": BASE, "extra": 1}, "extra"),
 ])
@@ -234,6 +240,13 @@ def test_operations_endpoints(server, tenant_a):
     assert httpx.get(server.url + "/healthz").json()["database"] == "ok"
     spec = httpx.get(server.url + "/openapi.json").json()
     assert {"/v1/banks", "/v1/match", "/v1/match/media", "/v1/banks/{bank}/signals/{signal_id}"} <= set(spec["paths"])
+    # /v1/match parses its body itself (one pass) but documents it as a declared body would
+    body = spec["paths"]["/v1/match"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/MatchIn"}
+    schemas = spec["components"]["schemas"]
+    assert {"signals", "signal_type", "value", "threshold"} <= set(schemas["MatchIn"]["properties"])
+    assert schemas["MatchIn"]["properties"]["signals"]["anyOf"][0]["items"] == {"$ref": "#/components/schemas/SignalIn"}
+    assert "SignalIn" in schemas
     assert "text/html" in httpx.get(server.url + "/docs").headers["content-type"]
     with server.client(tenant_a) as c:
         c.post("/v1/match", json={"signal_type": "pdq", "value": BASE})

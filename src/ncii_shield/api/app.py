@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ncii_shield import __version__, logs
-from ncii_shield.api import errors
+from ncii_shield.api import bodies, errors
 from ncii_shield.api.metrics import Metrics, add_deadline_gauges
 from ncii_shield.api.middleware import BodyLimit, RequestContext
 from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, match, monitors, notices, review
@@ -63,6 +63,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.state.metrics = Metrics(shield.follower, shield.db)
     add_deadline_gauges(app.state.metrics, shield.notices.counts)
     errors.install(app)
+    bodies.add_schemas(app)
     app.include_router(health.router)
     app.include_router(banks.router)
     app.include_router(match.router)

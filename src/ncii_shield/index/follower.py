@@ -172,6 +172,22 @@ class IndexFollower:
         found = index.query_many(values, threshold) if len(values) > 1 else [index.query(values[0], threshold)]
         return [self._hits(signal_type, matches) for matches in found]
 
+    def query_arrays(self, signal_type: str, values: list[str],
+                     threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every match of a batch as arrays: (query number, signal id, distance, bank id), by query,
+        then nearest first. Signals of banks this replica has not loaded yet are left out."""
+        index = self.indexes.get(signal_type)
+        if index is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty
+        query, ids, distance = index.query_arrays(values, threshold)
+        bank_of = self._bank_of
+        known = ids < len(bank_of)
+        bank_ids = np.full(len(ids), -1, dtype=np.int64)
+        bank_ids[known] = bank_of[ids[known]]
+        loaded = np.isin(bank_ids, np.fromiter(self.banks, dtype=np.int64, count=len(self.banks)))
+        return query[loaded], ids[loaded], distance[loaded], bank_ids[loaded]
+
     def _hits(self, signal_type: str, matches) -> list[Hit]:  # noqa: ANN001
         hits = []
         for match in matches:

@@ -384,32 +384,39 @@ class MultiIndexHammingIndex(SignalIndex):
             return []
         return self._search(hexes_to_words(values), threshold)
 
+    def query_arrays(self, values: list[str], threshold: float = EXACT_RECALL_LIMIT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._search_arrays(hexes_to_words(values), threshold)
+
     def _search(self, queries: np.ndarray, threshold: float) -> list[list[IndexMatch]]:
+        out: list[list[IndexMatch]] = [[] for _ in range(len(queries))]
+        for q, id, d in zip(*(column.tolist() for column in self._search_arrays(queries, threshold))):
+            out[q].append(IndexMatch(d, id))
+        return out
+
+    def _search_arrays(self, queries: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query number, id, distance) of every match, each (query, id) once, by query then nearest."""
         if threshold > EXACT_RECALL_LIMIT:
             raise ValueError(f"this index is exact only up to distance {EXACT_RECALL_LIMIT}")
         limit = int(threshold)
-        if limit < 0:
-            return [[] for _ in range(len(queries))]
         parts = []
-        with self._lock:
-            for segment in (self._main, *self._runs):
-                if len(segment):
-                    parts.append(segment.search(queries, limit))
-            if self._delta_size:
-                parts.append(self._search_delta(queries, limit))
-        out: list[list[IndexMatch]] = [[] for _ in range(len(queries))]
-        if parts:
-            query, ids, distance = (np.concatenate(column) for column in zip(*parts))
-            # a row reached through several chunks is reported once per chunk: keep one
-            order = np.lexsort((ids, query))
-            query, ids, distance = query[order], ids[order], distance[order]
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = (query[1:] != query[:-1]) | (ids[1:] != ids[:-1])
-            for q, id, d in zip(query[first].tolist(), ids[first].tolist(), distance[first].tolist()):
-                out[q].append(IndexMatch(d, id))
-        for found in out:
-            found.sort()
-        return out
+        if limit >= 0:
+            with self._lock:
+                for segment in (self._main, *self._runs):
+                    if len(segment):
+                        parts.append(segment.search(queries, limit))
+                if self._delta_size:
+                    parts.append(self._search_delta(queries, limit))
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        query, ids, distance = (np.concatenate(column) for column in zip(*parts))
+        order = np.lexsort((ids, distance, query))
+        query, ids, distance = query[order], ids[order], distance[order]
+        # mih_search reports a row reached through several chunks once per chunk: keep one (sorted by
+        # query, distance and id, the copies of a (query, id) pair are neighbours)
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (query[1:] != query[:-1]) | (ids[1:] != ids[:-1])
+        return query[first], ids[first], distance[first]
 
     def _search_delta(self, queries: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         capacity = max(64, 2 * len(queries))

@@ -9,6 +9,7 @@ In-process use (no HTTP)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 from ncii_shield.errors import InvalidRequest, InvalidSignal
@@ -46,25 +47,39 @@ class Matcher:
     def __init__(self, follower: IndexFollower) -> None:
         self.follower = follower
 
-    def match(self, principal: Principal, queries: list[SignalInput], *, threshold: float | None = None) -> list[Match]:
+    def match(self, principal: Principal, queries: Sequence[SignalInput], *,
+              threshold: float | None = None) -> list[Match]:
+        """Match hash strings (anything with ``signal_type`` and ``value``) against every bank the
+        key can see; each match names the query (its position in ``queries``) it answers. A batch is
+        validated and searched per signal type in one pass, without an object per query."""
         principal.require("match")
         check_batch(queries)
-        batch = len(queries) > 1
-        canon = [canonical(q, i if batch else None) for i, q in enumerate(queries)]
-        if not batch:
-            return self._lookup(principal, 0, canon[0].signal_type, canon[0].value, threshold)
+        if len(queries) == 1:
+            q = canonical(queries[0])
+            return self._lookup(principal, 0, q.signal_type, q.value, threshold)
         by_type: dict[str, list[int]] = {}
-        for i, q in enumerate(canon):
+        for i, q in enumerate(queries):
             by_type.setdefault(q.signal_type, []).append(i)
+        batches = []
+        try:
+            for signal_type, positions in by_type.items():
+                kind = registry.get(signal_type)
+                batches.append((kind.name, positions, kind.validate_many([queries[i].value for i in positions])))
+        except Exception:  # name the first bad query, as checking them one by one does
+            for i, q in enumerate(queries):
+                canonical(q, i)
+            raise
         matches: list[Match] = []
-        for signal_type, positions in by_type.items():  # one vectorised pass per type
+        for signal_type, positions, values in batches:
             limit = self._limit(signal_type, threshold)
-            found = self.follower.query_many(signal_type, [canon[i].value for i in positions], limit)
-            for i, hits in zip(positions, found):
-                for h in hits:
-                    if self._visible(h, principal):
-                        m = self._to_match(i, h, principal, None)
-                        matches.append(self._with_shares(m, canon[i].value) if signal_type == "vpdq" else m)
+            query, ids, distance, bank_ids = self.follower.query_arrays(signal_type, values, limit)
+            banks = self.follower.banks
+            for q, signal_id, d, bank_id in zip(query.tolist(), ids.tolist(), distance.tolist(), bank_ids.tolist()):
+                bank = banks.get(bank_id)
+                if bank is not None and self._visible_bank(bank, principal):
+                    m = Match(positions[q], bank.name, signal_id, signal_type, d,
+                              shared=bank.tenant_id != principal.tenant_id)
+                    matches.append(self._with_shares(m, values[q]) if signal_type == "vpdq" else m)
         matches.sort(key=lambda m: (m.query, m.distance, m.signal_id))
         return matches
 

@@ -20,3 +20,21 @@ def parse_hex(value: object, *, digits: int, kind: str) -> str:
             f"{shown!r} is not a {kind} hash; expected exactly {digits} hexadecimal digits (0-9, a-f)"
         )
     return text
+
+
+def parse_hex_many(values: list[str], *, digits: int, kind: str) -> list[str]:
+    """:func:`parse_hex` for a batch: when every value is already ``digits`` hex digits (the usual
+    case: a platform sends its hashes as it computed them), one check over the joined string
+    instead of one per value; otherwise value by value, so the error is the same."""
+    try:
+        text = "".join(values).lower()
+    except TypeError:  # a value is not a string
+        text = ""
+    if len(text) == digits * len(values) and all(len(v) == digits for v in values):
+        try:
+            raw = bytes.fromhex(text)  # raises on anything but hex digits and spaces between pairs
+        except ValueError:
+            raw = b""
+        if 2 * len(raw) == len(text):  # no spaces either
+            return [text[i:i + digits] for i in range(0, len(text), digits)]
+    return [parse_hex(v, digits=digits, kind=kind) for v in values]

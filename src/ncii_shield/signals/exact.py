@@ -10,7 +10,7 @@ from typing import ClassVar
 from ncii_shield.index.base import SignalIndex
 from ncii_shield.index.exact import ExactIndex
 from ncii_shield.media.sniff import ContentType
-from ncii_shield.signals._hex import parse_hex
+from ncii_shield.signals._hex import parse_hex, parse_hex_many
 from ncii_shield.signals.base import BytesHasher, HashResult, SignalType
 
 
@@ -26,6 +26,10 @@ class FileDigestSignal(SignalType, BytesHasher):
     @classmethod
     def validate(cls, value: str) -> str:
         return parse_hex(value, digits=cls.digits, kind=cls.label)
+
+    @classmethod
+    def validate_many(cls, values: list[str]) -> list[str]:
+        return parse_hex_many(values, digits=cls.digits, kind=cls.label)
 
     @classmethod
     def distance(cls, a: str, b: str) -> float:

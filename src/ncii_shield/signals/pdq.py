@@ -20,7 +20,7 @@ import pdqhash
 from ncii_shield.index.base import SignalIndex
 from ncii_shield.media.decode import DecodedPhoto
 from ncii_shield.media.sniff import ContentType
-from ncii_shield.signals._hex import parse_hex
+from ncii_shield.signals._hex import parse_hex, parse_hex_many
 from ncii_shield.signals.base import HashResult, PhotoHasher, SignalType
 
 WEAK_QUALITY = 50
@@ -60,6 +60,10 @@ class PdqSignal(SignalType, PhotoHasher):
     @classmethod
     def validate(cls, value: str) -> str:
         return parse_hex(value, digits=64, kind="PDQ")
+
+    @classmethod
+    def validate_many(cls, values: list[str]) -> list[str]:
+        return parse_hex_many(values, digits=64, kind="PDQ")
 
     @classmethod
     def distance(cls, a: str, b: str) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 
 from ncii_shield.errors import InvalidSignal, UnknownSignalType
@@ -65,3 +67,21 @@ def test_hex_types_accept_upper_case_and_whitespace():
     pdq = registry.get("pdq")
     value = pdq.examples[0]
     assert pdq.validate("  " + value.upper() + "\n") == value
+
+
+@pytest.mark.parametrize("signal_type", TYPES, ids=lambda t: t.name)
+def test_validate_many_equals_validate_one_by_one(signal_type):
+    """Batches take a faster path (hex types check the joined string once); it must accept and
+    canonicalise exactly what ``validate`` does, and refuse a batch holding any bad value."""
+    good = list(signal_type.examples)
+    hex_values = [v for v in good if set(v) <= set(string.hexdigits)]
+    variants = good + [v.upper() for v in hex_values] + [f" {v}\n" for v in good]
+    assert signal_type.validate_many(variants) == [signal_type.validate(v) for v in variants]
+    for batch in (good * 3, [v.upper() for v in hex_values] * 2):  # every value canonical-length: the fast path
+        assert signal_type.validate_many(batch) == [signal_type.validate(v) for v in batch]
+    for bad in [*BAD_VALUES, None, 12, good[0][:-2] + " " + good[0][-1]]:
+        for position in (0, len(good)):
+            batch = list(good)
+            batch.insert(position, bad)
+            with pytest.raises(InvalidSignal):
+                signal_type.validate_many(batch)  # type: ignore[arg-type]

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from ncii_shield.api import bodies
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import DerivativeOut, ErrorOut, MatchIn, MatchList, MatchOut, MediaMatchOut
-from ncii_shield.services.banks import SignalInput
 from ncii_shield.services.matching import weak
 
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 413, 422, 503)}
 router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
 
 
-@router.post("", response_model=MatchList)
-async def match(body: MatchIn, request: Request, shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
+@router.post("", response_model=MatchList, openapi_extra=bodies.documented(MatchIn))
+async def match(request: Request, shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
     """Match one hash, or up to 10,000 under "signals", against every bank the key can see.
     Each match says which query (its index in the request) it answers."""
-    queries = [SignalInput(s.signal_type, s.value) for s in body.items()]
+    body = await bodies.parse(request, MatchIn)
+    queries = body.items()
     if len(queries) > 16:  # big batches off the event loop
         found = await run_in_threadpool(shield.matcher.match, principal, queries, threshold=body.threshold)
     else:
@@ -30,7 +32,7 @@ async def match(body: MatchIn, request: Request, shield: ShieldDep, principal: P
     if found:
         shield.cases.record_matches([m.signal_id for m in found])
     # Built directly (the shape MatchList documents): a batch's matches skip a second validation.
-    return JSONResponse({"matches": [dict(_MATCH_DEFAULTS, **m.to_json()) for m in found]})
+    return JSONResponse({"matches": [dict(zip(_MATCH_FIELDS, _match_row(m))) for m in found]})
 
 
 @router.post("/media", response_model=MediaMatchOut)
@@ -73,7 +75,8 @@ async def match_media(
                          derivatives=[DerivativeOut(**d.to_json()) for d in checked.derivatives])
 
 
-_MATCH_DEFAULTS = {name: None for name in MatchOut.model_fields}
+_MATCH_FIELDS = tuple(MatchOut.model_fields)
+_match_row = attrgetter(*_MATCH_FIELDS)  # every field, None included
 
 
 def count(request: Request, looked_up: list[str], found: list) -> None:
