@@ -200,11 +200,12 @@ def mih_search(words, alive, order, starts, offsets, positions, widths, max_flip
 PAIR_BATCH = 8  # queries whose probes are listed together, so prefetching runs across query boundaries
 PREFETCH_AHEAD = 12  # buckets
 PAIR_BLOCK = 24  # group values compared per step (buckets hold ~15 at 1M); the array is padded by this many
+CANDIDATES = 4096  # rows that passed the screen, verified together (scratch rows of mih_pair_search)
 
 
 @njit(nogil=True, cache=True)
 def mih_pair_search(words, alive, order, starts, groups, offsets, positions, widths, max_flips, queries, threshold,
-                    out_query, out_row, out_distance, probes):
+                    out_query, out_row, out_distance, probes, candidates):
     """:func:`mih_search` over a segment of 16 chunks of 16 bits that also stores, for every chunk
     and in that chunk's bucket order, the 32-bit *group* (the chunk and its neighbour: bits
     32g..32g+31, g = chunk // 2) of each hash: ``groups[c * n + p]``.
@@ -216,19 +217,23 @@ def mih_pair_search(words, alive, order, starts, groups, offsets, positions, wid
     in more bits is skipped without loading its hash (a random hash passes with probability ~1e-6),
     and recall stays exact. A lookup reads ~272 short runs of 4-byte group values (~16 KB) instead
     of ~4,000 random 32-byte rows. Each bucket is screened in blocks of ``PAIR_BLOCK`` values without
-    a branch per value (the array is padded so a block may run past the last bucket). A hit is
-    reported once, by the first chunk that reaches it (unlike :func:`mih_search`).
+    a branch per value (the array is padded so a block may run past the last bucket).
 
-    ``probes`` (int64[PAIR_BATCH * probes per query, 3]) is scratch; each probe's tag packs (query in
-    the batch, chunk) as ``q * 64 + c * 4 + flips``.
+    The rows that pass are collected and verified together after each batch of queries (their row
+    numbers and hashes are independent loads the CPU overlaps; verified inside the screening loop,
+    each waited on two cache misses in a row). A hit is reported once, by the first chunk that
+    reaches it (unlike :func:`mih_search`).
+
+    Scratch: ``probes`` (int64[PAIR_BATCH * probes per query, 3]; a probe's tag packs (query in the
+    batch, chunk, flips) as ``q * 64 + c * 4 + f``) and ``candidates`` (int64[k, 2]).
     """
-    x = np.empty(4, dtype=np.uint64)
     found = 0
     limit = np.uint64(threshold)
     group_limit = np.uint32(threshold // 8)
     n = order.shape[1]
     flat = order.ravel()
     query_groups = np.empty(8 * PAIR_BATCH, dtype=np.uint32)
+    pending = 0
     for first in range(0, queries.shape[0], PAIR_BATCH):
         last = min(first + PAIR_BATCH, queries.shape[0])
         # every non-empty bucket these queries probe: (first row, end, query * 64 + chunk * 4 + flips)
@@ -247,29 +252,52 @@ def mih_pair_search(words, alive, order, starts, groups, offsets, positions, wid
             if k + PREFETCH_AHEAD < nb:
                 _prefetch_block(groups, probes[k + PREFETCH_AHEAD, 0])
             tag = probes[k, 2]
-            batch_q = tag >> 6
-            c = (tag >> 2) & 15
-            want = query_groups[batch_q * 8 + c // 2]
+            want = query_groups[(tag >> 6) * 8 + ((tag >> 2) & 15) // 2]
             end = probes[k, 1]
             p = probes[k, 0]
             while p < end:
-                block = groups[p:p + PAIR_BLOCK]
                 passed = np.uint32(0)
                 for i in range(PAIR_BLOCK):
-                    passed += _ctpop32(block[np.uint64(i)] ^ want) <= group_limit
+                    passed += _ctpop32(groups[np.uint64(p + i)] ^ want) <= group_limit
                 if passed:  # rare: a near hash (or one random hash in ~1e6)
                     for pp in range(p, min(p + PAIR_BLOCK, end)):
                         if _ctpop32(groups[pp] ^ want) <= group_limit:
-                            r = np.int64(flat[pp])
-                            qi = first + batch_q
-                            q = queries[qi]
-                            d = _distance(words, r, q[0], q[1], q[2], q[3])
-                            if d <= limit and alive[r]:
-                                for w in range(4):
-                                    x[w] = words[r, w] ^ q[w]
-                                if _first_reporting_chunk(x, positions, widths, max_flips, group_limit) == c:
-                                    found = _record(out_query, out_row, out_distance, found, qi, r, d)
+                            if pending == candidates.shape[0]:
+                                found = _verify(candidates, pending, flat, words, alive, queries, positions, widths,
+                                                max_flips, group_limit, limit, out_query, out_row, out_distance, found)
+                                pending = 0
+                            candidates[pending, 0] = pp
+                            candidates[pending, 1] = first * 64 + tag  # query * 64 + chunk * 4 + flips
+                            pending += 1
                 p += PAIR_BLOCK
+        found = _verify(candidates, pending, flat, words, alive, queries, positions, widths, max_flips, group_limit,
+                        limit, out_query, out_row, out_distance, found)
+        pending = 0
+    return found
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _verify(candidates, count, flat, words, alive, queries, positions, widths, max_flips, group_limit, limit,
+            out_query, out_row, out_distance, found):
+    """Check the first ``count`` candidates (position in the chunk's bucket order, query * 64 +
+    chunk * 4 + flips) against their queries; record the hits their chunk reports. Three passes, so
+    the loads of each are independent: row numbers, then hashes, then distances."""
+    for i in range(count):
+        _prefetch(flat, candidates[i, 0])
+    for i in range(count):
+        candidates[i, 0] = flat[candidates[i, 0]]
+        _prefetch(words, candidates[i, 0] * 4)
+    x = np.empty(4, dtype=np.uint64)
+    for i in range(count):
+        r = candidates[i, 0]
+        qi = candidates[i, 1] >> 6
+        q = queries[qi]
+        d = _distance(words, r, q[0], q[1], q[2], q[3])
+        if d <= limit and alive[r]:
+            for w in range(4):
+                x[w] = words[r, w] ^ q[w]
+            if _first_reporting_chunk(x, positions, widths, max_flips, group_limit) == (candidates[i, 1] >> 2) & 15:
+                found = _record(out_query, out_row, out_distance, found, qi, r, d)
     return found
 
 

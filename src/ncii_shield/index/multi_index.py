@@ -169,7 +169,8 @@ class _Segment:
             if self.groups is not None:
                 found = kernels.mih_pair_search(self.words, self.alive, self.order, self.starts, self.groups,
                                                 offsets, positions, widths, self.scheme.max_flips, queries,
-                                                threshold, out[0], out[1], out[2], scratch.probes)
+                                                threshold, out[0], out[1], out[2], scratch.probes,
+                                                scratch.candidates)
             else:
                 found = kernels.mih_search(self.words, self.alive, self.order, self.starts, offsets, positions,
                                            widths, self.scheme.max_flips, queries, threshold, out[0], out[1],
@@ -189,6 +190,7 @@ class _Scratch(threading.local):
     rows: np.ndarray
     bounds: np.ndarray
     probes: np.ndarray
+    candidates: np.ndarray
 
 
 _SCRATCH = _Scratch()
@@ -201,6 +203,7 @@ def _scratch(probes: int, *, batched: bool) -> _Scratch:
     if batched:
         if len(getattr(_SCRATCH, "probes", ())) < probes * kernels.PAIR_BATCH:
             _SCRATCH.probes = np.empty((probes * kernels.PAIR_BATCH, 3), dtype=np.int64)
+            _SCRATCH.candidates = np.empty((kernels.CANDIDATES, 2), dtype=np.int64)
         return _SCRATCH
     if not hasattr(_SCRATCH, "rows"):
         _SCRATCH.rows = np.empty(_SCRATCH_ROWS, dtype=np.uint32)

@@ -25,12 +25,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.store import banks as bank_store
+from ncii_shield.store import matches as match_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Case, CaseSignal, MatchTotal, Notice, Signal, utcnow
 
@@ -276,17 +275,7 @@ class CaseService:
         if batch:
             try:
                 with self.db.write() as session:
-                    now = utcnow()
-                    counts = Counter(batch)
-                    insert_fn = pg_insert if self.db.is_postgres else sqlite_insert
-                    table = MatchTotal.__table__
-                    statement = insert_fn(table)
-                    statement = statement.on_conflict_do_update(
-                        index_elements=["signal_id"],
-                        set_={"matches": table.c.matches + statement.excluded.matches, "last_at": statement.excluded.last_at},
-                    )
-                    session.execute(statement, [{"signal_id": s, "matches": n, "last_at": now}
-                                                for s, n in sorted(counts.items())])
+                    match_store.add_match_counts(session, Counter(batch), utcnow())
             except Exception:  # the database is down: keep them for the next try
                 with self._pending_lock:
                     self._pending[:0] = batch

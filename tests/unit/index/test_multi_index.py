@@ -245,3 +245,25 @@ def test_changes_during_a_background_merge_are_kept(monkeypatch):
     assert [m.id for m in index.query(changed, 0)] == [7]
     assert sorted(m.id for m in index.query(values[10], 0)) == [10, 1_000]
     assert len(index) == 600 - 2 + 1
+
+
+def test_thousands_of_near_copies_are_each_found_once():
+    """Every copy of a hash passes the screen in all 16 chunks: far more candidates than the
+    search verifies at a time (kernels.CANDIDATES) and more hits than its first output buffer."""
+    from ncii_shield.index import kernels
+    from ncii_shield.index.bits import hexes_to_words
+
+    rng = np.random.default_rng(5)
+    centre = random_hex(rng)
+    copies = [flip(centre, int(rng.integers(0, 4)), rng) for _ in range(6_000)]
+    others = [random_hex(rng) for _ in range(2_000)]
+    values = copies + others
+    assert 16 * len(copies) > kernels.CANDIDATES
+    index = MultiIndexHammingIndex(min_merge=1)
+    index._main = _Segment.build(hexes_to_words(values), np.arange(len(values)), SMALL_SCHEME)
+    for query in (centre, flip(centre, 20, rng)):
+        found = index.query(query, 31)
+        ids = [m.id for m in found]
+        assert len(ids) == len(set(ids))
+        expected = {i for i, v in enumerate(values) if (int(v, 16) ^ int(query, 16)).bit_count() <= 31}
+        assert set(ids) == expected and len(expected) >= 6_000 * (query == centre)
