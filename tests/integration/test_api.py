@@ -99,6 +99,26 @@ def test_bulk_add_is_idempotent_and_batched_lookup(server, tenant_a):
         assert sorted(m["query"] for m in matches) == [0, 1]
 
 
+def test_a_plain_batch_and_the_same_batch_through_the_model_answer_alike(server, tenant_a):
+    """The usual batch shape is read without a model per query; give one query a (null) metadata
+    field and the request goes through MatchIn instead. Both must give the same matches, every field."""
+    with server.client(tenant_a) as c:
+        bank = make_bank(c)
+        stored = [flip_bits(BASE, 100, seed) for seed in range(5)]
+        c.post(f"/v1/banks/{bank}/signals", json={"signals": [{"signal_type": "pdq", "value": v} for v in stored]})
+        queries = [{"signal_type": "pdq", "value": flip_bits(v, d, d)} for v in stored for d in (0, 12, 31, 40)]
+        queries.append({"signal_type": "md5", "value": "F" * 32})
+        plain = c.post("/v1/match", json={"signals": queries})
+        modelled = c.post("/v1/match", json={"signals": [{**queries[0], "metadata": None}, *queries[1:]]})
+        assert plain.status_code == modelled.status_code == 200
+        assert plain.headers["content-type"] == "application/json"
+        assert plain.json() == modelled.json()
+        found = plain.json()["matches"]
+        assert sorted(m["query"] for m in found) == [i for i in range(20) if i % 4 != 3]
+        assert set(found[0]) == {"query", "bank", "signal_id", "signal_type", "distance", "shared", "variant",
+                                 "query_share", "compared_share"}
+
+
 def test_tenant_isolation(server, tenant_a, tenant_b):
     with server.client(tenant_a) as a, server.client(tenant_b) as b:
         bank = make_bank(a)

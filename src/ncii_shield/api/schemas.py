@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_valid
 
 from ncii_shield.services.banks import MAX_BATCH
 
+MAX_VALUE = 2_000_000  # characters in one signal value (a long video's vPDQ)
+
 
 class ErrorBody(BaseModel):
     type: str = Field(description="error class, e.g. InvalidSignal")
@@ -54,7 +56,7 @@ class BankList(BaseModel):
 class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signal_type: str = Field(max_length=32, examples=["pdq"], description="pdq, vpdq, md5 or sha256")
-    value: str = Field(max_length=2_000_000, examples=["f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"])
+    value: str = Field(max_length=MAX_VALUE, examples=["f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"])
     metadata: dict[str, Any] | None = None
 
 
@@ -63,7 +65,7 @@ class SignalsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     signal_type: str | None = Field(default=None, max_length=32)
-    value: str | None = Field(default=None, max_length=2_000_000)
+    value: str | None = Field(default=None, max_length=MAX_VALUE)
     metadata: dict[str, Any] | None = None
     signals: list[SignalIn] | None = Field(default=None, max_length=MAX_BATCH)
 

@@ -50,36 +50,45 @@ class Matcher:
     def match(self, principal: Principal, queries: Sequence[SignalInput], *,
               threshold: float | None = None) -> list[Match]:
         """Match hash strings (anything with ``signal_type`` and ``value``) against every bank the
-        key can see; each match names the query (its position in ``queries``) it answers. A batch is
-        validated and searched per signal type in one pass, without an object per query."""
+        key can see; each match names the query (its position in ``queries``) it answers."""
+        return self.match_values(principal, [q.signal_type for q in queries], [q.value for q in queries],
+                                 threshold=threshold)
+
+    def match_values(self, principal: Principal, signal_types: Sequence[str], values: Sequence[str], *,
+                     threshold: float | None = None) -> list[Match]:
+        """:meth:`match` for queries given as two parallel lists. A batch is validated and searched
+        per signal type in one pass, without an object per query."""
         principal.require("match")
-        check_batch(queries)
-        if len(queries) == 1:
-            q = canonical(queries[0])
+        check_batch(values)
+        if len(values) == 1:
+            q = canonical(SignalInput(signal_types[0], values[0]))
             return self._lookup(principal, 0, q.signal_type, q.value, threshold)
-        by_type: dict[str, list[int]] = {}
-        for i, q in enumerate(queries):
-            by_type.setdefault(q.signal_type, []).append(i)
+        by_type: dict[str, Sequence[int]] = {}
+        if len(set(signal_types)) == 1:
+            by_type[signal_types[0]] = range(len(values))
+        else:
+            for i, signal_type in enumerate(signal_types):
+                by_type.setdefault(signal_type, []).append(i)  # type: ignore[attr-defined]
         batches = []
         try:
             for signal_type, positions in by_type.items():
                 kind = registry.get(signal_type)
-                batches.append((kind.name, positions, kind.validate_many([queries[i].value for i in positions])))
+                batches.append((kind.name, positions, kind.validate_many([values[i] for i in positions])))
         except Exception:  # name the first bad query, as checking them one by one does
-            for i, q in enumerate(queries):
-                canonical(q, i)
+            for i, (signal_type, value) in enumerate(zip(signal_types, values)):
+                canonical(SignalInput(signal_type, value), i)
             raise
         matches: list[Match] = []
-        for signal_type, positions, values in batches:
+        for signal_type, positions, checked in batches:
             limit = self._limit(signal_type, threshold)
-            query, ids, distance, bank_ids = self.follower.query_arrays(signal_type, values, limit)
+            query, ids, distance, bank_ids = self.follower.query_arrays(signal_type, checked, limit)
             banks = self.follower.banks
             for q, signal_id, d, bank_id in zip(query.tolist(), ids.tolist(), distance.tolist(), bank_ids.tolist()):
                 bank = banks.get(bank_id)
                 if bank is not None and self._visible_bank(bank, principal):
                     m = Match(positions[q], bank.name, signal_id, signal_type, d,
                               shared=bank.tenant_id != principal.tenant_id)
-                    matches.append(self._with_shares(m, values[q]) if signal_type == "vpdq" else m)
+                    matches.append(self._with_shares(m, checked[q]) if signal_type == "vpdq" else m)
         matches.sort(key=lambda m: (m.query, m.distance, m.signal_id))
         return matches
 

@@ -2,37 +2,93 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections import Counter
-from operator import attrgetter
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api import bodies
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
-from ncii_shield.api.schemas import DerivativeOut, ErrorOut, MatchIn, MatchList, MatchOut, MediaMatchOut
-from ncii_shield.services.matching import weak
+from ncii_shield.api.schemas import MAX_VALUE, DerivativeOut, ErrorOut, MatchIn, MatchList, MatchOut, MediaMatchOut
+from ncii_shield.services.banks import MAX_BATCH
+from ncii_shield.services.matching import Match, weak
 
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 413, 422, 503)}
 router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
 
 
 @router.post("", response_model=MatchList, openapi_extra=bodies.documented(MatchIn))
-async def match(request: Request, shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
+async def match(request: Request, shield: ShieldDep, principal: PrincipalDep) -> Response:
     """Match one hash, or up to 10,000 under "signals", against every bank the key can see.
     Each match says which query (its index in the request) it answers."""
-    body = await bodies.parse(request, MatchIn)
-    queries = body.items()
-    if len(queries) > 16:  # big batches off the event loop
-        found = await run_in_threadpool(shield.matcher.match, principal, queries, threshold=body.threshold)
+    plain = plain_batch(await request.body())
+    if plain is not None:
+        (signal_types, values), threshold = plain, None
     else:
-        found = shield.matcher.match(principal, queries, threshold=body.threshold)
-    count(request, [q.signal_type for q in queries], found)
+        body = await bodies.parse(request, MatchIn)
+        queries = body.items()
+        signal_types, values, threshold = [q.signal_type for q in queries], [q.value for q in queries], body.threshold
+    if len(values) > 16:  # big batches off the event loop
+        found = await run_in_threadpool(shield.matcher.match_values, principal, signal_types, values,
+                                        threshold=threshold)
+    else:
+        found = shield.matcher.match_values(principal, signal_types, values, threshold=threshold)
+    count(request, signal_types, found)
     if found:
         shield.cases.record_matches([m.signal_id for m in found])
-    # Built directly (the shape MatchList documents): a batch's matches skip a second validation.
-    return JSONResponse({"matches": [dict(zip(_MATCH_FIELDS, _match_row(m))) for m in found]})
+    return Response(matches_json(found), media_type="application/json")
+
+
+def plain_batch(raw: bytes) -> tuple[list[str], list[str]] | None:
+    """The usual batch, ``{"signals": [{"signal_type": ..., "value": ...}, ...]}`` and nothing else,
+    as (signal types, values): read with ``json.loads`` and checked here, ~4x faster than a model
+    object per query. Anything else (a single hash, a threshold, metadata, a wrong shape) is
+    ``None``: :class:`MatchIn` validates it and words the errors."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if type(data) is not dict or data.keys() != {"signals"}:
+        return None
+    signals = data["signals"]
+    if type(signals) is not list or not 1 < len(signals) <= MAX_BATCH:
+        return None
+    signal_types, values = [], []
+    for item in signals:
+        if type(item) is not dict or len(item) != 2:
+            return None
+        signal_type, value = item.get("signal_type"), item.get("value")
+        if type(signal_type) is not str or type(value) is not str or len(signal_type) > 32 or len(value) > MAX_VALUE:
+            return None
+        signal_types.append(signal_type)
+        values.append(value)
+    return signal_types, values
+
+
+_ROW = ('{"query":%d,"bank":%s,"signal_id":%d,"signal_type":%s,"distance":%s,"shared":%s,"variant":%s,'
+        '"query_share":%s,"compared_share":%s}')
+
+
+def matches_json(found: list[Match]) -> bytes:
+    """``{"matches": [...]}`` with every field of :class:`MatchOut` (None as null), written row by
+    row: for a batch's thousands of matches, ~4x faster than a dict per match through json.dumps.
+    Strings go through json.dumps (escaping), numbers through repr (finite ints and floats)."""
+    text = json.dumps
+    rows = [_ROW % (m.query, text(m.bank), m.signal_id, text(m.signal_type), _number(m.distance),
+                    "true" if m.shared else "false", "null" if m.variant is None else text(m.variant),
+                    _number(m.query_share), _number(m.compared_share)) for m in found]
+    return ('{"matches":[' + ",".join(rows) + "]}").encode()
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "null"
+    if not math.isfinite(value):
+        raise ValueError(f"a match has a non-finite number: {value!r}")
+    return repr(value)
 
 
 @router.post("/media", response_model=MediaMatchOut)
@@ -75,8 +131,6 @@ async def match_media(
                          derivatives=[DerivativeOut(**d.to_json()) for d in checked.derivatives])
 
 
-_MATCH_FIELDS = tuple(MatchOut.model_fields)
-_match_row = attrgetter(*_MATCH_FIELDS)  # every field, None included
 
 
 def count(request: Request, looked_up: list[str], found: list) -> None:
