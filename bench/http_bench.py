@@ -176,6 +176,7 @@ def main() -> int:
                    for _ in range(20)]
         run_wrk(base, key, singles, 3, args.connections, tmp)  # warm-up
         single = run_wrk(base, key, singles, args.seconds, args.connections, tmp)
+        run_wrk(base, key, batches, 3, max(2, args.workers * 2), tmp)  # warm-up
         batched = run_wrk(base, key, batches, args.seconds, max(2, args.workers * 2), tmp)
         batched["hashes_per_s"] = round(batched["requests_per_s"] * 1000)
         report = {"hashes": args.hashes, "workers": args.workers, "log_level": args.log_level,
