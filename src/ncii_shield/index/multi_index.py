@@ -36,6 +36,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -73,17 +74,18 @@ class ChunkScheme:
     def starts_offsets(self) -> tuple[int, ...]:
         return tuple(int(x) for x in np.cumsum([0, *[(1 << w) + 1 for w in self.widths]]))
 
-    @property
+    @cached_property  # read on every lookup: computed once per scheme
     def probes(self) -> int:
         return sum(1 + w + (w * (w - 1) // 2 if self.max_flips >= 2 else 0) for w in self.widths)
 
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.array(self.starts_offsets[:-1], dtype=np.int64), np.cumsum([0, *self.widths[:-1]]).astype(np.int64),
+                np.array(self.widths, dtype=np.int64))
+
     def kernel_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(table offset, first bit, width) of every chunk, as the compiled search takes them."""
-        if self not in _TABLES:
-            _TABLES[self] = (np.array(self.starts_offsets[:-1], dtype=np.int64),
-                             np.cumsum([0, *self.widths[:-1]]).astype(np.int64),
-                             np.array(self.widths, dtype=np.int64))
-        return _TABLES[self]
+        return self._tables
 
     def extract_one(self, words: np.ndarray, c: int) -> np.ndarray:
         """Chunk ``c`` of every row of ``words`` as int64[n]."""
@@ -100,7 +102,6 @@ class ChunkScheme:
         return value.astype(np.int64)
 
 
-_TABLES: dict[ChunkScheme, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 SMALL_SCHEME = ChunkScheme((16,) * 16, 1, groups=True)
 RUN_SCHEME_LARGE = ChunkScheme((16,) * 16, 1)  # runs beside a large main segment: no groups (memory)
 LARGE_SCHEME = ChunkScheme((22,) * 4 + (21,) * 8, 2)
@@ -412,7 +413,9 @@ class MultiIndexHammingIndex(SignalIndex):
         if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        query, ids, distance = (np.concatenate(column) for column in zip(*parts))
+        query, ids, distance = parts[0] if len(parts) == 1 else (np.concatenate(c) for c in zip(*parts))
+        if len(ids) < 2:
+            return query, ids, distance
         order = np.lexsort((ids, distance, query))
         query, ids, distance = query[order], ids[order], distance[order]
         # mih_search reports a row reached through several chunks once per chunk: keep one (sorted by
