@@ -23,7 +23,7 @@ def add_match_counts(session: Session, counts: Mapping[int, int], at: datetime) 
     dialect = connection.dialect
     convert = MatchTotal.__table__.c.last_at.type.dialect_impl(dialect).bind_processor(dialect)
     when = convert(at) if convert else at  # the same instant for every row: converted once
-    mark = "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"  # sqlite3; psycopg
     connection.exec_driver_sql(
         f"INSERT INTO match_totals (signal_id, matches, last_at) VALUES ({mark}, {mark}, {mark}) "
         "ON CONFLICT (signal_id) DO UPDATE SET matches = match_totals.matches + excluded.matches, "
