@@ -3,6 +3,7 @@
 Usage::
 
     python bench/http_bench.py [--hashes 1000000] [--workers 2] [--seconds 20] [--connections 32]
+                               [--phases single,batched] [--store DIR]
 
 Builds a SQLite store with N random PDQ hashes in one bank, starts ``ncii-shield serve`` with the
 given worker processes, and drives it with ``wrk`` (Debian package ``wrk``: ``apt-get install wrk``)
@@ -134,11 +135,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--phases", default="single,batched",
+                        help="which loads to run, in this order (comma-separated: single, batched)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--store", type=Path,
                         help="keep the built SQLite store in this folder and reuse it on the next run "
                              "(same --hashes): saves building it again when comparing code changes")
     args = parser.parse_args()
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    if not phases or set(phases) - {"single", "batched"}:
+        parser.error("--phases takes single and/or batched, comma-separated")
     if shutil.which("wrk") is None:
         print("this benchmark needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
@@ -174,14 +180,18 @@ def main() -> int:
         singles = [json.dumps({"signal_type": "pdq", "value": v}) for v in query_values(words, rng, 1000)]
         batches = [json.dumps({"signals": [{"signal_type": "pdq", "value": v} for v in query_values(words, rng, 1000)]})
                    for _ in range(20)]
-        run_wrk(base, key, singles, 3, args.connections, tmp)  # warm-up
-        single = run_wrk(base, key, singles, args.seconds, args.connections, tmp)
-        run_wrk(base, key, batches, 3, max(2, args.workers * 2), tmp)  # warm-up
-        batched = run_wrk(base, key, batches, args.seconds, max(2, args.workers * 2), tmp)
-        batched["hashes_per_s"] = round(batched["requests_per_s"] * 1000)
         report = {"hashes": args.hashes, "workers": args.workers, "log_level": args.log_level,
-                  "connections": args.connections, "seconds": args.seconds, "single": single, "batched_1000": batched,
-                  "worker_rss_mb": rss_of_children(server.pid)}
+                  "connections": args.connections, "seconds": args.seconds, "phases": phases}
+        for phase in phases:
+            if phase == "single":
+                run_wrk(base, key, singles, 3, args.connections, tmp)  # warm-up
+                report["single"] = run_wrk(base, key, singles, args.seconds, args.connections, tmp)
+            else:
+                run_wrk(base, key, batches, 3, max(2, args.workers * 2), tmp)  # warm-up
+                batched = run_wrk(base, key, batches, args.seconds, max(2, args.workers * 2), tmp)
+                batched["hashes_per_s"] = round(batched["requests_per_s"] * 1000)
+                report["batched_1000"] = batched
+        report["worker_rss_mb"] = rss_of_children(server.pid)
         print(json.dumps(report, indent=1))
         if args.json:
             args.json.write_text(json.dumps(report, indent=1))

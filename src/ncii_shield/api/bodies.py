@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -31,10 +32,20 @@ def documented(model: type[BaseModel]) -> dict[str, Any]:
         "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
+async def read(request: Request) -> bytes:
+    """The request's body. A client that hangs up before all of it arrived gets 400, as for a
+    declared body (nobody reads it; the point is that this is no server error)."""
+    try:
+        return await request.body()
+    except ClientDisconnect:
+        raise HTTPException(400, "the connection closed before the whole body arrived") from None
+
+
 async def parse(request: Request, model: type[Model]) -> Model:
     """The request's JSON body as ``model``; 422 (as for a declared body) when it is not valid."""
+    raw = await read(request)
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None

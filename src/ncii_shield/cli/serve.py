@@ -9,9 +9,11 @@ from pathlib import Path
 
 import typer
 
+from ncii_shield.cli import reuseport
 from ncii_shield.cli.common import DB_OPTION
 
 DEMO_BANK = "demo"
+APP = "ncii_shield.api.app:create_app_from_env"
 
 
 def serve(
@@ -64,9 +66,24 @@ def serve(
     os.environ["NCII_SHIELD_MAX_BODY"] = str(max_body)
     os.environ["NCII_SHIELD_LOG_LEVEL"] = log_level.upper()
     os.environ["NCII_SHIELD_MONITORS"] = "1" if monitors else "0"
-    uvicorn.run("ncii_shield.api.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_config=None, access_log=False, timeout_keep_alive=15,
-                limit_concurrency=1000, timeout_graceful_shutdown=10)
+    options = dict(factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
+                   timeout_keep_alive=15, limit_concurrency=1000, timeout_graceful_shutdown=10)
+    if workers == 1 or not reuseport.supported():
+        uvicorn.run(APP, **options)
+        return
+    # Each worker listens on its own SO_REUSEPORT socket: the kernel spreads connections over them.
+    from uvicorn.supervisors import Multiprocess
+
+    try:
+        holder = reuseport.hold(host, port)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}", param_hint="--port") from exc
+    with holder:
+        config = uvicorn.Config(APP, **{**options, "port": holder.getsockname()[1]})
+        try:
+            Multiprocess(config, sockets=[reuseport.ReusePortListener(host, config.port)]).run()
+        except KeyboardInterrupt:
+            pass
 
 
 def _create_demo_bank(shield) -> None:  # noqa: ANN001

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
 async def match(request: Request, shield: ShieldDep, principal: PrincipalDep) -> Response:
     """Match one hash, or up to 10,000 under "signals", against every bank the key can see.
     Each match says which query (its index in the request) it answers."""
-    plain = plain_batch(await request.body())
+    plain = plain_batch(await bodies.read(request))
     if plain is not None:
         (signal_types, values), threshold = plain, None
     else:
