@@ -118,9 +118,9 @@ class Matcher:
         query_share, compared_share = index.shares(value, match.signal_id)  # type: ignore[union-attr]
         return replace(match, query_share=round(query_share, 2), compared_share=round(compared_share, 2))
 
-    @staticmethod
-    def _visible(hit: Hit, principal: Principal) -> bool:
-        return hit.bank.enabled and (hit.bank.tenant_id == principal.tenant_id or hit.bank.shared)
+    @classmethod
+    def _visible(cls, hit: Hit, principal: Principal) -> bool:
+        return cls._visible_bank(hit.bank, principal)
 
     @staticmethod
     def _to_match(query: int, hit: Hit, principal: Principal, variant: str | None) -> Match:
