@@ -168,9 +168,12 @@ def test_reviewer_works_the_queue_and_downloads_the_statement(review_site, brows
         assert "1 removed, 1 within 48 hours" in page.text_content("#dash-removed")
         bar = page.query_selector("svg.chart rect.bar[data-label='0-6 h']")
         assert bar.get_attribute("data-value") == "1"
+        # the monitors page: this site has none, and says how an operator adds one
+        page.click("#nav-monitors")
+        assert "monitor add" in page.text_content("#no-monitors")
 
         # every page: no inline script, CSP without 'unsafe-inline'
-        for path_ in ("/review", "/review/dashboard", "/removal"):
+        for path_ in ("/review", "/review/dashboard", "/review/monitors", "/removal"):
             r = page.request.get(site.url + path_)
             assert "'unsafe-inline'" not in r.headers["content-security-policy"]
             html = r.text()

@@ -192,3 +192,31 @@ def test_person_registers_photos_into_their_case_over_http(server):
             assert anonymous.post("/v1/cases/withdraw", json={"case_number": case["case_number"],
                                                               "pin": case["pin"]}).status_code == 200
         assert check(operator, fake)["derivatives"] == []
+
+
+def test_review_true_queues_a_flag_for_a_moderator(server, org_key):
+    """/v1/match/media?review=true&content_id=...: an edited derivative becomes one review queue item
+    (kind derivative, with the flag in its details); nothing to review makes no item."""
+    reviewer = new_key(server, "support-org", "reviewer")
+    with server.client(org_key) as c:
+        bank = make_bank(c)
+        signal = register(c, bank, [("a.jpg", jpeg(scene(31)))]).json()["photos"][0]["signal_id"]
+        derivative = jpeg(edit("noise", scene(31), BOX))
+        r = c.post("/v1/match/media", params={"review": "true"}, files={"file": ("upload.jpg", derivative)})
+        assert r.status_code == 422 and "needs content_id" in r.text  # nothing to point a moderator at
+        r = c.post("/v1/match/media", params={"review": "true", "content_id": "upload-31"},
+                   files={"file": ("upload.jpg", derivative)})
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert [f["signal_id"] for f in out["derivatives"]] == [signal] and out["review_item"] is not None
+        unrelated = c.post("/v1/match/media", params={"review": "true", "content_id": "upload-32"},
+                           files={"file": ("upload.jpg", jpeg(scene(32)))}).json()
+        assert unrelated["derivatives"] == [] and unrelated["matches"] == [] and unrelated["review_item"] is None
+        plain = check(c, derivative)  # without review=true nothing is queued
+        assert plain["review_item"] is None
+    with server.client(reviewer) as moderator:
+        item = moderator.get(f"/v1/review/items/{out['review_item']}").json()
+        assert item["kind"] == "derivative" and item["content_id"] == "upload-31" and item["status"] == "open"
+        assert [f["signal_id"] for f in item["details"]["derivatives"]] == [signal] and bank in item["summary"]
+        queued = [i["content_id"] for i in moderator.get("/v1/review/queue").json()["items"]]
+        assert "upload-31" in queued and "upload-32" not in queued

@@ -148,6 +148,20 @@ def test_serve_runs_due_monitors_and_shows_them(tmp_path: Path) -> None:
         queue = httpx.get(f"{server.url}/v1/review/queue", headers={"Authorization": f"Bearer {reviewer}"}).json()
         queued = [i for i in queue["items"] if i["kind"] == "match"]  # the match went to the review queue
         assert len(queued) == 1 and queued[0]["content_id"] == f"{files.url}/0.jpg", queue
+        # reviewers read the monitors too: over the API, and in the browser after logging in
+        assert httpx.get(f"{server.url}/v1/monitors", headers={"Authorization": f"Bearer {reviewer}"}).json() == listed
+        writer = re.search(r"nsk_[0-9a-f]{10}_[A-Za-z0-9_\-]+",
+                           cli("keys", "create", "--scope", "bank:write", "--db", db).stdout).group(0)
+        assert httpx.get(f"{server.url}/v1/monitors", headers={"Authorization": f"Bearer {writer}"}).status_code == 403
+        with httpx.Client(base_url=server.url) as browser:
+            assert browser.get("/review/monitors").headers["location"] == "/review/login"
+            form = browser.get("/review/login").text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            assert browser.post("/review/login", data={"csrf": csrf, "api_key": reviewer}).status_code == 303
+            page = browser.get("/review/monitors")
+            assert page.status_code == 200 and 'id="monitor-1"' in page.text and "urls.txt" in page.text
+            assert "<polyline" in page.text and "2 items scanned" in page.text and "1 matches" in page.text
+            assert "<script>" not in page.text and "script-src 'self'" in page.headers["content-security-policy"]
         metrics = httpx.get(f"{server.url}/metrics").text
         assert re.search(r'ncii_monitor_matches_total\{monitor="1",source="[^"]*urls.txt"\} 1.0', metrics), metrics
         assert re.search(r'ncii_monitor_items_scanned_total\{monitor="1",[^}]*\} 2.0', metrics)

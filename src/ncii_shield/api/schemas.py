@@ -136,6 +136,9 @@ class MediaMatchOut(MatchList):
         default_factory=list,
         description="registered photos this upload is an edited derivative of (a part replaced, the rest the "
                     "same photo); re-shares without an edit are in matches with signal_type \"derivative\"")
+    review_item: int | None = Field(
+        None, description="with review=true: the moderator review queue item this upload's matches and flags went "
+                          "into (null when there was nothing to review)")
 
 
 class Health(BaseModel):

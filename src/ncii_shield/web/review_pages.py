@@ -22,6 +22,8 @@ from ncii_shield import charts
 from ncii_shield.errors import NciiShieldError, Unauthenticated
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.notices import NoticeSubmission
+from ncii_shield.services.scanning.monitors import MonitorService
+from ncii_shield.web.monitor_charts import monitor_charts
 from ncii_shield.web.pages import _status, render
 from ncii_shield.web.security import check_csrf, client_address, csp_with_images_from
 
@@ -233,3 +235,14 @@ async def dashboard(request: Request) -> Response:
                "median_hours": round(sorted(hours)[len(hours) // 2], 1) if hours else None}
     return render(request, "review_dashboard.html", charts=[Markup(c) for c in (ttr, received, removed)], counts=counts, summary=summary,
                   who=principal.key_prefix)
+
+
+@router.get("/review/monitors", response_class=HTMLResponse)
+async def monitors(request: Request) -> Response:
+    """The tenant's monitors (scans of distribution sources on a schedule), each with its per-run chart."""
+    principal = await run_in_threadpool(reviewer, request)
+    if principal is None:
+        return _login_redirect()
+    found = await run_in_threadpool(monitor_charts, MonitorService(request.app.state.shield.db), principal)
+    return render(request, "review_monitors.html", who=principal.key_prefix,
+                  monitors=[(view, Markup(chart)) for view, chart in found])

@@ -13,8 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from ncii_shield.api import bodies
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import MAX_VALUE, DerivativeOut, ErrorOut, MatchIn, MatchList, MatchOut, MediaMatchOut
+from ncii_shield.core import Shield
+from ncii_shield.errors import InvalidRequest
 from ncii_shield.services.banks import MAX_BATCH
-from ncii_shield.services.matching import Match, weak
+from ncii_shield.services.keys import Principal
+from ncii_shield.services.matching import DerivativeFlag, Match, weak
 
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 413, 422, 503)}
 router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
@@ -101,12 +104,16 @@ async def match_media(
     content_id: str | None = Query(None, min_length=1, max_length=200,
                                    description="the platform's id for this upload: its hashes go into the content "
                                                "index that removal requests' copy sweeps search"),
+    review: bool = Query(False, description="queue what this upload matched, and any derivative flag, for a "
+                                            "moderator to decide (needs content_id)"),
 ) -> MediaMatchOut:
     """Hash an uploaded photo (PDQ, MD5, SHA-256) or video (vPDQ, MD5, SHA-256) and match it.
     A photo is also compared with registered photos (derivative protection): unedited re-shares come
     back in ``matches`` (signal_type "derivative"), edited derivatives in ``derivatives`` with the
     replaced region. The upload is never written to disk (videos: a RAM-backed temporary file, deleted
     at once)."""
+    if review and content_id is None:
+        raise InvalidRequest("review=true needs content_id: the queue item names the upload a moderator acts on")
     data = await file.read()
     await file.close()
     checked = await run_in_threadpool(shield.matcher.check_media, principal, data, dihedral=dihedral)
@@ -124,11 +131,30 @@ async def match_media(
         request.app.state.metrics.matches.labels("derivative").inc()
     if found or checked.derivatives:
         shield.cases.record_matches([m.signal_id for m in found] + [d.signal_id for d in checked.derivatives])
+    item = None
+    if review and (found or checked.derivatives):
+        item = await run_in_threadpool(queue_for_review, shield, principal, content_id, hashes.content_type, found,
+                                       checked.derivatives)
     js = hashes.to_json()
     js.pop("path", None)
     return MediaMatchOut(matches=[MatchOut(**m.to_json()) for m in found], content_type=js.pop("content_type"),
                          hashes=js, weak=weak(hashes),
-                         derivatives=[DerivativeOut(**d.to_json()) for d in checked.derivatives])
+                         derivatives=[DerivativeOut(**d.to_json()) for d in checked.derivatives], review_item=item)
+
+
+def queue_for_review(shield: Shield, principal: Principal, content_id: str, content_type: str, found: list[Match],
+                     derivatives: list[DerivativeFlag]) -> int:
+    """One review queue item for an upload: a derivative flag (an edited copy: a person must look)
+    ranks above a plain match."""
+    banks = sorted({m.bank for m in found} | {d.bank for d in derivatives})
+    kind = "derivative" if derivatives else "match"
+    summary = f"upload {content_id}: {'edited derivative' if derivatives else 'match'} ({', '.join(banks)})"
+    item = shield.review.enqueue(
+        principal.tenant_id, kind, actor=f"key:{principal.key_prefix}", content_id=content_id,
+        priority=70 if derivatives else 60, summary=summary,
+        details={"matches": [m.to_json() for m in found], "derivatives": [d.to_json() for d in derivatives]},
+        media_type="image" if content_type == "photo" else "video")
+    return item.id
 
 
 

@@ -1,12 +1,12 @@
 """Monitors over HTTP: their list, each one's time series, and a dashboard page with SVG plots.
 
 The dashboard is plain HTML with server-side SVG (no script), behind the same API key as the JSON
-(``Authorization: Bearer``, scope ``match``; a reverse proxy can add the header for operators).
+(``Authorization: Bearer``, scope ``match`` or ``reviewer``). In a browser, reviewers see the same
+charts at ``/review/monitors`` after logging in.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 
 from fastapi import APIRouter
@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import ErrorOut
-from ncii_shield.charts import line_chart
 from ncii_shield.services.scanning.monitors import MonitorService
+from ncii_shield.web.monitor_charts import monitor_charts
 
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 422, 429, 503)}
 router = APIRouter(prefix="/v1/monitors", tags=["monitors"], responses=ERRORS)
@@ -35,21 +35,12 @@ async def monitor_runs(monitor_id: int, shield: ShieldDep, principal: PrincipalD
 
 @router.get("/dashboard", response_class=HTMLResponse, summary="Dashboard: per-source plots (HTML, SVG)")
 async def dashboard(shield: ShieldDep, principal: PrincipalDep) -> HTMLResponse:
-    service = MonitorService(shield.db)
-    views = await run_in_threadpool(service.list, principal)
-    sections = []
-    for view in views:
-        runs = await run_in_threadpool(service.series, principal, view.id, 500)
-        times = [datetime.fromisoformat(r["started_at"]).timestamp() for r in runs]
-        series = {name: [(t, r[key]) for t, r in zip(times, runs)]
-                  for name, key in (("items seen", "items_seen"), ("new items", "new_items"),
-                                    ("matches", "matches"), ("derivatives", "derivatives"))}
-        labels = (runs[0]["started_at"][:16].replace("T", " "), runs[-1]["started_at"][:16].replace("T", " ")) if runs else None
-        chart = line_chart(series, title=f"Monitor {view.id}: per run", x_labels=labels)
-        sections.append(
-            f"<section><h2>{escape(view.source)}</h2><p>every {view.every_seconds} s; {view.runs} runs; "
-            f"{view.items_scanned:,} items scanned; {view.matches:,} matches; {view.derivatives:,} derivatives"
-            + (f"; last error: {escape(view.last_error)}" if view.last_error else "") + f"</p>{chart}</section>")
+    charts = await run_in_threadpool(monitor_charts, MonitorService(shield.db), principal)
+    sections = [
+        f"<section><h2>{escape(view.source)}</h2><p>every {view.every_seconds} s; {view.runs} runs; "
+        f"{view.items_scanned:,} items scanned; {view.matches:,} matches; {view.derivatives:,} derivatives"
+        + (f"; last error: {escape(view.last_error)}" if view.last_error else "") + f"</p>{chart}</section>"
+        for view, chart in charts]
     body = "".join(sections) or "<p>No monitors yet. Add one with <code>ncii-shield monitor add SOURCE --every 1h</code>.</p>"
     html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Monitors - ncii-shield</title>'
             f'<link rel="stylesheet" href="/static/style.css"></head><body><main><h1>Monitors</h1>{body}</main>'

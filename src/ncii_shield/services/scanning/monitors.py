@@ -123,7 +123,9 @@ class MonitorService:
             session.delete(row)
 
     def list(self, principal: Principal) -> list[MonitorView]:
-        principal.require("match")
+        """The tenant's monitors with their totals; a key that matches or reviews may read them."""
+        if not principal.allows("reviewer"):
+            principal.require("match")
         with self.db.read() as session:
             rows = session.scalars(select(Monitor).where(Monitor.tenant_id == principal.tenant_id).order_by(Monitor.id))
             totals = {r[0]: r[1:] for r in session.execute(
