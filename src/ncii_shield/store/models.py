@@ -355,6 +355,20 @@ class DeadlineAlert(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class StatementSubmission(Base):
+    """A removal decision's statements of reasons, accepted by the EU DSA Transparency Database (or
+    found there already): one row per review item, so a rerun of the submission never sends it twice."""
+
+    __tablename__ = "statement_submissions"
+
+    review_item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    puids: Mapped[list] = mapped_column(JSON)
+    uuids: Mapped[list] = mapped_column(JSON)  # the database's ids, where its answer gave them
+    outcome: Mapped[str] = mapped_column(String(16))  # created | existing (its puid was there already)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # -- scan monitors (issue 8) ----------------------------------------------------------------------
 
 
