@@ -113,7 +113,7 @@ class Shield:
         self.deadline_watch.start()
 
     def wake_watch(self) -> None:
-        """A removal was decided: deliver its webhook now rather than at the next pass."""
+        """A request was received or decided: deliver its webhook and e-mail now, not at the next pass."""
         if self.deadline_watch is not None:
             self.deadline_watch.wake()
 

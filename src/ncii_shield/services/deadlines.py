@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ncii_shield.services.audit import as_utc
 from ncii_shield.services.notices import DUE_SOON, OPEN, NoticeService, iso
+from ncii_shield.services.requester_mail import RequesterMail
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import DeadlineAlert, Notice, NoticeItem, utcnow
 
@@ -110,6 +111,7 @@ class DeadlineWatch:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
+        self.mail = RequesterMail(db)
 
     @property
     def secret(self) -> str:
@@ -133,7 +135,9 @@ class DeadlineWatch:
                         session.add(DeadlineAlert(notice_id=notice_id, kind=kind, created_at=now, attempts=0))
             except IntegrityError:  # another replica recorded it first
                 pass
-        return self.deliver() if self.url else []
+        sent = self.deliver() if self.url else []
+        self.mail.deliver()  # e-mails owed to requesters (nothing unless NCII_SHIELD_SMTP_URL is set)
+        return sent
 
     def deliver(self) -> list[dict]:
         sent = []

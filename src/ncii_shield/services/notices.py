@@ -51,9 +51,18 @@ from ncii_shield.services.notice_fields import (  # noqa: F401 - re-exported: th
 )
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import DeadlineAlert, Notice, NoticeEvent, NoticeItem, ReviewItem, utcnow
+from ncii_shield.store.models import (
+    DeadlineAlert, Notice, NoticeEvent, NoticeItem, RequesterMessage, ReviewItem, utcnow,
+)
 
 DUE_SOON = timedelta(hours=6)
+
+
+def requester_mail_enabled() -> bool:
+    """Whether requesters are e-mailed (``NCII_SHIELD_SMTP_URL`` set; see services/requester_mail.py)."""
+    return bool(os.environ.get("NCII_SHIELD_SMTP_URL"))
+
+
 CHANNELS = ("case", "api", "web")
 OPEN = ("received", "in_review")
 CLOSED = ("removed", "rejected", "withdrawn")
@@ -175,6 +184,8 @@ class NoticeService:
                                            status="open"))
                 session.add(NoticeEvent(notice_id=notice.id, from_status=None, to_status="received", actor=actor,
                                         at=received))
+                if clean.contact_email and requester_mail_enabled():  # confirmation of receipt (outbox)
+                    session.add(RequesterMessage(notice_id=notice.id, kind="received", created_at=utcnow(), attempts=0))
                 session.add(ReviewItem(
                     tenant_id=tenant, kind="notice", notice_id=notice.id, content_id=(clean.content_ids or [None])[0],
                     media_type="image", priority=NOTICE_PRIORITY, deadline_at=deadline, status="open",
@@ -316,6 +327,8 @@ class NoticeService:
             if self.on_removed is not None:
                 self.on_removed(session, notice, actor, hashes or [])
             session.add(DeadlineAlert(notice_id=notice.id, kind="removed", created_at=now, attempts=0))  # outbox
+        if to in ("removed", "rejected") and notice.personal_encrypted and requester_mail_enabled():
+            session.add(RequesterMessage(notice_id=notice.id, kind="decided", created_at=now, attempts=0))  # outbox
         session.flush()
 
     def withdraw(self, reference: str, token: str) -> NoticeView:

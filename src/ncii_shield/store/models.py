@@ -355,6 +355,22 @@ class DeadlineAlert(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class RequesterMessage(Base):
+    """An e-mail owed to the person who sent a removal request (an outbox row, written with the change
+    it reports): ``received`` (confirmation of receipt) or ``decided`` (removed or not, and why)."""
+
+    __tablename__ = "requester_messages"
+    __table_args__ = (UniqueConstraint("notice_id", "kind", name="uq_requester_messages"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # received | decided
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)  # or why nothing was sent
+
+
 class StatementSubmission(Base):
     """A removal decision's statements of reasons, accepted by the EU DSA Transparency Database (or
     found there already): one row per review item, so a rerun of the submission never sends it twice."""

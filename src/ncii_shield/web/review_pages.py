@@ -63,6 +63,7 @@ async def removal_submit(request: Request, csrf: str = Form(""), requester_role:
         case = (case_number, pin) if case_number.strip() else None
         done = await run_in_threadpool(request.app.state.shield.notices.submit, sub,
                                        channel="case" if case else "web", case=case)
+        request.app.state.shield.wake_watch()  # the confirmation of receipt, when requesters are e-mailed
     except NciiShieldError as exc:
         return render(request, "removal.html", _status(exc), error=str(exc), form=form,
                       missing=set(getattr(exc, "fields", []) or []))

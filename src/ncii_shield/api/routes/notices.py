@@ -185,6 +185,8 @@ async def submit_notice(body: NoticeIn, request: Request, response: Response, sh
                                    tenant_id=tenant_id, received_at=body.received_at, case=case)
     if not done.created:
         response.status_code = 200
+    else:
+        shield.wake_watch()  # the confirmation of receipt, when requesters are e-mailed
     n = done.notice
     return NoticeCreated(reference=n.reference, status=n.status, received_at=n.received_at, deadline_at=n.deadline_at,
                          created=done.created, withdraw_token=done.withdraw_token)

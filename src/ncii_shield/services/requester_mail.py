@@ -1,0 +1,138 @@
+"""E-mails to the people who send removal requests: confirmation of receipt and the decision.
+
+The EU DSA asks a platform to confirm a notice's receipt and to tell its sender the decision, with
+the ways to contest it (Art. 16(4)-(5)); a person asking for their intimate images to come down
+should not have to keep checking a page. With ``NCII_SHIELD_SMTP_URL`` set, a request submitted with
+an e-mail address gets an outbox row ``received`` in the transaction that stores it, and one
+``decided`` in the transaction that removes or rejects it (``requester_messages``, unique per
+request and kind). :meth:`RequesterMail.deliver` (on the deadline watch's thread) sends them:
+
+* the address is decrypted only to send, never logged; a request whose personal data was purged,
+  or that has no e-mail address, is marked done without sending (``last_error`` says why);
+* each attempt is claimed with a compare-and-set on ``attempts``, so replicas send each message
+  once; a failed attempt is retried at the next pass, at most 10 times;
+* the message holds the reference, the status, the deadline or the decision and its reason, the
+  status page's address and the ways to contest: never the content's description or locations.
+
+Settings: ``NCII_SHIELD_SMTP_URL`` (``smtp://[user:password@]host[:port]`` with STARTTLS when the
+server offers it, ``smtps://`` for TLS from the start), ``NCII_SHIELD_MAIL_FROM`` (default
+``ncii-shield@localhost``), ``NCII_SHIELD_PUBLIC_URL`` (the site's address, for the status link).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import select, update
+
+from ncii_shield.services.cases import contact_cipher
+from ncii_shield.services.notices import iso
+from ncii_shield.store.database import Database
+from ncii_shield.store.models import Notice, RequesterMessage, utcnow
+
+log = logging.getLogger("ncii_shield.requester_mail")
+MAX_ATTEMPTS = 10
+
+
+class RequesterMail:
+    def __init__(self, db: Database, *, smtp_url: str | None = None, sender: str | None = None,
+                 public_url: str | None = None, timeout: float = 10.0) -> None:
+        self.db = db
+        self.smtp_url = smtp_url if smtp_url is not None else os.environ.get("NCII_SHIELD_SMTP_URL", "")
+        self.sender = sender or os.environ.get("NCII_SHIELD_MAIL_FROM", "ncii-shield@localhost")
+        self.public_url = (public_url if public_url is not None else os.environ.get("NCII_SHIELD_PUBLIC_URL", "")).rstrip("/")
+        self.timeout = timeout
+
+    def deliver(self) -> int:
+        """Send every message owed; return how many were sent."""
+        if not self.smtp_url:
+            return 0
+        with self.db.read() as session:
+            pending = session.execute(select(RequesterMessage.id, RequesterMessage.attempts).where(
+                RequesterMessage.sent_at.is_(None), RequesterMessage.attempts < MAX_ATTEMPTS)
+                .order_by(RequesterMessage.id)).all()
+        sent = 0
+        for message_id, attempts in pending:
+            with self.db.write() as session:  # claim this attempt: one replica sends it
+                claimed = session.execute(update(RequesterMessage).where(
+                    RequesterMessage.id == message_id, RequesterMessage.attempts == attempts,
+                    RequesterMessage.sent_at.is_(None)).values(attempts=attempts + 1)).rowcount
+            if not claimed:
+                continue
+            email, skipped = self._compose(message_id)
+            error = skipped
+            if email is not None:
+                try:
+                    self._send(email)
+                    sent += 1
+                except (OSError, smtplib.SMTPException) as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:300]
+            with self.db.write() as session:
+                done = error is None or error == skipped
+                session.execute(update(RequesterMessage).where(RequesterMessage.id == message_id).values(
+                    sent_at=utcnow() if done else None, last_error=error))
+            if error and error != skipped:
+                log.warning("requester e-mail failed; retried at the next pass",
+                            extra={"message_id": message_id, "error": error})
+        return sent
+
+    def _compose(self, message_id: int) -> tuple[EmailMessage | None, str | None]:
+        """The message, or None and why nothing is to be sent."""
+        with self.db.read() as session:
+            row = session.get(RequesterMessage, message_id)
+            notice = session.get(Notice, row.notice_id)
+            if notice.personal_encrypted is None:
+                return None, "personal data purged: no address"
+            address = json.loads(contact_cipher().decrypt(notice.personal_encrypted.encode())).get("contact_email")
+            if not address:
+                return None, "no e-mail address given"
+            kind, reference, status = row.kind, notice.reference, notice.status
+            deadline, reason = notice.deadline_at, notice.reject_reason
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = address
+        status_page = f"{self.public_url}/removal/status" if self.public_url else "the removal-request status page"
+        if kind == "received":
+            email["Subject"] = f"Removal request {reference}: received"  # short: no folded header
+            body = [f"We received your removal request {reference}.",
+                    f"We will decide on it by {iso(deadline)} (48 hours after we received it).",
+                    f"You can check it, or withdraw it, at {status_page} with the reference and the token you "
+                    "were given when you sent it. We will write again when it is decided."]
+        elif status == "removed":
+            email["Subject"] = f"Removal request {reference}: removed"
+            body = [f"We reviewed your removal request {reference} and removed the content it named.",
+                    "We also block new uploads that match it, and remove identical copies we find.",
+                    f"Its record stays at {status_page}."]
+        else:
+            email["Subject"] = f"Removal request {reference}: not removed"
+            body = [f"We reviewed your removal request {reference} and did not remove the content.",
+                    f"The reason: {reason or 'not given'}",
+                    "You can contest this decision: ask us for another review (send a new request with what we "
+                    "missed), turn to a certified out-of-court dispute settlement body, or go to court.",
+                    f"Its record stays at {status_page}."]
+        email.set_content("\n\n".join(body) + "\n\nThis message was sent because you gave this address with your "
+                          "request. It holds no other personal data.\n")
+        return email, None
+
+    def _send(self, email: EmailMessage) -> None:
+        url = urlsplit(self.smtp_url)
+        secure = url.scheme == "smtps"
+        port = url.port or (465 if secure else 25)
+        context = ssl.create_default_context()
+        client = (smtplib.SMTP_SSL(url.hostname, port, timeout=self.timeout, context=context) if secure
+                  else smtplib.SMTP(url.hostname, port, timeout=self.timeout))
+        with client:
+            if not secure:
+                client.ehlo()
+                if client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+            client.send_message(email)
