@@ -149,3 +149,21 @@ def test_the_server_sends_the_receipt_at_once(tmp_path, relay):
         assert "alex@example.org" not in server.log()  # the address is never logged
     finally:
         server.stop()
+
+
+def test_a_refused_address_is_not_written_into_the_error(data_shield, relay):
+    """The relay refuses the recipient: its error text names the address, which must not reach the
+    database or the log."""
+
+    class Refusing:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802, ANN001
+            return "550 5.1.1 <" + address + "> no such user"
+
+    relay.stop()
+    relay.controller = Controller(Refusing(), hostname="127.0.0.1", port=relay.port)
+    relay.controller.start()
+    data_shield.notices.submit(complete(), channel="api")
+    assert RequesterMail(data_shield.db).deliver() == 0
+    with data_shield.db.read() as session:
+        row = session.scalar(select(RequesterMessage))
+    assert row.sent_at is None and "refused the address" in row.last_error and "alex@" not in row.last_error

@@ -65,14 +65,19 @@ class RequesterMail:
                     RequesterMessage.sent_at.is_(None)).values(attempts=attempts + 1)).rowcount
             if not claimed:
                 continue
-            email, skipped = self._compose(message_id)
-            error = skipped
+            try:
+                email, skipped = self._compose(message_id)
+            except Exception as exc:  # e.g. the personal-data key changed: this message only, retried
+                email, skipped = None, None
+                error = f"could not read the request: {type(exc).__name__}"
+            else:
+                error = skipped
             if email is not None:
                 try:
                     self._send(email)
                     sent += 1
                 except (OSError, smtplib.SMTPException) as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:300]
+                    error = _describe(exc)
             with self.db.write() as session:
                 done = error is None or error == skipped
                 session.execute(update(RequesterMessage).where(RequesterMessage.id == message_id).values(
@@ -136,3 +141,14 @@ class RequesterMail:
             if url.username:
                 client.login(unquote(url.username), unquote(url.password or ""))
             client.send_message(email)
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong, without the address (a refused recipient's error text holds it)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "SMTPRecipientsRefused: the relay refused the address"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: SMTP {exc.smtp_code}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
