@@ -4,6 +4,7 @@ SMTP server on loopback (aiosmtpd) standing in for the platform's mail relay, wh
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import Message
 
@@ -12,8 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from ncii_shield.services.requester_mail import RequesterMail
-from ncii_shield.store.models import Notice, RequesterMessage
+from ncii_shield.services.requester_mail import LEASE, RequesterMail
+from ncii_shield.store.models import Notice, RequesterMessage, utcnow
 from tests.integration.test_notices import complete
 from tests.servers import free_port, start_server
 
@@ -103,20 +104,32 @@ def test_a_relay_outage_is_retried_and_a_purged_address_is_never_used(data_shiel
     mail = RequesterMail(shield.db)
     relay.stop()
     reference = shield.notices.submit(complete(), channel="api").notice.reference
+    shield.notices.submit(complete(signature="Two"), channel="api")
+    shield.notices.submit(complete(signature="Three"), channel="api")
     assert mail.deliver() == 0
     with shield.db.read() as session:
-        row = session.scalar(select(RequesterMessage))
-    assert row.sent_at is None and row.attempts == 1 and "Connection" in row.last_error
-    assert "alex@example.org" not in row.last_error
+        rows = session.scalars(select(RequesterMessage).order_by(RequesterMessage.id)).all()
+    # the relay is away: the pass stops at the first failure instead of trying each message in turn
+    assert [r.attempts for r in rows] == [1, 0, 0] and rows[0].sent_at is None
+    assert "Connection" in rows[0].last_error and "alex@example.org" not in rows[0].last_error
     relay.start()
-    assert mail.deliver() == 1 and relay.inbox.messages[0]["To"] == "alex@example.org"
-    assert reference in relay.inbox.messages[0]["Subject"]
+    assert mail.deliver() == 2  # the first waits out its backoff (a minute); the others go now
+    assert mail.deliver(now=utcnow() + timedelta(minutes=2)) == 1 and mail.deliver() == 0
+    assert len(relay.inbox.messages) == 3
+    assert any(reference in m["Subject"] for m in relay.inbox.messages)
+    # a worker that claimed a message holds it for a lease: another does not send it meanwhile
+    shield.notices.submit(complete(signature="Four"), channel="api")
+    with shield.db.write() as session:
+        session.execute(update(RequesterMessage).where(RequesterMessage.sent_at.is_(None)).values(
+            attempts=1, next_attempt_at=utcnow() + LEASE))
+    assert mail.deliver() == 0 and mail.deliver(now=utcnow() + LEASE + timedelta(seconds=1)) == 1
+    relay.inbox.messages.clear()
 
     # the personal data is purged before the message goes: it is dropped, not sent
     other = shield.notices.submit(complete(signature="Lee"), channel="api").notice.reference
     with shield.db.write() as session:
         session.execute(update(Notice).where(Notice.reference == other).values(personal_encrypted=None))
-    assert mail.deliver() == 0 and len(relay.inbox.messages) == 1
+    assert mail.deliver() == 0 and relay.inbox.messages == []
     with shield.db.read() as session:
         dropped = session.scalar(select(RequesterMessage).join(Notice, Notice.id == RequesterMessage.notice_id)
                                  .where(Notice.reference == other))
@@ -167,3 +180,14 @@ def test_a_refused_address_is_not_written_into_the_error(data_shield, relay):
     with data_shield.db.read() as session:
         row = session.scalar(select(RequesterMessage))
     assert row.sent_at is None and "refused the address" in row.last_error and "alex@" not in row.last_error
+
+
+def test_a_password_is_never_sent_without_starttls(data_shield, relay, monkeypatch):
+    """The stand-in relay offers no STARTTLS: with credentials in the URL nothing is sent (a relay
+    stripped of STARTTLS by someone on the path would otherwise receive the password in clear)."""
+    monkeypatch.setenv("NCII_SHIELD_SMTP_URL", f"smtp://mailer:s3cret@127.0.0.1:{relay.port}")
+    data_shield.notices.submit(complete(), channel="api")
+    assert RequesterMail(data_shield.db).deliver() == 0 and relay.inbox.messages == []
+    with data_shield.db.read() as session:
+        row = session.scalar(select(RequesterMessage))
+    assert "no STARTTLS" in row.last_error and "s3cret" not in row.last_error

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ncii_shield.core import Shield
-from ncii_shield.errors import InvalidRequest, NotFound
+from ncii_shield.errors import InvalidRequest, NotFound, PermissionDenied
 from ncii_shield.services.banks import SignalInput
 from ncii_shield.services.hashing import hash_photo_bytes
 from ncii_shield.services.scanning.monitors import MonitorService, parse_every
@@ -64,6 +64,28 @@ def test_new_items_only_and_a_time_series(db_url: str, tmp_path: Path) -> None:
             monitors.remove(other, view.id)
         monitors.remove(who, view.id)
         assert monitors.list(who) == []
+    finally:
+        shield.close()
+
+
+def test_reviewers_see_sources_without_their_secrets(db_url: str) -> None:
+    """A feed address may carry credentials or a token: the platform's keys see it whole, a reviewer
+    (a person reading the monitors page) without them."""
+    from dataclasses import replace
+
+    shield = banked(db_url)
+    try:
+        who = shield.local_principal("default")
+        monitors = MonitorService(shield.db)
+        view = monitors.add(who, "https://crawler:hunter2@feeds.example/new.rss?token=abc123", every="1h",
+                            banks=["victims"])
+        assert monitors.list(who)[0].source == view.source  # admin (and match keys): whole
+        reviewer = replace(who, scopes=frozenset({"reviewer"}))
+        seen = monitors.list(reviewer)[0].source
+        assert seen == "https://***@feeds.example/new.rss?***" and "hunter2" not in seen and "abc123" not in seen
+        assert monitors.series(reviewer, view.id) == []
+        with pytest.raises(PermissionDenied):
+            monitors.list(replace(who, scopes=frozenset({"bank:write"})))
     finally:
         shield.close()
 

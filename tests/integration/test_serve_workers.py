@@ -107,3 +107,17 @@ def test_a_second_server_with_reuseport_cannot_share_the_port(tmp_path):
         assert done.returncode == 2 and "cannot listen on" in done.stdout + done.stderr, done.stdout + done.stderr
     finally:
         first.stop()
+
+
+def test_the_port_is_held_from_the_start_even_before_workers_listen():
+    """A bound, not yet listening SO_REUSEPORT socket does not block another bind with SO_REUSEADDR;
+    the lock does: a second server is refused while the first one's workers are still loading."""
+    from ncii_shield.cli import reuseport
+
+    with reuseport.hold("127.0.0.1", 0) as first:
+        port = first.getsockname()[1]
+        with pytest.raises(OSError, match="another ncii-shield server"):
+            with reuseport.hold("127.0.0.1", port):
+                pass
+    with reuseport.hold("127.0.0.1", port) as again:  # released with the first
+        assert again.getsockname()[1] == port

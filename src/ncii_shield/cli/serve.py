@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
@@ -74,13 +75,13 @@ def serve(
     # Each worker listens on its own SO_REUSEPORT socket: the kernel spreads connections over them.
     from uvicorn.supervisors import Multiprocess
 
-    try:
-        holder = reuseport.hold(host, port)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}", param_hint="--port") from exc
-    with holder:
-        config = uvicorn.Config(APP, **{**options, "port": holder.getsockname()[1]})
+    with ExitStack() as stack:
         try:
+            sock = stack.enter_context(reuseport.hold(host, port))
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}", param_hint="--port") from exc
+        config = uvicorn.Config(APP, **{**options, "port": sock.getsockname()[1]})
+        try:  # uvicorn >= 0.52: the supervisor hands each worker the (unpickled) listeners
             Multiprocess(config, sockets=[reuseport.ReusePortListener(host, config.port)]).run()
         except KeyboardInterrupt:
             pass

@@ -185,7 +185,8 @@ class NoticeService:
                 session.add(NoticeEvent(notice_id=notice.id, from_status=None, to_status="received", actor=actor,
                                         at=received))
                 if clean.contact_email and requester_mail_enabled():  # confirmation of receipt (outbox)
-                    session.add(RequesterMessage(notice_id=notice.id, kind="received", created_at=utcnow(), attempts=0))
+                    session.add(RequesterMessage(notice_id=notice.id, kind="received", created_at=utcnow(), attempts=0,
+                                                 next_attempt_at=utcnow()))
                 session.add(ReviewItem(
                     tenant_id=tenant, kind="notice", notice_id=notice.id, content_id=(clean.content_ids or [None])[0],
                     media_type="image", priority=NOTICE_PRIORITY, deadline_at=deadline, status="open",
@@ -328,7 +329,8 @@ class NoticeService:
                 self.on_removed(session, notice, actor, hashes or [])
             session.add(DeadlineAlert(notice_id=notice.id, kind="removed", created_at=now, attempts=0))  # outbox
         if to in ("removed", "rejected") and notice.personal_encrypted and requester_mail_enabled():
-            session.add(RequesterMessage(notice_id=notice.id, kind="decided", created_at=now, attempts=0))  # outbox
+            session.add(RequesterMessage(notice_id=notice.id, kind="decided", created_at=now, attempts=0,
+                                         next_attempt_at=now))  # outbox
         session.flush()
 
     def withdraw(self, reference: str, token: str) -> NoticeView:

@@ -9,8 +9,12 @@ request and kind). :meth:`RequesterMail.deliver` (on the deadline watch's thread
 
 * the address is decrypted only to send, never logged; a request whose personal data was purged,
   or that has no e-mail address, is marked done without sending (``last_error`` says why);
-* each attempt is claimed with a compare-and-set on ``attempts``, so replicas send each message
-  once; a failed attempt is retried at the next pass, at most 10 times;
+* each attempt is claimed with a compare-and-set on ``attempts`` and a lease on ``next_attempt_at``,
+  so workers and replicas send each message once; a failed attempt is retried after 1, 2, 4 ...
+  minutes, then hourly, for about a day (30 attempts); when the relay cannot be reached the pass
+  stops at the first failure instead of waiting out a timeout per message;
+* with credentials in ``smtp://``, the password is sent only after STARTTLS (a relay that does not
+  offer it is an error), never in the clear;
 * the message holds the reference, the status, the deadline or the decision and its reason, the
   status page's address and the ways to contest: never the content's description or locations.
 
@@ -26,6 +30,7 @@ import logging
 import os
 import smtplib
 import ssl
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -37,7 +42,13 @@ from ncii_shield.store.database import Database
 from ncii_shield.store.models import Notice, RequesterMessage, utcnow
 
 log = logging.getLogger("ncii_shield.requester_mail")
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 30  # with the backoff below: about a day of trying
+LEASE = timedelta(minutes=5)  # a claimed attempt is not claimed again by another worker before this
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt ``attempts + 1``: 1, 2, 4 ... minutes, then hourly."""
+    return timedelta(minutes=min(60, 2 ** (attempts - 1)))
 
 
 class RequesterMail:
@@ -49,22 +60,25 @@ class RequesterMail:
         self.public_url = (public_url if public_url is not None else os.environ.get("NCII_SHIELD_PUBLIC_URL", "")).rstrip("/")
         self.timeout = timeout
 
-    def deliver(self) -> int:
-        """Send every message owed; return how many were sent."""
+    def deliver(self, now: datetime | None = None) -> int:
+        """Send every message that is due; return how many were sent."""
         if not self.smtp_url:
             return 0
+        now = now or utcnow()
         with self.db.read() as session:
-            pending = session.execute(select(RequesterMessage.id, RequesterMessage.attempts).where(
-                RequesterMessage.sent_at.is_(None), RequesterMessage.attempts < MAX_ATTEMPTS)
-                .order_by(RequesterMessage.id)).all()
+            due = session.execute(select(RequesterMessage.id, RequesterMessage.attempts).where(
+                RequesterMessage.sent_at.is_(None), RequesterMessage.attempts < MAX_ATTEMPTS,
+                RequesterMessage.next_attempt_at <= now).order_by(RequesterMessage.id)).all()
         sent = 0
-        for message_id, attempts in pending:
-            with self.db.write() as session:  # claim this attempt: one replica sends it
+        for message_id, attempts in due:
+            with self.db.write() as session:  # claim this attempt for a lease: no other worker sends it meanwhile
                 claimed = session.execute(update(RequesterMessage).where(
                     RequesterMessage.id == message_id, RequesterMessage.attempts == attempts,
-                    RequesterMessage.sent_at.is_(None)).values(attempts=attempts + 1)).rowcount
+                    RequesterMessage.sent_at.is_(None)).values(
+                    attempts=attempts + 1, next_attempt_at=utcnow() + LEASE)).rowcount
             if not claimed:
                 continue
+            unreachable = False
             try:
                 email, skipped = self._compose(message_id)
             except Exception as exc:  # e.g. the personal-data key changed: this message only, retried
@@ -78,13 +92,19 @@ class RequesterMail:
                     sent += 1
                 except (OSError, smtplib.SMTPException) as exc:
                     error = _describe(exc)
+                    # no connection (refused, timeout, DNS), not a refusal of this message
+                    unreachable = (not isinstance(exc, smtplib.SMTPException)
+                                   or isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)))
+            done = error is None or error == skipped
             with self.db.write() as session:
-                done = error is None or error == skipped
                 session.execute(update(RequesterMessage).where(RequesterMessage.id == message_id).values(
-                    sent_at=utcnow() if done else None, last_error=error))
-            if error and error != skipped:
-                log.warning("requester e-mail failed; retried at the next pass",
-                            extra={"message_id": message_id, "error": error})
+                    sent_at=utcnow() if done else None, last_error=error,
+                    next_attempt_at=utcnow() + (timedelta(0) if done else backoff(attempts + 1))))
+            if not done:
+                log.warning("requester e-mail failed; retried later",
+                            extra={"message_id": message_id, "error": error, "attempt": attempts + 1})
+            if unreachable:  # the relay is away: the others wait for the next pass, not a timeout each
+                break
         return sent
 
     def _compose(self, message_id: int) -> tuple[EmailMessage | None, str | None]:
@@ -138,6 +158,8 @@ class RequesterMail:
                 if client.has_extn("starttls"):
                     client.starttls(context=context)
                     client.ehlo()
+                elif url.username:
+                    raise smtplib.SMTPNotSupportedError("the relay offers no STARTTLS: the password is not sent in clear")
             if url.username:
                 client.login(unquote(url.username), unquote(url.password or ""))
             client.send_message(email)
@@ -147,6 +169,8 @@ def _describe(exc: Exception) -> str:
     """What went wrong, without the address (a refused recipient's error text holds it)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "SMTPRecipientsRefused: the relay refused the address"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"SMTPNotSupportedError: {exc}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__}: SMTP {exc.smtp_code}"
     if isinstance(exc, OSError) and exc.strerror:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ncii_shield.errors import NciiShieldError
 from ncii_shield.services import audit
@@ -94,7 +95,8 @@ class TransparencySubmitter:
         size = 0
         for item_id in self.pending(tenant_id):
             ss = self.review.statement(tenant_id, item_id)["statements"]
-            if not ss:
+            if not ss:  # a decision that restricted nothing (no item of the request was removed)
+                self._record(tenant_id, item_id, [], "none", [])
                 continue
             if batch and size + len(ss) > PER_REQUEST:
                 yield batch
@@ -143,13 +145,17 @@ class TransparencySubmitter:
         return answer
 
     def _record(self, tenant_id: int, item_id: int, ss: list[dict], outcome: str, uuids: list) -> None:
-        with self.db.write() as session:
-            if session.get(StatementSubmission, item_id) is not None:  # another run recorded it meanwhile
-                return
-            session.add(StatementSubmission(review_item_id=item_id, tenant_id=tenant_id, puids=[s["puid"] for s in ss],
-                                            uuids=uuids, outcome=outcome, submitted_at=utcnow()))
-            audit.append(session, actor="system:transparency", action="statements.submitted",
-                         subject=f"review:{item_id}", details={"statements": len(ss), "outcome": outcome})
+        try:
+            with self.db.write() as session:
+                if session.get(StatementSubmission, item_id) is not None:  # another run recorded it meanwhile
+                    return
+                session.add(StatementSubmission(review_item_id=item_id, tenant_id=tenant_id,
+                                                puids=[s["puid"] for s in ss], uuids=uuids, outcome=outcome,
+                                                submitted_at=utcnow()))
+                audit.append(session, actor="system:transparency", action="statements.submitted",
+                             subject=f"review:{item_id}", details={"statements": len(ss), "outcome": outcome})
+        except IntegrityError:  # an overlapping run recorded it between our check and our insert
+            pass
 
 
 def _json(answer: httpx.Response) -> dict:

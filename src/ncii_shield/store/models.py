@@ -368,6 +368,7 @@ class RequesterMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # lease / backoff
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)  # or why nothing was sent
 
 
@@ -381,7 +382,7 @@ class StatementSubmission(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     puids: Mapped[list] = mapped_column(JSON)
     uuids: Mapped[list] = mapped_column(JSON)  # the database's ids, where its answer gave them
-    outcome: Mapped[str] = mapped_column(String(16))  # created | existing (its puid was there already)
+    outcome: Mapped[str] = mapped_column(String(16))  # created | existing (puid there already) | none
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

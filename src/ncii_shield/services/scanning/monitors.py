@@ -22,7 +22,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -123,9 +123,18 @@ class MonitorService:
             session.delete(row)
 
     def list(self, principal: Principal) -> list[MonitorView]:
-        """The tenant's monitors with their totals; a key that matches or reviews may read them."""
+        """The tenant's monitors with their totals; a key that matches or reviews may read them. A
+        reviewer (a person, not the platform's system) sees sources and errors without the secrets a
+        feed address may carry (``user:password@``, the query string)."""
         if not principal.allows("reviewer"):
             principal.require("match")
+        views = self._list(principal)
+        if principal.allows("match"):
+            return views
+        return [replace(v, source=redact_secrets(v.source),
+                        last_error=redact_secrets(v.last_error) if v.last_error else None) for v in views]
+
+    def _list(self, principal: Principal) -> list[MonitorView]:
         with self.db.read() as session:
             rows = session.scalars(select(Monitor).where(Monitor.tenant_id == principal.tenant_id).order_by(Monitor.id))
             totals = {r[0]: r[1:] for r in session.execute(
@@ -295,6 +304,12 @@ def totals(db: Database) -> list[tuple[int, str, int, int, int, int, int, float]
         out.append((monitor_id, m.source, runs, int(last_seen.get(monitor_id, 0)), new, matches, derivatives,
                     errors, last))
     return out
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with URL credentials and query strings replaced by ``***``."""
+    text = re.sub(r"(\w+://)[^/\s@]+@", r"\1***@", text)
+    return re.sub(r"(\w+://[^\s?#]*)\?[^\s#]*", r"\1?***", text)
 
 
 def _utc(value: datetime | None) -> datetime | None:
