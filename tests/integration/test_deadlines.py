@@ -190,3 +190,28 @@ def test_a_live_server_delivers_a_removal_at_once(tmp_path):
     finally:
         server.stop()
         receiver.close()
+
+
+def test_an_attempt_claimed_by_another_worker_is_not_sent_twice(shield):
+    """Worker A has claimed an alert and is still sending it: worker B's pass leaves it alone; if A
+    died, B sends it once the lease is over."""
+    from sqlalchemy import update
+
+    from ncii_shield.services.deadlines import LEASE
+    from ncii_shield.store.models import DeadlineAlert, utcnow
+
+    receiver = Receiver(SECRET)
+    try:
+        ref = submit(shield, "late", 50)
+        watch = DeadlineWatch(shield.db, shield.notices, url=receiver.url, secret=SECRET)
+        watch.url = None
+        watch.scan()  # records the alert without delivering
+        watch.url = receiver.url
+        with shield.db.write() as session:  # what worker A's claim wrote
+            session.execute(update(DeadlineAlert).values(attempts=1, claimed_until=utcnow() + LEASE))
+        assert watch.deliver() == [] and receiver.events == []
+        later = watch.deliver(now=utcnow() + LEASE + timedelta(seconds=1))  # A never came back
+        assert [e["reference"] for e in later] == [ref] and len(receiver.events) == 1
+        assert watch.deliver(now=utcnow() + LEASE * 3) == []  # delivered: never again
+    finally:
+        receiver.close()

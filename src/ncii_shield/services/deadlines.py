@@ -22,7 +22,8 @@ A removal decision writes, in its own transaction (an outbox), an alert ``remove
      "match_type": "md5", "distance": 0}, ...], "sent_at": "...Z"}
 
 Each (request, kind) is one ``deadline_alerts`` row (unique), so several replicas send each alert
-once; a failed delivery is retried on the next pass (at most 10 attempts).
+once (each attempt is claimed by compare-and-set with a one-minute lease, so another worker does not
+send it meanwhile); a failed delivery is retried on the next pass (at most 10 attempts).
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ import os
 import secrets
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ncii_shield.services.audit import as_utc
@@ -52,6 +53,7 @@ log = logging.getLogger("ncii_shield.deadlines")
 SIGNATURE_HEADER = "X-NCII-Signature"
 TOLERANCE_SECONDS = 300
 MAX_ATTEMPTS = 10
+LEASE = timedelta(minutes=1)  # a claimed delivery attempt (5 s timeout) is not claimed again before this
 
 
 class BadSignature(ValueError):
@@ -139,20 +141,22 @@ class DeadlineWatch:
         self.mail.deliver()  # e-mails owed to requesters (nothing unless NCII_SHIELD_SMTP_URL is set)
         return sent
 
-    def deliver(self) -> list[dict]:
+    def deliver(self, now: datetime | None = None) -> list[dict]:
         sent = []
+        now = now or utcnow()
         with self.db.read() as session:
             pending = session.execute(
                 select(DeadlineAlert.id, DeadlineAlert.kind, DeadlineAlert.attempts, Notice.reference, Notice.status,
                        Notice.deadline_at)
                 .join(Notice, Notice.id == DeadlineAlert.notice_id)
-                .where(DeadlineAlert.sent_at.is_(None), DeadlineAlert.attempts < MAX_ATTEMPTS)
+                .where(DeadlineAlert.sent_at.is_(None), DeadlineAlert.attempts < MAX_ATTEMPTS,
+                       or_(DeadlineAlert.claimed_until.is_(None), DeadlineAlert.claimed_until <= now))
                 .order_by(DeadlineAlert.id)).all()
         for alert_id, kind, attempts, reference, status, deadline in pending:
-            with self.db.write() as session:  # claim it: only one replica sends each attempt
+            with self.db.write() as session:  # claim this attempt for a lease: no other worker or replica sends it
                 claimed = session.execute(update(DeadlineAlert).where(
                     DeadlineAlert.id == alert_id, DeadlineAlert.attempts == attempts, DeadlineAlert.sent_at.is_(None)
-                ).values(attempts=attempts + 1)).rowcount
+                ).values(attempts=attempts + 1, claimed_until=utcnow() + LEASE)).rowcount
             if not claimed:
                 continue
             event = self._event(alert_id, kind, reference, status, deadline)
@@ -167,7 +171,7 @@ class DeadlineWatch:
                 error = type(exc).__name__
             with self.db.write() as session:
                 session.execute(update(DeadlineAlert).where(DeadlineAlert.id == alert_id).values(
-                    sent_at=None if error else utcnow(), last_error=error))
+                    sent_at=None if error else utcnow(), last_error=error, claimed_until=None))
             if error:
                 log.warning("deadline webhook failed", extra={"reference": reference, "error": error})
             else:
