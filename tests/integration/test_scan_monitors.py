@@ -61,6 +61,8 @@ def test_new_items_only_and_a_time_series(db_url: str, tmp_path: Path) -> None:
         other = shield.local_principal("someone-else")
         assert monitors.list(other) == []  # tenants see their own monitors only
         with pytest.raises(NotFound):
+            monitors.series(other, view.id)  # nor their time series
+        with pytest.raises(NotFound):
             monitors.remove(other, view.id)
         monitors.remove(who, view.id)
         assert monitors.list(who) == []

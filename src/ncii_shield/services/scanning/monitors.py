@@ -137,9 +137,10 @@ class MonitorService:
     def _list(self, principal: Principal) -> list[MonitorView]:
         with self.db.read() as session:
             rows = session.scalars(select(Monitor).where(Monitor.tenant_id == principal.tenant_id).order_by(Monitor.id))
-            totals = {r[0]: r[1:] for r in session.execute(
+            totals = {r[0]: r[1:] for r in session.execute(  # this tenant's runs only
                 select(MonitorRun.monitor_id, func.count(), func.coalesce(func.sum(MonitorRun.new_items), 0),
                        func.coalesce(func.sum(MonitorRun.matches), 0), func.coalesce(func.sum(MonitorRun.derivatives), 0))
+                .join(Monitor, Monitor.id == MonitorRun.monitor_id).where(Monitor.tenant_id == principal.tenant_id)
                 .group_by(MonitorRun.monitor_id))}
             return [MonitorView(m.id, m.source, m.every_seconds, list(m.banks), _utc(m.next_run_at),
                                 _utc(m.last_run_at), m.last_error, *[int(x) for x in totals.get(m.id, (0, 0, 0, 0))])
@@ -153,8 +154,12 @@ class MonitorService:
 
     def series(self, principal: Principal, monitor_id: int, limit: int = 500) -> list[dict]:
         """The monitor's runs, oldest first (at most ``limit``, the latest)."""
-        self.get(principal, monitor_id)
+        if not principal.allows("reviewer"):
+            principal.require("match")
         with self.db.read() as session:
+            if session.scalar(select(Monitor.id).where(Monitor.id == monitor_id,
+                                                       Monitor.tenant_id == principal.tenant_id)) is None:
+                raise NotFound(f"no monitor {monitor_id}")
             rows = list(session.scalars(select(MonitorRun).where(MonitorRun.monitor_id == monitor_id)
                                         .order_by(MonitorRun.started_at.desc(), MonitorRun.id.desc()).limit(limit)))
         return [{"started_at": _utc(r.started_at).isoformat(), "items_seen": r.items_seen, "new_items": r.new_items,
