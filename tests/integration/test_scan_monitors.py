@@ -63,6 +63,8 @@ def test_new_items_only_and_a_time_series(db_url: str, tmp_path: Path) -> None:
         with pytest.raises(NotFound):
             monitors.series(other, view.id)  # nor their time series
         with pytest.raises(NotFound):
+            monitors.series(who, 2**70)  # an id no database integer holds: not found, not a crash
+        with pytest.raises(NotFound):
             monitors.remove(other, view.id)
         monitors.remove(who, view.id)
         assert monitors.list(who) == []
@@ -162,6 +164,7 @@ def test_serve_runs_due_monitors_and_shows_them(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert listed[0]["runs"] == 1 and listed[0]["items_scanned"] == 2 and listed[0]["matches"] == 1, listed
         runs = httpx.get(f"{server.url}/v1/monitors/{listed[0]['id']}/runs", headers=headers).json()
+        assert httpx.get(f"{server.url}/v1/monitors/{2**70}/runs", headers=headers).status_code == 422
         assert [(r["items_seen"], r["new_items"], r["matches"]) for r in runs] == [(2, 2, 1)]
         page = httpx.get(f"{server.url}/v1/monitors/dashboard", headers=headers)
         assert page.status_code == 200 and "<svg" in page.text and "<polyline" in page.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -29,7 +29,8 @@ async def list_monitors(shield: ShieldDep, principal: PrincipalDep) -> list[dict
 
 
 @router.get("/{monitor_id}/runs", summary="One monitor's runs, oldest first: the per-source time series")
-async def monitor_runs(monitor_id: int, shield: ShieldDep, principal: PrincipalDep, limit: int = 500) -> list[dict]:
+async def monitor_runs(shield: ShieldDep, principal: PrincipalDep, monitor_id: int = Path(ge=1, le=2**31 - 1),
+                       limit: int = 500) -> list[dict]:
     return await run_in_threadpool(MonitorService(shield.db).series, principal, monitor_id, max(1, min(limit, 5000)))
 
 

@@ -156,6 +156,8 @@ class MonitorService:
         """The monitor's runs, oldest first (at most ``limit``, the latest)."""
         if not principal.allows("reviewer"):
             principal.require("match")
+        if not 0 < monitor_id < 2**31:  # no such id (and no integer a database would refuse)
+            raise NotFound(f"no monitor {monitor_id}")
         with self.db.read() as session:
             if session.scalar(select(Monitor.id).where(Monitor.id == monitor_id,
                                                        Monitor.tenant_id == principal.tenant_id)) is None:
