@@ -173,3 +173,28 @@ def test_cli_sends_reports_and_keeps_the_token_out_of_its_output(data_shield, st
     again = cli("notices", "submit-statements", "--db", url, "--api", stand_in.api, "--token-file", str(token_file),
                 env=env)
     assert again.returncode == 0 and "sent 0 statement(s) for 0 decision(s)" in again.stdout
+
+
+def test_a_decision_that_restricted_nothing_is_recorded_and_not_sent(data_shield, stand_in):
+    """A request decided ``remove`` whose locations are no longer marked removed has no statement:
+    it is recorded as ``none`` (so it stops counting as pending) and nothing is sent."""
+    from sqlalchemy import update
+
+    from ncii_shield.store.models import NoticeItem
+    from tests.integration.test_notices import complete
+
+    shield = data_shield
+    t = shield.local_principal().tenant_id
+    reference = shield.notices.submit(complete(), channel="api").notice.reference
+    item = next(i for i in shield.review.queue(t) if i.reference == reference)
+    shield.review.decide(t, item.id, "remove", "intimate image without consent", actor="key:reviewer")
+    with shield.db.write() as session:
+        session.execute(update(NoticeItem).values(status="closed"))
+    submitter = TransparencySubmitter(shield.db, shield.review)
+    assert submitter.pending(t) == [item.id]
+    with httpx.Client(timeout=10) as client:
+        report = submitter.submit(t, client, api=stand_in.api, token=TOKEN)
+    assert (report.created, report.existing, report.statements, stand_in.requests) == (0, 0, 0, 0)
+    assert submitter.pending(t) == []
+    with shield.db.read() as session:
+        assert session.get(StatementSubmission, item.id).outcome == "none"

@@ -106,7 +106,7 @@ class Matcher:
                 threshold: float | None, variant: str | None = None) -> list[Match]:
         limit = self._limit(signal_type, threshold)
         found = [self._to_match(query, hit, principal, variant)
-                 for hit in self.follower.query(signal_type, value, limit) if self._visible(hit, principal)]
+                 for hit in self.follower.query(signal_type, value, limit) if self._visible_bank(hit.bank, principal)]
         if signal_type == "vpdq":
             found = [self._with_shares(m, value) for m in found]
         return found
@@ -117,10 +117,6 @@ class Matcher:
         index = self.follower.indexes.get("vpdq")
         query_share, compared_share = index.shares(value, match.signal_id)  # type: ignore[union-attr]
         return replace(match, query_share=round(query_share, 2), compared_share=round(compared_share, 2))
-
-    @classmethod
-    def _visible(cls, hit: Hit, principal: Principal) -> bool:
-        return cls._visible_bank(hit.bank, principal)
 
     @staticmethod
     def _to_match(query: int, hit: Hit, principal: Principal, variant: str | None) -> Match:

@@ -57,12 +57,6 @@ from ncii_shield.store.models import (
 
 DUE_SOON = timedelta(hours=6)
 
-
-def requester_mail_enabled() -> bool:
-    """Whether requesters are e-mailed (``NCII_SHIELD_SMTP_URL`` set; see services/requester_mail.py)."""
-    return bool(os.environ.get("NCII_SHIELD_SMTP_URL"))
-
-
 CHANNELS = ("case", "api", "web")
 OPEN = ("received", "in_review")
 CLOSED = ("removed", "rejected", "withdrawn")
@@ -76,6 +70,11 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def iso(moment: datetime | None) -> str | None:
     """UTC, ISO 8601 with a Z, as the HTTP API writes every time."""
     return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def requester_mail_enabled() -> bool:
+    """Whether requesters are e-mailed (``NCII_SHIELD_SMTP_URL`` set; see services/requester_mail.py)."""
+    return bool(os.environ.get("NCII_SHIELD_SMTP_URL"))
 
 
 def retention() -> timedelta:
@@ -185,8 +184,7 @@ class NoticeService:
                 session.add(NoticeEvent(notice_id=notice.id, from_status=None, to_status="received", actor=actor,
                                         at=received))
                 if clean.contact_email and requester_mail_enabled():  # confirmation of receipt (outbox)
-                    session.add(RequesterMessage(notice_id=notice.id, kind="received", created_at=utcnow(), attempts=0,
-                                                 next_attempt_at=utcnow()))
+                    session.add(RequesterMessage(notice_id=notice.id, kind="received"))
                 session.add(ReviewItem(
                     tenant_id=tenant, kind="notice", notice_id=notice.id, content_id=(clean.content_ids or [None])[0],
                     media_type="image", priority=NOTICE_PRIORITY, deadline_at=deadline, status="open",
@@ -329,8 +327,7 @@ class NoticeService:
                 self.on_removed(session, notice, actor, hashes or [])
             session.add(DeadlineAlert(notice_id=notice.id, kind="removed", created_at=now, attempts=0))  # outbox
         if to in ("removed", "rejected") and notice.personal_encrypted and requester_mail_enabled():
-            session.add(RequesterMessage(notice_id=notice.id, kind="decided", created_at=now, attempts=0,
-                                         next_attempt_at=now))  # outbox
+            session.add(RequesterMessage(notice_id=notice.id, kind="decided"))  # outbox
         session.flush()
 
     def withdraw(self, reference: str, token: str) -> NoticeView:

@@ -111,6 +111,16 @@ class ReviewService:
                          details={"kind": kind, "priority": priority, "content_id": content_id})
             return self._view(session, item)
 
+    def enqueue_upload(self, tenant_id: int, actor: str, content_id: str, media_type: str, matches: list[dict],
+                       derivatives: list[dict]) -> QueueItem:
+        """Queue what an upload check found (matches and derivative flags, as JSON): one item; a
+        derivative flag (an edited copy: a person must look) ranks above a plain match."""
+        banks = sorted({str(h["bank"]) for h in matches + derivatives})
+        summary = f"upload {content_id}: {'edited derivative' if derivatives else 'match'} ({', '.join(banks)})"
+        return self.enqueue(tenant_id, "derivative" if derivatives else "match", actor=actor, content_id=content_id,
+                            priority=70 if derivatives else 60, summary=summary,
+                            details={"matches": matches, "derivatives": derivatives}, media_type=media_type)
+
     def enqueue_scan_result(self, tenant_id: int, found_by: str, result: dict) -> QueueItem:
         """Queue what a scan or a monitor found (a scan result: exact / near / derivative)."""
         derivative = result.get("status") == "derivative"

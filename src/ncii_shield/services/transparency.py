@@ -73,10 +73,10 @@ class TransparencySubmitter:
                progress: Callable[[int], None] | None = None) -> SubmissionReport:
         """Send every pending item's statements; ``progress(n)`` after each batch of n items."""
         report = SubmissionReport()
+        api = api.rstrip("/")
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         for batch in self._batches(tenant_id):
-            answer = self._post(client, f"{api.rstrip('/')}/statements", {"statements": [s for _, ss in batch for s in ss]},
-                                headers)
+            answer = self._post(client, f"{api}/statements", {"statements": [s for _, ss in batch for s in ss]}, headers)
             if answer.status_code in (200, 201):
                 uuids = _uuids(answer)
                 for item_id, ss in batch:
@@ -110,7 +110,7 @@ class TransparencySubmitter:
                     ss: list[dict], report: SubmissionReport) -> None:
         uuids, existing = [], False
         for s in ss:
-            answer = self._post(client, f"{api.rstrip('/')}/statement", s, headers)
+            answer = self._post(client, f"{api}/statement", s, headers)
             if answer.status_code in (200, 201):
                 uuids.append(_uuids(answer).get(s["puid"]))
                 report.statements += 1

@@ -13,11 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from ncii_shield.api import bodies
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import MAX_VALUE, DerivativeOut, ErrorOut, MatchIn, MatchList, MatchOut, MediaMatchOut
-from ncii_shield.core import Shield
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.services.banks import MAX_BATCH
-from ncii_shield.services.keys import Principal
-from ncii_shield.services.matching import DerivativeFlag, Match, weak
+from ncii_shield.services.matching import Match, weak
 
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 413, 422, 503)}
 router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
@@ -133,30 +131,16 @@ async def match_media(
         shield.cases.record_matches([m.signal_id for m in found] + [d.signal_id for d in checked.derivatives])
     item = None
     if review and (found or checked.derivatives):
-        item = await run_in_threadpool(queue_for_review, shield, principal, content_id, hashes.content_type, found,
-                                       checked.derivatives)
+        queued = await run_in_threadpool(
+            shield.review.enqueue_upload, principal.tenant_id, f"key:{principal.key_prefix}", content_id,
+            "image" if hashes.content_type == "photo" else "video", [m.to_json() for m in found],
+            [d.to_json() for d in checked.derivatives])
+        item = queued.id
     js = hashes.to_json()
     js.pop("path", None)
     return MediaMatchOut(matches=[MatchOut(**m.to_json()) for m in found], content_type=js.pop("content_type"),
                          hashes=js, weak=weak(hashes),
                          derivatives=[DerivativeOut(**d.to_json()) for d in checked.derivatives], review_item=item)
-
-
-def queue_for_review(shield: Shield, principal: Principal, content_id: str, content_type: str, found: list[Match],
-                     derivatives: list[DerivativeFlag]) -> int:
-    """One review queue item for an upload: a derivative flag (an edited copy: a person must look)
-    ranks above a plain match."""
-    banks = sorted({m.bank for m in found} | {d.bank for d in derivatives})
-    kind = "derivative" if derivatives else "match"
-    summary = f"upload {content_id}: {'edited derivative' if derivatives else 'match'} ({', '.join(banks)})"
-    item = shield.review.enqueue(
-        principal.tenant_id, kind, actor=f"key:{principal.key_prefix}", content_id=content_id,
-        priority=70 if derivatives else 60, summary=summary,
-        details={"matches": [m.to_json() for m in found], "derivatives": [d.to_json() for d in derivatives]},
-        media_type="image" if content_type == "photo" else "video")
-    return item.id
-
-
 
 
 def count(request: Request, looked_up: list[str], found: list) -> None:

@@ -126,8 +126,7 @@ class MonitorService:
         """The tenant's monitors with their totals; a key that matches or reviews may read them. A
         reviewer (a person, not the platform's system) sees sources and errors without the secrets a
         feed address may carry (``user:password@``, the query string)."""
-        if not principal.allows("reviewer"):
-            principal.require("match")
+        _require_reader(principal)
         views = self._list(principal)
         if principal.allows("match"):
             return views
@@ -154,8 +153,7 @@ class MonitorService:
 
     def series(self, principal: Principal, monitor_id: int, limit: int = 500) -> list[dict]:
         """The monitor's runs, oldest first (at most ``limit``, the latest)."""
-        if not principal.allows("reviewer"):
-            principal.require("match")
+        _require_reader(principal)
         if not 0 < monitor_id < 2**31:  # no such id (and no integer a database would refuse)
             raise NotFound(f"no monitor {monitor_id}")
         with self.db.read() as session:
@@ -311,6 +309,12 @@ def totals(db: Database) -> list[tuple[int, str, int, int, int, int, int, float]
         out.append((monitor_id, m.source, runs, int(last_seen.get(monitor_id, 0)), new, matches, derivatives,
                     errors, last))
     return out
+
+
+def _require_reader(principal: Principal) -> None:
+    """Monitors are read by the platform's match keys and by reviewers."""
+    if not principal.allows("reviewer"):
+        principal.require("match")
 
 
 def redact_secrets(text: str) -> str:
