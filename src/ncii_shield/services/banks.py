@@ -114,6 +114,9 @@ class BankService:
         self._on_change()
 
     def get_signal(self, principal: Principal, bank_name: str, signal_id: int) -> dict:
+        """One signal with its value and metadata (scope bank:read, which bank:write implies): the
+        bank's contents, which a match or reviewer key never needs."""
+        principal.require("bank:read")
         with self.db.read() as session:
             bank = store.find_bank(session, principal.tenant_id, bank_name)
             s = store.get_signal(session, bank, signal_id)

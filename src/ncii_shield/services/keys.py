@@ -4,10 +4,14 @@ A key looks like ``nsk_<prefix>_<secret>``: the prefix (public, 10 characters) f
 secret (32 random URL-safe characters, 190 bits) is compared in constant time with the stored hash.
 A slow password hash is not needed for secrets this long; a fast one keeps every request cheap.
 
-Scopes: ``match`` (look up hashes), ``bank:write`` (add and withdraw signals, create banks),
+Scopes: ``match`` (look up hashes), ``bank:read`` (read a bank's signals back: values, metadata,
+withdrawals), ``bank:write`` (add and withdraw signals, create banks; implies ``bank:read``),
 ``reviewer`` (read the review queue and removal requests, decide; see services/review.py) and
 ``admin`` (everything, including keys, bank settings and the audit export). A key sees only its own
 tenant's banks, plus the banks other tenants share for matching.
+
+Matching never needs to read a bank: a ``match`` or ``reviewer`` key learns which signal matched
+(bank and id), never the values banked, so a leaked upload-checker key does not leak the bank.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from ncii_shield.store import banks as bank_store
 from ncii_shield.store import keys as key_store
 from ncii_shield.store.database import Database
 
-SCOPES = ("match", "bank:write", "reviewer", "admin")
+SCOPES = ("match", "bank:read", "bank:write", "reviewer", "admin")
+IMPLIED = {"bank:write": frozenset({"bank:read"})}  # admin implies every scope (Principal.allows)
 KEY_PREFIX = "nsk"
 _CACHE_SECONDS = 5.0  # how long a revoked key may still be accepted by a replica
 
@@ -37,7 +42,8 @@ class Principal:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return ("admin" in self.scopes or scope in self.scopes
+                or any(scope in IMPLIED.get(held, ()) for held in self.scopes))
 
     def require(self, scope: str) -> None:
         if not self.allows(scope):

@@ -51,6 +51,8 @@ async def add_signals(bank: str, body: SignalsIn, shield: ShieldDep, principal: 
 
 @router.get("/{bank}/signals/{signal_id}", response_model=SignalOut)
 async def get_signal(bank: str, signal_id: SignalId, shield: ShieldDep, principal: PrincipalDep) -> SignalOut:
+    """A signal's value, metadata and withdrawal time (scope bank:read; bank:write and admin imply it).
+    Match and reviewer keys cannot read a bank."""
     return SignalOut(**await run_in_threadpool(shield.banks.get_signal, principal, bank, signal_id))
 
 
