@@ -23,7 +23,7 @@ from ncii_shield.api.middleware import BodyLimit, RequestContext
 from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, match, monitors, notices, review
 from ncii_shield.core import Shield
 from ncii_shield.web import pages, review_pages
-from ncii_shield.web.security import IpRateLimit, RateLimiter, SecurityHeaders
+from ncii_shield.web.security import AuthThrottle, IpRateLimit, RateLimiter, SecurityHeaders
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -31,7 +31,7 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 @dataclass
 class Limits:
     per_key: RateLimiter
-    auth_failures: RateLimiter
+    auth_failures: AuthThrottle
 
 DESCRIPTION = """
 Check uploads against victims' hashes; keep banks of hashes. Authenticate with
@@ -47,7 +47,8 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
                ip_rate: float = 10000.0, auth_failures_per_minute: int = 20, body_timeout: float = 30.0,
                run_monitors: bool = False, monitor_interval: float = 30.0) -> FastAPI:
     """Rates are per worker process: ``key_rate`` requests/s per API key, ``ip_rate`` per client
-    address, ``auth_failures_per_minute`` failed authentications per address before 429s."""
+    address, ``auth_failures_per_minute`` failed authentications per address and per key prefix before failures
+    get 429s (valid keys are never refused for others' failures)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         if follow:
@@ -80,7 +81,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.state.case_limiter = RateLimiter(rate=case_rate, burst=case_burst)
     app.state.limits = Limits(
         per_key=RateLimiter(rate=key_rate, burst=int(key_rate * 2)),
-        auth_failures=RateLimiter(rate=auth_failures_per_minute / 60, burst=auth_failures_per_minute),
+        auth_failures=AuthThrottle(auth_failures_per_minute),
     )
     app.add_middleware(BodyLimit, max_bytes=max_body, read_timeout=body_timeout)
     app.add_middleware(SecurityHeaders)

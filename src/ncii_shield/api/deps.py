@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ncii_shield.core import Shield
 from ncii_shield.errors import Unauthenticated
 from ncii_shield.web.security import client_address
-from ncii_shield.services.keys import Principal
+from ncii_shield.services.keys import Principal, named_prefix
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: Authorization: Bearer nsk_...")
 
@@ -23,16 +23,16 @@ def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller's key. Failed attempts are limited per address (brute force gets 429), and every
-    key has its own request rate (429 with Retry-After)."""
+    """The caller's key. Failed attempts are counted per address and per key prefix they name, and
+    only failures are refused once too many (429): a valid key is always accepted, whoever failed
+    before it from the same address. Every key has its own request rate (429 with Retry-After)."""
     shield: Shield = request.app.state.shield
-    address = client_address(request)
     limits = request.app.state.limits
-    limits.auth_failures.peek(address)  # an address that failed too often is refused outright
+    token = credentials.credentials if credentials else None
     try:
-        principal = shield.keys.authenticate(credentials.credentials if credentials else None)
+        principal = shield.keys.authenticate(token)
     except Unauthenticated:
-        limits.auth_failures.check(address)
+        limits.auth_failures.failed(client_address(request), named_prefix(token))
         raise
     limits.per_key.check(principal.key_prefix)
     request.state.key_prefix = principal.key_prefix

@@ -59,6 +59,15 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes))
 
 
+def named_prefix(token: str | None) -> str | None:
+    """The key prefix that ``token`` names (``nsk_<prefix>_...``), if it is shaped like a key: what a
+    failed attempt is counted against besides its address (see web/security.AuthThrottle)."""
+    parts = (token or "").strip().split("_", 2)
+    if len(parts) == 3 and parts[0] == KEY_PREFIX and len(parts[1]) == 10 and parts[1].isascii():
+        return parts[1]
+    return None
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -83,28 +83,55 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def peek(self, key: str) -> None:
-        """Raise TooManyRequests if ``key`` has no token left, without taking one."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens < 1:
-            raise TooManyRequests("too many failed attempts from this address; wait and try again",
-                                  retry_after=int((1 - tokens) / self.rate) + 1)
-
-    def check(self, key: str) -> None:
+    def take(self, key: str) -> int | None:
+        """Take a token for ``key``: None if there was one, else the seconds until there is."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
-                raise TooManyRequests("too many requests from this address; wait a little and try again",
-                                      retry_after=int((1 - tokens) / self.rate) + 1)
+                return int((1 - tokens) / self.rate) + 1
             self._buckets[key] = (tokens - 1, now)
             if len(self._buckets) > 100_000:
                 self._buckets.clear()
+        return None
+
+    def check(self, key: str) -> None:
+        retry_after = self.take(key)
+        if retry_after is not None:
+            raise TooManyRequests("too many requests from this address; wait a little and try again",
+                                  retry_after=retry_after)
+
+
+class AuthThrottle:
+    """Throttles whoever guesses credentials, never the owner of a valid one.
+
+    Only failures are counted: per client address, and per key prefix that the failed attempt names
+    (``nsk_<prefix>_...``), so both a guesser behind one address and guessers spread over many
+    addresses aiming at one key run out. Once either budget is spent, further failures get 429 with
+    Retry-After instead of 401. A valid key is checked and accepted whatever the counters say: one
+    attacker behind a shared proxy or NAT, or one who knows a key's (public) prefix, cannot lock the
+    platforms out. Keys carry 190 random bits, so the throttle is not what keeps them unguessable; it
+    bounds the noise and the work that guessing costs, and marks it (429s in the access log).
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.by_address = RateLimiter(rate=per_minute / 60, burst=per_minute)
+        self.by_prefix = RateLimiter(rate=per_minute / 60, burst=per_minute)
+
+    def failed(self, address: str, prefix: str | None = None) -> None:
+        """Count a failed authentication; raise TooManyRequests when the address or the prefix has
+        failed more than ``per_minute`` times in the last minute (both are always counted)."""
+        waits = [self.by_address.take(address)]
+        if prefix:
+            waits.append(self.by_prefix.take(prefix))
+        retry_after = max((w for w in waits if w is not None), default=None)
+        if retry_after is not None:
+            raise TooManyRequests(
+                f"too many failed API keys from this address or for this key (more than {self.per_minute} a minute); "
+                f"wait {retry_after} s. A valid key is always accepted", retry_after=retry_after)
 
 
 def client_address(request: Request) -> str:
