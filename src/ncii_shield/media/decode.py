@@ -1,18 +1,30 @@
 """Safe photo decoding: bytes in, an RGB pixel array out, or a typed error.
 
 Every upload and every scanned file passes through :func:`decode_photo`, so it must never crash,
-hang or exhaust memory on hostile input:
+hang or exhaust memory on hostile input. A hostile file costs a bounded amount of memory and time
+(measured in ``docs/reliability.md``):
 
-* the byte size is checked before anything is parsed (:class:`PhotoLimits.max_bytes`);
+* the byte size is checked before anything is parsed (:attr:`PhotoLimits.max_bytes`);
 * the pixel count is read from the header and checked *before* pixels are decoded
-  (:class:`PhotoLimits.max_pixels`), which stops decompression bombs;
+  (:attr:`PhotoLimits.max_pixels`), which stops decompression bombs;
+* photos over :attr:`PhotoLimits.work_pixels` (4096 x 3072, a 12.6-MP phone photo) are **decoded
+  reduced**: PDQ looks at 64 x 64 and derivative signatures at 640 pixels a side, so nothing is lost. JPEG is
+  scaled by libjpeg while it decodes (draft mode: 1/2 to 1/8, the DCT's own scaling), so even a
+  120-megapixel JPEG needs a few MB. Formats with no reduced decoding (PNG, GIF, WebP, HEIC, AVIF,
+  BMP, TIFF) must fit in :attr:`PhotoLimits.memory_bytes` decoded, and are then converted and
+  reduced strip by strip, so the RGB copy of the full image is never made;
+* at most :func:`max_concurrent_decodes` photos decode at once per process (each waits for a slot),
+  so a burst of hostile uploads costs at most that many budgets;
 * only the formats in :data:`ACCEPTED_FORMATS` are tried, whatever the file's name says;
 * truncated or corrupt files raise :class:`~ncii_shield.errors.CorruptMedia`, never a Pillow
   exception.
 
-Colour handling matches the reference PDQ bindings (``Image.convert("RGB")``) for every 8-bit mode,
-so hashes are bit-exact with the reference. Deeper modes (16-bit greyscale PNG, 32-bit integer,
-float) are scaled into 0–255 first instead of being clipped to white.
+Photos up to :attr:`PhotoLimits.work_pixels` are decoded in full, and their colour handling matches
+the reference PDQ bindings (``Image.convert("RGB")``) for every 8-bit mode, so hashes are bit-exact
+with the reference. Deeper modes (16-bit greyscale PNG, 32-bit integer, float) are scaled into 0–255
+first instead of being clipped to white. Larger photos hash from the reduced decode, a few bits of
+256 from the full-resolution hash (measured in ``docs/reliability.md``), far inside the match
+threshold.
 
 Animated images (GIF, APNG, animated WebP) are hashed on their **first frame**: that is the frame
 a thumbnail, a preview and most re-uploads show.
@@ -24,16 +36,21 @@ Usage::
 
     photo = decode_photo(data)            # DecodedPhoto
     photo.rgb.shape                       # (height, width, 3), uint8
+    photo.reduced_by                      # 1, or the factor a large photo was reduced by
 """
 
 from __future__ import annotations
 
 import io
+import math
+import os
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile
 
 from ncii_shield.errors import CorruptMedia, EmptyMedia, MediaTooLarge, UnsupportedMedia
 
@@ -58,28 +75,67 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a g
 
 _MIB = 1024 * 1024
 
+#: Formats whose decoder scales while decoding (libjpeg's DCT scaling through Pillow's ``draft``).
+REDUCED_DECODE_FORMATS = frozenset({"JPEG", "MPO"})
+
+# Bytes per pixel of Pillow's own storage for a mode ("1", "L", "P" one byte; 16-bit two; the rest,
+# RGB included, four), and how many such images a format's decoder holds at once: pillow-heif
+# decodes into a buffer of its own that Pillow then copies.
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_DECODER_COPIES = {"HEIF": 2, "AVIF": 2}
+
+# EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_STRIP_BYTES = 4 * _MIB  # the reduced path converts this much of the decoded image at a time
+
 
 @dataclass(frozen=True)
 class PhotoLimits:
-    """Limits applied before and during decoding. Defaults fit a 108-MP phone photo."""
+    """Limits applied before and during decoding.
+
+    ``max_pixels`` fits a 108-MP phone photo (JPEG, decoded reduced). Photos up to ``work_pixels``
+    (a 12.6-MP phone photo) are decoded in full, exactly as the reference hashes them; larger ones
+    are reduced by a whole factor to at most ``reduced_pixels``. ``memory_bytes`` is the most memory
+    a format without reduced decoding may take decoded in full before it is reduced: at the default,
+    a greyscale or palette PNG or GIF up to about 50 MP; RGB PNG, WebP, HEIC and AVIF up to
+    ``work_pixels``. Operators may change the last three with ``NCII_SHIELD_DECODE_WORK_PIXELS``,
+    ``NCII_SHIELD_DECODE_REDUCED_PIXELS`` and ``NCII_SHIELD_DECODE_MEMORY_MB``.
+    """
 
     max_bytes: int = 64 * _MIB
     max_pixels: int = 120_000_000
     max_side: int = 65_535
+    work_pixels: int = 4096 * 3072
+    reduced_pixels: int = 2048 * 2048
+    memory_bytes: int = 48 * _MIB
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> PhotoLimits:
+        env = os.environ if environ is None else environ
+        base = cls()
+        return cls(work_pixels=int(env.get("NCII_SHIELD_DECODE_WORK_PIXELS", base.work_pixels)),
+                   reduced_pixels=int(env.get("NCII_SHIELD_DECODE_REDUCED_PIXELS", base.reduced_pixels)),
+                   memory_bytes=int(float(env.get("NCII_SHIELD_DECODE_MEMORY_MB", base.memory_bytes / _MIB)) * _MIB))
 
 
-DEFAULT_LIMITS = PhotoLimits()
+DEFAULT_LIMITS = PhotoLimits.from_env()
 
 
 @dataclass(frozen=True)
 class DecodedPhoto:
-    """A decoded photo: ``rgb`` is an (height, width, 3) uint8 array."""
+    """A decoded photo: ``rgb`` is an (height, width, 3) uint8 array. ``reduced_by`` is 1 when the
+    photo was decoded in full, else the factor each side was divided by (roughly, for JPEG)."""
 
     rgb: np.ndarray
     format: str
     mode: str
     frames: int
     orientation_applied: bool
+    reduced_by: int = 1
 
     @property
     def width(self) -> int:
@@ -88,6 +144,41 @@ class DecodedPhoto:
     @property
     def height(self) -> int:
         return int(self.rgb.shape[0])
+
+
+# --- how many decode at once --------------------------------------------------------------------
+
+_slots_lock = threading.Lock()
+_slots_size = max(1, int(os.environ.get("NCII_SHIELD_MAX_DECODES", "0") or 0) or (os.cpu_count() or 1))
+_slots = threading.BoundedSemaphore(_slots_size)
+
+
+def max_concurrent_decodes() -> int:
+    """How many photos this process decodes at once (``NCII_SHIELD_MAX_DECODES``, default the number
+    of CPUs): the memory of a burst of uploads is at most this many decode budgets."""
+    return _slots_size
+
+
+def set_max_concurrent_decodes(n: int) -> None:
+    """Change the number of decode slots (for embedding and tests); decodes under way keep theirs."""
+    global _slots, _slots_size
+    if n < 1:
+        raise ValueError("at least one decode slot is needed")
+    with _slots_lock:
+        _slots, _slots_size = threading.BoundedSemaphore(n), n
+
+
+@contextmanager
+def _decode_slot():
+    slots = _slots
+    slots.acquire()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+# --- decoding -----------------------------------------------------------------------------------
 
 
 def decode_photo(
@@ -103,7 +194,7 @@ def decode_photo(
         raise MediaTooLarge(
             f"the photo is {len(data):,} bytes; at most {limits.max_bytes:,} bytes are accepted"
         )
-    with warnings.catch_warnings():
+    with _decode_slot(), warnings.catch_warnings():
         # Pillow warns (and at 2x raises) on its own global pixel limit; we enforce ours instead.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         image = _open(data, limits)
@@ -111,13 +202,18 @@ def decode_photo(
             _check_size(image.size, limits)
             fmt = image.format or "unknown"
             mode = image.mode
-            frames = int(getattr(image, "n_frames", 1) or 1)
+            frames = _frame_count(image)
             image.seek(0)
-            image.load()
-            oriented = False
-            if apply_orientation:
-                image, oriented = _apply_orientation(image, limits)
-            rgb = _to_rgb_array(image)
+            factor = 1
+            if image.size[0] * image.size[1] > limits.work_pixels:
+                rgb, factor = _decode_reduced(image, _reduction(image.size, limits.reduced_pixels), limits)
+                rgb, oriented = _orient_array(rgb, _orientation(image) if apply_orientation else 1)
+            else:
+                image.load()
+                orientation = _orientation(image) if apply_orientation else 1
+                rgb = _to_rgb_array(image)
+                image.close()  # the decoded pixels go before the turned copy is made
+                rgb, oriented = _orient_array(rgb, orientation)
         except (EmptyMedia, MediaTooLarge, UnsupportedMedia, CorruptMedia):
             raise
         except MemoryError as exc:
@@ -129,7 +225,8 @@ def decode_photo(
             raise CorruptMedia(_corrupt_message(exc)) from exc
         finally:
             image.close()
-    return DecodedPhoto(rgb=rgb, format=fmt, mode=mode, frames=frames, orientation_applied=oriented)
+    return DecodedPhoto(rgb=rgb, format=fmt, mode=mode, frames=frames, orientation_applied=oriented,
+                        reduced_by=factor)
 
 
 def _open(data: bytes, limits: PhotoLimits) -> Image.Image:
@@ -162,34 +259,110 @@ def _check_size(size: tuple[int, int], limits: PhotoLimits) -> None:
         )
 
 
-def _apply_orientation(image: Image.Image, limits: PhotoLimits) -> tuple[Image.Image, bool]:
+def _frame_count(image: Image.Image) -> int:
+    """Frames of an animation; the containers tell without decoding them (a GIF's frames are
+    skipped over, not decoded)."""
+    return int(getattr(image, "n_frames", 1) or 1)
+
+
+def _reduction(size: tuple[int, int], work_pixels: int) -> int:
+    """The smallest whole factor that brings ``size`` to at most ``work_pixels`` pixels."""
+    width, height = size
+    if width * height <= work_pixels:
+        return 1
+    factor = max(2, math.ceil(math.sqrt(width * height / work_pixels)))
+    while -(-width // factor) * -(-height // factor) > work_pixels:
+        factor += 1
+    return factor
+
+
+def decoded_bytes(image: Image.Image) -> int:
+    """Memory a full decode of ``image`` takes in Pillow (and in its format's decoder)."""
+    width, height = image.size
+    return width * height * _MODE_BYTES.get(image.mode, 4) * _DECODER_COPIES.get(image.format or "", 1)
+
+
+def _decode_reduced(image: Image.Image, factor: int, limits: PhotoLimits) -> tuple[np.ndarray, int]:
+    """RGB pixels of about 1/``factor`` of each side, never holding an RGB copy of the full image."""
+    width, height = image.size
+    if image.format in REDUCED_DECODE_FORMATS:
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: the largest of these up to ``factor``
+        image.draft(image.mode, (max(1, width // factor), max(1, height // factor)))
+    elif decoded_bytes(image) > limits.memory_bytes:
+        fits = limits.memory_bytes // max(1, decoded_bytes(image) // (width * height))
+        raise MediaTooLarge(
+            f"the photo is {width}x{height} = {width * height:,} pixels of {image.format} in mode {image.mode}, "
+            f"which has no reduced decoding and would need {decoded_bytes(image) / _MIB:,.0f} MiB; at most "
+            f"{max(fits, limits.work_pixels):,} pixels are accepted in this format and mode (JPEG up to "
+            f"{limits.max_pixels:,}, decoded reduced)"
+        )
+    image.load()
+    scale = max(1, round(width / image.size[0]))  # what draft did (1 for the other formats)
+    rest = _reduction(image.size, limits.reduced_pixels)
+    return _to_rgb_array(image, rest), scale * rest
+
+
+def _to_rgb_array(image: Image.Image, factor: int = 1) -> np.ndarray:
+    """The (height, width, 3) pixels, reduced by ``factor`` (box average), converted a strip of rows
+    at a time into one array: Pillow's own ``tobytes`` would hold two more copies of the image."""
+    width, height = image.size
+    extrema = _deep_extrema(image)
+    rows = max(factor, (_STRIP_BYTES // max(1, width * 4)) // factor * factor)
+    out = np.empty((-(-height // factor), -(-width // factor), 3), dtype=np.uint8)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        strip = _to_rgb_image(image.crop((0, top, width, bottom)), extrema)
+        if factor > 1:
+            strip = strip.reduce(factor)
+        out[top // factor:top // factor + strip.size[1]] = np.asarray(strip, dtype=np.uint8)
+    return out
+
+
+def _orientation(image: Image.Image) -> int:
     try:
         orientation = image.getexif().get(0x0112, 1)
     except Exception:  # unreadable EXIF: show the stored pixels, as browsers do
-        return image, False
-    if orientation in (None, 1) or orientation not in range(2, 9):
-        return image, False
-    transposed = ImageOps.exif_transpose(image)
-    return (transposed if transposed is not None else image), True
+        return 1
+    return orientation if orientation in _ORIENTATION else 1
 
 
-def _to_rgb_array(image: Image.Image) -> np.ndarray:
+def _orient_array(rgb: np.ndarray, orientation: int) -> tuple[np.ndarray, bool]:
+    """``rgb`` turned upright: the same pixels as Pillow's transpose, from a view and one copy."""
+    turn = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+            5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+            8: lambda a: np.rot90(a, 1)}.get(orientation)
+    if turn is None:
+        return rgb, False
+    return np.ascontiguousarray(turn(rgb)), True
+
+
+def _deep_extrema(image: Image.Image) -> tuple | None:
+    return image.getextrema() if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F") else None
+
+
+def _to_rgb_image(image: Image.Image, extrema: tuple | None = None) -> Image.Image:
+    """RGB as the reference bindings convert it; deep greyscale scaled by ``extrema`` (the whole
+    image's min and max; by default this image's own)."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        image = _scale_to_l(np.asarray(image.convert("I"), dtype=np.int64), full_scale=65535)
+        image = _scale_to_l(np.asarray(image.convert("I"), dtype=np.int64), full_scale=65535, extrema=extrema)
     elif mode == "F":
-        image = _scale_to_l(np.asarray(image, dtype=np.float64), full_scale=1.0)
+        image = _scale_to_l(np.asarray(image, dtype=np.float64), full_scale=1.0, extrema=extrema)
     elif mode != "RGB":
         image = image.convert("RGB")
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return np.asarray(image, dtype=np.uint8)
+    return image
 
 
-def _scale_to_l(values: np.ndarray, *, full_scale: float) -> Image.Image:
+def _scale_to_l(values: np.ndarray, *, full_scale: float, extrema: tuple | None = None) -> Image.Image:
     """Map deep greyscale to 8 bits. Data already in 0–255 is kept (as ``convert`` would)."""
     finite = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = float(finite.min(initial=0.0)), float(finite.max(initial=0.0))
+    if extrema is not None:
+        lo, hi = (float(np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)) for v in extrema)
+        lo, hi = min(lo, 0.0), max(hi, 0.0)  # as min/max with initial=0 below
+    else:
+        lo, hi = float(finite.min(initial=0.0)), float(finite.max(initial=0.0))
     if lo >= 0 and hi <= 255 and not (full_scale == 1.0 and hi <= 1.0 and hi > 0):
         scaled = finite
     elif lo >= 0 and hi <= full_scale:

@@ -1,0 +1,180 @@
+"""The hostile-image budget: peak memory and CPU time of decoding (and hashing) crafted files.
+
+Crafted files declare up to the pixel limit in a few KB (PNG 1-bit and RGB, JPEG, GIF, WebP, HEIC,
+and a JPEG cut after its header), beside the fuzz corpus and the largest reference vectors. Each
+file is measured in a fresh process (peak RSS growth over the process's state after imports, CPU
+time), once with the decoder of ``--baseline-rev`` (git) and once with the working tree's::
+
+    .venv/bin/python bench/hostile_images.py --baseline-rev 1cd81ba --out /tmp/hostile
+    .venv/bin/python bench/hostile_images.py --hash          # decode + PDQ, the whole photo check
+
+Results go in docs/reliability.md. Files are generated once into ``--out`` (they are harmless:
+flat colours and noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import json
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIDE = 10_954  # 10,954^2 = 119,990,116 pixels: just under the 120,000,000 limit
+
+
+def _png(width: int, height: int, *, bit_depth: int, colour: int, channels: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" + b"\x00" * ((width * channels * bit_depth + 7) // 8)
+    packer = zlib.compressobj(9)
+    parts = [packer.compress(row * 256) for _ in range(height // 256)]
+    parts.append(packer.compress(row * (height % 256)))
+    parts.append(packer.flush())
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+def _pillow(mode: str, size: tuple[int, int], fmt: str, **params) -> bytes:
+    from PIL import Image
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:
+        pass
+    image = Image.new(mode, size, 90)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def crafted() -> dict[str, callable]:
+    return {
+        "png-1bit-120mp": lambda: _png(SIDE, SIDE, bit_depth=1, colour=0, channels=1),
+        "png-grey-120mp": lambda: _png(SIDE, SIDE, bit_depth=8, colour=0, channels=1),
+        "png-rgb-120mp": lambda: _png(SIDE, SIDE, bit_depth=8, colour=2, channels=3),
+        "png-rgb-16mp": lambda: _png(4096, 4096, bit_depth=8, colour=2, channels=3),
+        "png-rgb-12.5mp": lambda: _png(4090, 3070, bit_depth=8, colour=2, channels=3),
+        "png-grey-64mp": lambda: _png(8000, 8000, bit_depth=8, colour=0, channels=1),
+        "png-grey-50mp": lambda: _png(7090, 7090, bit_depth=8, colour=0, channels=1),
+        "png-1bit-50mp": lambda: _png(7090, 7090, bit_depth=1, colour=0, channels=1),
+        "jpeg-120mp": lambda: _pillow("RGB", (SIDE, SIDE), "JPEG", quality=30),
+        "jpeg-120mp-header-only": lambda: _pillow("RGB", (SIDE, SIDE), "JPEG", quality=30)[:4096],
+        "gif-120mp": lambda: _pillow("P", (SIDE, SIDE), "GIF"),
+        "gif-50mp": lambda: _pillow("P", (7090, 7090), "GIF"),
+        "webp-12.5mp": lambda: _pillow("RGB", (4090, 3070), "WEBP", lossless=True, method=0),
+        "webp-120mp": lambda: _pillow("RGB", (16_383, 7_324), "WEBP", lossless=True, method=0),
+        "heic-67mp": lambda: _pillow("RGB", (8192, 8192), "HEIF", quality=10),
+        "heic-12mp": lambda: _pillow("RGB", (4032, 3024), "HEIF", quality=10),
+    }
+
+
+def files(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, make in crafted().items():
+        path = out / name
+        if not path.exists():
+            started = time.perf_counter()
+            path.write_bytes(make())
+            print(f"made {name} ({path.stat().st_size:,} bytes) in {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr)
+        paths.append(path)
+    paths += sorted((ROOT / "tests/fuzz/corpus").glob("*.jpg"))
+    paths += sorted((ROOT / "tests/data/pdq-reference/reg-test-input/exif-rotn").glob("*.jpg"))
+    return paths
+
+
+def measure(path: Path, module_path: Path | None, with_hash: bool) -> dict:
+    """Runs in the child: decode (and hash) one file with the given decoder module."""
+    if module_path is None:
+        from ncii_shield.media import decode as module
+    else:
+        spec = importlib.util.spec_from_file_location("baseline_decode", module_path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["baseline_decode"] = module
+        spec.loader.exec_module(module)
+    import pdqhash  # noqa: F401 - imported before the baseline is read
+
+    from ncii_shield.signals.pdq import PdqSignal
+
+    data = path.read_bytes()
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: the peak RSS (VmHWM) starts again from now
+    before = _rss_kb("VmRSS")
+    cpu = time.process_time()
+    outcome = "decoded"
+    try:
+        photo = module.decode_photo(data)
+        outcome = f"decoded {photo.rgb.shape[1]}x{photo.rgb.shape[0]}"
+        if with_hash:
+            PdqSignal.hash_photo(photo)
+        del photo
+    except Exception as exc:  # the outcome is part of the measurement
+        outcome = f"{type(exc).__name__}"
+    cpu = time.process_time() - cpu
+    peak = _rss_kb("VmHWM")
+    return {"file": path.name, "bytes": len(data), "peak_mb": round((peak - before) / 1024, 1),
+            "cpu_s": round(cpu, 3), "outcome": outcome}
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def run(path: Path, module_path: Path | None, with_hash: bool) -> dict:
+    cmd = [sys.executable, __file__, "--measure", str(path)]
+    if module_path:
+        cmd += ["--module", str(module_path)]
+    if with_hash:
+        cmd.append("--hash")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if done.returncode:
+        return {"file": path.name, "outcome": f"crashed ({done.returncode})", "peak_mb": None, "cpu_s": None}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "ncii-hostile-images")
+    parser.add_argument("--baseline-rev", help="also measure the decoder of this git revision")
+    parser.add_argument("--hash", action="store_true", help="decode and compute PDQ (the photo check)")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--module", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.module, args.hash)))
+        return
+    baseline = None
+    if args.baseline_rev:
+        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{args.baseline_rev}:src/ncii_shield/media/decode.py"],
+                                capture_output=True, text=True, check=True).stdout
+        baseline = args.out / f"decode-{args.baseline_rev}.py"
+        args.out.mkdir(parents=True, exist_ok=True)
+        baseline.write_text(source)
+    print("| file | bytes | " + ("before: peak MB, CPU s, outcome | " if baseline else "") + "after: peak MB, CPU s, outcome |")
+    print("|---|---:|" + ("---|" if baseline else "") + "---|")
+    for path in files(args.out):
+        after = run(path, None, args.hash)
+        cells = [path.name, f"{path.stat().st_size:,}"]
+        if baseline:
+            b = run(path, baseline, args.hash)
+            cells.append(f"{b['peak_mb']} MB, {b['cpu_s']} s, {b['outcome']}")
+        cells.append(f"{after['peak_mb']} MB, {after['cpu_s']} s, {after['outcome']}")
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
