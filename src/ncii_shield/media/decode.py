@@ -11,7 +11,7 @@ hang or exhaust memory on hostile input. A hostile file costs a bounded amount o
   reduced**: PDQ looks at 64 x 64 and derivative signatures at 640 pixels a side, so nothing is lost. JPEG is
   scaled by libjpeg while it decodes (draft mode: 1/2 to 1/8, the DCT's own scaling), so even a
   120-megapixel JPEG needs a few MB. Formats with no reduced decoding (PNG, GIF, WebP, HEIC, AVIF,
-  BMP, TIFF) must fit in :attr:`PhotoLimits.memory_bytes` decoded, and are then converted and
+  BMP, TIFF) must fit in :attr:`PhotoLimits.memory_bytes` (40 MiB) decoded, and are then converted and
   reduced strip by strip, so the RGB copy of the full image is never made;
 * at most :func:`max_concurrent_decodes` photos decode at once per process (each waits for a slot),
   so a burst of hostile uploads costs at most that many budgets;
@@ -80,9 +80,10 @@ REDUCED_DECODE_FORMATS = frozenset({"JPEG", "MPO"})
 
 # Bytes per pixel of Pillow's own storage for a mode ("1", "L", "P" one byte; 16-bit two; the rest,
 # RGB included, four), and how many such images a format's decoder holds at once: pillow-heif
-# decodes into a buffer of its own that Pillow then copies.
+# decodes into a buffer of its own that Pillow then copies; libwebp's animation decoder keeps a canvas
+# and a frame beside Pillow's copy.
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
-_DECODER_COPIES = {"HEIF": 2, "AVIF": 2}
+_DECODER_COPIES = {"HEIF": 2, "AVIF": 2, "WEBP": 3}
 
 # EXIF orientation -> the transpose that shows the photo upright (as ImageOps.exif_transpose).
 _ORIENTATION = {
@@ -101,7 +102,7 @@ class PhotoLimits:
     (a 12.6-MP phone photo) are decoded in full, exactly as the reference hashes them; larger ones
     are reduced by a whole factor to at most ``reduced_pixels``. ``memory_bytes`` is the most memory
     a format without reduced decoding may take decoded in full before it is reduced: at the default,
-    a greyscale or palette PNG or GIF up to about 50 MP; RGB PNG, WebP, HEIC and AVIF up to
+    a greyscale or palette PNG or GIF up to about 42 MP; RGB PNG, WebP, HEIC and AVIF up to
     ``work_pixels``. Operators may change the last three with ``NCII_SHIELD_DECODE_WORK_PIXELS``,
     ``NCII_SHIELD_DECODE_REDUCED_PIXELS`` and ``NCII_SHIELD_DECODE_MEMORY_MB``.
     """
@@ -111,7 +112,7 @@ class PhotoLimits:
     max_side: int = 65_535
     work_pixels: int = 4096 * 3072
     reduced_pixels: int = 2048 * 2048
-    memory_bytes: int = 48 * _MIB
+    memory_bytes: int = 40 * _MIB
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> PhotoLimits:
