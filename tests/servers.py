@@ -96,8 +96,11 @@ def start_server(db_url: str, log_dir: Path, *, workers: int = 1, extra: tuple[s
     else:
         proc.kill()
         raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-    found = re.search(r"(nsk_[0-9a-f]{10}_[A-Za-z0-9_\-]+)", log_path.read_text())
-    return LiveServer(url, db_url, proc, log_path, found.group(1) if found else None)
+    # the first admin key never reaches the log: serve (no terminal here) writes it to a 0600 file
+    # in its data directory and logs that file's path
+    found = re.search(r"wrote it to (\S*admin-key-[0-9a-f]{10}) ", log_path.read_text())
+    admin_key = Path(found.group(1)).read_text().strip() if found else None
+    return LiveServer(url, db_url, proc, log_path, admin_key)
 
 
 class TempPostgres:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 
 from ncii_shield.cli import reuseport
 from ncii_shield.cli.common import DB_OPTION
+from ncii_shield.store.files import private_dir, write_private
 
 DEMO_BANK = "demo"
 APP = "ncii_shield.api.app:create_app_from_env"
@@ -31,8 +33,10 @@ def serve(
 ) -> None:
     """Run the matcher service: /v1 API, /docs (OpenAPI), /healthz, /metrics.
 
-    On first start it creates an admin API key and prints it once, and (unless --no-demo) a bank
-    called 'demo' holding the PDQ hashes of a few harmless test photos, so a match can be tried at once.
+    On first start it creates an admin API key and shows it once on the terminal (never in the log
+    stream: without a terminal it is written to a 0600 file in the data directory and only the file's
+    path is printed), and (unless --no-demo) a bank called 'demo' holding the PDQ hashes of a few
+    harmless test photos, so a match can be tried at once.
 
       ncii-shield serve                                   # SQLite under ./data
 
@@ -43,19 +47,17 @@ def serve(
     from ncii_shield.core import Shield
 
     os.environ["NCII_SHIELD_DATA"] = str(data_dir)
+    private_dir(data_dir)  # keys and the database live here: 0700 when we create it
     url = db or f"sqlite:///{data_dir / 'ncii-shield.db'}"
     shield = Shield.open(url, load_index=False)  # migrate once, before the workers start
     try:
         if not shield.keys.any_keys():
-            key, _ = shield.keys.create(tenant="default", scopes=["admin"], name="first admin key")
-            typer.echo("=" * 78)
-            typer.echo("First start: created an admin API key. It is shown ONCE; store it now:")
-            typer.echo(f"  {key}")
-            typer.echo("=" * 78)
+            key, principal = shield.keys.create(tenant="default", scopes=["admin"], name="first admin key")
+            shown = _hand_over_first_key(key, principal.key_prefix, data_dir)
             if demo:
                 _create_demo_bank(shield)
                 typer.echo(f"Created bank {DEMO_BANK!r} with the hashes of harmless test photos. Try:")
-                typer.echo(f"  curl -s -H 'Authorization: Bearer {key}' -F file=@tests/data/pdq-reference/"
+                typer.echo(f'  curl -s -H "Authorization: Bearer {shown}" -F file=@tests/data/pdq-reference/'
                            f"bridge-mods/aaa-orig.jpg http://{host}:{port}/v1/match/media")
     finally:
         shield.close()
@@ -85,6 +87,25 @@ def serve(
             Multiprocess(config, sockets=[reuseport.ReusePortListener(host, config.port)]).run()
         except KeyboardInterrupt:
             pass
+
+
+def _hand_over_first_key(key: str, prefix: str, data_dir: Path) -> str:
+    """Give the operator the first admin key without putting it in the log stream.
+
+    On a terminal it is printed there. Otherwise stdout is a log (a file, journald, docker logs,
+    shipped elsewhere), so the key goes to ``<data dir>/admin-key-<prefix>`` (0600, this user only)
+    and only that path is printed. Returns what the demo hint may show in place of the key."""
+    if sys.stdout.isatty():
+        typer.echo("=" * 78)
+        typer.echo("First start: created an admin API key. It is shown ONCE; store it now:")
+        typer.echo(f"  {key}")
+        typer.echo("=" * 78)
+        return key
+    path = Path(data_dir) / f"admin-key-{prefix}"
+    write_private(path, (key + "\n").encode())
+    typer.echo(f"First start: created an admin API key and wrote it to {path.resolve()} (mode 0600, no "
+               f"terminal to show it on). Store it elsewhere, then delete the file.")
+    return f"$(cat {path.resolve()})"
 
 
 def _create_demo_bank(shield) -> None:  # noqa: ANN001

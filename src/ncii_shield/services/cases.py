@@ -31,6 +31,7 @@ from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store import matches as match_store
 from ncii_shield.store.database import Database
+from ncii_shield.store.files import private_dir
 from ncii_shield.store.models import Case, CaseSignal, MatchTotal, Notice, Signal, utcnow
 
 OPERATOR_TENANT = "default"
@@ -92,7 +93,7 @@ def contact_key() -> bytes:
     if not key:
         path = Path(os.environ.get("NCII_SHIELD_DATA", "data")) / "contact.key"
         if not path.exists():  # first use: write a complete file under a private name, then link it in
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # the data directory: 0700 when we create it
             temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:

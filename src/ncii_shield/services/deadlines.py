@@ -47,6 +47,7 @@ from ncii_shield.services.audit import as_utc
 from ncii_shield.services.notices import DUE_SOON, OPEN, NoticeService, iso
 from ncii_shield.services.requester_mail import RequesterMail
 from ncii_shield.store.database import Database
+from ncii_shield.store.files import private_dir
 from ncii_shield.store.models import DeadlineAlert, Notice, NoticeItem, utcnow
 
 log = logging.getLogger("ncii_shield.deadlines")
@@ -93,7 +94,7 @@ def webhook_secret() -> str:
         return secret
     path = Path(os.environ.get("NCII_SHIELD_DATA", "data")) / "webhook.secret"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # the data directory: 0700 when we create it
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(32))

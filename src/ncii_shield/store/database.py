@@ -1,7 +1,8 @@
 """Connecting to the database and bringing its schema up to date.
 
 URLs: ``sqlite:///path/to/file.db`` (the embedded default, WAL mode) or ``postgresql://user@host/db``
-(psycopg 3). :func:`open_database` returns a :class:`Database` holding the engine and a session
+(psycopg 3). A SQLite file is created readable by this user only (:mod:`.files`).
+:func:`open_database` returns a :class:`Database` holding the engine and a session
 factory; :meth:`Database.migrate` runs the Alembic migrations shipped in this package.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from ncii_shield.store.files import private_sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()  # Alembic keeps its context in module globals
@@ -98,7 +101,7 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
         # is reached writes fail cleanly with "database or disk is full", exactly as a full disk does
         max_pages = os.environ.get("NCII_SHIELD_SQLITE_MAX_PAGES")
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(Path(parsed.database))  # 0600 (its WAL and SHM follow), in a 0700 folder
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ncii_shield.errors import InvalidRequest
+from ncii_shield.store.files import write_private
 
 
 class BadSignature(InvalidRequest):
@@ -31,11 +32,8 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     if path.exists():
         return serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[return-value]
     key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    write_private(path, pem)  # 0600, in a 0700 data directory when we create it
     return key
 
 

@@ -12,6 +12,10 @@ nothing and counts nothing twice: the next run scans exactly the items whose res
 committed. Several processes may call :meth:`run_due` at once: a monitor is claimed by moving its
 ``next_run_at`` with a compare-and-set, so only one of them runs it.
 
+A source URL that carries credentials (``user:password@``, a query string with a token) is sealed at
+rest like personal data (:mod:`ncii_shield.services.sealing`); a row written in clear by an older
+version is read as it is and sealed at its next run.
+
 Matches and derivative flags go to :attr:`MonitorService.on_match` (``(tenant id, monitor id,
 result) -> None``); ``ncii-shield serve`` puts them in the review queue there.
 """
@@ -32,6 +36,7 @@ from ncii_shield.services.keys import Principal
 from ncii_shield.services.scanning.items import SourceLimits
 from ncii_shield.services.scanning.scanner import ScanSettings, Scanner
 from ncii_shield.services.scanning.sources import open_source
+from ncii_shield.services.sealing import is_sealed, seal, unseal
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Bank, Monitor, MonitorItem, MonitorRun
 
@@ -102,10 +107,12 @@ class MonitorService:
             missing = [b for b in banks or [] if b not in known]
             if missing:
                 raise NotFound(f"no bank called {', '.join(map(repr, missing))}; banks: {', '.join(sorted(known))}")
-            if session.scalar(select(Monitor.id).where(Monitor.tenant_id == principal.tenant_id,
-                                                       Monitor.source == source)):
-                raise InvalidRequest(f"{source} is already monitored; remove it first to change it")
-            row = Monitor(tenant_id=principal.tenant_id, source=source, every_seconds=seconds, banks=list(banks or []),
+            # sealed sources differ at every encryption: compare what they hold (a tenant has few monitors)
+            stored = session.scalars(select(Monitor.source).where(Monitor.tenant_id == principal.tenant_id))
+            if any(unseal(s) == source for s in stored):
+                raise InvalidRequest(f"{redact_secrets(source)} is already monitored; remove it first to change it")
+            row = Monitor(tenant_id=principal.tenant_id, source=_at_rest(source), every_seconds=seconds,
+                          banks=list(banks or []),
                           options={"allow_loopback": allow_loopback}, next_run_at=datetime.now(UTC))
             session.add(row)
             session.flush()
@@ -141,7 +148,7 @@ class MonitorService:
                        func.coalesce(func.sum(MonitorRun.matches), 0), func.coalesce(func.sum(MonitorRun.derivatives), 0))
                 .join(Monitor, Monitor.id == MonitorRun.monitor_id).where(Monitor.tenant_id == principal.tenant_id)
                 .group_by(MonitorRun.monitor_id))}
-            return [MonitorView(m.id, m.source, m.every_seconds, list(m.banks), _utc(m.next_run_at),
+            return [MonitorView(m.id, unseal(m.source), m.every_seconds, list(m.banks), _utc(m.next_run_at),
                                 _utc(m.last_run_at), m.last_error, *[int(x) for x in totals.get(m.id, (0, 0, 0, 0))])
                     for m in rows]
 
@@ -201,7 +208,8 @@ class MonitorService:
                              matches=0, derivatives=0, errors=0)
             session.add(run)
             session.flush()
-            run_id, source, banks, options, tenant_id = run.id, monitor.source, monitor.banks, monitor.options, monitor.tenant_id
+            run_id, stored, banks, options, tenant_id = run.id, monitor.source, monitor.banks, monitor.options, monitor.tenant_id
+            source = unseal(stored)
             seen = set(session.scalars(select(MonitorItem.key_digest).where(MonitorItem.monitor_id == monitor_id)))
         principal = Principal(key_id=0, key_prefix="monitor", tenant_id=tenant_id, scopes=frozenset({"match"}))
         limits = SourceLimits(allow_loopback=bool((options or {}).get("allow_loopback")))
@@ -229,12 +237,16 @@ class MonitorService:
         except Exception as exc:  # a monitor must not take its runner down
             log.exception("monitor run failed", extra={"monitor": monitor_id})
             error = f"{type(exc).__name__}: {exc}"
+        if error:  # an error may quote a URL (a redirect's, a refused one's): never its credentials
+            error = redact_secrets(error)
         with self.db.write() as session:
             finished = datetime.now(UTC)
             session.execute(update(MonitorRun).where(MonitorRun.id == run_id)
                             .values(finished_at=finished, items_seen=counts["items_seen"], error=error))
-            session.execute(update(Monitor).where(Monitor.id == monitor_id)
-                            .values(last_run_at=finished, last_error=error))
+            values = {"last_run_at": finished, "last_error": error}
+            if has_secrets(source) and not is_sealed(stored):
+                values["source"] = seal(source)  # written in clear by an older version: seal it now
+            session.execute(update(Monitor).where(Monitor.id == monitor_id).values(**values))
         return RunReport(monitor_id, error=error, **counts)
 
     def _commit(self, tenant_id: int, monitor_id: int, run_id: int, pending: list[tuple[str, dict]],
@@ -290,8 +302,8 @@ class MonitorRunner:
 
 
 def totals(db: Database) -> list[tuple[int, str, int, int, int, int, int, float]]:
-    """Per monitor, for /metrics: (id, source, runs, items seen in the last run, new items, matches,
-    derivatives, last run as a UNIX time); every tenant."""
+    """Per monitor, for /metrics: (id, source without its credentials, runs, items seen in the last run,
+    new items, matches, derivatives, last run as a UNIX time); every tenant."""
     with db.read() as session:
         monitors = {m.id: m for m in session.scalars(select(Monitor))}
         sums = {r[0]: r[1:] for r in session.execute(
@@ -306,8 +318,8 @@ def totals(db: Database) -> list[tuple[int, str, int, int, int, int, int, float]
     for monitor_id, m in monitors.items():
         runs, new, matches, derivatives, errors = (int(x) for x in sums.get(monitor_id, (0, 0, 0, 0, 0)))
         last = _utc(m.last_run_at).timestamp() if m.last_run_at else 0.0
-        out.append((monitor_id, m.source, runs, int(last_seen.get(monitor_id, 0)), new, matches, derivatives,
-                    errors, last))
+        out.append((monitor_id, redact_secrets(unseal(m.source)), runs, int(last_seen.get(monitor_id, 0)), new, matches,
+                    derivatives, errors, last))
     return out
 
 
@@ -315,6 +327,16 @@ def _require_reader(principal: Principal) -> None:
     """Monitors are read by the platform's match keys and by reviewers."""
     if not principal.allows("reviewer"):
         principal.require("match")
+
+
+def has_secrets(source: str) -> bool:
+    """Whether a source URL carries credentials: ``user:password@`` or a query string (tokens)."""
+    return source.lower().startswith(("http://", "https://")) and redact_secrets(source) != source
+
+
+def _at_rest(source: str) -> str:
+    """What the database keeps: the source sealed when it carries credentials, else as it is."""
+    return seal(source) if has_secrets(source) else source
 
 
 def redact_secrets(text: str) -> str:
