@@ -52,7 +52,7 @@ def test_protect_check_and_withdraw(site, page, video):
         page.wait_for_load_state()
         assert page.locator("#case-hashes").count() == 1, page.content()[:3000]
         assert int(page.text_content("#case-hashes")) == 3 * 3  # pdq+md5+sha256 per photo, vpdq+md5+sha256 video
-        assert int(page.text_content("#case-matches")) >= 1
+        assert page.locator("#case-matches").count() == 0  # never match counts (issue 17, finding 3)
         page.check("input[name=confirm]")
         page.click("button.danger")
         assert "withdrawn" in page.text_content("#withdrawn")

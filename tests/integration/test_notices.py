@@ -126,16 +126,21 @@ def test_state_machine_refuses_illegal_transitions(shield):
 
 
 def test_duplicate_submission_is_idempotent_and_withdrawal_needs_the_token(shield):
-    first = shield.notices.submit(complete(), channel="web")
-    again = shield.notices.submit(complete(signature="  alex   EXAMPLE "), channel="web")
+    retry = "form-token-of-this-browser"
+    first = shield.notices.submit(complete(), channel="web", retry_key=retry)
+    again = shield.notices.submit(complete(signature="  alex   EXAMPLE "), channel="web", retry_key=retry)
     assert first.created and not again.created and again.withdraw_token is None
     assert again.notice.reference == first.notice.reference
     assert len(shield.notices.list(tenant_id(shield))) == 1
+    # someone else sending the same request is told nothing about the first: a request of their own
+    other = shield.notices.submit(complete(), channel="web")
+    assert other.created and other.notice.reference != first.notice.reference
+    shield.notices.withdraw(other.notice.reference, other.withdraw_token)
     with pytest.raises(PermissionDenied):
         shield.notices.withdraw(first.notice.reference, "wrong")
     assert shield.notices.withdraw(first.notice.reference, first.withdraw_token).status == "withdrawn"
     # once closed, the same request may be sent again and is a new request
-    third = shield.notices.submit(complete(), channel="web")
+    third = shield.notices.submit(complete(), channel="web", retry_key=retry)
     assert third.created and third.notice.reference != first.notice.reference
 
 

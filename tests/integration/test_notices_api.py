@@ -76,10 +76,11 @@ def test_request_review_decision_statement_and_audit(server, keys):
             {"content_id": "upload-77", "md5": "a" * 32, "pdq": "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
              "posted_at": "2026-11-20T10:00:00Z"},
             {"content_id": "upload-78", "md5": "a" * 32}]}).json() == {"added": 2, "changed": 0, "unchanged": 0}
-        r = public.post("/v1/notices", json=REQUEST)
+        retry = {"Idempotency-Key": "retry-key-of-robin-0001"}  # a retry returns the first request only with it
+        r = public.post("/v1/notices", json=REQUEST, headers=retry)
         assert r.status_code == 201, r.text
         created = r.json()
-        again = public.post("/v1/notices", json=REQUEST)
+        again = public.post("/v1/notices", json=REQUEST, headers=retry)
         assert again.status_code == 200 and again.json()["created"] is False
         assert again.json()["reference"] == created["reference"] and again.json()["withdraw_token"] is None
 

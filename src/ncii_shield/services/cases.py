@@ -3,8 +3,15 @@
 * A case owns its hashes in the operator's victims' bank (``victims``) — or, when the person is
   under 18 and a parent or guardian registers, in ``victims-under-18``, a separate queue flagged
   for a mandatory-report organisation. No image is stored either way.
-* The case number is random (80 bits, base32, grouped) and the PIN 8 random digits, hashed with
-  Argon2id. Five wrong PINs lock the case for 1 minute, then 2, 4, ... up to a day.
+* The case number is random (80 bits, base32, grouped) and the PIN 8 random digits (10^8, about
+  26.6 bits), hashed with Argon2id. Wrong PINs throttle the guesser, never the owner: per address
+  and per case and day, with a proof-of-work path that still opens a guessed-at case for the right
+  PIN (:mod:`ncii_shield.services.pin_guard`).
+* What a case shows comes only from that case: how many items it holds and the removal requests
+  sent through it that ended in removal. Never live match counts: anyone may register any hash, so a
+  count that moves would tell an outsider that a value is banked and still being uploaded. For the
+  same reason registering a value that is already banked answers exactly like a new one.
+* A case holds what a person has: at most ``MAX_CASE_ITEMS`` (200) hashes and photos in total.
 * Withdrawing a case withdraws every hash through the change log: it stops matching on every
   replica within a second.
 * An optional contact e-mail is encrypted (Fernet) with a key kept outside the database
@@ -18,7 +25,6 @@ import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -26,28 +32,50 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied
+from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied, TooLarge
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
+from ncii_shield.services.pin_guard import CASE_WINDOW, AddressThrottle, PinPolicy, proof_ok
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store import matches as match_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.files import private_dir
-from ncii_shield.store.models import Case, CaseSignal, MatchTotal, Notice, Signal, utcnow
+from ncii_shield.store.models import Case, CaseSignal, Notice, utcnow
 
 OPERATOR_TENANT = "default"
 ADULT_BANK = "victims"
 MINOR_BANK = "victims-under-18"
-MAX_PIN_FAILURES = 5
+MAX_CASE_ITEMS = 200  # hashes and photos in one case, over every request: what one person has
+LOCAL = "local"  # the "address" of in-process callers (CLI, tests)
 _hasher = PasswordHasher()  # Argon2id, library defaults (RFC 9106 low-memory profile)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class CaseLocked(PermissionDenied):
-    """Too many wrong PINs: the case is locked for a while."""
+    """Too many wrong PINs (from this address, or for this case today): the PIN was not checked."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ProofOfWorkRequired(CaseLocked):
+    """The case had many wrong PINs today: a PIN is checked only with a proof of work."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__(
+            "this case had many wrong PINs today, so a PIN is now checked only with a proof of work: send "
+            f"\"proof\", a nonce such that sha256(\"ncii-shield-pin:<case number>:<PIN>:<UTC date YYYY-MM-DD>:<nonce>\") "
+            f"starts with {bits} zero bits (the status page computes it for you in a few seconds)", 1)
+        self.bits = bits
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case whose number and PIN were checked in this request (from :meth:`CaseService.authorise`)."""
+
+    id: int
+    case_number: str
+    items: int
 
 
 @dataclass(frozen=True)
@@ -63,8 +91,7 @@ class CaseStatus:
     case_number: str
     status: str
     queue: str
-    hashes: int
-    matches: int
+    hashes: int  # items (hashes and photos) the case holds; 0 once withdrawn
     removals: int | None  # removal requests sent through this case that ended in removal
     created_at: object
 
@@ -109,9 +136,11 @@ def contact_key() -> bytes:
 
 
 class CaseService:
-    def __init__(self, db: Database, on_change=None) -> None:  # noqa: ANN001
+    def __init__(self, db: Database, on_change=None, policy: PinPolicy | None = None) -> None:  # noqa: ANN001
         self.db = db
         self._on_change = on_change or (lambda: None)
+        self.policy = policy or PinPolicy.from_env()
+        self.throttle = AddressThrottle()
         self._pending: list[int] = []
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
@@ -119,14 +148,19 @@ class CaseService:
         self._recorder: threading.Thread | None = None
 
     def open_case(self, signals: list[SignalInput], *, age: str, consent: bool, contact_email: str | None = None) -> NewCase:
-        """Register hashes as a new case. ``age`` is "adult" or "guardian" (the person is under 18)."""
+        """Register hashes as a new case. ``age`` is "adult" or "guardian" (the person is under 18).
+
+        The answer is the same whether a value was already banked (by another case, or withdrawn
+        earlier) or not, and so is the work: every value goes through the same insert-or-find."""
         if not consent:
             raise InvalidRequest("consent is required: confirm that the images show you (or the person you are the guardian of)")
         if age not in ("adult", "guardian"):
             raise InvalidRequest('age must be "adult" (I am 18 or older) or "guardian" (the person is under 18)')
+        _check_case_size(len(signals))
         check_batch(signals)
         batch = len(signals) > 1
         new = [canonical(s, i if batch else None) for i, s in enumerate(signals)]
+        _check_case_size(len({(s.signal_type, s.value) for s in new}))
         encrypted = None
         if contact_email:
             if "@" not in contact_email or len(contact_email) > 254:
@@ -150,103 +184,118 @@ class CaseService:
         self._on_change()
         return NewCase(number, pin, len({a.id for a in added}), queue)
 
-    def add_signals(self, case_number: str, pin: str, signals: list[SignalInput]) -> int:
+    def authorise(self, case_number: str, pin: str, *, address: str | None = None, proof: str | None = None) -> CaseRef:
+        """Check case number + PIN (throttled, see :mod:`~ncii_shield.services.pin_guard`); a wrong PIN
+        is counted (committed) and raises. Callers check this before any other work (decoding photos)."""
+        denied: Exception | None = None
+        with self.db.write() as session:
+            try:
+                case = self._authorise(session, case_number, pin, address=address, proof=proof)
+            except PermissionDenied as exc:
+                denied = exc  # commit the failure count, then raise
+            else:
+                items = session.scalar(select(func.count()).select_from(CaseSignal).where(CaseSignal.case_id == case.id))
+                return CaseRef(case.id, case.case_number, int(items or 0))
+        raise denied
+
+    def add_signals(self, case_number: str, pin: str, signals: list[SignalInput], *, address: str | None = None,
+                    proof: str | None = None) -> int:
         """Add signals (e.g. derivative signatures of the person's public photos) to an active case;
-        they are withdrawn with it. Returns how many the case holds now."""
+        they are withdrawn with it. Returns how many items the case holds now."""
+        check_batch(signals)
+        return self.add_to(self.authorise(case_number, pin, address=address, proof=proof), signals)
+
+    def add_to(self, ref: CaseRef, signals: list[SignalInput]) -> int:
+        """Add signals to a case authorised in this request; at most ``MAX_CASE_ITEMS`` in all."""
         check_batch(signals)
         batch = len(signals) > 1
         new = [canonical(s, i if batch else None) for i, s in enumerate(signals)]
-        denied: Exception | None = None
         with self.db.write() as session:
-            try:
-                case = self._authorise(session, case_number, pin)
-            except PermissionDenied as exc:
-                denied = exc  # commit the failure count, then raise
-            else:
-                if case.status != "active":
-                    raise Conflict("this case is withdrawn; open a new case")
-                bank = session.get(bank_store.Bank, case.bank_id)
-                added = bank_store.add_signals(session, bank, [
-                    bank_store.NewSignal(s.signal_type, s.value, {"case": True}) for s in new])
-                held = set(session.scalars(select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)))
-                for signal_id in sorted({a.id for a in added} - held):
-                    session.add(CaseSignal(case_id=case.id, signal_id=signal_id))
-                count = len(held | {a.id for a in added})
-        if denied is not None:
-            raise denied
+            case = session.get(Case, ref.id)
+            if case.status != "active":
+                raise Conflict("this case is withdrawn; open a new case")
+            bank = session.get(bank_store.Bank, case.bank_id)
+            added = bank_store.add_signals(session, bank, [
+                bank_store.NewSignal(s.signal_type, s.value, {"case": True}) for s in new])
+            held = set(session.scalars(select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)))
+            fresh = sorted({a.id for a in added} - held)
+            _check_case_size(len(held), adding=len(fresh))  # raising rolls the whole addition back
+            for signal_id in fresh:
+                session.add(CaseSignal(case_id=case.id, signal_id=signal_id))
+            count = len(held) + len(fresh)
         self._on_change()
         return count
 
-    def _authorise(self, session, case_number: str, pin: str) -> Case:  # noqa: ANN001
-        """The case if the PIN is right; counts failures and locks (in the caller's transaction)."""
+    def _authorise(self, session, case_number: str, pin: str, *, address: str | None = None,  # noqa: ANN001
+                   proof: str | None = None) -> Case:
+        """The case if the PIN is right; counts failures (in the caller's transaction), throttles.
+
+        Order matters: nothing about the case is read, and no PIN is checked, while this address is
+        throttled; over the case's daily budget no PIN is checked at all; over its free budget only
+        with a proof of work. Unknown case numbers cost and count like wrong PINs."""
         number = normalise_case_number(case_number)
-        case = session.scalar(select(Case).where(Case.case_number == number))
+        address = address or LOCAL
+        pin = (pin or "").strip()
         wrong = PermissionDenied("the case number or PIN is not right")
+        wait = self.throttle.wait(number, address)
+        if wait:
+            raise CaseLocked(f"too many wrong PINs from this address: wait {_minutes(wait)} before trying again "
+                             "(people elsewhere are not affected)", wait)
+        case = session.scalar(select(Case).where(Case.case_number == number).with_for_update())
         if case is None:
             _spend_time(pin)
+            self.throttle.failed(number, address)
             raise wrong
         now = utcnow()
-        locked = case.locked_until
-        if locked is not None and locked.tzinfo is None:
-            locked = locked.replace(tzinfo=now.tzinfo)
-        if locked is not None and locked > now:
-            raise CaseLocked("too many wrong PINs: this case is locked for now; try again later",
-                             int((locked - now).total_seconds()) + 1)
+        window_end = case.locked_until  # the end of the 24-hour window of wrong PINs (None: none yet)
+        if window_end is not None and window_end.tzinfo is None:
+            window_end = window_end.replace(tzinfo=now.tzinfo)
+        if window_end is None or window_end <= now:
+            case.failed_pins, window_end = 0, None
+        if case.failed_pins >= self.policy.most:
+            wait = int((window_end - now).total_seconds()) + 1
+            raise CaseLocked(f"this case had too many wrong PINs today: no PIN is checked until "
+                             f"{window_end:%Y-%m-%d %H:%M} UTC", wait)
+        if case.failed_pins >= self.policy.free and not proof_ok(number, pin, proof, self.policy.bits):
+            raise ProofOfWorkRequired(self.policy.bits)
         try:
-            _hasher.verify(case.pin_hash, (pin or "").strip())
+            _hasher.verify(case.pin_hash, pin)
         except (VerificationError, InvalidHashError):
+            if window_end is None:
+                case.locked_until = now + CASE_WINDOW
             case.failed_pins += 1
-            if case.failed_pins >= MAX_PIN_FAILURES:
-                case.lockouts += 1
-                case.failed_pins = 0
-                case.locked_until = now + timedelta(minutes=min(2 ** (case.lockouts - 1), 1440))
+            if case.failed_pins == self.policy.free:
+                case.lockouts += 1  # how often this case needed the slower path (for the operator)
+            self.throttle.failed(number, address)
             raise wrong from None
-        case.failed_pins = 0
+        self.throttle.succeeded(number, address)
         return case
 
-    def status(self, case_number: str, pin: str) -> CaseStatus:
-        try:
-            self.flush_matches()  # so the count includes matches of the last second
-        except Exception:
-            pass
-        denied: Exception | None = None
-        with self.db.write() as session:
-            try:
-                case = self._authorise(session, case_number, pin)
-            except PermissionDenied as exc:
-                denied = exc  # commit the failure count, then raise
-            else:
-                signal_ids = select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)
-                hashes = session.scalar(select(func.count()).select_from(Signal).where(
-                    Signal.id.in_(signal_ids), Signal.withdrawn_at.is_(None))) or 0
-                matches = session.scalar(select(func.coalesce(func.sum(MatchTotal.matches), 0)).where(
-                    MatchTotal.signal_id.in_(signal_ids))) or 0
-                removals = session.scalar(select(func.count()).select_from(Notice).where(
-                    Notice.case_id == case.id, Notice.status == "removed")) or 0
-                return CaseStatus(case.case_number, case.status, case.queue, int(hashes), int(matches), int(removals),
-                                  case.created_at)
-        raise denied
+    def status(self, case_number: str, pin: str, *, address: str | None = None, proof: str | None = None) -> CaseStatus:
+        """What the case holds and what was decided on its own removal requests; nothing else."""
+        ref = self.authorise(case_number, pin, address=address, proof=proof)
+        with self.db.read() as session:
+            case = session.get(Case, ref.id)
+            removals = session.scalar(select(func.count()).select_from(Notice).where(
+                Notice.case_id == case.id, Notice.status == "removed")) or 0
+            if case.status != "active":
+                return self._withdrawn_status(case)
+            return CaseStatus(case.case_number, case.status, case.queue, ref.items, int(removals), case.created_at)
 
-    def withdraw(self, case_number: str, pin: str) -> CaseStatus:
-        denied: Exception | None = None
+    def withdraw(self, case_number: str, pin: str, *, address: str | None = None, proof: str | None = None) -> CaseStatus:
+        ref = self.authorise(case_number, pin, address=address, proof=proof)
         with self.db.write() as session:
-            try:
-                case = self._authorise(session, case_number, pin)
-            except PermissionDenied as exc:
-                denied = exc
-            else:
-                if case.status == "withdrawn":
-                    raise Conflict("this case is already withdrawn")
-                bank = session.get(bank_store.Bank, case.bank_id)
-                for signal_id in session.scalars(select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)):
-                    if not self._shared_with_active_case(session, signal_id, case.id):
-                        bank_store.withdraw_signal(session, bank, signal_id)
-                case.status = "withdrawn"
-                case.withdrawn_at = utcnow()
-                case.contact_encrypted = None  # nothing personal kept after withdrawal
-                number = case.case_number
-        if denied is not None:
-            raise denied
+            case = session.get(Case, ref.id)
+            if case.status == "withdrawn":
+                raise Conflict("this case is already withdrawn")
+            bank = session.get(bank_store.Bank, case.bank_id)
+            for signal_id in session.scalars(select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)):
+                if not self._shared_with_active_case(session, signal_id, case.id):
+                    bank_store.withdraw_signal(session, bank, signal_id)
+            case.status = "withdrawn"
+            case.withdrawn_at = utcnow()
+            case.contact_encrypted = None  # nothing personal kept after withdrawal
+            number = case.case_number
         self._on_change()
         return self.status_after_withdrawal(number)
 
@@ -258,11 +307,15 @@ class CaseService:
 
     def status_after_withdrawal(self, number: str) -> CaseStatus:
         with self.db.read() as session:
-            case = session.scalar(select(Case).where(Case.case_number == number))
-            return CaseStatus(case.case_number, case.status, case.queue, 0, 0, None, case.created_at)
+            return self._withdrawn_status(session.scalar(select(Case).where(Case.case_number == number)))
+
+    @staticmethod
+    def _withdrawn_status(case: Case) -> CaseStatus:
+        return CaseStatus(case.case_number, case.status, case.queue, 0, None, case.created_at)
 
     def record_matches(self, signal_ids: list[int]) -> None:
-        """Count matches per signal (how many and when last, never where). Buffered: added to
+        """Count matches per signal (how many and when last, never where), for the operator: a case
+        never shows them (see the module docstring). Buffered: added to
         ``match_totals`` about once a second by a background thread, so a match costs the request no
         database write and the table holds one row per signal however long the server runs."""
         if signal_ids:
@@ -311,6 +364,18 @@ class CaseService:
 
 
 _DUMMY_HASH = _hasher.hash("unused")
+
+
+def _check_case_size(items: int, *, adding: int = 0) -> None:
+    if items + adding > MAX_CASE_ITEMS:
+        held = f"the case holds {items} and this adds {adding}" if adding else f"this request has {items}"
+        raise TooLarge(f"a case holds at most {MAX_CASE_ITEMS} items (hashes and photos, over every request); "
+                       f"{held}. Open a second case for more")
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _spend_time(pin: str | None) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import InvalidRequest, InvalidSignal, TooLarge
 from ncii_shield.index.multi_index import EXACT_RECALL_LIMIT, MultiIndexHammingIndex
 from ncii_shield.services import audit
-from ncii_shield.services.audit import as_utc
+from ncii_shield.services.notice_fields import checked_moment
 from ncii_shield.signals import registry
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
@@ -158,7 +158,7 @@ class ContentService:
                 raise InvalidRequest(f"{where}url: an http(s) URL up to 2,048 characters")
             rows[cid] = {"content_id": cid, "url": item.url, "media_type": item.media_type,
                          "pdq": hashes.get("pdq"), "md5": hashes.get("md5"), "sha256": hashes.get("sha256"),
-                         "posted_at": as_utc(item.posted_at)}
+                         "posted_at": _posted_at(item.posted_at, where)}
         added = changed = unchanged = 0
         table = PlatformContent.__table__
         now = utcnow()
@@ -288,3 +288,11 @@ class ContentService:
             session.execute(update(PlatformContent).where(
                 PlatformContent.tenant_id == tenant_id, PlatformContent.content_id.in_(content_ids),
                 PlatformContent.removed_at.is_(None)).values(removed_at=utcnow()))
+
+
+def _posted_at(moment: datetime | None, where: str) -> datetime | None:
+    """When the content was posted, in UTC: 1970 to a day from now, else a 4xx (not an overflow)."""
+    if moment is None:
+        return None
+    return checked_moment(moment, f"{where}posted_at", not_after=utcnow() + timedelta(days=1),
+                          earliest=datetime(1970, 1, 1, tzinfo=UTC))

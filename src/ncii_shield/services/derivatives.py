@@ -19,7 +19,7 @@ from ncii_shield.errors import InvalidRequest, InvalidSignal, MediaError, TooLar
 from ncii_shield.media.decode import DEFAULT_LIMITS, PhotoLimits, decode_photo
 from ncii_shield.media.sniff import ContentType, sniff_content_type
 from ncii_shield.services.banks import BankService, SignalInput
-from ncii_shield.services.cases import CaseService
+from ncii_shield.services.cases import MAX_CASE_ITEMS, CaseRef, CaseService
 from ncii_shield.services.keys import Principal
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.signal import DerivativeSignal
@@ -74,12 +74,23 @@ class DerivativeService:
 
         return self._register(photos, limits, store)
 
-    def register_for_case(self, cases: CaseService, case_number: str, pin: str, photos: list[tuple[str, bytes]],
+    @staticmethod
+    def check_case_room(case: CaseRef, photos: int) -> None:
+        """Before reading or decoding anything: the photos must fit in the case (each photo is an item)."""
+        if photos > MAX_PHOTOS:
+            raise TooLarge(f"{photos} photos in one call; at most {MAX_PHOTOS} are accepted")
+        if case.items + photos > MAX_CASE_ITEMS:
+            raise TooLarge(f"a case holds at most {MAX_CASE_ITEMS} items (hashes and photos, over every request); "
+                           f"the case holds {case.items} and this adds {photos} photos")
+
+    def register_for_case(self, cases: CaseService, case: CaseRef, photos: list[tuple[str, bytes]],
                           *, limits: PhotoLimits = DEFAULT_LIMITS) -> list[Registration]:
-        """Register a person's photos into their own case (case number + PIN): withdrawn with the case."""
+        """Register a person's photos into their own case, authorised first (:meth:`CaseService.authorise`:
+        a wrong PIN costs no decoding); they are withdrawn with the case."""
+        self.check_case_room(case, len(photos))
 
         def store(items: list[SignalInput]) -> list[None]:
-            cases.add_signals(case_number, pin, items)
+            cases.add_to(case, items)
             return [None] * len(items)
 
         return self._register(photos, limits, store)

@@ -104,9 +104,29 @@ def validate(sub: NoticeSubmission) -> NoticeSubmission:
                             _clean(sub.authorization, 1000) or None, bool(sub.synthetic))
 
 
-def deadline_for(received_at: datetime) -> tuple[datetime, datetime]:
-    """(receipt, deadline), both in UTC. A receipt time must carry its UTC offset."""
+def deadline_for(received_at: datetime, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(receipt, deadline), both in UTC. A receipt time must carry its UTC offset and lie between
+    2000 and now (a few minutes of clock skew allowed): a receipt in the future would move the legal
+    deadline, and one near the end of the calendar has no deadline at all."""
     if received_at.tzinfo is None or received_at.utcoffset() is None:
         raise InvalidRequest("received_at must carry a time zone (for example 2026-03-08T01:30:00-05:00)")
-    received = received_at.astimezone(UTC)
+    received = checked_moment(received_at, "received_at", not_after=(now or datetime.now(UTC)) + CLOCK_SKEW)
     return received, received + DEADLINE
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def checked_moment(moment: datetime, name: str, *, not_after: datetime, earliest: datetime = EARLIEST) -> datetime:
+    """``moment`` in UTC if it lies between ``earliest`` and ``not_after`` (a naive one is read as
+    UTC); otherwise a 4xx naming the field and the accepted range, never an overflow (9999-12-31T20:00-05:00
+    is past the end of the calendar in UTC, and a deadline 48 hours after 9999-12-31T23:00Z too)."""
+    try:
+        utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not earliest <= utc <= not_after:
+        raise InvalidRequest(f"{name} must be between {earliest:%Y-%m-%d} and {not_after:%Y-%m-%dT%H:%MZ} (UTC), "
+                             "with a time zone; got " + moment.isoformat())
+    return utc

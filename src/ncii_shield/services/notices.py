@@ -22,9 +22,15 @@ Every transition is a ``notice_events`` row (from, to, who, when, why) and an au
 the same transaction. Personal data (signature, contact, description, statement, authorisation) is
 one Fernet token encrypted with the key outside the database, and is deleted
 ``NCII_SHIELD_NOTICE_RETENTION_DAYS`` (default 180) days after the request is closed
-(:meth:`NoticeService.purge_expired`); the audit log never holds personal data. Submitting the same
-request twice (same signature, description and locations) returns the first one (``created:
-false``), so a double click or a retried POST makes no second request.
+(:meth:`NoticeService.purge_expired`); the audit log never holds personal data.
+
+Submitting the same request twice (same signature, description and locations) *from the same
+sender* returns the first one (``created: false``), so a double click or a retried POST makes no
+second request. "The same sender" is something only that sender holds: the platform's tenant (an API
+key), the case (number + PIN), or a retry key the sender chose (``Idempotency-Key`` on the API, the
+browser's form token on the web page). Without one, every request is a new one: a public answer
+must never tell an outsider that someone else already sent this request (its reference, state or
+time of receipt); reviewers see the repeats side by side.
 """
 
 from __future__ import annotations
@@ -118,11 +124,14 @@ def new_reference() -> str:
     return f"TD-{chars[0:4]}-{chars[4:8]}-{chars[8:12]}-{chars[12:16]}"
 
 
-def _fingerprint(tenant_id: int, sub: NoticeSubmission) -> str:
-    """Keyed (HMAC with a key derived from the personal-data key): says "same request" without being
-    a guessable hash of a name."""
+MIN_RETRY_KEY, MAX_RETRY_KEY = 16, 200
+
+
+def _fingerprint(tenant_id: int, sub: NoticeSubmission, sender: str) -> str:
+    """Keyed (HMAC with a key derived from the personal-data key): says "same request from the same
+    sender" without being a guessable hash of a name. ``sender`` scopes it (see the module docstring)."""
     key = hashlib.sha256(b"ncii-shield notice fingerprint\0" + contact_key()).digest()
-    body = audit.canonical_json({"tenant": tenant_id, "role": sub.requester_role,
+    body = audit.canonical_json({"tenant": tenant_id, "sender": sender, "role": sub.requester_role,
                                  "signature": " ".join(sub.signature.casefold().split()),
                                  "description": " ".join(sub.content_description.split()),
                                  "urls": sorted(sub.urls), "content_ids": sorted(sub.content_ids)})
@@ -149,9 +158,14 @@ class NoticeService:
 
     def submit(self, sub: NoticeSubmission, *, channel: str, actor: str = "requester",
                tenant_id: int | None = None, received_at: datetime | None = None,
-               case: tuple[str, str] | None = None) -> Submitted:
+               case: tuple[str, ...] | None = None, retry_key: str | None = None) -> Submitted:
+        """``tenant_id`` given: a platform's own entry (its API key); ``case``: (number, PIN[, address,
+        proof]); ``retry_key``: the public sender's own key that makes a retry return the first request."""
         if channel not in CHANNELS:
             raise InvalidRequest(f"channel must be one of {', '.join(CHANNELS)}")
+        if retry_key is not None and not MIN_RETRY_KEY <= len(retry_key) <= MAX_RETRY_KEY:
+            raise InvalidRequest(f"an Idempotency-Key is {MIN_RETRY_KEY} to {MAX_RETRY_KEY} characters: "
+                                 "a random value of your own, the same for retries of one request")
         if case is not None:
             sub.requester_role = sub.requester_role or "depicted_person"
         clean = validate(sub)
@@ -163,7 +177,15 @@ class NoticeService:
                     "authorization": clean.authorization}
         token = secrets.token_urlsafe(24)
         tenant = tenant_id if tenant_id is not None else self.operator_tenant()
-        fingerprint = _fingerprint(tenant, clean)
+        if tenant_id is not None:
+            sender = "tenant"  # the platform itself: it reads every request of its tenant anyway
+        elif case_id is not None:
+            sender = f"case:{case_id}"
+        elif retry_key is not None:
+            sender = "retry:" + hashlib.sha256(retry_key.encode()).hexdigest()
+        else:
+            sender = "once:" + secrets.token_hex(16)  # nothing to recognise a retry by: a new request
+        fingerprint = _fingerprint(tenant, clean, sender)
         try:
             with self.db.write() as session:
                 existing = session.scalar(select(Notice).where(Notice.fingerprint == fingerprint))
@@ -191,7 +213,8 @@ class NoticeService:
                     summary=f"Removal request {notice.reference}: {len(clean.urls) + len(clean.content_ids)} location(s)"
                             + (", said to be synthetic (deepfake)" if clean.synthetic else ""),
                     details={"reference": notice.reference, "channel": channel}, automated_detection=False))
-                audit.append(session, actor=actor, action="notice.received", subject=notice.reference,
+                audit.append(session, tenant_id=tenant, actor=actor, action="notice.received",
+                             subject=notice.reference,
                              details={"channel": channel, "role": clean.requester_role, "case": case_id is not None,
                                       "locations": len(clean.urls) + len(clean.content_ids),
                                       "received_at": received.isoformat(), "deadline_at": deadline.isoformat()})
@@ -214,13 +237,13 @@ class NoticeService:
                 continue
         raise Conflict("could not create the operator tenant; retry")
 
-    def _authorise_case(self, number: str, pin: str) -> int:
+    def _authorise_case(self, number: str, pin: str, address: str | None = None, proof: str | None = None) -> int:
         if self.cases is None:
             raise InvalidRequest("case requests are not available here")
         denied: Exception | None = None
         with self.db.write() as session:
             try:
-                case = self.cases._authorise(session, number, pin)  # counts wrong PINs, locks
+                case = self.cases._authorise(session, number, pin, address=address, proof=proof)  # counts, throttles
             except PermissionDenied as exc:
                 denied = exc  # commit the failure count, then raise
             else:
@@ -231,17 +254,23 @@ class NoticeService:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def get(self, tenant_id: int, reference: str, *, personal: bool = False, viewer: str | None = None) -> NoticeView:
-        """``personal=True`` decrypts the requester's details; with a ``viewer`` that access is recorded
-        in the audit log (who read whose request when: accountability for personal data)."""
-        if personal and viewer:
-            with self.db.write() as session:
-                notice = self._find(session, tenant_id, reference)
-                if notice.personal_encrypted:
-                    audit.append(session, actor=viewer, action="notice.personal_viewed", subject=notice.reference)
-                return self._view(session, notice, personal=True)
+    def get(self, tenant_id: int, reference: str) -> NoticeView:
+        """The request without the requester's details (see :meth:`personal_view`)."""
         with self.db.read() as session:
-            return self._view(session, self._find(session, tenant_id, reference), personal=personal)
+            return self._view(session, self._find(session, tenant_id, reference))
+
+    def personal_view(self, tenant_id: int, reference: str, *, viewer: str) -> NoticeView:
+        """The request with the requester's details decrypted. The only way to read them: each read
+        is recorded in the audit log in the same transaction (who read whose request when), so no
+        page or answer can show them without its ``notice.personal_viewed`` entry."""
+        if not viewer:
+            raise ValueError("personal_view needs the viewer (who reads the requester's details)")
+        with self.db.write() as session:
+            notice = self._find(session, tenant_id, reference)
+            if notice.personal_encrypted:
+                audit.append(session, tenant_id=notice.tenant_id, actor=viewer, action="notice.personal_viewed",
+                             subject=notice.reference)
+            return self._view(session, notice, personal=True)
 
     def public_status(self, reference: str, token: str) -> NoticeView:
         """What the requester may see with the reference and the token given at submission."""
@@ -307,7 +336,8 @@ class NoticeService:
         now = utcnow()
         session.add(NoticeEvent(notice_id=notice.id, from_status=notice.status, to_status=to, actor=actor,
                                 reason=reason, at=now))
-        audit.append(session, actor=actor, action="notice.transition", subject=notice.reference,
+        audit.append(session, tenant_id=notice.tenant_id, actor=actor, action="notice.transition",
+                     subject=notice.reference,
                      details={"from": notice.status, "to": to, "reason": reason}, at=now)
         notice.status = to
         if to in CLOSED:
@@ -353,7 +383,8 @@ class NoticeService:
                 notice.withdraw_token_hash = None
                 notice.fingerprint = None
                 notice.purged_at = utcnow()
-                audit.append(session, actor="system", action="notice.purged", subject=notice.reference,
+                audit.append(session, tenant_id=notice.tenant_id, actor="system", action="notice.purged",
+                             subject=notice.reference,
                              details={"closed_at": as_utc(notice.closed_at).isoformat()})
                 purged += 1
         return purged

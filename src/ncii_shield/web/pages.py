@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.errors import NciiShieldError, TooManyRequests
 from ncii_shield.services.banks import SignalInput
-from ncii_shield.services.cases import CaseLocked
+from ncii_shield.services.cases import CaseLocked, ProofOfWorkRequired
 from ncii_shield.signals.vpdq import VpdqFrame, frames_to_value
 from ncii_shield.web.security import check_csrf, client_address, csrf_token, set_csrf_cookie
 
@@ -43,7 +43,9 @@ async def protect_submit(request: Request, csrf: str = Form(""), hashes: str = F
                          consent: str = Form(""), contact_email: str = Form("")) -> HTMLResponse:
     try:
         check_csrf(request, csrf)
-        request.app.state.case_limiter.check(client_address(request))
+        from ncii_shield.api.routes.cases import limit_creation
+
+        limit_creation(request)
         signals = _signals_from_form(hashes)
         created = await run_in_threadpool(request.app.state.shield.cases.open_case, signals, age=age,
                                           consent=consent == "yes", contact_email=contact_email or None)
@@ -80,19 +82,21 @@ def status_form(request: Request) -> HTMLResponse:
 
 @router.post("/status", response_class=HTMLResponse)
 async def status_submit(request: Request, csrf: str = Form(""), case_number: str = Form(""),
-                        pin: str = Form("")) -> HTMLResponse:
+                        pin: str = Form(""), proof: str = Form("")) -> HTMLResponse:
+    """The same as POST /v1/cases/status: what the case holds and its removals, never match counts."""
     try:
         check_csrf(request, csrf)
         request.app.state.case_limiter.check(client_address(request))
-        status = await run_in_threadpool(request.app.state.shield.cases.status, case_number, pin)
+        status = await run_in_threadpool(request.app.state.shield.cases.status, case_number, pin,
+                                         address=client_address(request), proof=proof[:64] or None)
     except NciiShieldError as exc:
-        return render(request, "status.html", _status(exc), error=str(exc), case_number=case_number)
-    return render(request, "case.html", status=status, pin=pin)
+        return _status_form_again(request, exc, case_number)
+    return render(request, "case.html", status=status, pin=pin, proof=proof[:64])
 
 
 @router.post("/withdraw", response_class=HTMLResponse)
 async def withdraw_submit(request: Request, csrf: str = Form(""), case_number: str = Form(""), pin: str = Form(""),
-                          confirm: str = Form("")) -> HTMLResponse:
+                          confirm: str = Form(""), proof: str = Form("")) -> HTMLResponse:
     try:
         check_csrf(request, csrf)
         request.app.state.case_limiter.check(client_address(request))
@@ -100,10 +104,19 @@ async def withdraw_submit(request: Request, csrf: str = Form(""), case_number: s
             from ncii_shield.errors import InvalidRequest
 
             raise InvalidRequest("tick the box to confirm that you want to withdraw this case")
-        status = await run_in_threadpool(request.app.state.shield.cases.withdraw, case_number, pin)
+        status = await run_in_threadpool(request.app.state.shield.cases.withdraw, case_number, pin,
+                                         address=client_address(request), proof=proof[:64] or None)
     except NciiShieldError as exc:
-        return render(request, "status.html", _status(exc), error=str(exc), case_number=case_number)
+        return _status_form_again(request, exc, case_number)
     return render(request, "withdrawn.html", status=status)
+
+
+def _status_form_again(request: Request, exc: Exception, case_number: str) -> HTMLResponse:
+    """The form with the error; when the case needs a proof of work, the page computes it (static/proof.js)."""
+    bits = exc.bits if isinstance(exc, ProofOfWorkRequired) else None
+    message = ("This case had many wrong PINs today, so to keep it safe your browser must do some work before "
+               "the PIN is checked. Enter the PIN again and wait a few seconds." if bits else str(exc))
+    return render(request, "status.html", _status(exc), error=message, case_number=case_number, proof_bits=bits)
 
 
 def _status(exc: Exception) -> int:

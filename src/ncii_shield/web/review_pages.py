@@ -60,9 +60,9 @@ async def removal_submit(request: Request, csrf: str = Form(""), requester_role:
         sub = NoticeSubmission(requester_role or None, signature, content_description, _lines(urls)[:101],
                                _lines(content_ids)[:101], good_faith == "yes", statement, contact_email, contact_phone,
                                contact_address, authorization, synthetic == "yes")
-        case = (case_number, pin) if case_number.strip() else None
-        done = await run_in_threadpool(request.app.state.shield.notices.submit, sub,
-                                       channel="case" if case else "web", case=case)
+        case = (case_number, pin, client_address(request)) if case_number.strip() else None
+        done = await run_in_threadpool(request.app.state.shield.notices.submit, sub,  # retries: this browser's token
+                                       channel="case" if case else "web", case=case, retry_key=csrf)
         request.app.state.shield.wake_watch()  # the confirmation of receipt, when requesters are e-mailed
     except NciiShieldError as exc:
         return render(request, "removal.html", _status(exc), error=str(exc), form=form,

@@ -1,27 +1,36 @@
 """/v1/cases: the victim-intake operations as JSON, for support organisations' own front ends.
 
-No API key: people use these directly. Every call is rate-limited per client address; status and
-withdrawal need the case number and PIN in the body (never in a URL, so never in a log line).
+No API key: people use these directly. Every call is rate-limited per client address, and opening a
+case more so (``NCII_SHIELD_CASE_CREATE_PER_HOUR``, default 10 per address per hour: a person opens
+one or two); status and withdrawal need the case number and PIN in the body (never in a URL, so
+never in a log line). A status shows what the case holds and what was decided on its own requests,
+never match counts (anyone may register any hash: see services/cases.py).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api.schemas import ErrorOut, SignalIn
-from ncii_shield.services.banks import MAX_BATCH, SignalInput
-from ncii_shield.web.security import client_address
+from ncii_shield.errors import TooManyRequests
+from ncii_shield.services.banks import SignalInput
+from ncii_shield.services.cases import MAX_CASE_ITEMS
+from ncii_shield.web.security import RateLimiter, client_address
+
+DEFAULT_CREATE_PER_HOUR = 10
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses={c: {"model": ErrorOut} for c in (403, 409, 422, 429)})
 
 
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    signals: list[SignalIn] = Field(min_length=1, max_length=MAX_BATCH)
+    signals: list[SignalIn] = Field(min_length=1, max_length=MAX_CASE_ITEMS,
+                                    description=f"at most {MAX_CASE_ITEMS} items in a case, over every request")
     age: Literal["adult", "guardian"] = Field(description='"adult": I am 18 or older; "guardian": the person is under 18')
     consent: bool = Field(description="the images show me (or the person I am the guardian of)")
     contact_email: str | None = Field(default=None, max_length=254, description="optional; encrypted at rest")
@@ -38,14 +47,15 @@ class CaseAuth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_number: str = Field(max_length=40)
     pin: str = Field(max_length=40)
+    proof: str | None = Field(default=None, max_length=64, description="only when asked (a case that had many wrong "
+                                                                         "PINs today): the proof of work for this PIN")
 
 
 class CaseStatusOut(BaseModel):
     case_number: str
     status: str
     queue: str
-    hashes: int
-    matches: int = Field(description="uploads that matched this case's hashes so far (never where)")
+    hashes: int = Field(description="items (hashes and photos) the case holds")
     removals: int | None = Field(description="removal requests sent through this case that ended in removal")
 
 
@@ -53,10 +63,30 @@ def _limit(request: Request) -> None:
     request.app.state.case_limiter.check(client_address(request))
 
 
+def creation_limiter(app: FastAPI) -> RateLimiter:
+    """Cases opened per client address (shared by this API and the /protect page; per worker)."""
+    limiter = getattr(app.state, "case_create_limiter", None)
+    if limiter is None:
+        per_hour = float(os.environ.get("NCII_SHIELD_CASE_CREATE_PER_HOUR", DEFAULT_CREATE_PER_HOUR))
+        limiter = app.state.case_create_limiter = RateLimiter(rate=per_hour / 3600, burst=max(1, int(per_hour)))
+    return limiter
+
+
+def limit_creation(request: Request) -> None:
+    """Both limits: every case operation's, and opening cases (429 naming the limit)."""
+    _limit(request)
+    try:
+        creation_limiter(request.app).check(client_address(request))
+    except TooManyRequests as exc:
+        per_hour = creation_limiter(request.app).burst
+        raise TooManyRequests(f"too many new cases from this address (at most {per_hour} an hour); wait and try "
+                              "again, or add to your existing case", retry_after=exc.retry_after) from None
+
+
 @router.post("", status_code=201, response_model=CaseCreated)
 async def create_case(body: CaseCreate, request: Request) -> CaseCreated:
     """Register hashes computed on the person's device as a new case; returns case number + PIN once."""
-    _limit(request)
+    limit_creation(request)
     shield = request.app.state.shield
     created = await run_in_threadpool(
         shield.cases.open_case, [SignalInput(s.signal_type, s.value) for s in body.signals],
@@ -67,7 +97,8 @@ async def create_case(body: CaseCreate, request: Request) -> CaseCreated:
 @router.post("/status", response_model=CaseStatusOut)
 async def case_status(body: CaseAuth, request: Request) -> CaseStatusOut:
     _limit(request)
-    status = await run_in_threadpool(request.app.state.shield.cases.status, body.case_number, body.pin)
+    status = await run_in_threadpool(request.app.state.shield.cases.status, body.case_number, body.pin,
+                                     address=client_address(request), proof=body.proof)
     return CaseStatusOut(**{k: v for k, v in vars(status).items() if k != "created_at"})
 
 
@@ -75,5 +106,6 @@ async def case_status(body: CaseAuth, request: Request) -> CaseStatusOut:
 async def withdraw_case(body: CaseAuth, request: Request) -> CaseStatusOut:
     """Withdraw the case: every hash stops matching everywhere within a second."""
     _limit(request)
-    status = await run_in_threadpool(request.app.state.shield.cases.withdraw, body.case_number, body.pin)
+    status = await run_in_threadpool(request.app.state.shield.cases.withdraw, body.case_number, body.pin,
+                                     address=client_address(request), proof=body.proof)
     return CaseStatusOut(**{k: v for k, v in vars(status).items() if k != "created_at"})

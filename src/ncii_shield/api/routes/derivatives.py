@@ -40,17 +40,22 @@ async def register_case_photos(
     request: Request,
     case_number: str = Form(max_length=40),
     pin: str = Form(max_length=40),
+    proof: str | None = Form(default=None, max_length=64, description="only when asked: the PIN's proof of work"),
     files: list[UploadFile] = File(description="up to 50 of your public photos to protect against edited fakes"),
 ) -> PhotoRegistrationList:
     """A person registers their own public photos into their case (case number + PIN in the form
-    body, never in the URL). Signatures are computed in memory, the photos dropped; withdrawing the
-    case withdraws them. No API key; rate-limited per address like every case operation."""
+    body, never in the URL). The case number and PIN are checked before any photo is read or
+    decoded. Signatures are computed in memory, the photos dropped; withdrawing the case withdraws
+    them. No API key; rate-limited per address like every case operation."""
     request.app.state.case_limiter.check(client_address(request))
     shield = request.app.state.shield
+    case = await run_in_threadpool(shield.cases.authorise, case_number, pin, address=client_address(request),
+                                   proof=proof)
+    shield.derivatives.check_case_room(case, len(files))
     photos = []
     for f in files:
         photos.append((f.filename or "", await f.read()))
         await f.close()
-    results = await run_in_threadpool(shield.derivatives.register_for_case, shield.cases, case_number, pin, photos)
+    results = await run_in_threadpool(shield.derivatives.register_for_case, shield.cases, case, photos)
     del photos
     return PhotoRegistrationList(photos=[PhotoRegistrationOut(**r.to_json()) for r in results])

@@ -47,6 +47,7 @@ class NoticeIn(BaseModel):
     synthetic: bool = Field(default=False, description="the content is a deepfake or an edited image")
     case_number: str | None = Field(default=None, max_length=40, description="send through your case (with pin)")
     pin: str | None = Field(default=None, max_length=40)
+    proof: str | None = Field(default=None, max_length=64, description="only when asked: the PIN's proof of work")
     received_at: datetime | None = Field(default=None, description="reviewer/admin keys only: when it was received "
                                                                    "(with a UTC offset)")
 
@@ -168,7 +169,10 @@ def actor(principal) -> str:  # noqa: ANN001
 async def submit_notice(body: NoticeIn, request: Request, response: Response, shield: ShieldDep,
                         credentials: BearerDep) -> NoticeCreated:
     """Send a removal request. Incomplete requests are refused (422) with every missing field named in
-    ``error.fields``; the same request sent again returns the first (200, ``created: false``)."""
+    ``error.fields``. The same request sent again by the same sender returns the first (200,
+    ``created: false``): the same key, the same case, or (no key) the same ``Idempotency-Key`` header,
+    16-200 characters of your choosing. Without one, every request is a new one: nobody learns from
+    the answer that someone else sent the same request."""
     tenant_id, who, channel = None, "requester", "api"
     if credentials is not None:
         principal = get_principal(request, credentials)
@@ -178,11 +182,12 @@ async def submit_notice(body: NoticeIn, request: Request, response: Response, sh
         request.app.state.case_limiter.check(client_address(request))
         if body.received_at is not None:
             raise PermissionDenied("received_at may be set only with a reviewer or admin key")
-    case = (body.case_number, body.pin or "") if body.case_number else None
+    case = (body.case_number, body.pin or "", client_address(request), body.proof) if body.case_number else None
     if case is not None:
         channel = "case"
     done = await run_in_threadpool(shield.notices.submit, body.submission(), channel=channel, actor=who,
-                                   tenant_id=tenant_id, received_at=body.received_at, case=case)
+                                   tenant_id=tenant_id, received_at=body.received_at, case=case,
+                                   retry_key=request.headers.get("idempotency-key"))
     if not done.created:
         response.status_code = 200
     else:
