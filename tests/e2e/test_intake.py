@@ -142,7 +142,9 @@ def test_large_photo_unreadable_file_and_video_frames(site, page, video, tmp_pat
     assert len(results) == 2  # the unreadable file is left out
     photo, clip = results
     server_photo = hash_path(big)
-    assert bin(int(photo["pdq"], 16) ^ int(server_photo.pdq, 16)).count("1") == 0
+    # The server decodes photos over 12.6 MP reduced (bounded memory for hostile uploads: media/decode.py),
+    # the browser in full: a few bits of 256 apart, far inside the match threshold of 31.
+    assert bin(int(photo["pdq"], 16) ^ int(server_photo.pdq, 16)).count("1") <= 6
     server_frames = hash_path(video).frames
     browser_frames = [VpdqFrame(f["frame"], f["timestamp"], f["pdq"], f["quality"]) for f in clip["vpdq"]]
     assert [f.timestamp for f in browser_frames] == [f.timestamp for f in server_frames]
