@@ -2,7 +2,7 @@
 
 ``create_app(shield)`` for tests and embedding; ``create_app_from_env()`` is the factory that
 ``ncii-shield serve`` hands to uvicorn (one per worker process), configured by environment
-variables (NCII_SHIELD_DB, NCII_SHIELD_MAX_BODY).
+variables (NCII_SHIELD_DB, NCII_SHIELD_MAX_BODY, NCII_SHIELD_METRICS_TOKEN, ...).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ncii_shield import __version__, logs
 from ncii_shield.api import bodies, errors
-from ncii_shield.api.metrics import Metrics, add_deadline_gauges
+from ncii_shield.api.metrics import Metrics, ScrapeGuard, add_deadline_gauges
 from ncii_shield.api.middleware import BodyLimit, RequestContext
 from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, match, monitors, notices, review
 from ncii_shield.core import Shield
@@ -45,7 +45,8 @@ wrong and what is accepted.
 def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True,
                case_rate: float = 1.0, case_burst: int = 30, key_rate: float = 5000.0,
                ip_rate: float = 10000.0, auth_failures_per_minute: int = 20, body_timeout: float = 30.0,
-               run_monitors: bool = False, monitor_interval: float = 30.0) -> FastAPI:
+               run_monitors: bool = False, monitor_interval: float = 30.0,
+               scrape_guard: ScrapeGuard | None = None) -> FastAPI:
     """Rates are per worker process: ``key_rate`` requests/s per API key, ``ip_rate`` per client
     address, ``auth_failures_per_minute`` failed authentications per address and per key prefix before failures
     get 429s (valid keys are never refused for others' failures)."""
@@ -62,6 +63,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.shield = shield
     app.state.metrics = Metrics(shield.follower, shield.db)
+    app.state.scrape_guard = scrape_guard or ScrapeGuard(None)  # /metrics: a token, or loopback only
     add_deadline_gauges(app.state.metrics, shield.notices.counts)
     errors.install(app)
     bodies.add_schemas(app)
@@ -106,6 +108,7 @@ def create_app_from_env() -> FastAPI:
     import gc
 
     logs.configure(os.environ.get("NCII_SHIELD_LOG_LEVEL", "INFO"))
+    scrape_guard = ScrapeGuard.from_env()  # a too-short NCII_SHIELD_METRICS_TOKEN stops the start here
     shield = Shield.open(os.environ.get("NCII_SHIELD_DB"), migrate=False)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise add tens of milliseconds to unlucky requests.
@@ -119,4 +122,5 @@ def create_app_from_env() -> FastAPI:
                       auth_failures_per_minute=int(os.environ.get("NCII_SHIELD_AUTH_FAILURES_PER_MINUTE", "20")),
                       body_timeout=float(os.environ.get("NCII_SHIELD_BODY_TIMEOUT", "30")),
                       run_monitors=os.environ.get("NCII_SHIELD_MONITORS", "0") == "1",
-                      monitor_interval=float(os.environ.get("NCII_SHIELD_MONITOR_INTERVAL", "30")))
+                      monitor_interval=float(os.environ.get("NCII_SHIELD_MONITOR_INTERVAL", "30")),
+                      scrape_guard=scrape_guard)

@@ -1,8 +1,17 @@
-"""Prometheus metrics, one registry per app (so tests can run several apps in one process)."""
+"""Prometheus metrics, one registry per app (so tests can run several apps in one process), and who
+may scrape them (:class:`ScrapeGuard`)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import os
+
+from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from ncii_shield.errors import PermissionDenied, Unauthenticated
 
 from ncii_shield.index.follower import IndexFollower
 from ncii_shield.store.database import Database
@@ -64,3 +73,55 @@ def add_deadline_gauges(metrics: Metrics, counts) -> None:  # noqa: ANN001 - cou
                             ("queue", "Items in the review queue (open or escalated)")):
         metric = "ncii_review_queue_items" if name == "queue" else f"ncii_notices_{name}"
         Gauge(metric, help_text, registry=metrics.registry).set_function(lambda n=name: read(n))
+
+
+TOKEN_ENV = "NCII_SHIELD_METRICS_TOKEN"
+MIN_TOKEN_LENGTH = 16
+_FORWARDED = (b"forwarded", b"x-forwarded-for", b"x-real-ip")
+
+
+class ScrapeGuard:
+    """Who may read /metrics: with a token configured (``NCII_SHIELD_METRICS_TOKEN``), whoever sends
+    ``Authorization: Bearer <token>``, from anywhere; without one, only a client on this machine that
+    comes directly (a loopback address, and no proxy's Forwarded / X-Forwarded-For / X-Real-IP header),
+    e.g. a node exporter or Prometheus agent beside the server. The metrics describe the instance
+    (request rates per route, index size, removal-request backlog, monitors): not for the world.
+
+    Not an API key: a scraper's credential lives in a Prometheus config file, so it opens /metrics and
+    nothing else. Wrong tokens count as failed authentications (``AuthThrottle``)."""
+
+    def __init__(self, token: str | None) -> None:
+        if token is not None and len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"{TOKEN_ENV} must be at least {MIN_TOKEN_LENGTH} characters "
+                             "(e.g. the output of `openssl rand -hex 32`)")
+        self._digest = hashlib.sha256(token.encode()).digest() if token else None
+
+    @classmethod
+    def from_env(cls) -> ScrapeGuard:
+        return cls(os.environ.get(TOKEN_ENV) or None)
+
+    def check(self, request: Request) -> None:
+        """Raise Unauthenticated (401) or PermissionDenied (403) unless this request may scrape."""
+        if self._digest is not None:
+            sent = request.headers.get("authorization", "")
+            scheme, _, token = sent.partition(" ")
+            given = hashlib.sha256(token.strip().encode()).digest()
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given, self._digest):
+                from ncii_shield.web.security import client_address
+
+                request.app.state.limits.auth_failures.failed(client_address(request))
+                raise Unauthenticated(f"/metrics needs 'Authorization: Bearer <{TOKEN_ENV}>'")
+            return
+        proxied = any(name in _FORWARDED for name, _ in request.scope.get("headers", ()))
+        if proxied or not _is_loopback(request.client.host if request.client else ""):
+            raise PermissionDenied(f"/metrics answers only this machine (loopback, not through a proxy) unless "
+                                   f"{TOKEN_ENV} is set; then scrape it with that bearer token")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback

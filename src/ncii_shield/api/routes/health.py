@@ -1,4 +1,4 @@
-"""/healthz and /metrics (no key needed; expose them only where your monitoring can reach)."""
+"""/healthz (no key needed) and /metrics (a bearer token, or loopback only: api/metrics.ScrapeGuard)."""
 
 from __future__ import annotations
 
@@ -28,4 +28,7 @@ def healthz(shield: ShieldDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    """Prometheus text; 401 without the metrics token when one is set, 403 from another machine or
+    through a proxy when none is."""
+    request.app.state.scrape_guard.check(request)
     return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,9 +1,14 @@
 """Monitors' time series for Prometheus, read from the store at each scrape (so every replica
-reports the same numbers, whichever ran the monitor)."""
+reports the same numbers, whichever ran the monitor).
+
+A label is never a secret: series are labelled by the monitor's id and by :func:`source_label`, the
+source with any userinfo (``user:password@``), query string (tokens) and fragment removed. Labels
+travel to every system that stores or shows metrics (Prometheus, Grafana, alert mails)."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -35,7 +40,7 @@ class MonitorCollector:
             log.warning("could not read monitor totals for /metrics", exc_info=True)
             rows = []
         for monitor_id, source, n_runs, n_seen, n_new, n_matches, n_derivatives, n_errors, last_at in rows:
-            values = [str(monitor_id), source[-120:]]
+            values = [str(monitor_id), source_label(source)]
             runs.add_metric(values, n_runs)
             seen.add_metric(values, n_seen)
             new.add_metric(values, n_new)
@@ -44,3 +49,18 @@ class MonitorCollector:
             errors.add_metric(values, n_errors)
             last.add_metric(values, last_at)
         return [runs, seen, new, matches, derivatives, errors, last]
+
+
+def source_label(source: str, limit: int = 120) -> str:
+    """``source`` fit for a label: a URL as scheme://host[:port]/path (no userinfo, query or
+    fragment), a local path as it is; at most ``limit`` characters (its end, where names differ)."""
+    if "://" in source:
+        try:
+            parts = urlsplit(source)
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port is not None else ""
+        except ValueError:  # not a URL after all (a bad port, a stray bracket): keep no part after '//'
+            return source.split("://", 1)[0] + "://"
+        host = f"[{host}]" if ":" in host else host
+        source = f"{parts.scheme}://{host}{port}{parts.path}"
+    return source[-limit:]
