@@ -120,7 +120,8 @@ def test_state_machine_refuses_illegal_transitions(shield):
     assert [(e["from"], e["to"], e["actor"]) for e in view.events] == [
         (None, "received", "requester"), ("received", "in_review", "key:rev"), ("in_review", "rejected", "key:rev")]
     assert all(datetime.fromisoformat(e["at"]).tzinfo is not None for e in view.events)
-    actions = [json_line["action"] for json_line in map(__import__("json").loads, audit.export_lines(shield.db))]
+    actions = [json_line["action"] for json_line in map(__import__("json").loads,
+                                                         audit.export_lines(shield.db, operator=True))]
     assert actions == ["notice.received", "notice.transition", "notice.transition"]
     assert audit.verify(shield.db).ok
 
@@ -150,17 +151,18 @@ def test_personal_data_is_encrypted_at_rest_and_purged_after_retention(shield):
     with shield.db.read() as session:
         raw = " ".join(str(v) for v in session.execute(text("SELECT * FROM notices")).one())
         assert "Alex" not in raw and "alex@example.org" not in raw and "555 0100" not in raw  # not "555": hex digests hold it by chance
-    assert shield.notices.get(t, sub.notice.reference, personal=True).personal["contact_email"] == "alex@example.org"
+    shown = shield.notices.personal_view(t, sub.notice.reference, viewer="key:rev")  # audited
+    assert shown.personal["contact_email"] == "alex@example.org"
     assert shield.notices.purge_expired(keep=timedelta(0)) == 0  # open requests are never purged
     shield.notices.transition(t, sub.notice.reference, "in_review", actor="key:rev")
     shield.notices.transition(t, sub.notice.reference, "removed", actor="key:rev")
     assert shield.notices.purge_expired() == 0  # closed just now: kept for the retention period
     later = datetime.now(UTC) + timedelta(days=181)
     assert shield.notices.purge_expired(now=later) == 1
-    view = shield.notices.get(t, sub.notice.reference, personal=True)
+    view = shield.notices.personal_view(t, sub.notice.reference, viewer="key:rev")
     assert view.purged and view.personal is None and view.status == "removed"
     assert shield.notices.purge_expired(now=later) == 0
-    text_log = "".join(audit.export_lines(shield.db))
+    text_log = "".join(audit.export_lines(shield.db, operator=True))
     assert "notice.purged" in text_log and "Alex" not in text_log and "alex@" not in text_log
     assert audit.verify(shield.db).ok
 
@@ -196,7 +198,7 @@ def test_cli_lists_and_purges(shield, tmp_path):
     shield.notices.transition(t, ref, "withdrawn", actor="key:rev")
     purged = cli("notices", "purge", "--db", url, "--json", env={**env, "NCII_SHIELD_NOTICE_RETENTION_DAYS": "0"})
     assert json.loads(purged.stdout) == {"purged": 1}, purged.stderr
-    assert shield.notices.get(t, ref, personal=True).purged
+    assert shield.notices.get(t, ref).purged
 
 
 def test_queue_order_escalation_and_decisions_need_reasons(shield):

@@ -1,4 +1,8 @@
-"""``ncii-shield audit``: verify, export and show the head of the hash-chained audit log."""
+"""``ncii-shield audit``: verify, export and show the head of the hash-chained audit log.
+
+These commands read the database directly, so they are the instance operator's: they see every
+tenant's entries (a tenant's admin key sees only its own over /v1/audit; ``export --tenant`` writes
+that same view, e.g. to hand a tenant its log)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import typer
 
 from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, err, fail, print_json
+from ncii_shield.errors import NciiShieldError
 
 app = typer.Typer(help="Verify and export the tamper-evident audit log.", no_args_is_help=True)
 DATA_DIR_OPTION = typer.Option(None, "--data-dir", envvar="NCII_SHIELD_DATA",
@@ -76,18 +81,31 @@ def export(
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file (default: standard output)."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's view: its entries in full, every "
+                                      "other entry as its links (seq, prev_hash, hash). Default: every entry."),
 ) -> None:
-    """Export the log as JSON lines, oldest first, each entry with its prev_hash and hash.
+    """Export the log as JSON lines, oldest first, each entry with its prev_hash and hash (every
+    tenant's entries: this is the operator's view).
 
       ncii-shield audit export --data-dir data -o audit.jsonl && ncii-shield audit verify --file audit.jsonl
+
+      ncii-shield audit export --data-dir data --tenant helpline -o helpline-audit.jsonl
     """
     from ncii_shield.services import audit
+    from ncii_shield.store import banks as bank_store
 
     database = _database(db, data_dir)
     try:
+        view = {"operator": True}
+        if tenant is not None:
+            try:
+                with database.read() as session:
+                    view = {"tenant_id": bank_store.get_tenant(session, tenant).id}
+            except NciiShieldError as exc:
+                fail(exc, 2)
         handle = open(out, "w", encoding="utf-8") if out else sys.stdout
         count = 0
-        for line in audit.export_lines(database):
+        for line in audit.export_lines(database, **view):
             handle.write(line)
             count += 1
         if out:

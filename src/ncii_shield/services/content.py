@@ -248,7 +248,8 @@ class ContentService:
         for c in known:
             c.removed_at = now
         if not all_hashes:
-            audit.append(session, actor=actor, action="notice.swept", subject=notice.reference,
+            audit.append(session, tenant_id=notice.tenant_id, actor=actor, action="notice.swept",
+                         subject=notice.reference,
                          details={"hashes": 0, "identical": 0, "near": 0})
             return
         bank = bank_store.get_or_create_bank(session, notice.tenant_id, REMOVED_BANK,
@@ -280,7 +281,8 @@ class ContentService:
                     summary=f"Near copy of content removed for {notice.reference} (PDQ distance {hit.distance})",
                     details={"reference": notice.reference, "match_type": hit.match_type, "distance": hit.distance},
                     automated_detection=True))
-        audit.append(session, actor=actor, action="notice.swept", subject=notice.reference,
+        audit.append(session, tenant_id=notice.tenant_id, actor=actor, action="notice.swept",
+                     subject=notice.reference,
                      details={"hashes": len(all_hashes), "identical": identical, "near": near})
 
     def mark_removed(self, session: Session, tenant_id: int, content_ids: list[str]) -> None:

@@ -33,6 +33,7 @@ ENQUEUE_KINDS = ("match", "derivative")
 DECISIONS = ("remove", "keep", "escalate")
 GROUNDS = ("illegal", "incompatible")
 ACTIVE = ("open", "escalated")
+MAX_ITEM_ID = 2**31 - 1  # review_items.id is a 32-bit integer on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ class ReviewService:
                               automated_detection=True)
             session.add(item)
             session.flush()
-            audit.append(session, actor=actor, action="review.enqueued", subject=f"review:{item.id}",
+            audit.append(session, tenant_id=tenant_id, actor=actor, action="review.enqueued",
+                         subject=f"review:{item.id}",
                          details={"kind": kind, "priority": priority, "content_id": content_id})
             return self._view(session, item)
 
@@ -146,6 +148,8 @@ class ReviewService:
             return [self._view(session, item, now) for item in session.scalars(query)]
 
     def _find(self, session: Session, tenant_id: int, item_id: int) -> ReviewItem:
+        if not 0 < item_id <= MAX_ITEM_ID:  # no such item, and no integer the database would refuse (a 500)
+            raise NotFound(f"no review item {item_id} in this tenant (ids are 1 to {MAX_ITEM_ID})")
         item = session.scalar(select(ReviewItem).where(ReviewItem.id == item_id, ReviewItem.tenant_id == tenant_id))
         if item is None:
             raise NotFound(f"no review item {item_id} in this tenant")
@@ -204,7 +208,8 @@ class ReviewService:
                 item.priority = min(100, item.priority + 10)
             else:
                 item.status = "decided"
-            audit.append(session, actor=actor, action="review.decided", subject=f"review:{item.id}",
+            audit.append(session, tenant_id=item.tenant_id, actor=actor, action="review.decided",
+                         subject=f"review:{item.id}",
                          details={"kind": item.kind, "decision": decision, "ground": ground, "reason": reason[:2000]},
                          at=now)
             session.flush()

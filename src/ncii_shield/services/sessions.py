@@ -43,7 +43,8 @@ class ReviewSessions:
             session.execute(delete(ReviewSession).where(ReviewSession.expires_at < now))
             session.add(ReviewSession(token_hash=_hash(token), key_id=principal.key_id, created_at=now,
                                       expires_at=now + lifetime()))
-            audit.append(session, actor=f"key:{principal.key_prefix}", action="review.session_opened", subject="review")
+            audit.append(session, tenant_id=principal.tenant_id, actor=f"key:{principal.key_prefix}",
+                         action="review.session_opened", subject="review")
         return token, principal
 
     def resolve(self, token: str | None) -> Principal | None:

@@ -152,8 +152,9 @@ class TransparencySubmitter:
                 session.add(StatementSubmission(review_item_id=item_id, tenant_id=tenant_id,
                                                 puids=[s["puid"] for s in ss], uuids=uuids, outcome=outcome,
                                                 submitted_at=utcnow()))
-                audit.append(session, actor="system:transparency", action="statements.submitted",
-                             subject=f"review:{item_id}", details={"statements": len(ss), "outcome": outcome})
+                audit.append(session, tenant_id=tenant_id, actor="system:transparency",
+                             action="statements.submitted", subject=f"review:{item_id}",
+                             details={"statements": len(ss), "outcome": outcome})
         except IntegrityError:  # an overlapping run recorded it between our check and our insert
             pass
 

@@ -262,11 +262,14 @@ class NoticeEvent(Base):
 
 class AuditEntry(Base):
     """The append-only, hash-chained audit log (see services/audit.py). ``seq`` is assigned by the
-    writer (last + 1), so two writers can never fork the chain: the second insert collides."""
+    writer (last + 1), so two writers can never fork the chain: the second insert collides. No foreign
+    key on ``tenant_id``: the log outlives what it names (and SQLite cannot add one in place)."""
 
     __tablename__ = "audit_log"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # whose entry it is: a tenant sees only its own in full; NULL = the instance operator's only
+    tenant_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ncii_shield import charts
 from ncii_shield.errors import NciiShieldError, Unauthenticated
-from ncii_shield.services.keys import Principal
+from ncii_shield.services.keys import Principal, named_prefix
 from ncii_shield.services.notices import NoticeSubmission
 from ncii_shield.services.scanning.monitors import MonitorService
 from ncii_shield.web.monitor_charts import monitor_charts
@@ -117,11 +117,10 @@ async def login(request: Request, csrf: str = Form(""), api_key: str = Form(""))
     address = client_address(request)
     try:
         check_csrf(request, csrf)
-        limits.auth_failures.peek(address)
         try:
             token, _ = await run_in_threadpool(request.app.state.shield.sessions.open, api_key.strip())
-        except Unauthenticated:
-            limits.auth_failures.check(address)
+        except Unauthenticated:  # only failures are throttled: a valid key always logs in
+            limits.auth_failures.failed(address, named_prefix(api_key))
             raise
     except NciiShieldError as exc:
         return render(request, "review_login.html", _status(exc), error=str(exc))
@@ -157,23 +156,35 @@ async def queue_page(request: Request) -> Response:
     return render(request, "review_queue.html", items=items, counts=counts, who=principal.key_prefix)
 
 
+def _item_with_requester(shield, principal: Principal, item_id: int, *, start: bool = False):  # noqa: ANN001, ANN202
+    """The item and, for a removal request, the request with the requester's details. Those details
+    come only from ``notices.personal_view``, which records the read in the audit log: every page that
+    shows them (the item page, and the same page shown again after a refused decision) is audited.
+    ``start``: opening the page starts the review (a request still ``received`` goes ``in_review``)."""
+    item = shield.review.get(principal.tenant_id, item_id)
+    if start and item.status in ("open", "escalated"):
+        item = shield.review.open(principal.tenant_id, item_id, actor=_actor(principal))
+    notice = shield.notices.personal_view(principal.tenant_id, item.reference, viewer=_actor(principal)) \
+        if item.reference else None
+    return item, notice
+
+
+def _error_page(request: Request, principal: Principal, exc: NciiShieldError) -> HTMLResponse:
+    """An error on the queue page: nothing about the item, nothing personal."""
+    return render(request, "review_queue.html", _status(exc), error=str(exc), items=[], counts={},
+                  who=principal.key_prefix)
+
+
 @router.get("/review/items/{item_id}", response_class=HTMLResponse)
 async def item_page(request: Request, item_id: int) -> Response:
     principal = await run_in_threadpool(reviewer, request)
     if principal is None:
         return _login_redirect()
-    shield = request.app.state.shield
     try:
-        item = await run_in_threadpool(shield.review.get, principal.tenant_id, item_id)
-        if item.status in ("open", "escalated"):  # opening a request starts its review
-            item = await run_in_threadpool(shield.review.open, principal.tenant_id, item_id, actor=_actor(principal))
-        notice = None
-        if item.reference:
-            notice = await run_in_threadpool(shield.notices.get, principal.tenant_id, item.reference, personal=True,
-                                             viewer=_actor(principal))
+        item, notice = await run_in_threadpool(_item_with_requester, request.app.state.shield, principal, item_id,
+                                               start=True)
     except NciiShieldError as exc:
-        return render(request, "review_queue.html", _status(exc), error=str(exc), items=[], counts={},
-                      who=principal.key_prefix)
+        return _error_page(request, principal, exc)
     response = render(request, "review_item.html", item=item, notice=notice, who=principal.key_prefix)
     origins = os.environ.get("NCII_SHIELD_PREVIEW_ORIGINS", "").split()
     if origins:
@@ -190,14 +201,17 @@ async def decide(request: Request, item_id: int, csrf: str = Form(""), decision:
     shield = request.app.state.shield
     try:
         check_csrf(request, csrf)
+    except NciiShieldError as exc:  # not this site's form: show nothing of the item
+        return _error_page(request, principal, exc)
+    try:
         await run_in_threadpool(shield.review.decide, principal.tenant_id, item_id, decision, reason,
                                 actor=_actor(principal), ground=ground)
         shield.wake_watch()
-    except NciiShieldError as exc:
-        item = await run_in_threadpool(shield.review.get, principal.tenant_id, item_id)
-        notice = None
-        if item.reference:
-            notice = await run_in_threadpool(shield.notices.get, principal.tenant_id, item.reference, personal=True)
+    except NciiShieldError as exc:  # the item again, with the error and what was typed
+        try:
+            item, notice = await run_in_threadpool(_item_with_requester, shield, principal, item_id)
+        except NciiShieldError as missing:
+            return _error_page(request, principal, missing)
         return render(request, "review_item.html", _status(exc), error=str(exc), item=item, notice=notice,
                       who=principal.key_prefix, reason=reason)
     return RedirectResponse(f"/review/items/{item_id}", status_code=303)

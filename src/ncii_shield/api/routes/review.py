@@ -45,7 +45,7 @@ class DecisionIn(BaseModel):
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scopes: list[Literal["match", "bank:write", "reviewer", "admin"]] = Field(min_length=1)
+    scopes: list[Literal["match", "bank:read", "bank:write", "reviewer", "admin"]] = Field(min_length=1)
     name: str = Field(default="", max_length=100)
 
 
@@ -89,11 +89,12 @@ class StatementsOut(BaseModel):
 
 class AuditVerifyOut(BaseModel):
     ok: bool
-    entries: int
+    entries: int = Field(description="entries in the whole chain (every tenant's), all checked")
     head_seq: int
     head_hash: str
     first_bad: int | None
     problem: str | None
+    tenant_entries: int = Field(description="how many of the entries are this tenant's")
 
 
 class KeyCreated(BaseModel):
@@ -159,23 +160,30 @@ async def statement(shield: ShieldDep, principal: PrincipalDep, item_id: int = I
 
 @audit_router.get("/export", response_class=StreamingResponse)
 async def export_audit(shield: ShieldDep, principal: PrincipalDep) -> StreamingResponse:
-    """The whole audit log as JSON lines with its hash chain (scope admin)."""
+    """The audit log as JSON lines with its hash chain (scope admin): this tenant's entries in full;
+    every other entry only as ``{"seq", "redacted": true, "prev_hash", "hash"}``, so the file still
+    verifies as one chain (``ncii-shield audit verify --file``) without showing another tenant's work.
+    Only the instance operator sees every entry (``ncii-shield audit export`` with the database)."""
     principal.require("admin")
 
     def record() -> None:
         with shield.db.write() as session:
-            audit.append(session, actor=actor(principal), action="audit.exported", subject="audit")
+            audit.append(session, tenant_id=principal.tenant_id, actor=actor(principal), action="audit.exported",
+                         subject="audit")
 
     await run_in_threadpool(record)
-    return StreamingResponse(audit.export_lines(shield.db), media_type="application/x-ndjson",
+    return StreamingResponse(audit.export_lines(shield.db, tenant_id=principal.tenant_id),
+                             media_type="application/x-ndjson",
                              headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})
 
 
 @audit_router.get("/verify", response_model=AuditVerifyOut)
 async def verify_audit(shield: ShieldDep, principal: PrincipalDep) -> dict:
-    """Walk the chain; ``ok: false`` names the first bad entry (scope admin)."""
+    """Walk the whole chain, every entry by its content; ``ok: false`` names the first bad entry by
+    number (scope admin). ``tenant_entries``: how many of them are this tenant's."""
     principal.require("admin")
-    return (await run_in_threadpool(audit.verify, shield.db)).to_json()
+    result = (await run_in_threadpool(audit.verify, shield.db)).to_json()
+    return {**result, "tenant_entries": await run_in_threadpool(audit.count, shield.db, principal.tenant_id)}
 
 
 @keys_router.post("", status_code=201, response_model=KeyCreated)
@@ -188,8 +196,8 @@ async def create_key(body: KeyIn, shield: ShieldDep, principal: PrincipalDep) ->
 
     def record() -> None:
         with shield.db.write() as session:
-            audit.append(session, actor=actor(principal), action="key.created", subject=f"key:{created.key_prefix}",
-                         details={"scopes": sorted(created.scopes)})
+            audit.append(session, tenant_id=principal.tenant_id, actor=actor(principal), action="key.created",
+                         subject=f"key:{created.key_prefix}", details={"scopes": sorted(created.scopes)})
 
     await run_in_threadpool(record)
     return {"key": key, "prefix": created.key_prefix, "scopes": sorted(created.scopes)}
