@@ -44,7 +44,8 @@ def pair(tmp_path_factory):
     info = json.loads(published.stdout)
     token = info["tokens"]["platform-b"]
     subscribed = cli("feed", "subscribe", a.url, "--feed", "victims", "--publisher-key", info["public_key"],
-                     "--token", token, "--bank", "from-a", "--db", b_url)
+                     "--token", token, "--bank", "from-a", "--allow-private-address", "--db", b_url,
+                     env={"NCII_SHIELD_DATA": str(b_dir)})  # B's data directory holds the key that seals the token
     assert subscribed.returncode == 0, subscribed.stderr
     b = start_server(b_url, b_dir, extra=("--data-dir", str(b_dir)))
     yield {"a": a, "b": b, "a_url": a_url, "b_url": b_url, "first": first, "info": info, "token": token, "env_a": env_a}
@@ -104,7 +105,8 @@ def local(tmp_path, pair):
     """A fresh subscriber database with a subscription to A's feed (not yet pulled)."""
     shield = Shield.open(f"sqlite:///{tmp_path / 'c.db'}", load_index=False)
     sub.subscribe(shield.db, shield.local_principal(), name="s", url=pair["a"].url, feed="victims",
-                  publisher_key=pair["info"]["public_key"], token=pair["token"], bank="copy")
+                  publisher_key=pair["info"]["public_key"], token=pair["token"], bank="copy",
+                  allow_private_address=True)  # A listens on loopback
     yield shield
     shield.close()
 
@@ -166,7 +168,8 @@ def test_killed_subscriber_resumes_exactly(pair, tmp_path):
     info = json.loads(cli("feed", "publish", "big", "--subscriber", "c", "--json", "--db", pair["a_url"], env=pair["env_a"]).stdout)
     c_url = f"sqlite:///{tmp_path / 'c.db'}"
     assert cli("feed", "subscribe", a.url, "--feed", "big", "--publisher-key", info["public_key"], "--token",
-               info["tokens"]["c"], "--bank", "big-copy", "--no-pull", "--db", c_url).returncode == 0
+               info["tokens"]["c"], "--bank", "big-copy", "--no-pull", "--allow-private-address",
+               "--db", c_url).returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "ncii_shield.cli", "feed", "pull", "big", "--db", c_url],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db = open_database(c_url)

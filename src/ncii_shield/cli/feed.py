@@ -70,11 +70,19 @@ def subscribe(
     bank: str = typer.Option(..., "--bank", help="Local bank to apply the feed into (created if missing)."),
     name: str | None = typer.Option(None, "--name", help="Name of this subscription (default: the feed's)."),
     pull_now: bool = typer.Option(True, "--pull/--no-pull", help="Pull until caught up right away."),
+    allow_private_address: bool = typer.Option(
+        False, "--allow-private-address",
+        help="The publisher is on your private network (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, "
+             "loopback): allow it for this subscription. Link-local addresses are refused even then."),
     tenant: str = TENANT_OPTION, db: str | None = DB_OPTION,
 ) -> None:
     """Subscribe to another instance's feed. `ncii-shield serve` then follows it (long-poll).
 
       ncii-shield feed subscribe https://helpline.example --feed victims --publisher-key BASE64 --token nsf_... --bank helpline
+
+    Only public addresses are called (checked again before every pull), unless --allow-private-address.
+    The token is stored encrypted with the key in the data directory: run this with the same data
+    directory (NCII_SHIELD_DATA) as `ncii-shield serve`.
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.exchange import subscriber as sub
@@ -82,7 +90,7 @@ def subscribe(
     shield = Shield.open(db, load_index=False)
     try:
         sub.subscribe(shield.db, shield.local_principal(tenant), name=name or feed, url=url, feed=feed,
-                      publisher_key=publisher_key, token=token, bank=bank)
+                      publisher_key=publisher_key, token=token, bank=bank, allow_private_address=allow_private_address)
         if pull_now:
             result = sub.pull(shield.db, name or feed)
             typer.echo(f"subscribed; {result.applied:,} changes applied from {result.pages} pages")
@@ -92,6 +100,24 @@ def subscribe(
         fail(exc)
     finally:
         shield.close()
+
+
+@app.command("allow-private-address")
+def allow_private_address_(name: str, off: bool = typer.Option(False, "--off", help="Refuse private addresses again."),
+                           tenant: str = TENANT_OPTION, db: str | None = DB_OPTION) -> None:
+    """Allow (or, with --off, refuse again) a private address for an existing subscription, e.g. one
+    made before subscriptions were checked whose publisher is on your private network."""
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange import subscriber as sub
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        sub.set_private_address(shield.db, shield.local_principal(tenant), name, not off)
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    typer.echo(f"subscription {name}: private addresses {'refused' if off else 'allowed'}")
 
 
 @app.command("pull")

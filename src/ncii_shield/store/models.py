@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
+from sqlalchemy import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
@@ -139,9 +140,11 @@ class Subscription(Base):
     url: Mapped[str] = mapped_column(Text)
     feed: Mapped[str] = mapped_column(String(100))
     publisher_key: Mapped[str] = mapped_column(String(100))  # pinned Ed25519 public key, base64
-    token: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(Text)  # sealed (Fernet, key outside the database): services/sealing.py
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
     cursor: Mapped[str] = mapped_column(String(100), default="start")
+    # the operator's override: the publisher may be on a private network (services/netguard.py)
+    allow_private_address: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     applied: Mapped[int] = mapped_column(BigInteger, default=0)
     last_pull_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from ncii_shield.errors import FetchFailed, MediaTooLarge, RefusedSource
-from ncii_shield.services.scanning.fetch import check_address, fetch
+from ncii_shield.services.netguard import check_address
+from ncii_shield.services.scanning.fetch import fetch
 from ncii_shield.services.scanning.items import SourceLimits
 from tests.scan_helpers import LoopbackServer, photo
 

@@ -8,6 +8,13 @@ and applies nothing twice. A rejected page changes nothing and is reported with 
 
 ``ncii-shield serve`` runs a :class:`FeedFollower` per subscription; it long-polls the publisher
 (``wait``), so a change on the publisher arrives within about a second without inbound connections.
+
+Whoever can subscribe chooses a URL the instance will call, so a subscription goes through the same
+address guard as scans and monitors (:mod:`ncii_shield.services.netguard`): public addresses only,
+checked when subscribing and again before every request (pinned to the checked address, so a name
+that later resolves to a private address is refused at connect time). ``allow_private_address``,
+stored with the subscription, is the operator's override for a feed on a private network. The access
+token is sealed at rest (:mod:`ncii_shield.services.sealing`).
 """
 
 from __future__ import annotations
@@ -17,15 +24,18 @@ import binascii
 import logging
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
 
-from ncii_shield.errors import Conflict, InvalidRequest, NciiShieldError, NotFound
+from ncii_shield.errors import Conflict, FetchFailed, InvalidRequest, NciiShieldError, NotFound, RefusedSource
+from ncii_shield.services import netguard
 from ncii_shield.services.banks import SignalInput, canonical
 from ncii_shield.services.exchange import signing
 from ncii_shield.services.exchange.publisher import FORMAT
 from ncii_shield.services.keys import Principal
+from ncii_shield.services.sealing import is_sealed, seal, unseal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Subscription, utcnow
@@ -46,21 +56,59 @@ class PullResult:
 
 
 def subscribe(db: Database, principal: Principal, *, name: str, url: str, feed: str, publisher_key: str,
-              token: str, bank: str) -> None:
-    """Record a subscription (scope admin); the local bank is created if missing."""
+              token: str, bank: str, allow_private_address: bool = False) -> None:
+    """Record a subscription (scope admin); the local bank is created if missing.
+
+    ``url`` must reach a public address unless ``allow_private_address`` (the operator's override for
+    a feed on a private network; link-local addresses stay refused)."""
     principal.require("admin")
     try:
         if len(base64.b64decode(publisher_key, validate=True)) != 32:
             raise ValueError
     except (ValueError, binascii.Error) as exc:
         raise InvalidRequest("the publisher key must be a base64 Ed25519 public key (32 bytes)") from exc
+    url = check_url(url, allow_private_address)
     with db.write() as session:
         if session.scalar(select(Subscription.id).where(Subscription.name == name)):
             raise Conflict(f"a subscription called {name!r} already exists")
         bank_row = bank_store.get_or_create_bank(session, principal.tenant_id, bank,
                                                  description=f"subscribed from feed {feed!r} at {url}")
-        session.add(Subscription(name=name, url=url.rstrip("/"), feed=feed, publisher_key=publisher_key,
-                                 token=token, bank_id=bank_row.id, cursor="start", applied=0))
+        session.add(Subscription(name=name, url=url, feed=feed, publisher_key=publisher_key, token=seal(token),
+                                 bank_id=bank_row.id, cursor="start", applied=0,
+                                 allow_private_address=allow_private_address))
+
+
+def set_private_address(db: Database, principal: Principal, name: str, allowed: bool) -> None:
+    """The operator's override on an existing subscription (scope admin); checked again at every pull."""
+    principal.require("admin")
+    with db.write() as session:
+        sub = session.scalar(select(Subscription).where(Subscription.name == name))
+        if sub is None:
+            raise NotFound(f"no subscription called {name!r}; `ncii-shield feed status` lists them")
+        sub.allow_private_address = allowed
+        _reseal(sub)
+
+
+def check_url(url: str, allow_private_address: bool) -> str:
+    """The publisher's base URL, refused unless http(s) without credentials, query or fragment, on an
+    address the guard admits. Returns it without a trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequest(f"the feed URL must be an http(s) URL such as https://helpline.example, not {url[:100]!r}")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise InvalidRequest("the feed URL must not carry credentials, a query or a fragment: give the publishing "
+                             "instance's base URL (e.g. https://helpline.example) and the access token with --token")
+    _guard(url, allow_private_address)
+    return url.strip().rstrip("/")
+
+
+def _guard(url: str, allow_private_address: bool) -> netguard.Pinned:
+    try:
+        return netguard.pin(url, allow_private=allow_private_address)
+    except RefusedSource as exc:
+        hint = ("" if allow_private_address else
+                "; for a feed on your own private network, subscribe with --allow-private-address")
+        raise RefusedSource(f"{exc} (feed subscriptions follow the same rule as scans){hint}") from exc
 
 
 def check_page(envelope: object, subscription: Subscription) -> tuple[dict, list[tuple[str, str, str]]]:
@@ -116,6 +164,7 @@ def _apply(db: Database, subscription_id: int, envelope: object) -> int:
                 bank_store.withdraw_by_value(session, bank, signal_type, value)
         flush_adds()
         sub.cursor = page["next_cursor"]
+        _reseal(sub)
         sub.applied += len(entries)
         sub.last_pull_at = utcnow()
         sub.last_error = None
@@ -124,19 +173,29 @@ def _apply(db: Database, subscription_id: int, envelope: object) -> int:
 
 def pull(db: Database, name: str, *, wait: float = 0, limit: int = 1000, client: httpx.Client | None = None,
          max_pages: int | None = None, on_page=None) -> PullResult:  # noqa: ANN001
-    """Pull pages until caught up (or ``max_pages``); each page verified and applied on its own."""
+    """Pull pages until caught up (or ``max_pages``); each page verified and applied on its own.
+
+    Every request is checked by the address guard and pinned to the checked address first."""
     with db.read() as session:
         sub = session.scalar(select(Subscription).where(Subscription.name == name))
         if sub is None:
             raise NotFound(f"no subscription called {name!r}")
-        sub_id, url, feed, token, cursor = sub.id, sub.url, sub.feed, sub.token, sub.cursor
+        sub_id, url, feed, cursor = sub.id, sub.url, sub.feed, sub.cursor
+        stored_token, allow_private = sub.token, bool(sub.allow_private_address)
+    token = unseal(stored_token)
     own = client is None
     client = client or httpx.Client(timeout=httpx.Timeout(30 + wait), follow_redirects=False)
     pages = applied = 0
     try:
         while True:
-            response = client.get(f"{url}/v1/feeds/{feed}/pages", params={"cursor": cursor, "limit": limit, "wait": wait},
-                                  headers={"Authorization": f"Bearer {token}"})
+            try:
+                target = _guard(f"{url}/v1/feeds/{feed}/pages", allow_private)
+            except (RefusedSource, FetchFailed) as exc:
+                _record_error(db, sub_id, str(exc))
+                raise
+            response = client.get(target.url, params={"cursor": cursor, "limit": limit, "wait": wait},
+                                  headers={"Host": target.host_header, "Authorization": f"Bearer {token}"},
+                                  extensions=target.extensions)
             if response.status_code != 200:
                 message = f"publisher answered {response.status_code}: {response.text[:200]}"
                 _record_error(db, sub_id, message)
@@ -165,6 +224,13 @@ def _record_error(db: Database, subscription_id: int, message: str) -> None:
         sub = session.get(Subscription, subscription_id)
         sub.last_error = message[:500]
         sub.last_pull_at = utcnow()
+        _reseal(sub)
+
+
+def _reseal(sub: Subscription) -> None:
+    """A token written in clear by an older version is sealed at the subscription's next write."""
+    if not is_sealed(sub.token):
+        sub.token = seal(sub.token)
 
 
 def status(db: Database) -> list[dict]:
