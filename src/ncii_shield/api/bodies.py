@@ -20,7 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
+from ncii_shield.errors import InvalidRequest
+
 Model = TypeVar("Model", bound=BaseModel)
+
+TOO_DEEP = ("the JSON body is nested too deeply; this API's bodies need a few levels (at most 200 are read): "
+            "send the documented shape")
 
 _DOCUMENTED: dict[str, type[BaseModel]] = {}
 
@@ -47,7 +52,10 @@ async def parse(request: Request, model: type[Model]) -> Model:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False)]
+        errors = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" and "recursion limit" in e.get("msg", "") for e in errors):
+            raise InvalidRequest(TOO_DEEP) from None  # pydantic's parser stops at 200 levels
+        errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in errors]
         raise RequestValidationError(errors) from None
 
 

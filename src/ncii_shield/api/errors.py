@@ -6,8 +6,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ncii_shield import errors
+from ncii_shield.api.bodies import TOO_DEEP
+
+_HTTP_KINDS = {400: "InvalidRequest", 401: "Unauthenticated", 403: "PermissionDenied", 404: "NotFound",
+               405: "MethodNotAllowed", 408: "RequestTimeout", 413: "TooLarge", 415: "UnsupportedMediaType",
+               422: "InvalidRequest", 429: "TooManyRequests"}
 
 STATUS: list[tuple[type[Exception], int]] = [
     (errors.Unauthenticated, 401),
@@ -52,6 +58,18 @@ def install(app: FastAPI) -> None:
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {e.get('msg', 'invalid')}")
         return error_response(request, 422, "InvalidRequest", "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Errors raised by the framework itself (a body it could not parse, an unknown route, a
+        method not allowed) in the same shape as every other error."""
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # a declared body nested past json.loads' limit
+            message = TOO_DEEP
+        elif exc.status_code == 400 and exc.__cause__ is not None:
+            message = "the body could not be read: send JSON (UTF-8) in the documented shape"
+        kind = _HTTP_KINDS.get(exc.status_code, "HTTPError")
+        return error_response(request, exc.status_code, kind, message, getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

@@ -50,7 +50,7 @@ def plain_batch(raw: bytes) -> tuple[list[str], list[str]] | None:
     ``None``: :class:`MatchIn` validates it and words the errors."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the interpreter's limit: the model words it
         return None
     if type(data) is not dict or data.keys() != {"signals"}:
         return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,20 +44,26 @@ class FeedAccess:
     subscriber: str
 
 
+_CURSOR = re.compile(r"start|snap:([0-9]{1,19}):([0-9]{1,19})|log:([0-9]{1,19})")
+MAX_POSITION = 2**63 - 1  # the largest sequence number or signal id a database integer holds
+
+
 def parse_cursor(cursor: str) -> tuple[str, int, int]:
-    """('start'|'snap'|'log', seq, after_id); raises InvalidRequest for anything else."""
-    try:
-        if cursor == "start":
-            return "start", 0, 0
-        kind, _, rest = cursor.partition(":")
-        if kind == "snap":
-            seq, _, after = rest.partition(":")
-            return "snap", int(seq), int(after)
-        if kind == "log":
-            return "log", int(rest), 0
-    except ValueError:
-        pass
-    raise InvalidRequest(f"invalid cursor {cursor[:40]!r}; accepted: start, snap:<seq>:<id>, log:<seq>")
+    """('start'|'snap'|'log', seq, after_id); raises InvalidRequest for anything else.
+
+    Only what this publisher writes is read back: ASCII digits, no sign, space or underscore (all of
+    which ``int`` accepts), and no number past what the database holds (a larger one reached the
+    query and failed there as a server error)."""
+    found = _CURSOR.fullmatch(cursor)
+    numbers = [int(n) for n in found.groups() if n is not None] if found else []
+    if found is None or any(n > MAX_POSITION for n in numbers):
+        raise InvalidRequest(f"invalid cursor {cursor[:40]!r}; accepted: start, snap:<seq>:<id>, log:<seq> "
+                             f"(whole numbers from 0 to {MAX_POSITION})")
+    if cursor == "start":
+        return "start", 0, 0
+    if cursor.startswith("snap:"):
+        return "snap", numbers[0], numbers[1]
+    return "log", numbers[0], 0
 
 
 class Publisher:
