@@ -68,7 +68,7 @@ def _signals_from_form(text: str) -> list[SignalInput]:
                 frames = [VpdqFrame(int(f.get("frame") or 0), float(f["timestamp"]), str(f["pdq"]), int(f["quality"]))
                           for f in item["vpdq"]]
                 signals.append(SignalInput("vpdq", frames_to_value(frames)))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:  # RecursionError: too deep
         raise InvalidRequest("the hashes sent by this page could not be read; reload the page and try again") from exc
     if not signals:
         raise InvalidRequest("choose at least one photo or video first")
