@@ -107,7 +107,8 @@ def _guard(url: str, allow_private_address: bool) -> netguard.Pinned:
         return netguard.pin(url, allow_private=allow_private_address)
     except RefusedSource as exc:
         hint = ("" if allow_private_address else
-                "; for a feed on your own private network, subscribe with --allow-private-address")
+                "; for a feed on your own private network, subscribe with --allow-private-address "
+                "(an existing subscription: ncii-shield feed allow-private-address NAME)")
         raise RefusedSource(f"{exc} (feed subscriptions follow the same rule as scans){hint}") from exc
 
 
