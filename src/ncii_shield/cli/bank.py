@@ -68,6 +68,11 @@ def import_(
       ncii-shield bank import victims md5s.txt -f plain --signal-type md5
 
       ncii-shield bank import victims stopncii-page.json -f stopncii   # Withdrawn/Deleted records withdraw
+
+      ncii-shield bank import victims hma-content.jsonl -f hma   # HMA signals or content; disabled stays inactive
+
+    Signal type names: ours (pdq, md5, sha256, vpdq) or python-threatexchange's and HMA's
+    (video_md5, video_sha256). See docs/interop.md.
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.imports import count_lines, import_file
@@ -90,6 +95,7 @@ def import_(
         print_json(vars(report))
     else:
         typer.echo(f"{report.added:,} added, {report.already_present:,} already present, {report.withdrawn:,} withdrawn, "
+                   f"{report.inactive:,} kept inactive (not to match: disabled, deleted, negative or disputed), "
                    f"{report.skipped_from_checkpoint:,} lines done by an earlier run, {len(report.invalid):,} invalid")
         for line in report.invalid[:20]:
             err.print(f"  [yellow]{line}[/yellow]")
@@ -109,7 +115,11 @@ def export(
 
       ncii-shield bank export victims -f pytx > victims.txt        # python-threatexchange local file
 
+      ncii-shield bank export victims -f hma -o victims.hma.jsonl  # bodies for HMA's POST /c/bank/<BANK>/signal
+
       ncii-shield bank export victims -f stopncii -o records.json
+
+    How to load each into python-threatexchange or HMA: docs/interop.md.
     """
     from sqlalchemy import select
 
@@ -125,13 +135,19 @@ def export(
             rows = [formats.ExportSignal(s.id, s.signal_type, s.value, s.meta, s.withdrawn_at is not None,
                                          s.withdrawn_at or s.created_at)
                     for s in session.scalars(select(Signal).where(Signal.bank_id == bank_row.id).order_by(Signal.id))]
-        text = formats.write(rows, fmt)
+        written = formats.export(rows, fmt)
     except NciiShieldError as exc:
         fail(exc)
     finally:
         shield.close()
+    left_out = [f"{n:,} {why}" for n, why in (
+        (written.withdrawn_omitted, f"withdrawn (the {fmt} format has no withdrawals)"),
+        (written.unsupported, f"of a signal type the {fmt} format has no name for")) if n]
     if output:
-        output.write_text(text)
-        err.print(f"wrote {len(rows):,} signals to {output}")
+        output.write_text(written.text)
+        err.print(f"wrote {written.entries:,} signals to {output}"
+                  + (f"; left out {', '.join(left_out)}" if left_out else ""))
+        if fmt == "hma":
+            err.print(f"load it into HMA's bank {formats.hma_bank_name(bank)} as docs/interop.md shows")
     else:
-        typer.echo(text, nl=False)
+        typer.echo(written.text, nl=False)

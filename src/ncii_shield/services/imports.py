@@ -1,9 +1,13 @@
 """Resumable, idempotent bank imports from hash-list files.
 
 Formats: those of :mod:`ncii_shield.services.exchange.formats` (python-threatexchange lines and CSV,
-JSON lines, HMA bank content, StopNCII hash records, NCMEC XML) and ``plain`` (one hash per line,
-with ``--signal-type``); ``auto`` tells them apart by the first line. Withdrawals in the input
-(StopNCII Withdrawn/Deleted, NCMEC deletedImage/deletedVideo) withdraw the signal from the bank.
+JSON lines, HMA signals and content, StopNCII hash records, NCMEC XML) and ``plain`` (one hash per
+line, with ``--signal-type``); ``auto`` tells them apart by the first line (a first line that only
+opens a JSON document is pretty-printed StopNCII JSON). Withdrawals in the input (StopNCII
+Withdrawn/Deleted, NCMEC deletedImage/deletedVideo, HMA deletions) withdraw the signal from the
+bank. Records that must not match — pytx-csv NEGATIVE_CLASS/DISPUTED rows, disabled or deleted HMA
+content — are kept in the bank withdrawn (``inactive``): a withdrawn row is added for a new hash and
+an active one is withdrawn, so the bank records them and says why (their metadata).
 
 Lines (or records) are committed in batches; each batch and the checkpoint (how many lines of *this* file,
 identified by its SHA-256, are done) are written in the same transaction. A crash at any point
@@ -30,6 +34,8 @@ from ncii_shield.store.models import ImportRun, Signal, utcnow
 
 FORMATS = ("auto", *formats.FORMATS, "csv", "plain")
 BATCH = 1_000
+# deletions that name an entry, not a hash: metadata key of the entry id, and of who it belongs to
+ID_KINDS = {"ncmec-id": ("ncmec_id", "ncmec_member"), "hma-id": ("hma_content_id", "hma_bank")}
 
 
 @dataclass
@@ -38,6 +44,7 @@ class ImportReport:
     added: int = 0
     already_present: int = 0
     withdrawn: int = 0
+    inactive: int = 0  # records kept withdrawn: not-positive pytx-csv rows, disabled or deleted HMA content
     skipped: int = 0
     skipped_from_checkpoint: int = 0
     invalid: list[str] = field(default_factory=list)
@@ -87,10 +94,11 @@ def import_file(
         nonlocal pending
         with db.write() as session:
             bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
-            added, present, withdrawn = apply_records(session, bank, pending)
-            report.added += added
-            report.already_present += present
-            report.withdrawn += withdrawn
+            applied = apply_records(session, bank, pending)
+            report.added += applied.added
+            report.already_present += applied.present
+            report.withdrawn += applied.withdrawn
+            report.inactive += applied.inactive
             run = session.get(ImportRun, run_id)
             run.lines_done = last_line
             run.updated_at = utcnow()
@@ -105,7 +113,7 @@ def import_file(
         if number != last_line:
             report.lines += 1
         problem = record.error if record.op == "error" else None
-        if record.op in ("add", "withdraw") and record.signal_type != "ncmec-id":
+        if record.op in ("add", "withdraw", "inactive") and record.signal_type not in ID_KINDS:
             try:
                 canonical(SignalInput(record.signal_type, record.value))
             except NciiShieldError as exc:
@@ -132,10 +140,18 @@ def import_file(
     return report
 
 
-def apply_records(session, bank, records: list[formats.Record]) -> tuple[int, int, int]:  # noqa: ANN001
-    """Apply valid add/withdraw records in order (runs of adds batched) in the caller's transaction.
-    Returns (added, already present, withdrawn)."""
-    added = present = withdrawn = 0
+@dataclass(frozen=True)
+class Applied:
+    added: int = 0
+    present: int = 0
+    withdrawn: int = 0  # active signals withdrawn (by withdraw or inactive records)
+    inactive: int = 0  # inactive records applied
+
+
+def apply_records(session, bank, records: list[formats.Record]) -> Applied:  # noqa: ANN001
+    """Apply valid add/withdraw/inactive records in order (runs of adds batched) in the caller's
+    transaction."""
+    added = present = withdrawn = inactive = 0
     adds: list = []
     for record in [*records, None]:
         if record is not None and record.op == "add":
@@ -148,19 +164,42 @@ def apply_records(session, bank, records: list[formats.Record]) -> tuple[int, in
             adds = []
         if record is not None and record.op == "withdraw":
             withdrawn += _withdraw(session, bank, record)
-    return added, present, withdrawn
+        elif record is not None and record.op == "inactive":
+            withdrawn += _keep_inactive(session, bank, record)
+            inactive += 1
+    return Applied(added, present, withdrawn, inactive)
 
 
 def _withdraw(session, bank, record: formats.Record) -> int:  # noqa: ANN001
-    if record.signal_type == "ncmec-id":  # an NCMEC deletion names the entry, not the hash
+    if record.signal_type in ID_KINDS:  # an NCMEC or HMA deletion names the entry, not the hash
+        key, member = ID_KINDS[record.signal_type]
         rows = session.scalars(select(Signal).where(Signal.bank_id == bank.id, Signal.withdrawn_at.is_(None),
                                                     Signal.meta.is_not(None)))
-        hits = [s for s in rows if isinstance(s.meta, dict) and s.meta.get("ncmec_id") == record.value]
+        named = record.metadata or {}
+        hits = [s for s in rows if isinstance(s.meta, dict) and str(s.meta.get(key)) == record.value
+                and (named.get(member) is None or s.meta.get(member) in (None, named.get(member)))]
         for signal in hits:
             bank_store.withdraw_signal(session, bank, signal.id)
         return len(hits)
     signal = canonical(SignalInput(record.signal_type, record.value))
     return 1 if bank_store.withdraw_by_value(session, bank, signal.signal_type, signal.value) else 0
+
+
+def _keep_inactive(session, bank, record: formats.Record) -> int:  # noqa: ANN001
+    """The signal ends up in the bank, withdrawn, with the record's metadata (why it does not match).
+    Returns 1 when an active signal was withdrawn."""
+    signal = canonical(SignalInput(record.signal_type, record.value, record.metadata))
+    row = session.scalar(select(Signal).where(Signal.bank_id == bank.id, Signal.signal_type == signal.signal_type,
+                                              Signal.value_digest == bank_store.digest(signal.value)))
+    if row is None:  # never seen: added and withdrawn in this transaction, so it is never matched
+        row_id = bank_store.add_signals(session, bank, [signal])[0].id
+        bank_store.withdraw_signal(session, bank, row_id)
+        return 0
+    was_active = row.withdrawn_at is None
+    if record.metadata is not None:
+        row.meta = {**(row.meta if isinstance(row.meta, dict) else {}), **record.metadata}
+    bank_store.withdraw_signal(session, bank, row.id)
+    return 1 if was_active else 0
 
 
 def count_lines(path: Path) -> int:

@@ -102,9 +102,9 @@ def sync(db: Database, principal: Principal, bank_name: str, client: StopNCIICli
                 except InvalidRequest:
                     pass
                 report.skipped += 1  # VideoTMK, Text, URL records, or a malformed hash
-            added, _present, withdrawn = apply_records(session, bank, usable)
-            report.added += added
-            report.withdrawn += withdrawn
+            applied = apply_records(session, bank, usable)
+            report.added += applied.added
+            report.withdrawn += applied.withdrawn
             row = session.get(ExchangeCheckpoint, name)
             row.checkpoint = checkpoint
             row.records += len(records)
