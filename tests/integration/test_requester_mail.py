@@ -191,3 +191,29 @@ def test_a_password_is_never_sent_without_starttls(data_shield, relay, monkeypat
     with data_shield.db.read() as session:
         row = session.scalar(select(RequesterMessage))
     assert "no STARTTLS" in row.last_error and "s3cret" not in row.last_error
+
+
+def test_every_message_has_the_date_and_message_id_rfc_5322_requires(data_shield, relay):
+    """RFC 5322 3.6: ``Date`` is required and ``Message-ID`` should be there; relays and spam filters
+    downgrade mail without them. The id stays the same when a message is sent again (a retry after a
+    lost answer), so the requester's mail program shows it once."""
+    from email.utils import parsedate_to_datetime
+
+    mail = RequesterMail(data_shield.db)
+    data_shield.notices.submit(complete(), channel="api")
+    data_shield.notices.submit(complete(signature="Two"), channel="api")
+    before = utcnow()
+    assert mail.deliver() == 2
+    ids = []
+    for message in relay.inbox.messages:
+        assert len(message.get_all("Date")) == 1 and len(message.get_all("Message-ID")) == 1
+        sent = parsedate_to_datetime(message["Date"])
+        assert sent.tzinfo is not None and abs((sent - before).total_seconds()) < 60
+        ids.append(str(message["Message-ID"]))
+    assert all(i.startswith("<") and i.endswith("@platform.example>") for i in ids) and len(set(ids)) == 2
+    # sent again (the relay's answer was lost): the same Message-ID
+    with data_shield.db.write() as session:
+        session.execute(update(RequesterMessage).values(sent_at=None, attempts=1, next_attempt_at=utcnow()))
+    relay.inbox.messages.clear()
+    assert mail.deliver() == 2
+    assert sorted(str(m["Message-ID"]) for m in relay.inbox.messages) == sorted(ids)

@@ -16,7 +16,11 @@ request and kind). :meth:`RequesterMail.deliver` (on the deadline watch's thread
 * with credentials in ``smtp://``, the password is sent only after STARTTLS (a relay that does not
   offer it is an error), never in the clear;
 * the message holds the reference, the status, the deadline or the decision and its reason, the
-  status page's address and the ways to contest: never the content's description or locations.
+  status page's address and the ways to contest: never the content's description or locations;
+* it carries the ``Date`` and ``Message-ID`` headers RFC 5322 (3.6) asks for, which relays and spam
+  filters expect; the Message-ID is made of the request's reference (80 random bits) and the message
+  kind at the sender's domain, so a message sent again after a lost answer keeps its id and mail
+  programs show it once.
 
 Settings: ``NCII_SHIELD_SMTP_URL`` (``smtp://[user:password@]host[:port]`` with STARTTLS when the
 server offers it, ``smtps://`` for TLS from the start), ``NCII_SHIELD_MAIL_FROM`` (default
@@ -32,6 +36,7 @@ import smtplib
 import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select, update
@@ -122,6 +127,8 @@ class RequesterMail:
         email = EmailMessage()
         email["From"] = self.sender
         email["To"] = address
+        email["Date"] = format_datetime(utcnow())
+        email["Message-ID"] = message_id_for(reference, kind, self.sender)
         status_page = f"{self.public_url}/removal/status" if self.public_url else "the removal-request status page"
         if kind == "received":
             email["Subject"] = f"Removal request {reference}: received"  # short: no folded header
@@ -163,6 +170,13 @@ class RequesterMail:
             if url.username:
                 client.login(unquote(url.username), unquote(url.password or ""))
             client.send_message(email)
+
+
+def message_id_for(reference: str, kind: str, sender: str) -> str:
+    """``<td-xxxx-xxxx-xxxx-xxxx.received@sender.domain>``: unique (the reference is random), the
+    same on every attempt to send that message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{reference.lower()}.{kind}@{domain}>"
 
 
 def _describe(exc: Exception) -> str:
