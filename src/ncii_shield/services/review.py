@@ -261,12 +261,11 @@ class ReviewService:
 
     @staticmethod
     def _media_type(session: Session, tenant_id: int, linked: NoticeItem) -> str:
+        media = None
         if linked.kind == "content_id":
             media = session.scalar(select(PlatformContent.media_type).where(
                 PlatformContent.tenant_id == tenant_id, PlatformContent.content_id == linked.value))
-            if media:
-                return media
-        return "image"
+        return statements.media_type(media, linked.value if linked.kind == "url" else None)
 
 
 def _facts(item: ReviewItem, notice: Notice | None, linked: NoticeItem | None) -> str:

@@ -17,7 +17,8 @@ category                            ``STATEMENT_CATEGORY_CYBER_VIOLENCE``
 category_specification              ``KEYWORD_NON_CONSENSUAL_IMAGE_SHARING``, plus
                                     ``KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE`` for synthetic media
 content_type                        ``CONTENT_TYPE_IMAGE`` / ``_VIDEO`` / ``_OTHER`` (+
-                                    ``CONTENT_TYPE_SYNTHETIC_MEDIA`` for deepfakes and derivatives)
+                                    ``CONTENT_TYPE_SYNTHETIC_MEDIA`` for deepfakes and derivatives):
+                                    what is known (:func:`media_type`), else ``_OTHER``
 content_date                        the content's posting date (content index), else the date it was
                                     indexed, else the date the request was received (YYYY-MM-DD)
 application_date                    the decision's date, UTC (YYYY-MM-DD)
@@ -40,9 +41,11 @@ indefinite).
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 EU_MEMBER_STATES = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
                     "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK")
@@ -50,6 +53,9 @@ DEFAULT_LEGAL_GROUND = ("Non-consensual sharing of intimate or manipulated mater
                         "Article 5, as transposed in national law")
 DEFAULT_TERMS_GROUND = "Terms of service: non-consensual intimate imagery, including sexual deepfakes, is not allowed"
 CONTENT_TYPES = {"image": "CONTENT_TYPE_IMAGE", "video": "CONTENT_TYPE_VIDEO", "other": "CONTENT_TYPE_OTHER"}
+_MIME = mimetypes.MimeTypes(filenames=())  # Python's own table only: the same answer on every host
+_EXTRA = {".heic": "image", ".heif": "image", ".avif": "image", ".webp": "image", ".m4v": "video",
+          ".mkv": "video", ".webm": "video", ".3gp": "video"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,21 @@ class RestrictedItem:
     automated_detection: bool
     automated_decision: str  # AUTOMATED_DECISION_NOT_AUTOMATED | AUTOMATED_DECISION_PARTIALLY
     facts: str
+
+
+def media_type(indexed: str | None, url: str | None = None) -> str:
+    """What a removed item is, from what is known: the content index's media type, else the file type
+    its URL's path names (``.mp4``, ``.jpg``...), else ``other``. Never a guess of "image": a
+    statement that calls a video an image is a false statement to the Transparency Database."""
+    if indexed in CONTENT_TYPES:
+        return indexed
+    if url:
+        path = urlsplit(url).path.lower()
+        extension = path[path.rfind("."):] if "." in path.rsplit("/", 1)[-1] else ""
+        guessed = _EXTRA.get(extension) or (_MIME.guess_type(path)[0] or "").split("/")[0]
+        if guessed in ("image", "video"):
+            return guessed
+    return "other"
 
 
 def territorial_scope() -> list[str]:
