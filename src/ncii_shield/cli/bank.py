@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
 from ncii_shield.errors import NciiShieldError
 
 app = typer.Typer(help="Create and list banks; import hash lists into them.", no_args_is_help=True)
@@ -15,7 +15,7 @@ app = typer.Typer(help="Create and list banks; import hash lists into them.", no
 
 @app.command("create")
 def create(name: str, tenant: str = TENANT_OPTION, shared: bool = typer.Option(False, help="Let other tenants match against it."),
-           db: str | None = DB_OPTION) -> None:
+           db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """Create a bank.   ncii-shield bank create victims"""
     from ncii_shield.core import Shield
 
@@ -30,7 +30,7 @@ def create(name: str, tenant: str = TENANT_OPTION, shared: bool = typer.Option(F
 
 
 @app.command("list")
-def list_banks(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+def list_banks(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """List banks with their active signal counts."""
     from ncii_shield.core import Shield
 
@@ -54,6 +54,7 @@ def import_(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad lines and go on instead of stopping."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Import a hash list into a bank. Resumable and idempotent.
@@ -110,6 +111,7 @@ def export(
     output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default: standard output)."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Export a bank in one of the field's formats (withdrawn signals too, where the format has withdrawals).
 

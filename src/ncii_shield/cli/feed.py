@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
 from ncii_shield.errors import NciiShieldError
 
 app = typer.Typer(help="Share banks between instances as signed feeds (Ed25519), withdrawals included.",
@@ -14,12 +16,15 @@ app = typer.Typer(help="Share banks between instances as signed feeds (Ed25519),
 @app.command("publish")
 def publish(bank: str, name: str | None = typer.Option(None, "--name", help="Feed name (default: the bank's)."),
             subscriber: list[str] = typer.Option([], "--subscriber", "-s", help="Create an access token for this subscriber (repeatable)."),
-            tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+            tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION,
+            json_output: bool = JSON_OPTION) -> None:
     """Publish a bank as a feed and print the public key subscribers must pin.
 
-      ncii-shield feed publish victims --subscriber platform-a
+      ncii-shield feed publish victims --subscriber platform-a --data-dir /var/lib/ncii-shield
 
-    Give each subscriber its token and the public key over a channel you trust.
+    The key printed is the one in the data directory: give the same --data-dir (or NCII_SHIELD_DATA)
+    as `ncii-shield serve`, which signs the pages with it. Give each subscriber its token and the
+    public key over a channel you trust.
     """
     from ncii_shield.core import Shield
 
@@ -42,7 +47,7 @@ def publish(bank: str, name: str | None = typer.Option(None, "--name", help="Fee
 
 @app.command("subscriber")
 def subscriber(feed: str, name: str, revoke: bool = typer.Option(False, "--revoke", help="Revoke instead of create."),
-               tenant: str = TENANT_OPTION, db: str | None = DB_OPTION) -> None:
+               tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """Create (or --revoke) a subscriber's access token for a feed. The token is the last word."""
     from ncii_shield.core import Shield
 
@@ -74,7 +79,7 @@ def subscribe(
         False, "--allow-private-address",
         help="The publisher is on your private network (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, "
              "loopback): allow it for this subscription. Link-local addresses are refused even then."),
-    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION,
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Subscribe to another instance's feed. `ncii-shield serve` then follows it (long-poll).
 
@@ -82,7 +87,7 @@ def subscribe(
 
     Only public addresses are called (checked again before every pull), unless --allow-private-address.
     The token is stored encrypted with the key in the data directory: run this with the same data
-    directory (NCII_SHIELD_DATA) as `ncii-shield serve`.
+    directory (--data-dir or NCII_SHIELD_DATA) as `ncii-shield serve`.
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.exchange import subscriber as sub
@@ -104,7 +109,7 @@ def subscribe(
 
 @app.command("allow-private-address")
 def allow_private_address_(name: str, off: bool = typer.Option(False, "--off", help="Refuse private addresses again."),
-                           tenant: str = TENANT_OPTION, db: str | None = DB_OPTION) -> None:
+                           tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """Allow (or, with --off, refuse again) a private address for an existing subscription, e.g. one
     made before subscriptions were checked whose publisher is on your private network."""
     from ncii_shield.core import Shield
@@ -121,7 +126,7 @@ def allow_private_address_(name: str, off: bool = typer.Option(False, "--off", h
 
 
 @app.command("pull")
-def pull(name: str, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+def pull(name: str, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """Pull a subscription until caught up (verifying and applying every page); resumable."""
     from ncii_shield.core import Shield
     from ncii_shield.services.exchange import subscriber as sub
@@ -140,7 +145,7 @@ def pull(name: str, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION)
 
 
 @app.command("status")
-def status(db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+def status(db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """Subscriptions with their checkpoint, changes applied, last pull and last error."""
     from ncii_shield.core import Shield
     from ncii_shield.services.exchange import subscriber as sub
@@ -163,7 +168,7 @@ def stopncii(
     function_key: str = typer.Option(..., "--function-key", envvar="STOPNCII_FUNCTION_KEY", help="x-functions-key."),
     subscription_key: str = typer.Option(..., "--subscription-key", envvar="STOPNCII_SUBSCRIPTION_KEY",
                                          help="Ocp-Apim-Subscription-Key."),
-    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION,
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION,
 ) -> None:
     """Fetch StopNCII hash records into a bank, from the last checkpoint; Withdrawn/Deleted records withdraw.
 

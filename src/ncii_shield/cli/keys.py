@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
 from ncii_shield.errors import NciiShieldError
 from ncii_shield.services.keys import SCOPES
 
@@ -17,6 +19,7 @@ def create(
     tenant: str = TENANT_OPTION,
     name: str = typer.Option("", "--name", help="A label to recognise the key by."),
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Create an API key and print it once (it is stored only as a hash).
@@ -44,7 +47,7 @@ def create(
 
 
 @app.command("list")
-def list_keys(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+def list_keys(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """List a tenant's keys (prefixes and scopes only; secrets are never stored)."""
     from ncii_shield.core import Shield
     from ncii_shield.store import banks as bank_store
@@ -64,7 +67,7 @@ def list_keys(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_outp
 
 
 @app.command("revoke")
-def revoke(prefix: str, tenant: str = TENANT_OPTION, db: str | None = DB_OPTION) -> None:
+def revoke(prefix: str, tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """Revoke a key by its prefix (the 10 characters after nsk_). Replicas stop accepting it within 5 s."""
     from ncii_shield.core import Shield
     from ncii_shield.store import banks as bank_store

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
 from ncii_shield.errors import NciiShieldError
 
 
@@ -16,6 +16,7 @@ def match(
     dihedral: bool = typer.Option(False, "--dihedral", help="Also match the photos' rotations and flips."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Match photos, videos or hash strings against every bank the tenant can see.

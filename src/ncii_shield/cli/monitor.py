@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
 from ncii_shield.errors import NciiShieldError
 
 app = typer.Typer(help="Scan a source again and again (new items only) and keep counts over time.",
@@ -19,6 +21,7 @@ def add(
     allow_loopback: bool = typer.Option(False, "--allow-loopback", help="URL lists: fetch from 127.0.0.1 (dev/tests)."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Register a recurring scan. `ncii-shield serve` runs it when due, or run `monitor run-due` from cron.
@@ -45,7 +48,7 @@ def add(
 
 
 @app.command("list")
-def list_(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+def list_(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """List monitors with their totals (runs, items scanned, matches, derivatives)."""
     from ncii_shield.core import Shield
     from ncii_shield.services.scanning.monitors import MonitorService
@@ -65,7 +68,7 @@ def list_(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: 
 
 
 @app.command("remove")
-def remove(monitor_id: int, tenant: str = TENANT_OPTION, db: str | None = DB_OPTION) -> None:
+def remove(monitor_id: int, tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
     """Remove a monitor, its history and the list of items it has seen."""
     from ncii_shield.core import Shield
     from ncii_shield.services.scanning.monitors import MonitorService
@@ -84,6 +87,7 @@ def remove(monitor_id: int, tenant: str = TENANT_OPTION, db: str | None = DB_OPT
 def run_due(
     all_: bool = typer.Option(False, "--all", help="Run every monitor now, due or not."),
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Run the monitors that are due (every tenant's), once. For cron, or instead of `serve`'s thread.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, fail, print_json
 
 app = typer.Typer(help="Removal requests (48-hour notices): list them, purge expired personal data, send "
                        "statements of reasons to the EU DSA Transparency Database.", no_args_is_help=True)
@@ -17,7 +17,7 @@ app = typer.Typer(help="Removal requests (48-hour notices): list them, purge exp
 @app.command("list")
 def list_notices(
     status: str | None = typer.Option(None, help="received, in_review, removed, rejected or withdrawn."),
-    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION,
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION,
 ) -> None:
     """List requests, soonest deadline first (no personal data is printed).
 
@@ -39,7 +39,7 @@ def list_notices(
 
 
 @app.command("purge")
-def purge(db: str | None = DB_OPTION, json_output: bool = JSON_OPTION) -> None:
+def purge(db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """Delete the personal data (signature, contact, description) of requests closed longer ago than
     NCII_SHIELD_NOTICE_RETENTION_DAYS (default 180). 'serve' also does this every hour.
 
@@ -66,7 +66,7 @@ def submit_statements(
                                    help="The database's API address (its sandbox's while you are onboarded). "
                                         "Default: https://transparency.dsa.ec.europa.eu/api/v1"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count the review items not sent yet."),
-    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, json_output: bool = JSON_OPTION,
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION,
 ) -> None:
     """Send the statements of reasons of removal decisions to the EU DSA Transparency Database
     (DSA Art. 24(5)): those not sent yet, 100 per request. Safe to rerun and to run from cron: what the

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ncii_shield.cli.common import DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
 from ncii_shield.errors import NciiShieldError
 
 app = typer.Typer(help="Protect a person's public photos against edited derivatives (fakes made from them).",
@@ -30,6 +30,7 @@ def add(
     bank: str = typer.Option(..., "--bank", "-b", help="Bank to register them in (created if missing)."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Register photos so that uploads which are edited derivatives of them are flagged.
@@ -81,6 +82,7 @@ def check(
     paths: list[Path] = typer.Argument(..., help="Photos or videos to check.", show_default=False),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Check files: exact and near matches of banked hashes, and edited derivatives of registered photos.

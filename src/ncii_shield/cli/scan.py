@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from ncii_shield.cli.common import DB_OPTION, TENANT_OPTION, err, fail
+from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, TENANT_OPTION, err, fail
 from ncii_shield.errors import NciiShieldError
 
 
@@ -46,6 +46,7 @@ def scan(
                                         "(development and tests only; private addresses stay refused)."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Scan collections against the banks: every item is hashed (PDQ, MD5, SHA-256; vPDQ for videos) and
     matched; each gets a result: exact, near, derivative, no_match or error.
