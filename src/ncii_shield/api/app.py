@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ncii_shield import __version__, logs
-from ncii_shield.api import bodies, errors
+from ncii_shield.api import bodies, docs, errors
 from ncii_shield.api.metrics import Metrics, ScrapeGuard, add_deadline_gauges
 from ncii_shield.api.middleware import BodyLimit, RequestContext
-from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, match, monitors, notices, review
+from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, hma, match, monitors, notices, review
 from ncii_shield.core import Shield
 from ncii_shield.web import pages, review_pages
 from ncii_shield.web.security import AuthThrottle, IpRateLimit, RateLimiter, SecurityHeaders
@@ -60,12 +60,14 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
             runner.stop()
         shield.close()
 
-    app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs from our own assets (api/docs.py), not a CDN
     app.state.shield = shield
     app.state.metrics = Metrics(shield.follower, shield.db)
     app.state.scrape_guard = scrape_guard or ScrapeGuard(None)  # /metrics: a token, or loopback only
     add_deadline_gauges(app.state.metrics, shield.notices.counts)
     errors.install(app)
+    docs.install(app)
     bodies.add_schemas(app)
     app.include_router(health.router)
     app.include_router(banks.router)
@@ -77,6 +79,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.include_router(monitors.router)
     app.include_router(derivatives.router)
     app.include_router(derivatives.case_router)
+    app.include_router(hma.router)  # HMA drop-in: HMA 2.0's /h, /m and /c routes (issue 22)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")), name="static")
