@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ncii_shield import __version__, logs
-from ncii_shield.api import bodies, errors
+from ncii_shield.api import bodies, docs, errors
 from ncii_shield.api.metrics import Metrics, ScrapeGuard, add_deadline_gauges
 from ncii_shield.api.middleware import BodyLimit, RequestContext
 from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, hma, match, monitors, notices, review
@@ -60,12 +60,14 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
             runner.stop()
         shield.close()
 
-    app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="ncii-shield", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs from our own assets (api/docs.py), not a CDN
     app.state.shield = shield
     app.state.metrics = Metrics(shield.follower, shield.db)
     app.state.scrape_guard = scrape_guard or ScrapeGuard(None)  # /metrics: a token, or loopback only
     add_deadline_gauges(app.state.metrics, shield.notices.counts)
     errors.install(app)
+    docs.install(app)
     bodies.add_schemas(app)
     app.include_router(health.router)
     app.include_router(banks.router)

@@ -55,13 +55,13 @@ def set_csrf_cookie(response, request: Request) -> None:  # noqa: ANN001
 
 
 class SecurityHeaders:
-    """Adds the CSP and friends to every response that is not the OpenAPI docs page."""
+    """Adds the CSP and friends to every response, the API docs (/docs, served from our own assets) included."""
 
     def __init__(self, app) -> None:  # noqa: ANN001
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
-        if scope["type"] != "http" or scope["path"].startswith(("/docs", "/redoc")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
