@@ -204,25 +204,90 @@ export async function sha256(bytes) {
 
 const STRIP = 256; // rows read from the canvas at a time: a 24 MP photo never needs its RGBA whole
 
-async function hashPhotoInWorker(file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch (e) {
-    throw new Error("This file could not be read as a photo. Photos in JPEG, PNG, WebP or HEIC (where your browser shows it) work.");
-  }
+// Pixels are read as the file stores them, as the server (Pillow) and Meta's reference read them:
+// - colorSpaceConversion "none": the browser does not convert an embedded ICC profile (Display P3
+//   on most phone photos) to the screen's colours; converting moved the hash by up to 14 bits.
+// - premultiplyAlpha "none": colour values of translucent pixels are kept. A 2D canvas stores
+//   premultiplied pixels whatever the bitmap holds, so where a photo has any translucent pixel they
+//   are read again through WebGL2, which uploads and reads back straight RGBA unchanged.
+const BITMAP_OPTIONS = { imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none" };
+
+// Luma through a 2D canvas, strip by strip. Returns whether any pixel was translucent.
+function lumaFromCanvas(bitmap, luma) {
   const cols = bitmap.width, rows = bitmap.height;
-  const luma = new Float32Array(rows * cols);
   const canvas = new OffscreenCanvas(cols, Math.min(STRIP, rows));
   const ctx = canvas.getContext("2d", { willReadFrequently: true, colorSpace: "srgb" });
+  let translucent = false;
   for (let top = 0; top < rows; top += STRIP) {
     const h = Math.min(STRIP, rows - top);
     ctx.clearRect(0, 0, cols, canvas.height);
     ctx.drawImage(bitmap, 0, top, cols, h, 0, 0, cols, h);
     const data = ctx.getImageData(0, 0, cols, h, { colorSpace: "srgb" }).data;
+    if (!translucent) for (let q = 3; q < data.length; q += 4) if (data[q] !== 255) { translucent = true; break; }
     lumaFromRGBA(data, cols * h, luma, top * cols);
   }
+  return translucent;
+}
+
+// Luma from straight (not premultiplied) RGBA through WebGL2: the bitmap becomes an RGBA8 texture
+// and is read back strip by strip. Returns false, leaving `luma` untouched, where WebGL2 is missing,
+// the photo is larger than a texture may be, or anything fails.
+function lumaFromWebGL(bitmap, luma) {
+  const cols = bitmap.width, rows = bitmap.height;
+  let gl = null;
+  try {
+    gl = new OffscreenCanvas(1, 1).getContext("webgl2", { premultipliedAlpha: false });
+  } catch (e) {
+    return false;
+  }
+  if (!gl) return false;
+  try {
+    const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    if (cols > max || rows > max) return false;
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.pixelStorei(gl.PACK_ALIGNMENT, 1);
+    const texture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, cols, rows, 0, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    const framebuffer = gl.createFramebuffer();
+    gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    if (gl.getError() !== gl.NO_ERROR || gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) return false;
+    const strip = new Uint8Array(cols * Math.min(STRIP, rows) * 4);
+    const out = new Float32Array(cols * Math.min(STRIP, rows));
+    const read = [];
+    // Texture row 0 is the photo's top row and framebuffer row 0, which readPixels returns first.
+    for (let top = 0; top < rows; top += STRIP) {
+      const h = Math.min(STRIP, rows - top);
+      gl.readPixels(0, top, cols, h, gl.RGBA, gl.UNSIGNED_BYTE, strip.subarray(0, cols * h * 4));
+      if (gl.getError() !== gl.NO_ERROR) return false;
+      lumaFromRGBA(strip, cols * h, out);
+      read.push([top * cols, out.slice(0, cols * h)]);
+    }
+    for (const [offset, values] of read) luma.set(values, offset);
+    return true;
+  } catch (e) {
+    return false;
+  } finally {
+    const lose = gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+  }
+}
+
+async function hashPhotoInWorker(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, BITMAP_OPTIONS);
+  } catch (e) {
+    throw new Error("This file could not be read as a photo. Photos in JPEG, PNG, WebP or HEIC (where your browser shows it) work.");
+  }
+  const cols = bitmap.width, rows = bitmap.height;
+  const luma = new Float32Array(rows * cols);
+  // Where WebGL2 is missing, translucent pixels keep the canvas's premultiplied values (a few bits off).
+  if (lumaFromCanvas(bitmap, luma)) lumaFromWebGL(bitmap, luma);
   bitmap.close();
   const { pdq, quality } = pdqFromLuma(luma, rows, cols);
   return { pdq, pdq_quality: quality, md5: md5(bytes), sha256: await sha256(bytes) };
