@@ -193,3 +193,42 @@ def stopncii(
     else:
         typer.echo(f"{report.pages} pages: {report.added:,} added, {report.withdrawn:,} withdrawn, "
                    f"{report.skipped:,} skipped; checkpoint {report.checkpoint}")
+
+
+@app.command("ncmec")
+def ncmec(
+    bank: str = typer.Argument(..., help="Local bank to fetch into (created if missing)."),
+    url: str = typer.Option("https://report.cybertip.org/hashsharing", "--url",
+                            help="Base URL of the NCMEC hash-sharing environment (before /v2)."),
+    username: str = typer.Option(..., "--username", envvar="NCMEC_USERNAME", help="NCMEC hash-sharing user."),
+    password: str = typer.Option(..., "--password", envvar="NCMEC_PASSWORD", help="Its password."),
+    since: int = typer.Option(0, "--since", help="Unix time to start from on the first fetch (later: the checkpoint)."),
+    name: str = typer.Option("ncmec", "--name", help="Name of the checkpoint (one per bank and environment)."),
+    tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Fetch NCMEC hash-sharing entries into a bank, from the last checkpoint; deleted entries withdraw.
+
+      NCMEC_USERNAME=... NCMEC_PASSWORD=... ncii-shield feed ncmec ncmec --url https://report.cybertip.org/hashsharing
+    """
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange.ncmec_fetch import NCMECClient, fetch
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        client = NCMECClient(url, username=username, password=password)
+        try:
+            principal = shield.local_principal(tenant)
+            shield.banks.ensure(principal, bank)
+            report = fetch(shield.db, principal, bank, client, name=name, start=since)
+        finally:
+            client.close()
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    if json_output:
+        print_json(vars(report))
+    else:
+        typer.echo(f"{report.pages} pages: {report.added:,} added, {report.withdrawn:,} withdrawn, "
+                   f"{report.skipped:,} skipped; checkpoint {report.checkpoint}")
