@@ -10,8 +10,10 @@ served by ``api/routes/hma.py``; this module translates between HMA's shapes and
   is 1.0 (enabled) or 0.0 (disabled); our banks have no partial ratio.
 - **Content.** An HMA content item is a banked signal; its id is the signal's id. An add with several
   signal types at once (``{"pdq": .., "video_md5": ..}``) banks one signal per type; the first one's
-  id is the content id, and the others carry it in their metadata (``hma_content_id``), so lookups
-  report it and a delete withdraws them all.
+  id is the content id, and the others carry it in their metadata (``hma_part_of``), so lookups
+  report it and a delete withdraws them all. ``note`` and ``metadata`` are kept as ``hma_note`` and
+  ``hma_metadata``, the keys an import from HMA (``services/exchange/formats.py``) uses; its
+  ``hma_content_id`` is the id the content had in the HMA it came from.
 - **Deletes are withdrawals**: the hash stops matching on every replica and feed subscribers receive
   the withdrawal; the record stays (ncii-shield keeps withdrawals), so a later GET of the content
   answers 404 as HMA does, from the ``hma_deleted`` mark.
@@ -197,8 +199,8 @@ class HmaService:
                 out["signals"] = {TO_HMA[s.signal_type]: s.value for s in members}
             if include_metadata and meta.get("hma_metadata"):
                 out["metadata"] = meta["hma_metadata"]
-            if meta.get("note"):
-                out["note"] = meta["note"]
+            if meta.get("hma_note"):
+                out["note"] = meta["hma_note"]
             return out
 
     def update_content(self, principal: Principal, bank_name: str, content_id: int, body: object) -> dict:
@@ -228,14 +230,14 @@ class HmaService:
                 else:
                     store.add_signals(session, bank, [store.NewSignal(s.signal_type, s.value, None) for s in members])
             if "note" in body:
-                row.meta = {**(row.meta or {}), "note": _note(body["note"])}
+                row.meta = {**(row.meta or {}), "hma_note": _note(body["note"])}
             session.flush()
             session.refresh(row)
             meta = row.meta or {}
             out = {"id": row.id, "disable_until_ts": 1 if row.withdrawn_at is None else 0,
                    "collab_metadata": {}, "original_media_uri": None,
                    "bank": _bank_json(bank.name, bank.enabled),
-                   "user_metadata": meta.get("hma_metadata"), "note": meta.get("note")}
+                   "user_metadata": meta.get("hma_metadata"), "note": meta.get("hma_note")}
         self.follower.catch_up()
         return out
 
@@ -383,7 +385,7 @@ class HmaService:
         """The content's first signal; a sibling's id, a deleted content or another bank's is 404."""
         row = session.scalar(select(Signal).where(Signal.id == content_id, Signal.bank_id == bank.id))
         meta = (row.meta or {}) if row is not None else {}
-        if row is None or meta.get("hma_deleted") or meta.get("hma_content_id", row.id) != row.id:
+        if row is None or meta.get("hma_deleted") or meta.get("hma_part_of", row.id) != row.id:
             raise HmaError(404, f"content '{content_id}' not found")
         return row
 
@@ -391,7 +393,7 @@ class HmaService:
     def _members(session, bank, row: Signal) -> list[Signal]:  # noqa: ANN001
         ids = [row.id, *(row.meta or {}).get("hma_signal_ids", [])]
         found = session.scalars(select(Signal).where(Signal.id.in_(ids), Signal.bank_id == bank.id)).all()
-        return [s for s in found if s.id == row.id or (s.meta or {}).get("hma_content_id") == row.id]
+        return [s for s in found if s.id == row.id or (s.meta or {}).get("hma_part_of") == row.id]
 
     def _add(self, principal: Principal, bank_name: str, hashes: dict, note: str | None, meta: dict | None) -> dict:
         """curation._bank_add_signals: validate every signal, bank them, answer ``{"id", "signals"}``."""
@@ -405,7 +407,7 @@ class HmaService:
             except (InvalidSignal, UnknownSignalType) as exc:
                 raise HmaError(400, f"Invalid {name} signal: {exc}") from None
             items.append(SignalInput(checked.signal_type, checked.value))
-        extra = {k: v for k, v in (("note", note), ("hma_metadata", meta)) if v}
+        extra = {k: v for k, v in (("hma_note", note), ("hma_metadata", meta)) if v}
         added = self.banks.add(principal, bank_name, [SignalInput(i.signal_type, i.value, extra or None) for i in items])
         ids = [a.id for a in added]
         content_id = ids[0]
@@ -415,11 +417,11 @@ class HmaService:
                 meta_now = {k: v for k, v in (row.meta or {}).items() if k != "hma_deleted"}
                 meta_now.update(extra)
                 if row.id == content_id:
-                    meta_now.pop("hma_content_id", None)
+                    meta_now.pop("hma_part_of", None)
                     if len(ids) > 1:
                         meta_now["hma_signal_ids"] = ids[1:]
                 else:
-                    meta_now["hma_content_id"] = content_id
+                    meta_now["hma_part_of"] = content_id
                 row.meta = meta_now or None
         return {"id": content_id, "signals": {TO_HMA[i.signal_type]: i.value for i in items}}
 
@@ -444,7 +446,7 @@ class HmaService:
             return {}
         with self.db.read() as session:
             rows = session.execute(select(Signal.id, Signal.meta).where(Signal.id.in_(ids))).all()
-        return {sid: int((meta or {}).get("hma_content_id", sid)) for sid, meta in rows}
+        return {sid: int((meta or {}).get("hma_part_of", sid)) for sid, meta in rows}
 
 
 def _note(note: object) -> str | None:

@@ -21,7 +21,9 @@ from starlette.datastructures import UploadFile
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.services.hma import URL_REFUSED, HmaError, HmaService, Upload, parse_banks
 
-router = APIRouter(tags=["HMA drop-in"])
+# Not in our OpenAPI document: these routes answer in HMA's shapes (errors ``{"message"}``, not ours),
+# documented by HMA's own OpenAPI and in docs/interop.md; /openapi.json stays the /v1 contract.
+router = APIRouter(tags=["HMA drop-in"], include_in_schema=False)
 
 Banks = Query(None, description="comma-separated bank names to restrict the lookup to")
 ContentId = Annotated[int, Path(ge=0, le=2**63 - 1, description="the content id (a signal id)")]
