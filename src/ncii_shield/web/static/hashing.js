@@ -276,11 +276,68 @@ function lumaFromWebGL(bitmap, luma) {
   }
 }
 
+// A copy of a JPEG, PNG or WebP without its colour profile (ICC, and PNG's sRGB/gAMA/cHRM/cICP):
+// some engines (WebKit) convert colours whatever colorSpaceConversion says, but none can convert
+// what is not there. Other files, and files that do not parse, come back unchanged.
+export function withoutColourProfile(bytes) {
+  try {
+    const kept = [];
+    const ascii = (at, n) => String.fromCharCode(...bytes.subarray(at, at + n));
+    if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+      let i = 2;
+      kept.push([0, 2]);
+      while (i + 4 <= bytes.length && bytes[i] === 0xff) {
+        const marker = bytes[i + 1];
+        if (marker === 0xda || marker === 0xd9) break; // image data follows: keep the rest
+        const end = i + 2 + ((bytes[i + 2] << 8) | bytes[i + 3]);
+        if (!(marker === 0xe2 && ascii(i + 4, 12) === "ICC_PROFILE\0")) kept.push([i, end]);
+        i = end;
+      }
+      kept.push([i, bytes.length]);
+    } else if (ascii(1, 3) === "PNG") {
+      const drop = new Set(["iCCP", "sRGB", "gAMA", "cHRM", "cICP"]);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let i = 8;
+      kept.push([0, 8]);
+      while (i + 12 <= bytes.length) {
+        const end = i + 12 + dv.getUint32(i), type = ascii(i + 4, 4);
+        if (!drop.has(type)) kept.push([i, end]);
+        i = end;
+        if (type === "IEND") break;
+      }
+      kept.push([i, bytes.length]);
+    } else if (ascii(0, 4) === "RIFF" && ascii(8, 4) === "WEBP") {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let i = 12;
+      kept.push([0, 12]);
+      while (i + 8 <= bytes.length) {
+        const end = i + 8 + dv.getUint32(i + 4, true) + (dv.getUint32(i + 4, true) & 1);
+        if (ascii(i, 4) !== "ICCP") kept.push([i, end]);
+        i = end;
+      }
+      kept.push([i, bytes.length]);
+    } else {
+      return bytes;
+    }
+    const out = new Uint8Array(kept.reduce((n, [a, b]) => n + Math.max(0, Math.min(b, bytes.length) - a), 0));
+    let o = 0;
+    for (const [a, b] of kept) { const part = bytes.subarray(a, Math.min(b, bytes.length)); out.set(part, o); o += part.length; }
+    if (ascii(0, 4) === "RIFF") {
+      const dv = new DataView(out.buffer);
+      dv.setUint32(4, out.length - 8, true);
+      if (String.fromCharCode(...out.subarray(12, 16)) === "VP8X") out[20] &= ~0x20; // "has ICC" flag
+    }
+    return out;
+  } catch (e) {
+    return bytes;
+  }
+}
+
 async function hashPhotoInWorker(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   let bitmap;
   try {
-    bitmap = await createImageBitmap(file, BITMAP_OPTIONS);
+    bitmap = await createImageBitmap(new Blob([withoutColourProfile(bytes)]), BITMAP_OPTIONS);
   } catch (e) {
     throw new Error("This file could not be read as a photo. Photos in JPEG, PNG, WebP or HEIC (where your browser shows it) work.");
   }
