@@ -8,15 +8,17 @@ option), and translucent photos through WebGL2, so browser == server exactly. Th
 profiles are built here by hand (a Display P3 one and one that swaps red and blue, which moves the
 hash by a dozen bits if it is honoured); the photos are the PDQ reference vectors.
 
-Engines: real headless Chromium (Debian's /usr/bin/chromium via Playwright) and WebKitGTK's
-MiniBrowser through WebKitWebDriver (Debian's webkit2gtk-driver) on Xvfb, spoken to over W3C
-WebDriver with httpx; the WebKit test is skipped, saying why, where either program is absent.
+Engines: real headless Chromium (Debian's /usr/bin/chromium via Playwright); WebKitGTK's MiniBrowser
+through WebKitWebDriver (Debian's webkit2gtk-driver) on Xvfb, over W3C WebDriver with httpx; and
+headless Firefox ESR over its built-in WebDriver BiDi (no geckodriver needed). The WebKit and Firefox
+tests are skipped, saying why, where their programs are absent (scripts/dev setup installs them).
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import functools
 import json
 import os
 import shutil
@@ -93,7 +95,7 @@ def colour_photos(tmp_path_factory) -> list[Path]:
     from PIL import Image
 
     out = tmp_path_factory.mktemp("colour")
-    src = Image.open(ORIGINAL_JPG).convert("RGB")
+    src = Image.open(ORIGINAL_JPG).convert("RGB").resize((800, 502))  # half size: quicker, as strict
     photos = []
     for name, profile in (("p3", DISPLAY_P3), ("swapped", SWAPPED)):
         for fmt, ext, kw in (("JPEG", "jpg", {"quality": 90}), ("PNG", "png", {}), ("WEBP", "webp", {"quality": 90})):
@@ -119,20 +121,23 @@ def reference_photos() -> list[Path]:
     return [PDQ_REFERENCE / r["file"] for r in rows]
 
 
-def distances(photos: list[Path], browser_pdqs: list[str]) -> dict[str, int]:
-    """Bits between the browser's PDQ and the server's (media/decode.py, in full up to 12.6 MP)."""
+@functools.cache
+def server_pdq(path: Path) -> str:
+    """The server's PDQ (media/decode.py decodes in full up to 12.6 MP, as these photos all are)."""
     from PIL import Image
 
     from ncii_shield.services.hashing import hash_path
 
+    with Image.open(path) as im:
+        assert im.width * im.height <= 4096 * 3072, path  # larger photos are decoded reduced
+    return hash_path(path).pdq
+
+
+def distances(photos: list[Path], browser_pdqs: list[str]) -> dict[str, int]:
+    """Bits between the browser's PDQ and the server's, by photo."""
     assert len(browser_pdqs) == len(photos)
-    out = {}
-    for path, pdq in zip(photos, browser_pdqs):
-        with Image.open(path) as im:
-            assert im.width * im.height <= 4096 * 3072, path  # the server decodes larger photos reduced
-        out[path.name if path.is_relative_to(Path("/tmp")) else str(path.relative_to(PDQ_REFERENCE))] = (
-            bin(int(hash_path(path).pdq, 16) ^ int(pdq, 16)).count("1"))
-    return out
+    return {(p.name if not p.is_relative_to(PDQ_REFERENCE) else str(p.relative_to(PDQ_REFERENCE))):
+            bin(int(server_pdq(p), 16) ^ int(pdq, 16)).count("1") for p, pdq in zip(photos, browser_pdqs)}
 
 
 def hash_on_intake_page(site, page, photos: list[Path]) -> list[str]:
@@ -160,19 +165,28 @@ def test_chromium_equals_server_on_every_reference_vector(site, page):
 # ---------------------------------------------------------------- WebKit (WebKitGTK through WebKitWebDriver)
 
 MINIBROWSER = next(iter(sorted(Path("/usr/lib").glob("*/webkit2gtk-4.*/MiniBrowser"))), None)
-HASH_JS = """
-const [items, done] = [arguments[0], arguments[arguments.length - 1]];
-(async () => {
+# Hashes photos given as JSON [[name, base64], ...] with the intake page's own module; returns JSON.
+HASH_FN = """async (payload) => {
   const { hashFile } = await import('/static/hashing.js');
   const out = [];
-  for (const [name, b64] of items) {
+  for (const [name, b64] of JSON.parse(payload)) {
     const text = atob(b64), bytes = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     out.push((await hashFile(new File([bytes], name))).pdq);
   }
-  return out;
-})().then(done, (e) => done('error: ' + e));
-"""
+  return JSON.stringify(out);
+}"""
+
+
+def payload(photos: list[Path]) -> str:
+    return json.dumps([[p.name, base64.b64encode(p.read_bytes()).decode()] for p in photos])
+
+
+def opaque_photos(colour_photos: list[Path]) -> list[Path]:
+    """The ICC-profiled photos and a third of the reference vectors (the rest: Chromium's test).
+    Translucent photos are left out: without WebGL2 in a worker (WebKitGTK here, headless Firefox)
+    the page keeps a 2D canvas's premultiplied values, a few bits off, far inside the threshold."""
+    return [p for p in colour_photos if "translucent" not in p.name] + reference_photos()[:14]
 
 
 @pytest.fixture(scope="module")
@@ -216,13 +230,70 @@ def webkit():
 def test_webkit_equals_server_on_icc_profiled_photos(site, webkit, colour_photos):
     """WebKitGTK 2.50 through the intake page's own hashing module. WebKit colour-converts ICC
     profiles in JPEG and PNG whatever colorSpaceConversion says (swapped.jpg was 12 bits, p3.png 2
-    bits apart), so the page hands the decoder a copy without the profile. Translucent photos are not
-    compared (WebKit has no WebGL2 in a worker's OffscreenCanvas here, so they keep the canvas's
-    premultiplied values, a few bits off, far inside the match threshold)."""
-    photos = [p for p in colour_photos if "translucent" not in p.name] + reference_photos()[:12]
+    bits apart), so the page hands the decoder a copy without the profile."""
+    photos = opaque_photos(colour_photos)
     assert httpx.post(f"{webkit}/url", json={"url": site.url + "/protect"}, timeout=60).status_code == 200
-    items = [[p.name, base64.b64encode(p.read_bytes()).decode()] for p in photos]
-    pdqs = httpx.post(f"{webkit}/execute/async", json={"script": HASH_JS, "args": [items]}, timeout=180).json()["value"]
-    assert not isinstance(pdqs, str), pdqs
-    got = distances(photos, pdqs)
+    script = f"const done = arguments[1]; ({HASH_FN})(arguments[0]).then(done, (e) => done('error: ' + e));"
+    answer = httpx.post(f"{webkit}/execute/async", json={"script": script, "args": [payload(photos)]}, timeout=180)
+    pdqs = answer.json()["value"]
+    assert not pdqs.startswith("error"), pdqs
+    got = distances(photos, json.loads(pdqs))
+    assert got == {name: 0 for name in got}
+
+
+# ---------------------------------------------------------------- Firefox ESR (WebDriver BiDi, built in)
+
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+
+
+class Bidi:
+    """The few WebDriver BiDi commands the test needs, over Firefox's own websocket (no driver)."""
+
+    def __init__(self, ws):
+        self.ws, self.next_id = ws, 0
+
+    def __call__(self, method: str, params: dict) -> dict:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=180))
+            if message.get("id") == self.next_id:
+                assert message.get("type") == "success", message
+                return message["result"]
+
+
+@pytest.fixture(scope="module")
+def firefox(tmp_path_factory):
+    """Headless Firefox ESR with a throwaway profile, driven over its built-in WebDriver BiDi."""
+    if not FIREFOX:
+        pytest.skip("Firefox test needs firefox-esr (apt: firefox-esr; scripts/dev setup installs it)")
+    ws_client = pytest.importorskip("websockets.sync.client")
+    profile = tmp_path_factory.mktemp("firefox-profile")
+    proc = subprocess.Popen([FIREFOX, "--headless", "--no-remote", "--profile", str(profile), "--remote-debugging-port=0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in proc.stderr:
+            if "WebDriver BiDi listening on " in line:
+                url = line.split("listening on ", 1)[1].strip()
+                break
+        assert url, "Firefox did not start its WebDriver BiDi listener"
+        with ws_client.connect(url + "/session", max_size=None) as ws:
+            bidi = Bidi(ws)
+            bidi("session.new", {"capabilities": {}})
+            yield bidi
+            bidi("session.end", {})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_firefox_equals_server_on_icc_profiled_photos(site, firefox, colour_photos):
+    photos = opaque_photos(colour_photos)
+    context = firefox("browsingContext.getTree", {})["contexts"][0]["context"]
+    firefox("browsingContext.navigate", {"context": context, "url": site.url + "/protect", "wait": "complete"})
+    answer = firefox("script.callFunction", {"functionDeclaration": HASH_FN, "awaitPromise": True, "target": {"context": context},
+                                             "arguments": [{"type": "string", "value": payload(photos)}]})
+    assert answer["type"] == "success", answer
+    got = distances(photos, json.loads(answer["result"]["value"]))
     assert got == {name: 0 for name in got}
