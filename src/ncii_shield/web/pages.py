@@ -90,7 +90,7 @@ async def status_submit(request: Request, csrf: str = Form(""), case_number: str
         status = await run_in_threadpool(request.app.state.shield.cases.status, case_number, pin,
                                          address=client_address(request), proof=proof[:64] or None)
     except NciiShieldError as exc:
-        return _status_form_again(request, exc, case_number)
+        return _status_form_again(request, exc, case_number, proof)
     return render(request, "case.html", status=status, pin=pin, proof=proof[:64])
 
 
@@ -107,15 +107,22 @@ async def withdraw_submit(request: Request, csrf: str = Form(""), case_number: s
         status = await run_in_threadpool(request.app.state.shield.cases.withdraw, case_number, pin,
                                          address=client_address(request), proof=proof[:64] or None)
     except NciiShieldError as exc:
-        return _status_form_again(request, exc, case_number)
+        return _status_form_again(request, exc, case_number, proof)
     return render(request, "withdrawn.html", status=status)
 
 
-def _status_form_again(request: Request, exc: Exception, case_number: str) -> HTMLResponse:
-    """The form with the error; when the case needs a proof of work, the page computes it (static/proof.js)."""
-    bits = exc.bits if isinstance(exc, ProofOfWorkRequired) else None
+def _status_form_again(request: Request, exc: Exception, case_number: str, proof: str = "") -> HTMLResponse:
+    """The form with the error; when the case needs a proof of work, the page computes it (static/proof.js).
+
+    A try that came with a proof (a wrong PIN, a typo in the number) keeps the proof path: otherwise the
+    next try would go without one and be asked for it again, a round trip and a retyped PIN for nothing."""
+    if isinstance(exc, ProofOfWorkRequired):
+        bits = exc.bits
+    else:
+        bits = request.app.state.shield.cases.policy.bits if proof else None
     message = ("This case had many wrong PINs today, so to keep it safe your browser must do some work before "
-               "the PIN is checked. Enter the PIN again and wait a few seconds." if bits else str(exc))
+               "the PIN is checked. Enter the PIN again and wait a few seconds."
+               if isinstance(exc, ProofOfWorkRequired) else str(exc))
     return render(request, "status.html", _status(exc), error=message, case_number=case_number, proof_bits=bits)
 
 
