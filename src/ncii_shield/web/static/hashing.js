@@ -288,6 +288,7 @@ export function withoutColourProfile(bytes) {
       kept.push([0, 2]);
       while (i + 4 <= bytes.length && bytes[i] === 0xff) {
         const marker = bytes[i + 1];
+        if (marker === 0xff) { kept.push([i, i + 1]); i++; continue; } // a fill byte
         if (marker === 0xda || marker === 0xd9) break; // image data follows: keep the rest
         const end = i + 2 + ((bytes[i + 2] << 8) | bytes[i + 3]);
         if (!(marker === 0xe2 && ascii(i + 4, 12) === "ICC_PROFILE\0")) kept.push([i, end]);
@@ -338,6 +339,11 @@ async function hashPhotoInWorker(file) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(new Blob([withoutColourProfile(bytes)]), BITMAP_OPTIONS);
+  } catch (e) {
+    bitmap = null; // a layout our profile remover misreads: decode the file as it is
+  }
+  try {
+    if (!bitmap) bitmap = await createImageBitmap(file, BITMAP_OPTIONS);
   } catch (e) {
     throw new Error("This file could not be read as a photo. Photos in JPEG, PNG, WebP or HEIC (where your browser shows it) work.");
   }
