@@ -235,7 +235,7 @@ async def list_notices(shield: ShieldDep, principal: PrincipalDep,
 async def get_notice(reference: str, shield: ShieldDep, principal: PrincipalDep) -> dict:
     """One request with its items, transitions and (until purged) the requester's details (scope reviewer)."""
     principal.require("reviewer")
-    return (await run_in_threadpool(shield.notices.get, principal.tenant_id, reference[:40], personal=True,
+    return (await run_in_threadpool(shield.notices.personal_view, principal.tenant_id, reference[:40],
                                     viewer=actor(principal))).to_json()
 
 
