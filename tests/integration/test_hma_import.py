@@ -155,3 +155,40 @@ def _exists(shield, who, bank: str, signal_id: int) -> bool:
         return True
     except NotFound:
         return False
+
+
+def test_cli_bank_import_from_hma(hma, tmp_path):
+    """``ncii-shield bank import --from-hma URL`` (the real CLI, in its own process) against the stand-in."""
+    from ncii_shield.core import Shield
+    from tests.servers import cli
+
+    db = f"sqlite:///{tmp_path / 'shield.db'}"
+    env = {"NCII_SHIELD_DATA": str(tmp_path)}
+    refused = cli("bank", "import", "--from-hma", hma.url, "--db", db, env=env)
+    assert refused.returncode == 1 and "--allow-private-address" in refused.stderr and not hma.requests
+    both = cli("bank", "import", "NCII_A", "--from-hma", hma.url, "--db", db, env=env)
+    assert both.returncode == 2 and "not both" in both.stderr
+    neither = cli("bank", "import", "--allow-private-address", "--db", db, env=env)
+    assert neither.returncode == 2 and "--from-hma" in neither.stderr
+
+    done = cli("bank", "import", "--from-hma", hma.url + "/", "--allow-private-address", "--max-gap", "3", "--db", db,
+               "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["banks"] == ["NCII_A", "NCII_B"] and report["resumed_from"] == 0
+    assert (report["contents"], report["added"], report["inactive"], report["invalid"]) == (5, 4, 2, [])
+    assert report["walked_to"] == 9 and report["missing"] == 4  # 3, and 7-9 past the end
+
+    hma.content[7] = {"bank": "NCII_B", "disable_until_ts": 1, "signals": {"pdq": P7}}
+    again = cli("bank", "import", "--from-hma", hma.url, "--allow-private-address", "--max-gap", "3", "--db", db, env=env)
+    assert again.returncode == 0, again.stderr
+    assert re.search(r"earlier run\W+6\W", again.stdout) and re.search(r"signals added\W+1\W", again.stdout), again.stdout
+    assert "/c/bank/NCII_A/content/1" not in hma.requests[-5:]
+
+    shield = Shield.open(db)
+    try:
+        who = shield.local_principal("default")
+        assert matched(shield, who, "pdq", P1) == {"NCII_A"} and matched(shield, who, "pdq", P7) == {"NCII_B"}
+        assert matched(shield, who, "md5", M2) == matched(shield, who, "pdq", P4) == set()  # disabled in HMA
+    finally:
+        shield.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ncii_shield.cli.common import DATA_DIR_OPTION, DB_OPTION, JSON_OPTION, TENANT_OPTION, err, fail, print_json
-from ncii_shield.errors import NciiShieldError
+from ncii_shield.errors import NciiShieldError, RefusedSource
 
 app = typer.Typer(help="Create and list banks; import hash lists into them.", no_args_is_help=True)
 
@@ -47,17 +48,28 @@ def list_banks(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir
 
 @app.command("import")
 def import_(
-    bank: str = typer.Argument(..., help="Bank to import into (created if missing)."),
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    bank: str | None = typer.Argument(None, help="Bank to import into (created if missing).", show_default=False),
+    file: Path | None = typer.Argument(None, exists=True, dir_okay=False, readable=True, show_default=False),
     fmt: str = typer.Option("auto", "--format", "-f", help="auto, pytx ('pdq <hex>' lines), pytx-csv, jsonl, hma, stopncii, ncmec, plain."),
     signal_type: str | None = typer.Option(None, "--signal-type", help="For --format plain: pdq, md5, sha256 or vpdq."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad lines and go on instead of stopping."),
+    from_hma: str | None = typer.Option(
+        None, "--from-hma", metavar="URL", show_default=False,
+        help="Instead of BANK FILE: migrate every bank of the running HMA 2.x at URL (each into the bank of "
+             "the same name; resumable)."),
+    allow_private_address: bool = typer.Option(
+        False, "--allow-private-address",
+        help="With --from-hma: allow an HMA on a loopback or private address (link-local never)."),
+    max_gap: int = typer.Option(
+        1_000, "--max-gap", min=1,
+        help="With --from-hma: stop after this many content ids in a row are not found (HMA leaves a gap where "
+             "content was deleted)."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Import a hash list into a bank. Resumable and idempotent.
+    """Import a hash list into a bank, or migrate a running HMA. Resumable and idempotent.
 
     Interrupt it at any point (Ctrl-C, a crash, SIGKILL) and run the same command again: it resumes
     after the last committed batch, and the bank ends up exactly as if it had never stopped.
@@ -72,12 +84,23 @@ def import_(
 
       ncii-shield bank import victims hma-content.jsonl -f hma   # HMA signals or content; disabled stays inactive
 
+      ncii-shield bank import --from-hma http://hma.internal:5000 --allow-private-address   # all HMA's banks
+
     Signal type names: ours (pdq, md5, sha256, vpdq) or python-threatexchange's and HMA's
     (video_md5, video_sha256). See docs/interop.md.
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.imports import count_lines, import_file
 
+    if from_hma is not None:
+        if bank is not None or file is not None:
+            fail("give either BANK FILE or --from-hma URL, not both (HMA's banks keep their own names)", code=2)
+        _import_from_hma(from_hma, allow_private_address, max_gap, skip_invalid, tenant, db, json_output)
+        return
+    if bank is None or file is None:
+        fail("give BANK FILE, or --from-hma URL", code=2)
+    if allow_private_address:
+        fail("--allow-private-address goes with --from-hma", code=2)
     shield = Shield.open(db, load_index=False)
     principal = shield.local_principal(tenant)
     try:
@@ -98,6 +121,53 @@ def import_(
         typer.echo(f"{report.added:,} added, {report.already_present:,} already present, {report.withdrawn:,} withdrawn, "
                    f"{report.inactive:,} kept inactive (not to match: disabled, deleted, negative or disputed), "
                    f"{report.skipped_from_checkpoint:,} lines done by an earlier run, {len(report.invalid):,} invalid")
+        for line in report.invalid[:20]:
+            err.print(f"  [yellow]{line}[/yellow]")
+    if report.invalid:
+        raise typer.Exit(1)
+
+
+def _import_from_hma(url: str, allow_private: bool, max_gap: int, skip_invalid: bool, tenant: str,
+                     db: str | None, json_output: bool) -> None:
+    """``bank import --from-hma``: walk the HMA (services/exchange/hma_import.py) and print its report."""
+    from rich.progress import SpinnerColumn
+    from rich.table import Table
+
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange.hma_import import import_from_hma
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True,
+                      disable=json_output or not err.is_terminal) as progress:
+            task = progress.add_task(f"walking HMA content at {url}")
+            report = import_from_hma(
+                shield.db, shield.local_principal(tenant), url, allow_private=allow_private, max_gap=max_gap,
+                skip_invalid=skip_invalid,
+                after_batch=lambda n: progress.update(task, description=f"HMA content ids up to {n:,} imported"))
+    except RefusedSource as exc:
+        fail(f"{exc}" + ("" if allow_private else " (an HMA on your own network: add --allow-private-address)"))
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    if json_output:
+        print_json(vars(report))
+    else:
+        table = Table(title=f"HMA at {url}", show_header=False)
+        for label, value in (
+                ("banks", ", ".join(report.banks) or "(none)"),
+                ("content ids done by an earlier run", f"{report.resumed_from:,}"),
+                ("content ids walked to", f"{report.walked_to:,}"),
+                ("contents read", f"{report.contents:,}"),
+                ("ids not found (deleted, or past the end)", f"{report.missing:,}"),
+                ("signals added", f"{report.added:,}"),
+                ("already present", f"{report.already_present:,}"),
+                ("kept inactive (disabled in HMA)", f"{report.inactive:,}"),
+                ("withdrawn", f"{report.withdrawn:,}"),
+                ("invalid contents", f"{len(report.invalid):,}")):
+            table.add_row(label, value)
+        Console().print(table)
         for line in report.invalid[:20]:
             err.print(f"  [yellow]{line}[/yellow]")
     if report.invalid:
