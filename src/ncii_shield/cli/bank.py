@@ -84,7 +84,7 @@ def import_(
 
       ncii-shield bank import victims hma-content.jsonl -f hma   # HMA signals or content; disabled stays inactive
 
-      ncii-shield bank import --from-hma http://hma.internal:5000 --allow-private-address   # all HMA's banks
+      ncii-shield bank import --from-hma http://hma.internal:5100 --allow-private-address   # all HMA's banks
 
     Signal type names: ours (pdq, md5, sha256, vpdq) or python-threatexchange's and HMA's
     (video_md5, video_sha256). See docs/interop.md.
