@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,7 +44,13 @@ def test_deadline_is_48_hours_in_utc_or_refused(moment, offset_minutes):
             return
         raise AssertionError("a naive time must be refused")
     aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
-    received, deadline = deadline_for(aware)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= aware <= now + timedelta(minutes=5):
+        # before 2000 or in the future (it would move the legal deadline): refused, never an overflow
+        with pytest.raises(InvalidRequest, match="received_at must be between"):
+            deadline_for(aware, now=now)
+        return
+    received, deadline = deadline_for(aware, now=now)
     assert received.tzinfo == UTC and deadline.tzinfo == UTC
     assert received == aware and deadline - received == timedelta(hours=48)
 
