@@ -10,7 +10,8 @@ out. Instead:
 * **Per case and day** (in the database, so across workers and restarts; the window starts with the
   first wrong PIN and lasts 24 hours): after ``free`` (20) wrong PINs from all addresses together, a
   PIN is checked only with a **proof of work**; after ``most`` (200), no PIN is checked until the
-  window ends. An 8-digit PIN (10^8) then takes at least 500,000 days to find on average; to lock
+  window ends. An 8-digit PIN (10^8) then takes 250,000 days to find on average (half the PINs at
+  200 a day; 500,000 days to try them all); to lock
   the owner out for the rest of a day an attacker needs 200 wrong PINs from at least 40 address-hours,
   180 of them with a proof.
 * **The proof** (the slower path for the owner): a ``nonce`` such that
