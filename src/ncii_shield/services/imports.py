@@ -30,7 +30,7 @@ from ncii_shield.services.exchange import formats
 from ncii_shield.services.keys import Principal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import ImportRun, Signal, utcnow
+from ncii_shield.store.models import ExchangeCheckpoint, ImportRun, Signal, utcnow
 
 FORMATS = ("auto", *formats.FORMATS, "csv", "plain")
 BATCH = 1_000
@@ -168,6 +168,35 @@ def apply_records(session, bank, records: list[formats.Record]) -> Applied:  # n
             withdrawn += _keep_inactive(session, bank, record)
             inactive += 1
     return Applied(added, present, withdrawn, inactive)
+
+
+def apply_page(db: Database, principal: Principal, bank_name: str, checkpoint_name: str,
+               records: list[formats.Record], checkpoint: dict,
+               usable: Callable[[formats.Record], bool]) -> tuple[Applied, int]:
+    """One fetched page of an exchange (StopNCII, NCMEC): the ``usable`` records applied to the bank
+    and the exchange's checkpoint advanced, in one transaction, so a crash repeats or skips nothing.
+    Returns what was applied and how many records were skipped as unusable."""
+    with db.write() as session:
+        bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
+        kept = [record for record in records if usable(record)]
+        applied = apply_records(session, bank, kept)
+        row = session.get(ExchangeCheckpoint, checkpoint_name)
+        row.checkpoint = checkpoint
+        row.records += len(records)
+        row.updated_at = utcnow()
+    return applied, len(records) - len(kept)
+
+
+def valid_signal(record: formats.Record) -> bool:
+    """Whether an exchange record names a signal type we match and a well-formed value (entry ids
+    such as NCMEC's withdraw by id and have no value to check)."""
+    if record.signal_type in ID_KINDS:
+        return True
+    try:
+        canonical(SignalInput(record.signal_type, record.value))
+    except InvalidRequest:
+        return False
+    return True
 
 
 def _withdraw(session, bank, record: formats.Record) -> int:  # noqa: ANN001

@@ -23,13 +23,12 @@ from datetime import datetime, timezone
 import httpx
 
 from ncii_shield.errors import InvalidRequest, Unavailable
-from ncii_shield.services.banks import SignalInput, canonical
 from ncii_shield.services.exchange import formats
-from ncii_shield.services.imports import ID_KINDS, apply_records
+from ncii_shield.services.imports import apply_page, valid_signal
 from ncii_shield.services.keys import Principal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import ExchangeCheckpoint, utcnow
+from ncii_shield.store.models import ExchangeCheckpoint
 
 INDUSTRY = "https://report.cybertip.org/hashsharing"  # pytx's NCMECEnvironment.Industry
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -112,23 +111,10 @@ def fetch(db: Database, principal: Principal, bank_name: str, client: NCMECClien
             checkpoint = {**checkpoint, "next": following}
         else:
             checkpoint = {"start": checkpoint["end"], "end": None, "next": ""}
-        with db.write() as session:
-            bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
-            usable = []
-            for record in records:
-                try:
-                    if record.signal_type not in ID_KINDS:
-                        canonical(SignalInput(record.signal_type, record.value))
-                    usable.append(record)
-                except InvalidRequest:
-                    report.skipped += 1  # a malformed hash
-            applied = apply_records(session, bank, usable)
-            report.added += applied.added
-            report.withdrawn += applied.withdrawn
-            row = session.get(ExchangeCheckpoint, name)
-            row.checkpoint = checkpoint
-            row.records += len(records)
-            row.updated_at = utcnow()
+        applied, skipped = apply_page(db, principal, bank_name, name, records, checkpoint, valid_signal)
+        report.added += applied.added
+        report.withdrawn += applied.withdrawn
+        report.skipped += skipped  # a malformed hash
         report.pages += 1
         report.checkpoint = checkpoint
         if not following:

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 import httpx
 
 from ncii_shield.errors import InvalidRequest, Unavailable
-from ncii_shield.services.banks import SignalInput, canonical
 from ncii_shield.services.exchange import formats
-from ncii_shield.services.imports import apply_records
+from ncii_shield.services.imports import apply_page, valid_signal
 from ncii_shield.services.keys import Principal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import ExchangeCheckpoint, utcnow
+from ncii_shield.store.models import ExchangeCheckpoint
 
 DEFAULT_START = 10  # as python-threatexchange's client
 
@@ -90,25 +89,12 @@ def sync(db: Database, principal: Principal, bank_name: str, client: StopNCIICli
             checkpoint = {"start_timestamp": checkpoint["start_timestamp"], "next_page": page.get("nextPageToken") or ""}
         else:
             checkpoint = {"start_timestamp": int(page.get("nextSetTimestamp") or checkpoint["start_timestamp"]), "next_page": ""}
-        with db.write() as session:
-            bank = bank_store.find_bank(session, principal.tenant_id, bank_name)
-            usable = []
-            for record in records:
-                try:
-                    if record.op in ("add", "withdraw"):
-                        canonical(SignalInput(record.signal_type, record.value))
-                        usable.append(record)
-                        continue
-                except InvalidRequest:
-                    pass
-                report.skipped += 1  # VideoTMK, Text, URL records, or a malformed hash
-            applied = apply_records(session, bank, usable)
-            report.added += applied.added
-            report.withdrawn += applied.withdrawn
-            row = session.get(ExchangeCheckpoint, name)
-            row.checkpoint = checkpoint
-            row.records += len(records)
-            row.updated_at = utcnow()
+        applied, skipped = apply_page(  # VideoTMK, Text, URL records, or a malformed hash are skipped
+            db, principal, bank_name, name, records, checkpoint,
+            lambda record: record.op in ("add", "withdraw") and valid_signal(record))
+        report.added += applied.added
+        report.withdrawn += applied.withdrawn
+        report.skipped += skipped
         report.pages += 1
         report.checkpoint = checkpoint
         if not more:
