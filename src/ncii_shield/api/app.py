@@ -43,7 +43,8 @@ wrong and what is accepted.
 
 
 def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool = True,
-               case_rate: float = 1.0, case_burst: int = 30, key_rate: float = 5000.0,
+               case_rate: float = 1.0, case_burst: int = 30, case_create_per_hour: float = 10.0,
+               key_rate: float = 5000.0,
                ip_rate: float = 10000.0, auth_failures_per_minute: int = 20, body_timeout: float = 30.0,
                run_monitors: bool = False, monitor_interval: float = 30.0,
                scrape_guard: ScrapeGuard | None = None) -> FastAPI:
@@ -84,6 +85,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")), name="static")
     app.state.case_limiter = RateLimiter(rate=case_rate, burst=case_burst)
+    app.state.case_create_limiter = RateLimiter(rate=case_create_per_hour / 3600, burst=max(1, int(case_create_per_hour)))
     app.state.limits = Limits(
         per_key=RateLimiter(rate=key_rate, burst=int(key_rate * 2)),
         auth_failures=AuthThrottle(auth_failures_per_minute),
@@ -120,6 +122,7 @@ def create_app_from_env() -> FastAPI:
     return create_app(shield, max_body=int(os.environ.get("NCII_SHIELD_MAX_BODY", DEFAULT_MAX_BODY)),
                       case_rate=float(os.environ.get("NCII_SHIELD_CASE_RATE", "1")),
                       case_burst=int(os.environ.get("NCII_SHIELD_CASE_BURST", "30")),
+                      case_create_per_hour=float(os.environ.get("NCII_SHIELD_CASE_CREATE_PER_HOUR", "10")),
                       key_rate=float(os.environ.get("NCII_SHIELD_KEY_RATE", "5000")),
                       ip_rate=float(os.environ.get("NCII_SHIELD_IP_RATE", "10000")),
                       auth_failures_per_minute=int(os.environ.get("NCII_SHIELD_AUTH_FAILURES_PER_MINUTE", "20")),

@@ -14,7 +14,7 @@ from ncii_shield.errors import NciiShieldError, TooManyRequests
 from ncii_shield.services.banks import SignalInput
 from ncii_shield.services.cases import CaseLocked, ProofOfWorkRequired
 from ncii_shield.signals.vpdq import VpdqFrame, frames_to_value
-from ncii_shield.web.security import check_csrf, client_address, csrf_token, set_csrf_cookie
+from ncii_shield.web.security import check_csrf, client_address, csrf_token, limit_case_creation, set_csrf_cookie
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -43,9 +43,7 @@ async def protect_submit(request: Request, csrf: str = Form(""), hashes: str = F
                          consent: str = Form(""), contact_email: str = Form("")) -> HTMLResponse:
     try:
         check_csrf(request, csrf)
-        from ncii_shield.api.routes.cases import limit_creation
-
-        limit_creation(request)
+        limit_case_creation(request)
         signals = _signals_from_form(hashes)
         created = await run_in_threadpool(request.app.state.shield.cases.open_case, signals, age=age,
                                           consent=consent == "yes", contact_email=contact_email or None)

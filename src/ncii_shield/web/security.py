@@ -163,3 +163,17 @@ class IpRateLimit:
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+
+def limit_case_creation(request: Request) -> None:
+    """Opening a case (``POST /v1/cases`` and the /protect page): every case operation's per-address
+    limit, then the stricter one on new cases (``app.state.case_create_limiter``, built by
+    ``create_app``), 429 naming the limit."""
+    address = client_address(request)
+    request.app.state.case_limiter.check(address)
+    limiter: RateLimiter = request.app.state.case_create_limiter
+    try:
+        limiter.check(address)
+    except TooManyRequests as exc:
+        raise TooManyRequests(f"too many new cases from this address (at most {limiter.burst} an hour); wait and "
+                              "try again, or add to your existing case", retry_after=exc.retry_after) from None

@@ -9,20 +9,16 @@ never match counts (anyone may register any hash: see services/cases.py).
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api.schemas import ErrorOut, SignalIn
-from ncii_shield.errors import TooManyRequests
 from ncii_shield.services.banks import SignalInput
 from ncii_shield.services.cases import MAX_CASE_ITEMS
-from ncii_shield.web.security import RateLimiter, client_address
-
-DEFAULT_CREATE_PER_HOUR = 10
+from ncii_shield.web.security import client_address, limit_case_creation
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses={c: {"model": ErrorOut} for c in (403, 409, 422, 429)})
 
@@ -63,30 +59,10 @@ def _limit(request: Request) -> None:
     request.app.state.case_limiter.check(client_address(request))
 
 
-def creation_limiter(app: FastAPI) -> RateLimiter:
-    """Cases opened per client address (shared by this API and the /protect page; per worker)."""
-    limiter = getattr(app.state, "case_create_limiter", None)
-    if limiter is None:
-        per_hour = float(os.environ.get("NCII_SHIELD_CASE_CREATE_PER_HOUR", DEFAULT_CREATE_PER_HOUR))
-        limiter = app.state.case_create_limiter = RateLimiter(rate=per_hour / 3600, burst=max(1, int(per_hour)))
-    return limiter
-
-
-def limit_creation(request: Request) -> None:
-    """Both limits: every case operation's, and opening cases (429 naming the limit)."""
-    _limit(request)
-    try:
-        creation_limiter(request.app).check(client_address(request))
-    except TooManyRequests as exc:
-        per_hour = creation_limiter(request.app).burst
-        raise TooManyRequests(f"too many new cases from this address (at most {per_hour} an hour); wait and try "
-                              "again, or add to your existing case", retry_after=exc.retry_after) from None
-
-
 @router.post("", status_code=201, response_model=CaseCreated)
 async def create_case(body: CaseCreate, request: Request) -> CaseCreated:
     """Register hashes computed on the person's device as a new case; returns case number + PIN once."""
-    limit_creation(request)
+    limit_case_creation(request)
     shield = request.app.state.shield
     created = await run_in_threadpool(
         shield.cases.open_case, [SignalInput(s.signal_type, s.value) for s in body.signals],
