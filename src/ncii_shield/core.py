@@ -76,6 +76,12 @@ class Shield:
         return DerivativeService(self.banks)
 
     @property
+    def hma(self):  # noqa: ANN201 - HMA 2.x's API shapes over the bank, matching and hashing services
+        from ncii_shield.services.hma import HmaService
+
+        return HmaService(self.db, self.banks, self.matcher, self.follower)
+
+    @property
     def publisher(self):  # noqa: ANN201 - created on first use: it reads (or makes) the signing key
         if self._publisher is None:
             from ncii_shield.services.exchange.publisher import Publisher

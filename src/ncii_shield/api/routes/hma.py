@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
-from ncii_shield.services.hma import URL_REFUSED, HmaError, HmaService, Upload, parse_banks
+from ncii_shield.services.hma import URL_REFUSED, HmaError, Upload, parse_banks
 
 # Not in our OpenAPI document: these routes answer in HMA's shapes (errors ``{"message"}``, not ours),
 # documented by HMA's own OpenAPI and in docs/interop.md; /openapi.json stays the /v1 contract.
@@ -27,10 +27,6 @@ router = APIRouter(tags=["HMA drop-in"], include_in_schema=False)
 
 Banks = Query(None, description="comma-separated bank names to restrict the lookup to")
 ContentId = Annotated[int, Path(ge=0, le=2**63 - 1, description="the content id (a signal id)")]
-
-
-def _service(shield) -> HmaService:  # noqa: ANN001
-    return HmaService(shield.db, shield.banks, shield.matcher, shield.follower)
 
 
 async def _call(fn, *args: Any, status: int = 200, **kw: Any) -> JSONResponse:  # noqa: ANN001
@@ -81,7 +77,7 @@ async def hash_upload(request: Request, shield: ShieldDep, principal: PrincipalD
     """One file as multipart/form-data, its field named ``photo`` or ``video`` (scope match)."""
     principal.require("match")
     uploads, _ = await _form(request)
-    return await _call(_service(shield).hash_uploads, uploads, request.query_params.get("types"))
+    return await _call(shield.hma.hash_uploads, uploads, request.query_params.get("types"))
 
 
 # -- matching: blueprints/matching.py ----------------------------------------------------------
@@ -90,7 +86,7 @@ async def hash_upload(request: Request, shield: ShieldDep, principal: PrincipalD
 async def raw_lookup(shield: ShieldDep, principal: PrincipalDep, signal: str = Query(...),
                      signal_type: str = Query(...), banks: str | None = Banks,
                      include_distance: bool = Query(False)) -> JSONResponse:
-    return await _call(_service(shield).raw_lookup, principal, signal, signal_type, parse_banks(banks),
+    return await _call(shield.hma.raw_lookup, principal, signal, signal_type, parse_banks(banks),
                        include_distance)
 
 
@@ -104,7 +100,7 @@ async def lookup(shield: ShieldDep, principal: PrincipalDep, url: str | None = N
         return _refused(400, URL_REFUSED)
     if not signal or not signal_type:
         return _refused(400, "Either url or both signal and signal_type are required")
-    return await _call(_service(shield).lookup, principal, signal, signal_type, parse_banks(banks))
+    return await _call(shield.hma.lookup, principal, signal, signal_type, parse_banks(banks))
 
 
 @router.post("/m/lookup")
@@ -112,7 +108,7 @@ async def lookup_upload(request: Request, shield: ShieldDep, principal: Principa
     """An uploaded file (field ``photo`` or ``video``): ``{"<signal type>": {"BANK": [...]}}``."""
     principal.require("match")
     uploads, _ = await _form(request)
-    return await _call(_service(shield).lookup_media, principal, uploads,
+    return await _call(shield.hma.lookup_media, principal, uploads,
                        parse_banks(request.query_params.get("banks")))
 
 
@@ -122,19 +118,19 @@ async def compare(request: Request, shield: ShieldDep, principal: PrincipalDep) 
         body = await _json(request)
     except HmaError as exc:
         return _refused(exc.status, exc.message)
-    return await _call(_service(shield).compare, principal, body)
+    return await _call(shield.hma.compare, principal, body)
 
 
 @router.get("/m/index/status")
 async def index_status(shield: ShieldDep, principal: PrincipalDep, signal_type: str | None = None) -> JSONResponse:
-    return await _call(_service(shield).index_status, principal, signal_type)
+    return await _call(shield.hma.index_status, principal, signal_type)
 
 
 # -- curation: blueprints/curation.py ----------------------------------------------------------
 
 @router.get("/c/banks")
 async def list_banks(shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
-    return await _call(_service(shield).list_banks, principal)
+    return await _call(shield.hma.list_banks, principal)
 
 
 @router.post("/c/banks")
@@ -148,14 +144,14 @@ async def create_bank(request: Request, shield: ShieldDep, principal: PrincipalD
     except HmaError as exc:
         return _refused(exc.status, exc.message)
     ratio = body.get("enabled_ratio", 1.0)
-    return await _call(_service(shield).create_bank, principal, body["name"],
+    return await _call(shield.hma.create_bank, principal, body["name"],
                        ratio if isinstance(ratio, (int, float)) or ratio is None else -1,
                        body.get("enabled"), status=201)
 
 
 @router.get("/c/bank/{bank_name}")
 async def get_bank(bank_name: str, shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
-    return await _call(_service(shield).get_bank, principal, bank_name)
+    return await _call(shield.hma.get_bank, principal, bank_name)
 
 
 @router.put("/c/bank/{bank_name}")
@@ -168,14 +164,14 @@ async def update_bank(bank_name: str, request: Request, shield: ShieldDep, princ
     except HmaError as exc:
         return _refused(exc.status, exc.message)
     ratio = body.get("enabled_ratio")
-    return await _call(_service(shield).update_bank, principal, bank_name, new_name=body.get("name"),
+    return await _call(shield.hma.update_bank, principal, bank_name, new_name=body.get("name"),
                        enabled=body.get("enabled"),
                        enabled_ratio=ratio if ratio is None or isinstance(ratio, (int, float)) else -1)
 
 
 @router.delete("/c/bank/{bank_name}")
 async def delete_bank(bank_name: str, shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
-    return await _call(_service(shield).delete_bank, principal, bank_name)
+    return await _call(shield.hma.delete_bank, principal, bank_name)
 
 
 @router.post("/c/bank/{bank_name}/signal")
@@ -186,7 +182,7 @@ async def add_signals(bank_name: str, request: Request, shield: ShieldDep, princ
         body = await _json(request)
     except HmaError as exc:
         return _refused(exc.status, exc.message)
-    return await _call(_service(shield).add_signals, principal, bank_name, body)
+    return await _call(shield.hma.add_signals, principal, bank_name, body)
 
 
 @router.post("/c/bank/{bank_name}/content")
@@ -200,7 +196,7 @@ async def add_content(bank_name: str, request: Request, shield: ShieldDep, princ
             metadata = json.loads(fields["metadata"])
         except ValueError:
             return _refused(400, "metadata form field must be valid JSON")
-    return await _call(_service(shield).add_media, principal, bank_name, uploads,
+    return await _call(shield.hma.add_media, principal, bank_name, uploads,
                        url=request.query_params.get("url"), types=request.query_params.get("types"),
                        note=fields.get("note"), metadata=metadata)
 
@@ -208,7 +204,7 @@ async def add_content(bank_name: str, request: Request, shield: ShieldDep, princ
 @router.get("/c/bank/{bank_name}/content/{content_id}")
 async def get_content(bank_name: str, content_id: ContentId, shield: ShieldDep, principal: PrincipalDep,
                       include_signals: str = "false", include_metadata: str = "true") -> JSONResponse:
-    return await _call(_service(shield).get_content, principal, bank_name, content_id,
+    return await _call(shield.hma.get_content, principal, bank_name, content_id,
                        include_signals=include_signals.lower() == "true",
                        include_metadata=include_metadata.lower() == "true")
 
@@ -221,9 +217,9 @@ async def update_content(bank_name: str, content_id: ContentId, request: Request
         body = await _json(request)
     except HmaError as exc:
         return _refused(exc.status, exc.message)
-    return await _call(_service(shield).update_content, principal, bank_name, content_id, body)
+    return await _call(shield.hma.update_content, principal, bank_name, content_id, body)
 
 
 @router.delete("/c/bank/{bank_name}/content/{content_id}")
 async def delete_content(bank_name: str, content_id: ContentId, shield: ShieldDep, principal: PrincipalDep) -> JSONResponse:
-    return await _call(_service(shield).delete_content, principal, bank_name, content_id)
+    return await _call(shield.hma.delete_content, principal, bank_name, content_id)
