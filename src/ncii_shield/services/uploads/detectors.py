@@ -1,0 +1,99 @@
+"""What a detector of the upload pipeline is, and what it sees and returns.
+
+A detector is a small object with one method over an upload decoded once by the pipeline
+(:class:`DecodedUpload`) and the caller's view of the banks (:class:`Scope`)::
+
+    class MarksDetector:
+        name = "marks"                       # its key in the verdict
+        media = frozenset({"photo"})         # the kinds of upload it looks at
+        requires = frozenset()               # context it needs, e.g. {"explicit"} for likeness
+
+        def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
+            ...
+            return Findings(items=[MarkFlag(...), ...])
+
+A detector that needs a context the caller did not give (likeness searches faces only in sexual
+content: ``explicit``) is skipped, and the verdict says so. Detectors never write: the pipeline
+records, applies the tenant's policy and queues for review. They are pure over the decoded media and
+the in-memory indexes (rebuildable caches of the store), so scans and monitors in worker processes
+run the same detectors as the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ncii_shield.index.follower import BankInfo, IndexFollower
+    from ncii_shield.media.decode import DecodedPhoto
+    from ncii_shield.services.hashing import PhotoHashes, VideoHashes
+    from ncii_shield.services.keys import Principal
+    from ncii_shield.services.matching import Match
+
+
+@dataclass
+class DecodedUpload:
+    """An upload decoded once. ``photo`` holds the pixels of a photo (None for a video);
+    ``video_path`` is a private RAM-backed copy of a video while the detectors run (deleted after);
+    ``hashes`` are the exchanged hashes (PDQ/vPDQ, MD5, SHA-256), computed before any detector runs."""
+
+    data: bytes
+    kind: str  # "photo" | "video"
+    hashes: PhotoHashes | VideoHashes
+    photo: DecodedPhoto | None = None
+    video_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking and what they may see: detectors report only hits in visible banks."""
+
+    principal: Principal
+    follower: IndexFollower
+    context: frozenset[str] = frozenset()  # what the caller says of the upload: "explicit"
+    dihedral: bool = False  # also try the photo's rotations and flips
+    banks: frozenset[str] = frozenset()  # restrict to these bank names (a scan's --bank); empty: all visible
+
+    def visible(self, bank: BankInfo) -> bool:
+        if not bank.enabled or not (bank.tenant_id == self.principal.tenant_id or bank.shared):
+            return False
+        return not self.banks or bank.name in self.banks
+
+    def shared(self, bank: BankInfo) -> bool:
+        return bank.tenant_id != self.principal.tenant_id
+
+
+class Finding(Protocol):
+    """One thing a detector found: it names the bank and signal it came from, and renders as JSON."""
+
+    bank: str
+    signal_id: int
+
+    def to_json(self) -> dict: ...
+
+
+@dataclass
+class Findings:
+    """A detector's answer. ``matches`` join the verdict's hash matches (exact, near, re-shares);
+    ``items`` are the detector's own flags, listed under its name (``derivatives``, ``likeness``,
+    ``marks``); ``summary`` is an object under its name instead (``provenance``)."""
+
+    matches: list[Match] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)
+    summary: Any | None = None
+
+
+class Detector(Protocol):
+    name: str
+    media: frozenset[str]
+    requires: frozenset[str]
+
+    def detect(self, upload: DecodedUpload, scope: Scope) -> Findings: ...
+
+
+#: A factory builds a detector for a pipeline; it returns None when its optional extra is not
+#: installed or it has nothing to search (the verdict then lists it as unavailable).
+DetectorFactory = Callable[["IndexFollower"], "Detector | None"]
