@@ -84,6 +84,7 @@ class Findings:
     matches: list[Match] = field(default_factory=list)
     items: list[Any] = field(default_factory=list)
     summary: Any | None = None
+    context: frozenset[str] = frozenset()  # what it learnt of the upload for later detectors: "explicit"
 
 
 class Detector(Protocol):
@@ -94,6 +95,7 @@ class Detector(Protocol):
     def detect(self, upload: DecodedUpload, scope: Scope) -> Findings: ...
 
 
-#: A factory builds a detector for a pipeline; it returns None when its optional extra is not
-#: installed or it has nothing to search (the verdict then lists it as unavailable).
+#: A plug-in module (listed in ``pipeline.PLUGINS``) exposes ``detector(follower) -> Detector | None``:
+#: None when it is not configured (the verdict then lists it as unavailable); an ImportError of its
+#: optional extra is reported the same way.
 DetectorFactory = Callable[["IndexFollower"], "Detector | None"]
