@@ -171,7 +171,8 @@ class CaseService:
         with self.db.write() as session:
             tenant = bank_store.get_or_create_tenant(session, OPERATOR_TENANT)
             bank = bank_store.get_or_create_bank(session, tenant.id, ADULT_BANK if queue == "adult" else MINOR_BANK,
-                                                 description="hashes registered by people through their cases")
+                                                 description="hashes registered by people through their cases",
+                                                 trust="anonymous")  # anyone can open a case: services/trust.py
             case = Case(case_number=new_case_number(), pin_hash=_hasher.hash(pin), bank_id=bank.id, queue=queue,
                         status="active", contact_encrypted=encrypted, failed_pins=0, lockouts=0)
             session.add(case)

@@ -253,7 +253,8 @@ class ContentService:
                          details={"hashes": 0, "identical": 0, "near": 0})
             return
         bank = bank_store.get_or_create_bank(session, notice.tenant_id, REMOVED_BANK,
-                                             description="hashes of content removed after removal requests")
+                                             description="hashes of content removed after removal requests",
+                                             policy="act")  # a reviewer removed it: re-uploads may go at once
         bank_store.add_signals(session, bank, [bank_store.NewSignal(kind, value, {"notice": notice.reference})
                                                for h in all_hashes for kind, value in sorted(h.items())])
         event.listen(session, "after_commit", lambda _s: self._on_change(), once=True)

@@ -51,10 +51,12 @@ def get_tenant(session: Session, name: str) -> Tenant:
     return tenant
 
 
-def create_bank(session: Session, tenant_id: int, name: str, *, description: str = "", shared: bool = False) -> Bank:
+def create_bank(session: Session, tenant_id: int, name: str, *, description: str = "", shared: bool = False,
+                kind: str = "block", trust: str = "trusted", policy: str = "review") -> Bank:
     if session.scalar(select(Bank.id).where(Bank.tenant_id == tenant_id, Bank.name == name)):
         raise Conflict(f"a bank called {name!r} already exists")
-    bank = Bank(tenant_id=tenant_id, name=name, description=description, shared=shared, enabled=True)
+    bank = Bank(tenant_id=tenant_id, name=name, description=description, shared=shared, enabled=True,
+                kind=kind, trust=trust, policy=policy)
     session.add(bank)
     try:
         session.flush()
@@ -65,9 +67,10 @@ def create_bank(session: Session, tenant_id: int, name: str, *, description: str
     return bank
 
 
-def get_or_create_bank(session: Session, tenant_id: int, name: str, *, description: str = "") -> Bank:
+def get_or_create_bank(session: Session, tenant_id: int, name: str, *, description: str = "", **trust: str) -> Bank:
+    """The bank called ``name``; created with ``trust`` (kind, trust, policy) if missing."""
     bank = session.scalar(select(Bank).where(Bank.tenant_id == tenant_id, Bank.name == name))
-    return bank if bank is not None else create_bank(session, tenant_id, name, description=description)
+    return bank if bank is not None else create_bank(session, tenant_id, name, description=description, **trust)
 
 
 def find_bank(session: Session, tenant_id: int, name: str) -> Bank:
@@ -81,12 +84,16 @@ def list_banks(session: Session, tenant_id: int) -> list[Bank]:
     return list(session.scalars(select(Bank).where(Bank.tenant_id == tenant_id).order_by(Bank.name)))
 
 
-def set_bank(session: Session, bank: Bank, *, enabled: bool | None = None, shared: bool | None = None) -> Bank:
+def set_bank(session: Session, bank: Bank, *, enabled: bool | None = None, shared: bool | None = None,
+             kind: str | None = None, trust: str | None = None, policy: str | None = None) -> Bank:
     changes.lock(session)
     if enabled is not None:
         bank.enabled = enabled
     if shared is not None:
         bank.shared = shared
+    for name, value in (("kind", kind), ("trust", trust), ("policy", policy)):
+        if value is not None:
+            setattr(bank, name, value)
     session.flush()
     changes.record(session, [{"op": "bank", "bank_id": bank.id, "signal_id": None, "signal_type": None, "value": None}])
     return bank

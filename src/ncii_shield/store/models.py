@@ -41,6 +41,11 @@ class Bank(Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # trust (issue 23, services/trust.py): "block" banks protect victims, "allow" banks suppress them
+    kind: Mapped[str] = mapped_column(String(8), default="block", server_default="block")
+    # who the hashes come from: trusted | partner | unverified | anonymous
+    trust: Mapped[str] = mapped_column(String(16), default="trusted", server_default="trusted")
+    policy: Mapped[str] = mapped_column(String(16), default="review", server_default="review")  # act | review | observe
 
 
 class Signal(Base):
@@ -145,6 +150,9 @@ class Subscription(Base):
     cursor: Mapped[str] = mapped_column(String(100), default="start")
     # the operator's override: the publisher may be on a private network (services/netguard.py)
     allow_private_address: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # what this instance makes of the publisher's hashes (services/trust.py): unconfirmed until an operator says
+    trust: Mapped[str] = mapped_column(String(16), default="unverified", server_default="unverified")
+    policy: Mapped[str] = mapped_column(String(16), default="review", server_default="review")
     applied: Mapped[int] = mapped_column(BigInteger, default=0)
     last_pull_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -314,7 +322,7 @@ class ReviewItem(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # notice | match | derivative | copy
+    kind: Mapped[str] = mapped_column(String(16))  # notice | match | derivative | copy | mandatory_report
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), nullable=True, index=True)
     notice_item_id: Mapped[int | None] = mapped_column(ForeignKey("notice_items.id"), nullable=True)
     content_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -443,3 +451,76 @@ class MonitorRun(Base):
 
 
 Index("ix_monitor_runs_monitor_started", MonitorRun.monitor_id, MonitorRun.started_at)
+
+
+# -- trust and retroactive protection (issue 23, services/trust.py) -------------------------------
+
+
+class SignalDisable(Base):
+    """One tenant stops acting on one signal (until ``until``, or for good); other tenants unaffected."""
+
+    __tablename__ = "signal_disables"
+    __table_args__ = (UniqueConstraint("tenant_id", "signal_id", name="uq_signal_disables"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    signal_id: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignalQuarantine(Base):
+    """A signal's health on this instance: reviewers' rejections of its matches, and its quarantine
+    (review only, never an action) once it over-matched or was rejected too often."""
+
+    __tablename__ = "signal_quarantine"
+
+    signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rejections: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignalFeedback(Base):
+    """A tenant's reviewers' verdict on a signal (the latest one): confirm | deconfirm | dispute."""
+
+    __tablename__ = "signal_feedback"
+    __table_args__ = (UniqueConstraint("tenant_id", "signal_id", name="uq_signal_feedback"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    signal_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RetroMatch(Base):
+    """A past upload found by a signal added later (retroactive matching): one row per (tenant,
+    signal, content), so two replicas following the same change never queue it twice."""
+
+    __tablename__ = "retro_matches"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    content_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    review_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+Index("ix_retro_matches_signal", RetroMatch.signal_id)
+
+
+class TrustCursor(Base):
+    """Where a change-log follower of services/trust.py got to (shared by replicas)."""
+
+    __tablename__ = "trust_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
@@ -12,6 +13,7 @@ from ncii_shield.api.schemas import (
     AddedList, AddedOut, BankCreate, BankList, BankOut, BankUpdate, ErrorOut, SignalOut, SignalsIn,
 )
 from ncii_shield.services.banks import SignalInput
+from ncii_shield.services.signal_controls import controls_for
 
 SignalId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the signal's id, as returned when it was added")]
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)}
@@ -60,3 +62,26 @@ async def get_signal(bank: str, signal_id: SignalId, shield: ShieldDep, principa
 async def withdraw_signal(bank: str, signal_id: SignalId, shield: ShieldDep, principal: PrincipalDep) -> None:
     """Withdraw a signal: it stops matching on every replica within a second (scope bank:write)."""
     await run_in_threadpool(shield.banks.withdraw, principal, bank, signal_id)
+
+
+class BankTrustIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["block", "allow"] | None = Field(
+        default=None, description="allow: known benign content; its matches suppress other banks' for this tenant")
+    trust: Literal["trusted", "partner", "unverified", "anonymous"] | None = Field(
+        default=None, description="who the hashes come from; unverified and anonymous sources never act alone")
+    policy: Literal["act", "review", "observe"] | None = Field(default=None, description="what a match leads to")
+
+
+class BankTrustOut(BaseModel):
+    name: str
+    kind: str
+    trust: str
+    policy: str
+
+
+@router.put("/{bank}/trust", response_model=BankTrustOut)
+async def set_bank_trust(bank: str, body: BankTrustIn, shield: ShieldDep, principal: PrincipalDep) -> dict:
+    """Set a bank's kind, source trust and policy (scope admin; see docs/trust.md)."""
+    return await run_in_threadpool(lambda: controls_for(shield).set_bank(
+        principal, bank, kind=body.kind, trust=body.trust, policy=body.policy))

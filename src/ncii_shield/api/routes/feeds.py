@@ -6,14 +6,19 @@ import asyncio
 import time
 from typing import Annotated
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import ErrorOut
 from ncii_shield.services.exchange.publisher import FORMAT, MAX_PAGE
+from ncii_shield.services.signal_controls import controls_for
 
-router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses={c: {"model": ErrorOut} for c in (401, 404, 422)})
+router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses={c: {"model": ErrorOut} for c in (401, 403, 404, 422)})
 _bearer = HTTPBearer(auto_error=False, description="A feed access token: Authorization: Bearer nsf_...")
 Token = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -44,3 +49,19 @@ async def feed_page(
             return envelope
         while shield.follower.seq == seen and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+
+
+class SubscriptionTrustIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trust: Literal["trusted", "partner", "unverified", "anonymous"] | None = Field(
+        default=None, description="a new subscription is unverified until the operator confirms the publisher")
+    policy: Literal["act", "review", "observe"] | None = None
+
+
+@router.put("/subscriptions/{name}/trust")
+async def set_subscription_trust(name: str, body: SubscriptionTrustIn, shield: ShieldDep,
+                                 principal: PrincipalDep) -> dict:
+    """Set a subscription's trust and policy (scope admin, an API key; the subscription's bank must be
+    the key's tenant's). The weaker of the subscription's and its bank's settings applies."""
+    return await run_in_threadpool(lambda: controls_for(shield).set_subscription(
+        principal, name, trust=body.trust, policy=body.policy))

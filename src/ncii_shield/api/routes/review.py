@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.routes.notices import ERRORS, actor
 from ncii_shield.services import audit
+from ncii_shield.services.signal_controls import controls_for
 
 router = APIRouter(prefix="/v1/review", tags=["review"], responses=ERRORS)
 audit_router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
@@ -51,7 +52,7 @@ class KeyIn(BaseModel):
 
 class QueueItemOut(BaseModel):
     id: int
-    kind: Literal["notice", "match", "derivative", "copy"]
+    kind: Literal["notice", "match", "derivative", "copy", "mandatory_report"]
     status: Literal["open", "escalated", "decided", "closed"]
     priority: int
     deadline_at: datetime | None
@@ -156,6 +157,48 @@ async def statement(shield: ShieldDep, principal: PrincipalDep, item_id: int = I
     body = await run_in_threadpool(shield.review.statement, principal.tenant_id, item_id)
     return JSONResponse(body, headers={
         "Content-Disposition": f'attachment; filename="statement-of-reasons-{item_id}.json"'})
+
+
+# -- single signals, per tenant (issue 23): disable, state ------------------------------------------
+
+SignalId = Path(ge=1, le=2**63 - 1, description="the signal's id, as a match names it")
+
+
+class DisableIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
+    until: datetime | None = Field(default=None, description="with a UTC offset; leave out to disable until re-enabled")
+
+
+class SignalStateOut(BaseModel):
+    signal_id: int
+    bank: str
+    shared: bool = Field(description="the bank is another tenant's, shared for matching")
+    disabled: bool = Field(description="this tenant does not act on it (other tenants are not affected)")
+    disabled_until: datetime | None
+    verdict: Literal["confirm", "deconfirm", "dispute"] | None = Field(description="this tenant's reviewers' verdict")
+    quarantined: bool = Field(description="instance-wide: it over-matched or was rejected too often; review only")
+
+
+@router.get("/signals/{signal_id}", response_model=SignalStateOut)
+async def signal_state(shield: ShieldDep, principal: PrincipalDep, signal_id: int = SignalId) -> dict:
+    """What this tenant has said about a signal it can see (scope reviewer)."""
+    return await run_in_threadpool(controls_for(shield).state, principal, signal_id)
+
+
+@router.put("/signals/{signal_id}/disable", response_model=SignalStateOut)
+async def disable_signal(body: DisableIn, shield: ShieldDep, principal: PrincipalDep,
+                         signal_id: int = SignalId) -> dict:
+    """Stop acting on one signal for this tenant only, optionally until a time (scope reviewer). Its
+    matches are then ``disabled`` in the trust policy; the signal stays active for everyone else."""
+    return await run_in_threadpool(lambda: controls_for(shield).disable(principal, signal_id, reason=body.reason,
+                                                                         until=body.until))
+
+
+@router.delete("/signals/{signal_id}/disable", response_model=SignalStateOut)
+async def enable_signal(shield: ShieldDep, principal: PrincipalDep, signal_id: int = SignalId) -> dict:
+    """Act on the signal again for this tenant (scope reviewer)."""
+    return await run_in_threadpool(controls_for(shield).enable, principal, signal_id)
 
 
 @audit_router.get("/export", response_class=StreamingResponse)

@@ -72,7 +72,8 @@ def subscribe(db: Database, principal: Principal, *, name: str, url: str, feed: 
         if session.scalar(select(Subscription.id).where(Subscription.name == name)):
             raise Conflict(f"a subscription called {name!r} already exists")
         bank_row = bank_store.get_or_create_bank(session, principal.tenant_id, bank,
-                                                 description=f"subscribed from feed {feed!r} at {url}")
+                                                 description=f"subscribed from feed {feed!r} at {url}",
+                                                 trust="unverified")  # until the operator confirms the publisher
         session.add(Subscription(name=name, url=url, feed=feed, publisher_key=publisher_key, token=seal(token),
                                  bank_id=bank_row.id, cursor="start", applied=0,
                                  allow_private_address=allow_private_address))

@@ -1,0 +1,173 @@
+"""The trust policy (issue 23): single signals disabled per tenant, allow-list banks, source trust and
+policy. Real databases (SQLite and PostgreSQL), the policy as the upload pipeline calls it."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from ncii_shield.errors import InvalidRequest, NotFound, PermissionDenied
+from ncii_shield.services.banks import SignalInput
+from ncii_shield.services.signal_controls import SignalControls
+from ncii_shield.services.trust import Thresholds, TrustPolicy
+from ncii_shield.store.models import AuditEntry, utcnow
+
+PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+MD5 = "0" * 31 + "1"
+
+
+@pytest.fixture
+def world(data_shield):
+    """Tenants a and b; a has bank "own" (one PDQ, one MD5); b shares bank "partner" (the same PDQ)."""
+    s = data_shield
+    a = s.local_principal("a")
+    b = s.local_principal("b")
+    s.banks.create(a, "own")
+    pdq, md5 = s.banks.add(a, "own", [SignalInput("pdq", PDQ), SignalInput("md5", MD5)])
+    s.banks.create(b, "partner", shared=True)
+    (shared,) = s.banks.add(b, "partner", [SignalInput("pdq", PDQ)])
+    policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))
+    return {"s": s, "a": a, "b": b, "pdq": pdq.id, "md5": md5.id, "shared": shared.id, "policy": policy,
+            "controls": SignalControls(s.db, policy)}
+
+
+def actions(policy: TrustPolicy, tenant_id: int, hits: list) -> dict[int, str]:
+    return {x.signal_id: x.action for x in policy.assess(tenant_id, hits)}
+
+
+# -- item 6: one signal disabled for one tenant ---------------------------------------------------
+
+
+def test_a_signal_disabled_for_one_tenant_still_acts_for_the_other(world):
+    w = world
+    s, a, b, policy, controls = w["s"], w["a"], w["b"], w["policy"], w["controls"]
+    s.banks.update(a, "own", shared=True)
+    controls.set_bank(a, "own", policy="act")
+    hits = [("own", w["pdq"], "pdq")]
+    assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "act"}
+    reviewer_b = b  # local principals hold every scope
+    assert actions(policy, b.tenant_id, hits)[w["pdq"]] == "review"  # shared by another tenant: capped
+
+    controls.disable(a, w["pdq"], reason="a widely shared news photo")
+    assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "disabled"}
+    assert actions(policy, b.tenant_id, hits) == {w["pdq"]: "review"}, "b is not affected"
+    assert controls.state(a, w["pdq"])["disabled"] is True
+    assert controls.state(reviewer_b, w["pdq"])["disabled"] is False
+    with s.db.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "signal.disabled")).one()
+        assert entry.tenant_id == a.tenant_id and entry.subject == f"signal:{w['pdq']}"
+
+    controls.enable(a, w["pdq"])
+    assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "act"}
+
+
+def test_a_disable_with_an_expiry_ends_by_itself(world):
+    w = world
+    controls, policy, a = w["controls"], w["policy"], w["a"]
+    controls.set_bank(a, "own", policy="act")
+    soon = utcnow() + timedelta(seconds=1.5)
+    out = controls.disable(a, w["md5"], reason="pending investigation", until=soon)
+    assert out["disabled"] is True and out["disabled_until"] is not None
+    hits = [("own", w["md5"], "md5")]
+    assert actions(policy, a.tenant_id, hits) == {w["md5"]: "disabled"}
+    time.sleep(1.6)
+    assert actions(policy, a.tenant_id, hits) == {w["md5"]: "act"}, "expired in the cached state too"
+    policy.invalidate()
+    assert actions(policy, a.tenant_id, hits) == {w["md5"]: "act"}
+
+
+def test_disabling_needs_a_reason_a_future_expiry_and_a_visible_signal(world):
+    w = world
+    controls, a, b = w["controls"], w["a"], w["b"]
+    with pytest.raises(InvalidRequest, match="reason"):
+        controls.disable(a, w["pdq"], reason=" ")
+    with pytest.raises(InvalidRequest, match="future"):
+        controls.disable(a, w["pdq"], reason="x", until=utcnow() - timedelta(minutes=1))
+    with pytest.raises(NotFound):  # a's bank is private: b cannot even name its signals
+        controls.disable(b, w["pdq"], reason="x")
+    with pytest.raises(NotFound):
+        controls.disable(a, 10**12, reason="x")
+    match_only = type(a)(a.key_id, a.key_prefix, a.tenant_id, frozenset({"match"}))
+    with pytest.raises(PermissionDenied):
+        controls.disable(match_only, w["pdq"], reason="x")
+
+
+# -- item 5: allow-list banks ------------------------------------------------------------------------
+
+
+def test_an_allow_listed_image_is_never_acted_on_and_the_suppression_is_audited(world):
+    w = world
+    s, a, policy, controls = w["s"], w["a"], w["policy"], w["controls"]
+    controls.set_bank(a, "own", policy="act")
+    s.banks.create(a, "benign")
+    (benign,) = s.banks.add(a, "benign", [SignalInput("pdq", PDQ)])
+    controls.set_bank(a, "benign", kind="allow")
+    out = policy.assess(a.tenant_id, [("own", w["pdq"], "pdq"), ("benign", benign.id, "pdq"),
+                                      ("partner", w["shared"], "pdq")], content_id="upload-7")
+    got = {x.bank: x.action for x in out}
+    assert got == {"own": "suppressed", "benign": "observe", "partner": "suppressed"}
+    assert all(x.action != "act" for x in out)
+    with s.db.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "trust.suppressed")).one()
+    assert entry.tenant_id == a.tenant_id and entry.subject == "content:upload-7"
+    assert "benign" in entry.details and str(w["pdq"]) in entry.details
+    # the allow bank suppresses only for its own tenant: b's view of the shared bank is unaffected
+    assert actions(policy, w["b"].tenant_id, [("partner", w["shared"], "pdq")])[w["shared"]] == "review"
+
+
+# -- item 2: source trust and policy --------------------------------------------------------------
+
+
+def test_untrusted_sources_never_act_whatever_their_policy(world):
+    w = world
+    controls, policy, a = w["controls"], w["policy"], w["a"]
+    hits = [("own", w["pdq"], "pdq")]
+    assert actions(policy, a.tenant_id, hits)[w["pdq"]] == "review", "default policy: review first"
+    for trust, expected in (("trusted", "act"), ("partner", "act"), ("unverified", "review"),
+                            ("anonymous", "review")):
+        controls.set_bank(a, "own", trust=trust, policy="act")
+        assert actions(policy, a.tenant_id, hits)[w["pdq"]] == expected, trust
+    controls.set_bank(a, "own", trust="trusted", policy="observe")
+    assert actions(policy, a.tenant_id, hits)[w["pdq"]] == "observe"
+    with pytest.raises(InvalidRequest, match="trust must be one of"):
+        controls.set_bank(a, "own", trust="gold")
+
+
+def test_case_intake_and_feed_banks_default_to_untrusted(data_shield, tmp_path):
+    s = data_shield
+    from ncii_shield.services.exchange.subscriber import subscribe
+    from ncii_shield.store.models import Bank
+
+    s.cases.open_case([SignalInput("pdq", PDQ)], age="adult", consent=True)
+    admin = s.local_principal("default")
+    subscribe(s.db, admin, name="other", url="http://127.0.0.1:9", feed="f",
+              publisher_key="A" * 43 + "=", token="t", bank="from-feed", allow_private_address=True)
+    with s.db.read() as session:
+        banks = {b.name: b for b in session.scalars(select(Bank))}
+    assert banks["from-feed"].trust == "unverified"
+    assert banks["victims"].trust == "anonymous"
+    controls = SignalControls(s.db, TrustPolicy(s.db, thresholds=Thresholds(ttl=60)))
+    controls.set_bank(admin, "from-feed", policy="act", trust="trusted")
+    (sig,) = s.banks.add(admin, "from-feed", [SignalInput("md5", MD5)])
+    policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60))
+    # the subscription is still unverified: it bounds the bank's own settings
+    assert actions(policy, admin.tenant_id, [("from-feed", sig.id, "md5")])[sig.id] == "review"
+    controls.set_subscription(admin, "other", trust="partner", policy="act")
+    policy.invalidate()
+    assert actions(policy, admin.tenant_id, [("from-feed", sig.id, "md5")])[sig.id] == "act"
+
+
+def test_an_assessment_costs_well_under_a_millisecond(world):
+    w = world
+    policy, a = w["policy"], w["a"]
+    hits = [("own", w["pdq"], "pdq"), ("own", w["md5"], "md5"), ("partner", w["shared"], "pdq")]
+    policy.assess(a.tenant_id, hits)  # loads the state
+    runs = 2000
+    started = time.perf_counter()
+    for _ in range(runs):
+        policy.assess(a.tenant_id, hits)
+    per_call = (time.perf_counter() - started) / runs
+    assert per_call < 0.0003, f"{per_call * 1e6:.0f} us per assessment of 3 hits"
