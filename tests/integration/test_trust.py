@@ -171,3 +171,72 @@ def test_an_assessment_costs_well_under_a_millisecond(world):
         policy.assess(a.tenant_id, hits)
     per_call = (time.perf_counter() - started) / runs
     assert per_call < 0.0003, f"{per_call * 1e6:.0f} us per assessment of 3 hits"
+
+
+# -- item 4: over-match quarantine ------------------------------------------------------------------
+
+
+def test_a_feed_sending_a_common_image_is_quarantined_after_n_distinct_uploads(world):
+    """N = 20 distinct uploads in an hour (the default): the 21st distinct upload quarantines it."""
+    from ncii_shield.services.trust_metrics import TrustCollector
+
+    w = world
+    s, a, b, controls = w["s"], w["a"], w["b"], w["controls"]
+    policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))  # defaults: 20 distinct uploads in 3,600 s
+    controls.set_bank(a, "own", trust="partner", policy="act")
+    hits = [("own", w["pdq"], "pdq")]
+    for n in range(20):
+        assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "act"}
+        policy.assess(a.tenant_id, hits, content_id=f"meme-{n}")
+        policy.assess(a.tenant_id, hits, content_id=f"meme-{n}")  # the same upload again counts once
+    assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "act"}, "20 distinct uploads: not yet"
+    out = policy.assess(a.tenant_id, hits, content_id="meme-20")
+    assert out[0].action == "act", "the upload that crossed the line was assessed before it"
+    assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "quarantined"}
+    other = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))  # another replica reads it from the store
+    assert actions(other, a.tenant_id, hits) == {w["pdq"]: "quarantined"}
+    assert controls.state(a, w["pdq"])["quarantined"] is True
+    with s.db.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "signal.quarantined")).one()
+    assert entry.subject == f"signal:{w['pdq']}" and "20 distinct uploads" in entry.details
+    metrics = {m.name: m.samples[0].value for m in TrustCollector(s.db).collect()}
+    assert metrics["ncii_trust_quarantined_signals"] == 1
+    assert controls.release(w["pdq"], actor="operator") is True
+    policy.invalidate()
+    assert actions(policy, a.tenant_id, hits) == {w["pdq"]: "act"}
+    assert {m.name: m.samples[0].value for m in TrustCollector(s.db).collect()}["ncii_trust_quarantined_signals"] == 0
+
+
+def test_a_signal_whose_matches_reviewers_keep_rejecting_is_quarantined(world):
+    w = world
+    s, a, controls = w["s"], w["a"], w["controls"]
+    policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=0.0))
+    controls.set_bank(a, "own", policy="act")
+    hits = [("own", w["md5"], "md5")]
+    for n in range(3):  # the default: 3 rejections
+        assert actions(policy, a.tenant_id, hits) == {w["md5"]: "act"}
+        item = s.review.enqueue(a.tenant_id, "match", actor="upload", content_id=f"c{n}",
+                                details={"matches": [{"bank": "own", "signal_id": w["md5"], "signal_type": "md5"}]})
+        s.review.decide(a.tenant_id, item.id, "keep", "a stock photo, not the person", actor="reviewer")
+    assert actions(policy, a.tenant_id, hits) == {w["md5"]: "quarantined"}
+    assert actions(policy, a.tenant_id, [("own", w["pdq"], "pdq")]) == {w["pdq"]: "act"}, "only that signal"
+
+
+def test_a_thousand_cases_registering_one_harmless_image_cannot_make_it_act(data_shield, monkeypatch):
+    """Anyone can open a case: a thousand cases naming one popular image still only ever reach review."""
+    from argon2 import PasswordHasher
+
+    from ncii_shield.services import cases
+
+    monkeypatch.setattr(cases, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))  # PINs: not the point
+    s = data_shield
+    for _ in range(1000):
+        s.cases.open_case([SignalInput("pdq", PDQ)], age="adult", consent=True)
+    admin = s.local_principal("default")
+    controls = SignalControls(s.db)
+    controls.set_bank(admin, "victims", policy="act")  # even with a platform asking for automatic action
+    found = s.matcher.match(admin, [SignalInput("pdq", PDQ)])
+    assert len(found) == 1, "one signal, however many cases"
+    policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))
+    out = policy.assess(admin.tenant_id, found)
+    assert [x.action for x in out] == ["review"] and "anonymous" in out[0].reason

@@ -200,6 +200,16 @@ def record_rejections(session: Session, signal_ids: list[int], thresholds: Thres
     return quarantined
 
 
+def matched_signals(details: dict | None) -> list[int]:
+    """The signal ids a review item's details name (``matches`` / ``hits``: dicts with ``signal_id``)."""
+    out = []
+    for key in ("matches", "hits"):
+        for hit in (details or {}).get(key) or []:
+            if isinstance(hit, dict) and isinstance(hit.get("signal_id"), int) and hit.get("signal_type") != "derivative":
+                out.append(hit["signal_id"])
+    return out
+
+
 def _check(value: str | None, accepted: tuple[str, ...], what: str) -> None:
     if value is not None and value not in accepted:
         raise InvalidRequest(f"{what} must be one of {', '.join(accepted)}")
