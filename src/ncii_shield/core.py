@@ -48,6 +48,7 @@ class Shield:
     review: ReviewService
     sessions: ReviewSessions
     _publisher: object | None = None
+    _uploads: object | None = None
     _feed_followers: list = field(default_factory=list)
     deadline_watch: object | None = None  # services.deadlines.DeadlineWatch once started
 
@@ -70,6 +71,15 @@ class Shield:
         return shield
 
     @property
+    def uploads(self):  # noqa: ANN201 - the one upload pipeline (services/uploads), built on first use
+        if self._uploads is None:
+            from ncii_shield.services.uploads.pipeline import UploadPipeline
+
+            self._uploads = UploadPipeline(self.matcher, self.follower, content=self.content, cases=self.cases,
+                                           review=self.review)
+        return self._uploads
+
+    @property
     def derivatives(self):  # noqa: ANN201 - registration of photos for derivative protection
         from ncii_shield.services.derivatives import DerivativeService
 
@@ -79,7 +89,7 @@ class Shield:
     def hma(self):  # noqa: ANN201 - HMA 2.x's API shapes over the bank, matching and hashing services
         from ncii_shield.services.hma import HmaService
 
-        return HmaService(self.db, self.banks, self.matcher, self.follower)
+        return HmaService(self.db, self.banks, self.matcher, self.follower, self.uploads)
 
     @property
     def publisher(self):  # noqa: ANN201 - created on first use: it reads (or makes) the signing key

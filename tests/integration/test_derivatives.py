@@ -138,7 +138,8 @@ def test_cli_protect_add_and_check_json(tmp_path):
     assert fake["path"].endswith("fake.jpg") and fake["matches"] == []
     assert [(d["bank"], d["signal_id"]) for d in fake["derivatives"]] == [("mine", rows[0]["signal_id"])]
     assert set(fake["derivatives"][0]) >= {"bank", "signal_id", "score", "edited_region"}
-    assert other == {"path": str(tmp_path / "other.jpg"), "matches": [], "derivatives": []}
+    assert other == {"path": str(tmp_path / "other.jpg"), "matches": [], "derivatives": [],
+                     "review": {"queue": False, "kind": "match", "priority": 0, "reasons": []}}
     missing = cli("check", str(tmp_path / "nope.jpg"), "--db", db, "--json")
     assert missing.returncode == 1 and "error" in json.loads(missing.stdout)
 
@@ -154,16 +155,16 @@ def test_signatures_are_withdrawn_with_the_case(db_url):
         case = shield.cases.open_case([SignalInput("derivative", value)], age="adult", consent=True)
         operator = shield.local_principal(OPERATOR_TENANT, ("match",))  # owns the victims' bank
         fake = jpeg(edit("patch", scene(41), BOX))
-        assert len(shield.matcher.check_media(operator, fake).derivatives) == 1
+        assert len(shield.uploads.check(operator, fake).derivatives) == 1
         fresh = Shield.open(db_url)  # another replica: builds its index from the store's snapshot
         try:
-            flags = fresh.matcher.check_media(fresh.local_principal(OPERATOR_TENANT, ("match",)), fake).derivatives
+            flags = fresh.uploads.check(fresh.local_principal(OPERATOR_TENANT, ("match",)), fake).derivatives
             assert len(flags) == 1 and fresh.follower.indexes["derivative"]._values == {}  # signatures stay in the store
         finally:
             fresh.close()
         shield.cases.withdraw(case.case_number, case.pin)
         shield.follower.catch_up()
-        assert shield.matcher.check_media(operator, fake).derivatives == []
+        assert shield.uploads.check(operator, fake).derivatives == []
     finally:
         shield.close()
 

@@ -41,7 +41,7 @@ def test_new_items_only_and_a_time_series(db_url: str, tmp_path: Path) -> None:
         folder = tmp_path / "drop"
         photo_folder(folder, 4, start=2)  # nothing banked yet
         view = monitors.add(who, str(folder), every="1h", banks=["victims"])
-        scanner_for = lambda settings: Scanner(settings, shield.matcher)  # noqa: E731
+        scanner_for = lambda settings: Scanner(settings, shield.uploads)  # noqa: E731
         first = monitors.run_due(scanner_for)
         assert [(r.items_seen, r.new_items, r.matches) for r in first] == [(4, 4, 0)]
         assert monitors.run_due(scanner_for) == []  # not due again for an hour
@@ -107,7 +107,7 @@ def test_a_due_monitor_runs_once_when_two_runners_race(tmp_path: Path) -> None:
 
         def race() -> None:
             barrier.wait()
-            reports.extend(MonitorService(shield.db).run_due(lambda s: Scanner(s, shield.matcher)))
+            reports.extend(MonitorService(shield.db).run_due(lambda s: Scanner(s, shield.uploads)))
 
         threads = [threading.Thread(target=race) for _ in range(3)]
         for t in threads:
@@ -212,7 +212,7 @@ def test_a_remote_feed_monitor_scans_what_the_feed_adds(tmp_path: Path) -> None:
         who = shield.local_principal("default")
         view = monitors.add(who, f"{server.url}/feed.xml", every="1h", allow_loopback=True)
         assert view.source == f"{server.url}/feed.xml"
-        scanner_for = lambda settings: Scanner(settings, shield.matcher)  # noqa: E731
+        scanner_for = lambda settings: Scanner(settings, shield.uploads)  # noqa: E731
         first = monitors.run_due(scanner_for)
         server.files["/feed.xml"] = feed("0.jpg", "1.jpg", "5.jpg")  # newest first, as feeds do
         second = monitors.run_due(scanner_for, force=True)

@@ -28,7 +28,7 @@ def scanner(tmp_path: Path, **settings) -> tuple[Shield, Scanner]:  # noqa: ANN0
     url = make_store(tmp_path)
     shield = Shield.open(url)
     principal = shield.local_principal("default", ("match",))
-    return shield, Scanner(ScanSettings(url, principal, **settings), shield.matcher)
+    return shield, Scanner(ScanSettings(url, principal, **settings), shield.uploads)
 
 
 def test_statuses_and_bank_filter(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_statuses_and_bank_filter(tmp_path: Path) -> None:
         refused = every_bank.scan(ErrorItem(0, 1, "x", None, RefusedSource("refused: test")))
         assert (refused["status"], refused["error_type"], refused["error"]) == ("error", "RefusedSource", "refused: test")
         only_victims = Scanner(ScanSettings(every_bank.settings.db_url, every_bank.settings.principal,
-                                            banks=("victims",)), shield.matcher)
+                                            banks=("victims",)), shield.uploads)
         assert only_victims.scan(item(photo(OTHER_PDQ)))["status"] == "no_match"
     finally:
         shield.close()
@@ -61,7 +61,7 @@ def test_rotations_only_with_dihedral(tmp_path: Path) -> None:
         turned = rotated(original)
         assert plain.scan(item(turned))["status"] == "no_match"
         with_dihedral = Scanner(ScanSettings(plain.settings.db_url, plain.settings.principal, dihedral=True),
-                                shield.matcher)
+                                shield.uploads)
         found = with_dihedral.scan(item(turned))
         assert found["status"] == "near" and found["matches"][0]["variant"] in ("rotate90", "rotate270")
     finally:
@@ -77,7 +77,7 @@ def test_derivative_hook(tmp_path: Path) -> None:
         return [{"bank": "victims", "signal_id": 99, "score": 0.9}] if data == photo(50) else []
 
     try:
-        hooked = Scanner(base.settings, shield.matcher, derivative=check)
+        hooked = Scanner(base.settings, shield.uploads, derivative=check)
         found = hooked.scan(item(photo(50)))
         assert found["status"] == "derivative"
         assert found["matches"] == [{"signal_type": "derivative", "bank": "victims", "signal_id": 99, "score": 0.9}]
@@ -87,7 +87,7 @@ def test_derivative_hook(tmp_path: Path) -> None:
         def broken(data: bytes, hashes) -> list[dict]:  # noqa: ANN001
             raise RuntimeError("model file missing")
 
-        failed = Scanner(base.settings, shield.matcher, derivative=broken).scan(item(photo(50)))
+        failed = Scanner(base.settings, shield.uploads, derivative=broken).scan(item(photo(50)))
         assert failed["status"] == "no_match" and "model file missing" in failed["derivative_error"]
     finally:
         shield.close()

@@ -104,7 +104,7 @@ def _monitor_runner(shield: Shield, interval: float):  # noqa: ANN202 - scans du
     service = MonitorService(shield.db)
     service.on_match = lambda tenant_id, monitor_id, result: shield.review.enqueue_scan_result(
         tenant_id, f"monitor:{monitor_id}", result)  # matches and derivative flags go to the review queue
-    runner = MonitorRunner(service, lambda settings: Scanner(settings, shield.matcher), interval)
+    runner = MonitorRunner(service, lambda settings: Scanner(settings, shield.uploads), interval)
     runner.start()
     return runner
 

@@ -128,6 +128,13 @@ class MatchList(BaseModel):
     matches: list[MatchOut]
 
 
+class ReviewOut(BaseModel):
+    queue: bool = Field(description="whether the findings call for a person to look")
+    kind: str = Field(description="the review item kind: match, derivative, likeness, mark")
+    priority: int = Field(description="0-100; higher is looked at first")
+    reasons: list[str] = Field(description="why, in words a reviewer reads")
+
+
 class MediaMatchOut(MatchList):
     content_type: str
     hashes: dict[str, Any] = Field(description="the upload's hashes; the upload itself is not kept")
@@ -136,9 +143,25 @@ class MediaMatchOut(MatchList):
         default_factory=list,
         description="registered photos this upload is an edited derivative of (a part replaced, the rest the "
                     "same photo); re-shares without an edit are in matches with signal_type \"derivative\"")
+    likeness: list[dict[str, Any]] | None = Field(
+        None, description="enrolled people's faces found in this (explicit) upload: {bank, signal_id, similarity, "
+                          "face_box [x, y, w, h], frame}; absent when likeness protection is not installed or the "
+                          "upload was not said to be explicit (see skipped)")
+    marks: list[dict[str, Any]] | None = Field(
+        None, description="marks of known services found in the upload: {bank, signal_id, label, score, box}")
+    provenance: dict[str, Any] | None = Field(
+        None, description="what the file says of its making: {ai_generated: true|false|null, evidence: [{kind, "
+                          "detail}]}; null when nothing is known, never a guess from pixels")
+    review: ReviewOut = Field(description="what the tenant's policy makes of the findings: whether a person should "
+                                          "look, the review kind and priority, and why")
     review_item: int | None = Field(
         None, description="with review=true: the moderator review queue item this upload's matches and flags went "
                           "into (null when there was nothing to review)")
+    skipped: dict[str, str] | None = Field(
+        None, description="detectors that did not run on this upload, with the reason (e.g. likeness: needs "
+                          "explicit content)")
+
+    model_config = {"extra": "allow"}  # a plug-in detector's findings appear under its name
 
 
 class Health(BaseModel):

@@ -29,6 +29,7 @@ def match(
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.banks import SignalInput
+    from ncii_shield.services.uploads.pipeline import CheckOptions
 
     if not paths and not signal:
         fail("give files to hash or --signal TYPE:VALUE", 2)
@@ -42,8 +43,8 @@ def match(
             results.append({"input": item, "matches": [m.to_json() for m in found]})
         for path in paths or []:
             try:
-                hashes, found = shield.matcher.match_media(principal, path.read_bytes(), dihedral=dihedral)
-                results.append({"input": str(path), "matches": [m.to_json() for m in found]})
+                verdict = shield.uploads.check(principal, path.read_bytes(), CheckOptions(dihedral=dihedral))
+                results.append({"input": str(path), "matches": [m.to_json() for m in verdict.matches]})
             except (NciiShieldError, OSError) as exc:
                 results.append({"input": str(path), "error": str(exc)})
     except NciiShieldError as exc:

@@ -100,7 +100,7 @@ def run_due(
 
     shield = Shield.open(db)
     try:
-        reports = MonitorService(shield.db).run_due(lambda settings: Scanner(settings, shield.matcher), force=all_)
+        reports = MonitorService(shield.db).run_due(lambda settings: Scanner(settings, shield.uploads), force=all_)
     finally:
         shield.close()
     for r in reports:

@@ -80,12 +80,16 @@ def add(
 
 def check(
     paths: list[Path] = typer.Argument(..., help="Photos or videos to check.", show_default=False),
+    explicit: bool = typer.Option(False, "--explicit", help="The files are sexual content (as the platform holds "
+                                  "them): only then are enrolled people's faces searched (likeness protection)."),
+    dihedral: bool = typer.Option(False, "--dihedral", help="Also match the photos' rotations and flips."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Check files: exact and near matches of banked hashes, and edited derivatives of registered photos.
+    """Check files through the one upload pipeline: exact and near matches of banked hashes, edited
+    derivatives of registered photos and, where installed, likeness, service marks and provenance.
 
     A *derivative* is a registered photo with a part replaced (the rest is the same photo, maybe
     re-encoded, resized, cropped, mirrored, slightly rotated, watermarked or screenshotted). The
@@ -93,23 +97,28 @@ def check(
 
       ncii-shield check upload.jpg
 
-      ncii-shield check uploads/*.jpg --json     # {"path", "matches": [...], "derivatives": [...]}
+      ncii-shield check uploads/*.jpg --json     # {"path", "matches": [...], "derivatives": [...], "review": {...}}
 
-    Exit status: 0 nothing found, 3 a match or a derivative, 1 an error.
+      ncii-shield check --explicit clip.mp4      # also search enrolled faces (likeness)
+
+    Exit status: 0 nothing found, 3 a match or any flag, 1 an error.
     """
     from ncii_shield.core import Shield
+    from ncii_shield.services.uploads.pipeline import CheckOptions
 
     shield = Shield.open(db)
     results = []
+    options = CheckOptions(dihedral=dihedral, explicit=explicit)
     try:
         principal = shield.local_principal(tenant, ("match",))
         with _progress(len(paths), json_output) as progress:
             task = progress.add_task("checking", total=len(paths))
             for path in paths:
                 try:
-                    checked = shield.matcher.check_media(principal, path.read_bytes())
-                    results.append({"path": str(path), "matches": [m.to_json() for m in checked.matches],
-                                    "derivatives": [d.to_json() for d in checked.derivatives]})
+                    verdict = shield.uploads.check(principal, path.read_bytes(), options)
+                    results.append({"path": str(path), **verdict.findings_json(), "review": verdict.review.to_json(),
+                                    **({"skipped": verdict.skipped} if verdict.skipped else {}),
+                                    "_found": verdict.found})
                 except (NciiShieldError, OSError) as exc:
                     results.append({"path": str(path), "error": str(exc)})
                 progress.advance(task)
@@ -118,20 +127,39 @@ def check(
     finally:
         shield.close()
     for r in results:
+        found = r.pop("_found", False)
         if json_output:
             print_json(r)
         elif "error" in r:
             typer.echo(f"{r['path']}: error: {r['error']}")
-        elif not r["matches"] and not r["derivatives"]:
+        elif not found and not (r.get("provenance") or {}).get("ai_generated"):
             typer.echo(f"{r['path']}: nothing found")
         else:
-            for m in r["matches"]:
-                typer.echo(f"{r['path']}: MATCH bank={m['bank']} signal={m['signal_id']} "
-                           f"{m['signal_type']} distance={m['distance']}")
-            for d in r["derivatives"]:
-                typer.echo(f"{r['path']}: DERIVATIVE bank={d['bank']} signal={d['signal_id']} score={d['score']} "
-                           f"edited region [x, y, w, h]={d['edited_region']}")
+            _echo_findings(r)
+        r["_found"] = found
     if any("error" in r for r in results):
         raise typer.Exit(1)
-    if any(r.get("matches") or r.get("derivatives") for r in results):
+    if any(r["_found"] for r in results):
         raise typer.Exit(3)
+
+
+def _echo_findings(r: dict) -> None:
+    path = r["path"]
+    for m in r["matches"]:
+        typer.echo(f"{path}: MATCH bank={m['bank']} signal={m['signal_id']} {m['signal_type']} distance={m['distance']}")
+    for d in r.get("derivatives", []):
+        typer.echo(f"{path}: DERIVATIVE bank={d['bank']} signal={d['signal_id']} score={d['score']} "
+                   f"edited region [x, y, w, h]={d['edited_region']}")
+    for f in r.get("likeness", []):
+        typer.echo(f"{path}: LIKENESS bank={f['bank']} signal={f['signal_id']} similarity={f.get('similarity')} "
+                   f"face [x, y, w, h]={f.get('face_box')}")
+    for f in r.get("marks", []):
+        typer.echo(f"{path}: MARK bank={f['bank']} signal={f['signal_id']} label={f.get('label')!r} "
+                   f"score={f.get('score')} box [x, y, w, h]={f.get('box')}")
+    provenance = r.get("provenance") or {}
+    if provenance.get("ai_generated"):
+        kinds = ", ".join(sorted({e.get("kind", "?") for e in provenance.get("evidence", [])}))
+        typer.echo(f"{path}: AI-MADE according to {kinds}")
+    review = r.get("review") or {}
+    if review.get("queue"):
+        typer.echo(f"{path}: review {review['kind']} at priority {review['priority']}: {'; '.join(review['reasons'])}")

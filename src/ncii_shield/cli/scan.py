@@ -37,6 +37,8 @@ def scan(
     checkpoint: Path | None = typer.Option(None, "--checkpoint", help="Checkpoint file. Default: OUTPUT.checkpoint"
                                            ".sqlite, or under the data directory when there is no --output."),
     dihedral: bool = typer.Option(False, "--dihedral", help="Also match photos' rotations and flips (slower)."),
+    explicit: bool = typer.Option(False, "--explicit", help="The sources hold sexual content (e.g. an adult site's "
+                                  "uploads): enrolled people's faces are searched too (likeness protection)."),
     max_item_bytes: int = typer.Option(256 * 1024 * 1024, help="Largest item (file, member, download) read."),
     max_members: int = typer.Option(1_000_000, help="Most entries read from one archive or WARC file."),
     max_total_bytes: int = typer.Option(64 * 1024 ** 3, help="Most uncompressed bytes read from one archive."),
@@ -49,7 +51,8 @@ def scan(
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Scan collections against the banks: every item is hashed (PDQ, MD5, SHA-256; vPDQ for videos) and
-    matched; each gets a result: exact, near, derivative, no_match or error.
+    matched through the one upload pipeline; each gets a result: exact, near, derivative, flagged (a service's
+    mark or an enrolled face, no hash match), no_match or error.
 
     SOURCES may be mixed: a folder (recursive; links are not followed), a zip or tar archive (read as a
     stream, nothing is extracted to disk), a WARC file from a crawl (image and video responses), or a text
@@ -79,7 +82,7 @@ def scan(
     from ncii_shield.services.scanning.items import SourceLimits
     from ncii_shield.services.scanning.report import write_report
     from ncii_shield.services.scanning.runner import default_checkpoint, fingerprint, open_sources, run_scan
-    from ncii_shield.services.scanning.scanner import ScanSettings
+    from ncii_shield.services.scanning.scanner import FOUND, STATUSES, ScanSettings
     from ncii_shield.store.models import Bank
 
     if json_output and csv_output:
@@ -100,7 +103,8 @@ def scan(
         shield.close()
     limits = SourceLimits(max_item_bytes=max_item_bytes, max_members=max_members, max_total_bytes=max_total_bytes,
                           max_ratio=max_ratio, read_timeout_s=timeout, allow_loopback=allow_loopback)
-    settings = ScanSettings(db_url=url, principal=principal, banks=tuple(bank), dihedral=dihedral, limits=limits)
+    settings = ScanSettings(db_url=url, principal=principal, banks=tuple(bank), dihedral=dihedral, limits=limits,
+                            explicit=explicit)
     try:
         opened = open_sources(sources, settings)
         path = checkpoint or default_checkpoint(output, opened, settings, default_data_dir())
@@ -115,7 +119,7 @@ def scan(
             matched = [0]
 
             def on_result(result: dict) -> None:
-                if result["status"] in ("exact", "near", "derivative"):
+                if result["status"] in FOUND:
                     matched[0] += 1
                 progress.update(task, advance=1, matches=matched[0])
 
@@ -141,9 +145,9 @@ def scan(
     cp.close()
     counts = summary.counts
     err.print(f"{summary.total:,} items ({summary.resumed:,} from an earlier run), "
-              + ", ".join(f"{k} {counts.get(k, 0):,}" for k in ("exact", "near", "derivative", "no_match", "error"))
+              + ", ".join(f"{k} {counts.get(k, 0):,}" for k in STATUSES)
               + f"; {summary.rate:,.1f} items/s" + (f"; results in {output}" if output else ""))
-    if any(counts.get(k) for k in ("exact", "near", "derivative")):
+    if any(counts.get(k) for k in FOUND):
         raise typer.Exit(3)
 
 

@@ -37,6 +37,7 @@ from ncii_shield.index.follower import IndexFollower
 from ncii_shield.media.sniff import ContentType, sniff_content_type
 from ncii_shield.services.banks import BankService, SignalInput, canonical
 from ncii_shield.services.hashing import PhotoHashes, hash_bytes
+from ncii_shield.services.uploads.pipeline import UploadPipeline
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.matching import Matcher
 from ncii_shield.signals import registry
@@ -105,8 +106,9 @@ def parse_banks(param: str | None) -> set[str] | None:
 
 
 class HmaService:
-    def __init__(self, db: Database, banks: BankService, matcher: Matcher, follower: IndexFollower) -> None:
-        self.db, self.banks, self.matcher, self.follower = db, banks, matcher, follower
+    def __init__(self, db: Database, banks: BankService, matcher: Matcher, follower: IndexFollower,
+                 uploads: UploadPipeline | None = None) -> None:
+        self.db, self.banks, self.matcher, self.follower, self.uploads = db, banks, matcher, follower, uploads
 
     # -- curation (blueprints/curation.py) -----------------------------------------------------
 
@@ -278,8 +280,28 @@ class HmaService:
     def lookup_media(self, principal: Principal, uploads: list[Upload], banks: set[str] | None) -> dict:
         """``POST /m/lookup`` (matching.lookup_post): the upload's hashes, each looked up, by signal type."""
         principal.require("match")
-        hashes = self.hash_uploads(uploads, None)
-        return {st: self.lookup(principal, value, st, banks) for st, value in hashes.items()}
+        upload, wanted = self._accepted(uploads, None)
+        if self.uploads is None:  # no pipeline (HMA's shapes over a bare matcher): hash, then look up
+            hashes = self._hash(upload, wanted)
+            return {st: self.lookup(principal, value, st, banks) for st, value in hashes.items()}
+        from ncii_shield.services.uploads.pipeline import CheckOptions
+
+        try:  # the one upload pipeline, as every upload check; HMA's answer shows its hash matches
+            verdict = self.uploads.check(principal, upload.data, CheckOptions(banks=tuple(sorted(banks or ()))))
+        except MediaError as exc:
+            raise HmaError(400, str(exc)) from None
+        hashes = verdict.hashes
+        if isinstance(hashes, PhotoHashes) and hashes.pdq_quality < PDQ_QUALITY_THRESHOLD:
+            return {"pdq": self.lookup(principal, "", "pdq", banks)}  # HMA's hash is "": as HMA answers it
+        content_of = self._content_ids(m.signal_id for m in verdict.matches)
+        out: dict[str, dict] = {st: {} for st in wanted}
+        for m in verdict.matches:
+            hma_type = TO_HMA.get(m.signal_type)
+            if hma_type in out and m.variant is None:
+                out[hma_type].setdefault(m.bank, []).append(
+                    {"bank_content_id": content_of.get(m.signal_id, m.signal_id),
+                     "distance": _distance(m.signal_type, m.distance, m.query_share, m.compared_share)})
+        return out
 
     def compare(self, principal: Principal, body: object) -> dict:
         """``POST /m/compare``: ``{"pdq": [a, b]}`` -> ``{"pdq": [match, {"distance": d}]}`` (pytx's
@@ -330,6 +352,12 @@ class HmaService:
     def hash_uploads(self, uploads: list[Upload], types: str | None) -> dict[str, str]:
         """``POST /h/hash`` (hashing.hash_media_from_form_data): one file whose field names its content
         type (``photo`` or ``video``); ``{"pdq": ...}`` for a photo, ``{"video_md5", "vpdq"}`` for a video."""
+        upload, wanted = self._accepted(uploads, types)
+        return self._hash(upload, wanted)
+
+    @staticmethod
+    def _accepted(uploads: list[Upload], types: str | None) -> tuple[Upload, tuple[str, ...]]:
+        """The one file of an HMA form and the HMA signal types wanted of it, or HMA's 400s."""
         if not uploads:
             raise HmaError(400, "Missing multipart/form-data file upload")
         if len(uploads) > 1:
@@ -349,6 +377,10 @@ class HmaService:
         sniffed = sniff_content_type(upload.data[:512])
         if (sniffed is ContentType.VIDEO) != (upload.field == "video"):
             raise HmaError(400, f"the file is not a {upload.field}")
+        return upload, wanted
+
+    @staticmethod
+    def _hash(upload: Upload, wanted: tuple[str, ...]) -> dict[str, str]:
         try:
             hashes = hash_bytes(upload.data)
         except MediaError as exc:

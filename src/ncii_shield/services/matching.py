@@ -1,4 +1,5 @@
-"""Matching: hash strings or uploaded media against every bank a tenant can see.
+"""Matching: hash strings against every bank a tenant can see (uploads go through the one upload
+pipeline, :mod:`ncii_shield.services.uploads`, whose hash-match detector looks up here).
 
 In-process use (no HTTP)::
 
@@ -10,18 +11,17 @@ In-process use (no HTTP)::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-from ncii_shield.errors import InvalidRequest, InvalidSignal
+from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.follower import BankInfo, Hit, IndexFollower
-from ncii_shield.media.decode import DecodedPhoto, decode_photo
-from ncii_shield.media.sniff import ContentType, sniff_content_type
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
-from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes, hash_bytes, hash_decoded_photo
 from ncii_shield.services.keys import Principal
 from ncii_shield.signals import registry
-from ncii_shield.signals.derivative.verify import Outcome, Upload
-from ncii_shield.signals.pdq import is_weak
+
+if TYPE_CHECKING:
+    from ncii_shield.services.uploads.detectors import Scope
 
 
 @dataclass(frozen=True)
@@ -123,95 +123,18 @@ class Matcher:
         return Match(query, hit.bank.name, hit.signal_id, hit.signal_type, hit.distance,
                      shared=hit.bank.tenant_id != principal.tenant_id, variant=variant)
 
-    def match_media(self, principal: Principal, data: bytes, *, dihedral: bool = False,
-                    options: HashOptions | None = None) -> tuple[PhotoHashes | VideoHashes, list[Match]]:
-        """Hash an upload in memory (it is dropped afterwards) and match its hashes."""
-        checked = self.check_media(principal, data, dihedral=dihedral, options=options)
-        return checked.hashes, checked.matches
-
-    def check_media(self, principal: Principal, data: bytes, *, dihedral: bool = False,
-                    options: HashOptions | None = None) -> MediaCheck:
-        """Hash an upload in memory and match it; a photo is also checked against registered photos'
-        derivative signatures: re-shares come back as matches (``signal_type`` "derivative"),
-        edited derivatives as :class:`DerivativeFlag`\\ s."""
-        principal.require("match")
-        options = options or HashOptions()
-        if dihedral:
-            options = HashOptions(options.apply_orientation, True, options.photo_limits, options.video_limits)
-        derivatives: list[DerivativeFlag] = []
-        if sniff_content_type(data[:512]) is ContentType.VIDEO:
-            hashes: PhotoHashes | VideoHashes = hash_bytes(data, options)
-            found = self._lookup(principal, 0, "vpdq", hashes.vpdq, None)
-        else:
-            photo = decode_photo(data, apply_orientation=options.apply_orientation, limits=options.photo_limits)
-            hashes = hash_decoded_photo(data, photo, options)
-            found = self._lookup(principal, 0, "pdq", hashes.pdq, None)
-            seen = {m.signal_id for m in found}
-            for variant, value in hashes.dihedral.items():
-                if variant == "original":
-                    continue
-                for m in self._lookup(principal, 0, "pdq", value, None, variant):
-                    if m.signal_id not in seen:
-                        seen.add(m.signal_id)
-                        found.append(m)
-            reshares, derivatives = self._derivatives(principal, photo)
-            found += reshares
-        found += self._lookup(principal, 0, "md5", hashes.md5, None)
-        found += self._lookup(principal, 0, "sha256", hashes.sha256, None)
-        return MediaCheck(hashes, found, derivatives)
-
-    def _derivatives(self, principal: Principal, photo: DecodedPhoto) -> tuple[list[Match], list[DerivativeFlag]]:
-        index = self.follower.indexes.get("derivative")
-        if index is None or len(index) == 0:
-            return [], []
-        try:
-            upload = Upload.from_rgb(photo.rgb)
-        except InvalidSignal:  # too small to compare: nothing can be a derivative of it
-            return [], []
-        reshares, flags = [], []
-        for bank, hit in self.follower.derivative_hits(upload, lambda b: self._visible_bank(b, principal)):
-            v = hit.verdict
-            shared = bank.tenant_id != principal.tenant_id
-            if v.outcome is Outcome.DERIVATIVE:
-                flags.append(DerivativeFlag(bank.name, hit.id, round(v.score, 1), v.edited_region or [0, 0, 0, 0],
-                                            v.mirrored, v.transform or [], round(v.edited_share, 3), shared))
-            else:
-                reshares.append(Match(0, bank.name, hit.id, "derivative", round(100.0 - v.score, 1), shared=shared,
-                                      variant="mirrored" if v.mirrored else None))
-        return reshares, flags
+    def lookup_visible(self, scope: Scope, signal_type: str, value: str, *,
+                       variant: str | None = None) -> list[Match]:
+        """One hash of an upload looked up in the banks ``scope`` can see (the upload pipeline's
+        hash-match detector), at the signal type's default threshold."""
+        limit = self._limit(signal_type, None)
+        found = [Match(0, hit.bank.name, hit.signal_id, hit.signal_type, hit.distance,
+                       shared=scope.shared(hit.bank), variant=variant)
+                 for hit in self.follower.query(signal_type, value, limit) if scope.visible(hit.bank)]
+        if signal_type == "vpdq":
+            found = [self._with_shares(m, value) for m in found]
+        return found
 
     @staticmethod
     def _visible_bank(bank: BankInfo, principal: Principal) -> bool:
         return bank.enabled and (bank.tenant_id == principal.tenant_id or bank.shared)
-
-
-@dataclass(frozen=True)
-class DerivativeFlag:
-    """An upload that is an edited derivative of a registered photo: a part of it was replaced.
-
-    ``edited_region`` is ``[x, y, w, h]`` in the registered photo's pixels; ``transform`` the 2 x 3
-    similarity from the upload's pixels to the registered photo's; ``score`` 0-100 (confidence that
-    the unedited part is the registered photo)."""
-
-    bank: str
-    signal_id: int
-    score: float
-    edited_region: list[int]
-    mirrored: bool
-    transform: list[list[float]]
-    edited_share: float
-    shared: bool = False
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class MediaCheck:
-    hashes: PhotoHashes | VideoHashes
-    matches: list[Match]
-    derivatives: list[DerivativeFlag]
-
-
-def weak(hashes: PhotoHashes | VideoHashes) -> bool:
-    return isinstance(hashes, PhotoHashes) and is_weak(hashes.pdq_quality)

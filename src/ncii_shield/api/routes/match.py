@@ -12,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ncii_shield.api import bodies
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
-from ncii_shield.api.schemas import MAX_VALUE, DerivativeOut, ErrorOut, MatchIn, MatchList, MatchOut, MediaMatchOut
+from ncii_shield.api.schemas import MAX_VALUE, ErrorOut, MatchIn, MatchList, MediaMatchOut
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.services.banks import MAX_BATCH
-from ncii_shield.services.matching import Match, weak
+from ncii_shield.services.matching import Match
 
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 413, 422, 503)}
 router = APIRouter(prefix="/v1/match", tags=["match"], responses=ERRORS)
@@ -99,48 +99,38 @@ async def match_media(
     principal: PrincipalDep,
     file: UploadFile = File(description="a photo or a video; hashed in memory and dropped"),
     dihedral: bool = Query(False, description="also match the photo's 8 rotations/flips"),
+    explicit: bool = Query(False, description="the platform holds this upload to be sexual content: only then are "
+                                              "enrolled people's faces searched in it (likeness protection)"),
     content_id: str | None = Query(None, min_length=1, max_length=200,
                                    description="the platform's id for this upload: its hashes go into the content "
                                                "index that removal requests' copy sweeps search"),
-    review: bool = Query(False, description="queue what this upload matched, and any derivative flag, for a "
+    review: bool = Query(False, description="queue what this upload matched, and any detector's flag, for a "
                                             "moderator to decide (needs content_id)"),
-) -> MediaMatchOut:
-    """Hash an uploaded photo (PDQ, MD5, SHA-256) or video (vPDQ, MD5, SHA-256) and match it.
-    A photo is also compared with registered photos (derivative protection): unedited re-shares come
-    back in ``matches`` (signal_type "derivative"), edited derivatives in ``derivatives`` with the
-    replaced region. The upload is never written to disk (videos: a RAM-backed temporary file, deleted
-    at once)."""
+) -> Response:
+    """Check an uploaded photo or video through the one upload pipeline: its hashes (photo: PDQ, MD5,
+    SHA-256; video: vPDQ, MD5, SHA-256) are matched, and every detector runs over it: registered
+    photos' derivatives (unedited re-shares in ``matches`` with signal_type "derivative", edited
+    copies in ``derivatives`` with the replaced region) and, where installed, likeness, service
+    marks and provenance. ``review`` says what the tenant's policy makes of it. The upload is never
+    written to disk (videos: a RAM-backed temporary file, deleted at once)."""
+    from ncii_shield.services.uploads.pipeline import CheckOptions
+
     if review and content_id is None:
         raise InvalidRequest("review=true needs content_id: the queue item names the upload a moderator acts on")
     data = await file.read()
     await file.close()
-    checked = await run_in_threadpool(shield.matcher.check_media, principal, data, dihedral=dihedral)
+    verdict = await run_in_threadpool(shield.uploads.check, principal, data, CheckOptions(
+        dihedral=dihedral, explicit=explicit, content_id=content_id, review=review))
     del data
-    hashes, found = checked.hashes, checked.matches
-    if content_id is not None:  # notice-and-removal: the upload check feeds the platform content index
-        from ncii_shield.services.content import ContentInput
-
-        photo = hashes.content_type == "photo"
-        await run_in_threadpool(shield.content.register, principal.tenant_id, [ContentInput(
-            content_id, getattr(hashes, "pdq", None) if photo else None, hashes.md5, hashes.sha256,
-            media_type="image" if photo else "video")])
-    count(request, ["pdq" if hashes.content_type == "photo" else "vpdq", "md5", "sha256"], found)
-    for _ in checked.derivatives:
-        request.app.state.metrics.matches.labels("derivative").inc()
-    if found or checked.derivatives:
-        shield.cases.record_matches([m.signal_id for m in found] + [d.signal_id for d in checked.derivatives])
-    item = None
-    if review and (found or checked.derivatives):
-        queued = await run_in_threadpool(
-            shield.review.enqueue_upload, principal.tenant_id, f"key:{principal.key_prefix}", content_id,
-            "image" if hashes.content_type == "photo" else "video", [m.to_json() for m in found],
-            [d.to_json() for d in checked.derivatives])
-        item = queued.id
-    js = hashes.to_json()
-    js.pop("path", None)
-    return MediaMatchOut(matches=[MatchOut(**m.to_json()) for m in found], content_type=js.pop("content_type"),
-                         hashes=js, weak=weak(hashes),
-                         derivatives=[DerivativeOut(**d.to_json()) for d in checked.derivatives], review_item=item)
+    count(request, ["pdq" if verdict.content_type == "photo" else "vpdq", "md5", "sha256"], verdict.matches)
+    for name, flags in verdict.items.items():
+        if flags:
+            request.app.state.metrics.matches.labels({"derivatives": "derivative"}.get(name, name)).inc(len(flags))
+    body = MediaMatchOut(**verdict.to_json()).model_dump(mode="json")
+    for absent in ("likeness", "marks", "provenance", "skipped"):  # not installed, not run: left out
+        if body.get(absent) is None:
+            body.pop(absent, None)
+    return Response(json.dumps(body), media_type="application/json")
 
 
 def count(request: Request, looked_up: list[str], found: list) -> None:

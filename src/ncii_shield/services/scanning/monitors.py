@@ -253,7 +253,7 @@ class MonitorService:
                 counts: dict) -> None:
         if not pending:
             return
-        matched = [r for _, r in pending if r["status"] in ("exact", "near")]
+        matched = [r for _, r in pending if r["status"] in ("exact", "near", "flagged")]
         derivative = [r for _, r in pending if r["status"] == "derivative"]
         counts["new_items"] += len(pending)
         counts["matches"] += len(matched)

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 
 from ncii_shield.charts import COLOURS, bar_chart
-from ncii_shield.services.scanning.scanner import STATUSES
+from ncii_shield.services.scanning.scanner import FOUND, STATUSES
 
 _MAX_ROWS = 500  # matches and errors listed in the report; the JSON lines have them all
 
@@ -26,7 +26,7 @@ def summarise(results: Iterable[dict]) -> dict:
     for r in results:
         status[r["status"]] += 1
         per_source[r["source"]] += 1
-        if r["status"] in ("exact", "near", "derivative"):
+        if r["status"] in FOUND:
             for bank in {m.get("bank", "?") for m in r.get("matches", [])}:
                 per_bank[bank] += 1
             for m in r.get("matches", []):

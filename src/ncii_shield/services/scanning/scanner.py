@@ -6,11 +6,14 @@
 A worker (a process of the local pool or a Ray actor) opens one :class:`Scanner`: it builds the
 indexes from a snapshot of the store (no migration, no following) and keeps them for every item.
 
-Status: ``exact`` when the bytes' MD5 or SHA-256 is banked; ``near`` when a perceptual hash (PDQ,
-its rotations with ``dihedral``, or vPDQ) is within the signal type's threshold; ``derivative``
-when neither, but the derivative check (a hook, see :data:`DerivativeCheck`) finds the photo
-edited from a banked one; ``no_match``; ``error`` (unreadable, refused, corrupt, undecodable: the
-message says why). Results hold hashes and bank references, never the media.
+Each item goes through the one upload pipeline (:mod:`ncii_shield.services.uploads`), as an API
+upload does. Status: ``exact`` when the bytes' MD5 or SHA-256 is banked; ``near`` when a
+perceptual hash (PDQ, its rotations with ``dihedral``, or vPDQ) is within the signal type's
+threshold; ``derivative`` when neither, but the photo is an edited copy of a registered photo (or
+the extra check, a hook, see :data:`DerivativeCheck`, says so); ``flagged`` when only another
+detector found something (a service's mark, an enrolled face in explicit content); ``no_match``;
+``error`` (unreadable, refused, corrupt, undecodable: the message says why). Results hold hashes,
+bank references and findings, never the media.
 """
 
 from __future__ import annotations
@@ -23,16 +26,17 @@ from ncii_shield.errors import NciiShieldError
 from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.matching import Match
+from ncii_shield.services.uploads.pipeline import CheckOptions, UploadPipeline
 from ncii_shield.services.scanning.items import DEFAULT_SOURCE_LIMITS, Item, SourceLimits
 from ncii_shield.signals.pdq import is_weak
 
 log = logging.getLogger("ncii_shield.scan")
 
-STATUSES = ("exact", "near", "derivative", "no_match", "error")
+STATUSES = ("exact", "near", "derivative", "flagged", "no_match", "error")
+FOUND = ("exact", "near", "derivative", "flagged")  # statuses a person should look at
 _EXACT_TYPES = ("md5", "sha256")
 
-#: Derivative flags of registered photos (``ncii-shield protect add``) come from the matcher's
-#: ``check_media``. An extra check can be plugged in: ``(photo bytes, their hashes) -> matches`` as
+#: Derivative flags of registered photos (``ncii-shield protect add``) come from the upload pipeline. An extra check can be plugged in: ``(photo bytes, their hashes) -> matches`` as
 #: dicts with at least ``bank`` and ``signal_id``; set :attr:`Scanner.derivative` (or pass
 #: ``derivative=`` to :meth:`Scanner.open`). It is asked only when nothing else matched.
 DerivativeCheck = Callable[[bytes, PhotoHashes], list[dict]]
@@ -48,24 +52,30 @@ class ScanSettings:
     dihedral: bool = False
     limits: SourceLimits = DEFAULT_SOURCE_LIMITS
     derivative: str | None = None  # "module:function" of a DerivativeCheck, imported by each worker
+    explicit: bool = False  # the source holds sexual content: enrolled faces are searched (likeness)
 
     def fingerprint(self) -> dict:
         from dataclasses import asdict
 
-        return {"tenant_id": self.principal.tenant_id, "banks": sorted(self.banks), "dihedral": self.dihedral,
-                "derivative": self.derivative, "limits": asdict(self.limits)}
+        out = {"tenant_id": self.principal.tenant_id, "banks": sorted(self.banks), "dihedral": self.dihedral,
+               "derivative": self.derivative, "limits": asdict(self.limits)}
+        if self.explicit:  # only when set, so checkpoints written before the flag existed still resume
+            out["explicit"] = True
+        return out
 
 
 @dataclass
 class Scanner:
     settings: ScanSettings
-    matcher: object  # services.matching.Matcher
+    pipeline: UploadPipeline
     close_hook: Callable[[], None] | None = None
     derivative: DerivativeCheck | None = None
-    _options: HashOptions = field(init=False)
+    _options: CheckOptions = field(init=False)
 
     def __post_init__(self) -> None:
-        self._options = HashOptions(dihedral=self.settings.dihedral)
+        s = self.settings
+        self._options = CheckOptions(dihedral=s.dihedral, explicit=s.explicit, banks=s.banks,
+                                     hash_options=HashOptions(dihedral=s.dihedral))
 
     @classmethod
     def open(cls, settings: ScanSettings, derivative: DerivativeCheck | None = None) -> Scanner:
@@ -74,7 +84,7 @@ class Scanner:
         shield = Shield.open(settings.db_url, migrate=False)
         if derivative is None and settings.derivative:
             derivative = _import(settings.derivative)
-        return cls(settings, shield.matcher, shield.close, derivative)
+        return cls(settings, shield.uploads, shield.close, derivative)
 
     def close(self) -> None:
         if self.close_hook:
@@ -89,8 +99,7 @@ class Scanner:
         try:
             data = item.read()
             result["size"] = len(data)
-            checked = self.matcher.check_media(self.settings.principal, data,  # type: ignore[attr-defined]
-                                               dihedral=self.settings.dihedral, options=self._options)
+            verdict = self.pipeline.check(self.settings.principal, data, self._options)
         except NciiShieldError as exc:
             return {**result, "error_type": type(exc).__name__, "error": str(exc)}
         except OSError as exc:
@@ -98,40 +107,47 @@ class Scanner:
         except Exception as exc:  # a bug or a library failure must not stop the scan; it is logged
             log.exception("scan item failed", extra={"key": item.key})
             return {**result, "error_type": type(exc).__name__, "error": f"unexpected failure: {exc}"}
-        hashes = checked.hashes
+        hashes = verdict.hashes
         # unedited re-shares of registered public photos are reported, but are not matches
-        reshares = self._in_banks([m for m in checked.matches if m.signal_type == "derivative"])
-        found = self._in_banks([m for m in checked.matches if m.signal_type != "derivative"])
+        reshares = self._unique([m for m in verdict.matches if m.signal_type == "derivative"])
+        found = self._unique([m for m in verdict.matches if m.signal_type != "derivative"])
         result.update(_hash_fields(hashes))
-        derivatives = [d.to_json() for d in checked.derivatives  # flags of registered photos' edited copies
-                       if not self.settings.banks or d.bank in self.settings.banks]
+        derivatives = [d.to_json() for d in verdict.derivatives]  # flags of registered photos' edited copies
         if not found and not derivatives and self.derivative is not None and isinstance(hashes, PhotoHashes):
             try:
                 derivatives = [d for d in self.derivative(data, hashes)
                                if not self.settings.banks or d.get("bank") in self.settings.banks]
             except Exception as exc:  # the photo's hashes stand; the check's failure is reported
                 result["derivative_error"] = f"{type(exc).__name__}: {exc}"
-        result["status"] = _status(found, derivatives)
+        flags = {name: [f.to_json() for f in items] for name, items in verdict.items.items()
+                 if name != "derivatives" and items}
+        result["status"] = _status(found, derivatives, flags)
         result["matches"] = [_match_json(m) for m in found] + [{"signal_type": "derivative", **d} for d in derivatives]
         if reshares:
             result["reshares"] = [_match_json(m) for m in reshares]
+        result.update(flags)
+        for name, summary in verdict.summaries.items():
+            result[name] = summary.to_json() if hasattr(summary, "to_json") else summary
+        if verdict.review.queue:
+            result["review"] = verdict.review.to_json()
         return result
 
-    def _in_banks(self, found: list[Match]) -> list[Match]:
-        wanted = set(self.settings.banks)
+    @staticmethod
+    def _unique(found: list[Match]) -> list[Match]:
         unique: dict[tuple, Match] = {}
         for m in found:
-            if not wanted or m.bank in wanted:
-                unique.setdefault((m.signal_id, m.variant), m)
+            unique.setdefault((m.signal_id, m.variant), m)
         return sorted(unique.values(), key=lambda m: (m.signal_type, m.distance, m.signal_id, m.variant or ""))
 
 
-def _status(found: list[Match], derivatives: list[dict]) -> str:
+def _status(found: list[Match], derivatives: list[dict], flags: dict[str, list]) -> str:
     if any(m.signal_type in _EXACT_TYPES for m in found):
         return "exact"
     if found:
         return "near"
-    return "derivative" if derivatives else "no_match"
+    if derivatives:
+        return "derivative"
+    return "flagged" if flags else "no_match"
 
 
 def _hash_fields(hashes: PhotoHashes | VideoHashes) -> dict:

@@ -1,0 +1,231 @@
+"""The one upload pipeline: decode once, run every detector, apply the policy, record, queue.
+
+Every way an upload is checked (``POST /v1/match/media``, ``ncii-shield check`` and ``match``,
+scans, monitors, HMA's ``/m/lookup``) calls :meth:`UploadPipeline.check`; routes and commands only
+parse options and render the :class:`Verdict`::
+
+    shield = Shield.open("sqlite:///data/ncii-shield.db")
+    verdict = shield.uploads.check(shield.local_principal(), data, CheckOptions(dihedral=True))
+    verdict.matches, verdict.items["derivatives"], verdict.review.priority
+    verdict.to_json()   # {"content_type", "hashes", "weak", "matches", "derivatives", ..., "review"}
+
+The upload is decoded in memory (a video: a private RAM-backed temporary file, deleted before
+``check`` returns) and dropped; only hashes and findings come back.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ncii_shield.errors import InvalidRequest
+from ncii_shield.index.follower import IndexFollower
+from ncii_shield.media.decode import decode_photo
+from ncii_shield.media.sniff import ContentType, sniff_content_type
+from ncii_shield.media.video import video_file_from_bytes
+from ncii_shield.services.hashing import (HashOptions, PhotoHashes, VideoHashes, hash_decoded_photo,
+                                          hash_video_path)
+from ncii_shield.services.keys import Principal
+from ncii_shield.services.matching import Match, Matcher
+from ncii_shield.services.uploads.derivative_flags import Derivatives
+from ncii_shield.services.uploads.detectors import DecodedUpload, Detector, Findings, Scope
+from ncii_shield.services.uploads.hash_matches import HashMatches
+from ncii_shield.services.uploads.policy import Policy, ReviewDecision
+from ncii_shield.signals.pdq import is_weak
+
+log = logging.getLogger("ncii_shield.uploads")
+
+#: Plug-in detectors beyond the hash matches and derivative flags every install has: each module
+#: exposes ``detector(follower) -> Detector | None`` (None: nothing to search, or its optional extra
+#: is not installed). Order matters where one detector gives context to another (a nudity
+#: classifier's "explicit" before likeness).
+PLUGINS: tuple[str, ...] = (
+    "ncii_shield.services.uploads.provenance",
+    "ncii_shield.services.uploads.marks",
+    "ncii_shield.services.uploads.nudity",
+    "ncii_shield.services.uploads.likeness",
+)
+
+CONTEXTS = frozenset({"explicit"})
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What the caller says about the upload and what should happen with the verdict.
+
+    ``explicit``: the platform says the upload is sexual content (likeness searches faces only then).
+    ``content_id``: the platform's id of the upload: its hashes join the content index that removal
+    requests' copy sweeps search. ``review``: queue the verdict for a person when the policy says
+    so (needs ``content_id``). ``banks``: report only hits in these banks (a scan's ``--bank``)."""
+
+    dihedral: bool = False
+    explicit: bool = False
+    content_id: str | None = None
+    review: bool = False
+    banks: tuple[str, ...] = ()
+    hash_options: HashOptions = field(default_factory=HashOptions)
+    actor: str | None = None  # who queued it ("key:abcd1234", "monitor:name"); default: the key
+
+
+@dataclass
+class Verdict:
+    hashes: PhotoHashes | VideoHashes
+    matches: list[Match] = field(default_factory=list)
+    items: dict[str, list] = field(default_factory=dict)  # detector name -> its flags
+    summaries: dict[str, Any] = field(default_factory=dict)  # detector name -> its summary object
+    skipped: dict[str, str] = field(default_factory=dict)  # detector name -> why it did not run
+    review: ReviewDecision = field(default_factory=lambda: ReviewDecision(False))
+    review_item: int | None = None
+
+    @property
+    def content_type(self) -> str:
+        return "video" if isinstance(self.hashes, VideoHashes) else "photo"
+
+    @property
+    def derivatives(self) -> list:
+        return self.items.get("derivatives", [])
+
+    @property
+    def weak(self) -> bool:
+        return isinstance(self.hashes, PhotoHashes) and is_weak(self.hashes.pdq_quality)
+
+    @property
+    def found(self) -> bool:
+        """Anything a person should look at: a match or any detector's flag."""
+        return bool(self.matches) or any(self.items.values())
+
+    def signal_ids(self) -> list[int]:
+        return [m.signal_id for m in self.matches] + [
+            i.signal_id for flags in self.items.values() for i in flags if getattr(i, "signal_id", None) is not None]
+
+    def findings_json(self) -> dict:
+        """Every detector's findings by name (``matches``, ``derivatives``, ``likeness``, ``marks``,
+        ``provenance``, ...), as the API and ``--json`` render them."""
+        out: dict[str, Any] = {"matches": [m.to_json() for m in self.matches]}
+        for name, flags in self.items.items():
+            out[name] = [f.to_json() for f in flags]
+        for name, summary in self.summaries.items():
+            out[name] = summary.to_json() if hasattr(summary, "to_json") else summary
+        out.setdefault("derivatives", [])
+        return out
+
+    def to_json(self) -> dict:
+        hashes = self.hashes.to_json()
+        hashes.pop("path", None)
+        content_type = hashes.pop("content_type")
+        out = {"content_type": content_type, "hashes": hashes, "weak": self.weak, **self.findings_json(),
+               "review": self.review.to_json(), "review_item": self.review_item}
+        if self.skipped:
+            out["skipped"] = dict(self.skipped)
+        return out
+
+
+class UploadPipeline:
+    def __init__(self, matcher: Matcher, follower: IndexFollower, *, content=None, cases=None,  # noqa: ANN001
+                 review=None, detectors: list[Detector] | None = None, policy: Policy | None = None,  # noqa: ANN001
+                 plugins: tuple[str, ...] = PLUGINS) -> None:
+        self.matcher = matcher
+        self.follower = follower
+        self.content = content
+        self.cases = cases
+        self.review_service = review
+        self.policy = policy or Policy()
+        self.unavailable: dict[str, str] = {}
+        self.detectors: list[Detector] = detectors if detectors is not None else self._default_detectors(plugins)
+
+    def _default_detectors(self, plugins: tuple[str, ...]) -> list[Detector]:
+        found: list[Detector] = [HashMatches(self.matcher), Derivatives()]
+        for module_name in plugins:
+            short = module_name.rsplit(".", 1)[-1]
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name == module_name:  # not part of this install
+                    continue
+                self.unavailable[short] = f"not installed ({exc.name} is missing)"
+                continue
+            detector = module.detector(self.follower)
+            if detector is None:
+                self.unavailable[short] = "not configured"
+            else:
+                found.append(detector)
+        return found
+
+    # -- the check -------------------------------------------------------------------------------
+
+    def check(self, principal: Principal, data: bytes, options: CheckOptions | None = None) -> Verdict:
+        """Decode ``data`` once, run every detector over it, apply the policy, record and queue."""
+        principal.require("match")
+        options = options or CheckOptions()
+        if options.review and options.content_id is None:
+            raise InvalidRequest("review needs a content_id: the queue item names the upload a moderator acts on")
+        scope = Scope(principal, self.follower, frozenset({"explicit"}) if options.explicit else frozenset(),
+                      options.dihedral, frozenset(options.banks))
+        hash_options = options.hash_options
+        if options.dihedral and not hash_options.dihedral:
+            hash_options = replace(hash_options, dihedral=True)
+        if sniff_content_type(data[:512]) is ContentType.VIDEO:
+            with video_file_from_bytes(data, hash_options.video_limits) as path:
+                hashes = hash_video_path(path, hash_options)
+                verdict = self._detect(DecodedUpload(data, "video", hashes, video_path=path), scope)
+        else:
+            photo = decode_photo(data, apply_orientation=hash_options.apply_orientation,
+                                 limits=hash_options.photo_limits)
+            verdict = self._detect(DecodedUpload(data, "photo", hash_decoded_photo(data, photo, hash_options), photo),
+                                   scope)
+        verdict.review = self.policy.decide(verdict)
+        self._record(principal, verdict, options)
+        return verdict
+
+    def _detect(self, upload: DecodedUpload, scope: Scope) -> Verdict:
+        verdict = Verdict(upload.hashes, skipped=dict(self.unavailable))
+        for detector in self.detectors:
+            if upload.kind not in detector.media:
+                continue
+            missing = detector.requires - scope.context
+            if missing:
+                verdict.skipped[detector.name] = (f"needs {', '.join(sorted(missing))} content "
+                                                  f"(say so with explicit=true)")
+                continue
+            try:
+                findings = detector.detect(upload, scope)
+            except Exception as exc:  # noqa: BLE001 - a plug-in's failure must not lose the hash verdict
+                if isinstance(detector, (HashMatches, Derivatives)):
+                    raise
+                log.exception("detector failed", extra={"detector": detector.name})
+                verdict.skipped[detector.name] = f"failed ({type(exc).__name__})"
+                continue
+            self._merge(verdict, detector.name, findings)
+            if findings.context:
+                scope = replace(scope, context=scope.context | (findings.context & CONTEXTS))
+        return verdict
+
+    @staticmethod
+    def _merge(verdict: Verdict, name: str, findings: Findings) -> None:
+        verdict.matches += findings.matches
+        if findings.items or name in ("derivatives",):
+            verdict.items.setdefault(name, []).extend(findings.items)
+        if findings.summary is not None:
+            verdict.summaries[name] = findings.summary
+
+    # -- record and queue ------------------------------------------------------------------------
+
+    def _record(self, principal: Principal, verdict: Verdict, options: CheckOptions) -> None:
+        media_type = "video" if verdict.content_type == "video" else "image"
+        if options.content_id is not None and self.content is not None:
+            from ncii_shield.services.content import ContentInput
+
+            hashes = verdict.hashes
+            self.content.register(principal.tenant_id, [ContentInput(
+                options.content_id, getattr(hashes, "pdq", None) if verdict.content_type == "photo" else None,
+                hashes.md5, hashes.sha256, media_type=media_type)])
+        ids = verdict.signal_ids()
+        if ids and self.cases is not None:
+            self.cases.record_matches(ids)
+        if options.review and verdict.review.queue and self.review_service is not None:
+            item = self.review_service.enqueue_upload(
+                principal.tenant_id, options.actor or f"key:{principal.key_prefix}", options.content_id, media_type,
+                verdict.review, verdict.findings_json())
+            verdict.review_item = item.id
