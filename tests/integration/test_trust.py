@@ -240,3 +240,57 @@ def test_a_thousand_cases_registering_one_harmless_image_cannot_make_it_act(data
     policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))
     out = policy.assess(admin.tenant_id, found)
     assert [x.action for x in out] == ["review"] and "anonymous" in out[0].reason
+
+
+# -- item 7: minors ------------------------------------------------------------------------------------
+
+
+def test_a_minors_hash_match_becomes_a_mandatory_report_at_the_top_hidden_from_other_reviewers(data_shield, monkeypatch):
+    from ncii_shield.services.content import ContentInput
+    from ncii_shield.services.mandatory_reports import MandatoryReports
+
+    monkeypatch.setenv("NCII_SHIELD_MANDATORY_REPORT_ORG", "Example Child Helpline")
+    s = data_shield
+    s.cases.open_case([SignalInput("md5", MD5)], age="guardian", consent=True)
+    admin = s.local_principal("default")
+    s.content.register(admin.tenant_id, [ContentInput("upload-9", md5=MD5, url="https://forum.example/p/9")])
+    overdue = s.review.enqueue(admin.tenant_id, "match", actor="upload", content_id="other", priority=99,
+                               deadline_at=utcnow() - timedelta(hours=1))
+    found = s.matcher.match(admin, [SignalInput("md5", MD5)])
+    out = TrustPolicy(s.db, thresholds=Thresholds(ttl=60)).assess(admin.tenant_id, found, content_id="upload-9")
+    assert [(x.action, x.mandatory_report) for x in out] == [("review", True)]
+    item_id = MandatoryReports(s.db).enqueue_assessed(admin.tenant_id, "upload-9", out, actor="upload")
+
+    full = s.review.queue(admin.tenant_id, minors=True)
+    assert [i.id for i in full][:2] == [item_id, overdue.id], "above an overdue item of the highest priority"
+    assert full[0].kind == "mandatory_report" and full[0].preview_url is None
+    assert "NC-" not in str(full[0].details), "no case number in the item"
+    assert item_id not in [i.id for i in s.review.queue(admin.tenant_id)], "hidden from reviewers without the scope"
+    with pytest.raises(NotFound):
+        s.review.get(admin.tenant_id, item_id)
+    with pytest.raises(NotFound):
+        s.review.decide(admin.tenant_id, item_id, "keep", "x", actor="r")
+
+    draft = MandatoryReports(s.db).draft(admin.tenant_id, item_id, actor="r")
+    assert draft["status"].startswith("draft: not sent")
+    assert draft["report"]["incidentSummary"]["incidentType"].startswith("Child Pornography")
+    assert {"hashType": "MD5", "value": MD5} in draft["files"][0]["originalFileHash"]
+    assert draft["report"]["internetDetails"] == [{"webPageIncident": {"url": "https://forum.example/p/9"}}]
+    assert draft["handoff"]["organisation"] == "Example Child Helpline"
+    with pytest.raises(NotFound):  # another tenant's mandatory report is not found
+        MandatoryReports(s.db).draft(s.local_principal("b").tenant_id, item_id, actor="r")
+    decided = s.review.decide(admin.tenant_id, item_id, "remove", "reported to the CyberTipline", actor="r", minors=True)
+    assert decided.status == "decided"
+
+
+def test_an_allow_list_never_suppresses_a_minors_hash(data_shield):
+    s = data_shield
+    s.cases.open_case([SignalInput("md5", MD5)], age="guardian", consent=True)
+    admin = s.local_principal("default")
+    s.banks.create(admin, "benign")
+    s.banks.add(admin, "benign", [SignalInput("md5", MD5)])
+    SignalControls(s.db).set_bank(admin, "benign", kind="allow")
+    out = TrustPolicy(s.db, thresholds=Thresholds(ttl=60)).assess(admin.tenant_id,
+                                                                  s.matcher.match(admin, [SignalInput("md5", MD5)]))
+    got = {x.bank: (x.action, x.mandatory_report) for x in out}
+    assert got == {"benign": ("observe", False), "victims-under-18": ("review", True)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import Conflict, InvalidRequest, NotFound
@@ -32,6 +32,7 @@ from ncii_shield.store.models import DeadlineAlert, Notice, NoticeItem, Platform
 
 ENQUEUE_KINDS = ("match", "derivative")
 DECISIONS = ("remove", "keep", "escalate")
+MANDATORY_REPORT = "mandatory_report"  # an under-18 case's hash matched: services/mandatory_reports.py
 GROUNDS = ("illegal", "incompatible")
 ACTIVE = ("open", "escalated")
 MAX_ITEM_ID = 2**31 - 1  # review_items.id is a 32-bit integer on PostgreSQL
@@ -138,32 +139,37 @@ class ReviewService:
                             media_type="video" if result.get("content_type") == "video" else "image")
 
     def queue(self, tenant_id: int, *, include_closed: bool = False, limit: int = 200,
-              now: datetime | None = None) -> list[QueueItem]:
+              now: datetime | None = None, minors: bool = False) -> list[QueueItem]:
+        """The queue; ``mandatory_report`` items (an under-18 case's hash) first, and only with
+        ``minors`` (a key with the ``mandatory_report`` scope): to anyone else they do not exist."""
         now = now or utcnow()
         with self.db.read() as session:
             query = (select(ReviewItem).where(ReviewItem.tenant_id == tenant_id)
-                     .order_by(ReviewItem.deadline_at.is_(None), ReviewItem.deadline_at, ReviewItem.priority.desc(),
+                     .order_by(case((ReviewItem.kind == MANDATORY_REPORT, 0), else_=1),
+                               ReviewItem.deadline_at.is_(None), ReviewItem.deadline_at, ReviewItem.priority.desc(),
                                ReviewItem.id).limit(limit))
+            if not minors:
+                query = query.where(ReviewItem.kind != MANDATORY_REPORT)
             if not include_closed:
                 query = query.where(ReviewItem.status.in_(ACTIVE))
             return [self._view(session, item, now) for item in session.scalars(query)]
 
-    def _find(self, session: Session, tenant_id: int, item_id: int) -> ReviewItem:
+    def _find(self, session: Session, tenant_id: int, item_id: int, minors: bool = False) -> ReviewItem:
         if not 0 < item_id <= MAX_ITEM_ID:  # no such item, and no integer the database would refuse (a 500)
             raise NotFound(f"no review item {item_id} in this tenant (ids are 1 to {MAX_ITEM_ID})")
         item = session.scalar(select(ReviewItem).where(ReviewItem.id == item_id, ReviewItem.tenant_id == tenant_id))
-        if item is None:
+        if item is None or (item.kind == MANDATORY_REPORT and not minors):
             raise NotFound(f"no review item {item_id} in this tenant")
         return item
 
-    def get(self, tenant_id: int, item_id: int) -> QueueItem:
+    def get(self, tenant_id: int, item_id: int, *, minors: bool = False) -> QueueItem:
         with self.db.read() as session:
-            return self._view(session, self._find(session, tenant_id, item_id))
+            return self._view(session, self._find(session, tenant_id, item_id, minors))
 
-    def open(self, tenant_id: int, item_id: int, *, actor: str) -> QueueItem:
+    def open(self, tenant_id: int, item_id: int, *, actor: str, minors: bool = False) -> QueueItem:
         """A reviewer opens an item: a removal request still ``received`` goes ``in_review``."""
         with self.db.write() as session:
-            item = self._find(session, tenant_id, item_id)
+            item = self._find(session, tenant_id, item_id, minors)
             if item.kind == "notice" and item.notice_id is not None:
                 notice = session.get(Notice, item.notice_id)
                 if notice.status == "received":
@@ -171,7 +177,7 @@ class ReviewService:
             return self._view(session, item)
 
     def decide(self, tenant_id: int, item_id: int, decision: str, reason: str, *, actor: str,
-               ground: str = "illegal", hashes: list[dict] | None = None) -> QueueItem:
+               ground: str = "illegal", hashes: list[dict] | None = None, minors: bool = False) -> QueueItem:
         if decision not in DECISIONS:
             raise InvalidRequest(f"decision must be one of {', '.join(DECISIONS)}")
         if ground not in GROUNDS:
@@ -180,7 +186,7 @@ class ReviewService:
         if not reason:
             raise InvalidRequest("a decision needs a reason (it goes into the statement of reasons)")
         with self.db.write() as session:
-            item = self._find(session, tenant_id, item_id)
+            item = self._find(session, tenant_id, item_id, minors)
             if item.status not in ACTIVE:
                 raise Conflict(f"review item {item_id} is already {item.status}")
             now = utcnow()
@@ -218,10 +224,10 @@ class ReviewService:
             session.flush()
             return self._view(session, item)
 
-    def statement(self, tenant_id: int, item_id: int) -> dict:
+    def statement(self, tenant_id: int, item_id: int, *, minors: bool = False) -> dict:
         """``{"statements": [...]}`` for a ``remove`` decision, one statement per content item removed."""
         with self.db.read() as session:
-            item = self._find(session, tenant_id, item_id)
+            item = self._find(session, tenant_id, item_id, minors)
             if item.decision != "remove":
                 raise Conflict(f"review item {item_id} has no removal decision, so no statement of reasons")
             decided = as_utc(item.decided_at)

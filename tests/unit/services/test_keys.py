@@ -37,11 +37,11 @@ def test_scopes_and_admin(shield):
         who.require("bank:write")
     admin = shield.keys.authenticate(shield.keys.create(tenant="t", scopes=["admin"])[0])
     admin.require("bank:write")
-    with pytest.raises(InvalidRequest, match="accepted: match, bank:read, bank:write, reviewer, admin"):
+    with pytest.raises(InvalidRequest, match="accepted: match, bank:read, bank:write, reviewer, mandatory_report, admin"):
         shield.keys.create(tenant="t", scopes=["root"])
     reviewer = shield.keys.authenticate(shield.keys.create(tenant="t", scopes=["reviewer"])[0])
     reviewer.require("reviewer")
-    for scope in ("admin", "bank:write", "match"):
+    for scope in ("admin", "bank:write", "match", "mandatory_report"):
         with pytest.raises(PermissionDenied):
             reviewer.require(scope)
 

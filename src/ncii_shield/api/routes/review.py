@@ -46,7 +46,7 @@ class DecisionIn(BaseModel):
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scopes: list[Literal["match", "bank:read", "bank:write", "reviewer", "admin"]] = Field(min_length=1)
+    scopes: list[Literal["match", "bank:read", "bank:write", "reviewer", "mandatory_report", "admin"]] = Field(min_length=1)
     name: str = Field(default="", max_length=100)
 
 
@@ -104,13 +104,19 @@ class KeyCreated(BaseModel):
     scopes: list[str]
 
 
+def minors(principal) -> bool:  # noqa: ANN001
+    """Whether the key may see ``mandatory_report`` items (an under-18 case's hash): scope mandatory_report."""
+    return principal.allows("mandatory_report")
+
+
 @router.get("/queue", response_model=QueueOut)
 async def queue(shield: ShieldDep, principal: PrincipalDep, include_closed: bool = False,
                 limit: int = Query(200, ge=1, le=1000)) -> dict:
     """Requests, matches, derivative flags and near copies: soonest deadline first, then priority.
     ``due`` is ``overdue`` or ``due_soon`` (within 6 hours)."""
     principal.require("reviewer")
-    items = await run_in_threadpool(shield.review.queue, principal.tenant_id, include_closed=include_closed, limit=limit)
+    items = await run_in_threadpool(shield.review.queue, principal.tenant_id, include_closed=include_closed, limit=limit,
+                                    minors=minors(principal))
     counts = await run_in_threadpool(shield.notices.counts, principal.tenant_id)
     return {"items": [i.to_json() for i in items], "deadlines": counts}
 
@@ -129,14 +135,15 @@ async def enqueue(body: EnqueueIn, shield: ShieldDep, principal: PrincipalDep) -
 @router.get("/items/{item_id}", response_model=QueueItemOut)
 async def get_item(shield: ShieldDep, principal: PrincipalDep, item_id: int = ItemId) -> dict:
     principal.require("reviewer")
-    return (await run_in_threadpool(shield.review.get, principal.tenant_id, item_id)).to_json()
+    return (await run_in_threadpool(shield.review.get, principal.tenant_id, item_id, minors=minors(principal))).to_json()
 
 
 @router.post("/items/{item_id}/open", response_model=QueueItemOut)
 async def open_item(shield: ShieldDep, principal: PrincipalDep, item_id: int = ItemId) -> dict:
     """Start reviewing: a removal request still ``received`` becomes ``in_review``."""
     principal.require("reviewer")
-    return (await run_in_threadpool(shield.review.open, principal.tenant_id, item_id, actor=actor(principal))).to_json()
+    return (await run_in_threadpool(shield.review.open, principal.tenant_id, item_id, actor=actor(principal),
+                                    minors=minors(principal))).to_json()
 
 
 @router.post("/items/{item_id}/decision", response_model=QueueItemOut)
@@ -144,7 +151,8 @@ async def decide(body: DecisionIn, shield: ShieldDep, principal: PrincipalDep, i
     """Decide: remove, keep or escalate, with a reason (scope reviewer)."""
     principal.require("reviewer")
     item = await run_in_threadpool(shield.review.decide, principal.tenant_id, item_id, body.decision, body.reason,
-                                   actor=actor(principal), ground=body.ground, hashes=body.hashes)
+                                   actor=actor(principal), ground=body.ground, hashes=body.hashes,
+                                   minors=minors(principal))
     shield.wake_watch()
     return item.to_json()
 
@@ -154,7 +162,7 @@ async def statement(shield: ShieldDep, principal: PrincipalDep, item_id: int = I
     """The statement(s) of reasons for a removal, in the EU DSA Transparency Database API's JSON shape
     (``{"statements": [...]}``, as its multiple-statements endpoint takes them)."""
     principal.require("reviewer")
-    body = await run_in_threadpool(shield.review.statement, principal.tenant_id, item_id)
+    body = await run_in_threadpool(shield.review.statement, principal.tenant_id, item_id, minors=minors(principal))
     return JSONResponse(body, headers={
         "Content-Disposition": f'attachment; filename="statement-of-reasons-{item_id}.json"'})
 
@@ -199,6 +207,19 @@ async def disable_signal(body: DisableIn, shield: ShieldDep, principal: Principa
 async def enable_signal(shield: ShieldDep, principal: PrincipalDep, signal_id: int = SignalId) -> dict:
     """Act on the signal again for this tenant (scope reviewer)."""
     return await run_in_threadpool(controls_for(shield).enable, principal, signal_id)
+
+
+@router.get("/items/{item_id}/report")
+async def report_draft(shield: ShieldDep, principal: PrincipalDep, item_id: int = ItemId) -> JSONResponse:
+    """The report draft of a ``mandatory_report`` item, in the shape of NCMEC CyberTipline's report
+    fields, for the platform to file itself (scopes reviewer and mandatory_report). Nothing is sent."""
+    principal.require("reviewer")
+    principal.require("mandatory_report")
+    from ncii_shield.services.mandatory_reports import MandatoryReports
+
+    body = await run_in_threadpool(MandatoryReports(shield.db).draft, principal.tenant_id, item_id,
+                                   actor=actor(principal))
+    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="report-draft-{item_id}.json"'})
 
 
 @audit_router.get("/export", response_class=StreamingResponse)

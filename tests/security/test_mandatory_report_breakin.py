@@ -1,0 +1,79 @@
+"""Break-in: mandatory-report items (an under-18 case's hash matched, issue 23 item 7) are seen only
+by keys with ``reviewer`` and ``mandatory_report``: a plain reviewer gets 404 for the item and never
+sees it in the queue, the report draft needs both scopes, another tenant's keys find nothing.
+Real HTTP against a live server on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from ncii_shield.services.mandatory_reports import MandatoryReports
+from ncii_shield.store.database import open_database
+from ncii_shield.store.models import Tenant
+from tests.security.test_audit_tenants import tenant_admin
+from tests.security.test_trust_breakin import make_key
+
+
+@pytest.fixture(scope="module")
+def reported(server):  # noqa: ANN001
+    """A mandatory_report item of tenant default, written as the pipeline does (on the server's database)."""
+    from sqlalchemy import select
+
+    with server.client(server.admin_key) as c:  # the default tenant exists once a key exists
+        assert c.get("/v1/review/queue").status_code == 200
+    db = open_database(server.db_url)
+    try:
+        with db.read() as session:
+            tenant_id = session.scalar(select(Tenant.id).where(Tenant.name == "default"))
+        return MandatoryReports(db).enqueue(tenant_id, "minor-upload-1",
+                                            [{"bank": "victims-under-18", "signal_id": 1, "signal_type": "md5"}],
+                                            actor="test")
+    finally:
+        db.dispose()
+
+
+def paths(item_id: int) -> list[tuple[str, str, dict]]:
+    return [("GET", f"/v1/review/items/{item_id}", {}),
+            ("POST", f"/v1/review/items/{item_id}/open", {}),
+            ("POST", f"/v1/review/items/{item_id}/decision", {"json": {"decision": "keep", "reason": "x"}}),
+            ("GET", f"/v1/review/items/{item_id}/statement", {})]
+
+
+def test_a_reviewer_without_the_scope_never_sees_it(server, reported):  # noqa: ANN001
+    key = make_key(server, "reviewer")
+    with server.client(key) as c:
+        assert reported not in [i["id"] for i in c.get("/v1/review/queue").json()["items"]]
+        for method, path, kw in paths(reported):
+            got = c.request(method, path, **kw)
+            assert got.status_code == 404, (path, got.status_code, got.text)
+        assert c.get(f"/v1/review/items/{reported}/report").status_code == 403
+
+
+def test_the_scope_alone_without_reviewer_reads_nothing(server, reported):  # noqa: ANN001
+    key = make_key(server, "mandatory_report")
+    with server.client(key) as c:
+        assert c.get("/v1/review/queue").status_code == 403
+        assert c.get(f"/v1/review/items/{reported}/report").status_code == 403
+
+
+def test_another_tenants_keys_find_nothing(server, reported):  # noqa: ANN001
+    other = tenant_admin(server, "minors-intruder")
+    with server.client(other) as c:
+        assert reported not in [i["id"] for i in c.get("/v1/review/queue").json()["items"]]
+        assert c.get(f"/v1/review/items/{reported}").status_code == 404
+        assert c.get(f"/v1/review/items/{reported}/report").status_code == 404
+
+
+def test_a_reviewer_with_the_scope_sees_it_first_and_gets_the_draft(server, reported):  # noqa: ANN001
+    key = make_key(server, "reviewer", "mandatory_report")
+    with server.client(key) as c:
+        with server.client(server.admin_key) as admin:
+            assert admin.post("/v1/review/items", json={"kind": "match", "priority": 100,
+                                                        "deadline_at": "2020-01-01T00:00:00Z"}).status_code == 201
+        items = c.get("/v1/review/queue").json()["items"]
+        assert items[0]["id"] == reported and items[0]["kind"] == "mandatory_report"
+        assert items[0]["preview_url"] is None
+        draft = c.get(f"/v1/review/items/{reported}/report")
+        assert draft.status_code == 200, draft.text
+        assert draft.json()["status"].startswith("draft: not sent")
+        assert "attachment" in draft.headers["content-disposition"]
