@@ -1,57 +1,165 @@
-"""vPDQ index: every frame of every video in a Hamming index, then the reference's match shares.
+"""vPDQ index: every usable frame of every banked video in one multi-index Hamming index.
 
-A query's frames (quality >= 50) are looked up at PDQ distance <= 31; every video with a frame in
-common is a candidate, and candidates are scored with :func:`ncii_shield.signals.vpdq.match_shares`.
-The distance reported is ``100 - min(query share, compared share)``; callers that want one share
-only can recompute it with ``match_shares`` on the stored value.
+Two ways to ask it:
+
+* :meth:`VpdqIndex.query` / :meth:`VpdqIndex.shares`: the reference's shares (unique frames of
+  quality >= 50 at PDQ distance <= 31), reported as ``100 - min(query share, compared share)``, as
+  the ``SignalIndex`` interface and the exchange formats expect;
+* :meth:`VpdqIndex.video_matches`: how videos spread — every frame pair within 31 (including the
+  upload's mirrored/border-cropped/zoomed-out readings) is aligned in time
+  (:mod:`ncii_shield.signals.video_match`), and a banked video matches when aligned segments cover
+  enough seconds; answers say which seconds of the upload are which seconds of the banked video.
+
+Layout: frame ``k`` of the video in slot ``s`` is entry ``s << 20 | k`` of a
+:class:`~ncii_shield.index.multi_index.MultiIndexHammingIndex` (exact up to distance 31); per video,
+its frames as ``uint64[n, 4]``, timestamps ``float32[n]`` and qualities ``uint8[n]``. No Python
+object per frame. A rebuildable cache of the store, like every index.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
 from ncii_shield.index.base import IndexMatch, SignalIndex
-from ncii_shield.index.hamming import BruteForceHammingIndex
+from ncii_shield.index.bits import hexes_to_words
+from ncii_shield.index.multi_index import MultiIndexHammingIndex
+from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, VideoMatch, align, decide
 from ncii_shield.signals.vpdq import (
-    FRAME_DISTANCE_THRESHOLD, QUALITY_THRESHOLD, VpdqFrame, match_shares, value_to_frames,
+    FRAME_DISTANCE_THRESHOLD, QUALITY_THRESHOLD, SECONDS_PER_HASH, VpdqFrame, shares_of_words, value_to_frames,
 )
+
+FRAME_BITS = 20  # up to 1,048,576 frames per video (291 hours at one a second)
+MAX_CANDIDATES = 64
+CANDIDATE_FPS = 1.0
+
+
+def _on_grid(t: float, fps: float) -> bool:
+    return abs(t * fps - round(t * fps)) < 1e-3
+
+
+def _step(frames: Sequence[VpdqFrame]) -> float:
+    """The sampling interval of query-side readings (their smallest gap between timestamps)."""
+    t = np.unique(np.array([f.timestamp for f in frames]))
+    gaps = np.diff(t)
+    return float(gaps[gaps > 1e-6].min()) if len(gaps) else SECONDS_PER_HASH
+
+
+def _close_pairs(words: np.ndarray, usable: np.ndarray, video: _Video) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, banked frame): for each usable query frame, its nearest usable banked frame if
+    that is within PDQ distance 31 (earliest on ties)."""
+    banked = np.flatnonzero(video.quality >= QUALITY_THRESHOLD)
+    rows = np.flatnonzero(usable)
+    qs, bs = [], []
+    if len(banked):
+        for start in range(0, len(rows), 512):
+            part = rows[start:start + 512]
+            distance = np.bitwise_count(words[part, None, :] ^ video.words[banked][None, :, :]).sum(axis=2)
+            nearest = distance.argmin(axis=1)
+            close = distance[np.arange(len(part)), nearest] <= FRAME_DISTANCE_THRESHOLD
+            qs.append(part[close])
+            bs.append(banked[nearest[close]])
+    return (np.concatenate(qs), np.concatenate(bs)) if qs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+@dataclass
+class _Video:
+    slot: int
+    words: np.ndarray  # uint64[n, 4], every frame in order
+    times: np.ndarray  # float32[n]
+    quality: np.ndarray  # uint8[n]
+
+    @property
+    def seconds(self) -> float:
+        return float(self.times.max()) + SECONDS_PER_HASH if len(self.times) else 0.0
+
+    def usable(self) -> np.ndarray:
+        return self.words[self.quality >= QUALITY_THRESHOLD]
 
 
 class VpdqIndex(SignalIndex):
+    """Banked vPDQ values by signal id. See the module docstring."""
+
     def __init__(self) -> None:
-        self._frames_by_id: dict[int, list[VpdqFrame]] = {}
-        self._entries = BruteForceHammingIndex()  # unique (video, frame hash) entries
-        self._entry_owner: dict[int, int] = {}
-        self._entries_of: dict[int, list[int]] = {}
-        self._next_entry = 0
+        self._frames = MultiIndexHammingIndex()
+        self._videos: dict[int, _Video] = {}
+        self._id_of_slot: dict[int, int] = {}
+        self._next_slot = 0
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def _video(self, value: str) -> _Video:
+        frames = value_to_frames(value)
+        if len(frames) >= 1 << FRAME_BITS:
+            raise ValueError(f"a vPDQ value has at most {1 << FRAME_BITS} frames here")
+        video = _Video(self._next_slot, hexes_to_words([f.pdq for f in frames]),
+                       np.array([f.timestamp for f in frames], dtype=np.float32),
+                       np.array([f.quality for f in frames], dtype=np.uint8))
+        self._next_slot += 1
+        return video
+
+    @staticmethod
+    def _entries(video: _Video) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.flatnonzero(video.quality >= QUALITY_THRESHOLD)
+        return video.words[rows], (np.int64(video.slot) << FRAME_BITS) | rows.astype(np.int64)
 
     def add(self, value: str, id: int) -> None:
         self.remove(id)
-        frames = value_to_frames(value)
-        self._frames_by_id[id] = frames
-        entries = []
-        for pdq in sorted({f.pdq for f in frames if f.quality >= QUALITY_THRESHOLD}):
-            entry = self._next_entry
-            self._next_entry += 1
-            self._entries.add(pdq, entry)
-            self._entry_owner[entry] = id
-            entries.append(entry)
-        self._entries_of[id] = entries
+        video = self._video(value)
+        words, entries = self._entries(video)
+        for row, entry in zip(words, entries.tolist()):
+            self._frames.add(row.astype(">u8").tobytes().hex(), entry)
+        self._videos[id] = video
+        self._id_of_slot[video.slot] = id
+
+    def add_many(self, entries: Iterable[tuple[str, int]]) -> None:
+        """Bulk load: an empty index is built in one pass (the follower's snapshot load)."""
+        entries = list(entries)
+        if self._videos or len({i for _, i in entries}) != len(entries):
+            for value, id in entries:
+                self.add(value, id)
+            return
+        words, ids = [], []
+        for value, id in entries:
+            video = self._video(value)
+            w, e = self._entries(video)
+            words.append(w)
+            ids.append(e)
+            self._videos[id] = video
+            self._id_of_slot[video.slot] = id
+        if words:
+            self._frames.add_words(np.concatenate(words), np.concatenate(ids))
+
+    def add_frames(self, id: int, words: np.ndarray, times: np.ndarray, quality: np.ndarray) -> None:
+        """Add one video from arrays (benchmarks load millions of frames without hex strings)."""
+        self.remove(id)
+        video = _Video(self._next_slot, words, times.astype(np.float32), quality.astype(np.uint8))
+        self._next_slot += 1
+        self._videos[id] = video
+        self._id_of_slot[video.slot] = id
+
+    def build_frames(self) -> None:
+        """Index every video added with :meth:`add_frames` into an empty frame index, in one pass."""
+        parts = [self._entries(v) for v in self._videos.values()]
+        self._frames.add_words(np.concatenate([w for w, _ in parts]), np.concatenate([e for _, e in parts]))
 
     def remove(self, id: int) -> None:
-        if self._frames_by_id.pop(id, None) is None:
+        video = self._videos.pop(id, None)
+        if video is None:
             return
-        for entry in self._entries_of.pop(id, []):
-            self._entries.remove(entry)
-            del self._entry_owner[entry]
+        del self._id_of_slot[video.slot]
+        for entry in self._entries(video)[1].tolist():
+            self._frames.remove(entry)
+
+    # -- the reference's shares ----------------------------------------------------------------
 
     def query(self, value: str, threshold: float) -> list[IndexMatch]:
         frames = value_to_frames(value)
-        candidates: set[int] = set()
-        for pdq in {f.pdq for f in frames if f.quality >= QUALITY_THRESHOLD}:
-            for hit in self._entries.query(pdq, FRAME_DISTANCE_THRESHOLD):
-                candidates.add(self._entry_owner[hit.id])
         found = []
-        for id in candidates:
-            query_share, compared_share = match_shares(frames, self._frames_by_id[id])
+        for id in self._candidates(frames):
+            query_share, compared_share = self.shares_of(frames, id)
             distance = 100.0 - min(query_share, compared_share)
             if distance <= threshold:
                 found.append(IndexMatch(round(distance, 2), id))
@@ -59,8 +167,98 @@ class VpdqIndex(SignalIndex):
 
     def shares(self, value: str, id: int) -> tuple[float, float]:
         """(query share, compared share) in percent between ``value`` and stored video ``id``."""
-        stored = self._frames_by_id.get(id)
-        return match_shares(value_to_frames(value), stored) if stored else (0.0, 0.0)
+        return self.shares_of(value_to_frames(value), id)
+
+    def shares_of(self, frames: Sequence[VpdqFrame], id: int) -> tuple[float, float]:
+        video = self._videos.get(id)
+        if video is None:
+            return 0.0, 0.0
+        usable = [f.pdq for f in frames if f.quality >= QUALITY_THRESHOLD]
+        return shares_of_words(hexes_to_words(sorted(set(usable))), np.unique(video.usable(), axis=0))
+
+    def _candidates(self, frames: Sequence[VpdqFrame]) -> set[int]:
+        _, entries, _ = self._pairs(frames)
+        return {self._id_of_slot[s] for s in np.unique(entries >> FRAME_BITS).tolist()}
+
+    def _pairs(self, frames: Sequence[VpdqFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query frame number, entry, distance) of every pair within 31; duplicate hashes looked up once."""
+        rows = [i for i, f in enumerate(frames) if f.quality >= QUALITY_THRESHOLD]
+        if not rows or not self._videos:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        values = [frames[i].pdq for i in rows]
+        unique, inverse = np.unique(values, return_inverse=True)
+        hit, entries, distance = self._frames.query_arrays(unique.tolist(), FRAME_DISTANCE_THRESHOLD)
+        # each unique hash back to every query frame that has it
+        order = np.argsort(inverse, kind="stable")
+        starts = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
+        counts = (starts[1:] - starts[:-1])[hit]
+        repeat = np.repeat(np.arange(len(hit)), counts)
+        within = np.arange(len(repeat)) - np.repeat(np.cumsum(counts) - counts, counts)
+        query_rows = np.asarray(rows, dtype=np.int64)[order[starts[hit][repeat] + within]]
+        return query_rows, entries[repeat], distance[repeat]
+
+    # -- how videos spread ---------------------------------------------------------------------
+
+    def video_matches(self, frames: Sequence[VpdqFrame], *, extra: Sequence[VpdqFrame] = (), rule: str = "spread",
+                      min_seconds: float = DEFAULT_MIN_SECONDS, upload_seconds: float | None = None,
+                      max_candidates: int = MAX_CANDIDATES,
+                      candidate_fps: float = CANDIDATE_FPS) -> list[VideoMatch]:
+        """Banked videos found in an upload, most matched seconds first.
+
+        ``frames``: the upload's reference vPDQ frames (``value_to_frames(hashes.vpdq)``); ``extra``:
+        its query-side readings (:func:`ncii_shield.signals.vpdq.hash_query_video`), used by
+        ``rule="spread"`` only. ``rule="reference"``: python-threatexchange's rule (query share >=
+        80 %), with segments for the reviewer. ``upload_seconds``: the upload's duration (default:
+        from the frames' timestamps). ``candidate_fps``: how many readings a second of each variant
+        are looked up in the frame index to find candidates (all are compared with the candidates).
+        """
+        if rule not in ("spread", "reference"):
+            raise ValueError(f"unknown video match rule {rule!r}; accepted: 'spread', 'reference'")
+        query = list(frames) + (list(extra) if rule == "spread" else [])
+        if not query:
+            return []
+        step = _step(extra) if rule == "spread" and extra else SECONDS_PER_HASH
+        if upload_seconds is None:
+            upload_seconds = max(f.timestamp for f in query) + step
+        names = sorted({f.variant or "original" for f in query})
+        variant = np.array([names.index(f.variant or "original") for f in query], dtype=np.int64)
+        times = np.array([f.timestamp for f in query], dtype=np.float64)
+        words = hexes_to_words([f.pdq for f in query])
+        usable = np.array([f.quality >= QUALITY_THRESHOLD for f in query], dtype=bool)
+        # candidates: videos with a frame within 31 of a looked-up frame (the reference frames and
+        # the readings at ``candidate_fps``), most distinct upload seconds first; then every query
+        # frame is compared with each candidate's frames (exact, and cheap for a few videos)
+        lookup = [i for i, f in enumerate(query) if i < len(frames) or _on_grid(f.timestamp, candidate_fps)]
+        qrows, entries, _ = self._pairs([query[i] for i in lookup])
+        qrows = np.asarray(lookup, dtype=np.int64)[qrows] if len(qrows) else qrows
+        slots = entries >> FRAME_BITS
+        ranked = []
+        for slot in np.unique(slots).tolist():
+            ranked.append((len(np.unique(np.round(times[qrows[slots == slot]] * 4))), slot))
+        ranked.sort(reverse=True)
+        found = []
+        for _, slot in ranked[:max_candidates]:
+            id = self._id_of_slot[slot]
+            video = self._videos[id]
+            q, b = _close_pairs(words, usable, video)
+            segments = align(times[q], video.times[b].astype(np.float64), variant[q], names, upload_step=step)
+            shares = self.shares_of(frames, id) if rule == "reference" else None
+            match = decide(id, segments, upload_s=upload_seconds, banked_s=video.seconds, rule=rule,
+                           min_seconds=min_seconds, reference_shares=shares)
+            if match is not None:
+                found.append(match)
+        return sorted(found, key=lambda m: (-m.matched_seconds, m.signal_id))
+
+    # -- size ----------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._frames_by_id)
+        return len(self._videos)
+
+    def frame_count(self) -> int:
+        return sum(len(v.times) for v in self._videos.values())
+
+    def memory_bytes(self) -> int:
+        """Arrays held (the frame index and the per-video frames), not Python object overhead."""
+        own = sum(v.words.nbytes + v.times.nbytes + v.quality.nbytes for v in self._videos.values())
+        return self._frames.memory_bytes() + own

@@ -15,11 +15,17 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ncii_shield.errors import EmptyMedia, MediaTooLarge, Unavailable, UndecodableVideo
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _MIB = 1024 * 1024
 
@@ -131,3 +137,45 @@ def _rate(stream: dict) -> float:
         return float(num) / float(den or 1) if float(den or 1) else 0.0
     except ValueError:
         return 0.0
+
+
+def sample_frames(
+    path: str | os.PathLike[str], info: VideoInfo, *, fps: float = 2.0, max_side: int = 320,
+    limits: VideoLimits = DEFAULT_VIDEO_LIMITS,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Frames of a probed video at ``fps`` as ``(seconds, HxWx3 uint8 RGB)``, scaled so that the long
+    side is at most ``max_side`` (PDQ looks at 64 x 64 anyway), decoded by ``ffmpeg`` in a subprocess.
+
+    The query side of video matching hashes these (mirrored, border-cropped); the exchanged vPDQ
+    values still come from the reference ``vpdq`` package. Bounded: at most ``duration x fps + 2``
+    frames are read, and the decoder is killed after ``limits.probe_timeout_s`` per minute of video.
+    """
+    import numpy as np
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise Unavailable("ffmpeg is not installed; install Debian's 'ffmpeg' package to hash videos")
+    scale = min(1.0, max_side / max(info.width, info.height))
+    width, height = max(2, round(info.width * scale / 2) * 2), max(2, round(info.height * scale / 2) * 2)
+    frame_bytes = width * height * 3
+    most = int(info.duration_s * fps) + 2
+    deadline = limits.probe_timeout_s * max(1.0, info.duration_s / 60.0)
+    command = [ffmpeg, "-v", "error", "-nostdin", "-threads", "2", "-i", str(path), "-map", "0:v:0", "-an",
+               "-vf", f"fps={fps}:round=up,scale={width}:{height}:flags=area", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    watchdog = threading.Timer(deadline, proc.kill)  # a stalled decoder cannot block a read forever
+    watchdog.start()
+    started = time.monotonic()
+    try:
+        assert proc.stdout is not None
+        for n in range(most):
+            raw = proc.stdout.read(frame_bytes)
+            if len(raw) < frame_bytes:
+                if time.monotonic() - started >= deadline:
+                    raise UndecodableVideo(f"the video could not be decoded within {deadline:.0f} s")
+                break
+            yield n / fps, np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait()

@@ -9,6 +9,11 @@ share of the *compared* video's unique frames found in the query (:func:`match_s
 reference's default is query share >= 80 %. As a ``SignalType`` distance we report
 ``100 - min(query share, compared share)`` so a threshold of 20 means "80 % of both videos".
 
+Where videos spread as clips, compilations and re-edits, :meth:`ncii_shield.index.vpdq.VpdqIndex.video_matches`
+aligns frames in time (:mod:`ncii_shield.signals.video_match`) and reads the upload mirrored,
+border-cropped and zoomed out (:func:`hash_query_video`, :mod:`ncii_shield.signals.frames`); see
+docs/video.md.
+
 Hashing needs the optional ``video`` extra (``pip install 'ncii-shield[video]'``).
 """
 
@@ -18,12 +23,18 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ncii_shield.errors import InvalidSignal, Unavailable, UndecodableVideo
 from ncii_shield.index.base import SignalIndex
 from ncii_shield.media.sniff import ContentType
 from ncii_shield.signals._hex import parse_hex
 from ncii_shield.signals.base import HashResult, SignalType, VideoHasher
+
+if TYPE_CHECKING:
+    from ncii_shield.media.video import VideoLimits
 
 SECONDS_PER_HASH = 1.0
 QUALITY_THRESHOLD = 50
@@ -33,10 +44,15 @@ QUERY_MATCH_PERCENT = 80.0
 
 @dataclass(frozen=True)
 class VpdqFrame:
+    """One hashed frame. ``variant`` is "" for a reference vPDQ frame (what is exchanged); query-side
+    readings of an upload (:func:`hash_query_video`) name theirs: "original", "mirrored",
+    "border-cropped", "zoomed-out", ... They are never banked or exported."""
+
     frame: int
     timestamp: float
     pdq: str
     quality: int
+    variant: str = ""
 
     def compact(self) -> str:
         return f"{self.pdq},{self.quality},{self.timestamp:.3f}"
@@ -82,17 +98,22 @@ def _usable(frames: list[VpdqFrame]) -> list[str]:
 
 def match_shares(query: list[VpdqFrame], compared: list[VpdqFrame]) -> tuple[float, float]:
     """(query share, compared share) in percent, as the reference ``vpdq`` matcher defines them."""
-    q, c = _usable(query), _usable(compared)
-    if not q or not c:
-        return 0.0, 0.0
-    import numpy as np
-
     from ncii_shield.index.bits import hexes_to_words
 
-    qw, cw = hexes_to_words(q), hexes_to_words(c)
-    dist = np.bitwise_count(qw[:, None, :] ^ cw[None, :, :]).sum(axis=2)
-    close = dist <= FRAME_DISTANCE_THRESHOLD
-    return 100.0 * close.any(axis=1).mean(), 100.0 * close.any(axis=0).mean()
+    return shares_of_words(hexes_to_words(_usable(query)), hexes_to_words(_usable(compared)))
+
+
+def shares_of_words(q: np.ndarray, c: np.ndarray) -> tuple[float, float]:
+    """:func:`match_shares` over unique usable frames as ``uint64[n, 4]`` arrays."""
+    if not len(q) or not len(c):
+        return 0.0, 0.0
+    query_found = np.zeros(len(q), dtype=bool)
+    compared_found = np.zeros(len(c), dtype=bool)
+    for start in range(0, len(q), 256):  # bounded temporaries for long videos
+        close = np.bitwise_count(q[start:start + 256, None, :] ^ c[None, :, :]).sum(axis=2) <= FRAME_DISTANCE_THRESHOLD
+        query_found[start:start + 256] = close.any(axis=1)
+        compared_found |= close.any(axis=0)
+    return 100.0 * query_found.mean(), 100.0 * compared_found.mean()
 
 
 class VpdqSignal(SignalType, VideoHasher):
@@ -145,3 +166,23 @@ def hash_video_frames(path: str | os.PathLike[str], seconds_per_hash: float = SE
     if not features:
         raise UndecodableVideo("the video has no decodable frames")
     return [VpdqFrame(int(f.frame_number), float(f.timestamp), str(f.hex), int(f.quality)) for f in features]
+
+
+QUERY_FRAMES_PER_SECOND = 2.0
+
+
+def hash_query_video(path: str | os.PathLike[str], *, fps: float = QUERY_FRAMES_PER_SECOND,
+                     dihedral: bool = False, limits: VideoLimits | None = None) -> list[VpdqFrame]:
+    """The upload's query-side readings: frames sampled at ``fps`` (default 2 a second, so a clip cut
+    anywhere has frames within 0.25 s of the banked ones), each hashed as is, mirrored, border-cropped
+    (when bars or a still surround are found) and zoomed out (:func:`ncii_shield.signals.frames.hash_query_frames`).
+
+    Pass them as ``extra`` to :meth:`ncii_shield.index.vpdq.VpdqIndex.video_matches`. They are ours:
+    never banked, exported or compared with the reference's values outside this process.
+    """
+    from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, probe_video, sample_frames
+    from ncii_shield.signals.frames import hash_query_frames
+
+    limits = limits or DEFAULT_VIDEO_LIMITS
+    info = probe_video(path, limits)
+    return hash_query_frames(sample_frames(path, info, fps=fps, limits=limits), dihedral=dihedral)

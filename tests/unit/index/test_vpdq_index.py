@@ -1,0 +1,79 @@
+"""The vPDQ index over synthetic frame hashes: reference shares, video matches, changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncii_shield.index.vpdq import VpdqIndex
+from ncii_shield.signals.vpdq import VpdqFrame, frames_to_value, match_shares
+
+
+def random_hashes(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(n)]
+
+
+def video(hashes: list[str], start: float = 0.0, variant: str = "") -> list[VpdqFrame]:
+    return [VpdqFrame(i, start + i, h, 100, variant) for i, h in enumerate(hashes)]
+
+
+def nudge(value: str, bits: int) -> str:
+    raw = bytearray(bytes.fromhex(value))
+    for i in range(bits):
+        raw[i] ^= 1
+    return raw.hex()
+
+
+BANKED = random_hashes(60, 1)
+
+
+def make_index() -> VpdqIndex:
+    index = VpdqIndex()
+    index.add_many([(frames_to_value(video(BANKED)), 10), (frames_to_value(video(random_hashes(30, 2))), 11)])
+    return index
+
+
+def test_reference_shares_and_query_follow_the_reference_rule():
+    index = make_index()
+    clip = video([nudge(h, 10) for h in BANKED[20:30]])
+    assert index.shares(frames_to_value(clip), 10) == match_shares(clip, video(BANKED))
+    assert index.shares(frames_to_value(clip), 10) == (100.0, 10 / 60 * 100)
+    assert [m.id for m in index.query(frames_to_value(clip), 100)] == [10]
+    assert index.query(frames_to_value(clip), 20) == []  # 100 - min(100, 16.7) > 20
+
+
+def test_a_clip_and_a_compilation_match_with_segments():
+    index = make_index()
+    (clip,) = index.video_matches(video([nudge(h, 10) for h in BANKED[20:30]]))
+    assert clip.signal_id == 10 and clip.segments[0].banked == pytest.approx((20, 30))
+    filler = random_hashes(20, 3)
+    compilation = video(filler[:10] + BANKED + filler[10:])
+    (match,) = index.video_matches(compilation)
+    assert match.segments[0].upload == (10, 70) and match.compared_share == 100
+    assert index.video_matches(compilation, rule="reference") == []
+
+
+def test_extra_readings_are_matched_and_named():
+    index = make_index()
+    upload = video(random_hashes(12, 4))  # the upload's own reference frames: nothing in common
+    mirrored = video(BANKED[5:17], variant="mirrored")
+    assert index.video_matches(upload) == []
+    (match,) = index.video_matches(upload, extra=mirrored)
+    assert match.variant == "mirrored" and match.segments[0].banked == pytest.approx((5, 17))
+    assert index.video_matches(upload, extra=mirrored, rule="reference") == []
+
+
+def test_two_shared_frames_do_not_match():
+    index = make_index()
+    upload = video(BANKED[:2] + random_hashes(30, 5))
+    assert index.video_matches(upload) == []
+
+
+def test_remove_and_replace():
+    index = make_index()
+    index.remove(10)
+    assert index.video_matches(video(BANKED)) == [] and len(index) == 1
+    index.add(frames_to_value(video(BANKED)), 12)
+    assert [m.signal_id for m in index.video_matches(video(BANKED))] == [12]
+    assert index.frame_count() == 90 and index.memory_bytes() > 0
