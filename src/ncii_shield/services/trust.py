@@ -64,6 +64,7 @@ VERDICTS = ("confirm", "deconfirm", "dispute")
 # the most a source of each trust level may lead to without a confirmation by this tenant's reviewers
 TRUST_CAP = {"trusted": "act", "partner": "act", "unverified": "review", "anonymous": "review"}
 MINOR_BANKS = frozenset({"victims-under-18"})  # services/cases.MINOR_BANK
+_UNKNOWN_REFRESH = 0.1  # seconds: a hit of a bank the state does not know re-reads it, at most this often
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,10 @@ class TrustPolicy:
         state = self.state()
         rows = [_as_tuple(h) for h in hits]
         banks = [self.bank_for(state, tenant_id, name, signal_id) for name, signal_id, _ in rows]
+        if None in banks and time.monotonic() - state.loaded > _UNKNOWN_REFRESH:  # a bank newer than the state
+            self.invalidate()
+            state = self.state()
+            banks = [self.bank_for(state, tenant_id, name, signal_id) for name, signal_id, _ in rows]
         allow = next((b for b in banks if b is not None and b.kind == "allow"), None)
         now = utcnow()
         out: list[Assessment] = []
