@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ncii_shield import __version__
-from ncii_shield.cli import audit, bank, feed, keys, match, monitor, notices, protect, serve
+from ncii_shield.cli import audit, bank, feed, indicators, keys, match, monitor, notices, protect, serve
 from ncii_shield.cli import scan as scan_command
 from ncii_shield.cli import hash as hash_command
 
@@ -39,6 +39,7 @@ app.command(name="scan")(scan_command.scan)
 app.add_typer(monitor.app, name="monitor")
 app.command(name="check")(protect.check)
 app.add_typer(protect.app, name="protect")
+app.add_typer(indicators.app, name="indicators")
 
 
 def _version(value: bool) -> None:

@@ -11,8 +11,8 @@ from their index. A feed page maps onto that one to one:
   resumes at the first page not yet stored, and a refused page stores nothing.
 
 Signal types: ours -> pytx's: ``pdq`` -> ``pdq``, ``md5`` -> ``video_md5``, ``sha256`` ->
-``video_sha256``, ``vpdq`` -> ``vpdq`` (pytx's vpdq extension; the same JSON value). Other types in
-a feed are skipped.
+``video_sha256``, ``vpdq`` -> ``vpdq`` (pytx's vpdq extension; the same JSON value), ``url`` and
+``url_md5`` -> the same names. Other types in a feed (``domain``, ``telegram``, ``app_id``, ...) are skipped.
 
 No ``from __future__ import annotations`` here: pytx's CLI and HMA read the config dataclass's
 field types at run time (argparse flags, dacite).
@@ -30,6 +30,8 @@ from threatexchange.signal_type.md5 import VideoMD5Signal
 from threatexchange.signal_type.pdq.signal import PdqSignal
 from threatexchange.signal_type.sha256 import VideoSHA256Signal
 from threatexchange.signal_type.signal_base import SignalType
+from threatexchange.signal_type.url import URLSignal
+from threatexchange.signal_type.url_md5 import UrlMD5Signal
 
 from ncii_shield.pytx.feed import FeedConfigError, FeedReader, FeedRejected
 
@@ -43,6 +45,8 @@ TO_PYTX: t.Dict[str, str] = {
     "md5": VideoMD5Signal.get_name(),
     "sha256": VideoSHA256Signal.get_name(),
     "vpdq": "vpdq",  # threatexchange.extensions.vpdq (needs the vpdq package), same JSON value
+    "url": URLSignal.get_name(),  # the value as sent (pytx strips it, as we do)
+    "url_md5": UrlMD5Signal.get_name(),
 }
 
 

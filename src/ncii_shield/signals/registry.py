@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from ncii_shield.errors import UnknownSignalType
+from ncii_shield.signals.app_id import AppIdSignal
 from ncii_shield.signals.base import SignalType
 from ncii_shield.signals.derivative.signal import DerivativeSignal
+from ncii_shield.signals.domain import DomainSignal
 from ncii_shield.signals.md5 import Md5Signal
 from ncii_shield.signals.pdq import PdqSignal
 from ncii_shield.signals.sha256 import Sha256Signal
+from ncii_shield.signals.telegram import TelegramSignal
+from ncii_shield.signals.url import UrlSignal
+from ncii_shield.signals.url_md5 import UrlMd5Signal
 from ncii_shield.signals.vpdq import VpdqSignal
 
-SIGNAL_TYPES: tuple[type[SignalType], ...] = (PdqSignal, VpdqSignal, Md5Signal, Sha256Signal, DerivativeSignal)
+SIGNAL_TYPES: tuple[type[SignalType], ...] = (
+    PdqSignal, VpdqSignal, Md5Signal, Sha256Signal, DerivativeSignal,
+    UrlSignal, UrlMd5Signal, DomainSignal, TelegramSignal, AppIdSignal,  # service indicators
+)
 
 
 def _by_name(types: tuple[type[SignalType], ...]) -> dict[str, type[SignalType]]:

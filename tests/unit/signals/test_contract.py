@@ -18,7 +18,8 @@ def test_names_are_unique_lowercase_constants():
     names = [t.name for t in TYPES]
     assert len(names) == len(set(names))
     assert all(n == n.lower() and n.isidentifier() for n in names)
-    assert registry.names() == ["pdq", "vpdq", "md5", "sha256", "derivative"]
+    assert registry.names() == ["pdq", "vpdq", "md5", "sha256", "derivative",
+                              "url", "url_md5", "domain", "telegram", "app_id"]
 
 
 def test_registry_rejects_duplicates():
@@ -27,7 +28,7 @@ def test_registry_rejects_duplicates():
 
 
 def test_unknown_type_lists_accepted_names():
-    with pytest.raises(UnknownSignalType, match="accepted: pdq, vpdq, md5, sha256, derivative"):
+    with pytest.raises(UnknownSignalType, match="accepted: pdq, vpdq, md5, sha256, derivative, url, url_md5, domain, telegram, app_id"):
         registry.get("phash")
 
 

@@ -11,6 +11,8 @@
 
 Signal type names are python-threatexchange's (``SignalType.get_name()``) where they differ from ours:
 our ``md5`` is its ``video_md5`` and our ``sha256`` its ``video_sha256``; HMA uses the same names.
+``url`` and ``url_md5`` are the same in both; our ``domain``, ``telegram`` and ``app_id`` have no
+pytx name and travel in ``jsonl`` and feeds only.
 Reading accepts both spellings. A bank's signals of a type a format has no name for (our
 ``derivative`` signals, vPDQ in StopNCII/NCMEC) are left out of it and counted (:class:`Export`).
 
@@ -45,8 +47,9 @@ HMA_NOTE_MAX = 255  # HMA's _validate_note: "note must be at most 255 characters
 
 # python-threatexchange's names (SignalType.get_name()) <-> ours; the left column is also read
 _FROM_PYTX = {"video_md5": "md5", "photo_md5": "md5", "md5": "md5", "pdq": "pdq", "video_sha256": "sha256",
-              "sha256": "sha256", "vpdq": "vpdq", "video_vpdq": "vpdq"}
-_TO_PYTX = {"md5": "video_md5", "pdq": "pdq", "sha256": "video_sha256", "vpdq": "vpdq"}
+              "sha256": "sha256", "vpdq": "vpdq", "video_vpdq": "vpdq", "url": "url", "url_md5": "url_md5"}
+_TO_PYTX = {"md5": "video_md5", "pdq": "pdq", "sha256": "video_sha256", "vpdq": "vpdq", "url": "url",
+            "url_md5": "url_md5"}
 _FROM_STOPNCII = {"ImagePDQ": "pdq", "VideoMD5": "md5"}
 _TO_STOPNCII = {"pdq": "ImagePDQ", "md5": "VideoMD5"}
 _TO_NCMEC = {"pdq": "image", "md5": "video"}  # pytx reads (image, pdq) and (video, md5) only
