@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -30,7 +31,10 @@ from ncii_shield.services.signal_controls import matched_signals, record_rejecti
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import DeadlineAlert, Notice, NoticeItem, PlatformContent, ReviewItem, utcnow
 
-ENQUEUE_KINDS = ("match", "derivative")
+if TYPE_CHECKING:
+    from ncii_shield.services.uploads.policy import ReviewDecision
+
+ENQUEUE_KINDS = ("match", "derivative", "likeness", "mark")
 DECISIONS = ("remove", "keep", "escalate")
 MANDATORY_REPORT = "mandatory_report"  # an under-18 case's hash matched: services/mandatory_reports.py
 GROUNDS = ("illegal", "incompatible")
@@ -115,15 +119,15 @@ class ReviewService:
                          details={"kind": kind, "priority": priority, "content_id": content_id})
             return self._view(session, item)
 
-    def enqueue_upload(self, tenant_id: int, actor: str, content_id: str, media_type: str, matches: list[dict],
-                       derivatives: list[dict]) -> QueueItem:
-        """Queue what an upload check found (matches and derivative flags, as JSON): one item; a
-        derivative flag (an edited copy: a person must look) ranks above a plain match."""
-        banks = sorted({str(h["bank"]) for h in matches + derivatives})
-        summary = f"upload {content_id}: {'edited derivative' if derivatives else 'match'} ({', '.join(banks)})"
-        return self.enqueue(tenant_id, "derivative" if derivatives else "match", actor=actor, content_id=content_id,
-                            priority=70 if derivatives else 60, summary=summary,
-                            details={"matches": matches, "derivatives": derivatives}, media_type=media_type)
+    def enqueue_upload(self, tenant_id: int, actor: str, content_id: str, media_type: str, decision: ReviewDecision,
+                       findings: dict) -> QueueItem:
+        """Queue what an upload check found (the upload pipeline's findings, as JSON): one item, of
+        the kind and priority the tenant's policy decided, with its reasons for the reviewer."""
+        hits = [h for value in findings.values() if isinstance(value, list) for h in value if isinstance(h, dict)]
+        banks = sorted({str(h["bank"]) for h in hits if h.get("bank")})
+        summary = f"upload {content_id}: {decision.reasons[0] if decision.reasons else decision.kind} ({', '.join(banks)})"
+        return self.enqueue(tenant_id, decision.kind, actor=actor, content_id=content_id, priority=decision.priority,
+                            summary=summary, details={**findings, "reasons": decision.reasons}, media_type=media_type)
 
     def enqueue_scan_result(self, tenant_id: int, found_by: str, result: dict) -> QueueItem:
         """Queue what a scan or a monitor found (a scan result: exact / near / derivative)."""
