@@ -41,6 +41,7 @@ class Metadata:
     exif: list[bytes] = field(default_factory=list)
     xmp: list[str] = field(default_factory=list)
     c2pa_embedded: bool = False
+    exhausted: bool = False  # the walk stopped at ``max_items``: a structure built to cost work
     problems: list[str] = field(default_factory=list)
     _budget: int = 0
     _over_budget: bool = False
@@ -125,6 +126,7 @@ def _walk_jpeg(data: bytes, meta: Metadata, limits: MetadataLimits) -> None:
             if meta._keep(len(body), limits):
                 meta.texts.append(("comment", text))
         pos += 2 + length
+    meta.exhausted = True
     meta.problems.append(f"more than {limits.max_items:,} JPEG segments: the rest was not read")
 
 
@@ -149,6 +151,7 @@ def _walk_png(data: bytes, meta: Metadata, limits: MetadataLimits) -> None:
         elif ctype == b"IEND":
             return
         pos += 12 + length
+    meta.exhausted = True
     meta.problems.append(f"more than {limits.max_items:,} PNG chunks: the rest was not read")
 
 
@@ -220,6 +223,7 @@ def _walk_webp(data: bytes, meta: Metadata, limits: MetadataLimits) -> None:
         elif fourcc == b"C2PA":
             meta.c2pa_embedded = True
         pos += 8 + size + (size & 1)
+    meta.exhausted = True
     meta.problems.append(f"more than {limits.max_items:,} WebP chunks: the rest was not read")
 
 

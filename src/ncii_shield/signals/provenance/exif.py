@@ -20,6 +20,8 @@ _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 
 
 def read_exif_text(block: bytes) -> dict[str, str]:
     """The text fields of an EXIF block (without the ``Exif\\0\\0`` prefix); {} when it is not one."""
+    if len(block) < 8:
+        return {}
     if block[:4] == b"II*\x00":
         order = "<"
     elif block[:4] == b"MM\x00*":

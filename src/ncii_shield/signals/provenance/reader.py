@@ -83,7 +83,10 @@ class ProvenanceReader:
         if meta.c2pa_embedded:
             evidence.extend(self.c2pa.evidence(data, meta.mime))
         evidence.extend(metadata_evidence(meta))
-        if kind == "photo":
+        if kind == "photo" and meta.exhausted and photo is None and rgb is None:
+            evidence.append(Evidence(NOT_CHECKED, "invisible watermark: not decoded, the file's metadata "
+                                     "structure is over the walk's bounds"))
+        elif kind == "photo":
             evidence.extend(self._watermarks(data, photo, rgb))
         for problem in meta.problems[:3]:
             evidence.append(Evidence(NOT_CHECKED, f"metadata: {problem}"))
