@@ -1,0 +1,112 @@
+"""An operator's own embedding model, as an ONNX file run by onnxruntime (ArcFace-class models).
+
+The face is aligned on 112x112 pixels (or the model's input size) by a similarity transform that
+puts the eye centres and the nose base found by the 5-point locator where the ArcFace template puts
+them; pixels are scaled as ``(value - mean) / std`` (ArcFace: 127.5, 127.5), RGB unless ``bgr``.
+NCHW and NHWC inputs are both read from the model. The first output is the embedding; it is
+L2-normalised here. The model file is read once, from a path the operator gives; nothing is
+downloaded. ``threshold`` (cosine) must be measured for each model: run bench/likeness_bench.py
+with ``--onnx`` and take the value it reports for zero false pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ncii_shield.signals.face.base import FaceModelUnavailable, Located, normalize
+
+#: ArcFace's 112x112 template: left eye, right eye (as seen in the image), nose tip, mouth corners
+ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                        [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+#: where dlib's 5 landmarks land in that template: eye centres, and the nose base (below the tip)
+_TEMPLATE_3 = np.array([ARCFACE_112[0], ARCFACE_112[1], [56.0252, 76.0]], dtype=np.float32)
+MAX_MODEL_BYTES = 1 << 30
+
+
+def dlib_points_to_3(landmarks: np.ndarray) -> np.ndarray:
+    """dlib 5-point landmarks (two corners of each eye, nose base) -> image-left eye centre,
+    image-right eye centre, nose base."""
+    p = np.asarray(landmarks, dtype=np.float32)
+    a, b = (p[0] + p[1]) / 2, (p[2] + p[3]) / 2
+    left, right = (a, b) if a[0] <= b[0] else (b, a)
+    return np.array([left, right, p[4]], dtype=np.float32)
+
+
+def align(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
+    """The face warped onto a ``size`` x ``size`` ArcFace-aligned crop (uint8 RGB)."""
+    import cv2
+
+    src = dlib_points_to_3(landmarks)
+    dst = _TEMPLATE_3 * (size / 112.0)
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if matrix is None:  # degenerate landmarks: scale and shift only, from the eyes
+        matrix = np.array([[1, 0, dst[0, 0] - src[0, 0]], [0, 1, dst[0, 1] - src[0, 1]]], dtype=np.float64)
+    return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class OnnxEmbedder:
+    """An ONNX embedding model. ``name`` is ``onnx:`` plus the file's SHA-256 prefix, so vectors of
+    two different model files are never compared."""
+
+    def __init__(self, path: str | Path, *, threshold: float, mean: float = 127.5, std: float = 127.5,
+                 bgr: bool = False, threads: int = 1) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise FaceModelUnavailable("an ONNX face model needs onnxruntime: pip install 'ncii-shield[likeness]'") from exc
+        path = Path(path)
+        if not path.is_file():
+            raise FaceModelUnavailable(f"face model file {path} does not exist")
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise FaceModelUnavailable(f"face model file {path} is larger than {MAX_MODEL_BYTES >> 20} MiB")
+        data = path.read_bytes()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise FaceModelUnavailable(f"{path} is not an ONNX model onnxruntime can run: {exc}") from exc
+        inp = self._session.get_inputs()[0]
+        shape = list(inp.shape)
+        if len(shape) != 4 or not (shape[1] == 3 or shape[3] == 3):
+            raise FaceModelUnavailable(f"{path}: the input must be an image batch, NCHW or NHWC with 3 channels; "
+                                       f"it is {inp.shape}")
+        self._nchw = shape[1] == 3
+        hw = shape[2:4] if self._nchw else shape[1:3]
+        self.size = hw[0] if isinstance(hw[0], int) and hw[0] > 0 else 112
+        self._input = inp.name
+        self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        self.mean, self.std, self.bgr = mean, std, bgr
+        self.default_threshold = threshold
+        self.name = "onnx:" + hashlib.sha256(data).hexdigest()[:16]
+        self.dim = int(self._run(np.zeros((1, self.size, self.size, 3), dtype=np.uint8)).shape[-1])
+
+    def _run(self, crops: np.ndarray) -> np.ndarray:
+        x = crops[..., ::-1] if self.bgr else crops
+        x = (x.astype(np.float32) - self.mean) / self.std
+        if self._nchw:
+            x = x.transpose(0, 3, 1, 2)
+        x = np.ascontiguousarray(x)
+        if self._fixed_batch == 1 and len(x) > 1:
+            return np.concatenate([self._run_raw(x[i:i + 1]) for i in range(len(x))])
+        return self._run_raw(x)
+
+    def _run_raw(self, x: np.ndarray) -> np.ndarray:
+        out = self._session.run(None, {self._input: x})[0]
+        return np.asarray(out, dtype=np.float32).reshape(len(x), -1)
+
+    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False) -> np.ndarray:
+        if not faces:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        crops = np.stack([align(rgb, f.landmarks, self.size) for f in faces])
+        if mirror:
+            crops = np.concatenate([crops, crops[:, :, ::-1]])
+        vectors = normalize(self._run(crops))
+        if mirror:
+            n = len(faces)
+            vectors = normalize(vectors[:n] + vectors[n:])
+        return vectors
