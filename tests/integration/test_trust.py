@@ -294,3 +294,24 @@ def test_an_allow_list_never_suppresses_a_minors_hash(data_shield):
                                                                   s.matcher.match(admin, [SignalInput("md5", MD5)]))
     got = {x.bank: (x.action, x.mandatory_report) for x in out}
     assert got == {"benign": ("observe", False), "victims-under-18": ("review", True)}
+
+
+# -- item 3: verdicts ----------------------------------------------------------------------------------
+
+
+def test_a_deconfirmed_signal_stops_acting_for_that_tenant_a_confirmed_one_lifts_the_cap(world):
+    w = world
+    s, a, b, controls, policy = w["s"], w["a"], w["b"], w["controls"], w["policy"]
+    controls.set_bank(b, "partner", trust="unverified", policy="act")
+    hits = [("partner", w["shared"], "pdq")]
+    assert actions(policy, a.tenant_id, hits)[w["shared"]] == "review"
+    controls.feedback(a, w["shared"], "confirm", "our reviewer checked it against the report")
+    assert actions(policy, a.tenant_id, hits)[w["shared"]] == "act", "a person here vouched for it"
+    assert actions(policy, b.tenant_id, hits)[w["shared"]] == "review", "b's own view is unchanged"
+    controls.feedback(a, w["shared"], "deconfirm", "a stock photo")
+    assert actions(policy, a.tenant_id, hits)[w["shared"]] == "disabled"
+    assert controls.state(a, w["shared"])["verdict"] == "deconfirm"
+    with pytest.raises(InvalidRequest, match="verdict must be one of"):
+        controls.feedback(a, w["shared"], "maybe", "x")
+    with pytest.raises(NotFound):
+        controls.feedback(b, w["pdq"], "confirm", "not b's to judge: a's private bank")

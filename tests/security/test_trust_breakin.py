@@ -1,7 +1,7 @@
 """Break-in: the trust routes of issue 23 without a key, with the wrong scope, and across tenants.
 
-Disabling a signal and reading a signal's state need ``reviewer``; a bank's or a subscription's
-trust settings need ``admin``. A tenant reaches only the signals of banks it can see (its own and
+Disabling a signal, a verdict on it and reading its state need ``reviewer``; the verdicts a feed's
+subscribers reported need ``bank:read``; a bank's or a subscription's trust settings need ``admin``. A tenant reaches only the signals of banks it can see (its own and
 shared ones), its own banks and its own subscriptions; what it disables applies to itself only.
 Real HTTP against a live server on SQLite and PostgreSQL."""
 
@@ -40,6 +40,8 @@ def routes(ids: dict) -> list[tuple[str, str, dict, str]]:
         ("GET", f"/v1/review/signals/{sid}", {}, "reviewer"),
         ("PUT", f"/v1/review/signals/{sid}/disable", {"json": {"reason": "news photo"}}, "reviewer"),
         ("DELETE", f"/v1/review/signals/{sid}/disable", {}, "reviewer"),
+        ("PUT", f"/v1/review/signals/{sid}/verdict", {"json": {"verdict": "dispute", "reason": "x"}}, "reviewer"),
+        ("GET", f"/v1/banks/trust-private/signals/{sid}/verdicts", {}, "bank:read"),
         ("PUT", "/v1/banks/trust-private/trust", {"json": {"policy": "act"}}, "admin"),
         ("PUT", "/v1/feeds/subscriptions/nosuch/trust", {"json": {"trust": "partner"}}, "admin"),
     ]
@@ -53,9 +55,10 @@ def test_no_key_is_refused(server, banked):  # noqa: ANN001
 
 def test_a_key_without_the_scope_is_refused(server, banked):  # noqa: ANN001
     keys = {scope: make_key(server, scope) for scope in ("match", "bank:write", "reviewer")}
+    implies = {"bank:read": {"bank:write"}}
     for method, path, kw, needed in routes(banked):
         for scope, key in keys.items():
-            if scope == needed:
+            if scope == needed or scope in implies.get(needed, ()):
                 continue
             with server.client(key) as c:
                 got = c.request(method, path, **kw)

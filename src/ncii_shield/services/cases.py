@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 
 from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied, TooLarge
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
+from ncii_shield.services.exchange.verdicts import removed_on_platforms
 from ncii_shield.services.pin_guard import CASE_WINDOW, AddressThrottle, PinPolicy, proof_ok
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store import matches as match_store
@@ -94,6 +95,9 @@ class CaseStatus:
     hashes: int  # items (hashes and photos) the case holds; 0 once withdrawn
     removals: int | None  # removal requests sent through this case that ended in removal
     created_at: object
+    # platforms (feed subscribers) that reported removing a match of the case's hashes, counting only
+    # reports older than a day (services/exchange/verdicts.py): coarse and late, never per upload
+    removed_on_platforms: int | None = None
 
 
 def new_case_number() -> str:
@@ -281,7 +285,10 @@ class CaseService:
                 Notice.case_id == case.id, Notice.status == "removed")) or 0
             if case.status != "active":
                 return self._withdrawn_status(case)
-            return CaseStatus(case.case_number, case.status, case.queue, ref.items, int(removals), case.created_at)
+            signal_ids = list(session.scalars(select(CaseSignal.signal_id).where(CaseSignal.case_id == case.id)))
+            platforms = removed_on_platforms(session, signal_ids)
+            return CaseStatus(case.case_number, case.status, case.queue, ref.items, int(removals), case.created_at,
+                              platforms)
 
     def withdraw(self, case_number: str, pin: str, *, address: str | None = None, proof: str | None = None) -> CaseStatus:
         ref = self.authorise(case_number, pin, address=address, proof=proof)

@@ -27,7 +27,7 @@ from ncii_shield.services import audit, statements
 from ncii_shield.services.audit import as_utc
 from ncii_shield.services.content import ContentService
 from ncii_shield.services.notices import DUE_SOON, NoticeService, iso
-from ncii_shield.services.signal_controls import matched_signals, record_rejections
+from ncii_shield.services.signal_controls import matched_signals, record_rejections, record_removals
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import DeadlineAlert, Notice, NoticeItem, PlatformContent, ReviewItem, utcnow
 
@@ -214,6 +214,8 @@ class ReviewService:
                 self.content.mark_removed(session, tenant_id, [item.content_id])
             if decision == "keep" and item.kind in ("match", "mandatory_report"):
                 record_rejections(session, matched_signals(item.details))  # services/trust.py: quarantine
+            elif decision == "remove" and item.kind in ("match", "mandatory_report", "derivative"):
+                record_removals(session, matched_signals(item.details))  # coarse outcomes back to publishers
             item.decision, item.reason, item.ground = decision, reason[:2000], ground
             item.decided_by, item.decided_at = actor, now
             if decision == "escalate":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import InvalidRequest, NotFound
@@ -117,6 +117,34 @@ class SignalControls:
                     "verdict": verdict.verdict if verdict else None,
                     "quarantined": bool(health and health.quarantined_at and health.released_at is None)}
 
+    # -- verdicts (item 3) ---------------------------------------------------------------------
+
+    def feedback(self, principal: Principal, signal_id: int, verdict: str, reason: str) -> dict:
+        """This tenant's reviewers confirm, deconfirm or dispute a signal, with a reason (the latest
+        verdict stands). ``deconfirm`` stops it acting for this tenant; ``confirm`` lifts the cap of an
+        untrusted source (a person here vouched for it). Verdicts, counted, go back to the publisher
+        of a subscribed feed (services/exchange/verdicts.py)."""
+        principal.require("reviewer")
+        _check(verdict, VERDICTS, "verdict")
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidRequest("a verdict needs a reason (it goes into the audit log)")
+        with self.db.write() as session:
+            self.visible_signal(session, principal.tenant_id, signal_id)
+            row = session.scalar(select(SignalFeedback).where(SignalFeedback.tenant_id == principal.tenant_id,
+                                                              SignalFeedback.signal_id == signal_id))
+            if row is None:
+                row = SignalFeedback(tenant_id=principal.tenant_id, signal_id=signal_id, actor=actor_of(principal))
+                session.add(row)
+            row.verdict, row.reason, row.actor, row.at = verdict, reason[:500], actor_of(principal), utcnow()
+            audit.append(session, tenant_id=principal.tenant_id, actor=actor_of(principal), action="signal.verdict",
+                         subject=f"signal:{signal_id}", details={"verdict": verdict, "reason": reason[:500]})
+        self._changed()
+        from ncii_shield.services.exchange.verdicts import verdicts_changed
+
+        verdicts_changed()
+        return self.state(principal, signal_id)
+
     # -- sources (item 2) ---------------------------------------------------------------------
 
     def set_bank(self, principal: Principal, name: str, *, kind: str | None = None, trust: str | None = None,
@@ -188,7 +216,7 @@ def record_rejections(session: Session, signal_ids: list[int], thresholds: Thres
     for signal_id in sorted(set(signal_ids)):
         row = session.get(SignalQuarantine, signal_id)
         if row is None:
-            row = SignalQuarantine(signal_id=signal_id, rejections=0, updated_at=now)
+            row = SignalQuarantine(signal_id=signal_id, rejections=0, removals=0, updated_at=now)
             session.add(row)
             session.flush()
         session.execute(update(SignalQuarantine).where(SignalQuarantine.signal_id == signal_id).values(
@@ -198,6 +226,22 @@ def record_rejections(session: Session, signal_ids: list[int], thresholds: Thres
                 session, signal_id, f"reviewers rejected {row.rejections} of its matches"):
             quarantined.append(signal_id)
     return quarantined
+
+
+def record_removals(session: Session, signal_ids: list[int]) -> None:
+    """A reviewer removed the content of a match: count it per signal (reported back, coarse, to the
+    publisher of a subscribed feed and so to a case: "removed on N platforms")."""
+    now = utcnow()
+    for signal_id in sorted(set(signal_ids)):
+        if session.get(SignalQuarantine, signal_id) is None:
+            session.add(SignalQuarantine(signal_id=signal_id, rejections=0, removals=0, updated_at=now))
+            session.flush()
+        session.execute(update(SignalQuarantine).where(SignalQuarantine.signal_id == signal_id).values(
+            removals=SignalQuarantine.removals + 1, updated_at=now))
+    if signal_ids:
+        from ncii_shield.services.exchange.verdicts import verdicts_changed
+
+        event.listen(session, "after_commit", lambda _s: verdicts_changed(), once=True)
 
 
 def matched_signals(details: dict | None) -> list[int]:
@@ -215,4 +259,4 @@ def _check(value: str | None, accepted: tuple[str, ...], what: str) -> None:
         raise InvalidRequest(f"{what} must be one of {', '.join(accepted)}")
 
 
-__all__ = ["SignalControls", "controls_for", "record_rejections", "VERDICTS"]
+__all__ = ["SignalControls", "controls_for", "record_rejections", "record_removals", "VERDICTS"]

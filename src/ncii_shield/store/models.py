@@ -479,6 +479,7 @@ class SignalQuarantine(Base):
 
     signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     rejections: Mapped[int] = mapped_column(Integer, default=0)
+    removals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # matches reviewers removed
     quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -514,6 +515,24 @@ class RetroMatch(Base):
 
 
 Index("ix_retro_matches_signal", RetroMatch.signal_id)
+
+
+class FeedVerdict(Base):
+    """What a subscriber reported back about one of a feed's signals (services/exchange/verdicts.py):
+    its reviewers' verdicts, counted, and whether it removed a match. No content ids, no uploads."""
+
+    __tablename__ = "feed_verdicts"
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("feed_subscribers.id"), primary_key=True)
+    signal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    confirm: Mapped[int] = mapped_column(Integer, default=0)
+    deconfirm: Mapped[int] = mapped_column(Integer, default=0)
+    dispute: Mapped[int] = mapped_column(Integer, default=0)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # first reported
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+Index("ix_feed_verdicts_signal", FeedVerdict.signal_id)
 
 
 class TrustCursor(Base):

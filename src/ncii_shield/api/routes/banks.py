@@ -85,3 +85,13 @@ async def set_bank_trust(bank: str, body: BankTrustIn, shield: ShieldDep, princi
     """Set a bank's kind, source trust and policy (scope admin; see docs/trust.md)."""
     return await run_in_threadpool(lambda: controls_for(shield).set_bank(
         principal, bank, kind=body.kind, trust=body.trust, policy=body.policy))
+
+
+@router.get("/{bank}/signals/{signal_id}/verdicts")
+async def signal_verdicts(bank: str, signal_id: SignalId, shield: ShieldDep, principal: PrincipalDep) -> dict:
+    """What the subscribers of this instance's feeds reported about a signal: how many confirmed,
+    deconfirmed, disputed it, and on how many platforms a match was removed (scope bank:read).
+    Counts only: no platform's uploads."""
+    from ncii_shield.services.exchange import verdicts
+
+    return await run_in_threadpool(verdicts.counts, shield.db, principal, bank, signal_id)

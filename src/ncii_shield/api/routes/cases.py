@@ -53,6 +53,8 @@ class CaseStatusOut(BaseModel):
     queue: str
     hashes: int = Field(description="items (hashes and photos) the case holds")
     removals: int | None = Field(description="removal requests sent through this case that ended in removal")
+    removed_on_platforms: int | None = Field(
+        default=None, description="platforms that reported removing a copy, counting reports at least a day old")
 
 
 def _limit(request: Request) -> None:

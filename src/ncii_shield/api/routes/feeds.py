@@ -51,6 +51,31 @@ async def feed_page(
             await asyncio.sleep(0.05)
 
 
+@router.post("/{feed}/verdicts")
+async def report_verdicts(feed: str, request: Request, credentials: Token) -> dict:
+    """A subscriber's verdict report (the feed's return channel, services/exchange/verdicts.py): a
+    signed page of per-signal counts, no content ids; it replaces the subscriber's previous report.
+    Authenticated with the subscriber's feed access token; at most 5,000 entries (about 1 MB)."""
+    from ncii_shield.services.exchange import verdicts
+
+    shield = request.app.state.shield
+    access = await run_in_threadpool(shield.publisher.authenticate, feed, credentials.credentials if credentials else None)
+    body = await request.body()
+    if len(body) > 2_000_000:
+        from ncii_shield.errors import TooLarge
+
+        raise TooLarge("a verdict report is at most 2 MB (5,000 entries)")
+    import json
+
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:
+        from ncii_shield.errors import InvalidRequest
+
+        raise InvalidRequest("the verdict report is not JSON") from exc
+    return await run_in_threadpool(verdicts.receive, shield.db, access, envelope)
+
+
 class SubscriptionTrustIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     trust: Literal["trusted", "partner", "unverified", "anonymous"] | None = Field(

@@ -188,6 +188,21 @@ class SignalStateOut(BaseModel):
     quarantined: bool = Field(description="instance-wide: it over-matched or was rejected too often; review only")
 
 
+class VerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["confirm", "deconfirm", "dispute"] = Field(
+        description="deconfirm: stop acting on it here; confirm: a person here vouches for it")
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
+
+
+@router.put("/signals/{signal_id}/verdict", response_model=SignalStateOut)
+async def signal_verdict(body: VerdictIn, shield: ShieldDep, principal: PrincipalDep,
+                         signal_id: int = SignalId) -> dict:
+    """This tenant's verdict on a signal, with a reason (scope reviewer). Counted, it goes back to
+    the publisher of the feed the signal came from (no content ids)."""
+    return await run_in_threadpool(controls_for(shield).feedback, principal, signal_id, body.verdict, body.reason)
+
+
 @router.get("/signals/{signal_id}", response_model=SignalStateOut)
 async def signal_state(shield: ShieldDep, principal: PrincipalDep, signal_id: int = SignalId) -> dict:
     """What this tenant has said about a signal it can see (scope reviewer)."""

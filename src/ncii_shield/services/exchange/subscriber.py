@@ -250,13 +250,46 @@ class FeedFollower:
         self.on_applied = on_applied
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"feed-{name}", daemon=True)
+        # the return channel: verdicts back to the publisher (services/exchange/verdicts.py)
+        self._verdicts = threading.Event()
+        self._reporter = threading.Thread(target=self._report, name=f"feed-{name}-verdicts", daemon=True)
 
     def start(self) -> None:
+        from ncii_shield.services.exchange import verdicts
+
+        verdicts.listen(self._verdicts)
         self._thread.start()
+        self._reporter.start()
 
     def stop(self) -> None:
+        from ncii_shield.services.exchange import verdicts
+
+        verdicts.unlisten(self._verdicts)
         self._stop.set()
+        self._verdicts.set()
         self._thread.join(timeout=5)
+        self._reporter.join(timeout=5)
+
+    def _report(self, every: float = 60.0) -> None:
+        """Push the verdict report at once when one changed here, else every ``every`` seconds."""
+        from ncii_shield.services.exchange import verdicts
+
+        from ncii_shield.services.exchange.signing import default_key_path, load_or_create_key
+
+        backoff, key = 1.0, None
+        while not self._stop.is_set():
+            self._verdicts.wait(every)
+            self._verdicts.clear()
+            if self._stop.is_set():
+                return
+            try:
+                key = key or load_or_create_key(default_key_path())
+                verdicts.push(self.db, self.name, key=key)
+                backoff = 1.0
+            except Exception as exc:  # the publisher may be away or older (no verdict route): retry later
+                log.warning("verdict report failed", extra={"subscription": self.name, "error": str(exc)[:200]})
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
 
     def _run(self) -> None:
         backoff = 1.0

@@ -5,8 +5,9 @@
   banks (anonymous intake: ``victims``, ``victims-under-18``) become ``anonymous``; banks fed by a
   subscription ``unverified``, as a new subscription's are.
 * ``signal_disables``: a tenant stops acting on one signal, optionally until a time.
-* ``signal_quarantine``: reviewers' rejections per signal and its quarantine.
+* ``signal_quarantine``: reviewers' rejections and removals per signal, and its quarantine.
 * ``signal_feedback``: a tenant's verdict on a signal (confirm | deconfirm | dispute).
+* ``feed_verdicts``: what a feed's subscribers reported back per signal (verdict counts, removed).
 * ``retro_matches``: past uploads found by a later signal, one row per (tenant, signal, content).
 * ``trust_cursors``: where the retroactive follower got to in the change log.
 
@@ -49,6 +50,7 @@ def upgrade() -> None:
         "signal_quarantine",
         sa.Column("signal_id", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column("rejections", sa.Integer(), nullable=False),
+        sa.Column("removals", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("quarantined_at", _TZ, nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("released_at", _TZ, nullable=True),
@@ -76,6 +78,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_retro_matches_signal", "retro_matches", ["signal_id"])
     op.create_table(
+        "feed_verdicts",
+        sa.Column("subscriber_id", sa.Integer(), sa.ForeignKey("feed_subscribers.id"), primary_key=True),
+        sa.Column("signal_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("confirm", sa.Integer(), nullable=False),
+        sa.Column("deconfirm", sa.Integer(), nullable=False),
+        sa.Column("dispute", sa.Integer(), nullable=False),
+        sa.Column("removed_at", _TZ, nullable=True),
+        sa.Column("updated_at", _TZ, nullable=False),
+    )
+    op.create_index("ix_feed_verdicts_signal", "feed_verdicts", ["signal_id"])
+    op.create_table(
         "trust_cursors",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -84,7 +97,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("trust_cursors", "retro_matches", "signal_feedback", "signal_quarantine", "signal_disables"):
+    for table in ("trust_cursors", "feed_verdicts", "retro_matches", "signal_feedback", "signal_quarantine", "signal_disables"):
         op.drop_table(table)
     with op.batch_alter_table("subscriptions") as batch:
         batch.drop_column("policy")
