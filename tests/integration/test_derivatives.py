@@ -139,6 +139,7 @@ def test_cli_protect_add_and_check_json(tmp_path):
     assert [(d["bank"], d["signal_id"]) for d in fake["derivatives"]] == [("mine", rows[0]["signal_id"])]
     assert set(fake["derivatives"][0]) >= {"bank", "signal_id", "score", "edited_region"}
     assert other.pop("provenance", {"ai_generated": None})["ai_generated"] is None  # a plain photo: nothing known
+    assert other.pop("nudity", {"sexual": False})["sexual"] is False  # the optional classifier, where installed
     assert other == {"path": str(tmp_path / "other.jpg"), "matches": [], "derivatives": [],
                      "review": {"queue": False, "kind": "match", "priority": 0, "reasons": []}}
     missing = cli("check", str(tmp_path / "nope.jpg"), "--db", db, "--json")
