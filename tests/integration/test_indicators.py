@@ -164,5 +164,65 @@ def test_cli_add_and_check(tmp_path):
     clean = tmp_path / "clean.txt"
     clean.write_text("clean.example\n")
     assert cli("indicators", "check", str(clean), env=env).returncode == 0
+    # lists come in with bank import: plain lines of one type, or 'TYPE VALUE' lines (pytx's shape)
+    plain, typed = tmp_path / "domains.txt", tmp_path / "mixed.txt"
+    plain.write_text("clean.example\n")
+    typed.write_text("telegram @NudifyExampleBot\nurl https://Undress.example/Pricing\n")
+    assert cli("bank", "import", "more", str(plain), "-f", "plain", "--signal-type", "domain", env=env).returncode == 0
+    assert cli("bank", "import", "more", str(typed), env=env).returncode == 0
+    both = tmp_path / "both.txt"
+    both.write_text("clean.example\nhttps://t.me/nudifyexamplebot\nhttp://undress.example/pricing\n")
+    out = [json.loads(line) for line in cli("indicators", "check", str(both), "--json", "--bank", "more",
+                                             env=env).stdout.splitlines()]
+    assert [[m["signal_type"] for m in o["matches"]] for o in out] == [["domain"], ["telegram"], ["url"]]
     missing = cli("indicators", "check", str(clean), "--bank", "nope", env=env)
     assert missing.returncode == 1 and "no bank called 'nope'" in missing.stderr
+
+
+def test_indicator_banks_travel_over_signed_feeds_with_withdrawals(tmp_path, monkeypatch):
+    """A publishes a bank of the five indicator types; B applies its signed pages and matches them;
+    a withdrawal on A reaches B's bank by the next page."""
+    from sqlalchemy import select
+
+    from ncii_shield.core import Shield
+    from ncii_shield.services.exchange import subscriber
+    from ncii_shield.store.models import Subscription
+
+    monkeypatch.setenv("NCII_SHIELD_DATA", str(tmp_path))  # the key that seals B's token, A's signing key
+    a = Shield.open(f"sqlite:///{tmp_path / 'a.db'}")
+    b = Shield.open(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        pa, pb = a.local_principal("publisher"), b.local_principal("platform")
+        items = [("url", "https://Undress.example/Pricing"), ("url_md5", hash_url("other.example/app")),
+                 ("domain", "nudify.example"), ("telegram", "nudifyexamplebot"), ("app_id", "com.example.undress")]
+        ids = _bank(a, pa, "services", items)
+        a.publisher.publish(pa, "services")
+        token = a.publisher.add_subscriber(pa, "services", "platform-b")
+        access = a.publisher.authenticate("services", token)
+        subscriber.subscribe(b.db, pb, name="from-a", url="http://127.0.0.1:9", feed="services",
+                             publisher_key=a.publisher.public_key, token=token, bank="from-a",
+                             allow_private_address=True)
+        with b.db.read() as session:
+            sub_id = session.scalar(select(Subscription.id).where(Subscription.name == "from-a"))
+
+        def pull() -> None:
+            for _ in range(10):
+                with b.db.read() as session:
+                    cursor = session.get(Subscription, sub_id).cursor
+                envelope = a.publisher.page(access, cursor)
+                subscriber.apply_page(b.db, sub_id, envelope)
+                if not envelope["page"]["more"]:
+                    break
+            b.follower.catch_up()
+
+        pull()
+        lines = ["http://undress.example/pricing", "other.example/app", "https://cdn.nudify.example/x",
+                 "@NudifyExampleBot", "https://play.google.com/store/apps/details?id=com.example.undress"]
+        found = [[(m.bank, m.signal_type) for m in r.matches] for r in _check(b, pb, lines)]
+        assert found == [[("from-a", t)] for t, _ in items]
+        a.banks.withdraw(pa, "services", ids[2])  # the domain
+        pull()
+        assert [r.status for r in _check(b, pb, lines)] == ["match", "match", "no_match", "match", "match"]
+    finally:
+        a.close()
+        b.close()

@@ -51,7 +51,7 @@ def import_(
     bank: str | None = typer.Argument(None, help="Bank to import into (created if missing).", show_default=False),
     file: Path | None = typer.Argument(None, exists=True, dir_okay=False, readable=True, show_default=False),
     fmt: str = typer.Option("auto", "--format", "-f", help="auto, pytx ('pdq <hex>' lines), pytx-csv, jsonl, hma, stopncii, ncmec, plain."),
-    signal_type: str | None = typer.Option(None, "--signal-type", help="For --format plain: pdq, md5, sha256 or vpdq."),
+    signal_type: str | None = typer.Option(None, "--signal-type", help="For --format plain: pdq, md5, sha256, vpdq, or an indicator type (url, url_md5, domain, telegram, app_id)."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad lines and go on instead of stopping."),
     from_hma: str | None = typer.Option(
         None, "--from-hma", metavar="URL", show_default=False,
@@ -80,14 +80,16 @@ def import_(
 
       ncii-shield bank import victims md5s.txt -f plain --signal-type md5
 
+      ncii-shield bank import nudify-services domains.txt -f plain --signal-type domain   # service indicators
+
       ncii-shield bank import victims stopncii-page.json -f stopncii   # Withdrawn/Deleted records withdraw
 
       ncii-shield bank import victims hma-content.jsonl -f hma   # HMA signals or content; disabled stays inactive
 
       ncii-shield bank import --from-hma http://hma.internal:5100 --allow-private-address   # all HMA's banks
 
-    Signal type names: ours (pdq, md5, sha256, vpdq) or python-threatexchange's and HMA's
-    (video_md5, video_sha256). See docs/interop.md.
+    Signal type names: ours (pdq, md5, sha256, vpdq; url, url_md5, domain, telegram, app_id) or
+    python-threatexchange's and HMA's (video_md5, video_sha256). See docs/interop.md.
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.imports import count_lines, import_file

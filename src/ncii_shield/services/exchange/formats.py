@@ -149,7 +149,8 @@ def read(handle: io.TextIOBase, fmt: str, plain_type: str | None = None) -> Iter
         yield from _read_ncmec(handle.read())
     elif fmt in ("pytx", "plain", "jsonl", "hma"):
         if fmt == "plain" and not plain_type:
-            raise InvalidRequest("the plain format needs --signal-type (pdq, md5, sha256, vpdq)")
+            raise InvalidRequest("the plain format needs --signal-type (pdq, md5, sha256, vpdq, url, url_md5, domain, "
+                                 "telegram, app_id)")
         for number, line in enumerate(handle, start=1):
             text = line.strip()
             if not text or text.startswith("#"):
