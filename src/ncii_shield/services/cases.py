@@ -40,7 +40,7 @@ from ncii_shield.store import banks as bank_store
 from ncii_shield.store import matches as match_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.files import private_dir
-from ncii_shield.store.models import Case, CaseSignal, Notice, utcnow
+from ncii_shield.store.models import Case, CaseMessage, CaseSignal, Notice, utcnow
 
 OPERATOR_TENANT = "default"
 ADULT_BANK = "victims"
@@ -302,6 +302,10 @@ class CaseService:
                     bank_store.withdraw_signal(session, bank, signal_id)
             case.status = "withdrawn"
             case.withdrawn_at = utcnow()
+            if case.contact_encrypted and os.environ.get("NCII_SHIELD_SMTP_URL"):
+                # the confirmation (services/case_mail.py) keeps the address sealed until it is sent
+                session.add(CaseMessage(case_id=case.id, kind="withdrawn", address_encrypted=case.contact_encrypted,
+                                        attempts=0, created_at=utcnow(), next_attempt_at=utcnow()))
             case.contact_encrypted = None  # nothing personal kept after withdrawal
             number = case.case_number
         self._on_change()

@@ -115,6 +115,10 @@ class DeadlineWatch:
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
         self.mail = RequesterMail(db)
+        from ncii_shield.services.case_mail import CaseMail, outcome_interval
+
+        self.case_mail = CaseMail(db)  # news about a case (issue 23): withdrawal, coarse outcomes
+        self._outcome_every, self._last_outcomes = outcome_interval(), 0.0
 
     @property
     def secret(self) -> str:
@@ -140,6 +144,10 @@ class DeadlineWatch:
                 pass
         sent = self.deliver() if self.url else []
         self.mail.deliver()  # e-mails owed to requesters (nothing unless NCII_SHIELD_SMTP_URL is set)
+        if time.monotonic() - self._last_outcomes > self._outcome_every:
+            self._last_outcomes = time.monotonic()
+            self.case_mail.record_outcomes()
+        self.case_mail.deliver()
         return sent
 
     def deliver(self, now: datetime | None = None) -> list[dict]:

@@ -535,6 +535,25 @@ class FeedVerdict(Base):
 Index("ix_feed_verdicts_signal", FeedVerdict.signal_id)
 
 
+class CaseMessage(Base):
+    """An e-mail owed to a case's contact address (services/case_mail.py), an outbox row:
+    ``withdrawn`` (the confirmation; the address is kept sealed here until it is sent, as the case
+    drops it at withdrawal) or ``outcome:<n>`` (copies removed on n platforms)."""
+
+    __tablename__ = "case_messages"
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_case_messages"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    address_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)  # withdrawn only; NULL once done
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class TrustCursor(Base):
     """Where a change-log follower of services/trust.py got to (shared by replicas)."""
 

@@ -9,6 +9,7 @@
 * ``signal_feedback``: a tenant's verdict on a signal (confirm | deconfirm | dispute).
 * ``feed_verdicts``: what a feed's subscribers reported back per signal (verdict counts, removed).
 * ``retro_matches``: past uploads found by a later signal, one row per (tenant, signal, content).
+* ``case_messages``: e-mails owed to a case's contact address (withdrawal, coarse outcomes).
 * ``trust_cursors``: where the retroactive follower got to in the change log.
 
 Revision ID: 0011_trust
@@ -89,6 +90,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_feed_verdicts_signal", "feed_verdicts", ["signal_id"])
     op.create_table(
+        "case_messages",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("address_encrypted", sa.Text(), nullable=True),
+        sa.Column("created_at", _TZ, nullable=False),
+        sa.Column("sent_at", _TZ, nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", _TZ, nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.UniqueConstraint("case_id", "kind", name="uq_case_messages"),
+    )
+    op.create_table(
         "trust_cursors",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -97,7 +111,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("trust_cursors", "feed_verdicts", "retro_matches", "signal_feedback", "signal_quarantine", "signal_disables"):
+    for table in ("trust_cursors", "case_messages", "feed_verdicts", "retro_matches", "signal_feedback", "signal_quarantine", "signal_disables"):
         op.drop_table(table)
     with op.batch_alter_table("subscriptions") as batch:
         batch.drop_column("policy")
