@@ -118,6 +118,8 @@ def test_read_lines_skips_blanks_and_comments_and_bounds_long_lines():
     text = "a.example\n\n# comment\n" + "x" * (MAX_LENGTH + 10) + "\nb.example\n" + "y" * MAX_LENGTH + "\n"
     lines = list(read_lines(io.StringIO(text)))
     assert lines == [(1, "a.example"), (4, None), (5, "b.example"), (6, "y" * MAX_LENGTH)]
+    rows = io.StringIO('id,domain,plan\n17,"Cdn.Nudify.example",pro\n18\n# comment\n19,clean.example,free\n')
+    assert list(read_lines(rows, column=2)) == [(1, "domain"), (2, "Cdn.Nudify.example"), (3, ""), (5, "clean.example")]
 
 
 def test_indicator_banks_travel_in_exports_imports_and_pytx_files(data_shield, tmp_path):
@@ -175,6 +177,12 @@ def test_cli_add_and_check(tmp_path):
     out = [json.loads(line) for line in cli("indicators", "check", str(both), "--json", "--bank", "more",
                                              env=env).stdout.splitlines()]
     assert [[m["signal_type"] for m in o["matches"]] for o in out] == [["domain"], ["telegram"], ["url"]]
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer,domain\n1,shop.other.example\n2,img.nudify.example\n")
+    rows = [json.loads(line) for line in cli("indicators", "check", str(customers), "--column", "2", "--json",
+                                              env=env).stdout.splitlines()]
+    assert [(r["line"], r["status"]) for r in rows] == [(1, "error"), (2, "no_match"), (3, "match")]
+    assert rows[2]["input"] == "img.nudify.example" and rows[2]["matches"][0]["via"] == "parent_domain"
     missing = cli("indicators", "check", str(clean), "--bank", "nope", env=env)
     assert missing.returncode == 1 and "no bank called 'nope'" in missing.stderr
 

@@ -74,6 +74,8 @@ def check(
                                show_default=False),
     as_type: str | None = typer.Option(None, "--as", help=f"Read every line as this type ({_TYPES}); "
                                        "default: told apart line by line."),
+    column: int | None = typer.Option(None, "--column", "-c", min=1, help="The file is CSV (a customer list): "
+                                      "read this column (1 = the first) of each row."),
     bank: list[str] = typer.Option([], "--bank", "-b", help="Bank to match against (repeat for more). Default: "
                                    "every bank the tenant can see."),
     tenant: str = TENANT_OPTION,
@@ -94,6 +96,8 @@ def check(
       ncii-shield indicators check crawl-urls.txt --json > hits.jsonl
 
       ncii-shield indicators check customers.txt --bank nudify-services
+
+      ncii-shield indicators check customers.csv --column 2        # id,domain,plan rows
 
       ncii-shield indicators check listings.txt --as app_id
 
@@ -126,7 +130,7 @@ def check(
         rows = []
         with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
             task = progress.add_task("check", total=total, matches=0)
-            for result in service.check(scope, read_lines(handle), as_type=as_type):
+            for result in service.check(scope, read_lines(handle, column=column), as_type=as_type):
                 counts[result.status] += 1
                 progress.update(task, completed=result.line, matches=counts["match"])
                 if json_output:

@@ -26,6 +26,7 @@ A key sees only the banks it may match against (its tenant's, and those shared);
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import ipaddress
@@ -190,9 +191,11 @@ def _domains(domain: str) -> list[Candidate]:
 # -- reading an input safely ----------------------------------------------------------------------
 
 
-def read_lines(handle: io.TextIOBase, limit: int = MAX_LENGTH) -> Iterator[tuple[int, str | None]]:
+def read_lines(handle: io.TextIOBase, limit: int = MAX_LENGTH, column: int | None = None) -> Iterator[tuple[int, str | None]]:
     """``(line number, text)`` of each line that is not blank or a ``#`` comment; text is None for a
-    line over ``limit`` characters, which is skipped without being held in memory."""
+    line over ``limit`` characters, which is skipped without being held in memory. With ``column``
+    (1-based) a line is a CSV row (a customer list: ``id,domain,plan``) and its text that field
+    ("" when the row is shorter, which reads as an error)."""
     number = 0
     while True:
         line = handle.readline(limit + 2)
@@ -205,8 +208,15 @@ def read_lines(handle: io.TextIOBase, limit: int = MAX_LENGTH) -> Iterator[tuple
             yield number, None
             continue
         text = line.strip()
-        if text and not text.startswith("#"):
-            yield number, text
+        if not text or text.startswith("#"):
+            continue
+        if column is not None:
+            try:
+                fields = next(csv.reader([text]))
+            except csv.Error:
+                fields = []
+            text = fields[column - 1].strip() if len(fields) >= column else ""
+        yield number, text
 
 
 # -- the service ----------------------------------------------------------------------------------
