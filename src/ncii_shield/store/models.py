@@ -562,3 +562,33 @@ class TrustCursor(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LikenessEnrolment(Base):
+    """A person's enrolled face (likeness protection, services/likeness.py): the vectors of 1-5
+    photos, sealed with the personal-data key like contact details (biometric data). Never exported,
+    published in feeds or logged; withdrawing it (or its case) erases the vectors."""
+
+    __tablename__ = "likeness_enrolments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    model: Mapped[str] = mapped_column(String(64))  # the embedder's name: vectors compare only within one
+    photos: Mapped[int] = mapped_column(Integer)
+    vectors_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)  # None once withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | withdrawn
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LikenessChange(Base):
+    """The enrolled-face index's own change log (``add`` | ``withdraw`` of an enrolment): kept apart
+    from ``changes``, which feeds publish, so no feed ever carries an enrolment."""
+
+    __tablename__ = "likeness_changes"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    op: Mapped[str] = mapped_column(String(16))
+    enrolment_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

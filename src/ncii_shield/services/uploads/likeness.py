@@ -1,0 +1,115 @@
+"""The likeness detector: an enrolled person's face in sexual content (docs/likeness.md).
+
+It runs only with the ``explicit`` context (the platform says the upload is sexual, or the nudity
+classifier does): faces are never searched anywhere else. Photos: every face at least 48 px tall.
+Videos: frames sampled at 1 per second (at most 640 px on the long side); one flag per enrolled
+person per video, at the frame where the face is most alike. Each flag is
+``{"bank", "signal_id", "similarity", "face_box": [x, y, w, h], "frame", "time_s"}`` (``signal_id``
+is the enrolment's id; ``frame`` is None for a photo): evidence for a reviewer who checks the
+platform's consent records, never a removal by itself.
+
+Optional: without the ``[likeness]`` extra, :func:`detector` returns None and the verdict lists the
+detector as not configured. ``NCII_SHIELD_LIKENESS_THRESHOLD`` (cosine, default the model's
+measured threshold) and ``NCII_SHIELD_FACE_MODEL`` / ``NCII_SHIELD_FACE_MODEL_THRESHOLD`` (an
+operator's ONNX embedder and its measured threshold) configure it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ncii_shield.services.uploads.detectors import DecodedUpload, Findings, Scope
+
+log = logging.getLogger("ncii_shield.likeness")
+
+VIDEO_FPS = 1.0
+VIDEO_SIDE = 640
+MIN_FACE = 48
+
+
+@dataclass(frozen=True)
+class LikenessFlag:
+    bank: str
+    signal_id: int
+    similarity: float
+    face_box: list[int]
+    frame: int | None = None
+    time_s: float | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class LikenessDetector:
+    name = "likeness"
+    media = frozenset({"photo", "video"})
+    requires = frozenset({"explicit"})
+
+    def __init__(self, index, model, threshold: float | None = None) -> None:  # noqa: ANN001
+        self.index = index  # services.likeness.LikenessIndex (follows enrolments)
+        self.model = model  # signals.face.FaceModel
+        self.threshold = model.default_threshold if threshold is None else threshold
+
+    def _frames(self, upload: DecodedUpload):  # noqa: ANN202
+        if upload.kind == "photo" and upload.photo is not None:
+            yield None, None, upload.photo.rgb
+        elif upload.kind == "video" and upload.video_path is not None:
+            from ncii_shield.media.video import probe_video, sample_frames
+
+            info = probe_video(upload.video_path)
+            for n, (seconds, rgb) in enumerate(sample_frames(upload.video_path, info, fps=VIDEO_FPS, max_side=VIDEO_SIDE)):
+                yield n, seconds, rgb
+
+    def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
+        if len(self.index) == 0:
+            return Findings()
+        best: dict[int, LikenessFlag] = {}
+        for frame, seconds, rgb in self._frames(upload):
+            faces = self.model.faces(rgb, min_face=MIN_FACE)
+            if not faces:
+                continue
+            found = self.index.search(np.stack([f.embedding for f in faces]), self.threshold)
+            for face, hits in zip(faces, found):
+                for enrolment_id, bank_id, sim in hits:
+                    bank = scope.follower.banks.get(bank_id) or self.index.bank_info(bank_id)
+                    if bank is None or not scope.visible(bank):
+                        continue
+                    held = best.get(enrolment_id)
+                    if held is None or sim > held.similarity:
+                        best[enrolment_id] = LikenessFlag(bank.name, enrolment_id, round(float(sim), 4),
+                                                          face.box.as_list(), frame,
+                                                          None if seconds is None else round(float(seconds), 2))
+        flags = sorted(best.values(), key=lambda f: -f.similarity)
+        if flags:
+            log.info("likeness: %d enrolled face(s) flagged in a %s", len(flags), upload.kind)
+        return Findings(items=flags)
+
+
+def detector(follower):  # noqa: ANN001, ANN201
+    """The pipeline's factory: None without the [likeness] extra (the verdict says not configured)."""
+    from ncii_shield.services.likeness import LikenessIndex
+    from ncii_shield.signals.face import FaceModelUnavailable, load_model
+
+    path = os.environ.get("NCII_SHIELD_FACE_MODEL")
+    try:
+        if path:
+            measured = os.environ.get("NCII_SHIELD_FACE_MODEL_THRESHOLD")
+            if not measured:
+                raise ValueError("NCII_SHIELD_FACE_MODEL needs NCII_SHIELD_FACE_MODEL_THRESHOLD (cosine, measured "
+                                 "with bench/likeness_bench.py --onnx)")
+            model = load_model(path, onnx_threshold=float(measured))
+        else:
+            model = load_model()
+    except (FaceModelUnavailable, ValueError) as exc:
+        log.warning("likeness detector not configured: %s", exc)
+        return None
+    threshold = os.environ.get("NCII_SHIELD_LIKENESS_THRESHOLD")
+    # follow enrolments until the main index follower stops (the shield closing)
+    index = LikenessIndex(follower.db, model.name, model.dim, stop_with=getattr(follower, "_stop", None))
+    index.load()
+    index.start()
+    return LikenessDetector(index, model, float(threshold) if threshold else None)
