@@ -202,7 +202,7 @@ def read_lines(handle: io.TextIOBase, limit: int = MAX_LENGTH, column: int | Non
         if not line:
             return
         number += 1
-        if len(line) > limit + 1 or (len(line) == limit + 2 and not line.endswith("\n")):
+        if len(line.rstrip("\r\n")) > limit:
             while line and not line.endswith("\n"):  # the rest of the long line, in bounded pieces
                 line = handle.readline(1 << 16)
             yield number, None
