@@ -40,6 +40,21 @@ def _pillow(mode: str, size: tuple[int, int], fmt: str, **params) -> bytes:
     return buffer.getvalue()
 
 
+def _pattern(mode: str, size: tuple[int, int], fmt: str, **params) -> bytes:
+    """A busy synthetic pattern (no flat areas), so the decoder's transforms and buffers are all used:
+    a flat lossless WebP costs libwebp less than a real photo does."""
+    import numpy as np
+    from PIL import Image
+
+    width, height = size
+    y, x = np.arange(height)[:, None], np.arange(width)[None, :]
+    bands = [(x * 7 + y) % 256, (x ^ y) % 256, (x * y // 97) % 256, (x + 3 * y) % 256]
+    image = Image.fromarray(np.stack(bands[:len(mode)], -1).astype(np.uint8), mode=mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
 def crafted() -> dict[str, Callable[[], bytes]]:
     return {
         "png-1bit-120mp": lambda: _png(SIDE, SIDE, bit_depth=1, colour=0, channels=1),
@@ -58,6 +73,11 @@ def crafted() -> dict[str, Callable[[], bytes]]:
         "gif-40mp": lambda: _pillow("P", (6300, 6300), "GIF"),
         "webp-12.5mp": lambda: _pillow("RGB", (4090, 3070), "WEBP", lossless=True, method=0),
         "webp-120mp": lambda: _pillow("RGB", (16_383, 7_324), "WEBP", lossless=True, method=0),
+        "webp-lossy-12.5mp": lambda: _pillow("RGB", (4090, 3070), "WEBP", quality=10),
+        "webp-alpha-12.5mp": lambda: _pattern("RGBA", (4090, 3070), "WEBP", quality=10),
+        "webp-lossless-8.3mp": lambda: _pattern("RGB", (3330, 2500), "WEBP", lossless=True, method=0),
+        "avif-12mp": lambda: _pillow("RGB", (4032, 3024), "AVIF", quality=10, speed=10),
+        "avif-5.5mp": lambda: _pattern("RGB", (2700, 2030), "AVIF", quality=10, speed=10),
         "heic-67mp": lambda: _pillow("RGB", (8192, 8192), "HEIF", quality=10),
         "heic-12mp": lambda: _pillow("RGB", (4032, 3024), "HEIF", quality=10),
     }

@@ -18,7 +18,7 @@ this module streams the photo through the same steps:
    bit for bit (tests/unit/signals/test_pdq_strips.py checks it against ``pdqhash.compute`` and on
    every reference vector).
 
-Memory: a few strips of float32 and float64 rows (about 4 MB) beside the photo itself. If the
+Memory: a few strips of float32 and float64 rows (about 3 MB) beside the photo itself. If the
 library does not export those functions (another build of ``pdqhash``), :func:`available` is
 False and callers use ``pdqhash.compute``.
 """
@@ -31,7 +31,7 @@ import numpy as np
 
 DIHEDRAL_ORDER = ("original", "rotate90", "rotate180", "rotate270", "flipx", "flipy", "flip_plus1", "flip_minus1")
 _MIN_HASHABLE_DIM = 5  # the reference: smaller photos hash to zero with quality 0
-_STRIP_PIXELS = 1 << 17  # pixels of luma per strip: ~1 MB of float64 temporaries each
+_STRIP_PIXELS = 1 << 16  # pixels of luma per strip: 0.5 MB of float64 temporaries each
 _NS = "_ZN8facebook3pdq7hashing"
 _SYMBOLS = {
     "quality": f"{_NS}27pdqImageDomainQualityMetricEPA64_f",
