@@ -90,6 +90,10 @@ def test_a_key_sees_only_its_visible_banks(data_shield):
     lines = ["private.example", "shared.example", "hidden.example"]
     seen = [[(m.bank, m.signal_id, m.shared) for m in r.matches] for r in _check(data_shield, mine, lines)]
     assert seen == [[("a-private", own, False)], [("b-shared", shared, True)], []]
+    # bank:read (the local principal holds every scope) reads back its own entries, not a shared bank's
+    described = {m.bank: (m.value, m.metadata) for r in _check(data_shield, mine, lines) for m in r.matches}
+    assert described == {"a-private": ("private.example", None), "b-shared": (None, None)}
+    assert "value" not in _check(data_shield, mine, ["shared.example"])[0].matches[0].to_json()
     other = [[m.bank for m in r.matches] for r in _check(data_shield, theirs, lines)]
     assert other == [[], ["b-shared"], ["b-private"]]
     # --bank narrows further; a disabled bank matches nothing

@@ -21,7 +21,8 @@ What a line is looked up as (:func:`candidates`):
   line with ``as_type``: that type only (a ``domain`` still matches its parents).
 
 A key sees only the banks it may match against (its tenant's, and those shared); a key with
-``bank:read`` also gets each matched entry's stored value and metadata (its label).
+``bank:read`` also gets the stored value and metadata (its label) of matched entries in its own
+tenant's banks (never of another tenant's shared bank).
 """
 
 from __future__ import annotations
@@ -286,14 +287,15 @@ class IndicatorService:
         return results
 
     def _describe(self, matched: list[IndicatorResult]) -> None:
-        """Add the stored value and metadata of each matched entry (one query per batch)."""
+        """Add the stored value and metadata of each matched entry of the key's own tenant (one query
+        per batch): ``bank:read`` reads one's own banks back, never another tenant's shared bank."""
         from dataclasses import replace
 
         from sqlalchemy import select
 
         from ncii_shield.store.models import Signal
 
-        ids = sorted({m.signal_id for r in matched for m in r.matches})
+        ids = sorted({m.signal_id for r in matched for m in r.matches if not m.shared})
         if not ids or self.db is None:
             return
         rows: dict[int, tuple[str, dict | None]] = {}
