@@ -1,0 +1,157 @@
+"""The one upload pipeline: detectors as plug-ins, context gates, failure isolation, policy, and the
+same verdict from every entry point (in-process, scanner, CLI)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ncii_shield.core import Shield
+from ncii_shield.errors import PermissionDenied
+from ncii_shield.services.scanning.items import BytesItem
+from ncii_shield.services.scanning.scanner import ScanSettings, Scanner
+from ncii_shield.services.uploads.derivative_flags import Derivatives
+from ncii_shield.services.uploads.detectors import DecodedUpload, Findings, Scope
+from ncii_shield.services.uploads.hash_matches import HashMatches
+from ncii_shield.services.uploads.pipeline import CheckOptions, UploadPipeline
+from ncii_shield.services.uploads.policy import Policy
+from tests.scan_helpers import BANKED_MD5, make_store, photo
+from tests.servers import cli
+
+
+@dataclass
+class Flag:
+    bank: str
+    signal_id: int
+    note: str
+
+    def to_json(self) -> dict:
+        return {"bank": self.bank, "signal_id": self.signal_id, "note": self.note}
+
+
+class NeedsExplicit:
+    """A detector gated on explicit content (as likeness is): it flags every photo it is allowed to see."""
+
+    name = "likeness"
+    media = frozenset({"photo"})
+    requires = frozenset({"explicit"})
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
+        self.seen += 1
+        assert upload.photo is not None and upload.photo.rgb.ndim == 3  # decoded once, by the pipeline
+        return Findings(items=[Flag("faces", 1, f"{upload.photo.width}px")])
+
+
+class GivesContext:
+    """A classifier that says the upload is explicit (as the optional nudity classifier may)."""
+
+    name = "nudity"
+    media = frozenset({"photo"})
+    requires: frozenset[str] = frozenset()
+
+    def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
+        return Findings(summary={"sexual": True}, context=frozenset({"explicit", "not-a-context"}))
+
+
+class Broken:
+    name = "marks"
+    media = frozenset({"photo", "video"})
+    requires: frozenset[str] = frozenset()
+
+    def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
+        raise RuntimeError("a plug-in bug")
+
+
+@pytest.fixture()
+def shield(tmp_path: Path):
+    s = Shield.open(make_store(tmp_path))
+    yield s
+    s.close()
+
+
+def pipeline(shield: Shield, *extra) -> UploadPipeline:  # noqa: ANN002
+    return UploadPipeline(shield.matcher, shield.follower, content=shield.content, cases=shield.cases,
+                          review=shield.review, detectors=[HashMatches(shield.matcher), Derivatives(), *extra])
+
+
+def test_a_gated_detector_runs_only_with_its_context(shield: Shield) -> None:
+    gated = NeedsExplicit()
+    p = pipeline(shield, gated)
+    who = shield.local_principal("default", ("match",))
+    plain = p.check(who, photo(99))
+    assert gated.seen == 0 and "likeness" not in plain.items
+    assert "explicit" in plain.skipped["likeness"]
+    said = p.check(who, photo(99), CheckOptions(explicit=True))
+    assert gated.seen == 1 and [f.note for f in said.items["likeness"]] == ["160px"]
+    assert "likeness" not in said.skipped
+    assert said.review.kind == "likeness" and said.review.priority == 85
+
+
+def test_a_detector_can_give_context_to_a_later_one(shield: Shield) -> None:
+    gated = NeedsExplicit()
+    verdict = pipeline(shield, GivesContext(), gated).check(shield.local_principal("default", ("match",)), photo(99))
+    assert gated.seen == 1 and verdict.summaries["nudity"] == {"sexual": True}
+    assert verdict.to_json()["nudity"] == {"sexual": True}
+
+
+def test_a_failing_plugin_loses_no_hash_match(shield: Shield) -> None:
+    verdict = pipeline(shield, Broken()).check(shield.local_principal("default", ("match",)), photo(BANKED_MD5))
+    assert {m.signal_type for m in verdict.matches} >= {"md5"}
+    assert verdict.skipped == {"marks": "failed (RuntimeError)"}
+    assert verdict.review.queue and verdict.review.kind == "match"
+
+
+def test_missing_plugins_are_skipped_or_reported(shield: Shield) -> None:
+    p = UploadPipeline(shield.matcher, shield.follower,
+                       plugins=("ncii_shield.services.uploads.no_such_module", "tests.integration.plugin_needs_extra"))
+    assert [d.name for d in p.detectors] == ["matches", "derivatives"]
+    assert "no_such_module" not in p.unavailable  # not part of this install: silent
+    assert p.unavailable["plugin_needs_extra"].startswith("not installed")
+    verdict = p.check(shield.local_principal("default", ("match",)), photo(99))
+    assert verdict.skipped["plugin_needs_extra"].startswith("not installed")
+
+
+def test_a_key_without_match_scope_is_refused_before_decoding(shield: Shield) -> None:
+    with pytest.raises(PermissionDenied):
+        shield.uploads.check(shield.local_principal("default", ("bank:write",)), b"not even a photo")
+
+
+def test_policy_orders_rules_and_keeps_every_reason(shield: Shield) -> None:
+    gated = NeedsExplicit()
+    verdict = pipeline(shield, gated).check(shield.local_principal("default", ("match",)), photo(BANKED_MD5),
+                                            CheckOptions(explicit=True))
+    decision = Policy().decide(verdict)
+    assert (decision.kind, decision.priority) == ("likeness", 85)
+    assert len(decision.reasons) == 2 and "consent" in decision.reasons[0]
+
+
+def test_review_queues_the_policys_kind_and_priority(shield: Shield) -> None:
+    who = shield.local_principal("default", ("match",))
+    verdict = pipeline(shield, NeedsExplicit()).check(who, photo(BANKED_MD5), CheckOptions(
+        explicit=True, content_id="upload-7", review=True))
+    assert verdict.review_item is not None
+    item = next(i for i in shield.review.queue(who.tenant_id) if i.id == verdict.review_item)
+    assert (item.kind, item.priority, item.content_id) == ("likeness", 85, "upload-7")
+
+
+def test_scanner_and_cli_give_the_pipelines_verdict(shield: Shield, tmp_path: Path) -> None:
+    who = shield.local_principal("default", ("match",))
+    data = photo(BANKED_MD5)
+    direct = shield.uploads.check(who, data)
+    scanned = Scanner(ScanSettings(shield.db.url, who), shield.uploads).scan(BytesItem(0, 0, "k", len(data), data))
+    assert scanned["status"] == "exact"
+    assert sorted((m["bank"], m["signal_id"]) for m in scanned["matches"]) == sorted(
+        {(m.bank, m.signal_id) for m in direct.matches})
+    (tmp_path / "up.png").write_bytes(data)
+    out = cli("check", str(tmp_path / "up.png"), "--db", shield.db.url, "--json")
+    assert out.returncode == 3, out.stderr
+    row = json.loads(out.stdout)
+    assert sorted((m["bank"], m["signal_id"]) for m in row["matches"]) == sorted(
+        (m.bank, m.signal_id) for m in direct.matches)
+    assert row["review"] == direct.review.to_json()
