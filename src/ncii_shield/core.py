@@ -49,6 +49,7 @@ class Shield:
     sessions: ReviewSessions
     _publisher: object | None = None
     _uploads: object | None = None
+    _trust: object | None = None
     _feed_followers: list = field(default_factory=list)
     deadline_watch: object | None = None  # services.deadlines.DeadlineWatch once started
 
@@ -75,9 +76,19 @@ class Shield:
         if self._uploads is None:
             from ncii_shield.services.uploads.pipeline import UploadPipeline
 
+            from ncii_shield.services.mandatory_reports import MandatoryReports
+
             self._uploads = UploadPipeline(self.matcher, self.follower, content=self.content, cases=self.cases,
-                                           review=self.review)
+                                           review=self.review, trust=self.trust, mandatory=MandatoryReports(self.db))
         return self._uploads
+
+    @property
+    def trust(self):  # noqa: ANN201 - the trust policy (services/trust.py): one per process, shared
+        if self._trust is None:
+            from ncii_shield.services.trust import TrustPolicy
+
+            self._trust = TrustPolicy(self.db, bank_of=self.follower.bank_id_of)
+        return self._trust
 
     @property
     def derivatives(self):  # noqa: ANN201 - registration of photos for derivative protection

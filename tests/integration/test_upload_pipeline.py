@@ -155,3 +155,53 @@ def test_scanner_and_cli_give_the_pipelines_verdict(shield: Shield, tmp_path: Pa
     assert sorted((m["bank"], m["signal_id"]) for m in row["matches"]) == sorted(
         (m.bank, m.signal_id) for m in direct.matches)
     assert row["review"] == direct.review.to_json()
+
+
+def test_trust_policy_acts_mutes_and_recommends(shield: Shield) -> None:
+    """Hits carry the trust policy's action; a trusted act-bank's hash may be acted on, an allow-listed
+    image asks nothing of anyone, an anonymous source never acts unreviewed."""
+    from ncii_shield.services.banks import SignalInput
+    from ncii_shield.services.hashing import hash_photo_bytes
+    from ncii_shield.services.signal_controls import controls_for
+
+    admin, who = shield.local_principal("default"), shield.local_principal("default", ("match",))
+    controls = controls_for(shield)
+    data = photo(BANKED_MD5)
+    default = shield.uploads.check(who, data)
+    assert {a.action for a in default.assessments.values()} == {"review"}  # banks review first by default
+    assert default.review.queue and default.review.recommended == "review"
+    assert default.to_json()["matches"][0]["action"] == "review"
+
+    controls.set_bank(admin, "victims", policy="act")
+    acted = shield.uploads.check(who, data)
+    assert acted.review.recommended == "act" and acted.review.queue
+
+    controls.set_bank(admin, "victims", trust="anonymous")  # e.g. case intake: capped at review
+    assert shield.uploads.check(who, data).review.recommended == "review"
+
+    shield.banks.create(admin, "benign")
+    shield.banks.add(admin, "benign", [SignalInput("md5", hash_photo_bytes(data).md5)])
+    controls.set_bank(admin, "benign", kind="allow")
+    shield.follower.catch_up()
+    allowed = shield.uploads.check(who, data, CheckOptions(content_id="news-1", review=True))
+    actions = {a.bank: a.action for a in allowed.assessments.values()}
+    assert actions == {"benign": "observe", "victims": "suppressed"}
+    assert not allowed.review.queue and allowed.review_item is None  # nothing queued, nothing acted on
+
+
+def test_a_minors_hash_is_a_mandatory_report_whatever_else(shield: Shield) -> None:
+    from ncii_shield.services.banks import SignalInput
+    from ncii_shield.services.cases import MINOR_BANK
+    from ncii_shield.services.hashing import hash_photo_bytes
+
+    admin = shield.local_principal("default")
+    shield.banks.create(admin, MINOR_BANK)
+    shield.banks.add(admin, MINOR_BANK, [SignalInput("md5", hash_photo_bytes(photo(55)).md5)])
+    shield.follower.catch_up()
+    verdict = shield.uploads.check(shield.local_principal("default", ("match",)), photo(55),
+                                   CheckOptions(content_id="upload-55"))  # no review=true: queued anyway
+    assert (verdict.review.kind, verdict.review.priority) == ("mandatory_report", 100)
+    assert verdict.mandatory_report_item is not None
+    assert verdict.mandatory_report_item not in [i.id for i in shield.review.queue(admin.tenant_id)]  # hidden
+    first = shield.review.queue(admin.tenant_id, minors=True)[0]  # top of the queue, for those allowed
+    assert (first.id, first.kind) == (verdict.mandatory_report_item, "mandatory_report")

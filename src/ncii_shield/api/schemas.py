@@ -122,6 +122,9 @@ class MatchOut(BaseModel):
     variant: str | None = Field(default=None, description="dihedral variant that matched (media only)")
     query_share: float | None = Field(default=None, description="vPDQ: % of the query video's frames found in the stored one")
     compared_share: float | None = Field(default=None, description="vPDQ: % of the stored video's frames found in the query")
+    action: str | None = Field(default=None, description="upload checks: the trust policy's action for this hit "
+                               "(act, review, observe, suppressed, disabled, quarantined; docs/trust.md)")
+    action_reason: str | None = Field(default=None, description="upload checks: why that action")
 
 
 class MatchList(BaseModel):
@@ -133,6 +136,8 @@ class ReviewOut(BaseModel):
     kind: str = Field(description="the review item kind: match, derivative, likeness, mark")
     priority: int = Field(description="0-100; higher is looked at first")
     reasons: list[str] = Field(description="why, in words a reviewer reads")
+    recommended: str = Field("none", description="act: every hit is a hash match from a source the tenant lets act "
+                                                 "before review; review: a person decides; none: nothing found")
 
 
 class MediaMatchOut(MatchList):
@@ -186,6 +191,8 @@ class DerivativeOut(BaseModel):
     transform: list[list[float]] = Field(description="2 x 3 similarity from the upload's pixels to the registered photo's")
     edited_share: float = Field(description="share of the registered photo that was replaced (0-1)")
     shared: bool = Field(description="the bank belongs to another tenant that shares it")
+    action: str | None = Field(default=None, description="the trust policy's action for this flag (docs/trust.md)")
+    action_reason: str | None = None
 
 
 class PhotoRegistrationOut(BaseModel):

@@ -197,6 +197,11 @@ class IndexFollower:
                 hits.append(Hit(match.id, bank, signal_type, match.distance))
         return hits
 
+    def bank_id_of(self, signal_id: int) -> int | None:
+        """The bank of an active signal this replica holds (None when it holds none by that id)."""
+        bank_id = int(self._bank_of[signal_id]) if 0 <= signal_id < len(self._bank_of) else -1
+        return bank_id if bank_id >= 0 else None
+
     def derivative_hits(self, upload, visible) -> list[tuple[BankInfo, object]]:  # noqa: ANN001
         """Verified re-shares/derivatives of registered photos in banks for which ``visible(bank)`` holds:
         ``(bank, DerivativeHit)`` pairs (see :mod:`ncii_shield.index.derivative`)."""

@@ -49,6 +49,8 @@ PLUGINS: tuple[str, ...] = (
 )
 
 CONTEXTS = frozenset({"explicit"})
+MUTED = frozenset({"suppressed", "disabled", "observe"})  # trust actions under which a hit asks nothing of anyone
+FLAG_TYPES = {"derivatives": "derivative", "likeness": "face", "marks": "mark"}  # a flag's signal type
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,22 @@ class Verdict:
     skipped: dict[str, str] = field(default_factory=dict)  # detector name -> why it did not run
     review: ReviewDecision = field(default_factory=lambda: ReviewDecision(False))
     review_item: int | None = None
+    assessments: dict[int, Any] = field(default_factory=dict)  # signal id -> services.trust.Assessment
+    mandatory_report_item: int | None = None
+
+    def hits(self) -> list[tuple[str, int, str]]:
+        """(bank, signal id, signal type) of every match and every detector's flag."""
+        out = [(m.bank, m.signal_id, m.signal_type) for m in self.matches]
+        for name, flags in self.items.items():
+            kind = FLAG_TYPES.get(name, name)
+            out += [(f.bank, f.signal_id, kind) for f in flags if getattr(f, "signal_id", None) is not None]
+        return out
+
+    def live(self, signal_id: int) -> bool:
+        """Whether a hit still counts after the trust policy (not suppressed by an allow-list, not
+        disabled or deconfirmed for this tenant, not a bank that only observes)."""
+        a = self.assessments.get(signal_id)
+        return a is None or a.action not in MUTED
 
     @property
     def content_type(self) -> str:
@@ -103,13 +121,19 @@ class Verdict:
     def findings_json(self) -> dict:
         """Every detector's findings by name (``matches``, ``derivatives``, ``likeness``, ``marks``,
         ``provenance``, ...), as the API and ``--json`` render them."""
-        out: dict[str, Any] = {"matches": [m.to_json() for m in self.matches]}
+        out: dict[str, Any] = {"matches": [self._with_action(m.to_json()) for m in self.matches]}
         for name, flags in self.items.items():
-            out[name] = [f.to_json() for f in flags]
+            out[name] = [self._with_action(f.to_json()) for f in flags]
         for name, summary in self.summaries.items():
             out[name] = summary.to_json() if hasattr(summary, "to_json") else summary
         out.setdefault("derivatives", [])
         return out
+
+    def _with_action(self, hit: dict) -> dict:
+        a = self.assessments.get(hit.get("signal_id"))  # type: ignore[arg-type]
+        if a is not None:
+            hit["action"], hit["action_reason"] = a.action, a.reason
+        return hit
 
     def to_json(self) -> dict:
         hashes = self.hashes.to_json()
@@ -125,8 +149,10 @@ class Verdict:
 class UploadPipeline:
     def __init__(self, matcher: Matcher, follower: IndexFollower, *, content=None, cases=None,  # noqa: ANN001
                  review=None, detectors: list[Detector] | None = None, policy: Policy | None = None,  # noqa: ANN001
-                 plugins: tuple[str, ...] = PLUGINS) -> None:
+                 plugins: tuple[str, ...] = PLUGINS, trust=None, mandatory=None) -> None:  # noqa: ANN001
         self.matcher = matcher
+        self.trust = trust  # services.trust.TrustPolicy: per-hit actions from the source's trust
+        self.mandatory = mandatory  # services.mandatory_reports.MandatoryReports
         self.follower = follower
         self.content = content
         self.cases = cases
@@ -175,6 +201,11 @@ class UploadPipeline:
                                  limits=hash_options.photo_limits)
             verdict = self._detect(DecodedUpload(data, "photo", hash_decoded_photo(data, photo, hash_options), photo),
                                    scope)
+        hits = verdict.hits()
+        if self.trust is not None and hits:
+            verdict.assessments = {a.signal_id: a for a in self.trust.assess(
+                principal.tenant_id, hits, content_id=options.content_id,
+                actor=options.actor or f"key:{principal.key_prefix}")}
         verdict.review = self.policy.decide(verdict)
         self._record(principal, verdict, options)
         return verdict
@@ -224,8 +255,16 @@ class UploadPipeline:
         ids = verdict.signal_ids()
         if ids and self.cases is not None:
             self.cases.record_matches(ids)
+        actor = options.actor or f"key:{principal.key_prefix}"
+        if verdict.review.kind == "mandatory_report":  # a minor's hash: queued whenever the upload has an id
+            if options.content_id is not None and self.mandatory is not None:
+                verdict.mandatory_report_item = self.mandatory.enqueue_assessed(
+                    principal.tenant_id, options.content_id, verdict.assessments.values(), actor=actor,
+                    media_type=media_type)
+                verdict.review_item = verdict.mandatory_report_item
+            return
         if options.review and verdict.review.queue and self.review_service is not None:
             item = self.review_service.enqueue_upload(
-                principal.tenant_id, options.actor or f"key:{principal.key_prefix}", options.content_id, media_type,
+                principal.tenant_id, actor, options.content_id, media_type,
                 verdict.review, verdict.findings_json())
             verdict.review_item = item.id
