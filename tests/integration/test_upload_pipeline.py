@@ -205,3 +205,39 @@ def test_a_minors_hash_is_a_mandatory_report_whatever_else(shield: Shield) -> No
     assert verdict.mandatory_report_item not in [i.id for i in shield.review.queue(admin.tenant_id)]  # hidden
     first = shield.review.queue(admin.tenant_id, minors=True)[0]  # top of the queue, for those allowed
     assert (first.id, first.kind) == (verdict.mandatory_report_item, "mandatory_report")
+
+
+@pytest.mark.video
+def test_a_video_showing_an_edited_registered_photo_is_flagged_at_its_frame(shield: Shield, tmp_path: Path) -> None:
+    """A video's sampled frames go through the photo detectors: a fake made from a registered photo,
+    shown in a clip, is flagged with the second it appears at; an unrelated clip is not."""
+    import shutil
+    import subprocess
+
+    from tests.derivative_scenes import edit, jpeg, scene
+
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required (scripts/dev setup installs it)")
+    admin = shield.local_principal("default")
+    shield.banks.create(admin, "protected")
+    [registered] = shield.derivatives.register(admin, "protected", [("me.jpg", jpeg(scene(31)))])
+    shield.follower.catch_up()
+
+    def clip(image: bytes, name: str) -> bytes:
+        (tmp_path / f"{name}.jpg").write_bytes(image)
+        out = tmp_path / f"{name}.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=800x600:d=2:r=10",
+                        "-loop", "1", "-t", "3", "-r", "10", "-i", str(tmp_path / f"{name}.jpg"),
+                        "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-pix_fmt", "yuv420p",
+                        "-c:v", "libx264", "-crf", "20", str(out)], check=True)
+        return out.read_bytes()
+
+    who = shield.local_principal("default", ("match",))
+    fake = shield.uploads.check(who, clip(jpeg(edit("blur", scene(31), (300, 200, 200, 220))), "fake"))
+    assert fake.content_type == "video"
+    [flag] = fake.items["derivatives"]
+    assert (flag.bank, flag.signal_id) == ("protected", registered.signal_id)
+    assert flag.frame >= 1.5  # black for the first 2 s
+    assert flag.to_json()["frame"] == flag.frame and fake.review.kind == "derivative"
+    other = shield.uploads.check(who, clip(jpeg(scene(32)), "other"))
+    assert not other.items.get("derivatives") and not other.review.queue

@@ -42,6 +42,12 @@ class Derivatives:
     media = frozenset({"photo"})
     requires: frozenset[str] = frozenset()
 
+    @staticmethod
+    def wants(scope: Scope) -> bool:
+        """Whether there is anything to search (a video's frames are decoded only then)."""
+        index = scope.follower.indexes.get("derivative")
+        return index is not None and len(index) > 0
+
     def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
         index = scope.follower.indexes.get("derivative")
         if index is None or len(index) == 0 or upload.photo is None:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.follower import IndexFollower
@@ -49,6 +52,10 @@ PLUGINS: tuple[str, ...] = (
 )
 
 CONTEXTS = frozenset({"explicit"})
+#: A video's sampled frames also go to the photo detectors (derivatives, marks): at most this many
+#: frames, evenly spread (``NCII_SHIELD_VIDEO_PHOTO_FRAMES``), each at most ``FRAME_SIDE`` pixels a side.
+VIDEO_PHOTO_FRAMES = int(os.environ.get("NCII_SHIELD_VIDEO_PHOTO_FRAMES", "16"))
+FRAME_SIDE = 640
 MUTED = frozenset({"suppressed", "disabled", "observe"})  # trust actions under which a hit asks nothing of anyone
 FLAG_TYPES = {"derivatives": "derivative", "likeness": "face", "marks": "mark"}  # a flag's signal type
 
@@ -146,6 +153,25 @@ class Verdict:
         return out
 
 
+@dataclass(frozen=True)
+class InFrame:
+    """A photo detector's flag found in one sampled frame of a video (``frame``: its second)."""
+
+    flag: Any
+    frame: float
+
+    @property
+    def bank(self) -> str:
+        return self.flag.bank
+
+    @property
+    def signal_id(self) -> int:
+        return self.flag.signal_id
+
+    def to_json(self) -> dict:
+        return {**self.flag.to_json(), "frame": self.frame}
+
+
 class UploadPipeline:
     def __init__(self, matcher: Matcher, follower: IndexFollower, *, content=None, cases=None,  # noqa: ANN001
                  review=None, detectors: list[Detector] | None = None, policy: Policy | None = None,  # noqa: ANN001
@@ -212,8 +238,11 @@ class UploadPipeline:
 
     def _detect(self, upload: DecodedUpload, scope: Scope) -> Verdict:
         verdict = Verdict(upload.hashes, skipped=dict(self.unavailable))
+        photo_only: list[Detector] = []
         for detector in self.detectors:
             if upload.kind not in detector.media:
+                if upload.kind == "video" and "photo" in detector.media:
+                    photo_only.append(detector)
                 continue
             missing = detector.requires - scope.context
             if missing:
@@ -231,7 +260,47 @@ class UploadPipeline:
             self._merge(verdict, detector.name, findings)
             if findings.context:
                 scope = replace(scope, context=scope.context | (findings.context & CONTEXTS))
+        if photo_only and upload.video_path is not None:
+            self._detect_frames(upload, scope, photo_only, verdict)
         return verdict
+
+    def _detect_frames(self, upload: DecodedUpload, scope: Scope, detectors: list[Detector],
+                       verdict: Verdict) -> None:
+        """A video's sampled frames through the photo detectors (a fake made from a registered photo
+        shown in a video; a service's mark on a clip): each frame decoded once, for every detector;
+        each finding once per signal, at the first frame it is seen in."""
+        wanted = [d for d in detectors if getattr(d, "wants", lambda s: True)(scope)
+                  and not (d.requires - scope.context)]
+        for d in detectors:
+            if d.requires - scope.context:
+                verdict.skipped[d.name] = f"needs {', '.join(sorted(d.requires - scope.context))} content"
+        if not wanted or VIDEO_PHOTO_FRAMES <= 0:
+            return
+        from ncii_shield.media.decode import DecodedPhoto
+        from ncii_shield.media.video import probe_video, sample_frames
+
+        info = probe_video(upload.video_path)
+        fps = min(2.0, VIDEO_PHOTO_FRAMES / max(info.duration_s, 0.5))
+        seen: set[tuple[str, int]] = {(d, m.signal_id) for d in ("matches",) for m in verdict.matches}
+        for t, rgb in sample_frames(upload.video_path, info, fps=fps, max_side=FRAME_SIDE):
+            frame = DecodedUpload(upload.data, "photo", upload.hashes,
+                                  DecodedPhoto(np.ascontiguousarray(rgb), "video-frame", "RGB", 1, False))
+            for detector in wanted:
+                try:
+                    findings = detector.detect(frame, scope)
+                except Exception as exc:  # noqa: BLE001 - as for the whole upload: reported, the rest stands
+                    log.exception("detector failed on a video frame", extra={"detector": detector.name})
+                    verdict.skipped[detector.name] = f"failed on a frame ({type(exc).__name__})"
+                    continue
+                for m in findings.matches:
+                    if ("matches", m.signal_id) not in seen:
+                        seen.add(("matches", m.signal_id))
+                        verdict.matches.append(replace(m, variant=f"frame at {t:.1f} s"))
+                for item in findings.items:
+                    key = (detector.name, getattr(item, "signal_id", -1))
+                    if key not in seen:
+                        seen.add(key)
+                        verdict.items.setdefault(detector.name, []).append(InFrame(item, round(t, 2)))
 
     @staticmethod
     def _merge(verdict: Verdict, name: str, findings: Findings) -> None:
