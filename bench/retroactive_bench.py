@@ -88,7 +88,7 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23) -> dict:
     for f in followers:
         f.start()
 
-    def count(session) -> int:  # noqa: ANN001
+    def count(session) -> int:
         return int(session.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.tenant_id == tenant)))
 
     latencies, signal_ids = [], []

@@ -16,7 +16,7 @@ from tests.integration.test_requester_mail import relay  # noqa: F401 - the loop
 MD5 = "5d41402abc4b2a76b9719d911017c592"
 
 
-def report_removal(shield, signal_id: int, subscriber: str, *, days_ago: float) -> None:  # noqa: ANN001
+def report_removal(shield, signal_id: int, subscriber: str, *, days_ago: float) -> None:
     """What a feed subscriber's verdict report leaves at the publisher (services/exchange/verdicts.py)."""
     with shield.db.write() as session:
         feed = session.scalar(select(Feed).where(Feed.name == "victims"))

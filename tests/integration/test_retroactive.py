@@ -24,7 +24,7 @@ def flip(hex_value: str, bits: int) -> str:
     return f"{n:064x}"
 
 
-def items(shield, tenant_id: int, *, status: str | None = None) -> list[ReviewItem]:  # noqa: ANN001
+def items(shield, tenant_id: int, *, status: str | None = None) -> list[ReviewItem]:
     with shield.db.read() as session:
         query = select(ReviewItem).where(ReviewItem.tenant_id == tenant_id).order_by(ReviewItem.content_id)
         if status:
@@ -32,7 +32,7 @@ def items(shield, tenant_id: int, *, status: str | None = None) -> list[ReviewIt
         return list(session.scalars(query))
 
 
-def wait_for(check, timeout: float = 5.0) -> float:  # noqa: ANN001
+def wait_for(check, timeout: float = 5.0) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if check():

@@ -181,7 +181,7 @@ def test_a_feed_sending_a_common_image_is_quarantined_after_n_distinct_uploads(w
     from ncii_shield.services.trust_metrics import TrustCollector
 
     w = world
-    s, a, b, controls = w["s"], w["a"], w["b"], w["controls"]
+    s, a, controls = w["s"], w["a"], w["controls"]
     policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))  # defaults: 20 distinct uploads in 3,600 s
     controls.set_bank(a, "own", trust="partner", policy="act")
     hits = [("own", w["pdq"], "pdq")]
@@ -222,6 +222,7 @@ def test_a_signal_whose_matches_reviewers_keep_rejecting_is_quarantined(world):
     assert actions(policy, a.tenant_id, [("own", w["pdq"], "pdq")]) == {w["pdq"]: "act"}, "only that signal"
 
 
+@pytest.mark.slow
 def test_a_thousand_cases_registering_one_harmless_image_cannot_make_it_act(data_shield, monkeypatch):
     """Anyone can open a case: a thousand cases naming one popular image still only ever reach review."""
     from argon2 import PasswordHasher
@@ -301,7 +302,7 @@ def test_an_allow_list_never_suppresses_a_minors_hash(data_shield):
 
 def test_a_deconfirmed_signal_stops_acting_for_that_tenant_a_confirmed_one_lifts_the_cap(world):
     w = world
-    s, a, b, controls, policy = w["s"], w["a"], w["b"], w["controls"], w["policy"]
+    a, b, controls, policy = w["a"], w["b"], w["controls"], w["policy"]
     controls.set_bank(b, "partner", trust="unverified", policy="act")
     hits = [("partner", w["shared"], "pdq")]
     assert actions(policy, a.tenant_id, hits)[w["shared"]] == "review"

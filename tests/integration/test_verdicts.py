@@ -16,7 +16,7 @@ from tests.servers import cli, start_server
 MD5 = "5d41402abc4b2a76b9719d911017c592"
 
 
-def wait_for(predicate, timeout: float) -> float:  # noqa: ANN001
+def wait_for(predicate, timeout: float) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if predicate():
@@ -48,7 +48,7 @@ def pair(tmp_path_factory):
     b.stop()
 
 
-def signal_id(server, bank: str) -> int:  # noqa: ANN001
+def signal_id(server, bank: str) -> int:
     with server.client(server.admin_key) as c:
         found = c.post("/v1/match", json={"signal_type": "md5", "value": MD5}).json()["matches"]
     return next(m["signal_id"] for m in found if m["bank"] == bank)
@@ -106,8 +106,9 @@ def test_only_a_subscriber_of_the_feed_may_report_and_only_signed_reports_count(
     assert httpx.post(url, json={}, headers={"Authorization": f"Bearer {a.admin_key}"}).status_code == 401
     auth = {"Authorization": f"Bearer {pair['token']}"}
     assert httpx.post(url, json={"page": {"public_key": "AAAA"}, "signature": "x"}, headers=auth).status_code in (401, 422)
-    from ncii_shield.services.exchange import signing
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ncii_shield.services.exchange import signing
 
     key = Ed25519PrivateKey.generate()
     page = {"format": "ncii-shield-verdicts/1", "feed": "victims", "public_key": signing.public_key_b64(key),

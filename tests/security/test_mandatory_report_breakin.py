@@ -15,7 +15,7 @@ from tests.security.test_trust_breakin import make_key
 
 
 @pytest.fixture(scope="module")
-def reported(server):  # noqa: ANN001
+def reported(server):
     """A mandatory_report item of tenant default, written as the pipeline does (on the server's database)."""
     from sqlalchemy import select
 
@@ -39,7 +39,7 @@ def paths(item_id: int) -> list[tuple[str, str, dict]]:
             ("GET", f"/v1/review/items/{item_id}/statement", {})]
 
 
-def test_a_reviewer_without_the_scope_never_sees_it(server, reported):  # noqa: ANN001
+def test_a_reviewer_without_the_scope_never_sees_it(server, reported):
     key = make_key(server, "reviewer")
     with server.client(key) as c:
         assert reported not in [i["id"] for i in c.get("/v1/review/queue").json()["items"]]
@@ -49,14 +49,14 @@ def test_a_reviewer_without_the_scope_never_sees_it(server, reported):  # noqa: 
         assert c.get(f"/v1/review/items/{reported}/report").status_code == 403
 
 
-def test_the_scope_alone_without_reviewer_reads_nothing(server, reported):  # noqa: ANN001
+def test_the_scope_alone_without_reviewer_reads_nothing(server, reported):
     key = make_key(server, "mandatory_report")
     with server.client(key) as c:
         assert c.get("/v1/review/queue").status_code == 403
         assert c.get(f"/v1/review/items/{reported}/report").status_code == 403
 
 
-def test_another_tenants_keys_find_nothing(server, reported):  # noqa: ANN001
+def test_another_tenants_keys_find_nothing(server, reported):
     other = tenant_admin(server, "minors-intruder")
     with server.client(other) as c:
         assert reported not in [i["id"] for i in c.get("/v1/review/queue").json()["items"]]
@@ -64,7 +64,7 @@ def test_another_tenants_keys_find_nothing(server, reported):  # noqa: ANN001
         assert c.get(f"/v1/review/items/{reported}/report").status_code == 404
 
 
-def test_a_reviewer_with_the_scope_sees_it_first_and_gets_the_draft(server, reported):  # noqa: ANN001
+def test_a_reviewer_with_the_scope_sees_it_first_and_gets_the_draft(server, reported):
     key = make_key(server, "reviewer", "mandatory_report")
     with server.client(key) as c:
         with server.client(server.admin_key) as admin:

@@ -14,7 +14,7 @@ from tests.security.test_audit_tenants import tenant_admin
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
 
-def make_key(server, *scopes: str) -> str:  # noqa: ANN001
+def make_key(server, *scopes: str) -> str:
     with server.client(server.admin_key) as c:
         created = c.post("/v1/keys", json={"scopes": list(scopes), "name": "+".join(scopes)})
     assert created.status_code == 201, created.text
@@ -22,7 +22,7 @@ def make_key(server, *scopes: str) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def banked(server):  # noqa: ANN001
+def banked(server):
     """Tenant default's private bank "trust-private" and shared bank "trust-shared", one PDQ each."""
     ids = {}
     with server.client(server.admin_key) as c:
@@ -47,13 +47,13 @@ def routes(ids: dict) -> list[tuple[str, str, dict, str]]:
     ]
 
 
-def test_no_key_is_refused(server, banked):  # noqa: ANN001
+def test_no_key_is_refused(server, banked):
     with server.client() as c:
         for method, path, kw, _ in routes(banked):
             assert c.request(method, path, **kw).status_code == 401, path
 
 
-def test_a_key_without_the_scope_is_refused(server, banked):  # noqa: ANN001
+def test_a_key_without_the_scope_is_refused(server, banked):
     keys = {scope: make_key(server, scope) for scope in ("match", "bank:write", "reviewer")}
     implies = {"bank:read": {"bank:write"}}
     for method, path, kw, needed in routes(banked):
@@ -65,7 +65,7 @@ def test_a_key_without_the_scope_is_refused(server, banked):  # noqa: ANN001
             assert got.status_code == 403, (path, scope, got.status_code, got.text)
 
 
-def test_another_tenant_cannot_reach_private_signals_banks_or_subscriptions(server, banked):  # noqa: ANN001
+def test_another_tenant_cannot_reach_private_signals_banks_or_subscriptions(server, banked):
     other = tenant_admin(server, "trust-intruder")
     with server.client(other) as c:
         for method, path, kw, _ in routes(banked):
@@ -74,7 +74,7 @@ def test_another_tenant_cannot_reach_private_signals_banks_or_subscriptions(serv
         assert "trust-private" not in c.get(f"/v1/review/signals/{banked['trust-private']}").text
 
 
-def test_a_disable_of_a_shared_signal_stays_with_the_tenant_that_made_it(server, banked):  # noqa: ANN001
+def test_a_disable_of_a_shared_signal_stays_with_the_tenant_that_made_it(server, banked):
     sid = banked["trust-shared"]
     other = tenant_admin(server, "trust-neighbour")
     with server.client(other) as c:
@@ -90,7 +90,7 @@ def test_a_disable_of_a_shared_signal_stays_with_the_tenant_that_made_it(server,
         assert c.get(f"/v1/review/signals/{sid}").json()["disabled"] is True
 
 
-def test_values_outside_what_is_accepted_are_refused_with_the_accepted_ones(server, banked):  # noqa: ANN001
+def test_values_outside_what_is_accepted_are_refused_with_the_accepted_ones(server, banked):
     with server.client(server.admin_key) as c:
         bad = c.put("/v1/banks/trust-private/trust", json={"trust": "gold"})
         assert bad.status_code == 422

@@ -152,15 +152,15 @@ class CaseMail:
         status_page = f"{public}/protect/status" if public else "the case status page"
         if kind == "withdrawn":
             email["Subject"] = f"Your case ending {tail}: withdrawn"
-            body = [f"Your case ending {tail} is withdrawn. Its hashes no longer match anything, on this "
-                    "service and, within minutes, on the platforms that follow it.",
+            body = [(f"Your case ending {tail} is withdrawn. Its hashes no longer match anything, on this "
+                     "service and, within minutes, on the platforms that follow it."),
                     "We no longer keep this e-mail address. If you did not withdraw the case, open a new one."]
         else:
             n = int(kind.split(":", 1)[1])
             email["Subject"] = f"Your case ending {tail}: news"
             body = [f"Copies matching your case ending {tail} were removed on {n} platform{'s' if n != 1 else ''}.",
-                    "We tell you this a day or more after it happened, and never which platform or which copy, "
-                    "so that this message says nothing about a single upload.",
+                    ("We tell you this a day or more after it happened, and never which platform or which copy, "
+                     "so that this message says nothing about a single upload."),
                     f"You can see your case at {status_page} with your case number and PIN."]
         email.set_content("\n\n".join(body) + "\n\nThis message was sent because you gave this address for news "
                           "about your case. It holds no other personal data.\n")

@@ -24,12 +24,24 @@ from ncii_shield.services import audit
 from ncii_shield.services.audit import as_utc
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.trust import (
-    BANK_KINDS, POLICIES, TRUST_LEVELS, VERDICTS, Thresholds, TrustPolicy, quarantine_in,
+    BANK_KINDS,
+    POLICIES,
+    TRUST_LEVELS,
+    VERDICTS,
+    Thresholds,
+    TrustPolicy,
+    quarantine_in,
 )
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import (
-    Bank, Signal, SignalDisable, SignalFeedback, SignalQuarantine, Subscription, utcnow,
+    Bank,
+    Signal,
+    SignalDisable,
+    SignalFeedback,
+    SignalQuarantine,
+    Subscription,
+    utcnow,
 )
 
 MAX_SIGNAL_ID = 2**63 - 1
@@ -202,7 +214,7 @@ class SignalControls:
         return True
 
 
-def controls_for(shield) -> SignalControls:  # noqa: ANN001 - a core.Shield (services never import core)
+def controls_for(shield) -> SignalControls:
     """The controls over ``shield``'s trust policy (``shield.trust`` where the core has one), so that a
     change is applied by this process's policy at once."""
     return SignalControls(shield.db, getattr(shield, "trust", None))
@@ -259,4 +271,4 @@ def _check(value: str | None, accepted: tuple[str, ...], what: str) -> None:
         raise InvalidRequest(f"{what} must be one of {', '.join(accepted)}")
 
 
-__all__ = ["SignalControls", "controls_for", "record_rejections", "record_removals", "VERDICTS"]
+__all__ = ["VERDICTS", "SignalControls", "controls_for", "record_rejections", "record_removals"]

@@ -51,7 +51,12 @@ from ncii_shield.services import audit
 from ncii_shield.services.audit import as_utc
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import (
-    Bank, SignalDisable, SignalFeedback, SignalQuarantine, Subscription, utcnow,
+    Bank,
+    SignalDisable,
+    SignalFeedback,
+    SignalQuarantine,
+    Subscription,
+    utcnow,
 )
 
 log = logging.getLogger("ncii_shield.trust")
@@ -268,7 +273,7 @@ class TrustPolicy:
             log.exception("could not audit a suppression", extra={"allow_bank": allow.name})
 
 
-def _as_tuple(hit) -> tuple[str, int, str]:  # noqa: ANN001
+def _as_tuple(hit) -> tuple[str, int, str]:
     if isinstance(hit, (tuple, list)):
         return str(hit[0]), int(hit[1]), str(hit[2])
     return str(hit.bank), int(hit.signal_id), str(hit.signal_type)
@@ -343,5 +348,14 @@ def quarantine_in(session: Session, signal_id: int, reason: str, *, actor: str =
     return True
 
 
-__all__ = ["ACTIONS", "Assessment", "BankTrust", "OverMatchWatch", "POLICIES", "TRUST_LEVELS", "Thresholds",
-           "TrustPolicy", "quarantine"]
+__all__ = [
+    "ACTIONS",
+    "POLICIES",
+    "TRUST_LEVELS",
+    "Assessment",
+    "BankTrust",
+    "OverMatchWatch",
+    "Thresholds",
+    "TrustPolicy",
+    "quarantine",
+]

@@ -42,7 +42,7 @@ class TrustCollector:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def collect(self):  # noqa: ANN201 - prometheus_client's collector protocol
+    def collect(self):
         try:
             quarantined, ever, disabled = totals(self.db)
         except Exception:  # the database may be away: no trust series in this scrape

@@ -34,7 +34,13 @@ from ncii_shield.services.keys import Principal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import (
-    FeedSubscriber, FeedVerdict, Signal, SignalFeedback, SignalQuarantine, Subscription, utcnow,
+    FeedSubscriber,
+    FeedVerdict,
+    Signal,
+    SignalFeedback,
+    SignalQuarantine,
+    Subscription,
+    utcnow,
 )
 
 FORMAT = "ncii-shield-verdicts/1"
@@ -64,7 +70,7 @@ def unlisten(event: threading.Event) -> None:
 # -- the subscriber's side ------------------------------------------------------------------------
 
 
-def report_entries(session, bank_id: int) -> list[dict]:  # noqa: ANN001
+def report_entries(session, bank_id: int) -> list[dict]:
     """Per signal of the subscription's bank that anyone here judged or removed: counts, removed."""
     out: dict[tuple[str, str], dict] = {}
 
@@ -84,7 +90,7 @@ def report_entries(session, bank_id: int) -> list[dict]:  # noqa: ANN001
     return [out[k] for k in sorted(out)][:MAX_ENTRIES]
 
 
-def push(db: Database, name: str, *, client: httpx.Client | None = None, key=None) -> int:  # noqa: ANN001
+def push(db: Database, name: str, *, client: httpx.Client | None = None, key=None) -> int:
     """Post this instance's verdict report for subscription ``name`` to its publisher; returns the
     entries sent. The address guard checks the publisher as it does for pulls."""
     from ncii_shield.services.exchange.subscriber import _guard
@@ -196,7 +202,7 @@ def outcome_delay() -> timedelta:
     return timedelta(seconds=float(os.environ.get("NCII_SHIELD_OUTCOME_DELAY", "86400")))
 
 
-def removed_on_platforms(session, signal_ids: list[int], delay: timedelta | None = None) -> int:  # noqa: ANN001
+def removed_on_platforms(session, signal_ids: list[int], delay: timedelta | None = None) -> int:
     """How many subscribing platforms reported a removal of any of ``signal_ids``, counting only
     reports older than the outcome delay."""
     if not signal_ids:
