@@ -220,3 +220,31 @@ def test_a_remote_feed_monitor_scans_what_the_feed_adds(tmp_path: Path) -> None:
     finally:
         server.stop()
         shield.close()
+
+
+def test_an_explicit_monitor_scans_with_the_explicit_context(tmp_path: Path) -> None:
+    """A per-source flag: a monitor of an adult site's uploads passes ``explicit`` to the pipeline
+    (so likeness searches faces there); an ordinary monitor does not."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    shield = banked(url)
+    try:
+        admin = shield.local_principal("default")
+        folder = tmp_path / "adult"
+        photo_folder(folder, 2)
+        plain_folder = tmp_path / "plain"
+        photo_folder(plain_folder, 2)
+        service = MonitorService(shield.db)
+        explicit = service.add(admin, str(folder), every="1h", explicit=True)
+        plain = service.add(admin, str(plain_folder), every="1h")
+        assert (explicit.explicit, plain.explicit) == (True, False)
+        seen: dict[int, bool] = {}
+
+        def scanner_for(settings):  # noqa: ANN001, ANN202
+            seen[len(seen)] = settings.explicit
+            return Scanner(settings, shield.uploads)
+
+        service.run(explicit.id, scanner_for)
+        service.run(plain.id, scanner_for)
+        assert seen == {0: True, 1: False}
+    finally:
+        shield.close()

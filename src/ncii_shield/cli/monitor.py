@@ -19,6 +19,8 @@ def add(
     every: str = typer.Option("1h", "--every", help="How often: 30m, 1h, 1d ... (at least 60 s)."),
     bank: list[str] = typer.Option([], "--bank", "-b", help="Bank to match against (repeat). Default: all visible."),
     allow_loopback: bool = typer.Option(False, "--allow-loopback", help="URL lists: fetch from 127.0.0.1 (dev/tests)."),
+    explicit: bool = typer.Option(False, "--explicit", help="The source holds sexual content (an adult site's "
+                                  "uploads): enrolled people's faces are searched in it too (likeness protection)."),
     tenant: str = TENANT_OPTION,
     db: str | None = DB_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
@@ -29,6 +31,8 @@ def add(
       ncii-shield monitor add channel-urls.txt --every 1h --bank victims
 
       ncii-shield monitor add /srv/uploads --every 30m
+
+      ncii-shield monitor add /srv/adult-uploads --every 1h --explicit    # also search enrolled faces
     """
     from ncii_shield.core import Shield
     from ncii_shield.services.scanning.monitors import MonitorService
@@ -36,7 +40,7 @@ def add(
     shield = Shield.open(db, load_index=False)
     try:
         view = MonitorService(shield.db).add(shield.local_principal(tenant), source, every=every, banks=bank,
-                                             allow_loopback=allow_loopback)
+                                             allow_loopback=allow_loopback, explicit=explicit)
     except NciiShieldError as exc:
         fail(exc)
     finally:

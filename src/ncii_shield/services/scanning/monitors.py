@@ -70,6 +70,7 @@ class MonitorView:
     items_scanned: int
     matches: int
     derivatives: int
+    explicit: bool = False  # the source holds sexual content: enrolled faces are searched (likeness)
 
     def to_json(self) -> dict:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(self).items()}
@@ -94,7 +95,9 @@ class MonitorService:
     # -- registry ------------------------------------------------------------------------------
 
     def add(self, principal: Principal, source: str, *, every: str, banks: list[str] | None = None,
-            allow_loopback: bool = False) -> MonitorView:
+            allow_loopback: bool = False, explicit: bool = False) -> MonitorView:
+        """Register a recurring scan of ``source``. ``explicit``: the source holds sexual content (an
+        adult site's uploads), so the likeness detector searches enrolled faces in it too."""
         principal.require("bank:write")
         import os
 
@@ -113,7 +116,8 @@ class MonitorService:
                 raise InvalidRequest(f"{redact_secrets(source)} is already monitored; remove it first to change it")
             row = Monitor(tenant_id=principal.tenant_id, source=_at_rest(source), every_seconds=seconds,
                           banks=list(banks or []),
-                          options={"allow_loopback": allow_loopback}, next_run_at=datetime.now(UTC))
+                          options={"allow_loopback": allow_loopback, "explicit": explicit},
+                          next_run_at=datetime.now(UTC))
             session.add(row)
             session.flush()
             monitor_id = row.id
@@ -149,7 +153,8 @@ class MonitorService:
                 .join(Monitor, Monitor.id == MonitorRun.monitor_id).where(Monitor.tenant_id == principal.tenant_id)
                 .group_by(MonitorRun.monitor_id))}
             return [MonitorView(m.id, unseal(m.source), m.every_seconds, list(m.banks), _utc(m.next_run_at),
-                                _utc(m.last_run_at), m.last_error, *[int(x) for x in totals.get(m.id, (0, 0, 0, 0))])
+                                _utc(m.last_run_at), m.last_error, *[int(x) for x in totals.get(m.id, (0, 0, 0, 0))],
+                                explicit=bool((m.options or {}).get("explicit")))
                     for m in rows]
 
     def get(self, principal: Principal, monitor_id: int) -> MonitorView:
@@ -213,7 +218,8 @@ class MonitorService:
             seen = set(session.scalars(select(MonitorItem.key_digest).where(MonitorItem.monitor_id == monitor_id)))
         principal = Principal(key_id=0, key_prefix="monitor", tenant_id=tenant_id, scopes=frozenset({"match"}))
         limits = SourceLimits(allow_loopback=bool((options or {}).get("allow_loopback")))
-        settings = ScanSettings(db_url=self.db.url, principal=principal, banks=tuple(banks or ()), limits=limits)
+        settings = ScanSettings(db_url=self.db.url, principal=principal, banks=tuple(banks or ()), limits=limits,
+                                explicit=bool((options or {}).get("explicit")))
         counts = {"items_seen": 0, "new_items": 0, "matches": 0, "derivatives": 0, "errors": 0}
         error = None
         try:
