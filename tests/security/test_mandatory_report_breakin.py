@@ -77,3 +77,22 @@ def test_a_reviewer_with_the_scope_sees_it_first_and_gets_the_draft(server, repo
         assert draft.status_code == 200, draft.text
         assert draft.json()["status"].startswith("draft: not sent")
         assert "attachment" in draft.headers["content-disposition"]
+
+
+def test_the_review_pages_show_it_only_with_the_scope(server, reported):  # noqa: ANN001
+    from tests.security.test_review_pages_breakin import logged_in
+
+    plain = make_key(server, "reviewer")
+    with logged_in(server, plain) as (browser, _):
+        assert f'data-item="{reported}"' not in browser.get("/review").text
+        page = browser.get(f"/review/items/{reported}")
+        assert "Mandatory report" not in page.text and "minor-upload-1" not in page.text
+        assert browser.get(f"/review/items/{reported}/report.json").status_code == 404
+    allowed = make_key(server, "reviewer", "mandatory_report")
+    with logged_in(server, allowed) as (browser, _):
+        queue = browser.get("/review").text
+        assert f'data-item="{reported}"' in queue
+        page = browser.get(f"/review/items/{reported}")
+        assert page.status_code == 200 and "Mandatory report" in page.text and "show-preview" not in page.text
+        draft = browser.get(f"/review/items/{reported}/report.json")
+        assert draft.status_code == 200 and draft.json()["status"].startswith("draft: not sent")

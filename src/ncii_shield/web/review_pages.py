@@ -151,9 +151,14 @@ async def queue_page(request: Request) -> Response:
     if principal is None:
         return _login_redirect()
     shield = request.app.state.shield
-    items = await run_in_threadpool(shield.review.queue, principal.tenant_id)
+    items = await run_in_threadpool(shield.review.queue, principal.tenant_id, minors=_minors(principal))
     counts = await run_in_threadpool(shield.notices.counts, principal.tenant_id)
     return render(request, "review_queue.html", items=items, counts=counts, who=principal.key_prefix)
+
+
+def _minors(principal: Principal) -> bool:
+    """``mandatory_report`` items (an under-18 case's hash) exist only for keys with that scope."""
+    return principal.allows("mandatory_report")
 
 
 def _item_with_requester(shield, principal: Principal, item_id: int, *, start: bool = False):  # noqa: ANN001, ANN202
@@ -161,9 +166,9 @@ def _item_with_requester(shield, principal: Principal, item_id: int, *, start: b
     come only from ``notices.personal_view``, which records the read in the audit log: every page that
     shows them (the item page, and the same page shown again after a refused decision) is audited.
     ``start``: opening the page starts the review (a request still ``received`` goes ``in_review``)."""
-    item = shield.review.get(principal.tenant_id, item_id)
+    item = shield.review.get(principal.tenant_id, item_id, minors=_minors(principal))
     if start and item.status in ("open", "escalated"):
-        item = shield.review.open(principal.tenant_id, item_id, actor=_actor(principal))
+        item = shield.review.open(principal.tenant_id, item_id, actor=_actor(principal), minors=_minors(principal))
     notice = shield.notices.personal_view(principal.tenant_id, item.reference, viewer=_actor(principal)) \
         if item.reference else None
     return item, notice
@@ -205,7 +210,7 @@ async def decide(request: Request, item_id: int, csrf: str = Form(""), decision:
         return _error_page(request, principal, exc)
     try:
         await run_in_threadpool(shield.review.decide, principal.tenant_id, item_id, decision, reason,
-                                actor=_actor(principal), ground=ground)
+                                actor=_actor(principal), ground=ground, minors=_minors(principal))
         shield.wake_watch()
     except NciiShieldError as exc:  # the item again, with the error and what was typed
         try:
@@ -223,11 +228,32 @@ async def statement_download(request: Request, item_id: int) -> Response:
     if principal is None:
         return _login_redirect()
     try:
-        body = await run_in_threadpool(request.app.state.shield.review.statement, principal.tenant_id, item_id)
+        body = await run_in_threadpool(request.app.state.shield.review.statement, principal.tenant_id, item_id,
+                                       minors=_minors(principal))
     except NciiShieldError as exc:
         return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}}, status_code=_status(exc))
     return Response(json.dumps(body, indent=2), media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="statement-of-reasons-{item_id}.json"', "Cache-Control": "no-store"})
+
+
+@router.get("/review/items/{item_id}/report.json")
+async def report_draft_download(request: Request, item_id: int) -> Response:
+    """A mandatory-report item's report draft (services/mandatory_reports.py), for the platform to file."""
+    principal = await run_in_threadpool(reviewer, request)
+    if principal is None:
+        return _login_redirect()
+    from ncii_shield.errors import NotFound
+    from ncii_shield.services.mandatory_reports import MandatoryReports
+
+    try:
+        if not _minors(principal):
+            raise NotFound(f"no mandatory-report item {item_id} in this tenant")
+        body = await run_in_threadpool(MandatoryReports(request.app.state.shield.db).draft, principal.tenant_id,
+                                       item_id, actor=_actor(principal))
+    except NciiShieldError as exc:
+        return JSONResponse({"error": {"type": type(exc).__name__, "message": str(exc)}}, status_code=_status(exc))
+    return Response(json.dumps(body, indent=2), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="report-draft-{item_id}.json"', "Cache-Control": "no-store"})
 
 
 @router.get("/review/dashboard", response_class=HTMLResponse)
