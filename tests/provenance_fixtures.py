@@ -42,6 +42,8 @@ COMFY_UPSCALE_ONLY = {"1": {"class_type": "LoadImage", "inputs": {"image": "x.pn
 
 
 def encode(rgb: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
+    if fmt == "PNG":
+        kw.setdefault("compress_level", 1)  # fast; the pixels are what matter
     out = io.BytesIO()
     Image.fromarray(rgb).save(out, fmt, **kw)
     return out.getvalue()
