@@ -32,7 +32,7 @@ from sqlalchemy import select
 from ncii_shield.errors import Conflict, FetchFailed, InvalidRequest, NciiShieldError, NotFound, RefusedSource
 from ncii_shield.services import netguard
 from ncii_shield.services.banks import SignalInput, canonical
-from ncii_shield.services.exchange import signing
+from ncii_shield.services.exchange import flood, signing
 from ncii_shield.services.exchange.publisher import FORMAT
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.sealing import is_sealed, seal, unseal
@@ -143,6 +143,11 @@ def apply_page(db: Database, subscription_id: int, envelope: object) -> int:
         return _apply(db, subscription_id, envelope)
     except NciiShieldError as exc:  # rolled back: record why, outside the failed transaction
         _record_error(db, subscription_id, str(exc))
+        if isinstance(exc.__cause__, flood.FeedFlood) and exc.__cause__.flag:
+            with db.read() as session:
+                sub = session.get(Subscription, subscription_id)
+                name, tenant_id = sub.name, session.get(bank_store.Bank, sub.bank_id).tenant_id
+            flood.record_flag(db, name, tenant_id, exc.__cause__)
         raise
 
 
@@ -151,6 +156,11 @@ def _apply(db: Database, subscription_id: int, envelope: object) -> int:
         sub = session.get(Subscription, subscription_id, with_for_update=db.is_postgres)
         page, entries = check_page(envelope, sub)
         bank = session.get(bank_store.Bank, sub.bank_id)
+        if not str(page["cursor"]).startswith(("start", "snap:")):  # a flood after the snapshot: refused
+            try:
+                flood.GUARD.admit(sub.id, sum(1 for op, _, _ in entries if op == "add"))
+            except flood.FeedFlood as exc:
+                raise PageRejected(str(exc)) from exc
         adds: list[bank_store.NewSignal] = []
 
         def flush_adds() -> None:
