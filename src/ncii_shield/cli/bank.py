@@ -225,3 +225,46 @@ def export(
             err.print(f"load it into HMA's bank {formats.hma_bank_name(bank)} as docs/interop.md shows")
     else:
         typer.echo(written.text, nl=False)
+
+
+@app.command("trust")
+def trust(name: str, kind: str | None = typer.Option(None, help="block (victims' hashes) or allow (known benign)"),
+          trust_level: str | None = typer.Option(None, "--trust", help="trusted, partner, unverified or anonymous"),
+          policy: str | None = typer.Option(None, help="act, review or observe"), tenant: str = TENANT_OPTION,
+          db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """Set a bank's kind, source trust and policy (docs/trust.md).   ncii-shield bank trust partner --trust partner --policy act"""
+    from ncii_shield.core import Shield
+    from ncii_shield.services.signal_controls import SignalControls
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        out = SignalControls(shield.db).set_bank(shield.local_principal(tenant), name, kind=kind, trust=trust_level,
+                                                  policy=policy)
+    except NciiShieldError as exc:
+        fail(exc)
+    finally:
+        shield.close()
+    if json_output:
+        print_json(out)
+    else:
+        typer.echo(f"bank {out['name']!r}: kind {out['kind']}, trust {out['trust']}, policy {out['policy']}")
+
+
+@app.command("release")
+def release(signal_id: int = typer.Argument(..., help="the quarantined signal's id"),
+            db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION) -> None:
+    """Lift a signal's quarantine (instance-wide; the operator's call, recorded in the audit log)."""
+    import getpass
+
+    from ncii_shield.core import Shield
+    from ncii_shield.services.signal_controls import SignalControls
+
+    shield = Shield.open(db, load_index=False)
+    try:
+        released = SignalControls(shield.db).release(signal_id, actor=f"operator:{getpass.getuser()}"[:100])
+    finally:
+        shield.close()
+    if not released:
+        err(f"signal {signal_id} is not quarantined")
+        raise typer.Exit(1)
+    typer.echo(f"signal {signal_id} released from quarantine")
