@@ -42,7 +42,7 @@ from ncii_shield.signals.app_id import _APPLE, APPLE_HOSTS, PLAY_HOSTS, app_id_f
 from ncii_shield.signals.indicator import MAX_LENGTH, SPACE, domain_or_none, host_of, parents, shorten
 from ncii_shield.signals.telegram import HOSTS as TELEGRAM_HOSTS
 from ncii_shield.signals.telegram import handle_from_url
-from ncii_shield.signals.url import normalize_url
+from ncii_shield.signals.url import normal_or_none
 from ncii_shield.store.database import Database
 
 TYPES = ("url", "url_md5", "domain", "telegram", "app_id")
@@ -155,11 +155,8 @@ def url_candidates(text: str) -> list[Candidate]:
     out: list[Candidate] = []
     seen: set[str] = set()
     for form in forms:
-        try:
-            normal = normalize_url(form)
-        except ValueError:
-            continue
-        if normal in seen or not normal:
+        normal = normal_or_none(form)
+        if normal is None or normal in seen or not normal:
             continue
         seen.add(normal)
         digest = hashlib.md5(normal.encode("utf-8"), usedforsecurity=False).hexdigest()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import urlparse
 
 from ncii_shield.index.base import SignalIndex
@@ -28,12 +29,21 @@ def normalize_url(url: str) -> str:
     return parsed.geturl().replace(scheme, "", 1)
 
 
-def url_key(url: str) -> str:
-    """The index key of a URL: :func:`normalize_url`, or the lower-cased text where urllib refuses it."""
+@lru_cache(maxsize=1 << 16)
+def normal_or_none(url: str) -> str | None:
+    """:func:`normalize_url`, or None where urllib refuses the URL. Cached (65,536 URLs at most): a
+    scan normalises each form of a URL once to build its lookups, and the ``url`` index normalises
+    the same strings again when it is queried."""
     try:
         return normalize_url(url)
     except ValueError:
-        return url.lower()
+        return None
+
+
+def url_key(url: str) -> str:
+    """The index key of a URL: :func:`normalize_url`, or the lower-cased text where urllib refuses it."""
+    normal = normal_or_none(url)
+    return url.lower() if normal is None else normal
 
 
 def _has_host(text: str) -> bool:
