@@ -25,6 +25,7 @@ from ncii_shield.signals.provenance.evidence import (
     AI_SOURCE_TYPES,
     DIGITAL_SOURCE_TYPE,
     GENERATOR_METADATA,
+    NOT_CHECKED,
     Evidence,
     clip,
     source_type_name,
@@ -47,6 +48,7 @@ _JSON_SETTINGS = {"steps", "sampler", "sampler_name", "cfg_scale", "guidance_sca
                   "scheduler", "noise_seed", "uc", "sui_image_params", "fooocus_scheme"}
 _INVOKEAI_KEYS = {"invokeai_metadata", "invokeai_graph", "sd-metadata", "Dream"}
 _DST = re.compile(r"((?:cv\.iptc\.org/newscodes|c2pa\.org)/digitalsourcetype/[A-Za-z]{1,60})")
+_REMOTE_MANIFEST = re.compile(r"dcterms:provenance(?:=\"|>)\s*https?://([^/\"<\s:]{1,200})")
 _CREATOR_TOOL = re.compile(r"CreatorTool(?:=\"|>)([^\"<]{1,200})")
 _MAX_NODES = 10_000
 
@@ -139,6 +141,9 @@ def _xmp(packet: str) -> list[Evidence]:
         meaning = "made by a generative model" if ai else "not a generative-AI type"
         found.append(Evidence(DIGITAL_SOURCE_TYPE, f"XMP IPTC DigitalSourceType {name} ({meaning}); "
                               "unsigned metadata, anyone can write or strip it", ai=ai))
+    for host in dict.fromkeys(m.group(1) for m in _REMOTE_MANIFEST.finditer(packet)):
+        found.append(Evidence(NOT_CHECKED, f"C2PA: the file refers to a remote manifest on {clip(host, 80)}; "
+                              "remote manifests are never fetched (an upload must not make the server call out)"))
     for m in _CREATOR_TOOL.finditer(packet):
         if tool := generator_name(m.group(1)):
             found.append(Evidence(GENERATOR_METADATA, f"XMP CreatorTool names a generator: {tool} "
