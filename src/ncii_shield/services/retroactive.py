@@ -37,6 +37,7 @@ import time
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ncii_shield.services import audit
@@ -82,12 +83,16 @@ class RetroactiveFollower:
     # -- one pass ---------------------------------------------------------------------------------
 
     def _start_seq(self) -> int:
-        with self.db.write() as session:
-            row = session.get(TrustCursor, CURSOR)
-            if row is None:  # the first start ever: sweep from now on (the past was never promised)
-                row = TrustCursor(name=CURSOR, seq=changes.last_seq(session), updated_at=utcnow())
-                session.add(row)
-            return int(row.seq)
+        try:
+            with self.db.write() as session:
+                row = session.get(TrustCursor, CURSOR)
+                if row is None:  # the first start ever: sweep from now on (the past was never promised)
+                    row = TrustCursor(name=CURSOR, seq=changes.last_seq(session), updated_at=utcnow())
+                    session.add(row)
+                return int(row.seq)
+        except IntegrityError:  # another replica's first start wrote it at the same moment
+            with self.db.read() as session:
+                return int(session.get(TrustCursor, CURSOR).seq)
 
     def catch_up(self) -> int:
         """Sweep for every change after this replica's position; returns the items made."""
