@@ -240,3 +240,30 @@ class Proxy:
         self.server.shutdown()
         self.server.server_close()
 
+
+
+def test_url_indicators_reach_pytx_and_its_own_matcher_finds_them(publisher, home):
+    """A bank of service indicators published as a feed: pytx fetches the ``url`` and ``url_md5``
+    entries (its own types, same values) and skips ``domain`` (no pytx type); its matcher, which
+    hashes with its own ``normalize_url``, finds a URL by our url_md5 entry."""
+    from ncii_shield.signals.url_md5 import hash_url
+
+    server, data = publisher["server"], publisher["data"]
+    banked_url, other = "https://Undress.example/Pricing", "https://nudify.example/app?ref=tg"
+    with server.client(server.admin_key) as c:
+        assert c.post("/v1/banks", json={"name": "services"}).status_code == 201
+        added = c.post("/v1/banks/services/signals", json={"signals": [
+            {"signal_type": "url", "value": banked_url}, {"signal_type": "url_md5", "value": hash_url(other)},
+            {"signal_type": "domain", "value": "nudify.example"}]})
+        assert added.status_code == 201, added.text
+    published = cli("feed", "publish", "services", "--subscriber", "pytx-services", "--json", "--db",
+                    publisher["db_url"], env={"NCII_SHIELD_DATA": str(data)})
+    assert published.returncode == 0, published.stderr
+    token = json.loads(published.stdout)["tokens"]["pytx-services"]
+    add_collab(home, "services", **collab_fields(publisher, feed="services", token=token))
+    fetched = tx(home, "fetch")
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert signals(home) == {f"url {banked_url}", f"url_md5 {hash_url(other)}"}
+    found = tx(home, "match", "url", "--", "HTTP://NUDIFY.example/app?ref=tg")
+    assert found.returncode == 0 and "url_md5" in found.stdout and "(services)" in found.stdout, found.stdout + found.stderr
+    assert tx(home, "match", "url", "--", "https://clean.example/app").stdout.strip() == ""
