@@ -119,3 +119,6 @@ def test_only_a_subscriber_of_the_feed_may_report_and_only_signed_reports_count(
     assert httpx.post(url, json=envelope, headers=auth).status_code in (401, 422)
     bad = signing.sign(key, {**page, "entries": [{"signal_type": "md5", "value": MD5, "confirm": -1}]})
     assert httpx.post(url, json=bad, headers=auth).status_code == 422
+    deep = '{"page": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + ', "signature": "x"}'
+    got = httpx.post(url, content=deep, headers={**auth, "Content-Type": "application/json"})
+    assert got.status_code == 422, "a deeply nested body is refused, not a server error"

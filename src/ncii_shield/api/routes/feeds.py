@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ncii_shield.api.bodies import documented, parse
 from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import ErrorOut
 from ncii_shield.services.exchange.publisher import FORMAT, MAX_PAGE
@@ -51,29 +52,24 @@ async def feed_page(
             await asyncio.sleep(0.05)
 
 
-@router.post("/{feed}/verdicts")
+class VerdictReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: dict = Field(description='{"format": "ncii-shield-verdicts/1", "feed", "public_key", "entries": '
+                                   '[{"signal_type", "value", "confirm", "deconfirm", "dispute", "removed"}], "issued_at"}')
+    signature: str = Field(max_length=200, description="base64 Ed25519 signature of the canonical page")
+
+
+@router.post("/{feed}/verdicts", openapi_extra=documented(VerdictReport))
 async def report_verdicts(feed: str, request: Request, credentials: Token) -> dict:
     """A subscriber's verdict report (the feed's return channel, services/exchange/verdicts.py): a
     signed page of per-signal counts, no content ids; it replaces the subscriber's previous report.
-    Authenticated with the subscriber's feed access token; at most 5,000 entries (about 1 MB)."""
+    Authenticated with the subscriber's feed access token; at most 5,000 entries."""
     from ncii_shield.services.exchange import verdicts
 
     shield = request.app.state.shield
     access = await run_in_threadpool(shield.publisher.authenticate, feed, credentials.credentials if credentials else None)
-    body = await request.body()
-    if len(body) > 2_000_000:
-        from ncii_shield.errors import TooLarge
-
-        raise TooLarge("a verdict report is at most 2 MB (5,000 entries)")
-    import json
-
-    try:
-        envelope = json.loads(body)
-    except ValueError as exc:
-        from ncii_shield.errors import InvalidRequest
-
-        raise InvalidRequest("the verdict report is not JSON") from exc
-    return await run_in_threadpool(verdicts.receive, shield.db, access, envelope)
+    body = await parse(request, VerdictReport)
+    return await run_in_threadpool(verdicts.receive, shield.db, access, body.model_dump())
 
 
 class SubscriptionTrustIn(BaseModel):
