@@ -9,6 +9,7 @@ from ncii_shield.cli import audit, bank, feed, indicators, keys, match, monitor,
 from ncii_shield.cli import scan as scan_command
 from ncii_shield.cli import hash as hash_command
 from ncii_shield.cli import likeness
+from ncii_shield.cli import marks
 
 app = typer.Typer(
     name="ncii-shield",
@@ -40,6 +41,7 @@ app.command(name="scan")(scan_command.scan)
 app.add_typer(monitor.app, name="monitor")
 app.command(name="check")(protect.check)
 app.add_typer(protect.app, name="protect")
+app.add_typer(marks.app, name="marks")
 app.add_typer(indicators.app, name="indicators")
 app.add_typer(likeness.app, name="likeness")
 

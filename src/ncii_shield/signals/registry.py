@@ -7,6 +7,7 @@ from ncii_shield.signals.app_id import AppIdSignal
 from ncii_shield.signals.base import SignalType
 from ncii_shield.signals.derivative.signal import DerivativeSignal
 from ncii_shield.signals.domain import DomainSignal
+from ncii_shield.signals.marks.signal import MarkSignal
 from ncii_shield.signals.md5 import Md5Signal
 from ncii_shield.signals.pdq import PdqSignal
 from ncii_shield.signals.sha256 import Sha256Signal
@@ -18,6 +19,7 @@ from ncii_shield.signals.vpdq import VpdqSignal
 SIGNAL_TYPES: tuple[type[SignalType], ...] = (
     PdqSignal, VpdqSignal, Md5Signal, Sha256Signal, DerivativeSignal,
     UrlSignal, UrlMd5Signal, DomainSignal, TelegramSignal, AppIdSignal,  # service indicators
+    MarkSignal,  # service marks (visible logos and watermarks)
 )
 
 

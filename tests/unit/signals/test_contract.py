@@ -19,7 +19,7 @@ def test_names_are_unique_lowercase_constants():
     assert len(names) == len(set(names))
     assert all(n == n.lower() and n.isidentifier() for n in names)
     assert registry.names() == ["pdq", "vpdq", "md5", "sha256", "derivative",
-                              "url", "url_md5", "domain", "telegram", "app_id"]
+                              "url", "url_md5", "domain", "telegram", "app_id", "mark"]
 
 
 def test_registry_rejects_duplicates():
@@ -28,7 +28,7 @@ def test_registry_rejects_duplicates():
 
 
 def test_unknown_type_lists_accepted_names():
-    with pytest.raises(UnknownSignalType, match="accepted: pdq, vpdq, md5, sha256, derivative, url, url_md5, domain, telegram, app_id"):
+    with pytest.raises(UnknownSignalType, match="accepted: pdq, vpdq, md5, sha256, derivative, url, url_md5, domain, telegram, app_id, mark"):
         registry.get("phash")
 
 

@@ -1,0 +1,440 @@
+"""Service marks: recall on photos stamped with registered marks, false flags on unmarked photos
+and on photos carrying other marks or plain text, and time per upload with 1,000 marks registered.
+
+Usage::
+
+    python bench/marks_bench.py [PHOTOS] [--cases 8] [--limit N] [--registry 1000] [--json out.json]
+
+PHOTOS defaults to ``../shared/data/photos`` (relative to the repository root): harmless photos only.
+
+**Marks.** 24 marks drawn here (:func:`registered_marks`): text logos in eight DejaVu fonts and
+several colours (with and without outline), shape logos (rings, star, shield, triangle with text),
+semi-transparent stamps (a translucent box with text, an outlined stamp, a round seal) and tiled
+patterns (a small motif repeated). The index holds these 24 plus synthetic marks up to
+``--registry`` (random words in random fonts and colours, random shape logos), so recall is
+measured with the same 1,000-mark index as the timing.
+
+**Positives.** For every photo, ``--cases`` uploads: a mark (round robin) blended at a random
+place, width 4-40 % of the photo's width (so 0.1-3x the registered mark's own size), opacity
+30-100 %, single or tiled over the whole photo, then one re-share transform: none (JPEG 90), JPEG
+50-70, resize 0.4-0.8, crop (up to 20 % off each side, keeping the mark), or a phone screenshot
+frame (status bar, header, caption; the photo shrunk into it). Caught = flagged with that mark and
+a box overlapping the stamped place (IoU > 0.3; for tiled marks, any of the stamped places).
+
+**Negatives.** Every photo unmarked (JPEG 90); every photo with an unregistered mark (other
+words in the same fonts and colours as the registered ones, other shape logos, at 6-40 % width
+and 40-100 % opacity); every photo with plain text overlays (a caption line and a
+username). Any flag on a negative is a false flag.
+
+Time: per upload, frame preparation + keypoints + candidate search + checks, decode excluded,
+thread CPU time and wall time, one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import faiss
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from ncii_shield.index.marks import CANDIDATES, MarkIndex  # noqa: E402
+from ncii_shield.signals.marks import template as T  # noqa: E402
+from ncii_shield.signals.marks.search import THRESHOLD, UploadFrame  # noqa: E402
+
+FONTS_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONTS = ["DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSerif-BoldItalic.ttf",
+         "DejaVuSansCondensed-Bold.ttf", "DejaVuSans-ExtraLight.ttf", "DejaVuSans-Oblique.ttf",
+         "DejaVuSerifCondensed-Bold.ttf"]
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+def font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    path = FONTS_DIR / name
+    return ImageFont.truetype(str(path), size) if path.exists() else ImageFont.load_default(size=size)
+
+
+def text_logo(text: str, font_name: str, fill=WHITE, outline=BLACK, size: int = 64, box=None) -> np.ndarray:
+    f = font(font_name, size)
+    stroke = 3 if outline else 0
+    l, t, r, b = f.getbbox(text, stroke_width=stroke)
+    pad = 14 if box else 4
+    im = Image.new("RGBA", (r - l + 2 * pad, b - t + 2 * pad), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    if box:
+        d.rounded_rectangle([0, 0, im.width - 1, im.height - 1], radius=10, fill=box)
+    kw = {"stroke_width": stroke, "stroke_fill": outline + (255,)} if outline else {}
+    d.text((pad - l, pad - t), text, font=f, fill=fill + (255,), **kw)
+    return np.asarray(im)
+
+
+def shape_logo(kind: str, fill=WHITE, text: str = "", font_name: str = FONTS[0], size: int = 120) -> np.ndarray:
+    f = font(font_name, size // 3)
+    tw = 0
+    if text:
+        l, t, r, b = f.getbbox(text, stroke_width=2)
+        tw = r - l + 10
+    im = Image.new("RGBA", (size + tw + 8, size + 8), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    c, s = fill + (255,), size
+    o = BLACK + (255,)
+    if kind == "rings":
+        for k in range(3):
+            d.ellipse([4 + k * 16, 4 + k * 16, 4 + s - k * 16, 4 + s - k * 16], outline=c, width=7)
+    elif kind == "star":
+        pts = []
+        for i in range(10):
+            a = np.pi / 2 + i * np.pi / 5
+            r = s / 2 if i % 2 == 0 else s / 5
+            pts.append((4 + s / 2 + r * np.cos(a), 4 + s / 2 - r * np.sin(a)))
+        d.polygon(pts, fill=c, outline=o, width=3)
+    elif kind == "shield":
+        d.polygon([(4, 4), (4 + s, 4), (4 + s, 4 + s * 0.55), (4 + s / 2, 4 + s), (4, 4 + s * 0.55)], fill=c, outline=o, width=3)
+        d.text((4 + s * 0.28, 4 + s * 0.2), "X", font=font(FONTS[0], s // 2), fill=BLACK + (255,))
+    elif kind == "triangle":
+        d.polygon([(4 + s / 2, 4), (4 + s, 4 + s), (4, 4 + s)], outline=c, width=9)
+        d.ellipse([4 + s * 0.4, 4 + s * 0.55, 4 + s * 0.6, 4 + s * 0.75], fill=c)
+    elif kind == "badge":
+        d.rounded_rectangle([4, 4 + s * 0.2, 4 + s, 4 + s * 0.8], radius=14, fill=c, outline=o, width=3)
+        d.text((4 + s * 0.18, 4 + s * 0.26), "HD", font=font(FONTS[2], int(s * 0.4)), fill=BLACK + (255,))
+    elif kind == "seal":
+        d.ellipse([4, 4, 4 + s, 4 + s], outline=c, width=6)
+        d.ellipse([4 + 14, 4 + 14, 4 + s - 14, 4 + s - 14], outline=c, width=3)
+        d.text((4 + s * 0.2, 4 + s * 0.33), "AI", font=font(FONTS[0], int(s * 0.35)), fill=c)
+    elif kind == "bolt":
+        d.polygon([(4 + s * 0.55, 4), (4 + s * 0.2, 4 + s * 0.55), (4 + s * 0.48, 4 + s * 0.55), (4 + s * 0.35, 4 + s),
+                   (4 + s * 0.8, 4 + s * 0.4), (4 + s * 0.52, 4 + s * 0.4), (4 + s * 0.7, 4)], fill=c, outline=o, width=3)
+    if text:
+        d.text((s + 12 - f.getbbox(text)[0], 4 + s / 2 - (f.getbbox(text)[3] + f.getbbox(text)[1]) / 2), text, font=f,
+               fill=c, stroke_width=2, stroke_fill=o)
+    return np.asarray(im)
+
+
+def stamp(kind: str) -> np.ndarray:
+    if kind == "free":  # white text on a translucent dark box
+        return text_logo("FREE VERSION", FONTS[4], WHITE, None, 56, box=(0, 0, 0, 120))
+    if kind == "sample":  # an outlined stamp, semi-transparent as a whole
+        im = Image.new("RGBA", (420, 130), (0, 0, 0, 0))
+        d = ImageDraw.Draw(im)
+        d.rectangle([3, 3, 416, 126], outline=(220, 30, 30, 170), width=8)
+        d.text((30, 18), "SAMPLE", font=font(FONTS[1], 84), fill=(220, 30, 30, 170))
+        return np.asarray(im)
+    im = Image.new("RGBA", (200, 200), (0, 0, 0, 0))  # "seal": a round seal with text, half transparent
+    d = ImageDraw.Draw(im)
+    d.ellipse([4, 4, 196, 196], outline=(255, 255, 255, 150), width=10)
+    d.text((38, 62), "NSFW", font=font(FONTS[2], 46), fill=(255, 255, 255, 150))
+    d.text((58, 116), "gen", font=font(FONTS[3], 40), fill=(255, 255, 255, 150))
+    return np.asarray(im)
+
+
+def tile_pattern(kind: str) -> np.ndarray:
+    """A small motif repeated: registered as the tile, stamped tiled over a whole photo."""
+    im = Image.new("RGBA", (240, 120), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    if kind == "dots":
+        for i in range(4):
+            for j in range(2):
+                d.ellipse([10 + i * 58, 10 + j * 58, 46 + i * 58, 46 + j * 58], outline=(255, 255, 255, 255), width=5)
+        d.text((70, 40), "nx", font=font(FONTS[0], 34), fill=(255, 255, 255, 255), stroke_width=2, stroke_fill=BLACK + (255,))
+    else:
+        d.text((6, 4), "undress", font=font(FONTS[3], 44), fill=(255, 255, 255, 255), stroke_width=2, stroke_fill=BLACK + (255,))
+        d.text((60, 58), ".app", font=font(FONTS[2], 44), fill=(255, 230, 0, 255), stroke_width=2, stroke_fill=BLACK + (255,))
+    return np.asarray(im)
+
+
+def registered_marks() -> list[tuple[str, str, np.ndarray]]:
+    """(name, kind, RGBA) of the 24 marks registered and stamped."""
+    m = [
+        ("NUDIFY.AI", "text", text_logo("NUDIFY.AI", FONTS[0])),
+        ("FAKE", "text", text_logo("FAKE", FONTS[2], (230, 20, 20), None, 72)),
+        ("stripped", "text", text_logo("stripped", FONTS[3])),
+        ("UNDRESS", "text", text_logo("UNDRESS", FONTS[4], (255, 220, 0))),
+        ("deepnude", "text", text_logo("deepnude", FONTS[1], WHITE, BLACK)),
+        ("AIGEN", "text", text_logo("AIGEN", FONTS[5], (0, 220, 255), None, 80)),
+        ("nudes.bot", "text", text_logo("nudes.bot", FONTS[6], WHITE)),
+        ("@clothoff", "text", text_logo("@clothoff", FONTS[7], (255, 110, 180))),
+        ("DREAMX", "text", text_logo("DREAMX", FONTS[0], BLACK, WHITE)),
+        ("xray", "text", text_logo("xray", FONTS[2], (120, 255, 120))),
+        ("rings", "shape", shape_logo("rings")),
+        ("star-PIX", "shape", shape_logo("star", (255, 200, 0), "PIX", FONTS[0])),
+        ("shield", "shape", shape_logo("shield", (70, 140, 255))),
+        ("triangle-AI", "shape", shape_logo("triangle", WHITE, "AI", FONTS[4])),
+        ("badge-HD", "shape", shape_logo("badge", (255, 255, 255))),
+        ("bolt", "shape", shape_logo("bolt", (255, 240, 60), "zap", FONTS[3])),
+        ("seal-ring", "shape", shape_logo("seal", (255, 90, 90))),
+        ("free-version", "stamp", stamp("free")),
+        ("sample", "stamp", stamp("sample")),
+        ("nsfw-seal", "stamp", stamp("seal")),
+        ("tile-dots", "tile", tile_pattern("dots")),
+        ("tile-undress", "tile", tile_pattern("words")),
+        ("pornify", "text", text_logo("pornify", FONTS[0], WHITE, BLACK, 56, box=(200, 0, 80, 200))),
+        ("BOT", "text", text_logo("BOT", FONTS[1], (255, 255, 255), (0, 0, 0), 90)),
+    ]
+    return m
+
+
+OTHER_WORDS = ["HOLIDAY", "sunset", "GALLERY", "travel.blog", "MEMORIES", "@janedoe", "PHOTO", "summer",
+               "STUDIO", "wedding", "CITY", "family"]
+
+
+def other_marks(rng: np.random.Generator) -> list[np.ndarray]:
+    """Unregistered marks: other words in the same fonts and colours, other shape logos."""
+    out = []
+    colours = [WHITE, (230, 20, 20), (255, 220, 0), (0, 220, 255), (255, 110, 180), BLACK]
+    for i, w in enumerate(OTHER_WORDS):
+        out.append(text_logo(w, FONTS[i % len(FONTS)], colours[i % len(colours)], BLACK if i % 3 else None))
+    out += [shape_logo("star", WHITE, "FOTO", FONTS[1]), shape_logo("rings", (255, 200, 0), "CAM", FONTS[2]),
+            shape_logo("triangle", (0, 220, 255), "TRIP", FONTS[0]), shape_logo("badge", (0, 255, 120))]
+    return out
+
+
+def synthetic_mark(rng: np.random.Generator) -> np.ndarray:
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.@"
+    word = "".join(rng.choice(list(letters), int(rng.integers(3, 10))))
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    if rng.random() < 0.75:
+        return text_logo(word, FONTS[int(rng.integers(len(FONTS)))], colour, BLACK if rng.random() < 0.5 else None,
+                         int(rng.integers(40, 90)))
+    kind = ["rings", "star", "shield", "triangle", "badge", "seal", "bolt"][int(rng.integers(7))]
+    return shape_logo(kind, colour, word[:4] if rng.random() < 0.6 else "", FONTS[int(rng.integers(len(FONTS)))])
+
+
+# -- uploads ---------------------------------------------------------------------------------------
+
+def blend(photo: np.ndarray, mark: np.ndarray, x: int, y: int, width: int, opacity: float,
+          ) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    h, w = mark.shape[:2]
+    f = width / w
+    m = np.asarray(Image.fromarray(mark).resize((max(1, round(w * f)), max(1, round(h * f))), Image.LANCZOS))
+    H, W = photo.shape[:2]
+    x1, y1 = min(W, x + m.shape[1]), min(H, y + m.shape[0])
+    if x1 <= x or y1 <= y:
+        return photo, None
+    m = m[: y1 - y, : x1 - x]
+    a = m[:, :, 3:4].astype(np.float32) / 255 * opacity
+    out = photo.astype(np.float32)
+    out[y:y1, x:x1] = out[y:y1, x:x1] * (1 - a) + m[:, :, :3] * a
+    ys, xs = np.nonzero(m[:, :, 3] > 25)
+    box = (x + int(xs.min()), y + int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)) if len(ys) else None
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), box
+
+
+def stamped(photo, mark, rel, opacity, tiled, rng):
+    H, W = photo.shape[:2]
+    width = max(8, round(rel * W))
+    height = round(mark.shape[0] * width / mark.shape[1])
+    if height >= H:
+        width = int(width * (H - 2) / height)
+        height = round(mark.shape[0] * width / mark.shape[1])
+    if not tiled:
+        x, y = int(rng.integers(0, W - width + 1)), int(rng.integers(0, H - height + 1))
+        out, box = blend(photo, mark, x, y, width, opacity)
+        return out, [box]
+    boxes, out = [], photo
+    step_x, step_y = int(width * 1.6), int(height * 2.2)
+    ox, oy = int(rng.integers(0, step_x)), int(rng.integers(0, step_y))
+    for yy in range(oy - step_y, H, step_y):
+        for xx in range(ox - step_x + ((yy // step_y) % 2) * step_x // 2, W, step_x):
+            out, box = blend(out, mark, max(0, xx), max(0, yy), width, opacity) if xx >= 0 and yy >= 0 else (out, None)
+            if box and xx + width <= W and yy + height <= H:
+                boxes.append(box)
+    return out, boxes
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(out.getvalue())).convert("RGB"))
+
+
+def screenshot(img: np.ndarray) -> tuple[np.ndarray, float, int, int]:
+    ih, iw = img.shape[:2]
+    cw = 720
+    ph = round(ih * (cw - 40) / iw)
+    canvas = Image.new("RGB", (cw, 130 + ph + 200), (255, 255, 255))
+    canvas.paste(Image.fromarray(img).resize((cw - 40, ph), Image.LANCZOS), (20, 130))
+    d = ImageDraw.Draw(canvas)
+    d.rectangle([0, 0, cw, 40], fill=(230, 230, 230))
+    d.text((20, 8), "21:47", font=font(FONTS[0], 22), fill=BLACK)
+    d.text((95, 70), "someone.shared.this", font=font(FONTS[0], 26), fill=BLACK)
+    d.text((20, 130 + ph + 60), "look at this #trending", font=font(FONTS[1], 26), fill=BLACK)
+    return np.asarray(canvas), (cw - 40) / iw, 20, 130
+
+
+def reshare(img: np.ndarray, kind: str, boxes: list, rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    """A re-share transform; the marks' boxes moved with it."""
+    if kind == "none":
+        return jpeg(img, 90), boxes
+    if kind == "jpeg":
+        return jpeg(img, int(rng.integers(50, 71))), boxes
+    if kind == "resize":
+        f = float(rng.uniform(0.4, 0.8))
+        h, w = img.shape[:2]
+        small = np.asarray(Image.fromarray(img).resize((round(w * f), round(h * f)), Image.LANCZOS))
+        return jpeg(small, 85), [tuple(round(v * f) for v in b) for b in boxes]
+    if kind == "crop":
+        h, w = img.shape[:2]
+        b = boxes[0]
+        left = int(rng.integers(0, max(1, min(int(0.2 * w), b[0]) + 1)))
+        top = int(rng.integers(0, max(1, min(int(0.2 * h), b[1]) + 1)))
+        right = w - int(rng.integers(0, max(1, min(int(0.2 * w), w - b[0] - b[2]) + 1)))
+        bottom = h - int(rng.integers(0, max(1, min(int(0.2 * h), h - b[1] - b[3]) + 1)))
+        kept = [(x - left, y - top, bw, bh) for x, y, bw, bh in boxes
+                if x >= left and y >= top and x + bw <= right and y + bh <= bottom]
+        return jpeg(img[top:bottom, left:right], 85), kept
+    shot, f, ox, oy = screenshot(img)
+    return jpeg(shot, 85), [(round(x * f) + ox, round(y * f) + oy, round(bw * f), round(bh * f)) for x, y, bw, bh in boxes]
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+
+
+def timed_find(index: MarkIndex, rgb: np.ndarray):
+    c0, w0 = time.thread_time(), time.perf_counter()
+    found = index._checked(UploadFrame.from_rgb(rgb), None, CANDIDATES)
+    return found, time.thread_time() - c0, time.perf_counter() - w0
+
+
+def bucket(value: float, edges: list[float]) -> str:
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if lo <= value < hi:
+            return f"{lo:g}-{hi:g}"
+    return f">={edges[-1]:g}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("photos", nargs="?", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
+    parser.add_argument("--cases", type=int, default=8, help="marked uploads per photo")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N photos")
+    parser.add_argument("--registry", type=int, default=1000, help="marks in the index (24 real + synthetic)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", help="write the full results here")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(1)  # one thread per check, as a server worker runs it
+    rng = np.random.default_rng(args.seed)
+    files = sorted(p for p in Path(args.photos).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if args.limit:
+        files = files[: args.limit]
+
+    marks = registered_marks()
+    index = MarkIndex()
+    t0 = time.perf_counter()
+    values = [T.encode(T.template_from_rgba(rgba, name)) for name, _, rgba in marks]
+    index.add_many([(v, i) for i, v in enumerate(values)])
+    sig_seconds = (time.perf_counter() - t0) / len(marks)
+    synth_rng = np.random.default_rng(12345)
+    batch = []
+    for i in range(len(marks), args.registry):
+        try:
+            batch.append((T.encode(T.template_from_rgba(synthetic_mark(synth_rng), f"synthetic {i}")), i))
+        except Exception:
+            continue
+        if len(batch) == 100:
+            index.add_many(batch)
+            batch = []
+    index.add_many(batch)
+    print(f"index: {len(index)} marks ({len(marks)} stamped), signature {sig_seconds * 1000:.0f} ms per mark, "
+          f"built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+    transforms = ["none", "jpeg", "resize", "crop", "screenshot"]
+    rels = [0.04, 0.06, 0.1, 0.2, 0.4]
+    opacities = [0.3, 0.4, 0.6, 1.0]
+    others = other_marks(rng)
+    positives, negatives, cpu, wall = [], [], [], []
+    case = 0
+    for n, path in enumerate(files):
+        photo = np.asarray(Image.open(path).convert("RGB"))
+        for k in range(args.cases):
+            mi = case % len(marks)
+            name, kind, rgba = marks[mi]
+            rel = float(rels[int(rng.integers(len(rels)))] * rng.uniform(1.0, 1.4))
+            level = opacities[int(rng.integers(len(opacities)))]
+            opacity = float(level if level == 1.0 else level * rng.uniform(1.0, 1.2))
+            transform = transforms[case % len(transforms)]
+            tiled = kind == "tile" or (k == 0 and case % 3 == 0)
+            case += 1
+            img, boxes = stamped(photo, rgba, rel, opacity, tiled, rng)
+            boxes = [b for b in boxes if b]
+            if not boxes:
+                continue
+            upload, boxes = reshare(img, transform, boxes, rng)
+            found, c, w = timed_find(index, upload)
+            cpu.append(c)
+            wall.append(w)
+            hit = [s for s, i, b in found if i == mi and s >= THRESHOLD
+                   and any(iou(UploadFrame.from_rgb(upload).to_upload_box(b), t) > 0.3 for t in boxes)]
+            wrong = [(i, s) for s, i, b in found if i != mi and s >= THRESHOLD]
+            best = max([s for s, i, b in found if i == mi], default=-1.0)
+            positives.append({"photo": path.name, "mark": name, "kind": kind, "rel_width": round(rel, 3),
+                              "registered_scale": round(rel * photo.shape[1] / rgba.shape[1], 2),
+                              "opacity": round(opacity, 2), "transform": transform, "tiled": tiled,
+                              "caught": bool(hit), "score": round(best, 3), "other_marks_flagged": wrong})
+        # negatives: unmarked, another (unregistered) mark, plain text overlays
+        uploads = [("unmarked", jpeg(photo, 90))]
+        other = others[n % len(others)]
+        img, _ = stamped(photo, other, float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)), False, rng)
+        uploads.append(("other mark", jpeg(img, 85)))
+        pil = Image.fromarray(photo.copy())
+        d = ImageDraw.Draw(pil)
+        W, H = pil.size
+        d.text((W * 0.05, H * 0.85), "Great day at the beach with friends!", font=font(FONTS[n % len(FONTS)], max(14, H // 20)),
+               fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        d.text((W * 0.6, H * 0.05), "@" + OTHER_WORDS[n % len(OTHER_WORDS)].strip("@").lower(),
+               font=font(FONTS[(n + 3) % len(FONTS)], max(12, H // 25)), fill=(255, 255, 0))
+        uploads.append(("plain text", jpeg(np.asarray(pil), 85)))
+        for label, upload in uploads:
+            found, c, w = timed_find(index, upload)
+            cpu.append(c)
+            wall.append(w)
+            flags = [(i, round(s, 3)) for s, i, b in found if s >= THRESHOLD]
+            negatives.append({"photo": path.name, "kind": label, "flags": flags,
+                              "best": round(max([s for s, _, _ in found], default=-1.0), 3)})
+        print(f"{n + 1}/{len(files)} photos", file=sys.stderr, end="\r")
+
+    def recall(rows):
+        return f"{sum(r['caught'] for r in rows)}/{len(rows)} = {100 * sum(r['caught'] for r in rows) / max(1, len(rows)):.1f} %"
+
+    target = [r for r in positives if r["rel_width"] >= 0.04 and r["opacity"] >= 0.4]
+    report = {
+        "photos": len(files), "marks_indexed": len(index), "threshold": THRESHOLD,
+        "recall_target (width >= 4 %, opacity >= 40 %)": recall(target),
+        "recall_all": recall(positives),
+        "false_flags": sum(bool(r["flags"]) for r in negatives), "negatives": len(negatives),
+        "negative_pairs_tested (uploads x marks indexed)": len(negatives) * len(index),
+        "wrong_mark_on_positives": sum(bool(r["other_marks_flagged"]) for r in positives),
+        "best_negative_score": max(r["best"] for r in negatives),
+        "cpu_ms_p50": round(1000 * statistics.median(cpu), 1), "cpu_ms_p95": round(1000 * float(np.percentile(cpu, 95)), 1),
+        "wall_ms_p50": round(1000 * statistics.median(wall), 1),
+    }
+    by = defaultdict(list)
+    for r in target:
+        by["width " + bucket(r["rel_width"], [0.04, 0.06, 0.1, 0.2, 0.4])].append(r)
+        by["transform " + r["transform"]].append(r)
+        by["kind " + r["kind"]].append(r)
+        by["tiled" if r["tiled"] else "single"].append(r)
+    for r in positives:
+        by["opacity " + bucket(r["opacity"], [0.3, 0.4, 0.6, 0.9])].append(r)
+    report["recall_by"] = {k: recall(v) for k, v in sorted(by.items())}
+    report["negatives_by_kind"] = {k: f"{sum(bool(r['flags']) for r in negatives if r['kind'] == k)} flagged of "
+                                      f"{sum(1 for r in negatives if r['kind'] == k)}" for k in ("unmarked", "other mark", "plain text")}
+    print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"report": report, "positives": positives, "negatives": negatives}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Mark signatures (template + keypoints from a mark image) and finding them in photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncii_shield.errors import InvalidSignal, UnsupportedMedia
+from ncii_shield.index.marks import MarkIndex
+from ncii_shield.signals.marks import template as T
+from ncii_shield.signals.marks.search import THRESHOLD, UploadFrame
+from ncii_shield.signals.marks.signal import MarkSignal
+from tests.derivative_scenes import scene
+from tests.marks_scenes import box_overlap, paste, png, reencoded, text_mark
+
+MARK = text_mark("NUDIFY")
+
+
+def test_signature_round_trips_and_keeps_label_template_and_keypoints():
+    template = T.template_from_rgba(MARK, "  nudify.example watermark ")
+    assert template.label == "nudify.example watermark"
+    assert max(template.alpha.shape) == T.TEMPLATE_SIDE and len(template.keypoints.descriptors) >= 40
+    value = T.encode(template)
+    assert value.startswith("m1:") and MarkSignal.validate(value) == value
+    back = T.decode(value)
+    assert back.label == template.label and (back.width, back.height) == (template.width, template.height)
+    assert np.array_equal(back.alpha, template.alpha) and np.array_equal(back.colour, template.colour)
+    assert np.array_equal(back.keypoints.descriptors, template.keypoints.descriptors)
+    assert np.allclose(back.keypoints.points, template.keypoints.points, atol=2e-3)
+
+
+def test_a_mark_without_transparency_is_cut_from_its_plain_border():
+    rgba = MARK.copy()
+    flat = np.full(MARK.shape[:2] + (3,), 30, np.uint8)  # the logo on a plain dark background, no alpha
+    a = MARK[:, :, 3:4] / 255
+    flat = (flat * (1 - a) + MARK[:, :, :3] * a).astype(np.uint8)
+    with_alpha, without = T.template_from_rgba(rgba, "x"), T.template_from_rgba(flat, "x")
+    assert abs(with_alpha.aspect - without.aspect) < 0.1
+    assert (without.alpha > 128).mean() < 0.6  # the background is not part of the mark
+
+
+@pytest.mark.parametrize("rgba, why", [
+    (np.zeros((40, 80, 4), np.uint8), "transparent"),
+    (np.dstack([np.full((40, 80, 3), 90, np.uint8), np.full((40, 80), 255, np.uint8)]), "plain colour"),
+    (np.dstack([np.full((40, 80, 3), 128, np.uint8), text_mark("MID", ring=False)[:40, :80, 3]]), "faint"),
+    (np.pad(np.full((5, 60, 4), 255, np.uint8), ((4, 4), (4, 4), (0, 0))), "8 pixels"),  # a 5-pixel line
+])
+def test_empty_faint_and_thin_marks_are_refused_with_the_reason(rgba, why):
+    with pytest.raises(InvalidSignal, match=why):
+        T.template_from_rgba(rgba, "x")
+
+
+@pytest.mark.parametrize("label", ["", "   ", "x" * 201])
+def test_a_label_is_required(label):
+    with pytest.raises(InvalidSignal, match="label"):
+        T.template_from_rgba(MARK, label)
+
+
+def test_malformed_values_say_what_is_expected():
+    value = T.encode(T.template_from_rgba(MARK, "x"))
+    for bad in (value[:-8], "m1:" + "A" * 40, "m2:" + value[3:], value + "AAAA"):
+        with pytest.raises(InvalidSignal, match="expected"):
+            MarkSignal.validate(bad)
+
+
+def test_mark_files_are_read_with_their_alpha_and_non_images_refused():
+    assert T.decode_mark_image(png(MARK)).shape == MARK.shape
+    with pytest.raises(UnsupportedMedia, match="accepted"):
+        T.decode_mark_image(b"%PDF-1.4 not an image")
+
+
+@pytest.fixture(scope="module")
+def index() -> MarkIndex:
+    index = MarkIndex()
+    index.add(T.encode(T.template_from_rgba(MARK, "nudify.example")), 7)
+    index.add(T.encode(T.template_from_rgba(text_mark("DEEPFAKE", fill=(255, 40, 40)), "deepfake.example")), 9)
+    return index
+
+
+def test_a_half_opacity_half_scale_mark_in_a_reencoded_photo_is_found_with_its_box(index):
+    photo, box = paste(scene(3), MARK, 380, 410, scale=0.5, opacity=0.5)
+    found = index.find(UploadFrame.from_rgb(reencoded(photo, 75)))
+    assert [f.id for f in found] == [7] and found[0].label == "nudify.example"
+    assert box_overlap(found[0].box, box) > 0.6 and THRESHOLD <= found[0].score <= 1
+
+
+def test_the_box_is_in_the_uploads_pixels_when_the_upload_is_large(index):
+    big = np.kron(scene(4), np.ones((2, 2, 1), np.uint8))  # 1600 x 1200: the frame is half that
+    photo, box = paste(big, MARK, 900, 300, opacity=0.6)
+    found = index.find(UploadFrame.from_rgb(reencoded(photo, 85)))
+    assert [f.id for f in found] == [7] and box_overlap(found[0].box, box) > 0.6
+
+
+def test_other_text_in_the_same_font_and_a_plain_photo_are_not_flagged(index):
+    for text in ("HOLIDAY", "NUDITY?", "SUNSET"):
+        photo, _ = paste(scene(5), text_mark(text), 200, 250, scale=0.6, opacity=0.8)
+        assert index.find(UploadFrame.from_rgb(reencoded(photo))) == [], text
+    assert index.find(UploadFrame.from_rgb(reencoded(scene(6)))) == []
+
+
+def test_only_allowed_marks_are_reported_and_removed_marks_are_gone(index):
+    photo, _ = paste(scene(7), MARK, 100, 100, scale=0.7, opacity=0.7)
+    frame = UploadFrame.from_rgb(reencoded(photo))
+    assert [f.id for f in index.find(frame, lambda i: i != 7)] == []
+    assert [f.id for f in index.find(frame)] == [7]
+    index.remove(7)
+    try:
+        assert index.find(frame) == [] and len(index) == 1
+    finally:
+        index.add(T.encode(T.template_from_rgba(MARK, "nudify.example")), 7)
