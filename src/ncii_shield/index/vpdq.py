@@ -36,8 +36,24 @@ MAX_CANDIDATES = 64
 CANDIDATE_FPS = 1.0
 
 
-def _on_grid(t: float, fps: float) -> bool:
-    return abs(t * fps - round(t * fps)) < 1e-3
+MAX_LOOKUPS = 1_200
+
+
+def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, budget: int) -> list[int]:
+    """Rows (numbered from ``offset``) of the readings used to find candidates: per variant, one
+    every 1/``fps`` seconds, each variant at its own phase ("original" between the reference
+    frames, which stand for it at whole seconds); evenly thinned so
+    that, with the ``offset`` reference frames, at most ``budget`` lookups are made."""
+    names = ["original"] + sorted({f.variant for f in extra} - {"original", ""})
+    step = _step(extra) if extra else SECONDS_PER_HASH
+    stride = max(1, round(1 / (fps * step)))
+    # phase 0 is the reference frames' (whole seconds): "original" readings take the next phase
+    rows = [offset + i for i, f in enumerate(extra) if f.variant in names
+            and (round(f.timestamp / step) + stride - 1 - names.index(f.variant) % stride) % stride == 0]
+    room = max(0, budget - offset)
+    if len(rows) > room:
+        rows = [rows[int(k * len(rows) / room)] for k in range(room)] if room else []
+    return rows
 
 
 def _step(frames: Sequence[VpdqFrame]) -> float:
@@ -203,15 +219,19 @@ class VpdqIndex(SignalIndex):
     def video_matches(self, frames: Sequence[VpdqFrame], *, extra: Sequence[VpdqFrame] = (), rule: str = "spread",
                       min_seconds: float = DEFAULT_MIN_SECONDS, upload_seconds: float | None = None,
                       max_candidates: int = MAX_CANDIDATES,
-                      candidate_fps: float = CANDIDATE_FPS) -> list[VideoMatch]:
+                      candidate_fps: float = CANDIDATE_FPS, max_lookups: int = MAX_LOOKUPS) -> list[VideoMatch]:
         """Banked videos found in an upload, most matched seconds first.
 
         ``frames``: the upload's reference vPDQ frames (``value_to_frames(hashes.vpdq)``); ``extra``:
         its query-side readings (:func:`ncii_shield.signals.vpdq.hash_query_video`), used by
         ``rule="spread"`` only. ``rule="reference"``: python-threatexchange's rule (query share >=
         80 %), with segments for the reviewer. ``upload_seconds``: the upload's duration (default:
-        from the frames' timestamps). ``candidate_fps``: how many readings a second of each variant
-        are looked up in the frame index to find candidates (all are compared with the candidates).
+        from the frames' timestamps).
+
+        Candidates are found by looking up in the frame index the reference frames and, of the
+        readings ``candidate_fps`` a second per variant, at staggered phases, thinned evenly to ``max_lookups`` lookups in all
+        (a long upload gets sparser lookups: the lookups are the cost at 10M banked frames). Then
+        every frame and reading is compared with each candidate's frames.
         """
         if rule not in ("spread", "reference"):
             raise ValueError(f"unknown video match rule {rule!r}; accepted: 'spread', 'reference'")
@@ -229,7 +249,8 @@ class VpdqIndex(SignalIndex):
         # candidates: videos with a frame within 31 of a looked-up frame (the reference frames and
         # the readings at ``candidate_fps``), most distinct upload seconds first; then every query
         # frame is compared with each candidate's frames (exact, and cheap for a few videos)
-        lookup = [i for i, f in enumerate(query) if i < len(frames) or _on_grid(f.timestamp, candidate_fps)]
+        lookup = list(range(len(frames))) + _readings_to_look_up(extra if rule == "spread" else (), len(frames),
+                                                                   candidate_fps, max_lookups)
         qrows, entries, _ = self._pairs([query[i] for i in lookup])
         qrows = np.asarray(lookup, dtype=np.int64)[qrows] if len(qrows) else qrows
         slots = entries >> FRAME_BITS
