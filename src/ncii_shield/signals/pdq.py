@@ -9,9 +9,10 @@ The 8 dihedral variants (:func:`hash_dihedral`) are the hashes of the photo rota
 computed in one pass by the reference; matching a query's variants against a bank finds rotated or
 mirrored re-uploads.
 
-Both stream the photo through the reference's arithmetic a strip of rows at a time
+Photos over 1.5 MP are streamed through the reference's arithmetic a strip of rows at a time
 (:mod:`ncii_shield.signals.pdq_strips`): the same bits as ``pdqhash.compute``, in a few MB instead of
-about 26 bytes a pixel (~320 MB for a 12-MP photo).
+about 26 bytes a pixel (~320 MB for a 12-MP photo). Smaller ones, where the bindings' memory is at
+most ~40 MB and their C++ is faster than the streamed numpy, go to ``pdqhash`` itself.
 """
 
 from __future__ import annotations
@@ -46,11 +47,19 @@ def is_weak(quality: int | None) -> bool:
     return quality is not None and quality < WEAK_QUALITY
 
 
+#: Photos up to this many pixels are hashed by the bindings (~26 bytes a pixel), larger ones streamed.
+BINDINGS_MAX_PIXELS = 1_500_000
+
+
+def _streamed(photo: DecodedPhoto) -> bool:
+    return photo.width * photo.height > BINDINGS_MAX_PIXELS and pdq_strips.available()
+
+
 def hash_dihedral(photo: DecodedPhoto) -> dict[str, HashResult]:
     """All 8 rotations/flips of ``photo``, keyed by :data:`DIHEDRAL_VARIANTS`."""
-    if pdq_strips.available():
+    if _streamed(photo):
         vectors, quality = pdq_strips.hash_bits(photo.rgb, dihedral=True)
-    else:  # pragma: no cover - a pdqhash build without the reference's functions exported
+    else:
         vectors, quality = pdqhash.compute_dihedral(photo.rgb)
     return {name: HashResult(bits_to_hex(v), int(quality)) for name, v in zip(DIHEDRAL_VARIANTS, vectors)}
 
@@ -79,9 +88,9 @@ class PdqSignal(SignalType, PhotoHasher):
 
     @classmethod
     def hash_photo(cls, photo: DecodedPhoto) -> HashResult:
-        if pdq_strips.available():
+        if _streamed(photo):
             (bits,), quality = pdq_strips.hash_bits(photo.rgb)
-        else:  # pragma: no cover - a pdqhash build without the reference's functions exported
+        else:
             bits, quality = pdqhash.compute(photo.rgb)
         return HashResult(bits_to_hex(bits), int(quality))
 
