@@ -392,19 +392,24 @@ def throughput(args: argparse.Namespace) -> dict:
         photos = sorted(Path(args.photos).glob("*.jpg"))
         slideshow(path, photos[: int(args.seconds // 5)], 5.0, 7, size=(1280, 720), fps=30)
     frames = int(args.seconds * 30)
-    started = time.perf_counter()
+    def cpu() -> float:  # this process and its finished children (ffmpeg)
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    started, started_cpu = time.perf_counter(), cpu()
     ref = vpdq.computeHash(str(path), seconds_per_hash=1.0, thread_count=2)
-    ref_s = time.perf_counter() - started
-    started = time.perf_counter()
+    ref_s, ref_cpu = time.perf_counter() - started, cpu() - started_cpu
+    started, started_cpu = time.perf_counter(), cpu()
     ours = hash_query_video(path, fps=args.fps)
-    ours_s = time.perf_counter() - started
+    ours_s, ours_cpu = time.perf_counter() - started, cpu() - started_cpu
     per_minute = 60.0 / args.seconds
     return {"video": f"1280x720, 30 frames/s, {args.seconds} s", "decoded_frames": frames,
             "reference_vpdq": {"seconds": round(ref_s, 2), "decoded_frames_per_s": round(frames / ref_s),
-                               "hashes": len(ref), "seconds_per_minute_720p": round(ref_s * per_minute, 2)},
+                               "hashes": len(ref), "seconds_per_minute_720p": round(ref_s * per_minute, 2),
+                               "cpu_s": round(ref_cpu, 2)},
             "our_readings": {"seconds": round(ours_s, 2), "decoded_frames_per_s": round(frames / ours_s),
                              "hashes": len(ours), "sampled_frames": len({f.timestamp for f in ours}),
-                             "seconds_per_minute_720p": round(ours_s * per_minute, 2)},
+                             "seconds_per_minute_720p": round(ours_s * per_minute, 2), "cpu_s": round(ours_cpu, 2)},
             "cpu_affinity": sorted(os.sched_getaffinity(0)), "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
