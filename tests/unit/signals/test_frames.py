@@ -1,0 +1,70 @@
+"""Query-side readings of an upload's frames: border box, zoom-out, mirrored hashes (pure, no ffmpeg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pdqhash
+
+from ncii_shield.signals.frames import hash_query_frames, moving_box, zoom_out
+from ncii_shield.signals.pdq import bits_to_hex
+
+
+def moving_frames(n: int, h: int = 90, w: int = 160, seed: int = 0) -> list[np.ndarray]:
+    """Smooth random pictures (random 9 x 16 colours, enlarged), a new one per frame."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return [cv2.resize(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
+            for _ in range(n)]
+
+
+BRIDGE = Path(__file__).parents[2] / "data" / "pdq-reference" / "bridge-mods" / "aaa-orig.jpg"  # BSD, see its LICENSE-NOTE.md
+
+
+def distance(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def letterboxed(frames: list[np.ndarray], bar: int) -> list[np.ndarray]:
+    out = []
+    for f in frames:
+        boxed = np.zeros((f.shape[0] + 2 * bar, f.shape[1], 3), dtype=np.uint8)
+        boxed[bar:bar + f.shape[0]] = f
+        out.append(boxed)
+    return out
+
+
+def test_moving_box_finds_bars_and_ignores_full_frames():
+    frames = moving_frames(8)
+    assert moving_box(frames) is None  # the whole frame moves: nothing to crop
+    assert moving_box(letterboxed(frames, 30)) == (30, 120, 0, 160)
+    assert moving_box(frames[:3]) is None  # too few frames to tell
+    still = [frames[0]] * 8
+    assert moving_box(still) is None  # nothing moves
+
+
+def test_zoom_out_keeps_the_size_and_repeats_the_edges():
+    frame = moving_frames(1)[0]
+    out = zoom_out(frame, 0.9)
+    assert out.shape == frame.shape
+    assert (out[0, 8:-8] == out[4, 8:-8]).all()  # top rows repeat the shrunk frame's first row
+
+
+def test_readings_are_named_and_the_mirrored_one_is_the_flipped_frame():
+    import cv2
+
+    bridge = cv2.imread(str(BRIDGE))[:, :, ::-1]
+    frames = [cv2.resize(bridge[i * 40:i * 40 + 800, i * 60:i * 60 + 1280], (320, 200)) for i in range(5)]
+    readings = hash_query_frames([(i / 2, f) for i, f in enumerate(frames)])
+    assert {r.variant for r in readings} == {"original", "mirrored", "zoomed-out", "zoomed-out mirrored"}
+    first = {r.variant: r.pdq for r in readings if r.timestamp == 0}
+    assert first["original"] == bits_to_hex(pdqhash.compute(np.ascontiguousarray(frames[0]))[0])
+    flipped = bits_to_hex(pdqhash.compute(np.ascontiguousarray(frames[0][:, ::-1]))[0])
+    assert distance(first["mirrored"], flipped) <= 16 < distance(first["original"], flipped)
+    boxed = hash_query_frames([(i / 2, f) for i, f in enumerate(letterboxed(frames, 30))], zoom=())
+    assert {r.variant for r in boxed} == {"original", "mirrored", "border-cropped", "border-cropped mirrored"}
+    cropped = next(r for r in boxed if r.variant == "border-cropped" and r.timestamp == 0)
+    assert cropped.pdq == first["original"]  # the bars removed, the reading is the frame itself
+    assert {r.variant for r in hash_query_frames([(0.0, frames[0])], mirrored=False, zoom=())} == {"original"}
