@@ -124,3 +124,12 @@ def test_mirrored_and_letterboxed_copies_match_through_their_readings(index, vid
 def test_a_video_sharing_only_a_one_second_intro_does_not_match(index, videos):
     assert check(index, videos["intro_other"]) == []
     assert [m.signal_id for m in check(index, videos["intro_banked"])] == [INTRO_BANKED]
+
+
+def test_readings_of_a_file_without_video_are_refused(tmp_path):
+    from ncii_shield.errors import UndecodableVideo
+
+    audio = tmp_path / "audio.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio))
+    with pytest.raises(UndecodableVideo):
+        hash_query_video(audio)

@@ -194,7 +194,8 @@ class VpdqIndex(SignalIndex):
 
     def _candidates(self, frames: Sequence[VpdqFrame]) -> set[int]:
         _, entries, _ = self._pairs(frames)
-        return {self._id_of_slot[s] for s in np.unique(entries >> FRAME_BITS).tolist()}
+        # a video removed while this query ran has no slot any more: skip it
+        return {self._id_of_slot[s] for s in np.unique(entries >> FRAME_BITS).tolist() if s in self._id_of_slot}
 
     def _pairs(self, frames: Sequence[VpdqFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query frame number, entry, distance) of every pair within 31; duplicate hashes looked up once."""
@@ -260,8 +261,10 @@ class VpdqIndex(SignalIndex):
         ranked.sort(reverse=True)
         found = []
         for _, slot in ranked[:max_candidates]:
-            id = self._id_of_slot[slot]
-            video = self._videos[id]
+            id = self._id_of_slot.get(slot)
+            video = self._videos.get(id) if id is not None else None
+            if video is None:  # removed while this query ran
+                continue
             q, b = _close_pairs(words, usable, video)
             segments = align(times[q], video.times[b].astype(np.float64), variant[q], names, upload_step=step)
             shares = self.shares_of(frames, id) if rule == "reference" else None
