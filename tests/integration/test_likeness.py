@@ -49,11 +49,11 @@ def reshared(name: str) -> bytes:
     return jpeg(canvas)
 
 
-def likeness(verdict) -> list:  # noqa: ANN001
+def likeness(verdict) -> list:
     return [f.to_json() for f in verdict.items.get("likeness", [])]
 
 
-def wait_for(predicate, timeout: float = 3.0) -> float:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 3.0) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if predicate():
@@ -85,7 +85,7 @@ def test_enrol_flag_in_explicit_photo_only(shield, model) -> None:
     flag = flags[0]
     assert flag["bank"] == "faces" and flag["signal_id"] == enrolled.id and flag["frame"] is None
     assert flag["similarity"] >= model.default_threshold
-    x, y, w, h = flag["face_box"]
+    x, y, _w, h = flag["face_box"]
     assert 40 <= x <= 200 and 90 <= y <= 260 and 60 <= h <= 200  # the face, inside the 260-px portrait
     assert verdict.review.queue and verdict.review.kind == "likeness"
 

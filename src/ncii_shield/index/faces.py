@@ -34,7 +34,7 @@ class FaceHit:
 class FaceIndex:
     """See the module docstring. Thread-safe: one lock around the matrix / faiss index."""
 
-    def __init__(self, dim: int, *, exact_limit: int = EXACT_LIMIT, nprobe: int = 24) -> None:
+    def __init__(self, dim: int, *, exact_limit: int = EXACT_LIMIT, nprobe: int = 64) -> None:
         self.dim = dim
         self.exact_limit = exact_limit
         self.nprobe = nprobe

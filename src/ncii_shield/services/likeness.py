@@ -50,6 +50,14 @@ def unseal_vectors(token: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(data), dtype="<f4").reshape(-1, int(dim)).astype(np.float32)
 
 
+def enrolment_vector(vectors: np.ndarray) -> np.ndarray:
+    """What the index searches for an enrolment: the normalised mean of its photos' vectors (in the
+    benchmark, 80 % of swaps flagged at zero false matches against 68 % for the closest photo)."""
+    from ncii_shield.signals.face.base import normalize
+
+    return normalize(np.asarray(vectors, dtype=np.float32).mean(axis=0, keepdims=True))
+
+
 @dataclass(frozen=True)
 class Enrolled:
     id: int
@@ -61,12 +69,12 @@ class Enrolled:
 class LikenessService:
     """Enrol and withdraw faces (see the module docstring)."""
 
-    def __init__(self, db: Database, model=None) -> None:  # noqa: ANN001
+    def __init__(self, db: Database, model=None) -> None:
         self.db = db
         self._model = model
 
     @property
-    def model(self):  # noqa: ANN201
+    def model(self):
         if self._model is None:
             from ncii_shield.signals.face import load_model
 
@@ -132,13 +140,13 @@ class LikenessService:
                 LikenessEnrolment.bank_id == bank_row.id, LikenessEnrolment.status == "active")) or 0)
 
 
-def _bank_tenant(session, bank_id: int) -> int:  # noqa: ANN001
+def _bank_tenant(session, bank_id: int) -> int:
     from ncii_shield.store.models import Bank
 
     return int(session.scalar(select(Bank.tenant_id).where(Bank.id == bank_id)))
 
 
-def _erase(session, row: LikenessEnrolment) -> None:  # noqa: ANN001
+def _erase(session, row: LikenessEnrolment) -> None:
     row.status = "withdrawn"
     row.vectors_sealed = None
     row.withdrawn_at = utcnow()
@@ -151,7 +159,7 @@ class LikenessIndex:
     within a second. Enrolments whose case was withdrawn are dropped at the next poll even before
     their own withdrawal is written. Only vectors of ``model_name`` are loaded."""
 
-    def __init__(self, db: Database, model_name: str = "dlib-resnet-v1", dim: int = 128, *,
+    def __init__(self, db: Database, model_name: str = "dlib-resnet-v1-masked", dim: int = 128, *,
                  poll_interval: float = 0.25, stop_with: threading.Event | None = None) -> None:
         self.db = db
         self._stop_with = stop_with  # e.g. the main index follower's stop event: stop following with it
@@ -178,7 +186,7 @@ class LikenessIndex:
             entries = []
             for id_, bank_id, case_id, token in rows:
                 if token:
-                    entries.append((id_, unseal_vectors(token)))
+                    entries.append((id_, enrolment_vector(unseal_vectors(token))))
                     self.bank_of[id_] = bank_id
                     if case_id is not None:
                         self.case_of[id_] = case_id
@@ -199,7 +207,7 @@ class LikenessIndex:
                 elif op == "add":
                     row = session.get(LikenessEnrolment, enrolment_id)
                     if row is not None and row.status == "active" and row.vectors_sealed and row.model == self.model_name:
-                        self.index.add(enrolment_id, unseal_vectors(row.vectors_sealed))
+                        self.index.add(enrolment_id, enrolment_vector(unseal_vectors(row.vectors_sealed)))
                         self.bank_of[enrolment_id] = row.bank_id
                         if row.case_id is not None:
                             self.case_of[enrolment_id] = row.case_id
@@ -220,7 +228,7 @@ class LikenessIndex:
                     self.bank_of.pop(enrolment_id, None)
                     self.case_of.pop(enrolment_id, None)
 
-    def bank_info(self, bank_id: int):  # noqa: ANN201
+    def bank_info(self, bank_id: int):
         """A bank's visibility facts, read from the store: for a bank created after the main index
         follower last caught up (it usually knows it: the detector asks it first)."""
         from ncii_shield.index.follower import BankInfo

@@ -49,12 +49,12 @@ class LikenessDetector:
     media = frozenset({"photo", "video"})
     requires = frozenset({"explicit"})
 
-    def __init__(self, index, model, threshold: float | None = None) -> None:  # noqa: ANN001
+    def __init__(self, index, model, threshold: float | None = None) -> None:
         self.index = index  # services.likeness.LikenessIndex (follows enrolments)
         self.model = model  # signals.face.FaceModel
         self.threshold = model.default_threshold if threshold is None else threshold
 
-    def _frames(self, upload: DecodedUpload):  # noqa: ANN202
+    def _frames(self, upload: DecodedUpload):
         if upload.kind == "photo" and upload.photo is not None:
             yield None, None, upload.photo.rgb
         elif upload.kind == "video" and upload.video_path is not None:
@@ -89,7 +89,7 @@ class LikenessDetector:
         return Findings(items=flags)
 
 
-def detector(follower):  # noqa: ANN001, ANN201
+def detector(follower):
     """The pipeline's factory: None without the [likeness] extra (the verdict says not configured)."""
     from ncii_shield.services.likeness import LikenessIndex
     from ncii_shield.signals.face import FaceModelUnavailable, load_model
