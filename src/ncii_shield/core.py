@@ -52,6 +52,7 @@ class Shield:
     _trust: object | None = None
     _feed_followers: list = field(default_factory=list)
     deadline_watch: object | None = None  # services.deadlines.DeadlineWatch once started
+    retroactive: object | None = None  # services.retroactive.RetroactiveFollower once started
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True, load_index: bool = True,
@@ -111,10 +112,15 @@ class Shield:
             self._publisher = Publisher(self.db, load_or_create_key(default_key_path()))
         return self._publisher
 
-    def start(self, *, follow_feeds: bool = True) -> None:
+    def start(self, *, follow_feeds: bool = True, retroactive: bool = True) -> None:
         self.follower.start()
         self.cases.start_recorder()
         self._start_notice_work()
+        if retroactive:  # a new hash finds the copies already up: past uploads in the content index
+            from ncii_shield.services.retroactive import RetroactiveFollower
+
+            self.retroactive = RetroactiveFollower(self.db, self.content, policy=self.trust)
+            self.retroactive.start()
         if follow_feeds:
             from sqlalchemy import select
 
@@ -145,6 +151,8 @@ class Shield:
             self.deadline_watch.wake()
 
     def close(self) -> None:
+        if self.retroactive is not None:
+            self.retroactive.stop()
         if self.deadline_watch is not None:
             self.deadline_watch.stop()
         for follower in self._feed_followers:

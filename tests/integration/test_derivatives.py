@@ -141,7 +141,7 @@ def test_cli_protect_add_and_check_json(tmp_path):
     assert other.pop("provenance", {"ai_generated": None})["ai_generated"] is None  # a plain photo: nothing known
     assert other.pop("nudity", {"sexual": False})["sexual"] is False  # the optional classifier, where installed
     assert other == {"path": str(tmp_path / "other.jpg"), "matches": [], "derivatives": [],
-                     "review": {"queue": False, "kind": "match", "priority": 0, "reasons": []}}
+                     "review": {"queue": False, "kind": "match", "priority": 0, "reasons": [], "recommended": "none"}}
     missing = cli("check", str(tmp_path / "nope.jpg"), "--db", db, "--json")
     assert missing.returncode == 1 and "error" in json.loads(missing.stdout)
 

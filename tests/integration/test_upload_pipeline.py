@@ -241,3 +241,31 @@ def test_a_video_showing_an_edited_registered_photo_is_flagged_at_its_frame(shie
     assert flag.to_json()["frame"] == flag.frame and fake.review.kind == "derivative"
     other = shield.uploads.check(who, clip(jpeg(scene(32)), "other"))
     assert not other.items.get("derivatives") and not other.review.queue
+
+
+def test_a_running_server_finds_past_uploads_of_a_new_hash(server) -> None:  # noqa: ANN001
+    """Retroactive matching in `serve`: an upload checked before its hash was banked becomes a review
+    item once the hash arrives (the server's retroactive follower, started with the app)."""
+    import time
+
+    from ncii_shield.services.hashing import hash_photo_bytes
+    from tests.integration.test_api import make_bank, new_key
+
+    platform = new_key(server, "retro-platform", "bank:write", "match")
+    reviewer = new_key(server, "retro-platform", "reviewer")
+    data = photo(4242)
+    with server.client(platform) as c:
+        first = c.post("/v1/match/media", params={"content_id": "past-upload-1"}, files={"file": ("a.jpg", data)})
+        assert first.status_code == 200 and first.json()["matches"] == []
+        bank = make_bank(c)
+        added = c.post(f"/v1/banks/{bank}/signals", json={"signal_type": "md5", "value": hash_photo_bytes(data).md5})
+        assert added.status_code in (200, 201), added.text
+    deadline = time.monotonic() + 10
+    with server.client(reviewer) as moderator:
+        while True:
+            items = moderator.get("/v1/review/queue").json()["items"]
+            found = [i for i in items if i["content_id"] == "past-upload-1"]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert [i["kind"] for i in found] == ["match"]

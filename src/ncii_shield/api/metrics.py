@@ -23,7 +23,10 @@ class Metrics:
         if db is not None:
             from ncii_shield.services.scanning.metrics import MonitorCollector
 
+            from ncii_shield.services.trust_metrics import TrustCollector
+
             self.registry.register(MonitorCollector(db))
+            self.registry.register(TrustCollector(db))  # quarantined and disabled signals (docs/trust.md)
         self.requests = Counter("ncii_http_requests_total", "HTTP requests", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("ncii_http_request_seconds", "HTTP request latency", ["route"],

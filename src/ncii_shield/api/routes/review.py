@@ -52,7 +52,7 @@ class KeyIn(BaseModel):
 
 class QueueItemOut(BaseModel):
     id: int
-    kind: Literal["notice", "match", "derivative", "copy", "mandatory_report"]
+    kind: Literal["notice", "match", "derivative", "likeness", "mark", "copy", "mandatory_report"]
     status: Literal["open", "escalated", "decided", "closed"]
     priority: int
     deadline_at: datetime | None
