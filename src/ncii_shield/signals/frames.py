@@ -8,7 +8,9 @@ still land within PDQ distance 31 of the banked frames:
   cost of one hash; with ``dihedral=True`` all eight rotations/flips are kept);
 * ``border-cropped``: the part of the frame that changes over time, when it is clearly smaller than
   the frame: black or coloured bars (letterbox, pillarbox, a landscape video in a vertical frame)
-  and a static frame around a video (picture-in-picture on a still background);
+  and a static frame around a video (picture-in-picture on a still background); failing that, a
+  rectangle whose sides are edges that stay put while both sides move (picture-in-picture over
+  moving footage);
 * ``zoomed-out``: the frame shrunk to 90 % with its edge pixels repeated around it — the banked frame
   as it looked before a centred ~10 % crop and zoom (a crop removes content, so this is a reading,
   not a reconstruction; verified by temporal alignment, never alone).
@@ -32,6 +34,8 @@ ZOOM_OUT = (0.9,)
 CHUNK_FRAMES = 32  # frames whose temporal change decides a border box (16 s at 2 frames/s)
 _MOVING = 6.0  # temporal standard deviation (grey levels) of a pixel that belongs to the video
 _SMALLER = 0.9  # crop only when the moving box is smaller than this share of the frame area
+_SIDES = 8  # strongest edge columns and rows tried as the sides of a framed video
+_FRAMED = 0.5  # share of a framed video's sides that must be persistent edges
 
 
 def moving_box(frames: list[np.ndarray]) -> tuple[int, int, int, int] | None:
@@ -50,6 +54,35 @@ def moving_box(frames: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     if (bottom - top) * (right - left) >= _SMALLER * h * w:
         return None
     return top, bottom, left, right
+
+
+def framed_box(frames: list[np.ndarray]) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of a rectangle whose four sides are edges that stay put while the
+    picture moves on both sides of them: a video overlaid on other moving footage
+    (picture-in-picture), which :func:`moving_box` cannot see. None when no such rectangle is clear."""
+    if len(frames) < 4:
+        return None
+    grey = np.stack([f.mean(axis=2, dtype=np.float32) for f in frames])
+    h, w = grey.shape[1:]
+    # persistent edges: where the picture steps by > 12 grey levels in >= 75 % of the frames
+    across = (np.abs(np.diff(grey, axis=2)) > 12).mean(axis=0) > 0.75  # between columns x and x + 1
+    down = (np.abs(np.diff(grey, axis=1)) > 12).mean(axis=0) > 0.75  # between rows y and y + 1
+    cols = np.sort(np.argsort(across.mean(axis=0))[-_SIDES:])
+    rows = np.sort(np.argsort(down.mean(axis=1))[-_SIDES:])
+    best, best_score = None, _FRAMED
+    for i, x0 in enumerate(cols):
+        for x1 in cols[i + 1:]:
+            if x1 - x0 < 0.25 * w:
+                continue
+            for j, y0 in enumerate(rows):
+                for y1 in rows[j + 1:]:
+                    if y1 - y0 < 0.25 * h or (x1 - x0) * (y1 - y0) > _SMALLER * h * w:
+                        continue
+                    score = min(across[y0 + 1:y1, x0].mean(), across[y0 + 1:y1, x1].mean(),
+                                down[y0, x0 + 1:x1].mean(), down[y1, x0 + 1:x1].mean())
+                    if score > best_score:
+                        best, best_score = (int(y0) + 1, int(y1) + 1, int(x0) + 1, int(x1) + 1), score
+    return best
 
 
 def zoom_out(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -84,7 +117,7 @@ def hash_query_frames(samples: Iterable[tuple[float, np.ndarray]], *, mirrored: 
 
     def flush() -> None:
         nonlocal n
-        box = moving_box([f for _, f in chunk]) if borders else None
+        box = (moving_box([f for _, f in chunk]) or framed_box([f for _, f in chunk])) if borders else None
         for t, rgb in chunk:
             readings = [("", rgb)]
             if box is not None:

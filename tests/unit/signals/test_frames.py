@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pdqhash
 
-from ncii_shield.signals.frames import hash_query_frames, moving_box, zoom_out
+from ncii_shield.signals.frames import framed_box, hash_query_frames, moving_box, zoom_out
 from ncii_shield.signals.pdq import bits_to_hex
 
 
@@ -68,3 +68,15 @@ def test_readings_are_named_and_the_mirrored_one_is_the_flipped_frame():
     cropped = next(r for r in boxed if r.variant == "border-cropped" and r.timestamp == 0)
     assert cropped.pdq == first["original"]  # the bars removed, the reading is the frame itself
     assert {r.variant for r in hash_query_frames([(0.0, frames[0])], mirrored=False, zoom=())} == {"original"}
+
+
+def test_framed_box_finds_a_video_over_moving_footage():
+    background, inner = moving_frames(8, seed=2), moving_frames(8, 40, 70, seed=3)
+    framed = []
+    for b, i in zip(background, inner):  # a darker video over brighter footage: its sides are edges
+        f = (b // 2 + 128).astype(np.uint8)
+        f[20:60, 40:110] = i // 3
+        framed.append(f)
+    assert moving_box(framed) is None  # everything moves
+    assert framed_box(framed) == (20, 60, 40, 110)
+    assert framed_box(background) is None
