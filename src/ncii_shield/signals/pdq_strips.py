@@ -18,6 +18,10 @@ this module streams the photo through the same steps:
    bit for bit (tests/unit/signals/test_pdq_strips.py checks it against ``pdqhash.compute`` and on
    every reference vector).
 
+The row filter and the luma are compiled by numba (the reference's loops, no fast-math: the same
+roundings; a 12-MP photo in ~0.2 s against the bindings' ~0.4-0.6 s); without numba the interleaved
+accumulate above does the same in ~0.4 s.
+
 Memory: a few strips of float32 and float64 rows (about 3 MB) beside the photo itself. If the
 library does not export those functions (another build of ``pdqhash``), :func:`available` is
 False and callers use ``pdqhash.compute``.
@@ -26,6 +30,7 @@ False and callers use ``pdqhash.compute``.
 from __future__ import annotations
 
 import ctypes
+import functools
 
 import numpy as np
 
@@ -111,7 +116,7 @@ def _bits(dct16x16: np.ndarray) -> np.ndarray:
 def _samples_64x64(rgb: np.ndarray) -> np.ndarray:
     """``decimateFloat(jaroszFilterFloat(luma))`` of the reference, streamed by strips of rows."""
     height, width = int(rgb.shape[0]), int(rgb.shape[1])
-    if height == 64 and width == 64 and _SHORTCUT_64:
+    if height == 64 and width == 64 and _shortcut_64():
         return np.ascontiguousarray(_luma(rgb))
     along_rows, along_cols = _window(width), _window(height)
     sample_rows = np.array([int(((i + 0.5) * height) / 64) for i in range(64)])
@@ -141,6 +146,9 @@ def _samples_64x64(rgb: np.ndarray) -> np.ndarray:
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     # exactly the bindings' expression (uint8 * Python float is float64), then float32
+    compiled = _compiled()
+    if compiled is not None:
+        return compiled[1](rgb)
     return (rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114).astype(np.float32)
 
 
@@ -151,7 +159,15 @@ def _window(dimension: int) -> int:
 
 def _box_along_rows(values: np.ndarray, window: int) -> np.ndarray:
     """``box1DFloat`` along each row of ``values`` (float32), every addition and subtraction in the
-    reference's order: one sequential accumulate over them interleaved."""
+    reference's order: the reference's loop compiled (numba), else one sequential accumulate over
+    them interleaved."""
+    compiled = _compiled()
+    if compiled is not None:
+        return compiled[0](np.ascontiguousarray(values), window)
+    return _box_along_rows_numpy(values, window)
+
+
+def _box_along_rows_numpy(values: np.ndarray, window: int) -> np.ndarray:
     rows, n = values.shape
     half = (window + 2) // 2
     full = n - window  # phase 3 steps
@@ -217,6 +233,63 @@ class _ColumnBox:
         return ops[outputs] / np.array(counts, dtype=np.float32)[:, None]
 
 
+@functools.cache
+def _compiled() -> tuple | None:
+    """The reference's row loop and the bindings' luma as numba functions (float32 and float64
+    arithmetic in the same order, no fast-math: the same roundings; ~3x faster than numpy), or None
+    without numba. Compiled on first use and cached on disk."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a core dependency
+        return None
+
+    @njit(nogil=True, cache=True)
+    def box(values, window):  # pragma: no cover - compiled
+        rows, n = values.shape
+        out = np.empty((rows, n), dtype=np.float32)
+        half = (window + 2) // 2
+        for r in range(rows):
+            v, o = values[r], out[r]
+            total = np.float32(0.0)
+            size, right, left, at = 0, 0, 0, 0
+            for _ in range(half - 1):  # phase 1: adds only
+                total += v[right]
+                size += 1
+                right += 1
+            for _ in range(window - half + 1):  # phase 2: the window grows
+                total += v[right]
+                size += 1
+                o[at] = total / np.float32(size)
+                right += 1
+                at += 1
+            for _ in range(n - window):  # phase 3: add one, subtract one
+                total += v[right]
+                total -= v[left]
+                o[at] = total / np.float32(size)
+                left += 1
+                right += 1
+                at += 1
+            for _ in range(half - 1):  # phase 4: the window shrinks
+                total -= v[left]
+                size -= 1
+                o[at] = total / np.float32(size)
+                left += 1
+                at += 1
+        return out
+
+    @njit(nogil=True, cache=True)
+    def luma(rgb):  # pragma: no cover - compiled
+        rows, cols = rgb.shape[0], rgb.shape[1]
+        out = np.empty((rows, cols), dtype=np.float32)
+        for i in range(rows):
+            for j in range(cols):
+                out[i, j] = np.float32(np.float64(rgb[i, j, 0]) * 0.299 + np.float64(rgb[i, j, 1]) * 0.587
+                                       + np.float64(rgb[i, j, 2]) * 0.114)
+        return out
+
+    return box, luma
+
+
 def _copies_64x64() -> bool:
     """Newer reference code takes a 64 x 64 luma as it is instead of blurring it
     (``pdqFloat256FromFloatLuma``); which one this build does is read off the build itself."""
@@ -226,4 +299,6 @@ def _copies_64x64() -> bool:
     return bool(np.array_equal(_hash_samples(_luma(image), False)[0][0], pdqhash.compute(image)[0]))
 
 
-_SHORTCUT_64 = _REFERENCE is not None and _copies_64x64()
+@functools.cache
+def _shortcut_64() -> bool:
+    return _REFERENCE is not None and _copies_64x64()

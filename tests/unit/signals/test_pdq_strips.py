@@ -63,3 +63,12 @@ def test_memory_stays_a_few_mb_on_a_large_photo():
     finally:
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024, peak
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 8, 32, 33])
+def test_compiled_row_filter_equals_the_interleaved_accumulate(window):
+    """The numba loop and the numpy fallback (used without numba) are the same roundings."""
+    if pdq_strips._compiled() is None:
+        pytest.skip("numba is not installed")
+    values = (np.random.default_rng(window).random((9, 4 * window + 37), dtype=np.float32) * 255).astype(np.float32)
+    assert np.array_equal(pdq_strips._box_along_rows(values, window), pdq_strips._box_along_rows_numpy(values, window))
