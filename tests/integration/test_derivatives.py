@@ -140,6 +140,7 @@ def test_cli_protect_add_and_check_json(tmp_path):
     assert set(fake["derivatives"][0]) >= {"bank", "signal_id", "score", "edited_region"}
     assert other.pop("provenance", {"ai_generated": None})["ai_generated"] is None  # a plain photo: nothing known
     assert other.pop("nudity", {"sexual": False})["sexual"] is False  # the optional classifier, where installed
+    assert set(other.pop("skipped", {})) <= {"likeness", "nudity", "marks", "provenance"}  # optional detectors
     assert other == {"path": str(tmp_path / "other.jpg"), "matches": [], "derivatives": [],
                      "review": {"queue": False, "kind": "match", "priority": 0, "reasons": [], "recommended": "none"}}
     missing = cli("check", str(tmp_path / "nope.jpg"), "--db", db, "--json")
