@@ -249,9 +249,23 @@ def run_swap(job: tuple) -> dict:
         swap = make_swap(donor, dl.landmarks, host, hl.landmarks, rng)
     except (ValueError, cv2.error):
         return out
-    img, quality, scale = reshare(transform, swap, rng)
+    if transform == "small":  # the whole photo shrunk so that the face is 48-64 px tall
+        scale = float(rng.uniform(48, 64)) / hl.box.h
+        h, w = swap.shape[:2]
+        img, quality = cv2.resize(swap, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), 85
+    else:
+        img, quality, scale = reshare(transform, swap, rng)
     img = reencode(img, quality)
     out["face_h"] = hl.box.h * scale
+    if transform == "small":  # also the first detection pass alone, to measure the second
+        side = _MODEL.locator.max_side
+        _MODEL.locator.max_side = 1
+        try:
+            one = _MODEL.faces(img)
+        finally:
+            _MODEL.locator.max_side = side
+        out["one_pass"] = {name: list(e.embed(img, [Located(f.box, f.landmarks) for f in one])) if one else []
+                           for name, e in _EMBEDDERS.items()}
     started = time.thread_time()
     faces = _MODEL.faces(img)
     out["ms"] = (time.thread_time() - started) * 1000
@@ -495,6 +509,7 @@ def main() -> int:
     ap.add_argument("--onnx-threshold", type=float)
     ap.add_argument("--query-tta", action="store_true", help="also embed swap uploads' faces with their mirror")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--small", action="store_true", help="also swaps with 48-64 px faces (both detection passes)")
     ap.add_argument("--save", type=Path, help="keep the raw embeddings here (pickle; /tmp, never the repo)")
     ap.add_argument("--load", type=Path, help="analyse the raw embeddings of an earlier --save run")
     ap.add_argument("--json", type=Path)
@@ -556,10 +571,11 @@ def main() -> int:
                   f"({sum(not r['ok'] for r in results)} could not be made)")
         if args.save:
             args.save.write_bytes(pickle.dumps({"photos": photos, "results": results}))
+        if args.small:
+            small_faces(args, ctx, worker_args, by_person, hosts, enrolments)
         report["swaps"] = {}
         for name, (enrol, how, kind, neg) in enrolments.items():
-            # queries of swaps are embedded plainly (the mirrored query too with --query-tta); a
-            # mirror-TTA enrolment is scored against plain query vectors unless --query-tta
+            # swap uploads' faces are embedded without mirror averaging, as uploads are
             s = swaps_report(results, enrol, how, kind, neg)
             neg_all, pos = s.pop("_neg_all"), s.pop("_pos")
             fit = derive_false_flags(neg_all, s["threshold_zero_false"])
@@ -601,6 +617,28 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float))
     return 0
+
+
+def small_faces(args, ctx, worker_args: dict, by_person: dict, hosts: list[str], enrolments: dict) -> None:
+    """Swaps shrunk so the face is 48-64 px tall: found and flagged with both detection passes, and
+    with the first pass alone."""
+    rng = np.random.default_rng(args.seed + 1)
+    jobs = []
+    for person, folder in by_person.items():
+        for view in DONOR_VIEWS:
+            for h in rng.choice([h for h in hosts if person not in h], size=2, replace=False):
+                jobs.append((str(folder / f"{view}.jpg"), str(h), "small", int(rng.integers(1 << 31)), person))
+    with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
+        results = [r for r in pool.map(run_swap, jobs, chunksize=4) if r["ok"]]
+    name = next(n for n in enrolments if n.startswith("masked: enrol 3 photos, mirror TTA, mean"))
+    enrol, how, key, _ = enrolments[name]
+    threshold = 0.96
+    for label, field in (("both passes", "emb"), ("first pass only", "one_pass")):
+        found = np.mean([len(r[field].get(key, [])) > 0 for r in results])
+        flagged = np.mean([score_faces(r[field].get(key, []), enrol, how).get(r["donor"], -1) >= threshold
+                           for r in results])
+        print(f"small faces ({len(results)} swaps, face 48-64 px, {label}): a face found in {100 * found:.1f} %, "
+              f"flagged at {threshold} in {100 * flagged:.1f} %")
 
 
 def latency(args, worker_args: dict, face_paths: list[Path], iface_paths: list[Path], report: dict) -> None:
