@@ -51,8 +51,18 @@ class LikenessDetector:
 
     def __init__(self, index, model, threshold: float | None = None) -> None:
         self.index = index  # services.likeness.LikenessIndex (follows enrolments)
-        self.model = model  # signals.face.FaceModel
-        self.threshold = model.default_threshold if threshold is None else threshold
+        self._model = model  # signals.face.FaceModel, or a callable that loads it (on first use)
+        self._threshold = threshold
+
+    @property
+    def model(self):
+        if not hasattr(self._model, "faces"):
+            self._model = self._model()
+        return self._model
+
+    @property
+    def threshold(self) -> float:
+        return self.model.default_threshold if self._threshold is None else self._threshold
 
     def _frames(self, upload: DecodedUpload):
         if upload.kind == "photo" and upload.photo is not None:
@@ -96,20 +106,28 @@ def detector(follower):
 
     path = os.environ.get("NCII_SHIELD_FACE_MODEL")
     try:
-        if path:
+        if path:  # an operator's model: loaded now (its name is its file's digest)
             measured = os.environ.get("NCII_SHIELD_FACE_MODEL_THRESHOLD")
             if not measured:
                 raise ValueError("NCII_SHIELD_FACE_MODEL needs NCII_SHIELD_FACE_MODEL_THRESHOLD (cosine, measured "
                                  "with bench/likeness_bench.py --onnx)")
             model = load_model(path, onnx_threshold=float(measured))
-        else:
-            model = load_model()
+            name, dim = model.name, model.dim
+        else:  # dlib's: its files are checked now, its weights loaded at the first face to search
+            import importlib.util
+
+            from ncii_shield.signals.face.dlib_model import DlibResnetEmbedder, model_dir
+
+            if importlib.util.find_spec("dlib") is None:
+                raise FaceModelUnavailable("the [likeness] extra is not installed (dlib-bin)")
+            model_dir()
+            model, name, dim = load_model, "dlib-resnet-v1-masked", DlibResnetEmbedder.dim
     except (FaceModelUnavailable, ValueError) as exc:
         log.warning("likeness detector not configured: %s", exc)
         return None
     threshold = os.environ.get("NCII_SHIELD_LIKENESS_THRESHOLD")
     # follow enrolments until the main index follower stops (the shield closing)
-    index = LikenessIndex(follower.db, model.name, model.dim, stop_with=getattr(follower, "_stop", None))
+    index = LikenessIndex(follower.db, name, dim, stop_with=getattr(follower, "_stop", None))
     index.load()
     index.start()
     return LikenessDetector(index, model, float(threshold) if threshold else None)
