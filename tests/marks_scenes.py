@@ -26,6 +26,24 @@ def text_mark(text: str, size: int = 56, fill: tuple[int, int, int] = (255, 255,
     return np.asarray(image)
 
 
+def photo(seed: int, w: int = 800, h: int = 600) -> np.ndarray:
+    """A photo-like picture: smooth colour gradients and a few large soft shapes, with sensor noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.float32)
+    for cells, weight in ((3, 0.6), (8, 0.3), (30, 0.1)):
+        layer = rng.random((cells * h // w + 2, cells + 1, 3)).astype(np.float32)
+        img += cv2.resize(layer, (w, h), interpolation=cv2.INTER_CUBIC) * 255 * weight
+    for _ in range(12):
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        axes = (int(rng.integers(30, 160)), int(rng.integers(30, 160)))
+        colour = tuple(float(c) for c in rng.integers(0, 256, 3))
+        cv2.ellipse(img, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1)
+    img = cv2.GaussianBlur(img, (0, 0), 2.0) + rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 def paste(photo: np.ndarray, mark: np.ndarray, x: int, y: int, *, scale: float = 1.0,
           opacity: float = 1.0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """``mark`` blended onto ``photo`` at (x, y), resized by ``scale``; returns the photo and the

@@ -10,7 +10,7 @@ import pytest
 
 from tests.derivative_scenes import jpeg, scene
 from tests.integration.test_api import make_bank, new_key
-from tests.marks_scenes import box_overlap, paste, png, text_mark
+from tests.marks_scenes import box_overlap, paste, photo, png, text_mark
 from tests.servers import cli
 
 MARK = text_mark("NUDIFY")
@@ -29,8 +29,8 @@ def test_register_over_http_and_find_with_match_media(server, org_key):
         assert r.status_code == 201, r.text
         added = r.json()
         assert added["label"] == "nudify.example watermark" and added["keypoints"] > 0 and added["name"] == "logo.png"
-        photo, box = paste(scene(41), MARK, 300, 380, scale=0.6, opacity=0.6)
-        out = c.post("/v1/match/media", files={"file": ("upload.jpg", jpeg(photo, 80))}).json()
+        marked, box = paste(photo(41), MARK, 300, 380, scale=0.6, opacity=0.75)
+        out = c.post("/v1/match/media", files={"file": ("upload.jpg", jpeg(marked, 80))}).json()
         assert [(m["bank"], m["signal_id"], m["label"]) for m in out["marks"]] == [
             (bank, added["signal_id"], "nudify.example watermark")]
         assert box_overlap(out["marks"][0]["box"], box) > 0.6 and 0 < out["marks"][0]["score"] <= 100
@@ -45,8 +45,8 @@ def test_register_over_http_and_find_with_match_media(server, org_key):
 def test_cli_marks_add_and_check_json(tmp_path):
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     (tmp_path / "logo.png").write_bytes(png(MARK))
-    photo, box = paste(scene(43), MARK, 120, 90, scale=0.8, opacity=0.5)
-    (tmp_path / "marked.jpg").write_bytes(jpeg(photo, 85))
+    marked, box = paste(photo(43), MARK, 120, 90, scale=0.8, opacity=0.75)
+    (tmp_path / "marked.jpg").write_bytes(jpeg(marked, 85))
     (tmp_path / "other.jpg").write_bytes(jpeg(paste(scene(43), text_mark("SUNSET"), 120, 90, scale=0.8)[0], 85))
     added = cli("marks", "add", str(tmp_path / "logo.png"), "--bank", "services", "--label", "nudify.example",
                 "--db", db, "--json")
@@ -56,6 +56,7 @@ def test_cli_marks_add_and_check_json(tmp_path):
     text = cli("marks", "add", str(tmp_path / "logo.png"), "--bank", "services", "--label", "nudify.example", "--db", db)
     assert text.returncode == 0 and f"signal {row['signal_id']}" in text.stdout  # idempotent re-add
     checked = cli("check", str(tmp_path / "marked.jpg"), str(tmp_path / "other.jpg"), "--db", db, "--json")
+    assert checked.returncode == 3, checked.stderr
     marked, other = [json.loads(line) for line in checked.stdout.splitlines()]
     assert [(m["bank"], m["signal_id"], m["label"]) for m in marked["marks"]] == [
         ("services", row["signal_id"], "nudify.example")]

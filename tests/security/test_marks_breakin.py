@@ -8,7 +8,7 @@ import pytest
 
 from tests.derivative_scenes import jpeg, scene
 from tests.integration.test_api import make_bank, new_key
-from tests.marks_scenes import paste, png, text_mark
+from tests.marks_scenes import paste, photo, png, text_mark
 
 MARK = text_mark("NUDIFY")
 
@@ -26,7 +26,7 @@ def tenants(server):
 
 
 def marked_upload() -> bytes:
-    return jpeg(paste(scene(51), MARK, 200, 200, scale=0.6, opacity=0.7)[0], 85)
+    return jpeg(paste(photo(51), MARK, 200, 200, scale=0.6, opacity=0.8)[0], 85)
 
 
 def test_another_tenants_bank_is_not_found_and_nothing_is_stored(server, tenants):

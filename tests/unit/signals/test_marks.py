@@ -11,7 +11,7 @@ from ncii_shield.signals.marks import template as T
 from ncii_shield.signals.marks.search import THRESHOLD, UploadFrame
 from ncii_shield.signals.marks.signal import MarkSignal
 from tests.derivative_scenes import scene
-from tests.marks_scenes import box_overlap, paste, png, reencoded, text_mark
+from tests.marks_scenes import box_overlap, paste, photo, png, reencoded, text_mark
 
 MARK = text_mark("NUDIFY")
 
@@ -78,29 +78,29 @@ def index() -> MarkIndex:
 
 
 def test_a_half_opacity_half_scale_mark_in_a_reencoded_photo_is_found_with_its_box(index):
-    photo, box = paste(scene(3), MARK, 380, 410, scale=0.5, opacity=0.5)
-    found = index.find(UploadFrame.from_rgb(reencoded(photo, 75)))
+    marked, box = paste(photo(3), MARK, 380, 410, scale=0.5, opacity=0.5)
+    found = index.find(UploadFrame.from_rgb(reencoded(marked, 75)))
     assert [f.id for f in found] == [7] and found[0].label == "nudify.example"
     assert box_overlap(found[0].box, box) > 0.6 and THRESHOLD <= found[0].score <= 1
 
 
 def test_the_box_is_in_the_uploads_pixels_when_the_upload_is_large(index):
     big = np.kron(scene(4), np.ones((2, 2, 1), np.uint8))  # 1600 x 1200: the frame is half that
-    photo, box = paste(big, MARK, 900, 300, opacity=0.6)
-    found = index.find(UploadFrame.from_rgb(reencoded(photo, 85)))
+    marked, box = paste(big, MARK, 900, 300, opacity=0.6)
+    found = index.find(UploadFrame.from_rgb(reencoded(marked, 85)))
     assert [f.id for f in found] == [7] and box_overlap(found[0].box, box) > 0.6
 
 
 def test_other_text_in_the_same_font_and_a_plain_photo_are_not_flagged(index):
     for text in ("HOLIDAY", "NUDITY?", "SUNSET"):
-        photo, _ = paste(scene(5), text_mark(text), 200, 250, scale=0.6, opacity=0.8)
-        assert index.find(UploadFrame.from_rgb(reencoded(photo))) == [], text
+        marked, _ = paste(scene(5), text_mark(text), 200, 250, scale=0.6, opacity=0.8)
+        assert index.find(UploadFrame.from_rgb(reencoded(marked))) == [], text
     assert index.find(UploadFrame.from_rgb(reencoded(scene(6)))) == []
 
 
 def test_only_allowed_marks_are_reported_and_removed_marks_are_gone(index):
-    photo, _ = paste(scene(7), MARK, 100, 100, scale=0.7, opacity=0.7)
-    frame = UploadFrame.from_rgb(reencoded(photo))
+    marked, _ = paste(photo(7), MARK, 100, 100, scale=0.7, opacity=0.8)
+    frame = UploadFrame.from_rgb(reencoded(marked))
     assert [f.id for f in index.find(frame, lambda i: i != 7)] == []
     assert [f.id for f in index.find(frame)] == [7]
     index.remove(7)

@@ -12,7 +12,7 @@ The signature also holds the mark's keypoints (:mod:`.features`: place, size and
 up to 400 corners and strokes), which let an index find candidate places for every mark at once.
 
 The stored value is ``m1:`` + base64 of a small binary record (the label, sizes, alpha and colour
-bytes, keypoints; at most about 38,000 characters)::
+bytes, keypoints; at most about 43,000 characters)::
 
     template = template_from_rgba(rgba, "nudify.example watermark")
     value = encode(template)            # the signal value
