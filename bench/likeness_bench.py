@@ -630,9 +630,11 @@ def small_faces(args, ctx, worker_args: dict, by_person: dict, hosts: list[str],
                 jobs.append((str(folder / f"{view}.jpg"), str(h), "small", int(rng.integers(1 << 31)), person))
     with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
         results = [r for r in pool.map(run_swap, jobs, chunksize=4) if r["ok"]]
-    name = next(n for n in enrolments if n.startswith("masked: enrol 3 photos, mirror TTA, mean"))
+    # the shipped configuration (an --onnx model: its own, at its --onnx-threshold)
+    name = next(n for n in enrolments if n.endswith("enrol 3 photos, mirror TTA, mean")
+                and n.startswith("onnx:" if args.onnx else "masked:"))
     enrol, how, key, _ = enrolments[name]
-    threshold = 0.96
+    threshold = args.onnx_threshold if args.onnx else 0.96
     for label, field in (("both passes", "emb"), ("first pass only", "one_pass")):
         found = np.mean([len(r[field].get(key, [])) > 0 for r in results])
         flagged = np.mean([score_faces(r[field].get(key, []), enrol, how).get(r["donor"], -1) >= threshold
