@@ -108,3 +108,19 @@ def test_only_allowed_marks_are_reported_and_removed_marks_are_gone(index):
         assert index.find(frame) == [] and len(index) == 1
     finally:
         index.add(T.encode(T.template_from_rgba(MARK, "nudify.example")), 7)
+
+
+def test_mutated_signatures_are_refused_or_read_never_crash():
+    import base64
+
+    blob = bytearray(base64.b64decode(T.encode(T.template_from_rgba(MARK, "x"))[3:]))
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        mutated = bytearray(blob)
+        for at in rng.integers(0, len(blob), int(rng.integers(1, 6))):
+            mutated[at] = int(rng.integers(0, 256))
+        cut = bytes(mutated[: int(rng.integers(1, len(mutated) + 1))] if rng.random() < 0.3 else mutated)
+        try:
+            MarkSignal.validate("m1:" + base64.b64encode(cut).decode())
+        except InvalidSignal:
+            pass
