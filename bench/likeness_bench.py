@@ -666,8 +666,10 @@ def latency(args, worker_args: dict, face_paths: list[Path], iface_paths: list[P
                             "no_face_cpu_p50": float(np.percentile(empty_cpu, 50)) if empty else None}
     print(f"time per photo with a face (decode excluded, one thread): p50 {report['latency_ms']['p50']:.0f} ms, "
           f"p90 {report['latency_ms']['p90']:.0f} ms (CPU time p50 {report['latency_ms']['cpu_p50']:.0f} ms, "
-          f"p90 {report['latency_ms']['cpu_p90']:.0f} ms); photos without a face (kodak): p50 "
-          f"{report['latency_ms']['no_face_p50']:.0f} ms (CPU {report['latency_ms']['no_face_cpu_p50']:.0f} ms)")
+          f"p90 {report['latency_ms']['cpu_p90']:.0f} ms)")
+    if empty:
+        print(f"photos without a face (kodak): p50 {report['latency_ms']['no_face_p50']:.0f} ms "
+              f"(CPU {report['latency_ms']['no_face_cpu_p50']:.0f} ms)")
 
 
 if __name__ == "__main__":
