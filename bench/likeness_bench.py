@@ -138,6 +138,16 @@ def embed_photo(path: str) -> dict:
     return out
 
 
+def jitter_embeddings(path: str) -> dict:
+    """An enrolment photo's vectors with mirror averaging and 10 jitter copies (enrolment as shipped)."""
+    rgb = load_rgb(Path(path))
+    found = _MODEL.locator.locate(rgb)
+    if not found:
+        return {}
+    return {name + "+mirror+jitter": e.embed(rgb, found[:1], mirror=True, jitter=10)[0]
+            for name, e in _EMBEDDERS.items()}
+
+
 def baseline_descriptor(rgb: np.ndarray) -> np.ndarray | None:
     import dlib
 
@@ -340,7 +350,7 @@ def recognition(photos: list[dict], args) -> tuple[dict, dict]:
 
     # all distinct-person photo pairs (cosine), every person, each embedding variant
     flat = [(p, v) for p, views in by_person.items() for v in views.values() if v["emb"]]
-    kinds = sorted(flat[0][1]["emb"]) if flat else []
+    kinds = sorted(set.intersection(*[set(v["emb"]) for _, v in flat])) if flat else []
     for kind in kinds:
         m = np.stack([v["emb"][kind] for _, v in flat])
         people = np.array([p for p, _ in flat])
@@ -356,8 +366,11 @@ def recognition(photos: list[dict], args) -> tuple[dict, dict]:
     enrolments = {}
     for variant in sorted({k.split("+")[0] for k in kinds}):
         for views, label in ((ENROL_1, "1 photo"), (ENROL_3, "3 photos")):
-            for tta in (False, True):
-                kind = variant + ("+mirror" if tta else "")
+            for tta in (False, True, "jitter"):
+                kind = variant + {False: "", True: "+mirror", "jitter": "+mirror+jitter"}[tta]
+                if any(kind not in by_person[p][v]["emb"] for p in enrolled_people for v in views
+                       if by_person[p][v]["emb"]):
+                    continue
                 enrol = {p: np.stack([by_person[p][v]["emb"][kind] for v in views if by_person[p][v]["emb"]])
                          for p in enrolled_people}
                 # queries are embedded without test-time augmentation, as uploads are
@@ -365,7 +378,8 @@ def recognition(photos: list[dict], args) -> tuple[dict, dict]:
                            if v["emb"] and not (p in enrol and name in views)]
                 for how in (("max", "mean") if len(views) > 1 else ("max",)):
                     gen, neg = person_scores(enrol, queries, how)
-                    name = (f"{variant}: enrol {label}, {'mirror TTA' if tta else 'no TTA'}"
+                    tta_label = {False: "no TTA", True: "mirror TTA", "jitter": "mirror TTA + 10 jitters"}[tta]
+                    name = (f"{variant}: enrol {label}, {tta_label}"
                             + (f", {how}" if len(views) > 1 else ""))
                     configs[name] = {"genuine": len(gen), "negatives": len(neg), "max_negative": float(neg.max()),
                                      "table": rate_table(gen, neg)}
@@ -509,6 +523,7 @@ def main() -> int:
     ap.add_argument("--onnx-threshold", type=float)
     ap.add_argument("--query-tta", action="store_true", help="also embed swap uploads' faces with their mirror")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--enrol-jitter", action="store_true", help="also enrolment with 10 jitter copies (as shipped)")
     ap.add_argument("--small", action="store_true", help="also swaps with 48-64 px faces (both detection passes)")
     ap.add_argument("--save", type=Path, help="keep the raw embeddings here (pickle; /tmp, never the repo)")
     ap.add_argument("--load", type=Path, help="analyse the raw embeddings of an earlier --save run")
@@ -528,6 +543,12 @@ def main() -> int:
         with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
             photos = pool.map(embed_photo, [str(p) for p in face_paths + iface_paths], chunksize=4)
         print(f"embedded {len(photos)} photos in {time.perf_counter() - started:.0f} s")
+    if args.enrol_jitter:  # enrolment photos again, with dlib's 10 jitter copies (slow: enrolment only)
+        todo = [p for p in photos if p["emb"] and Path(p["path"]).stem in ENROL_3
+                and Path(p["path"]).parent.name.startswith("person-")]
+        with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
+            for p, extra in zip(todo, pool.map(jitter_embeddings, [p["path"] for p in todo])):
+                p["emb"].update(extra)
     report, enrolments = recognition(photos, args)
     print(f"people {report['people']} (enrolled {report['enrolled_people']}), photos {report['photos']}, "
           f"no face found: {len(report['no_face'])}")
@@ -631,8 +652,9 @@ def small_faces(args, ctx, worker_args: dict, by_person: dict, hosts: list[str],
     with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
         results = [r for r in pool.map(run_swap, jobs, chunksize=4) if r["ok"]]
     # the shipped configuration (an --onnx model: its own, at its --onnx-threshold)
-    name = next(n for n in enrolments if n.endswith("enrol 3 photos, mirror TTA, mean")
-                and n.startswith("onnx:" if args.onnx else "masked:"))
+    names = [n for n in enrolments if n.startswith("onnx:" if args.onnx else "masked:") and n.endswith(", mean")
+             and "enrol 3 photos, mirror TTA" in n]
+    name = max(names, key=lambda n: "jitter" in n)  # with the jitter copies when they were computed
     enrol, how, key, _ = enrolments[name]
     threshold = args.onnx_threshold if args.onnx else 0.96
     for label, field in (("both passes", "emb"), ("first pass only", "one_pass")):

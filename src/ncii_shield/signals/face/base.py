@@ -83,7 +83,8 @@ class Embedder(Protocol):
     #: cosine similarity at or above which two faces are taken as one person (measured; see docs)
     default_threshold: float
 
-    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False) -> np.ndarray: ...
+    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False,
+              jitter: int = 0) -> np.ndarray: ...
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

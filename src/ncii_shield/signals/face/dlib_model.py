@@ -170,15 +170,21 @@ class DlibResnetEmbedder:
             out.append(_masked(chip) if self.mask else chip)
         return out
 
-    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False) -> np.ndarray:
-        """One unit vector per face; ``mirror`` averages with the mirrored face (test-time augmentation)."""
+    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False, jitter: int = 0) -> np.ndarray:
+        """One unit vector per face; ``mirror`` averages with the mirrored face (test-time augmentation);
+        ``jitter`` > 0 averages that many randomly shifted, rotated and scaled copies of each (dlib's
+        ``num_jitters``: for enrolment, where time does not matter; not reproducible bit for bit)."""
         if not faces:
             return np.zeros((0, self.dim), dtype=np.float32)
         chips = self.chips(rgb, faces)
         if mirror:
             chips = chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips]
         with self._lock:
-            vectors = normalize(np.array(self._net.compute_face_descriptor(chips), dtype=np.float32))
+            if jitter:
+                raw = [self._net.compute_face_descriptor(c, jitter) for c in chips]
+            else:
+                raw = self._net.compute_face_descriptor(chips)
+            vectors = normalize(np.array(raw, dtype=np.float32))
         if mirror:
             n = len(faces)
             vectors = normalize(vectors[:n] + vectors[n:])

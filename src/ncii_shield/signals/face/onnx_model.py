@@ -99,7 +99,8 @@ class OnnxEmbedder:
         out = self._session.run(None, {self._input: x})[0]
         return np.asarray(out, dtype=np.float32).reshape(len(x), -1)
 
-    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False) -> np.ndarray:
+    def embed(self, rgb: np.ndarray, faces: list[Located], *, mirror: bool = False, jitter: int = 0) -> np.ndarray:
+        """Unit vectors, one per face (``jitter`` is dlib's; an ONNX model ignores it)."""
         if not faces:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         crops = np.stack([align(rgb, f.landmarks, self.size) for f in faces])
