@@ -86,7 +86,7 @@ def test_a_half_opacity_half_scale_mark_in_a_reencoded_photo_is_found_with_its_b
 
 def test_the_box_is_in_the_uploads_pixels_when_the_upload_is_large(index):
     big = np.kron(scene(4), np.ones((2, 2, 1), np.uint8))  # 1600 x 1200: the frame is half that
-    marked, box = paste(big, MARK, 900, 300, opacity=0.6)
+    marked, box = paste(big, MARK, 900, 300, opacity=0.8)
     found = index.find(UploadFrame.from_rgb(reencoded(marked, 85)))
     assert [f.id for f in found] == [7] and box_overlap(found[0].box, box) > 0.6
 
@@ -99,7 +99,7 @@ def test_other_text_in_the_same_font_and_a_plain_photo_are_not_flagged(index):
 
 
 def test_only_allowed_marks_are_reported_and_removed_marks_are_gone(index):
-    marked, _ = paste(photo(7), MARK, 100, 100, scale=0.7, opacity=0.8)
+    marked, _ = paste(photo(3), MARK, 200, 150, scale=0.7, opacity=0.8)
     frame = UploadFrame.from_rgb(reencoded(marked))
     assert [f.id for f in index.find(frame, lambda i: i != 7)] == []
     assert [f.id for f in index.find(frame)] == [7]
