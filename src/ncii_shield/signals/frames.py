@@ -64,9 +64,9 @@ def framed_box(frames: list[np.ndarray]) -> tuple[int, int, int, int] | None:
         return None
     grey = np.stack([f.mean(axis=2, dtype=np.float32) for f in frames])
     h, w = grey.shape[1:]
-    # persistent edges: where the picture steps by > 12 grey levels in >= 75 % of the frames
-    across = (np.abs(np.diff(grey, axis=2)) > 12).mean(axis=0) > 0.75  # between columns x and x + 1
-    down = (np.abs(np.diff(grey, axis=1)) > 12).mean(axis=0) > 0.75  # between rows y and y + 1
+    # persistent edges: where the picture steps by > 8 grey levels in > 60 % of the frames
+    across = (np.abs(np.diff(grey, axis=2)) > 8).mean(axis=0) > 0.6  # between columns x and x + 1
+    down = (np.abs(np.diff(grey, axis=1)) > 8).mean(axis=0) > 0.6  # between rows y and y + 1
     cols = np.sort(np.argsort(across.mean(axis=0))[-_SIDES:])
     rows = np.sort(np.argsort(down.mean(axis=1))[-_SIDES:])
     best, best_score = None, _FRAMED
