@@ -302,6 +302,9 @@ class CaseService:
                     bank_store.withdraw_signal(session, bank, signal_id)
             case.status = "withdrawn"
             case.withdrawn_at = utcnow()
+            from ncii_shield.services.likeness import erase_case_enrolments
+
+            erase_case_enrolments(session, case.id)  # enrolled faces (biometric data) erased with the case
             if case.contact_encrypted and os.environ.get("NCII_SHIELD_SMTP_URL"):
                 # the confirmation (services/case_mail.py) keeps the address sealed until it is sent
                 session.add(CaseMessage(case_id=case.id, kind="withdrawn", address_encrypted=case.contact_encrypted,

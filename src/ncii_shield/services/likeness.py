@@ -123,13 +123,9 @@ class LikenessService:
         log.info("likeness enrolment %d withdrawn", enrolment_id)
 
     def withdraw_case(self, case_id: int) -> int:
-        """Withdraw every enrolment of a case (called when the case is withdrawn); returns how many."""
+        """Withdraw every enrolment of a case; returns how many."""
         with self.db.write() as session:
-            rows = session.scalars(select(LikenessEnrolment).where(
-                LikenessEnrolment.case_id == case_id, LikenessEnrolment.status == "active")).all()
-            for row in rows:
-                _erase(session, row)
-            return len(rows)
+            return erase_case_enrolments(session, case_id)
 
     def count(self, tenant: str, bank: str) -> int:
         """Active enrolments in a bank (what an enrolled person or organisation may see: counts)."""
@@ -144,6 +140,16 @@ def _bank_tenant(session, bank_id: int) -> int:
     from ncii_shield.store.models import Bank
 
     return int(session.scalar(select(Bank.tenant_id).where(Bank.id == bank_id)))
+
+
+def erase_case_enrolments(session, case_id: int) -> int:  # noqa: ANN001
+    """Erase a case's enrolled faces in the caller's transaction (``CaseService.withdraw``: the
+    vectors go with the case, in the same commit); returns how many."""
+    rows = session.scalars(select(LikenessEnrolment).where(
+        LikenessEnrolment.case_id == case_id, LikenessEnrolment.status == "active")).all()
+    for row in rows:
+        _erase(session, row)
+    return len(rows)
 
 
 def _erase(session, row: LikenessEnrolment) -> None:
