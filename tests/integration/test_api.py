@@ -315,6 +315,8 @@ def test_match_media_video_and_reencoded_copy(server, tenant_a, tmp_path):
         assert c.post(f"/v1/banks/{bank}/signals", json={"signal_type": "vpdq", "value": value}).status_code == 201
         found = c.post("/v1/match/media", files={"file": ("c.webm", copy.read_bytes())}).json()["matches"]
         hit = [m for m in found if m["bank"] == bank and m["signal_type"] == "vpdq"]
-        assert hit and hit[0]["query_share"] == 100.0 and hit[0]["compared_share"] == 100.0
+        # shares are the seconds each side has in common (docs/video.md): a re-encode covers nearly all of both
+        assert hit and hit[0]["query_share"] >= 80.0 and hit[0]["compared_share"] >= 80.0
+        assert hit[0]["matched_seconds"] >= 3.0 and hit[0]["segments"][0]["banked"][0] <= 0.5
         r = c.post("/v1/match/media", files={"file": ("fake.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000)})
         assert r.status_code == 422 and "video" in r.json()["error"]["message"]

@@ -122,6 +122,11 @@ class MatchOut(BaseModel):
     variant: str | None = Field(default=None, description="dihedral variant that matched (media only)")
     query_share: float | None = Field(default=None, description="vPDQ: % of the query video's frames found in the stored one")
     compared_share: float | None = Field(default=None, description="vPDQ: % of the stored video's frames found in the query")
+    matched_seconds: float | None = Field(default=None, description="video uploads: upload seconds that show the "
+                                                                     "banked video")
+    segments: list[dict[str, Any]] | None = Field(
+        default=None, description="video uploads: which seconds of the upload show which seconds of the banked video "
+                                  "([{upload: [t0, t1], banked: [t0, t1], speed, frames, variant}]; docs/video.md)")
     action: str | None = Field(default=None, description="upload checks: the trust policy's action for this hit "
                                "(act, review, observe, suppressed, disabled, quarantined; docs/trust.md)")
     action_reason: str | None = Field(default=None, description="upload checks: why that action")

@@ -35,6 +35,8 @@ class Match:
     variant: str | None = None
     query_share: float | None = None  # vPDQ: % of the query's frames found in the stored video
     compared_share: float | None = None  # vPDQ: % of the stored video's frames found in the query
+    matched_seconds: float | None = None  # video uploads: upload seconds showing the banked video
+    segments: list | None = None  # video uploads: [{"upload": [t0, t1], "banked": [t0, t1], ...}]
 
     def to_json(self) -> dict:
         return {k: v for k in _MATCH_FIELDS if (v := getattr(self, k)) is not None}
