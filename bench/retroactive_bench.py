@@ -14,6 +14,11 @@ PDQ to a bank through ``BankService.add`` (one transaction, committed when ``add
 polls the review queue every 5 ms until the three items are there. Reported: p50/p99/max of the
 latency, duplicates (must be 0: every upload one item, whichever replica made it), and a withdrawal
 (the three open items close).
+
+``--serve``: the replicas are ``ncii-shield serve`` processes instead (started as tests/servers.py
+starts them; ``Shield.start`` runs each one's follower, which warms its own content-index cache in
+the background); one warm-up photo is added and awaited (up to 10 minutes) before the tries.
+``--db postgresql`` with ``--serve`` creates and drops a database of its own on 127.0.0.1:5432.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.servers (--serve)
 
 
 def hex_rows(words: np.ndarray) -> list[str]:
@@ -43,7 +49,7 @@ def flip(row: np.ndarray, bits: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23) -> dict:
+def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23, serve: bool = False) -> dict:
     from sqlalchemy import func, insert, select
 
     from ncii_shield.core import Shield
@@ -57,7 +63,7 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23) -> dict:
     shield = Shield.open(db_url, load_index=False)
     who = shield.local_principal("platform")
     tenant = who.tenant_id
-    photos = rng.integers(0, 256, size=(tries, 32), dtype=np.uint8)
+    photos = rng.integers(0, 256, size=(tries + 1, 32), dtype=np.uint8)  # the last one: --serve's warm-up
     started = time.perf_counter()
     batch = 50_000
     now = utcnow()
@@ -70,26 +76,46 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23) -> dict:
                 {"tenant_id": tenant, "content_id": f"c{start + i}", "pdq": pdqs[i], "md5": md5s[i],
                  "media_type": "image", "created_at": now} for i in range(size)])
         planted = []
-        for t in range(tries):
+        for t in range(tries + 1):
             for k, bits in enumerate((0, 6, 12)):
                 planted.append({"tenant_id": tenant, "content_id": f"photo{t}-copy{k}", "created_at": now,
                                 "pdq": bytes(flip(photos[t], bits, rng)).hex(), "media_type": "image"})
         session.execute(insert(PlatformContent), planted)
     load = time.perf_counter() - started
     shield.banks.create(who, "victims")
-    policy = TrustPolicy(shield.db)
-    followers = [RetroactiveFollower(shield.db, ContentService(shield.db), policy=policy) for _ in range(replicas)]
-    started = time.perf_counter()
-    for f in followers:
-        f.content.warm()  # serve loads the cache at start, in the background
-        f.content.index.query(tenant, "0" * 64, 31)  # numba compiles the index kernels on first use
-        f.catch_up()
-    warm = time.perf_counter() - started
-    for f in followers:
-        f.start()
 
     def count(session) -> int:
         return int(session.scalar(select(func.count()).select_from(ReviewItem).where(ReviewItem.tenant_id == tenant)))
+
+    followers, servers = [], []
+    started = time.perf_counter()
+    if serve:
+        from tests.servers import start_server
+
+        logs = Path(tempfile.mkdtemp(prefix="retro-serve-"))
+        servers = [start_server(db_url, logs, extra=("--log-level", "warning")) for _ in range(replicas)]
+        shield.banks.add(who, "victims", [SignalInput("pdq", bytes(photos[tries]).hex())])
+        while True:  # the warm-up photo's 3 items: both caches loaded, one of them swept it
+            with shield.db.read() as session:
+                if count(session) >= 3:
+                    break
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("the serve replicas made no items within 10 minutes")
+            time.sleep(0.1)
+        time.sleep(5.0)  # the other replica's cache too (its sweep of the warm-up finds the items made)
+    else:
+        policy = TrustPolicy(shield.db)
+        followers = [RetroactiveFollower(shield.db, ContentService(shield.db), policy=policy)
+                     for _ in range(replicas)]
+        for f in followers:
+            f.content.warm()  # serve loads the cache at start, in the background
+            f.content.index.query(tenant, "0" * 64, 31)  # numba compiles the index kernels on first use
+            f.catch_up()
+    warm = time.perf_counter() - started
+    with shield.db.read() as session:
+        baseline = count(session)  # --serve: the warm-up's items
+    for f in followers:
+        f.start()
 
     latencies, signal_ids = [], []
     try:
@@ -109,7 +135,7 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23) -> dict:
             signal_ids.append(added.id)
         time.sleep(1.0)  # let the other replica see every change too
         with shield.db.read() as session:
-            total = count(session)
+            total = count(session) - baseline
             repeated = session.scalar(select(func.count()).select_from(
                 select(ReviewItem.content_id).where(ReviewItem.tenant_id == tenant).group_by(ReviewItem.content_id)
                 .having(func.count() > 1).subquery()))
@@ -126,14 +152,17 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23) -> dict:
     finally:
         for f in followers:
             f.stop()
+        for server in servers:
+            server.stop()
         shield.close()
     ms = sorted(x * 1000 for x in latencies)
-    return {"db": db_url.split(":")[0], "n": n + 3 * tries, "tries": tries, "replicas": replicas,
+    return {"db": db_url.split(":")[0], "n": n + 3 * (tries + 1), "tries": tries, "replicas": replicas,
+            "replicas_are": "serve processes" if serve else "threads of this process",
             "load_s": round(load, 1), "replica_warm_s": round(warm, 1),
             "p50_ms": round(statistics.median(ms), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
             "max_ms": round(ms[-1], 1), "latencies_ms": [round(x * 1000, 1) for x in latencies], "items": total, "expected_items": 3 * tries,
             "duplicates": total - 3 * tries, "uploads_with_two_items": int(repeated or 0), "withdrawn_closed": closed, "withdraw_close_ms": round(withdraw_s * 1000, 1),
-            "items_per_replica": [f.items_made for f in followers]}
+            "items_per_replica": [f.items_made for f in followers] if followers else None}
 
 
 def main() -> int:
@@ -143,9 +172,21 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--serve", action="store_true", help="replicas as `ncii-shield serve` processes")
     args = parser.parse_args()
     db = args.db or f"sqlite:///{tempfile.mkdtemp(prefix='retro-bench-')}/retro.db"
-    result = run(db, args.n, args.tries, args.replicas)
+    own_pg = args.serve and db == "postgresql"
+    if own_pg:
+        from tests.servers import create_pg_database
+
+        db = create_pg_database()
+    try:
+        result = run(db, args.n, args.tries, args.replicas, serve=args.serve)
+    finally:
+        if own_pg:
+            from tests.servers import drop_pg_database
+
+            drop_pg_database(db)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
