@@ -60,7 +60,7 @@ def hash_dihedral(photo: DecodedPhoto) -> dict[str, HashResult]:
     if _streamed(photo):
         vectors, quality = pdq_strips.hash_bits(photo.rgb, dihedral=True)
     else:
-        vectors, quality = pdqhash.compute_dihedral(photo.rgb)
+        vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(photo.rgb))  # the bindings read raw memory
     return {name: HashResult(bits_to_hex(v), int(quality)) for name, v in zip(DIHEDRAL_VARIANTS, vectors)}
 
 
@@ -91,7 +91,7 @@ class PdqSignal(SignalType, PhotoHasher):
         if _streamed(photo):
             (bits,), quality = pdq_strips.hash_bits(photo.rgb)
         else:
-            bits, quality = pdqhash.compute(photo.rgb)
+            bits, quality = pdqhash.compute(np.ascontiguousarray(photo.rgb))  # a turned photo is a strided view
         return HashResult(bits_to_hex(bits), int(quality))
 
     @classmethod
