@@ -18,6 +18,7 @@ latency, duplicates (must be 0: every upload one item, whichever replica made it
 ``--serve``: the replicas are ``ncii-shield serve`` processes instead (started as tests/servers.py
 starts them; ``Shield.start`` runs each one's follower, which warms its own content-index cache in
 the background); one warm-up photo is added and awaited (up to 10 minutes) before the tries.
+Which server made each item is counted from the audit log (``review.enqueued``'s ``replica``).
 ``--db postgresql`` with ``--serve`` creates and drops a database of its own on 127.0.0.1:5432.
 """
 
@@ -57,7 +58,7 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23, serve: b
     from ncii_shield.services.content import ContentService
     from ncii_shield.services.retroactive import RetroactiveFollower
     from ncii_shield.services.trust import TrustPolicy
-    from ncii_shield.store.models import PlatformContent, ReviewItem, utcnow
+    from ncii_shield.store.models import AuditEntry, PlatformContent, ReviewItem, utcnow
 
     rng = np.random.default_rng(seed)
     shield = Shield.open(db_url, load_index=False)
@@ -139,6 +140,11 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23, serve: b
             repeated = session.scalar(select(func.count()).select_from(
                 select(ReviewItem.content_id).where(ReviewItem.tenant_id == tenant).group_by(ReviewItem.content_id)
                 .having(func.count() > 1).subquery()))
+            by_replica: dict[str, int] = {}  # the audit's review.enqueued entries name the process that made each
+            for details in session.scalars(select(AuditEntry.details).where(
+                    AuditEntry.tenant_id == tenant, AuditEntry.action == "review.enqueued")):
+                replica = json.loads(details).get("replica", "?")
+                by_replica[replica] = by_replica.get(replica, 0) + 1
         shield.banks.withdraw(who, "victims", signal_ids[0])
         t1 = time.perf_counter()
         while True:
@@ -162,7 +168,7 @@ def run(db_url: str, n: int, tries: int, replicas: int, seed: int = 23, serve: b
             "p50_ms": round(statistics.median(ms), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
             "max_ms": round(ms[-1], 1), "latencies_ms": [round(x * 1000, 1) for x in latencies], "items": total, "expected_items": 3 * tries,
             "duplicates": total - 3 * tries, "uploads_with_two_items": int(repeated or 0), "withdrawn_closed": closed, "withdraw_close_ms": round(withdraw_s * 1000, 1),
-            "items_per_replica": [f.items_made for f in followers] if followers else None}
+            "items_per_replica": [f.items_made for f in followers] if followers else sorted(by_replica.values())}
 
 
 def main() -> int:

@@ -31,6 +31,8 @@ added while none ran are still swept.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 
@@ -210,7 +212,8 @@ class RetroactiveFollower:
         session.add(item)
         session.flush()
         audit.append(session, tenant_id=tenant_id, actor=ACTOR, action="review.enqueued", subject=f"review:{item.id}",
-                     details={"kind": "match", "priority": PRIORITY, "content_id": content_id, "action": action})
+                     details={"kind": "match", "priority": PRIORITY, "content_id": content_id, "action": action,
+                              "replica": f"{socket.gethostname()}:{os.getpid()}"})  # which replica made it
         return item
 
     def _close(self, signal_id: int) -> int:
