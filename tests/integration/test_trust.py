@@ -177,12 +177,12 @@ def test_an_assessment_costs_well_under_a_millisecond(world):
 
 
 def test_a_feed_sending_a_common_image_is_quarantined_after_n_distinct_uploads(world):
-    """N = 20 distinct uploads in an hour (the default): the 21st distinct upload quarantines it."""
+    """N = 20 distinct uploads in an hour (set; the default is 500): the 21st distinct upload quarantines it."""
     from ncii_shield.services.trust_metrics import TrustCollector
 
     w = world
     s, a, controls = w["s"], w["a"], w["controls"]
-    policy = TrustPolicy(s.db, thresholds=Thresholds(ttl=60.0))  # defaults: 20 distinct uploads in 3,600 s
+    policy = TrustPolicy(s.db, thresholds=Thresholds(over_match_contents=20, ttl=60.0))  # 20 in 3,600 s
     controls.set_bank(a, "own", trust="partner", policy="act")
     hits = [("own", w["pdq"], "pdq")]
     for n in range(20):

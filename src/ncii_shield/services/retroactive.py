@@ -16,7 +16,7 @@ Each hit goes through the trust policy (services/trust.py) as an upload's would:
 * a hash registered for a minor: a ``mandatory_report`` item instead (services/mandatory_reports.py);
 * ``suppressed``, ``disabled``, ``observe``: recorded, no item.
 
-A new signal that finds more than ``over_match_contents`` past uploads in one tenant is quarantined
+A new signal that finds more than ``retro_contents`` (20) past uploads in one tenant is quarantined
 at once and makes one item listing the first of them, not hundreds.
 
 Exactly once with several replicas: each (tenant, signal, content) is a ``retro_matches`` row,
@@ -156,7 +156,7 @@ class RetroactiveFollower:
         fresh = self._claim(session, tenant_id, change.signal_id, [h.content_id for h in hits])
         if not fresh:
             return 0
-        limit = self.thresholds.over_match_contents
+        limit = self.thresholds.retro_contents
         match = {"bank": bank.name, "signal_id": change.signal_id, "signal_type": change.signal_type}
         if len(hits) > limit and not assessed.mandatory_report:
             quarantine_in(session, change.signal_id, f"a new signal that matched {len(hits)} past uploads at once "

@@ -75,12 +75,18 @@ _UNKNOWN_REFRESH = 0.1  # seconds: a hit of a bank the state does not know re-re
 @dataclass(frozen=True)
 class Thresholds:
     """Quarantine thresholds; ``from_env`` reads ``NCII_SHIELD_OVERMATCH_CONTENTS`` (distinct uploads),
-    ``NCII_SHIELD_OVERMATCH_WINDOW`` (seconds), ``NCII_SHIELD_REJECTIONS`` and ``NCII_SHIELD_TRUST_TTL``."""
+    ``NCII_SHIELD_OVERMATCH_WINDOW`` (seconds), ``NCII_SHIELD_REJECTIONS``, ``NCII_SHIELD_TRUST_TTL`` and
+    ``NCII_SHIELD_RETRO_CONTENTS`` (past uploads found at once by a new signal).
 
-    over_match_contents: int = 20
+    ``over_match_contents`` = 500 a hour is measured on the soak's traffic (bench/overmatch_bench.py,
+    docs/trust.md): its legitimate hashes match at most 277 distinct uploads an hour (150 per worker),
+    so 20 quarantined every one of them; 500 none, and its flooding common image after 991 uploads."""
+
+    over_match_contents: int = 500
     over_match_window: float = 3600.0
     rejections: int = 3
     ttl: float = 2.0
+    retro_contents: int = 20  # a new signal finding more past uploads than this at once is quarantined
 
     @classmethod
     def from_env(cls) -> Thresholds:
@@ -88,7 +94,8 @@ class Thresholds:
         return cls(int(env("NCII_SHIELD_OVERMATCH_CONTENTS", cls.over_match_contents)),
                    float(env("NCII_SHIELD_OVERMATCH_WINDOW", cls.over_match_window)),
                    int(env("NCII_SHIELD_REJECTIONS", cls.rejections)),
-                   float(env("NCII_SHIELD_TRUST_TTL", cls.ttl)))
+                   float(env("NCII_SHIELD_TRUST_TTL", cls.ttl)),
+                   int(env("NCII_SHIELD_RETRO_CONTENTS", cls.retro_contents)))
 
 
 @dataclass(frozen=True)
