@@ -12,6 +12,7 @@ Several client addresses on loopback (127.0.0.x) stand for several machines."""
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import struct
 import time
@@ -216,7 +217,7 @@ def test_a_case_holds_what_a_person_has(server):
 
 
 def test_case_creation_is_rate_limited_per_address(server):
-    with client_at(server) as busy, client_at(server) as other:
+    with client_at(server, "127.0.251.1") as busy, client_at(server) as other:
         codes = [busy.post("/v1/cases", json={"signals": [{"signal_type": "md5", "value": secrets.token_hex(16)}],
                                               "age": "adult", "consent": True}).status_code for _ in range(12)]
         assert codes[:10] == [201] * 10 and codes[10:] == [429, 429], codes
@@ -225,3 +226,20 @@ def test_case_creation_is_rate_limited_per_address(server):
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 60 and "cases" in r.json()["error"]["message"]
         assert other.post("/v1/cases", json={"signals": [{"signal_type": "md5", "value": secrets.token_hex(16)}],
                                              "age": "adult", "consent": True}).status_code == 201
+    # the flood is flagged for the operator once (three refusals, one entry), the address never in clear
+    from sqlalchemy import select
+
+    from ncii_shield.store.database import open_database
+    from ncii_shield.store.models import AuditEntry
+
+    db = open_database(server.db_url)
+    try:
+        with db.read() as session:
+            digest = hashlib.sha256(b"ncii-shield-flood:127.0.251.1").hexdigest()[:16]
+            floods = session.scalars(select(AuditEntry).where(AuditEntry.action == "case.flood",
+                                                              AuditEntry.subject == f"address:{digest}")).all()
+            assert len(floods) == 1 and floods[0].tenant_id is None and json.loads(floods[0].details)["limit_per_hour"] == 10
+            everything = " ".join(f"{e.subject} {e.details}" for e in session.scalars(select(AuditEntry)))
+            assert "127.0.251.1" not in everything
+    finally:
+        db.dispose()

@@ -150,6 +150,32 @@ class CaseService:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._recorder: threading.Thread | None = None
+        self._floods: dict[str, float] = {}  # address digest -> when its flood was last flagged
+
+    def flag_flood(self, address: str, *, limit: int, now: float | None = None) -> bool:
+        """An address opened more cases than the hourly limit allows (a registration flood): flag it
+        once an hour per address — an audit entry ``case.flood`` for the operator (the address as a
+        salted digest, never in clear), and an ``ALERT`` log line. Returns whether it was flagged now."""
+        import hashlib
+        import logging
+        import time
+
+        from ncii_shield.services import audit
+
+        now = time.monotonic() if now is None else now
+        digest = hashlib.sha256(f"ncii-shield-flood:{address}".encode()).hexdigest()[:16]
+        with self._pending_lock:
+            if now - self._floods.get(digest, -1e18) < 3600:
+                return False
+            self._floods = {d: t for d, t in self._floods.items() if now - t < 3600}
+            self._floods[digest] = now
+        with self.db.write() as session:
+            audit.append(session, tenant_id=None, actor="intake", action="case.flood", subject=f"address:{digest}",
+                         details={"limit_per_hour": limit})
+        logging.getLogger("ncii_shield.cases").warning(
+            "ALERT case registration flood: an address went over %d new cases an hour", limit,
+            extra={"address_digest": digest})
+        return True
 
     def open_case(self, signals: list[SignalInput], *, age: str, consent: bool, contact_email: str | None = None) -> NewCase:
         """Register hashes as a new case. ``age`` is "adult" or "guardian" (the person is under 18).

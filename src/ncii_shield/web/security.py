@@ -175,5 +175,6 @@ def limit_case_creation(request: Request) -> None:
     try:
         limiter.check(address)
     except TooManyRequests as exc:
+        request.app.state.shield.cases.flag_flood(address, limit=limiter.burst)  # flagged once an hour per address
         raise TooManyRequests(f"too many new cases from this address (at most {limiter.burst} an hour); wait and "
                               "try again, or add to your existing case", retry_after=exc.retry_after) from None
