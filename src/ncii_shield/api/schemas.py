@@ -122,6 +122,16 @@ class MatchOut(BaseModel):
     variant: str | None = Field(default=None, description="dihedral variant that matched (media only)")
     query_share: float | None = Field(default=None, description="vPDQ: % of the query video's frames found in the stored one")
     compared_share: float | None = Field(default=None, description="vPDQ: % of the stored video's frames found in the query")
+
+
+class MatchList(BaseModel):
+    matches: list[MatchOut]
+
+
+class UploadMatchOut(MatchOut):
+    """A match of an upload check (``/v1/match/media``): a hash match's fields, plus a video's
+    segments and the trust policy's action."""
+
     matched_seconds: float | None = Field(default=None, description="video uploads: upload seconds that show the "
                                                                      "banked video")
     segments: list[dict[str, Any]] | None = Field(
@@ -130,10 +140,6 @@ class MatchOut(BaseModel):
     action: str | None = Field(default=None, description="upload checks: the trust policy's action for this hit "
                                "(act, review, observe, suppressed, disabled, quarantined; docs/trust.md)")
     action_reason: str | None = Field(default=None, description="upload checks: why that action")
-
-
-class MatchList(BaseModel):
-    matches: list[MatchOut]
 
 
 class ReviewOut(BaseModel):
@@ -145,7 +151,8 @@ class ReviewOut(BaseModel):
                                                  "before review; review: a person decides; none: nothing found")
 
 
-class MediaMatchOut(MatchList):
+class MediaMatchOut(BaseModel):
+    matches: list[UploadMatchOut]
     content_type: str
     hashes: dict[str, Any] = Field(description="the upload's hashes; the upload itself is not kept")
     weak: bool = Field(description="PDQ quality under 50: matches on this photo are less reliable")
