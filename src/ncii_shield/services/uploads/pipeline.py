@@ -121,10 +121,6 @@ class Verdict:
         """Anything a person should look at: a match or any detector's flag."""
         return bool(self.matches) or any(self.items.values())
 
-    def signal_ids(self) -> list[int]:
-        return [m.signal_id for m in self.matches] + [
-            i.signal_id for flags in self.items.values() for i in flags if getattr(i, "signal_id", None) is not None]
-
     def findings_json(self) -> dict:
         """Every detector's findings by name (``matches``, ``derivatives``, ``likeness``, ``marks``,
         ``provenance``, ...), as the API and ``--json`` render them."""
@@ -281,7 +277,7 @@ class UploadPipeline:
 
         info = probe_video(upload.video_path)
         fps = min(2.0, VIDEO_PHOTO_FRAMES / max(info.duration_s, 0.5))
-        seen: set[tuple[str, int]] = {(d, m.signal_id) for d in ("matches",) for m in verdict.matches}
+        seen: set[tuple[str, int]] = {("matches", m.signal_id) for m in verdict.matches}
         for t, rgb in sample_frames(upload.video_path, info, fps=fps, max_side=FRAME_SIDE):
             frame = DecodedUpload(upload.data, "photo", upload.hashes,
                                   DecodedPhoto(np.ascontiguousarray(rgb), "video-frame", "RGB", 1, False))
@@ -321,7 +317,7 @@ class UploadPipeline:
             self.content.register(principal.tenant_id, [ContentInput(
                 options.content_id, getattr(hashes, "pdq", None) if verdict.content_type == "photo" else None,
                 hashes.md5, hashes.sha256, media_type=media_type)])
-        ids = verdict.signal_ids()
+        ids = [signal_id for _, signal_id, _ in verdict.hits()]
         if ids and self.cases is not None:
             self.cases.record_matches(ids)
         actor = options.actor or f"key:{principal.key_prefix}"
