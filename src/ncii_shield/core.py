@@ -50,6 +50,7 @@ class Shield:
     _publisher: object | None = None
     _uploads: object | None = None
     _trust: object | None = None
+    _policy_rules: object | None = None
     _feed_followers: list = field(default_factory=list)
     deadline_watch: object | None = None  # services.deadlines.DeadlineWatch once started
     retroactive: object | None = None  # services.retroactive.RetroactiveFollower once started
@@ -78,9 +79,11 @@ class Shield:
             from ncii_shield.services.uploads.pipeline import UploadPipeline
 
             from ncii_shield.services.mandatory_reports import MandatoryReports
+            from ncii_shield.services.uploads.policy import Policy
 
             self._uploads = UploadPipeline(self.matcher, self.follower, content=self.content, cases=self.cases,
-                                           review=self.review, trust=self.trust, mandatory=MandatoryReports(self.db))
+                                           review=self.review, trust=self.trust, mandatory=MandatoryReports(self.db),
+                                           policy=Policy(tenant_rules=self.policy_rules.rules_for))
         return self._uploads
 
     @property
@@ -90,6 +93,14 @@ class Shield:
 
             self._trust = TrustPolicy(self.db, bank_of=self.follower.bank_id_of)
         return self._trust
+
+    @property
+    def policy_rules(self):  # noqa: ANN201 - tenants' review-priority rules (services/policy_rules.py), cached
+        if self._policy_rules is None:
+            from ncii_shield.services.policy_rules import PolicyRules
+
+            self._policy_rules = PolicyRules(self.db)
+        return self._policy_rules
 
     @property
     def derivatives(self):  # noqa: ANN201 - registration of photos for derivative protection

@@ -23,6 +23,7 @@ from ncii_shield.api.middleware import BodyLimit, RequestContext
 from ncii_shield.api.routes import banks, cases, derivatives, feeds, health, hma, match, monitors, notices, review
 from ncii_shield.api.routes import indicators as indicator_routes
 from ncii_shield.api.routes import marks as mark_routes
+from ncii_shield.api.routes import policy as policy_routes
 from ncii_shield.core import Shield
 from ncii_shield.web import pages, review_pages
 from ncii_shield.web.security import AuthThrottle, IpRateLimit, RateLimiter, SecurityHeaders
@@ -83,6 +84,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.include_router(derivatives.router)
     app.include_router(derivatives.case_router)
     app.include_router(mark_routes.router)
+    app.include_router(policy_routes.router)  # per-tenant review-priority rules (issue 19)
     app.include_router(indicator_routes.router)
     app.include_router(hma.router)  # HMA drop-in: HMA 2.0's /h, /m and /c routes (issue 22)
     app.include_router(pages.router)

@@ -149,6 +149,8 @@ class ReviewOut(BaseModel):
     reasons: list[str] = Field(description="why, in words a reviewer reads")
     recommended: str = Field("none", description="act: every hit is a hash match from a source the tenant lets act "
                                                  "before review; review: a person decides; none: nothing found")
+    rule: str | None = Field(None, description="which rule set the priority: \"mandatory report\", \"default\", "
+                                               "\"tenant rule N\" (GET /v1/policy/rules), \"observe\"")
 
 
 class MediaMatchOut(BaseModel):

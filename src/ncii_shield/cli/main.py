@@ -10,6 +10,7 @@ from ncii_shield.cli import scan as scan_command
 from ncii_shield.cli import hash as hash_command
 from ncii_shield.cli import likeness
 from ncii_shield.cli import marks
+from ncii_shield.cli import policy
 
 app = typer.Typer(
     name="ncii-shield",
@@ -44,6 +45,7 @@ app.add_typer(protect.app, name="protect")
 app.add_typer(marks.app, name="marks")
 app.add_typer(indicators.app, name="indicators")
 app.add_typer(likeness.app, name="likeness")
+app.add_typer(policy.app, name="policy")
 
 
 def _version(value: bool) -> None:

@@ -6,10 +6,11 @@ A slow password hash is not needed for secrets this long; a fast one keeps every
 
 Scopes: ``match`` (look up hashes), ``bank:read`` (read a bank's signals back: values, metadata,
 withdrawals), ``bank:write`` (add and withdraw signals, create banks; implies ``bank:read``),
-``reviewer`` (read the review queue and removal requests, decide; see services/review.py) and
+``reviewer`` (read the review queue and removal requests, decide; see services/review.py),
 ``mandatory_report`` (with ``reviewer``: see and decide the ``mandatory_report`` items an under-18
-case's hash makes, and export their report drafts; reviewers without it never see them) and
-``admin`` (everything, including keys, bank settings and the audit export). A key sees only its own
+case's hash makes, and export their report drafts; reviewers without it never see them),
+``policy`` (set the tenant's review-priority rules, services/policy_rules.py) and ``admin``
+(everything, including keys, bank settings and the audit export). A key sees only its own
 tenant's banks, plus the banks other tenants share for matching.
 
 Matching never needs to read a bank: a ``match`` or ``reviewer`` key learns which signal matched
@@ -30,7 +31,7 @@ from ncii_shield.store import banks as bank_store
 from ncii_shield.store import keys as key_store
 from ncii_shield.store.database import Database
 
-SCOPES = ("match", "bank:read", "bank:write", "reviewer", "mandatory_report", "admin")
+SCOPES = ("match", "bank:read", "bank:write", "reviewer", "mandatory_report", "policy", "admin")
 IMPLIED = {"bank:write": frozenset({"bank:read"})}  # admin implies every scope (Principal.allows)
 KEY_PREFIX = "nsk"
 _CACHE_SECONDS = 5.0  # how long a revoked key may still be accepted by a replica

@@ -592,3 +592,22 @@ class LikenessChange(Base):
     op: Mapped[str] = mapped_column(String(16))
     enrolment_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PolicyRule(Base):
+    """One row of a tenant's review-priority rule table (services/policy_rules.py), checked in
+    ``position`` order before the defaults: ``conditions`` all hold -> review at ``priority`` (1-99),
+    or ``observe`` (priority NULL). Never a removal; mandatory reports are not a tenant's to set."""
+
+    __tablename__ = "policy_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", "position", name="uq_policy_rules_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    conditions: Mapped[list] = mapped_column(JSON)  # [{"kind", "bank"?, "min_score"?, "max_distance"?}]
+    action: Mapped[str] = mapped_column(String(16))  # review | observe
+    priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -46,7 +46,7 @@ class DecisionIn(BaseModel):
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scopes: list[Literal["match", "bank:read", "bank:write", "reviewer", "mandatory_report", "admin"]] = Field(min_length=1)
+    scopes: list[Literal["match", "bank:read", "bank:write", "reviewer", "mandatory_report", "policy", "admin"]] = Field(min_length=1)
     name: str = Field(default="", max_length=100)
 
 

@@ -228,7 +228,7 @@ class UploadPipeline:
             verdict.assessments = {a.signal_id: a for a in self.trust.assess(
                 principal.tenant_id, hits, content_id=options.content_id,
                 actor=options.actor or f"key:{principal.key_prefix}")}
-        verdict.review = self.policy.decide(verdict)
+        verdict.review = self.policy.decide(verdict, principal.tenant_id)
         self._record(principal, verdict, options)
         return verdict
 
