@@ -25,7 +25,7 @@ from ncii_shield.api.routes import indicators as indicator_routes
 from ncii_shield.api.routes import marks as mark_routes
 from ncii_shield.api.routes import policy as policy_routes
 from ncii_shield.core import Shield
-from ncii_shield.web import pages, review_pages
+from ncii_shield.web import likeness_pages, pages, review_pages
 from ncii_shield.web.security import AuthThrottle, IpRateLimit, RateLimiter, SecurityHeaders
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -89,6 +89,7 @@ def create_app(shield: Shield, *, max_body: int = DEFAULT_MAX_BODY, follow: bool
     app.include_router(hma.router)  # HMA drop-in: HMA 2.0's /h, /m and /c routes (issue 22)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
+    app.include_router(likeness_pages.router)  # the intake's "protect my face" step (issue 18)
     app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")), name="static")
     app.state.case_limiter = RateLimiter(rate=case_rate, burst=case_burst)
     app.state.case_create_limiter = RateLimiter(rate=case_create_per_hour / 3600, burst=max(1, int(case_create_per_hour)))

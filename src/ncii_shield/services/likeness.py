@@ -79,10 +79,12 @@ class LikenessService:
             from ncii_shield.signals.face import load_model
 
             self._model = load_model()
+        elif not hasattr(self._model, "faces"):  # a callable that gives the model (e.g. the detector's)
+            self._model = self._model()
         return self._model
 
     def enrol(self, tenant: str, bank: str, photos: list[bytes], *, names: list[str] | None = None,
-              case_id: int | None = None) -> Enrolled:
+              case_id: int | None = None, replace_case: bool = False) -> Enrolled:
         """Enrol one person from ``photos`` (encoded files) into ``bank`` (created if missing).
         Raises :class:`~ncii_shield.signals.face.enrol.EnrolmentRefused` naming a photo without
         exactly one usable face."""
@@ -103,6 +105,14 @@ class LikenessService:
         with self.db.write() as session:
             tenant_row = bank_store.get_or_create_tenant(session, tenant)
             bank_row = bank_store.get_or_create_bank(session, tenant_row.id, bank)
+            if case_id is not None:
+                case = session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+                if case is None or case.status != "active":  # withdrawn while the photos were read
+                    from ncii_shield.errors import Conflict
+
+                    raise Conflict("this case is withdrawn; open a new case")
+                if replace_case:
+                    erase_case_enrolments(session, case_id)
             row = LikenessEnrolment(bank_id=bank_row.id, case_id=case_id, model=self.model.name,
                                     photos=len(vectors), vectors_sealed=token, status="active")
             session.add(row)
@@ -111,6 +121,31 @@ class LikenessService:
             enrolled = Enrolled(row.id, bank_row.name, row.photos, row.model)
         log.info("likeness enrolment %d added to bank %s (%d photos)", enrolled.id, enrolled.bank, enrolled.photos)
         return enrolled
+
+    def enrol_case(self, case_id: int, photos: list[bytes], *, names: list[str] | None = None) -> Enrolled:
+        """A person enrols their own face through their case (number and PIN checked by the caller,
+        :meth:`CaseService.authorise`): into the case's own bank, so it is searched wherever the
+        case's hashes are; it replaces the case's earlier enrolment (a case holds at most one face),
+        and it is erased when the case is withdrawn. Raises :class:`~ncii_shield.errors.Conflict`
+        for a withdrawn case."""
+        from ncii_shield.errors import Conflict
+        from ncii_shield.store.models import Bank, Tenant
+
+        with self.db.read() as session:
+            case = session.get(Case, case_id)
+            if case is None or case.status != "active":
+                raise Conflict("this case is withdrawn; open a new case")
+            bank = session.get(Bank, case.bank_id)
+            tenant_name = session.get(Tenant, bank.tenant_id).name
+            bank_name = bank.name
+        enrolled = self.enrol(tenant_name, bank_name, photos, names=names, case_id=case_id, replace_case=True)
+        return enrolled
+
+    def case_enrolment(self, case_id: int) -> int:
+        """How many photos the case's active enrolment has (0: none): what the person may see."""
+        with self.db.read() as session:
+            return int(session.scalar(select(func.coalesce(func.max(LikenessEnrolment.photos), 0)).where(
+                LikenessEnrolment.case_id == case_id, LikenessEnrolment.status == "active")) or 0)
 
     def withdraw(self, tenant: str, enrolment_id: int) -> None:
         """Withdraw an enrolment of ``tenant``: its vectors are erased and leave every index."""
