@@ -39,6 +39,7 @@ from ncii_shield.index.follower import BankInfo, IndexFollower
 from ncii_shield.services.uploads.detectors import Scope
 from ncii_shield.signals import registry
 from ncii_shield.signals.app_id import _APPLE, APPLE_HOSTS, PLAY_HOSTS, app_id_from_url, package_or_none
+from ncii_shield.signals.domain import is_public_suffix
 from ncii_shield.signals.indicator import MAX_LENGTH, SPACE, domain_or_none, host_of, parents, shorten
 from ncii_shield.signals.telegram import HOSTS as TELEGRAM_HOSTS
 from ncii_shield.signals.telegram import handle_from_url
@@ -183,7 +184,9 @@ def _is_ip(host: str) -> bool:
 
 
 def _domains(domain: str) -> list[Candidate]:
-    return [Candidate("domain", d, "domain" if i == 0 else "parent_domain", d) for i, d in enumerate(parents(domain))]
+    # A public suffix (co.uk, github.io) is never banked (DomainSignal refuses it): not looked up.
+    return [Candidate("domain", d, "domain" if i == 0 else "parent_domain", d)
+            for i, d in enumerate(parents(domain)) if i == 0 or not is_public_suffix(d)]
 
 
 # -- reading an input safely ----------------------------------------------------------------------

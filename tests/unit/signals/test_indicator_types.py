@@ -130,6 +130,14 @@ def test_domain_refusals(bad):
         DomainSignal.validate(bad)
 
 
+@pytest.mark.parametrize("suffix", ["co.uk", "github.io", "Blogspot.com", "*.s3.amazonaws.com"])
+def test_domain_refuses_public_suffixes(suffix):
+    # One entry for a public suffix would match every site registered under it.
+    with pytest.raises(InvalidSignal, match="public suffix"):
+        DomainSignal.validate(suffix)
+    assert DomainSignal.validate("nudify." + suffix.removeprefix("*.")) == "nudify." + suffix.removeprefix("*.").lower()
+
+
 def test_parents_stop_at_two_labels():
     assert parents("a.b.nudify.example") == ["a.b.nudify.example", "b.nudify.example", "nudify.example"]
     assert parents("nudify.example") == ["nudify.example"]
