@@ -120,6 +120,54 @@ def test_flag_in_explicit_video(shield, model, tmp_path: Path) -> None:
     assert flags[0]["similarity"] >= model.default_threshold
 
 
+def clip(tmp_path: Path, frames: list[np.ndarray], fps: int = 2) -> bytes:
+    for n, frame in enumerate(frames):
+        Image.fromarray(frame).save(tmp_path / f"c{n:03d}.png")
+    video = tmp_path / "tracks.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-framerate", str(fps), "-i", str(tmp_path / "c%03d.png"),
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-r", "10", str(video)], check=True)
+    return video.read_bytes()
+
+
+@pytest.mark.video
+def test_video_one_flag_per_face_track(shield, model, tmp_path: Path) -> None:
+    """A face tracked over the sampled frames gives one flag however long it stays; when it leaves
+    and comes back it is a second track and a second flag; two enrolled people on screen at once are
+    two tracks. Each flag names its track's span."""
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required (scripts/dev setup installs it)")
+    service = LikenessService(shield.db, model)
+    first = service.enrol("default", "faces", [photo_bytes("009")])
+    second = service.enrol("default", "faces", [photo_bytes("001")])
+    detector = next(d for d in shield.uploads.detectors if d.name == "likeness")
+    wait_for(lambda: len(detector.index) == 2)
+    a = cv2.resize(np.ascontiguousarray(rgb("009")[:, ::-1]), (200, 200), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(np.ascontiguousarray(rgb("001")[:, ::-1]), (200, 200), interpolation=cv2.INTER_AREA)
+    frames = []
+    for n in range(24):  # 12 s at 2 fps; sampled at 1 fps
+        frame = np.full((360, 640, 3), 50 + 3 * n, np.uint8)
+        if n < 8 or n >= 18:  # a: 0-4 s moving right, away 4-9 s, back 9-12 s
+            x = 20 + 12 * n if n < 8 else 400
+            frame[80:280, x:x + 200] = a
+        if 4 <= n < 14:  # b: 2-7 s, on screen with a for a while
+            frame[80:280, 420:620] = b
+        frames.append(frame)
+    flags = likeness(shield.uploads.check(shield.local_principal(), clip(tmp_path, frames), CheckOptions(explicit=True)))
+    by_person = {}
+    for f in flags:
+        by_person.setdefault(f["signal_id"], []).append(f)
+    assert sorted(by_person) == sorted([first.id, second.id]), flags
+    a_flags = sorted(by_person[first.id], key=lambda f: f["time_s"])
+    assert len(a_flags) == 2, a_flags  # two appearances, not one flag per frame
+    assert a_flags[0]["track"]["start_s"] < 1.0 and a_flags[0]["track"]["end_s"] < 4.5
+    assert a_flags[1]["track"]["start_s"] >= 8.5 and a_flags[1]["track"]["faces"] >= 2, flags
+    assert a_flags[0]["track"]["faces"] >= 3
+    assert len(by_person[second.id]) == 1 and by_person[second.id][0]["track"]["faces"] >= 4
+    for f in flags:
+        assert f["track"]["start_s"] <= f["time_s"] <= f["track"]["end_s"]
+        assert f["similarity"] >= model.default_threshold
+
+
 def test_withdrawal_reaches_the_index_within_a_second(shield, model) -> None:
     principal = shield.local_principal()
     service = LikenessService(shield.db, model)

@@ -2,11 +2,14 @@
 
 It runs only with the ``explicit`` context (the platform says the upload is sexual, or the nudity
 classifier does): faces are never searched anywhere else. Photos: every face at least 48 px tall.
-Videos: frames sampled at 1 per second (at most 640 px on the long side); one flag per enrolled
-person per video, at the frame where the face is most alike. Each flag is
-``{"bank", "signal_id", "similarity", "face_box": [x, y, w, h], "frame", "time_s"}`` (``signal_id``
-is the enrolment's id; ``frame`` is None for a photo): evidence for a reviewer who checks the
-platform's consent records, never a removal by itself.
+Videos: frames sampled at 1 per second (at most 640 px on the long side); faces are tracked across
+the sampled frames (signals/face/track.py) and each track is compared as a whole (the mean of its
+faces' vectors) and frame by frame: one flag per track and enrolled person, at the frame where the
+face is most alike. A person who leaves the picture and comes back later is a second track. Each
+flag is ``{"bank", "signal_id", "similarity", "face_box": [x, y, w, h], "frame", "time_s", "track"}``
+(``signal_id`` is the enrolment's id; ``frame``, ``time_s`` and ``track`` are None for a photo;
+``track`` is ``{"start_s", "end_s", "faces"}``): evidence for a reviewer who checks the platform's
+consent records, never a removal by itself.
 
 Optional: without the ``[likeness]`` extra, :func:`detector` returns None and the verdict lists the
 detector as not configured. ``NCII_SHIELD_LIKENESS_THRESHOLD`` (cosine, default the model's
@@ -39,6 +42,7 @@ class LikenessFlag:
     face_box: list[int]
     frame: int | None = None
     time_s: float | None = None
+    track: dict | None = None  # a video's face track: {"start_s", "end_s", "faces"}
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -77,6 +81,20 @@ class LikenessDetector:
     def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
         if len(self.index) == 0:
             return Findings()
+        if upload.kind == "video":
+            flags = self._video(upload, scope)
+        else:
+            flags = self._photo(upload, scope)
+        if flags:
+            log.info("likeness: %d enrolled face(s) flagged in a %s", len(flags), upload.kind)
+        return Findings(items=flags)
+
+    def _visible(self, scope: Scope, bank_id: int):  # noqa: ANN202 - the bank's info, or None
+        bank = scope.follower.banks.get(bank_id) or self.index.bank_info(bank_id)
+        return bank if bank is not None and scope.visible(bank) else None
+
+    def _photo(self, upload: DecodedUpload, scope: Scope) -> list[LikenessFlag]:
+        """Every face; one flag per enrolled person, at their most alike face."""
         best: dict[int, LikenessFlag] = {}
         for frame, seconds, rgb in self._frames(upload):
             faces = self.model.faces(rgb, min_face=MIN_FACE)
@@ -85,18 +103,60 @@ class LikenessDetector:
             found = self.index.search(np.stack([f.embedding for f in faces]), self.threshold)
             for face, hits in zip(faces, found):
                 for enrolment_id, bank_id, sim in hits:
-                    bank = scope.follower.banks.get(bank_id) or self.index.bank_info(bank_id)
-                    if bank is None or not scope.visible(bank):
+                    bank = self._visible(scope, bank_id)
+                    if bank is None:
                         continue
                     held = best.get(enrolment_id)
                     if held is None or sim > held.similarity:
                         best[enrolment_id] = LikenessFlag(bank.name, enrolment_id, round(float(sim), 4),
                                                           face.box.as_list(), frame,
                                                           None if seconds is None else round(float(seconds), 2))
-        flags = sorted(best.values(), key=lambda f: -f.similarity)
-        if flags:
-            log.info("likeness: %d enrolled face(s) flagged in a %s", len(flags), upload.kind)
-        return Findings(items=flags)
+        return sorted(best.values(), key=lambda f: -f.similarity)
+
+    def _video(self, upload: DecodedUpload, scope: Scope) -> list[LikenessFlag]:
+        """Faces tracked over the sampled frames; a track is flagged for an enrolment when its mean
+        vector, or one of its faces, reaches the threshold: one flag per track and enrolment."""
+        from ncii_shield.signals.face.track import track_faces
+
+        sampled = [(frame, seconds, self.model.faces(rgb, min_face=MIN_FACE))
+                   for frame, seconds, rgb in self._frames(upload)]
+        tracks = track_faces([s for s in sampled if s[2]])
+        if not tracks:
+            return []
+        members = [(ti, fi) for ti, t in enumerate(tracks) for fi in range(len(t.faces))]
+        per_face = self.index.search(np.stack([tracks[ti].faces[fi].embedding for ti, fi in members]),
+                                     self.threshold)
+        per_track = self.index.search(np.stack([t.vector() for t in tracks]), self.threshold)
+        # (track, enrolment) -> [best similarity, bank id, index of the evidence face in the track]
+        hits: dict[tuple[int, int], list] = {}
+        for (ti, fi), found in zip(members, per_face):
+            for enrolment_id, bank_id, sim in found:
+                held = hits.get((ti, enrolment_id))
+                if held is None or sim > held[0]:
+                    hits[(ti, enrolment_id)] = [sim, bank_id, fi]
+        for ti, found in enumerate(per_track):
+            for enrolment_id, bank_id, sim in found:
+                held = hits.get((ti, enrolment_id))
+                if held is None:  # only the track as a whole: its largest face is the evidence
+                    largest = max(range(len(tracks[ti].faces)), key=lambda i: tracks[ti].faces[i].box.h)
+                    hits[(ti, enrolment_id)] = [sim, bank_id, largest]
+                elif sim > held[0]:
+                    held[0] = sim
+        flags = []
+        for (ti, enrolment_id), (sim, bank_id, fi) in hits.items():
+            bank = self._visible(scope, bank_id)
+            if bank is None:
+                continue
+            t = tracks[ti]
+            seconds = t.seconds[fi]
+            span = {"start_s": _round(t.seconds[0]), "end_s": _round(t.seconds[-1]), "faces": len(t.faces)}
+            flags.append(LikenessFlag(bank.name, enrolment_id, round(float(sim), 4), t.faces[fi].box.as_list(),
+                                      t.frames[fi], _round(seconds), span))
+        return sorted(flags, key=lambda f: (f.time_s or 0.0, -f.similarity))
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(float(seconds), 2)
 
 
 def detector(follower):
