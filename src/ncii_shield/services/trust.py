@@ -68,6 +68,7 @@ BANK_KINDS = ("block", "allow")
 VERDICTS = ("confirm", "deconfirm", "dispute")
 # the most a source of each trust level may lead to without a confirmation by this tenant's reviewers
 TRUST_CAP = {"trusted": "act", "partner": "act", "unverified": "review", "anonymous": "review"}
+HASH_TYPES = frozenset({"pdq", "vpdq", "md5", "sha256"})  # the only hits that may act (issue 19: never a mark)
 MINOR_BANKS = frozenset({"victims-under-18"})  # services/cases.MINOR_BANK
 _UNKNOWN_REFRESH = 0.1  # seconds: a hit of a bank the state does not know re-reads it, at most this often
 
@@ -230,6 +231,8 @@ class TrustPolicy:
         for (name, signal_id, signal_type), bank in zip(rows, banks):
             minor = bank is not None and bank.name in MINOR_BANKS
             action, reason = self._decide(state, tenant_id, bank, signal_id, allow, minor, now)
+            if action == "act" and signal_type not in HASH_TYPES:  # a mark, a face, a derivative: a person decides
+                action, reason = "review", reason + f" (capped at review: a {signal_type} flag never acts alone)"
             out.append(Assessment(signal_id, name, signal_type, action, reason, minor))
         if allow is not None and any(a.action == "suppressed" for a in out):
             self._audit_suppression(tenant_id, allow, out, content_id, actor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +12,8 @@ from ncii_shield.api.deps import PrincipalDep, ShieldDep
 from ncii_shield.api.schemas import ErrorOut
 from ncii_shield.services.uploads.policy import MAX_REASON, MAX_RULES, MAX_TERMS
 
+TermText = Annotated[str, Field(max_length=200)]
+RuleText = Annotated[str, Field(max_length=1000)]
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 413, 422)}
 router = APIRouter(prefix="/v1/policy", tags=["policy"], responses=ERRORS)
 
@@ -28,7 +30,7 @@ class TermIn(BaseModel):
 
 class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    when: list[TermIn | str] = Field(
+    when: list[TermIn | TermText] = Field(
         min_length=1, max_length=MAX_TERMS,
         description="terms that must all hold; a term is an object or the text KIND[@BANK][>=SCORE][<=DISTANCE]")
     action: str | None = Field(None, max_length=32, description="review (the default with a priority) or observe "
@@ -44,7 +46,7 @@ class RulesIn(BaseModel):
         {"when": ["ai_made", "derivative"], "priority": 97, "reason": "an AI-made edit of a registered photo"},
         {"when": [{"kind": "mark", "bank": "generic-ai-stamps"}], "action": "observe",
          "reason": "a stamp many harmless generators add"}]}]})
-    rules: list[RuleIn | str] = Field(
+    rules: list[RuleIn | RuleText] = Field(
         max_length=MAX_RULES, description="the whole table, in the order the rules are checked ([] = the defaults "
                                           "alone); a rule may also be the text TERM [+ TERM] -> PRIORITY|observe: REASON")
 

@@ -222,6 +222,8 @@ class Rule:
     def parse(cls, text: str, *, where: str = "rule") -> Rule:
         """``TERM [+ TERM...] -> PRIORITY|observe [: REASON]``; a TERM is ``KIND[@BANK][>=SCORE][<=DISTANCE]``,
         e.g. ``mark@nudify-services>=70 -> 95: nudify service`` or ``ai_made + derivative -> 97``."""
+        if not isinstance(text, str) or len(text) > 1000:
+            raise InvalidRequest(f"{where}: a rule's text is at most 1000 characters")
         if "->" not in text:
             raise InvalidRequest(f"{where}: {text!r} has no '->'; write TERM [+ TERM] -> PRIORITY|observe [: REASON], "
                                  "e.g. 'mark@nudify-services -> 95: a nudify service'")
