@@ -84,6 +84,25 @@ def test_a_tenants_rule_sets_the_priority_of_the_pipelines_item_and_no_one_elses
     assert shield.uploads.check(a, upload).review.priority == 60
 
 
+def test_a_monitors_item_takes_the_priority_the_tenants_rules_gave_the_scan(shield: Shield) -> None:
+    """Scans and monitors check through the same pipeline; the monitor's queue item keeps its decision."""
+    from ncii_shield.services.scanning.items import BytesItem
+    from ncii_shield.services.scanning.scanner import ScanSettings, Scanner
+
+    who = bank_with(shield, "default", "victims", [7])
+    shield.policy_rules.replace(who, ["match@victims -> 44: found on a watched site"])
+    data = photo(7)
+    result = Scanner(ScanSettings(shield.db.url, who), shield.uploads).scan(BytesItem(0, 0, "https://site.example/a.jpg",
+                                                                                       len(data), data))
+    assert result["status"] == "exact" and result["review"]["priority"] == 44
+    item = shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", result)
+    assert (item.kind, item.priority) == ("match", 44)
+    shield.policy_rules.reset(who)
+    again = Scanner(ScanSettings(shield.db.url, who), shield.uploads).scan(BytesItem(0, 0, "https://site.example/b.jpg",
+                                                                                      len(data), data))
+    assert shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", again).priority == 60
+
+
 def test_a_minors_hash_stays_a_mandatory_report_whatever_the_rules(shield: Shield) -> None:
     from ncii_shield.services.cases import MINOR_BANK
 

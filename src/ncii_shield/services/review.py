@@ -136,8 +136,13 @@ class ReviewService:
         hits = result.get("matches") or []  # derivative flags are listed there too (signal_type "derivative")
         banks = sorted({str(h.get("bank")) for h in hits if h.get("bank")})
         summary = f"{found_by}: {result.get('status')} ({', '.join(banks) or 'no bank'}) in {key}"
-        return self.enqueue(tenant_id, "derivative" if derivative else "match", actor=found_by,
-                            content_id=key[:200] or None, priority=70 if derivative else 60, summary=summary,
+        kind, priority = ("derivative", 70) if derivative else ("match", 60)
+        decided = result.get("review")  # the pipeline's decision under the tenant's policy rules
+        if isinstance(decided, dict) and decided.get("kind") in ENQUEUE_KINDS and type(decided.get("priority")) is int \
+                and 0 <= decided["priority"] <= 100:
+            kind, priority = decided["kind"], decided["priority"]
+        return self.enqueue(tenant_id, kind, actor=found_by,
+                            content_id=key[:200] or None, priority=priority, summary=summary,
                             details={k: v for k, v in result.items() if k in ("key", "status", "matches", "source", "member")},
                             preview_url=key if key.startswith(("https://", "http://")) else None,
                             media_type="video" if result.get("content_type") == "video" else "image")
