@@ -8,7 +8,7 @@ a change that the snapshot already reflects is harmless and no snapshot isolatio
 It follows new changes without rebuilding: on PostgreSQL it ``LISTEN``\\s for the writers'
 ``NOTIFY`` (sent at commit) and wakes at once; on SQLite it polls the log's last sequence number (a
 primary-key lookup) every ``poll_interval`` seconds. Either way it also wakes when a write in its
-own process calls :meth:`IndexFollower.wake`.
+own process calls :meth:`IndexFollower.wake` (the thread is :class:`~ncii_shield.store.change_watch.ChangeWatch`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ncii_shield.index.base import SignalIndex
 from ncii_shield.index.bits import WORDS, hexes_to_words
 from ncii_shield.signals import registry
 from ncii_shield.store import changes
+from ncii_shield.store.change_watch import ChangeWatch
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Bank
 
@@ -58,10 +59,8 @@ class IndexFollower:
         self.last_applied_at = 0.0
         self._bank_of = np.full(1024, -1, dtype=np.int32)
         self._apply_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.errors = 0
+        self._watch = ChangeWatch(db, "index follower", sweep=self.catch_up, behind=lambda latest: latest > self.seq,
+                                  poll_interval=poll_interval)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -224,58 +223,18 @@ class IndexFollower:
 
     # -- following -----------------------------------------------------------------------------
 
+    @property
+    def errors(self) -> int:
+        return self._watch.errors
+
     def wake(self) -> None:
-        self._wake.set()
+        self._watch.wake()
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        target = self._listen_postgres if self.db.is_postgres else self._poll
-        self._thread = threading.Thread(target=target, name="index-follower", daemon=True)
-        self._thread.start()
+        self._watch.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.poll_interval)
-            self._wake.clear()
-            try:
-                with self.db.read() as session:
-                    latest = changes.last_seq(session)
-                if latest > self.seq:
-                    self.catch_up()
-            except Exception:  # the database may be down: keep serving the index we have
-                self.errors += 1
-                log.warning("index follower could not read the change log", exc_info=True)
-                self._stop.wait(1.0)
-
-    def _listen_postgres(self) -> None:
-        import psycopg
-
-        url = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {changes.CHANNEL}")
-                    self.catch_up()  # anything committed while we were not listening
-                    last_check = time.monotonic()
-                    while not self._stop.is_set():
-                        notified = any(True for _ in conn.notifies(timeout=0.5, stop_after=1))
-                        # a NOTIFY, a local write, or every 2 s as a safety net
-                        if notified or self._wake.is_set() or time.monotonic() - last_check > 2.0:
-                            self._wake.clear()
-                            self.catch_up()
-                            last_check = time.monotonic()
-            except Exception:
-                self.errors += 1
-                log.warning("index follower lost PostgreSQL; retrying", exc_info=True)
-                self._stop.wait(1.0)
+        self._watch.stop()
 
 
 class _Growable:

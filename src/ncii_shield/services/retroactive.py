@@ -30,11 +30,9 @@ added while none ran are still swept.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
-import time
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -48,10 +46,9 @@ from ncii_shield.services.mandatory_reports import MandatoryReports
 from ncii_shield.services.trust import Thresholds, TrustPolicy, quarantine_in
 from ncii_shield.signals import registry
 from ncii_shield.store import changes
+from ncii_shield.store.change_watch import ChangeWatch
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Bank, RetroMatch, ReviewItem, Signal, Tenant, TrustCursor, utcnow
-
-log = logging.getLogger("ncii_shield.retroactive")
 
 CURSOR = "retroactive"
 SWEPT_TYPES = ("pdq", "md5", "sha256")
@@ -72,11 +69,10 @@ class RetroactiveFollower:
         self.poll_interval = poll_interval
         self.seq: int | None = None
         self.items_made = 0
-        self.errors = 0
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._watch = ChangeWatch(db, "retroactive follower", sweep=self.catch_up,
+                                  behind=lambda latest: self.seq is None or latest > self.seq,
+                                  poll_interval=poll_interval)
 
     @property
     def thresholds(self) -> Thresholds:
@@ -237,62 +233,15 @@ class RetroactiveFollower:
 
     # -- following --------------------------------------------------------------------------------
 
+    @property
+    def errors(self) -> int:
+        return self._watch.errors
+
     def wake(self) -> None:
-        self._wake.set()
+        self._watch.wake()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            target = self._listen_postgres if self.db.is_postgres else self._poll
-            self._thread = threading.Thread(target=target, name="retroactive-follower", daemon=True)
-            self._thread.start()
+        self._watch.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _pass(self) -> None:
-        try:
-            self.catch_up()
-        except Exception:  # the database may be away: try again at the next wake-up
-            self.errors += 1
-            log.warning("retroactive follower could not sweep", exc_info=True)
-            self._stop.wait(1.0)
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.poll_interval)
-            self._wake.clear()
-            try:
-                with self.db.read() as session:
-                    latest = changes.last_seq(session)
-            except Exception:
-                self.errors += 1
-                self._stop.wait(1.0)
-                continue
-            if self.seq is None or latest > self.seq:
-                self._pass()
-
-    def _listen_postgres(self) -> None:
-        import psycopg
-
-        url = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {changes.CHANNEL}")
-                    self._pass()
-                    last = time.monotonic()
-                    while not self._stop.is_set():
-                        notified = any(True for _ in conn.notifies(timeout=0.5, stop_after=1))
-                        if notified or self._wake.is_set() or time.monotonic() - last > 2.0:
-                            self._wake.clear()
-                            self._pass()
-                            last = time.monotonic()
-            except Exception:
-                self.errors += 1
-                log.warning("retroactive follower lost PostgreSQL; retrying", exc_info=True)
-                self._stop.wait(1.0)
+        self._watch.stop()
