@@ -13,7 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
-from ncii_shield.services.requester_mail import LEASE, RequesterMail
+from ncii_shield.services.outbox import LEASE
+from ncii_shield.services.requester_mail import RequesterMail
 from ncii_shield.store.models import Notice, RequesterMessage, utcnow
 from tests.integration.test_notices import complete
 from tests.servers import free_port, start_server

@@ -2,10 +2,9 @@
 
 The protect page offers an optional e-mail address for news about a case. Two kinds of news, each
 an outbox row (``case_messages``, unique per case and kind) written in the transaction that makes
-it due, and sent by :meth:`CaseMail.deliver` with the rules of requester e-mails
-(services/requester_mail.py): the address decrypted only to send and never logged; each attempt
-claimed with a compare-and-set and a lease so replicas send a message once; retries with backoff
-for about a day; the pass stops when the relay is unreachable; STARTTLS before any password.
+it due, and sent by :meth:`CaseMail.deliver` as every outbox is (services/outbox.py): the address
+decrypted only to send and never logged; each message once across replicas; retries for about a
+day; STARTTLS before any password.
 
 * ``withdrawn``: the confirmation that a case was withdrawn. The case drops its address at
   withdrawal, so the row keeps it sealed until the message is sent or given up, then erases it.
@@ -20,30 +19,26 @@ address.
 
 from __future__ import annotations
 
-import logging
 import os
-import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ncii_shield.services import outbox
 from ncii_shield.services.cases import contact_cipher
 from ncii_shield.services.exchange.verdicts import removed_on_platforms
-from ncii_shield.services.requester_mail import LEASE, MAX_ATTEMPTS, RequesterMail, _describe, backoff
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Case, CaseMessage, CaseSignal, utcnow
-
-log = logging.getLogger("ncii_shield.case_mail")
 
 
 class CaseMail:
     def __init__(self, db: Database, *, smtp_url: str | None = None, sender: str | None = None,
                  public_url: str | None = None, timeout: float = 10.0) -> None:
         self.db = db
-        self.relay = RequesterMail(db, smtp_url=smtp_url, sender=sender, public_url=public_url, timeout=timeout)
+        self.relay = outbox.Relay(smtp_url=smtp_url, sender=sender, public_url=public_url, timeout=timeout)
 
     # -- what is owed -------------------------------------------------------------------------
 
@@ -82,52 +77,10 @@ class CaseMail:
     # -- sending ------------------------------------------------------------------------------
 
     def deliver(self, now: datetime | None = None) -> int:
-        """Send every message that is due; return how many were sent (nothing without a relay)."""
-        if not self.relay.smtp_url:
-            return 0
-        now = now or utcnow()
-        with self.db.read() as session:
-            due = session.execute(select(CaseMessage.id, CaseMessage.attempts).where(
-                CaseMessage.sent_at.is_(None), CaseMessage.attempts < MAX_ATTEMPTS,
-                CaseMessage.next_attempt_at <= now).order_by(CaseMessage.id)).all()
-        sent = 0
-        for message_id, attempts in due:
-            with self.db.write() as session:
-                claimed = session.execute(update(CaseMessage).where(
-                    CaseMessage.id == message_id, CaseMessage.attempts == attempts, CaseMessage.sent_at.is_(None))
-                    .values(attempts=attempts + 1, next_attempt_at=utcnow() + LEASE)).rowcount
-            if not claimed:
-                continue
-            unreachable = False
-            try:
-                email, skipped = self._compose(message_id)
-            except Exception as exc:  # e.g. the personal-data key changed: this message only, retried
-                email, skipped = None, None
-                error = f"could not read the case: {type(exc).__name__}"
-            else:
-                error = skipped
-            if email is not None:
-                try:
-                    self.relay._send(email)
-                    sent += 1
-                except (OSError, smtplib.SMTPException) as exc:
-                    error = _describe(exc)
-                    unreachable = (not isinstance(exc, smtplib.SMTPException)
-                                   or isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)))
-            done = error is None or error == skipped
-            final = done or attempts + 1 >= MAX_ATTEMPTS
-            with self.db.write() as session:
-                values = {"sent_at": utcnow() if done else None, "last_error": error,
-                          "next_attempt_at": utcnow() + (timedelta(0) if done else backoff(attempts + 1))}
-                if final:
-                    values["address_encrypted"] = None  # sent or given up: the address goes
-                session.execute(update(CaseMessage).where(CaseMessage.id == message_id).values(**values))
-            if not done:
-                log.warning("case e-mail failed; retried later",
-                            extra={"message_id": message_id, "error": error, "attempt": attempts + 1})
-            if unreachable:
-                break
-        return sent
+        """Send every message that is due; return how many were sent (nothing without a relay).
+        A message sent or given up drops the address it kept (a withdrawal's confirmation)."""
+        return outbox.deliver(self.db, CaseMessage, self.relay, self._compose, what="case",
+                              on_final=lambda: {"address_encrypted": None}, now=now)
 
     def _compose(self, message_id: int) -> tuple[EmailMessage | None, str | None]:
         with self.db.read() as session:
@@ -147,8 +100,7 @@ class CaseMail:
         email["From"] = sender
         email["To"] = address
         email["Date"] = format_datetime(utcnow())
-        domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-        email["Message-ID"] = f"<case-{message_id}.{kind.replace(':', '-')}@{domain}>"
+        email["Message-ID"] = f"<case-{message_id}.{kind.replace(':', '-')}@{self.relay.domain}>"
         status_page = f"{public}/protect/status" if public else "the case status page"
         if kind == "withdrawn":
             email["Subject"] = f"Your case ending {tail}: withdrawn"
