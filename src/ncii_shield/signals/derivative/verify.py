@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import cv2
@@ -34,6 +34,7 @@ import numpy as np
 from ncii_shield.signals.derivative.features import (
     FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints, to_frame,
 )
+from ncii_shield.signals.derivative.panels import panel_boxes, pictures
 
 RATIO = 0.85
 MAX_DESCRIPTOR_DISTANCE = 72
@@ -57,6 +58,8 @@ MAX_IMPRECISION = 1.2  # mean structure bits (of 16) that differ in unedited tex
 SOFTENED = 0.3  # log spread ratio below which a differing cell was smoothed (blur, inpainting)
 SOFT_FILL = 5  # cells: plain cells this close between smoothed ones belong to the same edit
 _STD_CAP = 63.75  # the stored spread is capped here
+MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
+PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
 
 
 class Outcome(str, Enum):
@@ -74,14 +77,28 @@ class Upload:
     descriptors: np.ndarray
     mirrored_points: np.ndarray
     mirrored_descriptors: np.ndarray
+    # the pictures of a composite (collage, grid, picture in a meme frame) as (x, y, w, h) in the
+    # frame; empty when the upload holds fewer than two (see :mod:`.panels`)
+    panels: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray) -> Upload:
+    def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
+        """``panels=False``: do not look for the pictures of a composite (a part of one already)."""
         frame = to_frame(rgb)
         pts, desc = keypoints(frame.grey, UPLOAD_KEYPOINTS)
         flipped = np.ascontiguousarray(frame.grey[:, ::-1])
         mpts, mdesc = keypoints(flipped, UPLOAD_KEYPOINTS)
-        return cls(frame, pts, desc, mpts, mdesc)
+        found = pictures(panel_boxes(frame.grey, frame.cb, frame.cr), frame.grey) if panels else []
+        boxes = found if len(found) >= 2 else []
+        return cls(frame, pts, desc, mpts, mdesc, boxes)
+
+    def to_pixels(self, box: tuple[int, int, int, int]) -> list[int]:
+        """A box in the frame as [x, y, w, h] in the upload's own pixels."""
+        fh, fw = self.frame.grey.shape
+        sx, sy = self.frame.width / fw, self.frame.height / fh
+        x0, y0 = round(box[0] * sx), round(box[1] * sy)
+        return [x0, y0, min(self.frame.width, round((box[0] + box[2]) * sx)) - x0,
+                min(self.frame.height, round((box[1] + box[3]) * sy)) - y0]
 
 
 @dataclass
@@ -97,11 +114,17 @@ class Verdict:
     scatter: float = 0.0
     reason: str = ""
     details: dict = field(default_factory=dict)
+    instance_box: list[int] | None = None  # [x, y, w, h] in the upload's pixels: where this instance lies
+    edited_outline: list[list[float]] | None = None  # the edited region's 4 corners in the upload's pixels
+    # every instance of the registered photo found in the upload (a collage can hold the photo and a
+    # fake made from it): this verdict is the best derivative among them, else the best re-share
+    instances: list[Verdict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"outcome": self.outcome.value, "score": round(self.score, 1), "inliers": self.inliers,
                 "mirrored": self.mirrored, "transform": self.transform, "edited_region": self.edited_region,
                 "edited_share": round(self.edited_share, 3), "shared_share": round(self.shared_share, 3),
+                "instance_box": self.instance_box, "edited_outline": self.edited_outline,
                 "reason": self.reason}
 
 
@@ -213,37 +236,115 @@ def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) 
              for flip, pts, desc in ((False, upload.points, upload.descriptors),
                                      (True, upload.mirrored_points, upload.mirrored_descriptors))
              if mirrored is None or flip == mirrored]
-    first = _verdict(reg, upload, sides, guided=False)
-    if first.outcome is not Outcome.NONE:
+    found, first = _instances(reg, upload, sides, guided=False)
+    if not found:
+        found, _ = _instances(reg, upload, sides, guided=True)
+    if not found:
         return first
-    second = _verdict(reg, upload, sides, guided=True)
-    return second if second.outcome is not Outcome.NONE else first
+    derivatives = [v for v in found if v.outcome is Outcome.DERIVATIVE]
+    lead = max(derivatives or found, key=lambda v: v.score)
+    return replace(lead, instances=found)
 
 
-def _verdict(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool) -> Verdict:
-    best = None
-    for flip, pts, desc, good in sides:
-        fit = _fit(pts, desc, reg, good, guided=guided)
-        if fit is not None and (best is None or fit[1] > best[1][1]):
-            best = (flip, fit)
-    if best is None:
-        return Verdict(Outcome.NONE, reason="no shared keypoints")
-    mirrored, (matrix, inliers, dst, _src, _idx) = best
-    problem = _plausible(matrix, inliers, dst, reg)
-    if problem:
-        return Verdict(Outcome.NONE, inliers=inliers, mirrored=mirrored, reason=problem)
-    return _compare(reg, upload.frame, matrix, inliers, mirrored, dst)
+def _instances(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool) -> tuple[list[Verdict], Verdict]:
+    """Every instance of ``reg`` in the upload, one fit at a time: after each fit the keypoints in the
+    part of the upload it covers are set aside and the rest is fitted again (at most
+    :data:`MAX_INSTANCES` fits). Returns the instances found (re-shares and derivatives) and the
+    first failure (a NONE verdict saying why, for when nothing is found)."""
+    removed = {flip: np.zeros(len(pts), bool) for flip, pts, _, _ in sides}
+    found: list[Verdict] = []
+    failure: Verdict | None = None
+    for _ in range(MAX_INSTANCES):
+        best = None
+        for flip, pts, desc, good in sides:
+            gone = removed[flip]
+            if gone.any():
+                good = [m for m in good if not gone[m.queryIdx]]
+                pts = np.where(gone[:, None], np.float32(-1e6), pts)  # out of reach of guided matching
+            fit = _fit(pts, desc, reg, good, guided=guided)
+            if fit is not None and (best is None or fit[1] > best[1][1]):
+                best = (flip, fit)
+        if best is None:
+            failure = failure or Verdict(Outcome.NONE, reason="no shared keypoints")
+            break
+        mirrored, (matrix, inliers, dst, src, _idx) = best
+        problem = _plausible(matrix, inliers, dst, reg)
+        if problem:
+            failure = failure or Verdict(Outcome.NONE, inliers=inliers, mirrored=mirrored, reason=problem)
+            break
+        area = _instance_area(upload, reg, matrix, mirrored, src)
+        verdict = _compare(reg, upload.frame, matrix, inliers, mirrored, dst, area)
+        if verdict.outcome is Outcome.NONE:
+            failure = failure or verdict
+        elif area.any():
+            ys, xs = np.nonzero(area)
+            box = upload.to_pixels((int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+            outline = _outline(verdict.edited_region, verdict.transform) if verdict.edited_region else None
+            found.append(replace(verdict, instance_box=box, edited_outline=outline))
+        fresh = False
+        for flip, pts, _, _ in sides:
+            xy = _unflip(pts, upload) if flip else pts
+            h, w = area.shape
+            inside = area[np.clip(xy[:, 1].astype(int), 0, h - 1), np.clip(xy[:, 0].astype(int), 0, w - 1)] > 0
+            fresh |= bool((inside & ~removed[flip]).any())
+            removed[flip] |= inside
+        if not fresh:
+            break
+    return found, failure or Verdict(Outcome.NONE, reason="no shared keypoints")
+
+
+def _unflip(pts: np.ndarray, upload: Upload) -> np.ndarray:
+    """Points of the mirrored frame in the frame as uploaded."""
+    out = np.array(pts, np.float32, copy=True)
+    out[:, 0] = upload.frame.grey.shape[1] - 1 - out[:, 0]
+    return out
+
+
+def _instance_area(upload: Upload, reg: PhotoFeatures, matrix: np.ndarray, mirrored: bool,
+                   inlier_points: np.ndarray) -> np.ndarray:
+    """Where a fitted instance lies in the upload's frame (as uploaded, 255 inside): the registered
+    photo's outline carried back by the fit, less the pictures of a composite that hold none of its
+    inliers (a collage's next picture is not part of it, even when this one was cropped to fit its
+    panel). Gutters, margins and plain parts stay in: an edit can be plain."""
+    fh, fw = upload.frame.grey.shape
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [reg.frame_w, 0], [reg.frame_w, reg.frame_h], [0, reg.frame_h]], np.float64)
+    quad = corners @ inverse[:, :2].T + inverse[:, 2]
+    points = inlier_points
+    if mirrored:
+        quad[:, 0] = fw - 1 - quad[:, 0]
+        points = _unflip(inlier_points, upload)
+    area = np.zeros((fh, fw), np.uint8)
+    quad = np.clip(np.round(quad), -4 * FRAME_SIDE, 5 * FRAME_SIDE).astype(np.int32)
+    cv2.fillConvexPoly(area, quad, 255)
+    least = max(2, PANEL_INLIERS * len(points))
+    for x, y, w, h in upload.panels:
+        inside = (points[:, 0] >= x) & (points[:, 0] < x + w) & (points[:, 1] >= y) & (points[:, 1] < y + h)
+        if inside.sum() < least:
+            area[y:y + h, x:x + w] = 0
+    return area
+
+
+def _outline(region: list[int], transform: list[list[float]]) -> list[list[float]]:
+    """The corners of ``region`` (registered photo pixels) in the upload's pixels."""
+    x, y, w, h = region
+    back = np.linalg.inv(np.vstack([np.array(transform, np.float64), [0, 0, 1]]))
+    corners = np.array([[x, y, 1], [x + w, y, 1], [x + w, y + h, 1], [x, y + h, 1]], np.float64)
+    return [[round(float(a), 1), round(float(b), 1)] for a, b, _ in corners @ back.T]
 
 
 def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int, mirrored: bool,
-             anchors: np.ndarray) -> Verdict:
+             anchors: np.ndarray, area: np.ndarray | None = None) -> Verdict:
     size = (reg.frame_w, reg.frame_h)
     planes = [frame.grey, frame.cb, frame.cr]
     if mirrored:
         planes = [np.ascontiguousarray(p[:, ::-1]) for p in planes]
     warped = [cv2.warpAffine(p, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
               for p in planes]
-    ones = np.full(planes[0].shape, 255, np.uint8)
+    if area is None:
+        ones = np.full(planes[0].shape, 255, np.uint8)
+    else:  # where the instance lies (in the frame as uploaded)
+        ones = np.ascontiguousarray(area[:, ::-1]) if mirrored else area
     mask = cv2.warpAffine(ones, matrix, size, flags=cv2.INTER_NEAREST, borderValue=0)
     mask = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
     cells, coverage = cell_summaries(*warped, mask=mask)

@@ -1,0 +1,196 @@
+"""Panels of a composite upload: a before/after collage, a grid, a picture inside a meme frame.
+
+An upload is cut, recursively, along straight lines that run across the whole of the part being cut
+(guillotine cuts), as collage and meme apps lay pictures out:
+
+* a *gutter*: a thin band (at most :data:`MAX_GUTTER` of the side) of rows or columns of one
+  colour, with picture on both sides;
+* a *seam*: two pictures put side by side with no gutter: a line where nearly every pixel differs
+  from the pixel across it (:data:`SEAM_SHARE` of the line), much more than the lines around it do.
+
+A cut is kept only when both sides have structure (:data:`MIN_TEXTURE`): a flat-colour edit that
+spans the whole width is not a panel, it stays part of the photo it was made in. Uniform margins
+(a meme's white frame) are trimmed. At most :data:`MAX_PANELS` panels (hostile input cannot make
+more), none thinner than :data:`MIN_SIDE` of the frame.
+
+Usage::
+
+    boxes = panel_boxes(grey, cb, cr)   # [(x, y, w, h), ...] in the frame's pixels; one box when not a composite
+    pictures(boxes, grey)               # the ones with enough structure to hold a photo
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MAX_PANELS = 9
+MAX_DEPTH = 4
+MIN_SIDE = 0.12  # of the frame's side: thinner parts are not cut off as panels
+MAX_GUTTER = 0.08  # of the side: a wider uniform band is part of a picture (an edit, a sky), not a gutter
+UNIFORM = 3.5  # grey/chroma spread along a line under which the line is one colour
+SEAM_STEP = 10  # a pixel changes across the seam by this much more than twice its change before or after it
+SEAM_SHARE = 0.3  # of the line's pixels
+SEAM_PARTS = 8  # the line in parts: all but one must show the seam
+SEAM_CONTRAST = 2.5  # times the share of the lines 3-6 pixels away
+MIN_TEXTURE = 0.15  # share of 8 x 8 blocks with a grey spread >= 6 that both sides of a cut need
+PICTURE_AREA = 0.06  # of the frame: smaller panels hold no picture worth checking
+PICTURE_SIDE = 0.2  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
+_BLOCK = 8
+
+Box = tuple[int, int, int, int]
+
+
+def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray | None = None) -> list[Box]:
+    """The panels of a frame (see the module docstring), largest first."""
+    img = _Lines([p for p in (grey, cb, cr) if p is not None])
+    h, w = grey.shape
+    out: list[Box] = []
+    _split(img, _texture_map(grey), (0, 0, w, h), (w, h), 0, out)
+    out.sort(key=lambda b: (-b[2] * b[3], b[1], b[0]))
+    return out[:MAX_PANELS]
+
+
+def pictures(boxes: list[Box], grey: np.ndarray) -> list[Box]:
+    """The panels large and structured enough to hold a photo."""
+    h, w = grey.shape
+    tex = _texture_map(grey)
+    least = PICTURE_SIDE * max(h, w)
+    return [b for b in boxes if b[2] * b[3] >= PICTURE_AREA * w * h and min(b[2], b[3]) >= least and _textured(tex, b)]
+
+
+def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int, out: list[Box]) -> None:
+    box = _trim(img, box)
+    if box[2] <= 0 or box[3] <= 0:
+        return
+    if depth < MAX_DEPTH and len(out) < MAX_PANELS:
+        cut = _best_cut(img, tex, box, frame)
+        if cut is not None:
+            first, second = cut
+            _split(img, tex, first, frame, depth + 1, out)
+            _split(img, tex, second, frame, depth + 1, out)
+            return
+    out.append(box)
+
+
+class _Lines:
+    """The frame with running sums along rows and columns: the colour spread of any row or column
+    segment in constant time (a hostile upload cannot make the recursion slow)."""
+
+    def __init__(self, planes: list[np.ndarray]) -> None:
+        self.grey = planes[0].astype(np.float32)
+        sums = cv2.integral2(cv2.merge([np.ascontiguousarray(p) for p in planes]), sdepth=cv2.CV_64F)
+        self.sum, self.sq = (a.reshape(a.shape[0], a.shape[1], len(planes)) for a in sums)  # (h + 1, w + 1, channels)
+
+    def uniform(self, box: Box, axis: int) -> np.ndarray:
+        """Per line of ``box`` (rows for axis=1, columns for axis=0): whether it is one colour."""
+        x, y, w, h = box
+        if axis == 1:
+            s1, s2 = (a[y + 1:y + h + 1, x + w] - a[y:y + h, x + w] - a[y + 1:y + h + 1, x] + a[y:y + h, x]
+                      for a in (self.sum, self.sq))
+            n = w
+        else:
+            s1, s2 = (a[y + h, x + 1:x + w + 1] - a[y + h, x:x + w] - a[y, x + 1:x + w + 1] + a[y, x:x + w]
+                      for a in (self.sum, self.sq))
+            n = h
+        mean = s1 / max(n, 1)
+        var = np.maximum(s2 / max(n, 1) - mean * mean, 0.0)
+        return np.sqrt(var.max(axis=-1)) < UNIFORM
+
+
+def _trim(img: _Lines, box: Box) -> Box:
+    """Strip uniform margins (rows and columns of one colour along the edges)."""
+    x, y, w, h = box
+    rows = img.uniform(box, axis=1)
+    cols = img.uniform(box, axis=0)
+    if rows.all() or cols.all():
+        return (x, y, 0, 0)
+    top = int(np.argmin(rows))
+    bottom = int(np.argmin(rows[::-1]))
+    left = int(np.argmin(cols))
+    right = int(np.argmin(cols[::-1]))
+    return (x + left, y + top, w - left - right, h - top - bottom)
+
+
+def _texture_map(grey: np.ndarray) -> np.ndarray:
+    """Per 8 x 8 block of the frame: whether its grey spread is at least 6 (structure, not a plain area)."""
+    h, w = grey.shape
+    g = grey[: h - h % _BLOCK, : w - w % _BLOCK].astype(np.float32)
+    blocks = g.reshape(g.shape[0] // _BLOCK, _BLOCK, g.shape[1] // _BLOCK, _BLOCK)
+    return blocks.std(axis=(1, 3)) >= 6.0
+
+
+def _textured(tex: np.ndarray, box: Box) -> bool:
+    x, y, w, h = box
+    part = tex[y // _BLOCK:(y + h) // _BLOCK, x // _BLOCK:(x + w) // _BLOCK]
+    return part.size > 0 and float(part.mean()) >= MIN_TEXTURE
+
+
+def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int]) -> tuple[Box, Box] | None:
+    x, y, w, h = box
+    part = img.grey[y:y + h, x:x + w]
+    options = []
+    for axis in (0, 1):  # 0: a horizontal cut (between rows), 1: a vertical one (between columns)
+        length = h if axis == 0 else w
+        least = int(MIN_SIDE * (frame[1] if axis == 0 else frame[0]))
+        lines = part if axis == 0 else part.T
+        uniform = img.uniform(box, axis=1 if axis == 0 else 0)
+        for start, stop, strength in _gutters(uniform, least) + _seams(lines, least):
+            if axis == 0:
+                a, b = (x, y, w, start), (x, y + stop, w, h - stop)
+            else:
+                a, b = (x, y, start, h), (x + stop, y, w - stop, h)
+            if _textured(tex, a) and _textured(tex, b):
+                options.append((strength, -abs(start + stop - length), a, b))
+    if not options:
+        return None
+    best = max(options, key=lambda o: (o[0], o[1]))
+    return best[2], best[3]
+
+
+def _gutters(uniform: np.ndarray, least: int) -> list[tuple[int, int, float]]:
+    """Bands of one-colour lines (``uniform``: per line) with at least ``least`` lines on each side."""
+    n = len(uniform)
+    out = []
+    i = 0
+    while i < n:
+        if not uniform[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and uniform[j]:
+            j += 1
+        if i >= least and n - j >= least and j - i <= max(2, MAX_GUTTER * n):
+            out.append((i, j, 2.0))  # a gutter is surer than any seam
+        i = j
+    return out
+
+
+def _seams(lines: np.ndarray, least: int) -> list[tuple[int, int, float]]:
+    """Lines (``lines``: grey, (n, length)) across which most pixels change much more than they do just before and after."""
+    n = lines.shape[0]
+    if n < 2 * least + 2 or n < 16:
+        return []
+    # steps over two lines (resizing and JPEG blur a seam over about two pixels): across[k] is
+    # between line k and k+2; the step before it (k-2 to k) and after it (k+2 to k+4)
+    two = np.abs(lines[2:] - lines[:-2])
+    across = two[2:-2]
+    calm = np.maximum(two[:-4], two[4:])
+    jump = across > 2.0 * calm + SEAM_STEP
+    share = jump.mean(axis=1)
+    # along the whole line, not in one part of it (the edge of a patch pasted into one photo)
+    length = jump.shape[1] - jump.shape[1] % SEAM_PARTS
+    spread = (jump[:, :length].reshape(len(jump), SEAM_PARTS, -1).mean(axis=2) >= SEAM_SHARE / 2).sum(axis=1)
+    share = np.where(spread >= SEAM_PARTS - 1, share, 0.0)
+    out = []
+    lo, hi = max(least - 3, 6), min(n - least - 3, len(share) - 6)
+    if hi <= lo:
+        return []
+    ks = lo + np.argsort(share[lo:hi])[::-1][:4]
+    for k in ks.tolist():
+        if share[k] < SEAM_SHARE:
+            break
+        around = max(share[k - 6:k - 2].max(), share[k + 3:k + 7].max(), 0.02)
+        if share[k] >= SEAM_CONTRAST * around:
+            out.append((k + 3, k + 3, 1.0 + float(share[k])))
+    return out

@@ -1,0 +1,107 @@
+"""Every instance of a registered photo in one upload (issue 20, item 1): a before/after collage of a
+registered photo and a fake made from it flags the fake's half, two unedited copies side by side are
+a re-share only, and a grid holding one fake among unrelated photos flags that cell. Real candidate
+search (DerivativeIndex) and verification; images are synthetic scenes (tests/derivative_scenes.py)."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from ncii_shield.index.derivative import DerivativeIndex
+from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.instances import find_instances
+from ncii_shield.signals.derivative.verify import Outcome, Upload
+
+from tests.derivative_scenes import edit, jpeg, scene
+
+BOX = (250, 150, 300, 250)  # x, y, w, h in the 800 x 600 scene: 16 %
+GUTTER = 12
+
+
+@pytest.fixture(scope="module")
+def index() -> DerivativeIndex:
+    idx = DerivativeIndex()
+    idx.add_features_many([(F.photo_features(scene(seed)), seed) for seed in (1, 2)])
+    return idx
+
+
+def jpeg_rgb(img: np.ndarray, quality: int) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(jpeg(img, quality))).convert("RGB"))
+
+
+def check(index: DerivativeIndex, rgb: np.ndarray):  # noqa: ANN201
+    return find_instances(rgb, Upload.from_rgb(rgb), lambda u: [(None, h) for h in index.check(u)])
+
+
+def side_by_side(*pictures: np.ndarray, gutter: int = GUTTER) -> np.ndarray:
+    h = 480
+    parts = [cv2.resize(p, (round(p.shape[1] * h / p.shape[0]), h), interpolation=cv2.INTER_AREA) for p in pictures]
+    out = np.full((h, sum(p.shape[1] for p in parts) + gutter * (len(parts) - 1), 3), 255, np.uint8)
+    x = 0
+    for p in parts:
+        out[:, x:x + p.shape[1]] = p
+        x += p.shape[1] + gutter
+    return out
+
+
+def inside(box: list[int], area: tuple[int, int, int, int]) -> float:
+    """Share of ``box`` inside ``area``."""
+    x0, y0 = max(box[0], area[0]), max(box[1], area[1])
+    x1, y1 = min(box[0] + box[2], area[0] + area[2]), min(box[1] + box[3], area[1] + area[3])
+    return max(0, x1 - x0) * max(0, y1 - y0) / (box[2] * box[3])
+
+
+@pytest.mark.parametrize("gutter", [GUTTER, 0])
+@pytest.mark.parametrize("fake_first", [False, True])
+def test_a_before_after_collage_flags_the_edited_half(index, gutter, fake_first):
+    fake = edit("noise", scene(1), BOX, seed=3)
+    pictures = (fake, scene(1)) if fake_first else (scene(1), fake)
+    collage = jpeg_rgb(side_by_side(*pictures, gutter=gutter), 85)
+    found = check(index, collage)
+    flags = [i for i in found if i.verdict.outcome is Outcome.DERIVATIVE]
+    assert [i.id for i in flags] == [1], [(i.id, i.verdict.outcome, i.verdict.instance_box) for i in found]
+    half = (0, 0, 640, 480) if fake_first else (640 + gutter, 0, 640, 480)
+    assert inside(flags[0].verdict.instance_box, half) > 0.9, flags[0].verdict.instance_box
+    # the edited region, carried into the upload, lies on the fake's noise box (scaled 0.8 into its half)
+    outline = np.array(flags[0].verdict.edited_outline)
+    bx, by, bw, bh = (v * 0.8 for v in BOX)
+    centre = outline.mean(axis=0) - [half[0], 0]
+    assert abs(centre[0] - (bx + bw / 2)) < 40 and abs(centre[1] - (by + bh / 2)) < 40, outline
+    # the unedited half is found too, as a re-share of the same photo
+    reshares = [i for i in found if i.verdict.outcome is Outcome.RESHARE]
+    assert [i.id for i in reshares] == [1]
+    other = (640 + gutter, 0, 640, 480) if fake_first else (0, 0, 640, 480)
+    assert inside(reshares[0].verdict.instance_box, other) > 0.9
+
+
+def test_two_unedited_copies_are_a_reshare_only(index):
+    collage = jpeg_rgb(side_by_side(scene(1), cv2.resize(scene(1), (640, 480))), 85)
+    found = check(index, collage)
+    assert found and {i.verdict.outcome for i in found} == {Outcome.RESHARE}
+    assert {i.id for i in found} == {1}
+    assert len(found) == 2  # both copies, each with its own box
+
+
+def test_a_grid_with_one_fake_among_unrelated_photos_flags_that_cell(index):
+    cells = [scene(11), scene(12), edit("flat", scene(2), BOX, seed=4), scene(13)]
+    side = 600
+    grid = np.full((2 * side + GUTTER, 2 * side + GUTTER, 3), 255, np.uint8)
+    for k, c in enumerate(cells):
+        y, x = (k // 2) * (side + GUTTER), (k % 2) * (side + GUTTER)
+        grid[y:y + side, x:x + side] = cv2.resize(c[:, 100:700], (side, side), interpolation=cv2.INTER_AREA)
+    found = check(index, jpeg_rgb(grid, 85))
+    flags = [i for i in found if i.verdict.outcome is Outcome.DERIVATIVE]
+    assert [i.id for i in flags] == [2], [(i.id, i.verdict.outcome, i.verdict.instance_box) for i in found]
+    assert inside(flags[0].verdict.instance_box, (0, side + GUTTER, side, side)) > 0.9, flags[0].verdict.instance_box
+    assert [i for i in found if i.id != 2] == []  # the unrelated photos match nothing
+
+
+def test_one_photo_is_one_instance(index):
+    found = check(index, jpeg_rgb(edit("noise", scene(1), BOX, seed=3), 85))
+    assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)]
+    assert found[0].verdict.instance_box == [0, 0, 800, 600]
