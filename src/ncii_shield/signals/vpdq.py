@@ -34,7 +34,7 @@ from ncii_shield.signals._hex import parse_hex
 from ncii_shield.signals.base import HashResult, SignalType, VideoHasher
 
 if TYPE_CHECKING:
-    from ncii_shield.media.video import VideoLimits
+    from ncii_shield.media.video import VideoInfo, VideoLimits
 
 SECONDS_PER_HASH = 1.0
 QUALITY_THRESHOLD = 50
@@ -151,12 +151,22 @@ class VpdqSignal(SignalType, VideoHasher):
         return VpdqIndex
 
 
-def hash_video_frames(path: str | os.PathLike[str], seconds_per_hash: float = SECONDS_PER_HASH) -> list[VpdqFrame]:
-    """Per-frame PDQ of a video file (check it first with :func:`~ncii_shield.media.video.probe_video`)."""
+def hash_video_frames(path: str | os.PathLike[str], seconds_per_hash: float = SECONDS_PER_HASH, *,
+                      limits: VideoLimits | None = None) -> list[VpdqFrame]:
+    """Per-frame PDQ of a video file, bit for bit the reference ``vpdq`` package's values: one
+    bounded decode pass (:func:`decode_video`) instead of ``vpdq.computeHash``, which decodes in this
+    process at full size and keeps every hashed frame in memory (1.7 GB for a 2-second 8192 x 8192
+    video; docs/reliability.md). tests/unit/signals/test_vpdq_one_pass.py compares the two."""
+    return decode_video(path, limits=limits, readings=False, seconds_per_hash=seconds_per_hash).frames
+
+
+def hash_video_frames_reference(path: str | os.PathLike[str], seconds_per_hash: float = SECONDS_PER_HASH) -> list[VpdqFrame]:
+    """The same frames from the reference ``vpdq`` package itself (its own decoder; unbounded memory:
+    for tests and benchmarks, on trusted files)."""
     try:
         import vpdq
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise Unavailable("video hashing needs the 'video' extra: pip install 'ncii-shield[video]'") from exc
+        raise Unavailable("the reference vPDQ needs the 'video' extra: pip install 'ncii-shield[video]'") from exc
     try:
         features = vpdq.computeHash(str(path), seconds_per_hash=seconds_per_hash)
     except Exception as exc:
@@ -169,6 +179,92 @@ def hash_video_frames(path: str | os.PathLike[str], seconds_per_hash: float = SE
 
 
 QUERY_FRAMES_PER_SECOND = 2.0
+#: At most this many frames are read for the query side (a long upload is sampled more sparsely).
+MAX_QUERY_FRAMES = 3_600
+QUERY_SIDE = 320
+
+
+@dataclass
+class DecodedVideo:
+    """What one decode pass of an upload gives (:func:`decode_video`): ``frames``, the reference
+    vPDQ (what is exchanged); ``readings``, the query side's readings (mirrored, border-cropped, ...);
+    ``stills``, ``(seconds, RGB)`` frames for the photo detectors; ``info``, what ffprobe said."""
+
+    info: VideoInfo
+    frames: list[VpdqFrame]
+    readings: list[VpdqFrame]
+    stills: list[tuple[float, np.ndarray]]
+
+
+def _frame_pdq(rgb: np.ndarray) -> tuple[str, int]:
+    """The reference's PDQ of one full-size frame: the bindings (as vPDQ's own code: RGB -> float luma
+    -> PDQ) up to 1.5 MP, the streamed reference arithmetic above (a few MB instead of ~26 bytes a
+    pixel; the same bits)."""
+    import pdqhash
+
+    from ncii_shield.signals import pdq_strips
+    from ncii_shield.signals.pdq import BINDINGS_MAX_PIXELS, bits_to_hex
+
+    if rgb.shape[0] * rgb.shape[1] > BINDINGS_MAX_PIXELS and pdq_strips.available():
+        vectors, quality = pdq_strips.hash_bits(rgb)
+        return bits_to_hex(vectors[0]), int(quality)
+    vector, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return bits_to_hex(vector), int(quality)
+
+
+def decode_video(path: str | os.PathLike[str], *, limits: VideoLimits | None = None, reference: bool = True,
+                 readings: bool = True, dihedral: bool = False, query_fps: float = QUERY_FRAMES_PER_SECOND,
+                 stills: int = 0, still_side: int = 640,
+                 seconds_per_hash: float = SECONDS_PER_HASH) -> DecodedVideo:
+    """Probe a video, then decode it **once** (:func:`ncii_shield.media.video.decode_pass`) into
+    everything the upload pipeline needs: the reference vPDQ frames (``reference``; every
+    ``int(seconds_per_hash x frame rate)``-th decoded frame at full size, timestamp = frame number /
+    frame rate, PDQ of its RGB24 pixels: what ``vpdq.computeHash`` does), the query-side readings
+    (``readings``: frames at ``query_fps`` scaled to 320 px, :func:`ncii_shield.signals.frames.hash_query_frames`),
+    and up to about ``stills`` evenly spread frames at ``still_side`` pixels for the photo detectors."""
+    from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, FrameStream, decode_pass, probe_video
+    from ncii_shield.signals.frames import hash_query_frames
+
+    limits = limits or DEFAULT_VIDEO_LIMITS
+    info = probe_video(path, limits)
+    if min(info.width, info.height) < 5:
+        raise UndecodableVideo(f"the video is {info.width}x{info.height}; vPDQ hashes frames of at least 5 x 5 pixels")
+    out = DecodedVideo(info, [], [], [])
+    streams = []
+    if reference:
+        if info.frame_rate <= 0:
+            raise UndecodableVideo("the video stream declares no frame rate; vPDQ needs one")
+        rate32 = np.float32(info.frame_rate)  # the reference's frame rate is a C float
+        every = max(1, int(seconds_per_hash * float(rate32)))
+
+        def hash_reference(items) -> None:  # noqa: ANN001
+            for k, rgb in items:
+                n = k * every
+                pdq, quality = _frame_pdq(rgb)
+                # the reference's timestamp: frame number / frame rate in C floats
+                out.frames.append(VpdqFrame(n, float(np.float32(n) / rate32), pdq, quality))
+
+        streams.append((FrameStream(every=every, reuse=True), hash_reference))  # hashed at once, never kept
+    if readings:
+        fps = min(query_fps, MAX_QUERY_FRAMES / max(info.duration_s, 1e-3))
+
+        def hash_readings(items) -> None:  # noqa: ANN001
+            out.readings.extend(hash_query_frames(((k / fps, rgb) for k, rgb in items), dihedral=dihedral))
+
+        streams.append((FrameStream(fps=fps, max_side=QUERY_SIDE), hash_readings))
+    if stills > 0:
+        still_fps = min(2.0, stills / max(info.duration_s, 0.5))
+
+        def keep(items) -> None:  # noqa: ANN001
+            out.stills.extend((round(k / still_fps, 2), rgb) for k, rgb in items)
+
+        streams.append((FrameStream(fps=still_fps, max_side=still_side), keep))
+    decode_pass(path, info, streams, limits=limits)
+    if reference and not out.frames:
+        raise UndecodableVideo("the video has no decodable frames")
+    if readings and not out.readings and not reference:
+        raise UndecodableVideo("the video has no decodable frames")
+    return out
 
 
 def hash_query_video(path: str | os.PathLike[str], *, fps: float = QUERY_FRAMES_PER_SECOND,
@@ -178,11 +274,7 @@ def hash_query_video(path: str | os.PathLike[str], *, fps: float = QUERY_FRAMES_
     (when bars or a still surround are found) and zoomed out (:func:`ncii_shield.signals.frames.hash_query_frames`).
 
     Pass them as ``extra`` to :meth:`ncii_shield.index.vpdq.VpdqIndex.video_matches`. They are ours:
-    never banked, exported or compared with the reference's values outside this process.
+    never banked, exported or compared with the reference's values outside this process. The upload
+    pipeline gets them from the same decode pass as the reference frames (:func:`decode_video`).
     """
-    from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, probe_video, sample_frames
-    from ncii_shield.signals.frames import hash_query_frames
-
-    limits = limits or DEFAULT_VIDEO_LIMITS
-    info = probe_video(path, limits)
-    return hash_query_frames(sample_frames(path, info, fps=fps, limits=limits), dihedral=dihedral)
+    return decode_video(path, limits=limits, reference=False, dihedral=dihedral, query_fps=fps).readings

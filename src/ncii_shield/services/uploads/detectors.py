@@ -45,6 +45,7 @@ class DecodedUpload:
     hashes: PhotoHashes | VideoHashes
     photo: DecodedPhoto | None = None
     video_path: Path | None = None
+    video: Any = None  # signals.vpdq.DecodedVideo: a video's one decode pass (readings, frames for photo detectors)
 
 
 @dataclass(frozen=True)

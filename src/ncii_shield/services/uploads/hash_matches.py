@@ -56,7 +56,10 @@ class HashMatches:
         if index is None or len(index) == 0:
             return []
         frames = value_to_frames(upload.hashes.vpdq)  # type: ignore[union-attr]
-        extra = hash_query_video(upload.video_path, dihedral=scope.dihedral) if upload.video_path else []
+        if upload.video is not None:  # the pipeline's one decode pass made them with the reference frames
+            extra = upload.video.readings
+        else:
+            extra = hash_query_video(upload.video_path, dihedral=scope.dihedral) if upload.video_path else []
         found = []
         for vm in index.video_matches(frames, extra=extra, rule=VIDEO_RULE):  # type: ignore[attr-defined]
             bank_id = scope.follower.bank_id_of(vm.signal_id)

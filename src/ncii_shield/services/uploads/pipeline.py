@@ -19,6 +19,7 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,15 +29,17 @@ from ncii_shield.index.follower import IndexFollower
 from ncii_shield.media.decode import decode_photo
 from ncii_shield.media.sniff import ContentType, sniff_content_type
 from ncii_shield.media.video import video_file_from_bytes
-from ncii_shield.services.hashing import (HashOptions, PhotoHashes, VideoHashes, hash_decoded_photo,
-                                          hash_video_path)
+from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes, hash_decoded_photo
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.matching import Match, Matcher
 from ncii_shield.services.uploads.derivative_flags import Derivatives
 from ncii_shield.services.uploads.detectors import DecodedUpload, Detector, Findings, Scope
 from ncii_shield.services.uploads.hash_matches import HashMatches
 from ncii_shield.services.uploads.policy import Policy, ReviewDecision
+from ncii_shield.signals.md5 import Md5Signal
 from ncii_shield.signals.pdq import is_weak
+from ncii_shield.signals.sha256 import Sha256Signal
+from ncii_shield.signals.vpdq import DecodedVideo, decode_video
 
 log = logging.getLogger("ncii_shield.uploads")
 
@@ -216,8 +219,10 @@ class UploadPipeline:
             hash_options = replace(hash_options, dihedral=True)
         if sniff_content_type(data[:512]) is ContentType.VIDEO:
             with video_file_from_bytes(data, hash_options.video_limits) as path:
-                hashes = hash_video_path(path, hash_options)
-                verdict = self._detect(DecodedUpload(data, "video", hashes, video_path=path), scope)
+                video = self._decode_video(path, scope, hash_options)
+                hashes = VideoHashes(frames=video.frames, md5=Md5Signal.hash_bytes(data).value,
+                                     sha256=Sha256Signal.hash_bytes(data).value)
+                verdict = self._detect(DecodedUpload(data, "video", hashes, video_path=path, video=video), scope)
         else:
             photo = decode_photo(data, apply_orientation=hash_options.apply_orientation,
                                  limits=hash_options.photo_limits)
@@ -231,6 +236,17 @@ class UploadPipeline:
         verdict.review = self.policy.decide(verdict, principal.tenant_id)
         self._record(principal, verdict, options)
         return verdict
+
+    def _decode_video(self, path: Path, scope: Scope, options: HashOptions) -> DecodedVideo:
+        """One decode pass of a video for every detector: the reference vPDQ frames, the query-side
+        readings (when a banked video could match) and the frames the photo detectors see (when
+        one of them wants frames)."""
+        index = self.follower.indexes.get("vpdq")
+        stills = VIDEO_PHOTO_FRAMES if any(
+            "video" not in d.media and "photo" in d.media and getattr(d, "wants", lambda s: True)(scope)
+            for d in self.detectors) else 0
+        return decode_video(path, limits=options.video_limits, readings=index is not None and len(index) > 0,
+                            dihedral=scope.dihedral, stills=max(0, stills), still_side=FRAME_SIDE)
 
     def _detect(self, upload: DecodedUpload, scope: Scope) -> Verdict:
         verdict = Verdict(upload.hashes, skipped=dict(self.unavailable))
@@ -256,7 +272,7 @@ class UploadPipeline:
             self._merge(verdict, detector.name, findings)
             if findings.context:
                 scope = replace(scope, context=scope.context | (findings.context & CONTEXTS))
-        if photo_only and upload.video_path is not None:
+        if photo_only and upload.video is not None:
             self._detect_frames(upload, scope, photo_only, verdict)
         return verdict
 
@@ -270,15 +286,12 @@ class UploadPipeline:
         for d in detectors:
             if d.requires - scope.context:
                 verdict.skipped[d.name] = f"needs {', '.join(sorted(d.requires - scope.context))} content"
-        if not wanted or VIDEO_PHOTO_FRAMES <= 0:
+        if not wanted or VIDEO_PHOTO_FRAMES <= 0 or upload.video is None:
             return
         from ncii_shield.media.decode import DecodedPhoto
-        from ncii_shield.media.video import probe_video, sample_frames
 
-        info = probe_video(upload.video_path)
-        fps = min(2.0, VIDEO_PHOTO_FRAMES / max(info.duration_s, 0.5))
         seen: set[tuple[str, int]] = {("matches", m.signal_id) for m in verdict.matches}
-        for t, rgb in sample_frames(upload.video_path, info, fps=fps, max_side=FRAME_SIDE):
+        for t, rgb in upload.video.stills:  # sampled in the one decode pass (_decode_video)
             frame = DecodedUpload(upload.data, "photo", upload.hashes,
                                   DecodedPhoto(np.ascontiguousarray(rgb), "video-frame", "RGB", 1, False))
             for detector in wanted:
