@@ -205,6 +205,13 @@ class DerivativeOut(BaseModel):
     transform: list[list[float]] = Field(description="2 x 3 similarity from the upload's pixels to the registered photo's")
     edited_share: float = Field(description="share of the registered photo that was replaced (0-1)")
     shared: bool = Field(description="the bank belongs to another tenant that shares it")
+    instance_box: list[int] | None = Field(default=None, description="[x, y, w, h] of the edited picture in the "
+                                           "upload's pixels (one picture of a collage, or the whole photo)")
+    edited_outline: list[list[float]] | None = Field(default=None, description="the replaced part's 4 corners in "
+                                                     "the upload's pixels")
+    upload_size: list[int] | None = Field(default=None, description="[width, height] of the upload that was checked")
+    unedited_boxes: list[list[int]] | None = Field(default=None, description="[x, y, w, h] of unedited copies of the "
+                                                   "same registered photo in the upload (the original beside its fake)")
     action: str | None = Field(default=None, description="the trust policy's action for this flag (docs/trust.md)")
     action_reason: str | None = None
 

@@ -5,7 +5,9 @@ Reviewers log in with a reviewer (or admin) API key: the page session is a rando
 HttpOnly, SameSite=Strict cookie scoped to ``/review``. Every POST carries the CSRF token; no page has
 inline script (``static/review.js`` is the only script). Media previews are off: a platform's copy is
 loaded only when the reviewer clicks, and shown blurred until a second click; the page's CSP allows
-images from ``NCII_SHIELD_PREVIEW_ORIGINS`` (space-separated) only on the item page.
+images from ``NCII_SHIELD_PREVIEW_ORIGINS`` (space-separated) only on the item page. For derivative
+flags the evidence (each edited instance's box in the upload and the replaced region, and the
+unedited photo beside it) is drawn over the preview, which stays blurred (:func:`derivative_evidence`).
 """
 
 from __future__ import annotations
@@ -161,6 +163,50 @@ def _minors(principal: Principal) -> bool:
     return principal.allows("mandatory_report")
 
 
+_MAX_EVIDENCE = 20  # flags drawn per item (a collage or grid holds a few)
+
+
+def _numbers(value: object, n: int) -> list[float] | None:
+    """``value`` as a list of ``n`` finite numbers of plausible size, or None (details come from the
+    platform or a stored check: never trusted to be well formed)."""
+    if not isinstance(value, list | tuple) or len(value) != n:
+        return None
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not abs(v) < 1e6 or v != v:
+            return None
+        out.append(round(float(v), 1))
+    return out
+
+
+def derivative_evidence(details: object) -> dict | None:
+    """What to draw over the preview for an item's derivative flags: ``{"width", "height", "flags":
+    [{"bank", "signal_id", "box", "outline", "unedited"}]}`` in the upload's pixels (an SVG with that
+    view box lies over the preview image, so it scales with it), or None when there is nothing to draw."""
+    flags = details.get("derivatives") if isinstance(details, dict) else None
+    if not isinstance(flags, list):
+        return None
+    size, out = None, []
+    for flag in flags[:_MAX_EVIDENCE]:
+        if not isinstance(flag, dict):
+            continue
+        upload = _numbers(flag.get("upload_size"), 2)
+        box = _numbers(flag.get("instance_box"), 4)
+        if not upload or upload[0] <= 0 or upload[1] <= 0 or (size and upload != size) or not box:
+            continue
+        size = upload
+        corners = flag.get("edited_outline")
+        points = [_numbers(c, 2) for c in corners[:8]] if isinstance(corners, list) else []
+        outline = " ".join(f"{x:g},{y:g}" for x, y in points) if len(points) >= 3 and all(points) else None  # type: ignore[misc]
+        unedited = [b for b in (_numbers(u, 4) for u in (flag.get("unedited_boxes") or [])[:8]) if b] \
+            if isinstance(flag.get("unedited_boxes"), list) else []
+        out.append({"bank": str(flag.get("bank", ""))[:100], "signal_id": str(flag.get("signal_id", ""))[:20],
+                    "box": box, "outline": outline, "unedited": unedited})
+    if not out or size is None:
+        return None
+    return {"width": size[0], "height": size[1], "flags": out}
+
+
 def _item_with_requester(shield, principal: Principal, item_id: int, *, start: bool = False):  # noqa: ANN001, ANN202
     """The item and, for a removal request, the request with the requester's details. Those details
     come only from ``notices.personal_view``, which records the read in the audit log: every page that
@@ -190,7 +236,8 @@ async def item_page(request: Request, item_id: int) -> Response:
                                                start=True)
     except NciiShieldError as exc:
         return _error_page(request, principal, exc)
-    response = render(request, "review_item.html", item=item, notice=notice, who=principal.key_prefix)
+    response = render(request, "review_item.html", item=item, notice=notice, who=principal.key_prefix,
+                      evidence=derivative_evidence(item.details))
     origins = os.environ.get("NCII_SHIELD_PREVIEW_ORIGINS", "").split()
     if origins:
         response.headers["Content-Security-Policy"] = csp_with_images_from(origins)

@@ -32,7 +32,7 @@ import numpy as np
 from ncii_shield.errors import InvalidSignal
 from ncii_shield.signals.derivative.verify import Outcome, Upload, Verdict
 
-MAX_PANEL_CHECKS = 6  # pictures of a composite checked on their own (largest first)
+MAX_PANEL_CHECKS = 9  # pictures of a composite checked on their own (largest first; panels.MAX_PANELS)
 SAME_INSTANCE = 0.5  # boxes overlapping by this share of the smaller one are one instance
 
 

@@ -60,6 +60,7 @@ SOFT_FILL = 5  # cells: plain cells this close between smoothed ones belong to t
 _STD_CAP = 63.75  # the stored spread is capped here
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
+PANEL_COVERED = 0.85  # ... or when the fit covers this share of it
 
 
 class Outcome(str, Enum):
@@ -303,9 +304,10 @@ def _unflip(pts: np.ndarray, upload: Upload) -> np.ndarray:
 def _instance_area(upload: Upload, reg: PhotoFeatures, matrix: np.ndarray, mirrored: bool,
                    inlier_points: np.ndarray) -> np.ndarray:
     """Where a fitted instance lies in the upload's frame (as uploaded, 255 inside): the registered
-    photo's outline carried back by the fit, less the pictures of a composite that hold none of its
-    inliers (a collage's next picture is not part of it, even when this one was cropped to fit its
-    panel). Gutters, margins and plain parts stay in: an edit can be plain."""
+    photo's outline carried back by the fit, less the pictures of a composite that hold (almost)
+    none of its inliers and that the outline only partly covers (a collage's next picture is not
+    part of it, even when this one was cropped to fit its panel). Gutters, margins and plain parts
+    stay in: an edit can be plain."""
     fh, fw = upload.frame.grey.shape
     inverse = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0], [reg.frame_w, 0], [reg.frame_w, reg.frame_h], [0, reg.frame_h]], np.float64)
@@ -318,9 +320,12 @@ def _instance_area(upload: Upload, reg: PhotoFeatures, matrix: np.ndarray, mirro
     quad = np.clip(np.round(quad), -4 * FRAME_SIDE, 5 * FRAME_SIDE).astype(np.int32)
     cv2.fillConvexPoly(area, quad, 255)
     least = max(2, PANEL_INLIERS * len(points))
+    outline = area.copy()
     for x, y, w, h in upload.panels:
         inside = (points[:, 0] >= x) & (points[:, 0] < x + w) & (points[:, 1] >= y) & (points[:, 1] < y + h)
-        if inside.sum() < least:
+        # a picture the fit covers whole is part of the same photo (a false cut along a horizon, an
+        # edit that fills a part); one it only reaches into is the next picture of a collage
+        if inside.sum() < least and outline[y:y + h, x:x + w].mean() < 255 * PANEL_COVERED:
             area[y:y + h, x:x + w] = 0
     return area
 

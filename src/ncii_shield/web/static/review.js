@@ -1,4 +1,5 @@
-// Review pages: the platform's copy is loaded only after a click, and shown blurred until a second click.
+// Review pages: the platform's copy is loaded only after a click, and shown blurred until a second click;
+// a derivative flag's evidence (boxes in the upload's pixels) is drawn over it, unblurred.
 const button = document.getElementById("show-preview");
 if (button) {
   button.addEventListener("click", () => {
@@ -10,7 +11,17 @@ if (button) {
     img.referrerPolicy = "no-referrer";
     img.src = button.dataset.previewUrl;
     img.addEventListener("click", () => img.classList.toggle("blurred"));
-    frame.appendChild(img);
+    const evidence = document.getElementById("evidence-template");
+    if (evidence) {
+      // a derivative flag's boxes, drawn over the (blurred) copy and scaled with it
+      const wrap = document.createElement("div");
+      wrap.className = "evidence-wrap";
+      wrap.appendChild(img);
+      wrap.appendChild(evidence.content.cloneNode(true));
+      frame.appendChild(wrap);
+    } else {
+      frame.appendChild(img);
+    }
     button.textContent = "Shown below (blurred)";
     button.disabled = true;
   });
