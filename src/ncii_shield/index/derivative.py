@@ -39,9 +39,18 @@ MIN_VOTES = 3
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
 SKIP_BELOW = 0.1  # of the votes of a candidate that verified: weaker candidates are not verified
 RATIO = 0.9
+STRONG_VOTES = 12  # candidates with fewer votes are "weak": only the MAX_WEAK with most votes are verified
+MAX_WEAK = 1
 IVF_FROM = 50_000
 QUERY_DESCRIPTORS = 500  # per orientation
+SAMPLE = 64  # of each photo's INDEX_KEYPOINTS coarse-first descriptors, the first this many are indexed
+LIST_SIZE = 1024  # descriptors per inverted list, on average, when the inverted file is (re)built
+MIN_LISTS, MAX_LISTS = 256, 65536
+TWO_LEVEL_FROM = 8192  # lists: from this many, the lists' centres are found through an inverted file of their own
+TOP_SHARE = 256  # ... of nlist / TOP_SHARE lists
+TOP_NPROBE = 4
 NPROBE = 4
+REBUILD_GROWTH = 2  # the inverted file is rebuilt with more lists once it holds this many times what it was built for
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -70,6 +79,8 @@ class DerivativeIndex(SignalIndex):
         self._lock = threading.RLock()
         self._faiss = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
         self._ivf = False
+        self._built_for = 0  # descriptors held when the inverted file was last built
+        self._quantizer: faiss.IndexBinary | None = None
         self._ids: set[int] = set()
         self._values: dict[int, F.PhotoFeatures] = {}
         self._lookup = lookup
@@ -100,34 +111,81 @@ class DerivativeIndex(SignalIndex):
         with self._lock:
             for _, id in batch:
                 self.remove(id)
-            desc = [f.descriptors[: F.INDEX_KEYPOINTS] for f, _ in batch]
+            desc = [f.descriptors[:SAMPLE] for f, _ in batch]
             labels = np.concatenate([np.full(len(d), id, dtype=np.int64) for d, (_, id) in zip(desc, batch)])
             codes = np.ascontiguousarray(np.concatenate(desc), dtype=np.uint8)
-            if not self._ivf and self._faiss.ntotal + len(codes) >= IVF_FROM:
+            total = self._faiss.ntotal + len(codes)
+            if total >= IVF_FROM and (not self._ivf or total >= REBUILD_GROWTH * self._built_for):
                 self._to_ivf(codes, labels)
             else:
-                self._faiss.add_with_ids(codes, labels)
+                self._add(codes, labels)
             for f, id in batch:
                 self._ids.add(id)
                 if self._lookup is None:
                     self._values[id] = f
 
+    def _stored(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored descriptor and its label, read back from faiss (for a rebuild)."""
+        if not self._ivf:
+            old = faiss.downcast_IndexBinary(self._faiss.index)
+            if not old.ntotal:
+                return np.zeros((0, 32), np.uint8), np.zeros(0, np.int64)
+            return (faiss.vector_to_array(old.xb).reshape(-1, 32),
+                    faiss.vector_to_array(self._faiss.id_map).astype(np.int64))
+        lists = self._faiss.invlists
+        codes, labels = [], []
+        for i in range(self._faiss.nlist):
+            n = lists.list_size(i)
+            if n:
+                codes.append(faiss.rev_swig_ptr(lists.get_codes(i), n * 32).reshape(n, 32).copy())
+                labels.append(faiss.rev_swig_ptr(lists.get_ids(i), n).astype(np.int64))
+        if not codes:
+            return np.zeros((0, 32), np.uint8), np.zeros(0, np.int64)
+        return np.concatenate(codes), np.concatenate(labels)
+
     def _to_ivf(self, codes: np.ndarray, labels: np.ndarray) -> None:
-        old = faiss.downcast_IndexBinary(self._faiss.index)
-        old_codes = faiss.vector_to_array(old.xb).reshape(-1, 32) if old.ntotal else np.zeros((0, 32), np.uint8)
-        old_labels = faiss.vector_to_array(self._faiss.id_map).astype(np.int64)
+        """(Re)build the inverted file over what is stored plus ``codes``: about LIST_SIZE descriptors per
+        list; the lists' centres are stored descriptors drawn at random (binary k-means at a million
+        photos costs minutes and gained little recall over this in the scale run), searched exactly
+        below TWO_LEVEL_FROM lists and through an inverted file of their own above."""
+        old_codes, old_labels = self._stored()
         codes, labels = np.concatenate([old_codes, codes]), np.concatenate([old_labels, labels])
-        nlist = int(min(4096, max(256, 2 * math.sqrt(len(codes)))))
-        quantizer = faiss.IndexBinaryFlat(256)
-        ivf = faiss.IndexBinaryIVF(quantizer, 256, nlist)
-        ivf.cp.niter = 10
+        del old_codes, old_labels
+        nlist = 1 << max(0, round(math.log2(max(1, len(codes) / LIST_SIZE))))
+        nlist = int(min(MAX_LISTS, max(MIN_LISTS, nlist)))
         rng = np.random.default_rng(0)
-        sample = codes[rng.choice(len(codes), size=min(len(codes), nlist * 16), replace=False)]
-        ivf.train(sample)
+        centres = np.unique(codes[rng.choice(len(codes), size=min(len(codes), 2 * nlist), replace=False)], axis=0)
+        centres = centres[rng.permutation(len(centres))[:nlist]]
+        nlist = len(centres)
+        if nlist >= TWO_LEVEL_FROM:  # the centres in an inverted file of their own: ~2 x sqrt(nlist) distances
+            top = faiss.IndexBinaryFlat(256)
+            top.add(np.ascontiguousarray(centres[rng.choice(nlist, size=nlist // TOP_SHARE, replace=False)]))
+            quantizer = faiss.IndexBinaryIVF(top, 256, nlist // TOP_SHARE)
+            quantizer.is_trained = True
+            quantizer.nprobe = TOP_NPROBE
+            self._top = top
+        else:
+            quantizer = faiss.IndexBinaryFlat(256)
+        quantizer.add(np.ascontiguousarray(centres))
+        ivf = faiss.IndexBinaryIVF(quantizer, 256, nlist)
+        ivf.is_trained = True
         ivf.nprobe = NPROBE
-        ivf.add_with_ids(codes, labels)
         self._quantizer = quantizer  # keep the Python wrapper alive as long as the index
-        self._faiss, self._ivf = ivf, True
+        self._faiss, self._ivf, self._built_for = ivf, True, len(codes)
+        for start in range(0, len(codes), 1 << 22):  # in parts: faiss assigns a batch's lists all at once
+            self._add(codes[start:start + (1 << 22)], labels[start:start + (1 << 22)])
+
+    def _add(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        """Add to faiss; a stored descriptor goes to the list of the nearest centre found through one
+        top-level list (a query looks through TOP_NPROBE of them)."""
+        two_level = self._ivf and isinstance(self._quantizer, faiss.IndexBinaryIVF)
+        if two_level:
+            self._quantizer.nprobe = 1
+        try:
+            self._faiss.add_with_ids(codes, labels)
+        finally:
+            if two_level:
+                self._quantizer.nprobe = TOP_NPROBE
 
     def remove(self, id: int) -> None:
         with self._lock:
@@ -144,7 +202,11 @@ class DerivativeIndex(SignalIndex):
     def memory_bytes(self) -> int:
         """Bytes held by the faiss index (codes and labels; centroids when inverted)."""
         n = self._faiss.ntotal
-        extra = self._faiss.nlist * 32 if self._ivf else 0
+        extra = 0
+        if self._ivf:
+            extra = self._faiss.nlist * (32 + 8 * 3)  # centres, list heads
+            if isinstance(self._quantizer, faiss.IndexBinaryIVF):
+                extra += self._faiss.nlist * (32 + 8)  # the centres' own inverted file
         return n * (32 + 8) + extra
 
     # -- queries -------------------------------------------------------------------------------
@@ -197,10 +259,15 @@ class DerivativeIndex(SignalIndex):
         signatures = self._signatures([c.id for c in found])
         hits = []
         confirmed = 0  # votes of the best candidate that verified
+        weak = 0  # candidates under STRONG_VOTES verified so far
         for c in found:
             reg = signatures.get(c.id)
             if reg is None or c.votes < SKIP_BELOW * confirmed:
                 continue
+            if c.votes < STRONG_VOTES:  # chance agreement looks like this: an unrelated upload stops early
+                if weak >= MAX_WEAK:
+                    continue
+                weak += 1
             verdict = verify(reg, upload, mirrored=c.mirrored)
             if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
                 verdict = verify(reg, upload, mirrored=not c.mirrored)  # symmetric scenes vote both ways

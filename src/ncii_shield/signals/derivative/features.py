@@ -140,6 +140,51 @@ def keypoints(grey: np.ndarray, limit: int = MAX_KEYPOINTS, *, coarse_first: int
     return pts[chosen], desc[chosen]
 
 
+def keypoints_both(grey: np.ndarray, limit: int = MAX_KEYPOINTS,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`keypoints` of the frame as it is and mirrored, from one detection:
+    ``(points, descriptors, mirrored points, mirrored descriptors)``.
+
+    Detection (FAST and Harris on every pyramid level: most of ORB's cost) is symmetric under a
+    horizontal flip, so the mirrored frame's keypoints are the frame's, mirrored (x -> width - 1 - x,
+    angle -> 180 - angle); only their descriptors are computed on the flipped frame. They equal what
+    detecting on the flipped frame gives for ~95 % of the points, at two thirds of the cost."""
+    orb = _orb()
+    found = orb.detect(grey, None)
+    empty = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+    if not found:
+        return (*empty, *empty)
+    pts = np.array([k.pt for k in found], dtype=np.float32)
+    response = np.array([k.response for k in found], dtype=np.float32)
+    chosen = []
+    for n, i in enumerate(_spread(pts, response, grey.shape, limit)):
+        k = found[i]
+        chosen.append(cv2.KeyPoint(k.pt[0], k.pt[1], k.size, k.angle, k.response, k.octave, n))
+    kept, desc = _in_order(*orb.compute(grey, chosen))  # compute() groups them by pyramid level
+    if not kept:
+        return (*empty, *empty)
+    w = grey.shape[1]
+    mirrored = []
+    for k in kept:  # mirrored on the keypoint's own pyramid level (width round(w / scale)), then back to the frame
+        scale = orb.getScaleFactor() ** (k.octave & 0xFF)
+        x = (round(w / scale) - 1 - k.pt[0] / scale) * scale
+        mirrored.append(cv2.KeyPoint(x, k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave, k.class_id))
+    mkept, mdesc = _in_order(*orb.compute(np.ascontiguousarray(grey[:, ::-1]), mirrored))
+    if not mkept:
+        mpts, mdesc = empty
+    else:
+        mpts = np.array([k.pt for k in mkept], dtype=np.float32)
+    return np.array([k.pt for k in kept], dtype=np.float32), desc, mpts, mdesc
+
+
+def _in_order(kept, desc):  # noqa: ANN001, ANN202
+    """Keypoints and descriptors back in the order given (their class_id), as :func:`keypoints` orders them."""
+    if desc is None or not kept:
+        return [], np.zeros((0, 32), np.uint8)
+    order = np.argsort([k.class_id for k in kept], kind="stable")
+    return [kept[i] for i in order], desc[order]
+
+
 def _spread(pts: np.ndarray, response: np.ndarray, shape: tuple[int, ...], limit: int) -> np.ndarray:
     """Indices of up to ``limit`` points, the strongest of each part of a 6 x 6 grid in turn."""
     if not len(pts):

@@ -1,0 +1,90 @@
+"""The derivative index as it grows towards a million photos: the inverted file is rebuilt with more
+lists as it grows, its centres go into an inverted file of their own past a number of lists, every
+photo stays findable and removable throughout, memory per photo stays within 4 KB, and one ORB
+detection serves both orientations of an upload."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ncii_shield.index import derivative as D
+from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.verify import Upload
+from tests.derivative_scenes import edit, reshared, scene
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[int, F.PhotoFeatures]:
+    return {i: F.photo_features(scene(300 + i)) for i in range(1, 5)}
+
+
+def filler(n: int, seed: int = 0) -> list[tuple[F.PhotoFeatures, int]]:
+    """``n`` photos of random descriptors (ids from 10,000): the crowd the real photos hide in."""
+    rng = np.random.default_rng(seed)
+    empty = np.zeros((0, 2), np.float32)
+    return [(F.PhotoFeatures(0, 0, 0, 0, empty, rng.integers(0, 256, (D.SAMPLE, 32), dtype=np.uint8), None),  # type: ignore[arg-type]
+             10_000 + k) for k in range(n)]
+
+
+def flagged(index: D.DerivativeIndex, seed: int) -> list[tuple[int, str]]:
+    upload = Upload.from_rgb(reshared("crop", edit("noise", scene(seed), (200, 100, 300, 300))))
+    return [(h.id, h.verdict.outcome.value) for h in index.check(upload)]
+
+
+def test_rebuilt_with_more_lists_as_it_grows(photos, monkeypatch):
+    monkeypatch.setattr(D, "IVF_FROM", 2_000)
+    monkeypatch.setattr(D, "LIST_SIZE", 16)
+    monkeypatch.setattr(D, "MIN_LISTS", 16)
+    index = D.DerivativeIndex()
+    index.add_features_many([(f, i) for i, f in photos.items()])  # 4 x 64 descriptors: still exact
+    assert not index._ivf
+    index.add_features_many(filler(40))  # past IVF_FROM: an inverted file
+    assert index._ivf
+    first = index._faiss.nlist
+    index.add_features_many(filler(200, seed=1)[40:])  # more than doubled: rebuilt with more lists
+    assert index._faiss.nlist > first
+    assert index._faiss.ntotal == (4 + 200) * D.SAMPLE  # nothing lost in the rebuild
+    assert flagged(index, 302) == [(2, "derivative")]
+    index.remove(2)
+    assert flagged(index, 302) == []
+    assert len(index) == 203
+
+
+def test_two_level_centres_still_find_the_photo(photos, monkeypatch):
+    monkeypatch.setattr(D, "IVF_FROM", 2_000)
+    monkeypatch.setattr(D, "LIST_SIZE", 8)
+    monkeypatch.setattr(D, "MIN_LISTS", 16)
+    monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512)
+    monkeypatch.setattr(D, "TOP_SHARE", 16)
+    index = D.DerivativeIndex()
+    index.add_features_many([(f, i) for i, f in photos.items()] + filler(300))
+    assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF)
+    assert index._faiss.nlist >= 512
+    assert flagged(index, 303) == [(3, "derivative")]
+    assert flagged(index, 999) == []  # not registered
+    # later adds go to the lists of their nearest centres too
+    index.add_features_many([(scene_features, 7) for scene_features in [F.photo_features(scene(307))]])
+    assert flagged(index, 307) == [(7, "derivative")]
+
+
+def test_memory_per_photo_within_4_kb():
+    index = D.DerivativeIndex()
+    index.add_features_many(filler(1_000))
+    assert index._ivf
+    assert index.memory_bytes() / len(index) <= 4096
+
+
+def test_one_detection_serves_both_orientations():
+    grey = F.to_frame(scene(311)).grey
+    pts, desc, mpts, mdesc = F.keypoints_both(grey, 1000)
+    plain = F.keypoints(grey, 1000)
+    flipped = F.keypoints(np.ascontiguousarray(grey[:, ::-1]), 1000)
+    assert len(pts) == len(mpts) > 500
+    np.testing.assert_array_equal(pts, plain[0])  # as uploaded: the very same keypoints and descriptors
+    np.testing.assert_array_equal(desc, plain[1])
+    # mirrored: the keypoints that detecting on the flipped frame finds, with the same descriptors
+    gap = np.abs(mpts[:, None, :] - flipped[0][None, :, :]).max(axis=2)
+    matched = gap.min(axis=1) <= 0.01
+    assert matched.mean() > 0.9
+    assert (mdesc[matched] == flipped[1][gap.argmin(axis=1)[matched]]).all(axis=1).mean() > 0.95
