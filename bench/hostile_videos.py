@@ -64,6 +64,7 @@ def measure(path: Path, step: str) -> dict:
     _frame_pdq(np.zeros((1200, 1600, 3), np.uint8))  # the streamed PDQ's compiled functions
     _frame_pdq(np.zeros((120, 160, 3), np.uint8))
     hash_query_frames([(float(i), np.full((180, 320, 3), 9 * i, np.uint8)) for i in range(6)])
+    watch = _ChildPeak()
     Path("/proc/self/clear_refs").write_text("5")
     before = _rss_kb("VmRSS")
     cpu = time.process_time()
@@ -77,10 +78,45 @@ def measure(path: Path, step: str) -> dict:
     except Exception as exc:  # noqa: BLE001 - the outcome is part of the measurement
         outcome = f"{type(exc).__name__}: {str(exc)[:110]}"
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    watch.stop()
     return {"file": path.name, "step": step, "peak_mb": round((_rss_kb("VmHWM") - before) / 1024, 1),
-            "children_peak_mb": round(children.ru_maxrss / 1024, 1),
+            "children_peak_mb": round(watch.peak_kb / 1024, 1),
             "cpu_s": round(time.process_time() - cpu + children.ru_utime + children.ru_stime, 2),
             "wall_s": round(time.perf_counter() - wall, 2), "outcome": outcome}
+
+
+class _ChildPeak:
+    """The largest VmHWM of this process's children (ffprobe, ffmpeg), read from /proc every 20 ms
+    (``RUSAGE_CHILDREN`` would count a child's pages from before its exec: this process's size)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb, self._done = 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.02):
+            for task in Path("/proc/self/task").iterdir():
+                try:
+                    pids = (task / "children").read_text().split()
+                except OSError:
+                    continue
+                for pid in pids:
+                    try:
+                        status = Path(f"/proc/{pid}/status").read_text()
+                    except OSError:
+                        continue
+                    if not any(f"\nName:\t{name}\n" in "\n" + status for name in ("ffmpeg", "ffprobe")):
+                        continue  # not yet exec'd (a fork counts this process's pages) or prlimit
+                    for line in status.splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _rss_kb(field: str) -> int:

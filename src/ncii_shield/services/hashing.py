@@ -16,7 +16,7 @@ from pathlib import Path
 from ncii_shield.errors import MediaTooLarge
 from ncii_shield.media.decode import DEFAULT_LIMITS, DecodedPhoto, PhotoLimits, decode_photo
 from ncii_shield.media.sniff import ContentType, sniff_content_type
-from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, VideoLimits, probe_video, video_file_from_bytes
+from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, VideoLimits, video_file_from_bytes
 from ncii_shield.signals.md5 import Md5Signal
 from ncii_shield.signals.pdq import PdqSignal, hash_dihedral
 from ncii_shield.signals.sha256 import Sha256Signal
@@ -89,8 +89,7 @@ def hash_decoded_photo(data: bytes, photo: DecodedPhoto, options: HashOptions = 
 
 
 def hash_video_path(path: str | os.PathLike[str], options: HashOptions = HashOptions()) -> VideoHashes:
-    probe_video(path, options.video_limits)
-    frames = hash_video_frames(path)
+    frames = hash_video_frames(path, limits=options.video_limits)  # probes, then one bounded decode pass
     return VideoHashes(frames=frames, md5=Md5Signal.hash_file(path).value,
                        sha256=Sha256Signal.hash_file(path).value)
 
