@@ -325,9 +325,32 @@ def iou(a, b) -> float:
 
 
 def timed_find(index: MarkIndex, rgb: np.ndarray):
-    c0, w0 = time.thread_time(), time.perf_counter()
+    """Marks found, and the upload's CPU time (the process's: checks run on CHECK_THREADS threads;
+    each worker process handles one upload at a time) and wall time."""
+    c0, w0 = time.process_time(), time.perf_counter()
     found = index._checked(UploadFrame.from_rgb(rgb), None, _ARGS.candidates if _ARGS else CANDIDATES)
-    return found, time.thread_time() - c0, time.perf_counter() - w0
+    return found, time.process_time() - c0, time.perf_counter() - w0
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def index_memory(values: list[tuple[str, int]]) -> dict:
+    """Bytes per mark of an index holding ``values``: the process's resident memory before and after
+    (the signatures' text excluded) and the index's own count of its arrays."""
+    import gc
+
+    gc.collect()
+    before = _rss()
+    index = MarkIndex()
+    for k in range(0, len(values), 200):
+        index.add_many(values[k:k + 200])
+    gc.collect()
+    grown = _rss() - before
+    return {"marks": len(index), "rss_bytes_per_mark": round(grown / max(1, len(index))),
+            "array_bytes_per_mark": round(index.nbytes() / max(1, len(index)))}
 
 
 def bucket(value: float, edges: list[float]) -> str:
@@ -400,10 +423,11 @@ def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
         hit = [s for s, i, b in found if i == mi and s >= THRESHOLD and any(iou(to_upload(b), t) > 0.3 for t in boxes)]
         wrong = [(i, round(s, 3)) for s, i, b in found if i != mi and s >= THRESHOLD]
         best = max([s for s, i, b in found if i == mi], default=-1.0)
+        on_place = max([s for s, i, b in found if i == mi and any(iou(to_upload(b), t) > 0.3 for t in boxes)], default=-1.0)
         positives.append({"photo": Path(path).name, "mark": name, "kind": kind, "rel_width": round(rel, 3),
                           "registered_scale": round(rel * photo.shape[1] / rgba.shape[1], 2),
                           "opacity": round(opacity, 2), "transform": transform, "tiled": tiled,
-                          "caught": bool(hit), "score": round(best, 3), "other_marks_flagged": wrong})
+                          "caught": bool(hit), "score": round(best, 3), "score_on_place": round(on_place, 3), "other_marks_flagged": wrong})
     # negatives: unmarked, another (unregistered) mark, plain text overlays
     uploads = [("unmarked", jpeg(photo, 90))]
     others = other_marks(rng)
@@ -471,6 +495,8 @@ def main() -> None:
     print(f"signatures: {len(values)} marks ({len(marks)} stamped) in {time.perf_counter() - t0:.0f} s "
           f"with {args.workers} processes", file=sys.stderr)
 
+    memory = index_memory(values)
+    print(f"memory: {memory}", file=sys.stderr)
     if args.timing:
         jobs = [(n, files[n % len(files)]) for n in range(args.timing)]
         started = time.perf_counter()
@@ -480,7 +506,7 @@ def main() -> None:
             timed = pool.map(_timing_upload, jobs, chunksize=1)
         elapsed = time.perf_counter() - started
         cpu, wall = [c for c, _ in timed], [w for _, w in timed]
-        print(json.dumps({"marks_indexed": len(values), "uploads": len(jobs), "workers": args.workers,
+        print(json.dumps({"marks_indexed": len(values), "uploads": len(jobs), "workers": args.workers, "memory": memory,
                           "candidates": args.candidates,
                           "cpu_ms_p50": round(1000 * statistics.median(cpu), 1),
                           "cpu_ms_p95": round(1000 * float(np.percentile(cpu, 95)), 1),
@@ -504,6 +530,7 @@ def main() -> None:
     target = [r for r in positives if r["rel_width"] >= 0.04 and r["opacity"] >= 0.4]
     report = {
         "photos": len(files), "marks_indexed": len(values), "threshold": THRESHOLD, "candidates": args.candidates,
+        "memory": memory,
         "recall_target (width >= 4 %, opacity >= 40 %)": recall(target),
         "recall_all": recall(positives),
         "false_flags": sum(bool(r["flags"]) for r in negatives), "negatives": len(negatives),

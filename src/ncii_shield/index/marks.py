@@ -20,8 +20,10 @@ is a cache of the store, built from a snapshot and following the change log.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -35,11 +37,12 @@ from ncii_shield.signals.marks.search import THRESHOLD, Prepared, UploadFrame, o
 
 MATCH_DISTANCE = 64  # bits of 256: a stored descriptor this close to an upload's is a guess
 NEIGHBOURS = 3  # stored descriptors each upload keypoint looks up
-CANDIDATES = 16  # places checked per upload
+CANDIDATES = 8  # places checked per upload (16 found 1 more of 80 benchmark marks' places, at twice the cost)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
-NPROBE = 8
+NPROBE = 4  # inverted lists searched per descriptor (8 found the same places in the benchmark, 1.7x slower)
+CHECK_THREADS = 2  # candidates checked at once (OpenCV releases the GIL): an upload's latency on 2 cores
 _SLOT = 1024  # labels: mark id * _SLOT + keypoint number
 
 
@@ -56,10 +59,35 @@ class MarkFound:
 @dataclass
 class _Entry:
     prepared: Prepared
-    points: np.ndarray  # (n, 2) in units of the mark's longer side
-    sizes: np.ndarray
+    points: np.ndarray  # (n, 2) float16 (as stored), in units of the mark's longer side
+    sizes: np.ndarray  # (n,) float16
     aspect_w: float  # mark width / longer side
     aspect_h: float
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="mark-check")
+        return _POOL
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """Keypoint geometry of all entries: entry ``ids`` (sorted), each one's ``offsets`` and
+    ``counts`` into ``points`` (n, 2) and ``sizes`` (n,), and ``aspect`` (width, height) / side."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    counts: np.ndarray
+    points: np.ndarray
+    sizes: np.ndarray
+    aspect: np.ndarray
 
 
 class MarkIndex(SignalIndex):
@@ -72,6 +100,7 @@ class MarkIndex(SignalIndex):
         self._faiss = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
         self._ivf = False
         self._entries: dict[int, _Entry] = {}
+        self._flat: _Flat | None = None  # every entry's keypoint geometry in one place, for queries
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -86,11 +115,15 @@ class MarkIndex(SignalIndex):
             for _, id in batch:
                 self.remove(id)
             codes, labels = [], []
+            self._flat = None
             for template, id in batch:
                 kp = template.keypoints
                 side = max(template.width, template.height)
-                self._entries[id] = _Entry(Prepared.of(template), kp.points, kp.sizes, template.width / side,
-                                           template.height / side)
+                # the descriptors live in faiss only: the entry keeps the template's pixels and geometry
+                lean = dataclasses.replace(template, keypoints=T.MarkKeypoints(kp.points[:0], kp.sizes[:0],
+                                                                               kp.descriptors[:0]))
+                self._entries[id] = _Entry(Prepared.of(lean), kp.points.astype(np.float16),
+                                           kp.sizes.astype(np.float16), template.width / side, template.height / side)
                 codes.append(kp.descriptors)
                 labels.append(id * _SLOT + np.arange(len(kp.descriptors), dtype=np.int64))
             all_codes = np.ascontiguousarray(np.concatenate(codes), dtype=np.uint8)
@@ -121,10 +154,23 @@ class MarkIndex(SignalIndex):
             entry = self._entries.pop(id, None)
             if entry is None:
                 return
+            self._flat = None
             self._faiss.remove_ids(id * _SLOT + np.arange(len(entry.sizes), dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def nbytes(self) -> int:
+        """Bytes of the index's arrays: faiss's codes and labels (32 + 8 bytes a keypoint) and each
+        entry's template (coverage + colour, uint8) and keypoint geometry (float32)."""
+        with self._lock:
+            total = self._faiss.ntotal * (32 + 8)
+            for e in self._entries.values():
+                t = e.prepared.template
+                total += t.alpha.nbytes + t.colour.nbytes + e.points.nbytes + e.sizes.nbytes
+            if self._flat is not None:
+                total += self._flat.points.nbytes + self._flat.sizes.nbytes
+            return total
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -143,12 +189,13 @@ class MarkIndex(SignalIndex):
         places = self.candidates(frame, allowed, limit)
         with self._lock:
             entries = {id: self._entries.get(id) for id, _ in places}
+        jobs = [(id, box, entries[id]) for id, box in places if entries[id] is not None]
+        if CHECK_THREADS > 1 and len(jobs) > 1:
+            results = list(_pool().map(lambda job: verify(job[2].prepared, frame, job[1]), jobs))
+        else:
+            results = [verify(entry.prepared, frame, box) for _, box, entry in jobs]
         out: list[tuple[float, int, tuple[int, int, int, int]]] = []
-        for id, box in places:
-            entry = entries[id]
-            if entry is None:
-                continue
-            checked = verify(entry.prepared, frame, box)
+        for (id, _, _), checked in zip(jobs, results):
             if checked is None:
                 continue
             score, fine = checked
@@ -161,6 +208,19 @@ class MarkIndex(SignalIndex):
         out.sort(key=lambda o: -o[0])
         return out
 
+    def _geometry(self) -> _Flat:
+        """Every entry's keypoints in flat arrays (rebuilt after a change; the lock is held)."""
+        if self._flat is None:
+            ids = np.array(sorted(self._entries), np.int64)
+            entries = [self._entries[i] for i in ids.tolist()]
+            counts = np.array([len(e.sizes) for e in entries], np.int64)
+            offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(ids) else counts
+            points = np.concatenate([e.points for e in entries]) if entries else np.zeros((0, 2), np.float16)
+            sizes = np.concatenate([e.sizes for e in entries]) if entries else np.zeros(0, np.float16)
+            aspect = np.array([(e.aspect_w, e.aspect_h) for e in entries], np.float64).reshape(-1, 2)
+            self._flat = _Flat(ids, offsets, counts, points, sizes, aspect)
+        return self._flat
+
     def candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
                    limit: int = CANDIDATES) -> list[tuple[int, tuple[float, float, float, float]]]:
         """The places with most keypoint guesses: ``(mark id, (x, y, w, h) in frame pixels)``."""
@@ -171,38 +231,48 @@ class MarkIndex(SignalIndex):
             if self._faiss.ntotal == 0:
                 return []
             distances, labels = self._faiss.search(np.ascontiguousarray(desc), NEIGHBOURS)
-            q, c = np.nonzero((distances <= MATCH_DISTANCE) & (labels >= 0))
-            labels = labels[q, c]
-            marks, numbers = labels // _SLOT, labels % _SLOT
-            rows = []
-            for mark in np.unique(marks).tolist():
-                entry = self._entries.get(mark)
-                if entry is None or (allowed is not None and not allowed(mark)):
-                    continue
-                sel = np.flatnonzero(marks == mark)
-                k = numbers[sel]
-                side = sizes[q[sel]] / entry.sizes[k]  # the mark's longer side in frame pixels
-                x0 = pts[q[sel], 0] - entry.points[k, 0] * side
-                y0 = pts[q[sel], 1] - entry.points[k, 1] * side
-                rows.append(np.stack([np.full(len(sel), mark, np.float64), side, x0, y0,
-                                      np.full(len(sel), entry.aspect_w), np.full(len(sel), entry.aspect_h)], 1))
-        if not rows:
+            flat = self._geometry()
+        q, c = np.nonzero((distances <= MATCH_DISTANCE) & (labels >= 0))
+        labels = labels[q, c]
+        marks, numbers = labels // _SLOT, labels % _SLOT
+        at = np.searchsorted(flat.ids, marks)
+        known = (at < len(flat.ids)) & (flat.ids[np.minimum(at, len(flat.ids) - 1)] == marks)
+        q, marks, numbers, at = q[known], marks[known], numbers[known], at[known]
+        known = numbers < flat.counts[at]
+        q, marks, numbers, at = q[known], marks[known], numbers[known], at[known]
+        if allowed is not None and len(marks):
+            present = np.unique(marks)
+            ok = np.array([bool(allowed(int(m))) for m in present.tolist()])
+            keep = ok[np.searchsorted(present, marks)]
+            q, marks, numbers, at = q[keep], marks[keep], numbers[keep], at[keep]
+        if not len(marks):
             return []
-        g = np.concatenate(rows)
-        mark, side, x0, y0, aw, ah = g.T
-        cx, cy = x0 + aw * side / 2, y0 + ah * side / 2
-        key = np.stack([mark, np.round(np.log(side) / SIZE_STEP), np.floor(cx / (PLACE_STEP * side)),
-                        np.floor(cy / (PLACE_STEP * side))], 1).astype(np.int64)
-        _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
-        order = np.argsort(-counts, kind="stable")[: limit * 2]
+        row = flat.offsets[at] + numbers
+        place = flat.points[row].astype(np.float64)
+        side = sizes[q].astype(np.float64) / flat.sizes[row].astype(np.float64)  # the mark's longer side, frame pixels
+        aw, ah = flat.aspect[at, 0], flat.aspect[at, 1]
+        cx = pts[q, 0] - place[:, 0] * side + aw * side / 2
+        cy = pts[q, 1] - place[:, 1] * side + ah * side / 2
+        ok = np.isfinite(side) & (side > 1) & (side < 1e5)
+        marks, side, aw, ah, cx, cy = marks[ok], side[ok], aw[ok], ah[ok], cx[ok], cy[ok]
+        if not len(marks):
+            return []
+        size_bin = np.clip(np.round(np.log(side) / SIZE_STEP), -60, 60).astype(np.int64) + 64
+        gx = np.clip(np.floor(cx / (PLACE_STEP * side)), -2000, 2000).astype(np.int64) + 2048
+        gy = np.clip(np.floor(cy / (PLACE_STEP * side)), -2000, 2000).astype(np.int64) + 2048
+        key = ((marks * 128 + size_bin) * 4096 + gx) * 4096 + gy
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        counts = np.diff(np.concatenate([starts, [len(key)]]))
+        best = np.argsort(-counts, kind="stable")[: limit * 2]
         out: list[tuple[int, tuple[float, float, float, float]]] = []
-        for b in order.tolist():
-            members = inverse == b
+        for b in best.tolist():
+            members = order[starts[b]:starts[b] + counts[b]]
             s = float(np.exp(np.log(side[members]).mean()))
-            m = int(mark[members][0])
-            box = (float(np.median(cx[members]) - aw[members][0] * s / 2), float(np.median(cy[members]) - ah[members][0] * s / 2),
-                   float(aw[members][0] * s), float(ah[members][0] * s))
+            m, w_, h_ = int(marks[members[0]]), float(aw[members[0]]), float(ah[members[0]])
+            box = (float(np.median(cx[members]) - w_ * s / 2), float(np.median(cy[members]) - h_ * s / 2),
+                   w_ * s, h_ * s)
             if any(o[0] == m and overlap(o[1], box) > 0.5 for o in out):
                 continue
             out.append((m, box))

@@ -124,3 +124,34 @@ def test_mutated_signatures_are_refused_or_read_never_crash():
             MarkSignal.validate("m1:" + base64.b64encode(cut).decode())
         except InvalidSignal:
             pass
+
+
+def test_orientation_fields_do_not_depend_on_an_edges_polarity_or_colour():
+    from ncii_shield.signals.marks.search import orientation_field
+
+    bar = np.full((40, 40, 3), 60.0, np.float32)
+    bar[:, 20:] = 200.0  # dark to light, left to right
+    flipped = 260.0 - bar  # light to dark: the same edge, the other polarity
+    red = bar.copy()
+    red[:, :, 1:] = 60.0  # only the red channel changes
+    a, b, c = orientation_field(bar), orientation_field(flipped), orientation_field(red)
+    assert np.allclose(a, b, atol=1e-3)
+    assert a[20, 20, 0] > 50 and abs(a[20, 20, 1]) < 1e-3  # a vertical edge: cos 2t = 1, sin 2t = 0
+    assert np.allclose(np.sign(c[20, 18:22]), np.sign(a[20, 18:22]))  # a colour-only edge has the same direction
+    across = np.full((40, 40, 3), 60.0, np.float32)
+    across[20:] = 200.0  # a horizontal edge points the other way: cos 2t = -1
+    assert orientation_field(across)[20, 20, 0] < -50
+
+
+def test_a_white_mark_on_a_light_area_is_found_by_its_outline(index):
+    light = np.clip(photo(7).astype(np.int16) // 4 + 190, 0, 255).astype(np.uint8)  # a pale, washed-out photo
+    marked, box = paste(light, MARK, 260, 300, scale=0.6, opacity=0.7)  # white fill barely shows, the outline does
+    found = index.find(UploadFrame.from_rgb(reencoded(marked, 80)))
+    assert [f.id for f in found] == [7] and box_overlap(found[0].box, box) > 0.6
+
+
+def test_the_index_keeps_a_mark_in_a_few_tens_of_kilobytes(index):
+    per_mark = index.nbytes() / len(index)
+    assert 1_000 < per_mark < 40_000, per_mark  # codes 40 B and geometry 6 B a keypoint, the template's bytes
+    for entry in index._entries.values():  # the descriptors live only in faiss, not in the entries' templates
+        assert len(entry.prepared.template.keypoints.descriptors) == 0
