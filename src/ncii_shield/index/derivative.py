@@ -172,8 +172,34 @@ class DerivativeIndex(SignalIndex):
         ivf.nprobe = NPROBE
         self._quantizer = quantizer  # keep the Python wrapper alive as long as the index
         self._faiss, self._ivf, self._built_for = ivf, True, len(codes)
-        for start in range(0, len(codes), 1 << 22):  # in parts: faiss assigns a batch's lists all at once
-            self._add(codes[start:start + (1 << 22)], labels[start:start + (1 << 22)])
+        self._fill(codes, labels)
+
+    def _fill(self, codes: np.ndarray, labels: np.ndarray) -> None:
+        """Fill the empty inverted file: every descriptor assigned (as :meth:`_add` would), then each list
+        written in one go, so that it holds no spare capacity (appending batch by batch grows each list's
+        buffer by doubling: up to twice the memory)."""
+        assign = np.empty(len(codes), np.int64)
+        two_level = isinstance(self._quantizer, faiss.IndexBinaryIVF)
+        if two_level:
+            self._quantizer.nprobe = 1
+        try:
+            for start in range(0, len(codes), 1 << 20):
+                part = np.ascontiguousarray(codes[start:start + (1 << 20)])
+                assign[start:start + len(part)] = self._quantizer.search(part, 1)[1][:, 0]
+        finally:
+            if two_level:
+                self._quantizer.nprobe = TOP_NPROBE
+        order = np.argsort(assign, kind="stable")
+        assign = assign[order]
+        codes = np.ascontiguousarray(codes[order])
+        labels = np.ascontiguousarray(labels[order])
+        del order
+        bounds = np.searchsorted(assign, np.arange(self._faiss.nlist + 1))
+        lists = self._faiss.invlists
+        for i in np.flatnonzero(np.diff(bounds)):
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            lists.add_entries(int(i), b - a, faiss.swig_ptr(labels[a:b]), faiss.swig_ptr(codes[a:b]))
+        self._faiss.ntotal = len(codes)
 
     def _add(self, codes: np.ndarray, labels: np.ndarray) -> None:
         """Add to faiss; a stored descriptor goes to the list of the nearest centre found through one
