@@ -345,8 +345,11 @@ class ReviewDecision:
     rule: str | None = None  # "mandatory report" | "default" | "tenant rule N"
 
     def to_json(self) -> dict:
-        return {"queue": self.queue, "kind": self.kind, "priority": self.priority, "reasons": self.reasons,
-                "recommended": self.recommended, "rule": self.rule}
+        out = {"queue": self.queue, "kind": self.kind, "priority": self.priority, "reasons": self.reasons,
+               "recommended": self.recommended}
+        if self.rule is not None:
+            out["rule"] = self.rule
+        return out
 
 
 def _live(v: Verdict, name: str) -> list:
