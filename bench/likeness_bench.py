@@ -134,6 +134,9 @@ def embed_photo(path: str) -> dict:
             out["emb"][name] = embedder.embed(rgb, [loc])[0]
             out["emb"][name + "+mirror"] = embedder.embed(rgb, [loc], mirror=True)[0]
         out["face_h"] = faces[0].box.h
+        if "plain" in _EMBEDDERS:  # the aligned chip and landmarks, for --variants (kept in /tmp only)
+            out["chips"] = _EMBEDDERS["plain"].chips(rgb, [loc])
+            out["lms"] = [loc.landmarks]
     out["baseline"] = baseline_descriptor(rgb)
     return out
 
@@ -282,6 +285,9 @@ def run_swap(job: tuple) -> dict:
     out["ok"] = True
     out["boxes"] = [f.box.as_list() for f in faces]
     locs = [Located(f.box, f.landmarks, f.score) for f in faces]
+    if "plain" in _EMBEDDERS:  # aligned chips and landmarks of every face, for --variants
+        out["chips"] = _EMBEDDERS["plain"].chips(img, locs) if locs else []
+        out["lms"] = [f.landmarks for f in locs]
     for name, embedder in _EMBEDDERS.items():
         out["emb"][name] = list(embedder.embed(img, locs)) if locs else []
         if _ARGS.get("query_tta"):
@@ -441,6 +447,230 @@ def derive_false_flags(neg: np.ndarray, threshold: float, enrolled: int = 10_000
             "empirical_bound_95": 3.0 / len(neg)}
 
 
+# -- other inner-face masks from the stored chips (--masks) -----------------------------------------
+
+#: (centre x, centre y, half-width, half-height) of the inner-face ellipse in dlib's 150-px chip (eyes
+#: at y ~47, nose base at y ~86). "masked" is the shipped one (signals/face/dlib_model.py).
+MASKS = {"tight": (74, 80, 46, 62), "tighter": (75, 76, 40, 56)}
+
+
+def _mask_weight(spec: tuple[int, int, int, int]) -> np.ndarray:
+    weight = np.zeros((150, 150), np.float32)
+    cv2.ellipse(weight, (spec[0], spec[1]), (spec[2], spec[3]), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(weight, (0, 0), 4)[..., None]
+
+
+def _apply_mask(chip: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    inside = weight[..., 0] > 0.9
+    fill = chip[inside].mean(axis=0) if inside.any() else np.array([128, 128, 128], np.float32)
+    return np.ascontiguousarray((chip * weight + fill * (1 - weight)).astype(np.uint8))
+
+
+def chip_embeddings(job: tuple) -> dict:
+    """Embeddings of stored chips under each mask of MASKS: plain, and for enrolment photos also
+    with the mirror and 10 jitter copies (as enrolment is shipped)."""
+    chips, enrol = job
+    net = _EMBEDDERS["plain"]._net
+    out = {}
+    for name, spec in MASKS.items():
+        w = _mask_weight(spec)
+        masked = [_apply_mask(c, w) for c in chips]
+        out[name] = [normalize(np.array(net.compute_face_descriptor(m), np.float32)[None])[0] for m in masked]
+        if enrol:
+            both = [normalize(np.array(net.compute_face_descriptor(m, 10), np.float32)[None])[0] +
+                    normalize(np.array(net.compute_face_descriptor(np.ascontiguousarray(m[:, ::-1]), 10),
+                                       np.float32)[None])[0] for m in masked]
+            out[name + "+mirror+jitter"] = [normalize(b[None])[0] for b in both]
+    return out
+
+
+def add_mask_variants(photos: list[dict], results: list[dict], args, ctx, worker_args: dict) -> None:
+    jobs, where = [], []
+    for ph in photos:
+        if ph["emb"] and "chips" in ph:
+            path = Path(ph["path"])
+            jobs.append((ph["chips"], path.parent.name.startswith("person-") and path.stem in ENROL_3))
+            where.append(("photo", ph))
+    for r in results:
+        if r["ok"] and r.get("chips"):
+            jobs.append((r["chips"], False))
+            where.append(("swap", r))
+    started = time.perf_counter()
+    with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
+        done = pool.map(chip_embeddings, jobs, chunksize=8)
+    for (kind, item), emb in zip(where, done):
+        for name, vectors in emb.items():
+            item["emb"][name] = vectors[0] if kind == "photo" else list(vectors)
+    for r in results:  # uploads where no face was found: no vectors under any mask either
+        if r["ok"] and not r.get("chips"):
+            for name in MASKS:
+                r["emb"][name] = []
+    print(f"other masks: {len(jobs)} chip sets in {time.perf_counter() - started:.0f} s")
+
+
+# -- score normalisation and face quality (--norm) -------------------------------------------------
+
+def face_quality(lm: np.ndarray, chip: np.ndarray | None, face_h: float) -> dict:
+    """Quality of a face from its 5 landmarks (dlib order) and aligned chip: ``yaw`` (the nose base's
+    offset from the eyes' midpoint along the eye line, in eye distances: 0 frontal, ~0.3 at 30
+    degrees), ``blur`` (variance of the Laplacian over the chip's inner face), ``h`` (box height)."""
+    right = (lm[0] + lm[1]) / 2
+    left = (lm[2] + lm[3]) / 2
+    eyes = (left + right) / 2
+    axis = left - right
+    d = float(np.linalg.norm(axis)) or 1.0
+    yaw = float(np.dot(lm[4] - eyes, axis / d) / d)
+    blur = float(cv2.Laplacian(cv2.cvtColor(chip[40:120, 35:115], cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()) \
+        if chip is not None else float("nan")
+    return {"yaw": yaw, "blur": blur, "h": float(face_h)}
+
+
+def _norm_scores(s: float, p: str, v_stats: tuple[float, float], z: dict, how: str) -> float:
+    if how == "raw":
+        return s
+    zs = (s - z[p][0]) / z[p][1]
+    ts = (s - v_stats[0]) / v_stats[1]
+    return {"z": zs, "t": ts, "s": 0.5 * (zs + ts)}[how]
+
+
+def normalisation_report(photos: list[dict], results: list[dict], args, variant: str = "masked") -> dict:
+    """Raw cosine against score normalisation with a background cohort, and face-quality gating,
+    all on the same enrolments, uploads and negatives (the shipped enrolment: masked, 3 photos with
+    mirror and 10 jitter copies, mean vector; uploads' faces without test-time augmentation).
+
+    Cohort: every other ifaces person (a fixed half, never used as a negative: their photos and the
+    swaps of their faces are left out of every configuration here, raw included) plus the other
+    enrolled people's enrolment vectors: in a deployment, the other enrolments are the cohort.
+    Z-norm: a score minus the enrolment's mean similarity to the cohort, over its spread (per
+    enrolment, computed when it is enrolled). T-norm: the same for the upload's face (its
+    similarities to the cohort, computed per face). S-norm: their average."""
+    kind = f"{variant}+mirror+jitter" if any(f"{variant}+mirror+jitter" in p["emb"] for p in photos) \
+        else f"{variant}+mirror"
+    qkind = variant
+    by_person: dict[str, dict[str, dict]] = {}
+    for ph in photos:
+        path = Path(ph["path"])
+        person = path.parent.name if path.parent.name.startswith("person-") else path.stem
+        by_person.setdefault(person, {})[path.stem] = ph
+    enrolled = sorted(p for p in by_person if p.startswith("person-"))
+    ifaces = sorted(p for p in by_person if not p.startswith("person-") and by_person[p][p]["emb"])
+    cohort_people = set(ifaces[::2])
+    enrol = {p: normalize(np.stack([by_person[p][v]["emb"][kind] for v in ENROL_3
+                                    if by_person[p][v]["emb"]]).mean(0)) for p in enrolled}
+    cohort_ifaces = np.stack([by_person[p][p]["emb"][qkind] for p in sorted(cohort_people)])
+    E = np.stack([enrol[p] for p in enrolled])
+
+    def cohort_without(p: str | None) -> np.ndarray:
+        others = np.stack([enrol[q] for q in enrolled if q != p]) if p else E
+        return np.concatenate([cohort_ifaces, others])
+
+    z = {}
+    for p in enrolled:
+        c = cohort_without(p) @ enrol[p]
+        z[p] = (float(c.mean()), float(c.std()) or 1e-3)
+    full_cohort = cohort_without(None)
+
+    def t_stats(v: np.ndarray, p: str) -> tuple[float, float]:
+        sims = full_cohort @ v
+        keep = np.ones(len(sims), bool)
+        keep[len(cohort_ifaces) + enrolled.index(p)] = False  # leave the candidate out
+        sims = sims[keep]
+        return float(sims.mean()), float(sims.std()) or 1e-3
+
+    # the query faces: (person, [(vector, quality)], transform or None, donor/host for swaps)
+    queries = []  # (kind, truth person, host person or None, transform, face_h, faces)
+    for p, views in by_person.items():
+        if p in cohort_people:
+            continue
+        for name, ph in views.items():
+            if not ph["emb"] or (p in enrol and name in ENROL_3):
+                continue
+            q = face_quality(ph["lms"][0], ph["chips"][0], ph["face_h"]) if "lms" in ph else None
+            queries.append(("photo", p, None, None, ph["face_h"], [(ph["emb"][qkind], q)]))
+    for r in results:
+        if not r["ok"] or r["donor"] in cohort_people:
+            continue
+        host = Path(r["host"]).parent.name if Path(r["host"]).parent.name.startswith("person-") else Path(r["host"]).stem
+        faces = []
+        for i, v in enumerate(r["emb"].get(qkind, [])):
+            b = r["boxes"][i]
+            q = face_quality(r["lms"][i], r["chips"][i], b[3]) if "lms" in r else None
+            faces.append((np.asarray(v), q))
+        queries.append(("swap", r["donor"], host, r["transform"], r["face_h"], faces))
+
+    gates = {"no gate": lambda q: True}
+    if queries and queries[0][5] and queries[0][5][0][1] is not None:
+        gates.update({
+            "|yaw| <= 0.35": lambda q: abs(q["yaw"]) <= 0.35,
+            "|yaw| <= 0.25": lambda q: abs(q["yaw"]) <= 0.25,
+            "blur >= 20": lambda q: q["blur"] >= 20,
+            "|yaw| <= 0.35, blur >= 20": lambda q: abs(q["yaw"]) <= 0.35 and q["blur"] >= 20,
+        })
+    out = {"cohort": {"ifaces_people": len(cohort_people), "enrolments": len(enrolled) - 1},
+           "enrolment": kind, "variant": variant, "configs": {}}
+    for how in ("raw", "z", "t", "s"):
+        # every (query, face) scored once against every enrolled person
+        scored = []
+        for qk, truth, host, transform, face_h, faces in queries:
+            per_face = []
+            for v, q in faces:
+                sims = E @ v
+                row = {}
+                for i, p in enumerate(enrolled):
+                    row[p] = _norm_scores(float(sims[i]), p, t_stats(v, p) if how in ("t", "s") else (0, 1), z, how)
+                per_face.append((row, q))
+            scored.append((qk, truth, host, transform, face_h, per_face))
+        for gate_name, gate in gates.items():
+            pos, neg, genuine = [], [], []
+            for qk, truth, host, transform, face_h, per_face in scored:
+                best: dict[str, float] = {}
+                for row, q in per_face:
+                    if q is not None and not gate(q):
+                        continue
+                    for p, sc in row.items():
+                        best[p] = max(best.get(p, -1e9), sc)
+                for p in enrolled:
+                    sc = best.get(p, -1e9)
+                    if p == truth:
+                        (pos if qk == "swap" else genuine).append((transform, face_h, sc))
+                    elif p != host:
+                        neg.append(sc)
+            neg = np.array(neg)
+            thr = float(neg.max()) + 1e-6
+            big = [sc for _, h, sc in pos if h >= 48]
+            flagged = float(np.mean(np.array(big) >= thr))
+            tail_thr = _tail_threshold(neg[neg > -1e8])
+            per_t = {t: float(np.mean([sc >= thr for tt, h, sc in pos if tt == t and h >= 48]))
+                     for t in TRANSFORMS if any(tt == t for tt, _, _ in pos)}
+            out["configs"][f"{how} / {gate_name}"] = {
+                "how": how, "gate": gate_name, "negatives": int(len(neg)), "swaps_48px": len(big),
+                "threshold_zero_false": thr, "flagged_48px": flagged,
+                "genuine_photos": len(genuine), "genuine_accepted": float(np.mean([sc >= thr for _, _, sc in genuine])),
+                "bound_per_10k_uploads_10k_enrolled": 3.0 / len(neg) * 1e8,
+                "tail_threshold_1_per_10k": tail_thr,
+                "flagged_48px_at_tail_threshold": float(np.mean(np.array(big) >= tail_thr)),
+                "per_transform": per_t}
+    return out
+
+
+def _tail_threshold(neg: np.ndarray, target: float = 1e-8) -> float:
+    lo, hi = float(neg.min()), float(neg.max()) + 10 * float(neg.std()) + 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if normal_tail(neg, mid) > target else (lo, mid)
+    return hi
+
+
+def print_norm(rep: dict) -> None:
+    print(f"normalisation, {rep['variant']} (cohort: {rep['cohort']['ifaces_people']} ifaces people, never negatives, + the "
+          f"{rep['cohort']['enrolments']} other enrolments; enrolment {rep['enrolment']}, mean vector):")
+    for name, c in rep["configs"].items():
+        print(f"  {name}: swaps >= 48 px {c['swaps_48px']}, flagged {100 * c['flagged_48px']:.1f} % at >= "
+              f"{c['threshold_zero_false']:.3f} (0 false of {c['negatives']}); genuine photos "
+              f"{100 * c['genuine_accepted']:.1f} % of {c['genuine_photos']}; tail fit <= 1 per 10k x 10k at >= "
+              f"{c['tail_threshold_1_per_10k']:.3f}: {100 * c['flagged_48px_at_tail_threshold']:.1f} % flagged")
+
+
 # -- scale -----------------------------------------------------------------------------------------
 
 def scale_bench(real: np.ndarray, n: int, seed: int) -> dict:
@@ -525,6 +755,10 @@ def main() -> int:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--enrol-jitter", action="store_true", help="also enrolment with 10 jitter copies (as shipped)")
     ap.add_argument("--small", action="store_true", help="also swaps with 48-64 px faces (both detection passes)")
+    ap.add_argument("--norm", action="store_true", help="also score normalisation and face-quality gating "
+                    "(on the same enrolments and uploads)")
+    ap.add_argument("--masks", action="store_true", help="also the inner-face masks of MASKS, from the chips "
+                    "kept by the run (with --load)")
     ap.add_argument("--save", type=Path, help="keep the raw embeddings here (pickle; /tmp, never the repo)")
     ap.add_argument("--load", type=Path, help="analyse the raw embeddings of an earlier --save run")
     ap.add_argument("--json", type=Path)
@@ -549,6 +783,8 @@ def main() -> int:
         with ctx.Pool(args.workers, initializer=_init, initargs=(worker_args,)) as pool:
             for p, extra in zip(todo, pool.map(jitter_embeddings, [p["path"] for p in todo])):
                 p["emb"].update(extra)
+    if args.masks and saved and saved.get("results") is not None:
+        add_mask_variants(photos, saved["results"], args, ctx, worker_args)
     report, enrolments = recognition(photos, args)
     print(f"people {report['people']} (enrolled {report['enrolled_people']}), photos {report['photos']}, "
           f"no face found: {len(report['no_face'])}")
@@ -617,6 +853,11 @@ def main() -> int:
             print(f"   tail fit: P(false match) {fit['p_false_match_fit']:.2e} at that threshold -> "
                   f"{fit['false_flags_per_10k_uploads']:.2f} false flags per 10,000 uploads x 10,000 enrolled; "
                   f"<= 1 needs >= {hi:.3f}, where {100 * s['flagged_48px_at_1_per_10k']:.1f} % of swaps are flagged")
+        if args.norm:
+            report["norm"] = {}
+            for variant in ["masked"] + [m for m in MASKS if args.masks]:
+                report["norm"][variant] = normalisation_report(photos, results, args, variant)
+                print_norm(report["norm"][variant])
         ms = np.array([r["ms"] for r in results if r["ok"]])
         report["swap_time_ms"] = {"p50": float(np.percentile(ms, 50)), "p90": float(np.percentile(ms, 90))}
         print(f"CPU time per swap upload (face pass, one thread): p50 {np.percentile(ms, 50):.0f} ms, "
