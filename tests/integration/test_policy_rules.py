@@ -310,3 +310,31 @@ def test_cli_policy_rules_set_list_reset(tmp_path: Path) -> None:
     assert listed.returncode == 0 and "1. mark@nudify-services -> 95: reported most" in listed.stdout
     reset = cli("policy", "rules", "reset", "--json", "--db", db, env=env)
     assert reset.returncode == 0 and json.loads(reset.stdout)["uses_defaults_only"] is True
+
+
+def test_concurrent_changes_from_two_replicas_leave_one_whole_table(shield: Shield) -> None:
+    import threading
+
+    other = Shield.open(shield.db.url, migrate=False, load_index=False)  # a second replica on the same database
+    try:
+        errors: list[str] = []
+
+        def work(s: Shield, priority: int) -> None:
+            who = s.local_principal("race", ("policy",))
+            for _ in range(15):
+                try:
+                    s.policy_rules.replace(who, [f"match -> {priority}", f"mark -> {priority}", "derivative -> 5"])
+                except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                    errors.append(repr(exc))
+
+        threads = [threading.Thread(target=work, args=(s, p)) for s, p in ((shield, 11), (other, 22))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        table = shield.policy_rules.table(shield.local_principal("race", ("policy",)))
+        assert [r["position"] for r in table["rules"]] == [1, 2, 3]
+        assert table["rules"][0]["priority"] == table["rules"][1]["priority"] in (11, 22)
+    finally:
+        other.close()

@@ -44,7 +44,7 @@ from ncii_shield.services.uploads.policy import (
     parse_rules,
 )
 from ncii_shield.store.database import Database
-from ncii_shield.store.models import Bank, PolicyRule, utcnow
+from ncii_shield.store.models import Bank, PolicyRule, Tenant, utcnow
 
 log = logging.getLogger("ncii_shield.policy")
 
@@ -86,10 +86,17 @@ class PolicyRules:
         try:
             if time.monotonic() - self._loaded <= self.ttl:
                 return
-            with self.db.read() as session:
-                rows = session.execute(select(PolicyRule.tenant_id, PolicyRule.position, PolicyRule.conditions,
-                                              PolicyRule.action, PolicyRule.priority, PolicyRule.reason)
-                                       .order_by(PolicyRule.tenant_id, PolicyRule.position)).all()
+            try:
+                with self.db.read() as session:
+                    rows = session.execute(select(PolicyRule.tenant_id, PolicyRule.position, PolicyRule.conditions,
+                                                  PolicyRule.action, PolicyRule.priority, PolicyRule.reason)
+                                           .order_by(PolicyRule.tenant_id, PolicyRule.position)).all()
+            except Exception:
+                if self._loaded < -1e8:  # nothing to fall back on: the upload's check fails as a whole
+                    raise
+                log.exception("could not re-read the policy rules; the ones held are used")
+                self._loaded = time.monotonic() - self.ttl + min(self.ttl, 1.0)  # try again in a second
+                return
             fresh: dict[int, list[Rule]] = {}
             for tenant_id, position, conditions, action, priority, reason in rows:
                 try:
@@ -125,6 +132,8 @@ class PolicyRules:
         parsed = parse_rules(rules)
         actor = actor_of(principal)
         with self.db.write() as session:
+            # one change at a time per tenant (PostgreSQL: a row lock; SQLite: the single writer)
+            session.execute(select(Tenant.id).where(Tenant.id == principal.tenant_id).with_for_update())
             self._check_banks(session, principal.tenant_id, parsed)
             before = [_row_json(r) for r in session.scalars(select(PolicyRule).where(
                 PolicyRule.tenant_id == principal.tenant_id).order_by(PolicyRule.position))]
