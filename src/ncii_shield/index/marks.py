@@ -5,9 +5,13 @@ ORB descriptors with their place and size in the mark) to one faiss binary index
 ``mark id * 1024 + keypoint number``. An upload's keypoints each look up their nearest stored
 descriptors; every close one says "mark m, this large, here". These guesses are pooled by mark,
 size (steps of 25 %) and place (steps of a fifth of the mark), and the :data:`CANDIDATES` places
-with most guesses are checked by correlation (:func:`~ncii_shield.signals.marks.search.verify`).
+with most guesses are checked by correlating edge orientations
+(:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once.
 So an upload costs one keypoint pass, one batched search and a bounded number of checks, whatever
 the number of marks.
+
+The descriptors are held by faiss only; an entry keeps the mark's uint8 template and its keypoints'
+place and size as float16 (as stored), about 24 KB a mark in all (:meth:`MarkIndex.nbytes`).
 
 The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
 becomes an inverted-file index trained on the descriptors present then. Like every index here it

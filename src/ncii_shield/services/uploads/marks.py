@@ -18,7 +18,8 @@ from ncii_shield.signals.marks.search import UploadFrame
 @dataclass(frozen=True)
 class MarkFlag:
     """A registered mark seen in an upload. ``box`` is ``[x, y, w, h]`` in the upload's pixels,
-    ``score`` 0-100 (correlation of the mark with the upload there, after a high-pass)."""
+    ``score`` 0-100 (the weakest correlation of the mark's edge orientations with the upload's
+    among the mark's parts, there)."""
 
     bank: str
     signal_id: int
