@@ -41,20 +41,27 @@ _BLOCK = 8
 Box = tuple[int, int, int, int]
 
 
-def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray | None = None) -> list[Box]:
+def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray | None = None,
+                tex: np.ndarray | None = None) -> list[Box]:
     """The panels of a frame (see the module docstring), largest first."""
     img = _Lines([p for p in (grey, cb, cr) if p is not None])
     h, w = grey.shape
     out: list[Box] = []
-    _split(img, _texture_map(grey), (0, 0, w, h), (w, h), 0, out)
+    _split(img, _texture_map(grey) if tex is None else tex, (0, 0, w, h), (w, h), 0, out)
     out.sort(key=lambda b: (-b[2] * b[3], b[1], b[0]))
     return out[:MAX_PANELS]
 
 
-def pictures(boxes: list[Box], grey: np.ndarray) -> list[Box]:
+def picture_panels(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> list[Box]:
+    """``pictures(panel_boxes(...))`` with one texture map for both."""
+    tex = _texture_map(grey)
+    return pictures(panel_boxes(grey, cb, cr, tex), grey, tex)
+
+
+def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) -> list[Box]:
     """The panels large and structured enough to hold a photo."""
     h, w = grey.shape
-    tex = _texture_map(grey)
+    tex = _texture_map(grey) if tex is None else tex
     least = PICTURE_SIDE * max(h, w)
     return [b for b in boxes if b[2] * b[3] >= PICTURE_AREA * w * h and min(b[2], b[3]) >= least and _textured(tex, b)]
 
@@ -79,23 +86,25 @@ class _Lines:
 
     def __init__(self, planes: list[np.ndarray]) -> None:
         self.grey = planes[0].astype(np.float32)
-        sums = cv2.integral2(cv2.merge([np.ascontiguousarray(p) for p in planes]), sdepth=cv2.CV_64F)
-        self.sum, self.sq = (a.reshape(a.shape[0], a.shape[1], len(planes)) for a in sums)  # (h + 1, w + 1, channels)
+        # per plane: running sums (int32, exact) and sums of squares (float64), (h + 1, w + 1) each
+        self.sums = [cv2.integral2(np.ascontiguousarray(p), sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F) for p in planes]
 
     def uniform(self, box: Box, axis: int) -> np.ndarray:
         """Per line of ``box`` (rows for axis=1, columns for axis=0): whether it is one colour."""
         x, y, w, h = box
-        if axis == 1:
-            s1, s2 = (a[y + 1:y + h + 1, x + w] - a[y:y + h, x + w] - a[y + 1:y + h + 1, x] + a[y:y + h, x]
-                      for a in (self.sum, self.sq))
-            n = w
-        else:
-            s1, s2 = (a[y + h, x + 1:x + w + 1] - a[y + h, x:x + w] - a[y, x + 1:x + w + 1] + a[y, x:x + w]
-                      for a in (self.sum, self.sq))
-            n = h
-        mean = s1 / max(n, 1)
-        var = np.maximum(s2 / max(n, 1) - mean * mean, 0.0)
-        return np.sqrt(var.max(axis=-1)) < UNIFORM
+        n = max(w if axis == 1 else h, 1)
+        worst = None
+        for total, squares in self.sums:
+            if axis == 1:
+                s1, s2 = (a[y + 1:y + h + 1, x + w].astype(np.float64) - a[y:y + h, x + w] - a[y + 1:y + h + 1, x]
+                          + a[y:y + h, x] for a in (total, squares))
+            else:
+                s1, s2 = (a[y + h, x + 1:x + w + 1].astype(np.float64) - a[y + h, x:x + w] - a[y, x + 1:x + w + 1]
+                          + a[y, x:x + w] for a in (total, squares))
+            mean = s1 / n
+            var = s2 / n - mean * mean
+            worst = var if worst is None else np.maximum(worst, var)
+        return np.sqrt(np.maximum(worst, 0.0)) < UNIFORM
 
 
 def _trim(img: _Lines, box: Box) -> Box:
@@ -116,8 +125,10 @@ def _texture_map(grey: np.ndarray) -> np.ndarray:
     """Per 8 x 8 block of the frame: whether its grey spread is at least 6 (structure, not a plain area)."""
     h, w = grey.shape
     g = grey[: h - h % _BLOCK, : w - w % _BLOCK].astype(np.float32)
-    blocks = g.reshape(g.shape[0] // _BLOCK, _BLOCK, g.shape[1] // _BLOCK, _BLOCK)
-    return blocks.std(axis=(1, 3)) >= 6.0
+    size = (g.shape[1] // _BLOCK, g.shape[0] // _BLOCK)
+    mean = cv2.resize(g, size, interpolation=cv2.INTER_AREA)  # exact block means: the size divides
+    square = cv2.resize(g * g, size, interpolation=cv2.INTER_AREA)
+    return square - mean * mean >= 36.0
 
 
 def _textured(tex: np.ndarray, box: Box) -> bool:

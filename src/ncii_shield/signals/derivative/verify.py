@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 
 from ncii_shield.signals.derivative.features import (
-    FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
+    FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints, to_frame,
 )
-from ncii_shield.signals.derivative.panels import panel_boxes, pictures
+from ncii_shield.signals.derivative.panels import picture_panels
 
 RATIO = 0.85
 MAX_DESCRIPTOR_DISTANCE = 72
@@ -86,8 +86,10 @@ class Upload:
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
         """``panels=False``: do not look for the pictures of a composite (a part of one already)."""
         frame = to_frame(rgb)
-        pts, desc, mpts, mdesc = keypoints_both(frame.grey, UPLOAD_KEYPOINTS)  # one detection for both orientations
-        found = pictures(panel_boxes(frame.grey, frame.cb, frame.cr), frame.grey) if panels else []
+        pts, desc = keypoints(frame.grey, UPLOAD_KEYPOINTS)
+        flipped = np.ascontiguousarray(frame.grey[:, ::-1])
+        mpts, mdesc = keypoints(flipped, UPLOAD_KEYPOINTS)
+        found = picture_panels(frame.grey, frame.cb, frame.cr) if panels else []
         boxes = found if len(found) >= 2 else []
         return cls(frame, pts, desc, mpts, mdesc, boxes)
 
