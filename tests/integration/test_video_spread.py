@@ -55,7 +55,7 @@ def videos(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("spread")
     v = {name: d / f"{name}.mp4" for name in
          ("banked", "clip", "other", "tail", "compilation", "mirrored", "letterboxed", "intro",
-          "intro_banked", "intro_other", "mandelbrot")}
+          "intro_banked", "intro_other", "mandelbrot", "corner_cropped")}
     slideshow(v["banked"], ["bridge-mods/aaa-orig.jpg", "reg-test-input/labelme-subset/q0122.jpg",
                             "reg-test-input/exif-rotn/exif-rotn-1.jpg", "reg-test-input/labelme-subset/q0291.jpg"], 3)
     ffmpeg("-ss", "4.3", "-i", str(v["banked"]), "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", str(v["clip"]))
@@ -65,6 +65,8 @@ def videos(tmp_path_factory) -> dict[str, Path]:
     ffmpeg("-i", str(v["banked"]), "-vf", "hflip", "-c:v", "libx264", "-preset", "ultrafast", str(v["mirrored"]))
     ffmpeg("-i", str(v["banked"]), "-vf", "scale=320:180,pad=320:320:0:70", "-c:v", "libx264", "-preset",
            "ultrafast", str(v["letterboxed"]))
+    ffmpeg("-i", str(v["banked"]), "-vf", "crop=iw*0.9:ih*0.9:iw*0.1:0,scale=320:240", "-c:v", "libx264",
+           "-preset", "ultrafast", str(v["corner_cropped"]))  # 10 % cut from the top-right corner, enlarged
     slideshow(v["intro"], ["reg-test-input/labelme-subset/q1050.jpg"], 1)
     synthetic(v["mandelbrot"], "mandelbrot", 10)
     concat(v["intro_banked"], v["intro"], v["mandelbrot"])
@@ -119,6 +121,16 @@ def test_mirrored_and_letterboxed_copies_match_through_their_readings(index, vid
     assert match.signal_id == BANKED and match.variant == variant
     assert near(match.segments[0].upload, (0, 12)) and near(match.segments[0].banked, (0, 12))
     assert check(index, videos[name], "reference") == []
+
+
+def test_a_corner_cropped_copy_matches_through_its_corner_reading(index, videos):
+    plain = index.video_matches(hash_video_frames(videos["corner_cropped"]), rule="spread")
+    assert plain == []  # per-frame PDQ of a corner crop is far from the banked frames
+    (match,) = check(index, videos["corner_cropped"])
+    assert match.signal_id == BANKED and match.variant.startswith("corner-")
+    assert 3 <= match.matched_seconds <= 12.5  # part of the 12 s: only some frames come close enough
+    assert all(abs(s.speed - 1) < 0.1 and abs((s.banked[0] - s.upload[0])) <= 1.0 for s in match.segments)
+    assert check(index, videos["corner_cropped"], "reference") == []
 
 
 def test_a_video_sharing_only_a_one_second_intro_does_not_match(index, videos):

@@ -37,6 +37,10 @@ CANDIDATE_FPS = 1.0
 
 
 MAX_LOOKUPS = 1_200
+#: Corner readings (:data:`ncii_shield.signals.frames.CORNERS`) are verified against a candidate's
+#: frames up to this PDQ distance (candidates are still found at 31).
+CORNER_DISTANCE = 40
+CORNER_PREFIX = "corner-"
 
 
 def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, budget: int) -> list[int]:
@@ -63,9 +67,10 @@ def _step(frames: Sequence[VpdqFrame]) -> float:
     return float(gaps[gaps > 1e-6].min()) if len(gaps) else SECONDS_PER_HASH
 
 
-def _close_pairs(words: np.ndarray, usable: np.ndarray, video: _Video) -> tuple[np.ndarray, np.ndarray]:
+def _close_pairs(words: np.ndarray, usable: np.ndarray, video: _Video,
+                 limit: np.ndarray | int = FRAME_DISTANCE_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
     """(query row, banked frame): for each usable query frame, its nearest usable banked frame if
-    that is within PDQ distance 31 (earliest on ties)."""
+    that is within ``limit`` (PDQ distance 31, or per query row; earliest on ties)."""
     banked = np.flatnonzero(video.quality >= QUALITY_THRESHOLD)
     rows = np.flatnonzero(usable)
     qs, bs = [], []
@@ -74,7 +79,7 @@ def _close_pairs(words: np.ndarray, usable: np.ndarray, video: _Video) -> tuple[
             part = rows[start:start + 512]
             distance = np.bitwise_count(words[part, None, :] ^ video.words[banked][None, :, :]).sum(axis=2)
             nearest = distance.argmin(axis=1)
-            close = distance[np.arange(len(part)), nearest] <= FRAME_DISTANCE_THRESHOLD
+            close = distance[np.arange(len(part)), nearest] <= (limit[part] if isinstance(limit, np.ndarray) else limit)
             qs.append(part[close])
             bs.append(banked[nearest[close]])
     return (np.concatenate(qs), np.concatenate(bs)) if qs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -220,7 +225,8 @@ class VpdqIndex(SignalIndex):
     def video_matches(self, frames: Sequence[VpdqFrame], *, extra: Sequence[VpdqFrame] = (), rule: str = "spread",
                       min_seconds: float = DEFAULT_MIN_SECONDS, upload_seconds: float | None = None,
                       max_candidates: int = MAX_CANDIDATES,
-                      candidate_fps: float = CANDIDATE_FPS, max_lookups: int = MAX_LOOKUPS) -> list[VideoMatch]:
+                      candidate_fps: float = CANDIDATE_FPS, max_lookups: int = MAX_LOOKUPS,
+                      corner_distance: int = CORNER_DISTANCE) -> list[VideoMatch]:
         """Banked videos found in an upload, most matched seconds first.
 
         ``frames``: the upload's reference vPDQ frames (``value_to_frames(hashes.vpdq)``); ``extra``:
@@ -247,6 +253,10 @@ class VpdqIndex(SignalIndex):
         times = np.array([f.timestamp for f in query], dtype=np.float64)
         words = hexes_to_words([f.pdq for f in query])
         usable = np.array([f.quality >= QUALITY_THRESHOLD for f in query], dtype=bool)
+        # verification: corner readings (a crop's missing part filled with its edge) land further from
+        # the banked frames; against a candidate they count up to ``corner_distance``, on a common line
+        limit = np.where([f.variant.startswith(CORNER_PREFIX) for f in query], corner_distance,
+                         FRAME_DISTANCE_THRESHOLD).astype(np.int64)
         # candidates: videos with a frame within 31 of a looked-up frame (the reference frames and
         # the readings at ``candidate_fps``), most distinct upload seconds first; then every query
         # frame is compared with each candidate's frames (exact, and cheap for a few videos)
@@ -265,7 +275,7 @@ class VpdqIndex(SignalIndex):
             video = self._videos.get(id) if id is not None else None
             if video is None:  # removed while this query ran
                 continue
-            q, b = _close_pairs(words, usable, video)
+            q, b = _close_pairs(words, usable, video, limit)
             segments = align(times[q], video.times[b].astype(np.float64), variant[q], names, upload_step=step)
             shares = self.shares_of(frames, id) if rule == "reference" else None
             match = decide(id, segments, upload_s=upload_seconds, banked_s=video.seconds, rule=rule,

@@ -31,6 +31,10 @@ ORIGINAL, MIRRORED = "original", "mirrored"
 #: The reference's dihedral order; index 5 ("flipy" in :data:`~ncii_shield.signals.pdq.DIHEDRAL_VARIANTS`) is the left-right mirror.
 DIHEDRAL_NAMES = ("", "rotate90", "rotate180", "rotate270", "flipx", "mirrored", "flip_plus1", "flip_minus1")
 ZOOM_OUT = (0.9,)
+#: Corner readings: the frame shrunk to 90 % into one corner (a ~10 % crop cut from that corner). The
+#: mirrored hash of each comes free from the dihedral computation (the opposite corner, mirrored).
+CORNERS = {"top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0), "bottom-right": (1.0, 1.0)}
+CORNER_ZOOM = 0.9
 CHUNK_FRAMES = 32  # frames whose temporal change decides a border box (16 s at 2 frames/s)
 _MOVING = 6.0  # temporal standard deviation (grey levels) of a pixel that belongs to the video
 _SMALLER = 0.9  # crop only when the moving box is smaller than this share of the frame area
@@ -85,14 +89,18 @@ def framed_box(frames: list[np.ndarray]) -> tuple[int, int, int, int] | None:
     return best
 
 
-def zoom_out(rgb: np.ndarray, scale: float) -> np.ndarray:
-    """``rgb`` shrunk to ``scale`` and centred, its edge pixels repeated to the original size."""
+def zoom_out(rgb: np.ndarray, scale: float, anchor: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
+    """``rgb`` shrunk to ``scale`` and placed at ``anchor`` (x, y: 0 left/top, 0.5 centred, 1
+    right/bottom), its edge pixels repeated to the original size."""
     import cv2
 
     h, w = rgb.shape[:2]
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
-    top, left = (h - nh) // 2, (w - nw) // 2
+    if anchor == (0.5, 0.5):
+        top, left = (h - nh) // 2, (w - nw) // 2
+    else:
+        top, left = round((h - nh) * anchor[1]), round((w - nw) * anchor[0])
     return cv2.copyMakeBorder(small, top, h - nh - top, left, w - nw - left, cv2.BORDER_REPLICATE)
 
 
@@ -108,7 +116,7 @@ def _hashes(rgb: np.ndarray, prefix: str, keep: tuple[int, ...]) -> Iterator[tup
 
 def hash_query_frames(samples: Iterable[tuple[float, np.ndarray]], *, mirrored: bool = True,
                       dihedral: bool = False, borders: bool = True,
-                      zoom: tuple[float, ...] = ZOOM_OUT) -> list[VpdqFrame]:
+                      zoom: tuple[float, ...] = ZOOM_OUT, corners: bool = True) -> list[VpdqFrame]:
     """Every reading of every sampled frame, as frames tagged with their ``variant``."""
     keep = tuple(range(8)) if dihedral else (0, 5) if mirrored else (0,)
     out: list[VpdqFrame] = []
@@ -125,6 +133,8 @@ def hash_query_frames(samples: Iterable[tuple[float, np.ndarray]], *, mirrored: 
                 readings.append(("border-cropped", rgb[top:bottom, left:right]))
             for prefix, image in list(readings):
                 readings += [(f"{prefix} zoomed-out".strip(), zoom_out(image, s)) for s in zoom]
+            if corners:  # of the whole frame only
+                readings += [(f"corner-{name}", zoom_out(rgb, CORNER_ZOOM, anchor)) for name, anchor in CORNERS.items()]
             for prefix, image in readings:
                 for variant, pdq, quality in _hashes(image, prefix, keep):
                     out.append(VpdqFrame(n, t, pdq, quality, variant))

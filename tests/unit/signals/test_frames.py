@@ -58,16 +58,17 @@ def test_readings_are_named_and_the_mirrored_one_is_the_flipped_frame():
     bridge = cv2.imread(str(BRIDGE))[:, :, ::-1]
     frames = [cv2.resize(bridge[i * 40:i * 40 + 800, i * 60:i * 60 + 1280], (320, 200)) for i in range(5)]
     readings = hash_query_frames([(i / 2, f) for i, f in enumerate(frames)])
-    assert {r.variant for r in readings} == {"original", "mirrored", "zoomed-out", "zoomed-out mirrored"}
+    corners = {f"corner-{c}{m}" for c in ("top-left", "top-right", "bottom-left", "bottom-right") for m in ("", " mirrored")}
+    assert {r.variant for r in readings} == {"original", "mirrored", "zoomed-out", "zoomed-out mirrored"} | corners
     first = {r.variant: r.pdq for r in readings if r.timestamp == 0}
     assert first["original"] == bits_to_hex(pdqhash.compute(np.ascontiguousarray(frames[0]))[0])
     flipped = bits_to_hex(pdqhash.compute(np.ascontiguousarray(frames[0][:, ::-1]))[0])
     assert distance(first["mirrored"], flipped) <= 16 < distance(first["original"], flipped)
-    boxed = hash_query_frames([(i / 2, f) for i, f in enumerate(letterboxed(frames, 30))], zoom=())
+    boxed = hash_query_frames([(i / 2, f) for i, f in enumerate(letterboxed(frames, 30))], zoom=(), corners=False)
     assert {r.variant for r in boxed} == {"original", "mirrored", "border-cropped", "border-cropped mirrored"}
     cropped = next(r for r in boxed if r.variant == "border-cropped" and r.timestamp == 0)
     assert cropped.pdq == first["original"]  # the bars removed, the reading is the frame itself
-    assert {r.variant for r in hash_query_frames([(0.0, frames[0])], mirrored=False, zoom=())} == {"original"}
+    assert {r.variant for r in hash_query_frames([(0.0, frames[0])], mirrored=False, zoom=(), corners=False)} == {"original"}
 
 
 def test_framed_box_finds_a_video_over_moving_footage():
