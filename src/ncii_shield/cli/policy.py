@@ -16,9 +16,9 @@ app = typer.Typer(help="A platform's policy over what it finds: which findings a
 rules_app = typer.Typer(
     help=(
         "Review-priority rules: which findings reach a reviewer first (docs/policy.md).\n\n"
-        "A rule is TERM \\[+ TERM...] -> PRIORITY|observe \\[: REASON]. A TERM is KIND\\[@BANK]\\[>=SCORE], KIND one of "
-        "match, derivative, mark, likeness, ai_made (match takes <=DISTANCE instead of a score). Your rules are "
-        "checked in order before the defaults; the first that holds sets the priority (1-99).\n\n"
+        "A rule is TERM \\[+ TERM...] -> PRIORITY|observe \\[: REASON]. A TERM is KIND\\[@BANK]\\[>=SCORE], "
+        "KIND one of match, derivative, mark, likeness, ai_made (match takes <=DISTANCE instead of a score). "
+        "Your rules are checked in order before the defaults; the first that holds sets the priority (1-99).\n\n"
         "No rule removes anything, and a minor's hash is always a mandatory report at priority 100."
     ),
     no_args_is_help=True,
@@ -62,7 +62,12 @@ def list_rules(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir
         _render(table)
 
 
-@rules_app.command("set")
+CANNOT = ("What a rule cannot do, and says so when asked: remove anything (\"-> act\" is refused), touch a minor's "
+          "hash (always a mandatory report at 100; priorities are 1-99), or keep hash matches, derivative or "
+          "likeness flags out of the queue (only mark and ai_made may be observed).")
+
+
+@rules_app.command("set", epilog=CANNOT)
 def set_rules(
     rule: list[str] = typer.Option(
         [], "--rule", "-r", show_default=False,
@@ -82,8 +87,6 @@ def set_rules(
       ncii-shield policy rules set -r "ai_made + derivative>=80 -> 97" -r "mark@generic-stamps -> observe"
 
       ncii-shield policy rules set --file rules.json --tenant forum
-
-    What a rule cannot do, and says so when asked: remove anything ("-> act" is refused), touch a minor's hash (always a mandatory report at 100; priorities are 1-99), or keep hash matches, derivative or likeness flags out of the queue (only mark and ai_made may be observed).
 
     Exit status: 0 set, 1 refused (the message names the rule and what is accepted).
     """

@@ -47,8 +47,9 @@ class RulesIn(BaseModel):
         {"when": [{"kind": "mark", "bank": "generic-ai-stamps"}], "action": "observe",
          "reason": "a stamp many harmless generators add"}]}]})
     rules: list[RuleIn | RuleText] = Field(
-        max_length=MAX_RULES, description="the whole table, in the order the rules are checked ([] = the defaults "
-                                          "alone); a rule may also be the text TERM [+ TERM] -> PRIORITY|observe: REASON")
+        max_length=MAX_RULES,
+        description="the whole table, in the order the rules are checked ([] = the defaults alone); a rule may also "
+                    "be the text TERM [+ TERM] -> PRIORITY|observe: REASON")
 
 
 class TermOut(BaseModel):

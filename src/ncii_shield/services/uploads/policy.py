@@ -189,7 +189,8 @@ class Rule:
                 raise InvalidRequest(
                     f"{where}: only marks and AI-made provenance may be observed (reported, not queued); "
                     f"{' and '.join(sorted(set(kept)))} findings protect people who registered, so a rule may lower "
-                    f"their priority (down to {MIN_PRIORITY}) but not hide them. To stop acting on one signal, disable it "
+                    f"their priority (down to {MIN_PRIORITY}) but not hide them. To stop acting on one signal, "
+                    "disable it "
                     "(PUT /v1/review/signals/{id}/disable, docs/trust.md)")
         else:
             if isinstance(priority, bool) or not isinstance(priority, int):
