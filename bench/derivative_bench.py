@@ -561,9 +561,15 @@ def accuracy(args: argparse.Namespace, paths: list[Path]) -> dict:
     if args.uploads_from and args.uploads_from < len(paths):
         makers = sorted(np.random.default_rng(args.seed + 1).choice(len(paths), args.uploads_from, replace=False).tolist())
     with mp.get_context("fork").Pool(args.workers) as pool:
-        rows = [r for chunk in pool.imap(run_photo, makers) for r in chunk]
+        rows = []
+        for k, chunk in enumerate(pool.imap(run_photo, makers)):
+            rows += chunk
+            print(f"  {k + 1}/{len(makers)} photos, {len(rows)} uploads, {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr, flush=True)
         print(f"checked {len(rows)} uploads from {len(makers)} photos", file=sys.stderr)
-        negatives = pool.map(negatives_for, range(len(paths))) if not args.no_direct else []
+        # every photo that made uploads (all of them without --uploads-from) verified directly against
+        # every other registered photo
+        negatives = pool.map(negatives_for, makers) if not args.no_direct else []
     edited = [r for r in rows if r["fakes"]]
     reshares = [r for r in rows if r["edit"] == "re-share" and r["format"] == "single"]
     copies = [r for r in rows if r["format"] == "two-copies"]
