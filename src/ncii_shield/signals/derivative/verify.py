@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ncii_shield.signals.derivative.features import (
-    FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints, to_frame,
+    FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
 )
 from ncii_shield.signals.derivative.panels import picture_panels
 
@@ -86,9 +86,7 @@ class Upload:
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
         """``panels=False``: do not look for the pictures of a composite (a part of one already)."""
         frame = to_frame(rgb)
-        pts, desc = keypoints(frame.grey, UPLOAD_KEYPOINTS)
-        flipped = np.ascontiguousarray(frame.grey[:, ::-1])
-        mpts, mdesc = keypoints(flipped, UPLOAD_KEYPOINTS)
+        pts, desc, mpts, mdesc = keypoints_both(frame.grey, UPLOAD_KEYPOINTS)  # one detection for both orientations
         found = picture_panels(frame.grey, frame.cb, frame.cr) if panels else []
         boxes = found if len(found) >= 2 else []
         return cls(frame, pts, desc, mpts, mdesc, boxes)
