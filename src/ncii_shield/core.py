@@ -130,7 +130,10 @@ class Shield:
         if retroactive:  # a new hash finds the copies already up: past uploads in the content index
             from ncii_shield.services.retroactive import RetroactiveFollower
 
-            self.retroactive = RetroactiveFollower(self.db, self.content, policy=self.trust)
+            from ncii_shield.services.uploads.policy import Policy
+
+            self.retroactive = RetroactiveFollower(self.db, self.content, policy=self.trust,
+                                                   rules=Policy(tenant_rules=self.policy_rules.rules_for))
             self.retroactive.start()
         if follow_feeds:
             from sqlalchemy import select

@@ -138,3 +138,29 @@ def test_signals_added_while_no_replica_ran_are_swept_at_the_next_start(data_shi
     assert [i.content_id for i in items(s, a.tenant_id)] == ["x-1"]
     with s.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ReviewItem)) == 1
+
+
+def test_a_tenants_priority_rules_set_the_priority_of_past_uploads_found_later(data_shield):
+    """A past upload found by a newly banked hash is queued under the tenant's rules (services/
+    uploads/policy.py), as an upload's match is; another tenant keeps the default (60)."""
+    from ncii_shield.services.uploads.policy import Policy
+
+    s = data_shield
+    a, b = s.local_principal("a"), s.local_principal("b")
+    for principal, bank in ((a, "urgent-a"), (b, "urgent-b")):
+        s.content.register(principal.tenant_id, [ContentInput("near", pdq=flip(PDQ, 4)),
+                                                 ContentInput("far", pdq=flip(PDQ, 25))])
+        s.banks.create(principal, bank)
+    s.policy_rules.replace(a, [{"when": [{"kind": "match", "bank": "urgent-a", "max_distance": 10}],
+                                "action": "review", "priority": 88, "reason": "our own victims' hashes first"}])
+    follower = RetroactiveFollower(s.db, ContentService(s.db), policy=TrustPolicy(s.db),
+                                   rules=Policy(tenant_rules=s.policy_rules.rules_for))
+    follower.catch_up()  # takes the cursor: what is banked from now on is swept
+    for principal, bank in ((a, "urgent-a"), (b, "urgent-b")):
+        s.banks.add(principal, bank, [SignalInput("pdq", PDQ)])
+    assert follower.catch_up() == 4
+    found = {(i.tenant_id, i.content_id): i for i in items(s, a.tenant_id) + items(s, b.tenant_id)}
+    near, far = found[(a.tenant_id, "near")], found[(a.tenant_id, "far")]
+    assert near.priority == 88 and near.details["review"]["rule"] == "tenant rule 1"
+    assert far.priority == 60 and far.details["review"]["rule"] == "default", "beyond the rule's distance"
+    assert {found[(b.tenant_id, c)].priority for c in ("near", "far")} == {60}, "tenant b has no rules"

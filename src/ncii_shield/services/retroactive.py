@@ -44,6 +44,7 @@ from ncii_shield.services import audit
 from ncii_shield.services.content import ContentService
 from ncii_shield.services.mandatory_reports import MandatoryReports
 from ncii_shield.services.trust import Thresholds, TrustPolicy, quarantine_in
+from ncii_shield.services.uploads.policy import Policy, ReviewDecision
 from ncii_shield.signals import registry
 from ncii_shield.store import changes
 from ncii_shield.store.change_watch import ChangeWatch
@@ -53,7 +54,7 @@ from ncii_shield.store.models import Bank, RetroMatch, ReviewItem, Signal, Tenan
 CURSOR = "retroactive"
 SWEPT_TYPES = ("pdq", "md5", "sha256")
 ACTOR = "retroactive"
-PRIORITY = 60  # as an upload's match
+PRIORITY = 60  # as an upload's match, when no rule gives one
 QUEUED = ("act", "review", "quarantined")
 
 
@@ -61,10 +62,11 @@ class RetroactiveFollower:
     """Start with :meth:`start` (a daemon thread); :meth:`catch_up` does one pass (tests, CLI)."""
 
     def __init__(self, db: Database, content: ContentService, *, policy: TrustPolicy | None = None,
-                 poll_interval: float = 0.05) -> None:
+                 rules: Policy | None = None, poll_interval: float = 0.05) -> None:
         self.db = db
         self.content = content
         self.policy = policy or TrustPolicy(db)
+        self.rules = rules or Policy()  # review priorities: the tenant's rules, then the defaults
         self.reports = MandatoryReports(db)
         self.poll_interval = poll_interval
         self.seq: int | None = None
@@ -159,7 +161,9 @@ class RetroactiveFollower:
                           f"(more than {limit})", actor=ACTOR)
             self.policy.invalidate()
             listed = sorted(fresh)[:limit]
-            item = self._item(session, tenant_id, None, f"signal {change.signal_id} ({bank.name}) matched {len(hits)} "
+            decision = self.rules.decide_match(tenant_id, bank.name, min(h.distance for h in hits),
+                                               action=assessed.action)
+            item = self._item(session, tenant_id, None, decision, f"signal {change.signal_id} ({bank.name}) matched {len(hits)} "
                               "past uploads and was quarantined: check the first ones", match, "quarantined",
                               {"content_ids": listed, "matched": len(hits)})
             self._link(session, tenant_id, change.signal_id, fresh, item.id)
@@ -173,7 +177,8 @@ class RetroactiveFollower:
                                                summary=f"past upload {content_id}: matches a hash registered later "
                                                        "for a minor: mandatory report")
             else:
-                item_id = self._item(session, tenant_id, content_id,
+                decision = self.rules.decide_match(tenant_id, bank.name, hit.distance, action=assessed.action)
+                item_id = self._item(session, tenant_id, content_id, decision,
                                      f"past upload {content_id}: matches a hash registered later ({bank.name})",
                                      evidence, assessed.action, {}).id
             self._link(session, tenant_id, change.signal_id, {content_id}, item_id)
@@ -200,15 +205,17 @@ class RetroactiveFollower:
                         .values(review_item_id=item_id))
 
     @staticmethod
-    def _item(session: Session, tenant_id: int, content_id: str | None, summary: str, match: dict, action: str,
-              extra: dict) -> ReviewItem:
-        item = ReviewItem(tenant_id=tenant_id, kind="match", content_id=content_id, priority=PRIORITY, status="open",
+    def _item(session: Session, tenant_id: int, content_id: str | None, decision: ReviewDecision, summary: str,
+              match: dict, action: str, extra: dict) -> ReviewItem:
+        priority = decision.priority or PRIORITY
+        item = ReviewItem(tenant_id=tenant_id, kind="match", content_id=content_id, priority=priority, status="open",
                           summary=summary[:500], automated_detection=True, media_type="image",
-                          details={"matches": [match], "action": action, "found_by": ACTOR, **extra})
+                          details={"matches": [match], "action": action, "found_by": ACTOR,
+                                   "review": decision.to_json(), **extra})
         session.add(item)
         session.flush()
         audit.append(session, tenant_id=tenant_id, actor=ACTOR, action="review.enqueued", subject=f"review:{item.id}",
-                     details={"kind": "match", "priority": PRIORITY, "content_id": content_id, "action": action,
+                     details={"kind": "match", "priority": priority, "content_id": content_id, "action": action,
                               "replica": f"{socket.gethostname()}:{os.getpid()}"})  # which replica made it
         return item
 

@@ -361,6 +361,14 @@ def _live(v: Verdict, name: str) -> list:
 _AI_MADE = object()  # the one "finding" an ai_made term covers
 
 
+@dataclass(frozen=True)
+class _Found:
+    """A match as a rule's terms read it (bank, distance), when there is no upload's verdict."""
+
+    bank: str
+    distance: float
+
+
 def ai_made(v: Verdict) -> bool:
     """Provenance said the file was made or edited by a generative model (the detector's summary is
     its JSON: ``{"ai_generated": true, ...}``)."""
@@ -391,7 +399,18 @@ class Policy:
 
     def decide(self, verdict: Verdict, tenant_id: int | None = None) -> ReviewDecision:
         mandatory = any(getattr(a, "mandatory_report", False) for a in verdict.assessments.values())
-        found = findings(verdict)
+        return self._decide(findings(verdict), tenant_id, mandatory, lambda: self._recommended(verdict))
+
+    def decide_match(self, tenant_id: int | None, bank: str, distance: float, *, action: str) -> ReviewDecision:
+        """The decision for one hash match found outside an upload's check (a past upload that a newly
+        banked hash matches: services/retroactive.py), under the same rules; ``action`` is the trust
+        policy's for that match."""
+        found: dict[str, list] = {kind: [] for kind in TERM_KINDS}
+        found["match"] = [_Found(bank, distance)]
+        return self._decide(found, tenant_id, False, lambda: "act" if action == "act" else "review")
+
+    def _decide(self, found: dict[str, list], tenant_id: int | None, mandatory: bool,
+                recommended: Callable[[], str]) -> ReviewDecision:
         muted: set[tuple[str, int]] = set()
         first: Rule | None = None
         reasons: list[str] = [MANDATORY_REASON] if mandatory else []
@@ -411,7 +430,7 @@ class Policy:
             return ReviewDecision(True, "mandatory_report", MANDATORY_PRIORITY, reasons, "review", "mandatory report")
         if first is None:
             return ReviewDecision(False, reasons=reasons, rule=observed and "observe" or None)
-        return ReviewDecision(True, first.kind, first.priority or 0, reasons, self._recommended(verdict), first.source)
+        return ReviewDecision(True, first.kind, first.priority or 0, reasons, recommended(), first.source)
 
     @staticmethod
     def _recommended(verdict: Verdict) -> str:
