@@ -101,6 +101,12 @@ def test_a_monitors_item_takes_the_priority_the_tenants_rules_gave_the_scan(shie
     again = Scanner(ScanSettings(shield.db.url, who), shield.uploads).scan(BytesItem(0, 0, "https://site.example/b.jpg",
                                                                                       len(data), data))
     assert shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", again).priority == 60
+    # a finding the tenant's rules observe only (the pipeline decided not to queue it) stays out of the queue
+    observed = {**again, "status": "flagged", "review": {"queue": False, "kind": "match", "priority": 0,
+                                                         "reasons": ["observed, not queued: a stamp we ignore"]}}
+    before = len(shield.review.queue(who.tenant_id))
+    assert shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", observed) is None
+    assert len(shield.review.queue(who.tenant_id)) == before
 
 
 def test_a_minors_hash_stays_a_mandatory_report_whatever_the_rules(shield: Shield) -> None:

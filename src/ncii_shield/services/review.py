@@ -129,15 +129,19 @@ class ReviewService:
         return self.enqueue(tenant_id, decision.kind, actor=actor, content_id=content_id, priority=decision.priority,
                             summary=summary, details={**findings, "reasons": decision.reasons}, media_type=media_type)
 
-    def enqueue_scan_result(self, tenant_id: int, found_by: str, result: dict) -> QueueItem:
-        """Queue what a scan or a monitor found (a scan result: exact / near / derivative)."""
+    def enqueue_scan_result(self, tenant_id: int, found_by: str, result: dict) -> QueueItem | None:
+        """Queue what a scan or a monitor found (a scan result: exact / near / derivative / flagged);
+        None when the pipeline's decision under the tenant's rules was not to queue it (a mark the
+        tenant observes only)."""
+        decided = result.get("review")  # the pipeline's decision under the tenant's policy rules
+        if isinstance(decided, dict) and decided.get("queue") is False:
+            return None
         derivative = result.get("status") == "derivative"
         key = str(result.get("key", ""))
         hits = result.get("matches") or []  # derivative flags are listed there too (signal_type "derivative")
         banks = sorted({str(h.get("bank")) for h in hits if h.get("bank")})
         summary = f"{found_by}: {result.get('status')} ({', '.join(banks) or 'no bank'}) in {key}"
         kind, priority = ("derivative", 70) if derivative else ("match", 60)
-        decided = result.get("review")  # the pipeline's decision under the tenant's policy rules
         if isinstance(decided, dict) and decided.get("kind") in ENQUEUE_KINDS and type(decided.get("priority")) is int \
                 and 0 <= decided["priority"] <= 100:
             kind, priority = decided["kind"], decided["priority"]
