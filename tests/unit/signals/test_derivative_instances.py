@@ -105,3 +105,16 @@ def test_one_photo_is_one_instance(index):
     found = check(index, jpeg_rgb(edit("noise", scene(1), BOX, seed=3), 85))
     assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)]
     assert found[0].verdict.instance_box == [0, 0, 800, 600]
+
+
+def test_panel_cutting_is_bounded_on_hostile_layouts():
+    from ncii_shield.signals.derivative.features import to_frame
+    from ncii_shield.signals.derivative.panels import MAX_PANELS, panel_boxes, picture_panels
+
+    stripes = np.random.default_rng(1).integers(0, 256, (1000, 1000, 3), dtype=np.uint8)
+    stripes[::20] = 255  # a one-colour line every 20 pixels, both ways: a hundred possible gutters
+    stripes[:, ::20] = 255
+    frame = to_frame(stripes)
+    assert 1 <= len(panel_boxes(frame.grey, frame.cb, frame.cr)) <= MAX_PANELS
+    thin = to_frame(np.random.default_rng(2).integers(0, 256, (30, 4000, 3), dtype=np.uint8))  # 5 px high
+    assert picture_panels(thin.grey, thin.cb, thin.cr) == []

@@ -126,6 +126,8 @@ def _texture_map(grey: np.ndarray) -> np.ndarray:
     h, w = grey.shape
     g = grey[: h - h % _BLOCK, : w - w % _BLOCK].astype(np.float32)
     size = (g.shape[1] // _BLOCK, g.shape[0] // _BLOCK)
+    if 0 in size:  # a strip thinner than a block: no structure to cut along
+        return np.zeros((size[1], size[0]), bool)
     mean = cv2.resize(g, size, interpolation=cv2.INTER_AREA)  # exact block means: the size divides
     square = cv2.resize(g * g, size, interpolation=cv2.INTER_AREA)
     return square - mean * mean >= 36.0
