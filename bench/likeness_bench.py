@@ -451,7 +451,8 @@ def derive_false_flags(neg: np.ndarray, threshold: float, enrolled: int = 10_000
 
 #: (centre x, centre y, half-width, half-height) of the inner-face ellipse in dlib's 150-px chip (eyes
 #: at y ~47, nose base at y ~86). "masked" is the shipped one (signals/face/dlib_model.py).
-MASKS = {"tight": (74, 80, 46, 62), "tighter": (75, 76, 40, 56)}
+MASKS = {"tight": (74, 80, 46, 62)}
+MASK_JITTER = int(os.environ.get("LIKENESS_BENCH_MASK_JITTER", "0"))  # enrolment jitter copies (10 as shipped)
 
 
 def _mask_weight(spec: tuple[int, int, int, int]) -> np.ndarray:
@@ -476,11 +477,11 @@ def chip_embeddings(job: tuple) -> dict:
         w = _mask_weight(spec)
         masked = [_apply_mask(c, w) for c in chips]
         out[name] = [normalize(np.array(net.compute_face_descriptor(m), np.float32)[None])[0] for m in masked]
-        if enrol:
-            both = [normalize(np.array(net.compute_face_descriptor(m, 10), np.float32)[None])[0] +
-                    normalize(np.array(net.compute_face_descriptor(np.ascontiguousarray(m[:, ::-1]), 10),
+        if enrol:  # with its mirror image (and MASK_JITTER jitter copies of each)
+            both = [normalize(np.array(net.compute_face_descriptor(m, MASK_JITTER), np.float32)[None])[0] +
+                    normalize(np.array(net.compute_face_descriptor(np.ascontiguousarray(m[:, ::-1]), MASK_JITTER),
                                        np.float32)[None])[0] for m in masked]
-            out[name + "+mirror+jitter"] = [normalize(b[None])[0] for b in both]
+            out[name + ("+mirror+jitter" if MASK_JITTER else "+mirror")] = [normalize(b[None])[0] for b in both]
     return out
 
 
