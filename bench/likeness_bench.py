@@ -29,6 +29,11 @@ all clothed head-and-shoulders photos. Each swap is then re-shared: none, JPEG 5
 43 unenrolled ifaces people are negatives: any flag on them is false. A swap is *flagged* when a
 face in it scores at or above the threshold against its donor.
 
+**Tried on the same faces** (a run keeps each face's aligned chip and landmarks in its ``--save``
+pickle, in /tmp): ``--norm`` scores with Z-, T- and S-norm against a cohort and gates faces by yaw
+and blur; ``--masks`` embeds the chips under other inner-face masks (``MASKS``). Each is reported
+next to the shipped scores on the same enrolments, uploads and negatives.
+
 **(c) Scale.** N synthetic enrolled vectors drawn from a Gaussian fitted to the real embeddings
 (mean and a shrunk covariance), then normalised; planted queries (an enrolled vector plus noise,
 similarity 0.93-0.97) are searched exactly and with the approximate index; time per query (one

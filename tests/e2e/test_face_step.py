@@ -150,3 +150,24 @@ def test_refusals_are_clear(site, page, tmp_path: Path) -> None:
 
     # every field has its label (the fill() above found them by label) and the page has one h1
     assert page.locator("h1").count() == 1
+
+
+from tests.e2e.test_case_proof import guessed_at_case, proof_site  # noqa: E402,F401 - a server with a low proof bar
+
+
+def test_a_guessed_at_case_enrols_after_the_browser_proof(proof_site, page) -> None:  # noqa: F811
+    """A case whose free wrong PINs for today were spent elsewhere: the face step, like the status
+    page, asks the browser for a proof of work (static/face.js), then enrols with the right PIN."""
+    case = guessed_at_case(proof_site)
+    page.goto(proof_site.url + "/protect/face")
+    fill(page, case["case_number"], case["pin"], [str(FACES / "ifaces-009.jpg")])
+    page.get_by_role("button", name="Send the photos").click()
+    page.wait_for_load_state()
+    alert = page.get_by_role("alert").inner_text()
+    assert "your browser must do some work" in alert and "choose the photos again" in alert, alert
+    assert page.locator("#face-form[data-proof-bits]").count() == 1
+    fill(page, case["case_number"], case["pin"], [str(FACES / "ifaces-009.jpg")])
+    with page.expect_navigation(timeout=60_000):
+        page.get_by_role("button", name="Send the photos").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Your face is protected", page.content()[:2000]
