@@ -182,7 +182,7 @@ def _gutters(uniform: np.ndarray, least: int) -> list[tuple[int, int, float]]:
 def _seams(lines: np.ndarray, least: int) -> list[tuple[int, int, float]]:
     """Lines (``lines``: grey, (n, length)) across which most pixels change much more than they do just before and after."""
     n = lines.shape[0]
-    if n < 2 * least + 2 or n < 16:
+    if n < 2 * least + 2 or n < 16 or lines.shape[1] < 4 * SEAM_PARTS:
         return []
     # steps over two lines (resizing and JPEG blur a seam over about two pixels): across[k] is
     # between line k and k+2; the step before it (k-2 to k) and after it (k+2 to k+4)
