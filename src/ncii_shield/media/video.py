@@ -247,6 +247,10 @@ def decode_pass(path: str | os.PathLike[str], info: VideoInfo, streams: list[tup
     try:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, pass_fds=[w for _, w in pipes])
+    except BaseException:
+        for read, _ in pipes:
+            os.close(read)
+        raise
     finally:
         for _, write in pipes:
             os.close(write)
