@@ -227,6 +227,11 @@ class IndexFollower:
     def errors(self) -> int:
         return self._watch.errors
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the follower stops (the shield closes): helpers that follow with it stop too."""
+        return self._watch.stopping
+
     def wake(self) -> None:
         self._watch.wake()
 

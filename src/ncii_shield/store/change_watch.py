@@ -46,6 +46,11 @@ class ChangeWatch:
     def running(self) -> bool:
         return self._thread is not None
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once :meth:`stop` is called: threads that live as long as this one can wait on it."""
+        return self._stop
+
     def wake(self) -> None:
         self._wake.set()
 

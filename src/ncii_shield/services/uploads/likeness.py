@@ -187,7 +187,7 @@ def detector(follower):
         return None
     threshold = os.environ.get("NCII_SHIELD_LIKENESS_THRESHOLD")
     # follow enrolments until the main index follower stops (the shield closing)
-    index = LikenessIndex(follower.db, name, dim, stop_with=getattr(follower, "_stop", None))
+    index = LikenessIndex(follower.db, name, dim, stop_with=getattr(follower, "stopping", None))
     index.load()
     index.start()
     return LikenessDetector(index, model, float(threshold) if threshold else None)
