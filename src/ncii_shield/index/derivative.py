@@ -7,7 +7,8 @@ upload's descriptors (as uploaded and mirrored) each look up their nearest store
 close, distinctive hit is a vote for its photo. The :data:`CANDIDATES` photos with most votes are
 verified (:func:`~ncii_shield.signals.derivative.verify.verify`) against their full signature; of
 those under :data:`STRONG_VOTES` votes (what chance agreement gives an unrelated upload), only the
-first :data:`MAX_WEAK`. So a check costs one batched search plus a handful of verifications.
+first :data:`MAX_WEAK` (all of them by default: recall first; a setting trades recall for time at
+scale). So a check costs one batched search plus a handful of verifications.
 
 The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
 becomes an inverted file (``IndexBinaryIVF``, about :data:`LIST_SIZE` descriptors a list, centres
@@ -25,6 +26,7 @@ index sample (about 2.6 KB per photo by the index's own accounting).
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -45,7 +47,10 @@ RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from anoth
 SKIP_BELOW = 0.1  # of the votes of a candidate that verified: weaker candidates are not verified
 RATIO = 0.9
 STRONG_VOTES = 12  # candidates with fewer votes are "weak": only the MAX_WEAK with most votes are verified
-MAX_WEAK = 3  # 1 lost recall in the scale run's crowded registry (hundreds of crops of each photo)
+# Recall first: by default every candidate is verified (8). At 1M registered photos that costs
+# p50 ~170 ms of CPU a check; NCII_SHIELD_DERIVATIVE_WEAK_CHECKS=3 halves it (84 ms) but verified
+# the upload's own photo for 90.8 % of uploads instead of 95.0 %, and 1 for 73 % (docs/benchmarks.md).
+MAX_WEAK = max(0, int(os.environ.get("NCII_SHIELD_DERIVATIVE_WEAK_CHECKS", "8")))
 IVF_FROM = 50_000
 QUERY_DESCRIPTORS = 500  # per orientation
 SAMPLE = 64  # of each photo's INDEX_KEYPOINTS coarse-first descriptors, the first this many are indexed
