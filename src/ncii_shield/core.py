@@ -177,6 +177,12 @@ class Shield:
 
     def local_principal(self, tenant: str = DEFAULT_TENANT, scopes: tuple[str, ...] = SCOPES) -> Principal:
         """A principal for in-process use (CLI, embedding): no key, the given tenant's rights."""
-        with self.db.write() as session:
-            tenant_row = bank_store.get_or_create_tenant(session, tenant)
-            return Principal(key_id=0, key_prefix="local", tenant_id=tenant_row.id, scopes=frozenset(scopes))
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with self.db.write() as session:
+                tenant_id = bank_store.get_or_create_tenant(session, tenant).id
+        except IntegrityError:  # another replica created the tenant at the same moment: it exists now
+            with self.db.read() as session:
+                tenant_id = bank_store.get_tenant(session, tenant).id
+        return Principal(key_id=0, key_prefix="local", tenant_id=tenant_id, scopes=frozenset(scopes))

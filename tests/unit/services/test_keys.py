@@ -37,7 +37,7 @@ def test_scopes_and_admin(shield):
         who.require("bank:write")
     admin = shield.keys.authenticate(shield.keys.create(tenant="t", scopes=["admin"])[0])
     admin.require("bank:write")
-    with pytest.raises(InvalidRequest, match="accepted: match, bank:read, bank:write, reviewer, mandatory_report, admin"):
+    with pytest.raises(InvalidRequest, match="accepted: match, bank:read, bank:write, reviewer, mandatory_report, policy, admin"):
         shield.keys.create(tenant="t", scopes=["root"])
     reviewer = shield.keys.authenticate(shield.keys.create(tenant="t", scopes=["reviewer"])[0])
     reviewer.require("reviewer")
