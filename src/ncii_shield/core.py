@@ -51,6 +51,7 @@ class Shield:
     _uploads: object | None = None
     _trust: object | None = None
     _policy_rules: object | None = None
+    _likeness: object | None = None
     _feed_followers: list = field(default_factory=list)
     deadline_watch: object | None = None  # services.deadlines.DeadlineWatch once started
     retroactive: object | None = None  # services.retroactive.RetroactiveFollower once started
@@ -85,6 +86,18 @@ class Shield:
                                            review=self.review, trust=self.trust, mandatory=MandatoryReports(self.db),
                                            policy=Policy(tenant_rules=self.policy_rules.rules_for))
         return self._uploads
+
+    @property
+    def likeness(self):  # noqa: ANN201 - services.likeness.LikenessService, or None where not installed/configured
+        """Enrolment sharing the upload pipeline's face model (one model per process, loaded once)."""
+        if self._likeness is None:
+            detector = next((d for d in getattr(self.uploads, "detectors", []) if d.name == "likeness"), None)
+            if detector is None:
+                return None
+            from ncii_shield.services.likeness import LikenessService
+
+            self._likeness = LikenessService(self.db, model=lambda: detector.model)
+        return self._likeness
 
     @property
     def trust(self):  # noqa: ANN201 - the trust policy (services/trust.py): one per process, shared

@@ -40,18 +40,13 @@ def _render(table: dict) -> None:
         typer.echo(f"   - {r['text']}")
 
 
-@rules_app.command("list")
-def list_rules(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION,
-               json_output: bool = JSON_OPTION) -> None:
-    """Show the tenant's rules, the defaults checked after them, and the fixed first rule.
-
-      ncii-shield policy rules list --tenant forum --json
-    """
+def _run(db: str | None, tenant: str, json_output: bool, action) -> None:  # noqa: ANN001
+    """Open the store, do ``action(shield.policy_rules, the tenant's local principal)``, print the table."""
     from ncii_shield.core import Shield
 
     shield = Shield.open(db, load_index=False)
     try:
-        table = shield.policy_rules.table(shield.local_principal(tenant, ("policy",)))
+        table = action(shield.policy_rules, shield.local_principal(tenant, ("policy",)))
     except NciiShieldError as exc:
         fail(exc)
     finally:
@@ -60,6 +55,16 @@ def list_rules(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir
         print_json(table)
     else:
         _render(table)
+
+
+@rules_app.command("list")
+def list_rules(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_dir: Path | None = DATA_DIR_OPTION,
+               json_output: bool = JSON_OPTION) -> None:
+    """Show the tenant's rules, the defaults checked after them, and the fixed first rule.
+
+      ncii-shield policy rules list --tenant forum --json
+    """
+    _run(db, tenant, json_output, lambda rules, who: rules.table(who))
 
 
 CANNOT = ("What a rule cannot do, and says so when asked: remove anything (\"-> act\" is refused), touch a minor's "
@@ -90,8 +95,6 @@ def set_rules(
 
     Exit status: 0 set, 1 refused (the message names the rule and what is accepted).
     """
-    from ncii_shield.core import Shield
-
     if (file is None) == (not rule):
         fail("give the rules with --rule (repeatable) or --file, one of the two; "
              "`ncii-shield policy rules reset` goes back to the defaults", 2)
@@ -106,17 +109,7 @@ def set_rules(
             fail(f"{file} is not JSON: {exc}", 1)
         if isinstance(rules, dict) and set(rules) == {"rules"}:
             rules = rules["rules"]
-    shield = Shield.open(db, load_index=False)
-    try:
-        table = shield.policy_rules.replace(shield.local_principal(tenant, ("policy",)), rules)
-    except NciiShieldError as exc:
-        fail(exc)
-    finally:
-        shield.close()
-    if json_output:
-        print_json(table)
-    else:
-        _render(table)
+    _run(db, tenant, json_output, lambda table, who: table.replace(who, rules))
 
 
 @rules_app.command("reset")
@@ -126,16 +119,4 @@ def reset_rules(tenant: str = TENANT_OPTION, db: str | None = DB_OPTION, data_di
 
       ncii-shield policy rules reset --tenant forum
     """
-    from ncii_shield.core import Shield
-
-    shield = Shield.open(db, load_index=False)
-    try:
-        table = shield.policy_rules.reset(shield.local_principal(tenant, ("policy",)))
-    except NciiShieldError as exc:
-        fail(exc)
-    finally:
-        shield.close()
-    if json_output:
-        print_json(table)
-    else:
-        _render(table)
+    _run(db, tenant, json_output, lambda rules, who: rules.reset(who))

@@ -34,20 +34,9 @@ _WORKING = threading.BoundedSemaphore(2)  # enrolments computed at once in this 
 
 
 def _service(request: Request):  # noqa: ANN202 - services.likeness.LikenessService, or None
-    """The likeness service sharing the upload pipeline's face model, or None when likeness
-    protection is not installed or not configured here."""
-    state = request.app.state
-    service = getattr(state, "likeness_service", None)
-    if service is None:
-        shield = state.shield
-        detector = next((d for d in getattr(shield.uploads, "detectors", []) if d.name == "likeness"), None)
-        if detector is None:
-            return None
-        from ncii_shield.services.likeness import LikenessService
-
-        service = LikenessService(shield.db, model=lambda: detector.model)  # one model per process, loaded once
-        state.likeness_service = service
-    return service
+    """The likeness service (Shield.likeness), or None when likeness protection is not installed or
+    not configured here."""
+    return request.app.state.shield.likeness
 
 
 def _case_limiter(request: Request) -> RateLimiter:
