@@ -5,6 +5,7 @@ Usage::
     python bench/likeness_bench.py [--faces ../shared/data/faces] [--photos ../shared/data/photos]
                                    [--workers 2] [--hosts 3] [--seed 7] [--scale 1000000] [--json out.json]
                                    [--onnx MODEL.onnx --onnx-threshold 0.5]
+                                   [--also-onnx MODEL.onnx [--onnx-mean 0 --onnx-std 1]]
 
 ``--faces``: 20 people x 5 studio portraits (benchmarks only: never copied into the repository);
 ``--photos``: the CC0 ``ifaces-*`` portraits (43 more people, one photo each) are read from it.
@@ -32,7 +33,11 @@ face in it scores at or above the threshold against its donor.
 **Tried on the same faces** (a run keeps each face's aligned chip and landmarks in its ``--save``
 pickle, in /tmp): ``--norm`` scores with Z-, T- and S-norm against a cohort and gates faces by yaw
 and blur; ``--masks`` embeds the chips under other inner-face masks (``MASKS``). Each is reported
-next to the shipped scores on the same enrolments, uploads and negatives.
+next to the shipped scores on the same enrolments, uploads and negatives. ``--also-onnx MODEL``
+embeds every face dlib's locator found with that ONNX model as well (variant ``onnx``, aligned to
+the ArcFace template), so another model is compared with dlib's on exactly the same faces, swaps and
+negatives in one run; ``--onnx-mean`` / ``--onnx-std`` / ``--onnx-bgr`` give its pixel scaling
+(ArcFace: 127.5 / 127.5, RGB; OpenCV Zoo's SFace normalises inside the graph: 0 / 1, RGB).
 
 **(c) Scale.** N synthetic enrolled vectors drawn from a Gaussian fitted to the real embeddings
 (mean and a shrunk covariance), then normalised; planted queries (an enrolled vector plus noise,
@@ -101,20 +106,32 @@ _LOCATED: dict[str, Located] = {}
 _EMBEDDERS: dict = {}
 
 
+def _onnx_embedder(path: str, threshold: float, args: dict):
+    from ncii_shield.signals.face.onnx_model import OnnxEmbedder
+
+    return OnnxEmbedder(path, threshold=threshold, mean=args.get("onnx_mean", 127.5),
+                        std=args.get("onnx_std", 127.5), bgr=bool(args.get("onnx_bgr")))
+
+
 def _init(args: dict) -> None:
     global _MODEL, _ARGS, _EMBEDDERS
     _ARGS = args
-    _MODEL = load_model(args.get("onnx"), onnx_threshold=args.get("onnx_threshold"))
+    _MODEL = load_model()
     if args.get("onnx"):
+        from ncii_shield.signals.face.model import FaceModel
+
+        _MODEL = FaceModel(_MODEL.locator, _onnx_embedder(args["onnx"], args["onnx_threshold"], args))
         _EMBEDDERS = {"onnx": _MODEL.embedder}
     else:
         from ncii_shield.signals.face.dlib_model import DlibResnetEmbedder
 
         _EMBEDDERS = {"plain": DlibResnetEmbedder(mask=False), "masked": DlibResnetEmbedder(mask=True)}
+        if args.get("also_onnx"):  # another model on the very same located faces (its threshold unused here)
+            _EMBEDDERS["onnx"] = _onnx_embedder(args["also_onnx"], 0.5, args)
 
 
 def variants() -> tuple[str, ...]:
-    return ("onnx",) if _ARGS.get("onnx") else ("plain", "masked")
+    return tuple(_EMBEDDERS) if _EMBEDDERS else (("onnx",) if _ARGS.get("onnx") else ("plain", "masked"))
 
 
 def _largest(path: str, rgb: np.ndarray) -> Located | None:
@@ -153,7 +170,7 @@ def jitter_embeddings(path: str) -> dict:
     if not found:
         return {}
     return {name + "+mirror+jitter": e.embed(rgb, found[:1], mirror=True, jitter=10)[0]
-            for name, e in _EMBEDDERS.items()}
+            for name, e in _EMBEDDERS.items() if name != "onnx"}  # an ONNX model has no jitter copies
 
 
 def baseline_descriptor(rgb: np.ndarray) -> np.ndarray | None:
@@ -293,8 +310,12 @@ def run_swap(job: tuple) -> dict:
     if "plain" in _EMBEDDERS:  # aligned chips and landmarks of every face, for --variants
         out["chips"] = _EMBEDDERS["plain"].chips(img, locs) if locs else []
         out["lms"] = [f.landmarks for f in locs]
+    out["embed_ms"] = {}
     for name, embedder in _EMBEDDERS.items():
+        started = time.thread_time()
         out["emb"][name] = list(embedder.embed(img, locs)) if locs else []
+        if locs:  # CPU time of this model's embedding alone, per face (one thread)
+            out["embed_ms"][name] = (time.thread_time() - started) * 1000 / len(locs)
         if _ARGS.get("query_tta"):
             out["emb"][name + "+mirror"] = list(embedder.embed(img, locs, mirror=True)) if locs else []
     return out
@@ -757,6 +778,12 @@ def main() -> int:
     ap.add_argument("--no-swaps", action="store_true")
     ap.add_argument("--onnx", type=Path)
     ap.add_argument("--onnx-threshold", type=float)
+    ap.add_argument("--also-onnx", type=Path, help="also embed every face with this ONNX model, beside dlib's "
+                    "(variant 'onnx': same faces, same swaps, same negatives)")
+    ap.add_argument("--onnx-mean", type=float, default=127.5, help="pixel scaling of --onnx / --also-onnx: "
+                    "(value - mean) / std")
+    ap.add_argument("--onnx-std", type=float, default=127.5)
+    ap.add_argument("--onnx-bgr", action="store_true", help="the ONNX model takes BGR pixels")
     ap.add_argument("--query-tta", action="store_true", help="also embed swap uploads' faces with their mirror")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--enrol-jitter", action="store_true", help="also enrolment with 10 jitter copies (as shipped)")
@@ -772,8 +799,11 @@ def main() -> int:
 
     face_paths = sorted(args.faces.glob("person-*/*.jpg"))
     iface_paths = sorted(args.photos.glob("ifaces-*.jpg"))
+    if args.onnx and args.onnx_threshold is None:
+        ap.error("--onnx needs --onnx-threshold")
     worker_args = {"onnx": str(args.onnx) if args.onnx else None, "onnx_threshold": args.onnx_threshold,
-                   "query_tta": args.query_tta}
+                   "query_tta": args.query_tta, "also_onnx": str(args.also_onnx) if args.also_onnx else None,
+                   "onnx_mean": args.onnx_mean, "onnx_std": args.onnx_std, "onnx_bgr": args.onnx_bgr}
     ctx = mp.get_context("fork")
     started = time.perf_counter()
     saved = pickle.loads(args.load.read_bytes()) if args.load else None
@@ -868,6 +898,12 @@ def main() -> int:
         report["swap_time_ms"] = {"p50": float(np.percentile(ms, 50)), "p90": float(np.percentile(ms, 90))}
         print(f"CPU time per swap upload (face pass, one thread): p50 {np.percentile(ms, 50):.0f} ms, "
               f"p90 {np.percentile(ms, 90):.0f} ms")
+        for name in sorted({k for r in results if r["ok"] for k in r.get("embed_ms", {})}):
+            em = np.array([r["embed_ms"][name] for r in results if r["ok"] and name in r.get("embed_ms", {})])
+            report["swap_time_ms"][f"embed_{name}"] = {"p50": float(np.percentile(em, 50)),
+                                                       "p90": float(np.percentile(em, 90))}
+            print(f"   embedding alone, {name}: CPU p50 {np.percentile(em, 50):.1f} ms, "
+                  f"p90 {np.percentile(em, 90):.1f} ms per face")
 
     if args.skip_latency:
         args.scale and print("(latency skipped)")

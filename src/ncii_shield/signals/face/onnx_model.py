@@ -35,15 +35,32 @@ def dlib_points_to_3(landmarks: np.ndarray) -> np.ndarray:
     return np.array([left, right, p[4]], dtype=np.float32)
 
 
+def similarity_lsq(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 similarity (scale, rotation, shift) that maps ``src`` points onto ``dst`` with the
+    least squared error over all of them (Umeyama 1991, as InsightFace aligns). A robust fit (RANSAC,
+    LMedS) would keep only two of the three points and tilt a three-quarter face, whose nose base
+    lies off the eyes' midline, by up to tens of degrees."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s0, d0 = src - mu_s, dst - mu_d
+    var = float((s0 ** 2).sum()) / len(src)
+    if var < 1e-9:  # all points in one place: shift only
+        return np.array([[1, 0, mu_d[0] - mu_s[0]], [0, 1, mu_d[1] - mu_s[1]]], dtype=np.float64)
+    u, sig, vt = np.linalg.svd(d0.T @ s0 / len(src))
+    d = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[1] = -1
+    rot = u @ np.diag(d) @ vt
+    scale = float((sig * d).sum()) / var
+    return np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
+
+
 def align(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
-    """The face warped onto a ``size`` x ``size`` ArcFace-aligned crop (uint8 RGB)."""
+    """The face warped onto a ``size`` x ``size`` ArcFace-aligned crop (uint8 RGB): the least-squares
+    similarity from the eye centres and nose base to the template."""
     import cv2
 
-    src = dlib_points_to_3(landmarks)
-    dst = _TEMPLATE_3 * (size / 112.0)
-    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
-    if matrix is None:  # degenerate landmarks: scale and shift only, from the eyes
-        matrix = np.array([[1, 0, dst[0, 0] - src[0, 0]], [0, 1, dst[0, 1] - src[0, 1]]], dtype=np.float64)
+    matrix = similarity_lsq(dlib_points_to_3(landmarks), _TEMPLATE_3 * (size / 112.0))
     return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
