@@ -11,7 +11,8 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from ncii_shield.signals.face.onnx_model import _TEMPLATE_3, align, dlib_points_to_3, similarity_lsq  # noqa: E402
+from ncii_shield.signals.face.onnx_model import (  # noqa: E402
+    _TEMPLATE_3, align, dlib_points_to_3, similarity_lsq)
 
 
 def _similarity(scale: float, degrees: float, shift: tuple[float, float]) -> np.ndarray:
@@ -61,3 +62,33 @@ def test_points_in_one_place_give_a_shift() -> None:
     same = np.array([[10.0, 20.0]] * 3)
     matrix = similarity_lsq(same, _TEMPLATE_3)
     assert np.allclose(matrix[:, :2], np.eye(2))
+
+
+def test_pixel_scaling_is_part_of_the_model_name(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ncii_shield.signals.face.onnx_model import OnnxEmbedder
+
+    # per-channel means of the crop, plus a bias, times a 3x4 matrix: the pixel scaling shows
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+             helper.make_node("Add", ["flat", "b"], ["shifted"]),
+             helper.make_node("MatMul", ["shifted", "w"], ["embedding"])]
+    weights = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    graph = helper.make_graph(nodes, "tiny",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+                              [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(weights, "w"),
+                               numpy_helper.from_array(np.array([1.0, -2.0, 0.5], np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "face.onnx"
+    onnx.save(model, str(path))
+    arcface = OnnxEmbedder(path, threshold=0.5)
+    raw = OnnxEmbedder(path, threshold=0.5, mean=0.0, std=1.0)
+    assert arcface.name != raw.name and arcface.name == OnnxEmbedder(path, threshold=0.5).name
+    crop = np.full((1, 112, 112, 3), 200, np.uint8)
+    assert not np.allclose(arcface._run(crop), raw._run(crop))  # the pixels really are scaled otherwise

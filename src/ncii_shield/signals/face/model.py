@@ -46,9 +46,12 @@ _DEFAULT: FaceModel | None = None
 
 
 def load_model(onnx_path: str | Path | None = None, *, onnx_threshold: float | None = None,
-               work_side: int = 640) -> FaceModel:
+               work_side: int = 640, onnx_mean: float = 127.5, onnx_std: float = 127.5,
+               onnx_bgr: bool = False) -> FaceModel:
     """dlib's public-domain model (cached, one per process), or an operator's ONNX embedder on dlib's
-    locator. Raises :class:`FaceModelUnavailable` when the [likeness] extra is missing."""
+    locator, fed ``(pixel - onnx_mean) / onnx_std`` (ArcFace's 127.5 / 127.5, RGB, unless the model
+    wants others: OpenCV Zoo's SFace normalises inside its graph, so 0 / 1). Raises
+    :class:`FaceModelUnavailable` when the [likeness] extra is missing."""
     global _DEFAULT
     from ncii_shield.signals.face.dlib_model import DlibLocator, DlibResnetEmbedder
 
@@ -57,7 +60,9 @@ def load_model(onnx_path: str | Path | None = None, *, onnx_threshold: float | N
 
         if onnx_threshold is None:
             raise ValueError("an ONNX face model needs its threshold (cosine), measured with bench/likeness_bench.py")
-        return FaceModel(DlibLocator(work_side=work_side), OnnxEmbedder(onnx_path, threshold=onnx_threshold))
+        return FaceModel(DlibLocator(work_side=work_side),
+                         OnnxEmbedder(onnx_path, threshold=onnx_threshold, mean=onnx_mean, std=onnx_std,
+                                      bgr=onnx_bgr))
     if _DEFAULT is None or getattr(_DEFAULT.locator, "work_side", None) != work_side:
         _DEFAULT = FaceModel(DlibLocator(work_side=work_side), DlibResnetEmbedder())
     return _DEFAULT

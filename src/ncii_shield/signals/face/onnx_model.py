@@ -65,8 +65,8 @@ def align(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray
 
 
 class OnnxEmbedder:
-    """An ONNX embedding model. ``name`` is ``onnx:`` plus the file's SHA-256 prefix, so vectors of
-    two different model files are never compared."""
+    """An ONNX embedding model. ``name`` is ``onnx:`` plus the SHA-256 prefix of the file (and of its
+    pixel scaling when it is not ArcFace's), so vectors of two different models are never compared."""
 
     def __init__(self, path: str | Path, *, threshold: float, mean: float = 127.5, std: float = 127.5,
                  bgr: bool = False, threads: int = 1) -> None:
@@ -83,6 +83,7 @@ class OnnxEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: some exported models warn per initializer
         try:
             self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
@@ -99,7 +100,10 @@ class OnnxEmbedder:
         self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self.mean, self.std, self.bgr = mean, std, bgr
         self.default_threshold = threshold
-        self.name = "onnx:" + hashlib.sha256(data).hexdigest()[:16]
+        digest = hashlib.sha256(data)
+        if (mean, std, bgr) != (127.5, 127.5, False):  # other pixels, other vectors: never compared
+            digest.update(f"pixels {mean} {std} {bgr}".encode())
+        self.name = "onnx:" + digest.hexdigest()[:16]
         self.dim = int(self._run(np.zeros((1, self.size, self.size, 3), dtype=np.uint8)).shape[-1])
 
     def _run(self, crops: np.ndarray) -> np.ndarray:
