@@ -120,6 +120,54 @@ def test_flag_in_explicit_video(shield, model, tmp_path: Path) -> None:
     assert flags[0]["similarity"] >= model.default_threshold
 
 
+@pytest.mark.video
+def test_video_faces_read_in_the_one_decode_pass(shield, model, tmp_path: Path, monkeypatch) -> None:
+    """The likeness detector reads a video's faces from the pipeline's one decode pass (a frame tap):
+    one decoder for the hashes, the readings and the faces; its own frame sampler is never used. A
+    tap that raises leaves the detector reported failed while the upload's hashes stand."""
+    import ncii_shield.media.video as video
+
+    service = LikenessService(shield.db, model)
+    service.enrol("default", "faces", [photo_bytes("009")])
+    detector = next(d for d in shield.uploads.detectors if d.name == "likeness")
+    wait_for(lambda: len(detector.index) == 1)
+    face = cv2.resize(np.ascontiguousarray(rgb("009")[:, ::-1]), (220, 220), interpolation=cv2.INTER_AREA)
+    frames = []
+    for n in range(8):
+        frame = np.full((360, 480, 3), 40 + 9 * n, np.uint8)
+        frame[60:280, 100 + 5 * n:320 + 5 * n] = face
+        frames.append(frame)
+    data = clip(tmp_path, frames)
+    passes: list[int] = []
+    real = video.decode_pass
+
+    def counted(path, info, streams, **kw):  # noqa: ANN001, ANN202 - the real decoder, counted
+        passes.append(len(streams))
+        return real(path, info, streams, **kw)
+
+    def never(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the likeness detector decoded the video again")
+
+    monkeypatch.setattr(video, "decode_pass", counted)
+    monkeypatch.setattr(video, "sample_frames", never)
+    verdict = shield.uploads.check(shield.local_principal(), data, CheckOptions(explicit=True))
+    flags = likeness(verdict)
+    assert len(passes) == 1 and passes[0] >= 2, passes  # the reference frames and the face tap, one decoder
+    assert len(flags) == 1 and flags[0]["frame"] is not None, flags
+    # not explicit: no face tap at all
+    passes.clear()
+    shield.uploads.check(shield.local_principal(), data, CheckOptions())
+    assert len(passes) == 1
+
+    def broken(rgb):  # noqa: ANN001, ANN202
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setattr(detector, "_faces", broken)
+    verdict = shield.uploads.check(shield.local_principal(), data, CheckOptions(explicit=True))
+    assert verdict.skipped.get("likeness", "").startswith("failed"), verdict.skipped
+    assert verdict.hashes.frames, "the video's hashes stand when a frame tap fails"
+
+
 def clip(tmp_path: Path, frames: list[np.ndarray], fps: int = 2) -> bytes:
     for n, frame in enumerate(frames):
         Image.fromarray(frame).save(tmp_path / f"c{n:03d}.png")

@@ -218,6 +218,27 @@ class FrameStream:
 Consumer = Callable[[Iterator[tuple[int, "np.ndarray"]]], None]
 
 
+# --- how many videos decode at once --------------------------------------------------------------
+
+_video_slots_size = max(1, int(_env("NCII_SHIELD_MAX_VIDEO_DECODES", 0)) or (os.cpu_count() or 2) // 2)
+_video_slots = threading.BoundedSemaphore(_video_slots_size)
+
+
+def max_concurrent_video_decodes() -> int:
+    """How many videos this process decodes at once (``NCII_SHIELD_MAX_VIDEO_DECODES``, default half
+    the CPUs, at least one): each decoder may use ``VideoLimits.threads`` threads and
+    ``decoder_memory_mb`` of memory, so a burst of uploads costs at most this many of them."""
+    return _video_slots_size
+
+
+def set_max_concurrent_video_decodes(n: int) -> None:
+    """Change the number of video decode slots (for embedding and tests); decodes under way keep theirs."""
+    global _video_slots, _video_slots_size
+    if n < 1:
+        raise ValueError("at least one video decode slot is needed")
+    _video_slots, _video_slots_size = threading.BoundedSemaphore(n), n
+
+
 def decode_pass(path: str | os.PathLike[str], info: VideoInfo, streams: list[tuple[FrameStream, Consumer]], *,
                 limits: VideoLimits = DEFAULT_VIDEO_LIMITS) -> None:
     """Decode a probed video **once** (one ``ffmpeg`` child) into several frame streams, each read by
@@ -226,7 +247,21 @@ def decode_pass(path: str | os.PathLike[str], info: VideoInfo, streams: list[tup
     ``limits.decoder_memory_mb`` and ``limits.decoder_cpu_s`` of CPU, without autorotation (vPDQ reads
     coded frames); it is killed after ``limits.max_decode_s``. Raises :class:`MediaTooLarge` when a
     limit stopped the decode, :class:`UndecodableVideo` when the decoder failed, or what a consumer
-    raised."""
+    raised. At most :func:`max_concurrent_video_decodes` decode passes run at once in a process (each
+    waits for a slot before its decoder starts), so a burst of video uploads costs at most that many
+    decoders' memory."""
+    if not streams:
+        return
+    slots = _video_slots
+    slots.acquire()
+    try:
+        _decode_pass(path, info, streams, limits=limits)
+    finally:
+        slots.release()
+
+
+def _decode_pass(path: str | os.PathLike[str], info: VideoInfo, streams: list[tuple[FrameStream, Consumer]], *,
+                 limits: VideoLimits) -> None:
     import numpy as np
 
     ffmpeg = shutil.which("ffmpeg")

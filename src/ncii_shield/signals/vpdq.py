@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -188,12 +188,14 @@ QUERY_SIDE = 320
 class DecodedVideo:
     """What one decode pass of an upload gives (:func:`decode_video`): ``frames``, the reference
     vPDQ (what is exchanged); ``readings``, the query side's readings (mirrored, border-cropped, ...);
-    ``stills``, ``(seconds, RGB)`` frames for the photo detectors; ``info``, what ffprobe said."""
+    ``stills``, ``(seconds, RGB)`` frames for the photo detectors; ``tapped``, what each frame tap's
+    reader returned, ``name -> [(seconds, result), ...]``; ``info``, what ffprobe said."""
 
     info: VideoInfo
     frames: list[VpdqFrame]
     readings: list[VpdqFrame]
     stills: list[tuple[float, np.ndarray]]
+    tapped: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
 
 
 def _frame_pdq(rgb: np.ndarray) -> tuple[str, int]:
@@ -215,13 +217,17 @@ def _frame_pdq(rgb: np.ndarray) -> tuple[str, int]:
 def decode_video(path: str | os.PathLike[str], *, limits: VideoLimits | None = None, reference: bool = True,
                  readings: bool = True, dihedral: bool = False, query_fps: float = QUERY_FRAMES_PER_SECOND,
                  stills: int = 0, still_side: int = 640,
+                 taps: Mapping[str, tuple[float, int, int, Callable[[np.ndarray], Any]]] | None = None,
                  seconds_per_hash: float = SECONDS_PER_HASH) -> DecodedVideo:
     """Probe a video, then decode it **once** (:func:`ncii_shield.media.video.decode_pass`) into
     everything the upload pipeline needs: the reference vPDQ frames (``reference``; every
     ``int(seconds_per_hash x frame rate)``-th decoded frame at full size, timestamp = frame number /
     frame rate, PDQ of its RGB24 pixels: what ``vpdq.computeHash`` does), the query-side readings
     (``readings``: frames at ``query_fps`` scaled to 320 px, :func:`ncii_shield.signals.frames.hash_query_frames`),
-    and up to about ``stills`` evenly spread frames at ``still_side`` pixels for the photo detectors."""
+    up to about ``stills`` evenly spread frames at ``still_side`` pixels for the photo detectors, and
+    for each ``taps`` entry ``name: (fps, max_side, most, read)`` frames at ``fps`` (fewer for a long
+    video: at most ``most``) read as they arrive, keeping only ``read(rgb)`` (a detector that follows
+    things over time: faces across frames)."""
     from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, FrameStream, decode_pass, probe_video
     from ncii_shield.signals.frames import hash_query_frames
 
@@ -259,6 +265,14 @@ def decode_video(path: str | os.PathLike[str], *, limits: VideoLimits | None = N
             out.stills.extend((round(k / still_fps, 2), rgb) for k, rgb in items)
 
         streams.append((FrameStream(fps=still_fps, max_side=still_side), keep))
+    for name, (tap_fps, side, most, read) in (taps or {}).items():
+        rate = min(tap_fps, most / max(info.duration_s, 1e-3))
+        out.tapped[name] = []
+
+        def tap(items, rate=rate, read=read, found=out.tapped[name]) -> None:  # noqa: ANN001
+            found.extend((round(k / rate, 2), read(rgb)) for k, rgb in items)
+
+        streams.append((FrameStream(fps=rate, max_side=side, most=most + 1), tap))
     decode_pass(path, info, streams, limits=limits)
     if reference and not out.frames:
         raise UndecodableVideo("the video has no decodable frames")

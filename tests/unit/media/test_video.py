@@ -121,3 +121,44 @@ def test_video_limits(videos):
         hash_path(videos["original.mp4"], HashOptions(video_limits=VideoLimits(max_bytes=1000)))
     with pytest.raises(MediaTooLarge, match="pixels"):
         hash_path(videos["original.mp4"], HashOptions(video_limits=VideoLimits(max_pixels=320 * 200)))
+
+
+def test_video_decodes_wait_for_a_slot(videos):
+    """With one video decode slot, two uploads decoding at once take turns: the second decoder starts
+    only when the first pass has ended (a burst of videos costs at most the slots' decoders), and
+    both still get every frame."""
+    import threading
+    import time
+
+    from ncii_shield.media.video import (FrameStream, decode_pass, max_concurrent_video_decodes,
+                                         set_max_concurrent_video_decodes)
+
+    before = max_concurrent_video_decodes()
+    set_max_concurrent_video_decodes(1)
+    spans: list[tuple[float, float, int]] = []
+
+    def slow(items) -> None:  # noqa: ANN001 - a consumer that takes its time
+        first, n = None, 0
+        for _ in items:
+            first = first or time.monotonic()
+            n += 1
+            time.sleep(0.05)
+        spans.append((first, time.monotonic(), n))
+
+    def one() -> None:
+        path = videos["original.mp4"]
+        decode_pass(path, probe_video(path), [(FrameStream(fps=2, max_side=64), slow)])
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        set_max_concurrent_video_decodes(before)
+    assert len(spans) == 2 and all(n >= 12 for _, _, n in spans), spans
+    (a0, a1, _), (b0, b1, _) = sorted(spans)
+    assert b0 >= a1, f"the second decode began at {b0 - a0:.2f} s, before the first ended at {a1 - a0:.2f} s"
+    with pytest.raises(ValueError):
+        set_max_concurrent_video_decodes(0)

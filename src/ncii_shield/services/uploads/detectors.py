@@ -96,6 +96,32 @@ class Detector(Protocol):
     def detect(self, upload: DecodedUpload, scope: Scope) -> Findings: ...
 
 
+@dataclass(frozen=True)
+class FrameTap:
+    """What a video detector reads in the pipeline's one decode pass, besides the evenly spread
+    stills every photo detector sees: frames at a steady ``fps`` (at most ``most`` in all; fewer and
+    evenly spaced for a long video), at most ``max_side`` pixels a side, each handed to ``read`` in
+    the decoder's thread as it arrives (nothing is kept but what ``read`` returns: a face detector
+    keeps its faces, not the frame). A detector offers one with an optional method
+    ``frame_tap(scope) -> FrameTap | None``; what ``read`` returned lands in
+    ``upload.video.tapped[detector.name]`` as ``[(seconds, result), ...]``."""
+
+    fps: float
+    max_side: int
+    most: int
+    read: Callable[[Any], Any]
+
+
+class TapFailed(Exception):
+    """What a frame tap's reader left in ``tapped`` when it raised (the pipeline catches it): the
+    detector raises it from ``detect`` and is reported failed; the upload's hashes and the other
+    detectors stand, where the decode pass itself would have failed."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"frame tap failed: {type(exc).__name__}: {exc}")
+        self.exc = exc
+
+
 #: A plug-in module (listed in ``pipeline.PLUGINS``) exposes ``detector(follower) -> Detector | None``:
 #: None when it is not configured (the verdict then lists it as unavailable); an ImportError of its
 #: optional extra is reported the same way.

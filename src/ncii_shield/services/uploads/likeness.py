@@ -2,7 +2,8 @@
 
 It runs only with the ``explicit`` context (the platform says the upload is sexual, or the nudity
 classifier does): faces are never searched anywhere else. Photos: every face at least 48 px tall.
-Videos: frames sampled at 1 per second (at most 640 px on the long side); faces are tracked across
+Videos: frames sampled at 1 per second (at most 640 px on the long side; at most 600 frames, spread
+evenly over a longer video), read for faces in the pipeline's one decode pass; faces are tracked across
 the sampled frames (signals/face/track.py) and each track is compared as a whole (the mean of its
 faces' vectors) and frame by frame: one flag per track and enrolled person, at the frame where the
 face is most alike. A person who leaves the picture and comes back later is a second track. Each
@@ -25,12 +26,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ncii_shield.services.uploads.detectors import DecodedUpload, Findings, Scope
+from ncii_shield.services.uploads.detectors import DecodedUpload, Findings, FrameTap, Scope, TapFailed
 
 log = logging.getLogger("ncii_shield.likeness")
 
 VIDEO_FPS = 1.0
 VIDEO_SIDE = 640
+#: a long video's frames are spread evenly: at most this many are searched for faces (10 minutes at 1 a second)
+VIDEO_MAX_FRAMES = int(os.environ.get("NCII_SHIELD_LIKENESS_VIDEO_FRAMES", "600"))
 MIN_FACE = 48
 
 
@@ -68,15 +71,32 @@ class LikenessDetector:
     def threshold(self) -> float:
         return self.model.default_threshold if self._threshold is None else self._threshold
 
-    def _frames(self, upload: DecodedUpload):
-        if upload.kind == "photo" and upload.photo is not None:
-            yield None, None, upload.photo.rgb
-        elif upload.kind == "video" and upload.video_path is not None:
+    def frame_tap(self, scope: Scope) -> FrameTap | None:
+        """A video's frames for faces, read in the pipeline's one decode pass: 1 a second (fewer past
+        ``VIDEO_MAX_FRAMES``), each frame's faces kept, the frame dropped."""
+        if len(self.index) == 0:
+            return None
+        return FrameTap(VIDEO_FPS, VIDEO_SIDE, VIDEO_MAX_FRAMES, self._faces)
+
+    def _faces(self, rgb):  # noqa: ANN001, ANN202
+        return self.model.faces(rgb, min_face=MIN_FACE)
+
+    def _sampled(self, upload: DecodedUpload):
+        """``(frame, seconds, faces)`` of a video: from the decode pass's tap, or (the context arrived
+        after decoding, from the nudity classifier) by reading the video's frames once more."""
+        tapped = upload.video.tapped.get(self.name) if upload.video is not None else None
+        if tapped is not None:
+            for n, (seconds, faces) in enumerate(tapped):
+                if isinstance(faces, TapFailed):
+                    raise faces
+                yield n, seconds, faces
+        elif upload.video_path is not None:
             from ncii_shield.media.video import probe_video, sample_frames
 
             info = probe_video(upload.video_path)
-            for n, (seconds, rgb) in enumerate(sample_frames(upload.video_path, info, fps=VIDEO_FPS, max_side=VIDEO_SIDE)):
-                yield n, seconds, rgb
+            fps = min(VIDEO_FPS, VIDEO_MAX_FRAMES / max(info.duration_s, 1e-3))
+            for n, (seconds, rgb) in enumerate(sample_frames(upload.video_path, info, fps=fps, max_side=VIDEO_SIDE)):
+                yield n, seconds, self._faces(rgb)
 
     def detect(self, upload: DecodedUpload, scope: Scope) -> Findings:
         if len(self.index) == 0:
@@ -96,11 +116,9 @@ class LikenessDetector:
     def _photo(self, upload: DecodedUpload, scope: Scope) -> list[LikenessFlag]:
         """Every face; one flag per enrolled person, at their most alike face."""
         best: dict[int, LikenessFlag] = {}
-        for frame, seconds, rgb in self._frames(upload):
-            faces = self.model.faces(rgb, min_face=MIN_FACE)
-            if not faces:
-                continue
-            found = self.index.search(np.stack([f.embedding for f in faces]), self.threshold)
+        if upload.photo is not None:
+            faces = self.model.faces(upload.photo.rgb, min_face=MIN_FACE)
+            found = self.index.search(np.stack([f.embedding for f in faces]), self.threshold) if faces else []
             for face, hits in zip(faces, found):
                 for enrolment_id, bank_id, sim in hits:
                     bank = self._visible(scope, bank_id)
@@ -109,8 +127,7 @@ class LikenessDetector:
                     held = best.get(enrolment_id)
                     if held is None or sim > held.similarity:
                         best[enrolment_id] = LikenessFlag(bank.name, enrolment_id, round(float(sim), 4),
-                                                          face.box.as_list(), frame,
-                                                          None if seconds is None else round(float(seconds), 2))
+                                                          face.box.as_list())
         return sorted(best.values(), key=lambda f: -f.similarity)
 
     def _video(self, upload: DecodedUpload, scope: Scope) -> list[LikenessFlag]:
@@ -118,8 +135,7 @@ class LikenessDetector:
         vector, or one of its faces, reaches the threshold: one flag per track and enrolment."""
         from ncii_shield.signals.face.track import track_faces
 
-        sampled = [(frame, seconds, self.model.faces(rgb, min_face=MIN_FACE))
-                   for frame, seconds, rgb in self._frames(upload)]
+        sampled = list(self._sampled(upload))
         tracks = track_faces([s for s in sampled if s[2]])
         if not tracks:
             return []

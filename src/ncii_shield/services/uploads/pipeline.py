@@ -33,7 +33,7 @@ from ncii_shield.services.hashing import HashOptions, PhotoHashes, VideoHashes, 
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.matching import Match, Matcher
 from ncii_shield.services.uploads.derivative_flags import Derivatives
-from ncii_shield.services.uploads.detectors import DecodedUpload, Detector, Findings, Scope
+from ncii_shield.services.uploads.detectors import DecodedUpload, Detector, Findings, Scope, TapFailed
 from ncii_shield.services.uploads.hash_matches import HashMatches
 from ncii_shield.services.uploads.policy import Policy, ReviewDecision
 from ncii_shield.signals.md5 import Md5Signal
@@ -245,8 +245,14 @@ class UploadPipeline:
         stills = VIDEO_PHOTO_FRAMES if any(
             "video" not in d.media and "photo" in d.media and getattr(d, "wants", lambda s: True)(scope)
             for d in self.detectors) else 0
+        taps = {}
+        for d in self.detectors:
+            offer = getattr(d, "frame_tap", None)
+            tap = offer(scope) if offer is not None and "video" in d.media and not (d.requires - scope.context) else None
+            if tap is not None:
+                taps[d.name] = (tap.fps, tap.max_side, tap.most, _guarded(d.name, tap.read))
         return decode_video(path, limits=options.video_limits, readings=index is not None and len(index) > 0,
-                            dihedral=scope.dihedral, stills=max(0, stills), still_side=FRAME_SIDE)
+                            dihedral=scope.dihedral, stills=max(0, stills), still_side=FRAME_SIDE, taps=taps)
 
     def _detect(self, upload: DecodedUpload, scope: Scope) -> Verdict:
         verdict = Verdict(upload.hashes, skipped=dict(self.unavailable))
@@ -346,3 +352,19 @@ class UploadPipeline:
                 principal.tenant_id, actor, options.content_id, media_type,
                 verdict.review, verdict.findings_json())
             verdict.review_item = item.id
+
+
+def _guarded(name: str, read):  # noqa: ANN001, ANN202 - a frame reader that never raises into the decoder
+    failed: list[TapFailed] = []
+
+    def guarded(rgb):  # noqa: ANN001, ANN202
+        if failed:
+            return failed[0]
+        try:
+            return read(rgb)
+        except Exception as exc:  # noqa: BLE001 - reported by the detector, not by the decode pass
+            log.exception("frame tap failed", extra={"detector": name})
+            failed.append(TapFailed(exc))
+            return failed[0]
+
+    return guarded
