@@ -101,12 +101,24 @@ def test_a_monitors_item_takes_the_priority_the_tenants_rules_gave_the_scan(shie
     again = Scanner(ScanSettings(shield.db.url, who), shield.uploads).scan(BytesItem(0, 0, "https://site.example/b.jpg",
                                                                                       len(data), data))
     assert shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", again).priority == 60
-    # a finding the tenant's rules observe only (the pipeline decided not to queue it) stays out of the queue
-    observed = {**again, "status": "flagged", "review": {"queue": False, "kind": "match", "priority": 0,
-                                                         "reasons": ["observed, not queued: a stamp we ignore"]}}
+    # a finding the tenant's rules observe only (the pipeline decided not to queue it) stays out of the
+    # queue: a real mark, found by the scan in a re-encoded photo, under "mark@stamps -> observe"
+    from ncii_shield.services.marks import MarkService
+
+    shield.banks.create(who, "stamps")
+    MarkService(shield.banks).add(who, "stamps", "logo.png", png(MARK), label="a stamp we ignore")
+    shield.follower.catch_up()
+    marked = jpeg(paste(scene_photo(41), MARK, 300, 380, scale=0.6, opacity=0.75)[0], 80)
+    scan = Scanner(ScanSettings(shield.db.url, who), shield.uploads)
+    flagged = scan.scan(BytesItem(0, 0, "https://site.example/c.jpg", len(marked), marked))
+    assert flagged["marks"] and flagged["review"]["queue"] is True, flagged
+    shield.policy_rules.replace(who, ["mark@stamps -> observe: a stamp we ignore"])
+    observed = scan.scan(BytesItem(0, 0, "https://site.example/d.jpg", len(marked), marked))
+    assert observed["marks"] and observed["review"]["queue"] is False, observed
     before = len(shield.review.queue(who.tenant_id))
     assert shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", observed) is None
     assert len(shield.review.queue(who.tenant_id)) == before
+    assert shield.review.enqueue_scan_result(who.tenant_id, "monitor:1", flagged) is not None
 
 
 def test_a_minors_hash_stays_a_mandatory_report_whatever_the_rules(shield: Shield) -> None:

@@ -113,10 +113,12 @@ class Scanner:
         found = self._unique([m for m in verdict.matches if m.signal_type != "derivative"])
         result.update(_hash_fields(hashes))
         derivatives = [d.to_json() for d in verdict.derivatives]  # flags of registered photos' edited copies
+        checked_apart = False  # derivative flags from the separate check: the pipeline's decision did not see them
         if not found and not derivatives and self.derivative is not None and isinstance(hashes, PhotoHashes):
             try:
                 derivatives = [d for d in self.derivative(data, hashes)
                                if not self.settings.banks or d.get("bank") in self.settings.banks]
+                checked_apart = bool(derivatives)
             except Exception as exc:  # the photo's hashes stand; the check's failure is reported
                 result["derivative_error"] = f"{type(exc).__name__}: {exc}"
         flags = {name: [f.to_json() for f in items] for name, items in verdict.items.items()
@@ -128,7 +130,9 @@ class Scanner:
         result.update(flags)
         for name, summary in verdict.summaries.items():
             result[name] = summary.to_json() if hasattr(summary, "to_json") else summary
-        if verdict.review.queue:
+        # the pipeline's decision under the tenant's rules, also when it was not to queue (a mark the
+        # tenant observes only): a monitor queues what the scan found only as that decision says
+        if verdict.review.queue or (result["status"] != "no_match" and not checked_apart):
             result["review"] = verdict.review.to_json()
         return result
 
