@@ -183,7 +183,8 @@ def exact_copy(index: DerivativeIndex) -> DerivativeIndex:
     return exact
 
 
-DEFAULTS = {"configs": [f"{D.QUERY_DESCRIPTORS}/{D.NPROBE}/{D.STRONG_VOTES}/{D.MAX_WEAK}"], "also": [], "real_windows": 100_000, "unrelated": str(ROOT.parent / "shared" / "data" / "faces"),
+DEFAULTS = {"configs": [f"{D.QUERY_DESCRIPTORS}/{D.NPROBE}/{D.STRONG_VOTES}/{D.MAX_WEAK}/{D.QUICK_CONSISTENT}"],
+            "also": [], "real_windows": 100_000, "unrelated": str(ROOT.parent / "shared" / "data" / "faces"),
             "unrelated_queries": 100, "exact_descriptors": 500, "exact_checks": 10, "exact_checks_below": 500_000}
 
 
@@ -257,9 +258,12 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
 
 
 def apply_config(index: DerivativeIndex, config: str) -> None:
-    """``QUERY_DESCRIPTORS/NPROBE/STRONG_VOTES/MAX_WEAK``, e.g. ``500/4/0/8`` (the settings before this run)."""
-    q, nprobe, strong, weak = (int(v) for v in config.split("/"))
+    """``QUERY_DESCRIPTORS/NPROBE/STRONG_VOTES/MAX_WEAK[/QUICK_CONSISTENT]``, e.g. ``500/4/0/8`` (every
+    candidate verified) or ``500/4/12/8/3`` (weak candidates verified when 3 of their votes line up)."""
+    values = [int(v) for v in config.split("/")]
+    q, nprobe, strong, weak = values[:4]
     D.QUERY_DESCRIPTORS, D.STRONG_VOTES, D.MAX_WEAK = q, strong, weak
+    D.QUICK_CONSISTENT = values[4] if len(values) > 4 else 0
     if index._ivf:
         index._faiss.nprobe = nprobe
 

@@ -6,9 +6,11 @@ sample spread over the photo) to one faiss binary index, labelled with the photo
 upload's descriptors (as uploaded and mirrored) each look up their nearest stored descriptor; every
 close, distinctive hit is a vote for its photo. The :data:`CANDIDATES` photos with most votes are
 verified (:func:`~ncii_shield.signals.derivative.verify.verify`) against their full signature; of
-those under :data:`STRONG_VOTES` votes (what chance agreement gives an unrelated upload), only the
-first :data:`MAX_WEAK` (all of them by default: recall first; a setting trades recall for time at
-scale). So a check costs one batched search plus a handful of verifications.
+those under :data:`STRONG_VOTES` votes (what chance agreement gives an unrelated upload), only those
+whose votes line up (:func:`consistent_votes`: :data:`QUICK_CONSISTENT` of them explained by one
+plausible similarity transform, a fraction of a millisecond against milliseconds for a verification),
+at most :data:`MAX_WEAK` (all of them by default; a setting trades recall for time at scale). So a
+check costs one batched search plus a handful of verifications.
 
 The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
 becomes an inverted file (``IndexBinaryIVF``, about :data:`LIST_SIZE` descriptors a list, centres
@@ -30,15 +32,18 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import cv2
 import faiss
 import numpy as np
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.signals.derivative import features as F
-from ncii_shield.signals.derivative.verify import MIN_INLIERS, Outcome, Upload, Verdict, verify
+from ncii_shield.signals.derivative.verify import (
+    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, Outcome, Upload, Verdict, verify,
+)
 
 VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
 CANDIDATES = 8
@@ -47,10 +52,20 @@ RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from anoth
 SKIP_BELOW = 0.1  # of the votes of a candidate that verified: weaker candidates are not verified
 RATIO = 0.9
 STRONG_VOTES = 12  # candidates with fewer votes are "weak": only the MAX_WEAK with most votes are verified
-# Recall first: by default every candidate is verified (8). At 1M registered photos that costs
-# p50 ~170 ms of CPU a check; NCII_SHIELD_DERIVATIVE_WEAK_CHECKS=3 halves it (84 ms) but verified
-# the upload's own photo for 90.8 % of uploads instead of 95.0 %, and 1 for 73 % (docs/benchmarks.md).
+# Recall first: by default every weak candidate whose votes line up is verified (8). A cut by count
+# alone, NCII_SHIELD_DERIVATIVE_WEAK_CHECKS=3, verified the upload's own photo for 90.8 % of uploads
+# at 1M photos instead of 95.0 %, and 1 for 73 % (docs/benchmarks.md).
 MAX_WEAK = max(0, int(os.environ.get("NCII_SHIELD_DERIVATIVE_WEAK_CHECKS", "8")))
+# A weak candidate is verified only when at least QUICK_CONSISTENT of its votes agree on one plausible
+# similarity transform (each voting keypoint paired with its nearest keypoint of the candidate's
+# signature): chance votes scatter; the votes of the photo an upload was made from line up. Of the
+# weak candidates that fail this, the QUICK_FALLBACK with most votes are verified all the same as
+# long as nothing has verified yet (a registered photo whose indexed keypoints are not those of its
+# signature, as the scale run's windows are, would otherwise be lost).
+QUICK_CONSISTENT = 3
+QUICK_DISTANCE = 64  # bits: a voting keypoint's partner in the signature
+QUICK_REPROJECTION = 8.0  # pixels in the frame
+QUICK_FALLBACK = 1
 IVF_FROM = 50_000
 QUERY_DESCRIPTORS = 500  # per orientation
 SAMPLE = 64  # of each photo's INDEX_KEYPOINTS coarse-first descriptors, the first this many are indexed
@@ -71,6 +86,8 @@ class Candidate:
     votes: int
     mirrored: bool  # the mirrored upload got more votes
     other_votes: int  # votes of the other orientation
+    # the upload keypoints that voted, as indices into the points of each orientation (as uploaded, mirrored)
+    voters: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -276,6 +293,7 @@ class DerivativeIndex(SignalIndex):
         ranked = sorted(by_photo.items(), key=lambda item: (-max(item[1]), item[0]))
         out: list[Candidate] = []
         best = 0
+        n_plain = len(parts[0])
         for id, (plain, flipped) in ranked:
             votes_ = max(plain, flipped)
             if votes_ < MIN_VOTES or votes_ < RELATIVE_VOTES * best:
@@ -283,7 +301,9 @@ class DerivativeIndex(SignalIndex):
             if allowed is not None and not allowed(id):  # before ranking: others' photos never crowd out
                 continue
             best = best or votes_
-            out.append(Candidate(id, votes_, flipped > plain, min(plain, flipped)))
+            voters = (np.flatnonzero(hit[:n_plain] & (keys[:n_plain] == id * 2)),
+                      np.flatnonzero(hit[n_plain:] & (keys[n_plain:] == id * 2 + 1)))
+            out.append(Candidate(id, votes_, flipped > plain, min(plain, flipped), voters))
             if len(out) == limit:
                 break
         return out
@@ -296,6 +316,7 @@ class DerivativeIndex(SignalIndex):
         hits = []
         confirmed = 0  # votes of the best candidate that verified
         weak = 0  # candidates under STRONG_VOTES verified so far
+        unchecked = 0  # weak candidates verified although their votes did not line up
         for c in found:
             reg = signatures.get(c.id)
             if reg is None or c.votes < SKIP_BELOW * confirmed:
@@ -303,6 +324,10 @@ class DerivativeIndex(SignalIndex):
             if c.votes < STRONG_VOTES:  # chance agreement looks like this: an unrelated upload stops early
                 if weak >= MAX_WEAK:
                     continue
+                if consistent_votes(reg, upload, c) < QUICK_CONSISTENT:
+                    if hits or unchecked >= QUICK_FALLBACK:
+                        continue
+                    unchecked += 1
                 weak += 1
             verdict = verify(reg, upload, mirrored=c.mirrored)
             if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
@@ -340,3 +365,38 @@ class DerivativeIndex(SignalIndex):
         """Signatures are not matched against signatures: a check needs the uploaded photo itself."""
         raise InvalidRequest("derivative signatures cannot be matched as strings; check the photo itself "
                              "(POST /v1/match/media or `ncii-shield check FILE`)")
+
+
+def consistent_votes(reg: F.PhotoFeatures, upload: Upload, candidate: Candidate) -> int:
+    """How many of a candidate's votes one plausible similarity transform explains (the larger count of
+    the two orientations): each voting keypoint is paired with its nearest keypoint in the signature
+    (within QUICK_DISTANCE bits), and a RANSAC fit over those pairs counts the ones that agree. A few
+    hundred microseconds, against milliseconds for :func:`verify`. Without the voters (a candidate made
+    by hand), every vote counts."""
+    if candidate.voters is None:
+        return candidate.votes
+    if not len(reg.descriptors):
+        return 0
+    best = 0
+    for mirrored in (candidate.mirrored, not candidate.mirrored):
+        voters = candidate.voters[int(mirrored)]
+        if len(voters) < max(3, best + 1):
+            continue
+        points = upload.mirrored_points if mirrored else upload.points
+        desc = upload.mirrored_descriptors if mirrored else upload.descriptors
+        gap = np.bitwise_count(desc[voters][:, None, :] ^ reg.descriptors[None, :, :])
+        gap = gap.sum(axis=2, dtype=np.int32)
+        nearest = gap.argmin(axis=1)
+        close = gap[np.arange(len(voters)), nearest] <= QUICK_DISTANCE
+        if close.sum() < 3:
+            continue
+        matrix, inliers = cv2.estimateAffinePartial2D(
+            points[voters[close]], reg.points[nearest[close]], method=cv2.RANSAC,
+            ransacReprojThreshold=QUICK_REPROJECTION, maxIters=200, confidence=0.99, refineIters=0)
+        if matrix is None:
+            continue
+        scale = math.hypot(matrix[0, 0], matrix[1, 0])
+        angle = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
+        if SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] and abs(angle) <= MAX_ROTATION:
+            best = max(best, int(inliers.sum()))
+    return best

@@ -3,12 +3,13 @@ withdrawals, switches to an inverted file as it grows, and can read signatures t
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index import derivative as D
 from ncii_shield.signals.derivative import features as F
-from ncii_shield.signals.derivative.verify import Outcome, Upload
+from ncii_shield.signals.derivative.verify import Outcome, Upload, Verdict
 from tests.derivative_scenes import edit, reshared, scene
 
 
@@ -77,3 +78,37 @@ def test_lookup_reads_signatures_on_demand(photos):
 def test_signature_strings_are_not_matched_as_strings(photos):
     with pytest.raises(InvalidRequest, match="check the photo"):
         D.DerivativeIndex().query(photos[1], 0)
+
+
+def test_votes_of_the_source_photo_line_up_and_chance_votes_do_not(photos):
+    index = D.DerivativeIndex()
+    index.add_many([(v, i) for i, v in photos.items()])
+    upload = Upload.from_rgb(reshared("crop", edit("noise", scene(105), (200, 100, 300, 300))))
+    best = index.candidates(upload)[0]
+    assert best.id == 5
+    assert D.consistent_votes(F.decode(photos[5]), upload, best) >= D.QUICK_CONSISTENT
+    # the same number of "votes" from keypoints of a photo that is not registered: no transform explains them
+    other = Upload.from_rgb(reshared("jpeg", scene(999)))
+    chance = D.Candidate(5, best.votes, False, 0, (np.arange(best.votes), np.arange(0)))
+    assert D.consistent_votes(F.decode(photos[5]), other, chance) < D.QUICK_CONSISTENT
+
+
+def test_weak_candidates_whose_votes_do_not_line_up_are_not_verified(photos, monkeypatch):
+    index = D.DerivativeIndex()
+    index.add_many([(v, i) for i, v in photos.items()])
+    calls = []
+    monkeypatch.setattr(D, "verify", lambda reg, up, **kw: calls.append(kw) or Verdict(Outcome.NONE))
+    other = Upload.from_rgb(reshared("jpeg", scene(999)))
+    weak = [D.Candidate(i, 5, False, 0, (np.arange(5 * i, 5 * i + 5), np.arange(0))) for i in (3, 4, 6)]
+    monkeypatch.setattr(index, "candidates", lambda *a, **kw: weak)
+    assert index.check(other) == []
+    assert len(calls) == D.QUICK_FALLBACK  # the fallback only: the best weak one, nothing having verified
+    monkeypatch.setattr(D, "QUICK_FALLBACK", 0)
+    calls.clear()
+    assert index.check(other) == [] and calls == []
+    # a weak candidate of the photo the upload was made from is verified (and flagged)
+    monkeypatch.undo()
+    upload = Upload.from_rgb(reshared("crop", edit("noise", scene(105), (200, 100, 300, 300))))
+    monkeypatch.setattr(D, "STRONG_VOTES", 10_000)  # every candidate weak
+    monkeypatch.setattr(D, "QUICK_FALLBACK", 0)
+    assert [(h.id, h.verdict.outcome.value) for h in index.check(upload)] == [(5, "derivative")]

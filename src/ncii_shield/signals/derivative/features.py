@@ -154,27 +154,27 @@ def keypoints_both(grey: np.ndarray, limit: int = MAX_KEYPOINTS,
     empty = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
     if not found:
         return (*empty, *empty)
-    pts = np.array([k.pt for k in found], dtype=np.float32)
-    response = np.array([k.response for k in found], dtype=np.float32)
-    chosen = []
-    for n, i in enumerate(_spread(pts, response, grey.shape, limit)):
-        k = found[i]
-        chosen.append(cv2.KeyPoint(k.pt[0], k.pt[1], k.size, k.angle, k.response, k.octave, n))
-    kept, desc = _in_order(*orb.compute(grey, chosen))  # compute() groups them by pyramid level
+    pts = cv2.KeyPoint_convert(found).reshape(-1, 2).astype(np.float32)
+    response = np.fromiter((k.response for k in found), np.float32, len(found))
+    chosen = [found[i] for i in _spread(pts, response, grey.shape, limit)]
+    for n, k in enumerate(chosen):  # the order given, restored after compute() (it groups them by level)
+        k.class_id = n
+    kept, desc = _in_order(*orb.compute(grey, chosen))
     if not kept:
         return (*empty, *empty)
-    w = grey.shape[1]
-    mirrored = []
-    for k in kept:  # mirrored on the keypoint's own pyramid level (width round(w / scale)), then back to the frame
-        scale = orb.getScaleFactor() ** (k.octave & 0xFF)
-        x = (round(w / scale) - 1 - k.pt[0] / scale) * scale
-        mirrored.append(cv2.KeyPoint(x, k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave, k.class_id))
+    # mirrored on the keypoint's own pyramid level (width round(w / scale)), then back to the frame
+    kpts = cv2.KeyPoint_convert(kept).reshape(-1, 2).astype(np.float32)
+    octave = np.fromiter((k.octave for k in kept), np.int64, len(kept))
+    scale = orb.getScaleFactor() ** (octave & 0xFF)
+    xs = ((np.round(grey.shape[1] / scale) - 1 - kpts[:, 0] / scale) * scale).tolist()
+    mirrored = [cv2.KeyPoint(x, k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave, k.class_id)
+                for k, x in zip(kept, xs)]
     mkept, mdesc = _in_order(*orb.compute(np.ascontiguousarray(grey[:, ::-1]), mirrored))
     if not mkept:
         mpts, mdesc = empty
     else:
-        mpts = np.array([k.pt for k in mkept], dtype=np.float32)
-    return np.array([k.pt for k in kept], dtype=np.float32), desc, mpts, mdesc
+        mpts = cv2.KeyPoint_convert(mkept).reshape(-1, 2).astype(np.float32)
+    return kpts, desc, mpts, mdesc
 
 
 def _in_order(kept, desc):  # noqa: ANN001, ANN202
