@@ -7,7 +7,7 @@ Usage::
     python bench/video_bench.py recall [--photos DIR] [--work DIR] [--videos 8] [--fps 2] [--workers 2] [--families F1,F2] [--json out.json]
     python bench/video_bench.py scale [--videos 100000] [--frames 100] [--upload-minutes 10]
     python bench/video_bench.py throughput [--seconds 60]
-    python bench/video_bench.py upload [--upload-minutes 10] [--runs 1]
+    python bench/video_bench.py upload [--upload-minutes 10] [--runs 1] [--after-only]
 
 Material (harmless only): slideshows of ``../shared/data/photos`` with slow pans and zooms (each photo
 5 s; the window zooms by 0-12 % and pans over at most 30 % of the free margin), rendered with OpenCV
@@ -18,8 +18,8 @@ first starts with a 1-second intro shared with a negative) are hashed with the r
 and indexed. Each is re-edited with every transform below (ffmpeg) and each copy is checked
 end to end as the upload pipeline does: one decode pass (``decode_video``) gives the reference vPDQ of
 the upload (bit for bit the ``vpdq`` package's) and our query-side readings (2 frames/s: as is,
-mirrored, border-cropped when bars/still surrounds are found, zoomed out 90 % centred and into each
-corner), then ``VpdqIndex.video_matches`` with rule "spread" and with rule "reference". Families
+mirrored, border-cropped when bars/still surrounds are found, and the crop readings: shrunk to
+0.85-0.96 centred and into each corner), then ``VpdqIndex.video_matches`` with rule "spread" and with rule "reference". Families
 named "(held out)" were made after the readings and thresholds were chosen and never tuned on; "crop
 (held out 2)" was written before the crop readings were re-tuned on the other sets (the first held-out
 set had been looked at by then). A copy counts as found
@@ -33,8 +33,8 @@ videos.
 the timing of candidate search and alignment does not depend on what the frames show; random
 hashes are the worst case for memory and the best case for candidate counts, documented), plus
 one planted video. The upload: a ``--upload-minutes`` video's worth of frames (reference frames at
-1/s and readings at 2/s x 12 variants: as is, mirrored, zoomed out and 4 corners, each also
-mirrored), holding a 20-second clip of the planted video. Reported:
+1/s and readings at 2/s x 122 variants: as is, mirrored, and the crop readings, 12 scales x centre
+and 4 corners, each also mirrored), holding a 20-second clip of the planted video. Reported:
 index build time, memory per banked frame (the index's own accounting and RSS growth), wall and CPU
 time of ``video_matches`` (after hashing) over several runs — default lookups (1,200 at most), the
 reference rule (reference frames only), and every reading at 1/s per variant looked up — and that
@@ -65,6 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ncii_shield.index.vpdq import VpdqIndex
+from ncii_shield.signals.frames import CROP_ANCHORS, CROP_SCALES, crop_variant
 from ncii_shield.signals.vpdq import (
     VpdqFrame,
     decode_video,
@@ -402,10 +403,9 @@ def scale(args: argparse.Namespace) -> dict:
         return VpdqFrame(0, t, rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex(), 100, variant)
 
     reference = [upload_frame(float(t), "") for t in range(seconds)]
-    extra = [upload_frame(t / 2, v) for t in range(2 * seconds)
-             for v in ("original", "mirrored", "zoomed-out", "zoomed-out mirrored",
-                       *(f"corner-{c}{m}" for c in ("top-left", "top-right", "bottom-left", "bottom-right")
-                         for m in ("", " mirrored")))]
+    variants = ["original", "mirrored"] + [crop_variant(place, scale) + m for scale in CROP_SCALES
+                                           for place in CROP_ANCHORS for m in ("", " mirrored")]
+    extra = [upload_frame(t / 2, v) for t in range(2 * seconds) for v in variants]
     def timed(**kwargs) -> tuple[list[float], list[float], list]:
         wall, cpu, found = [], [], []
         for _ in range(args.runs):
@@ -497,6 +497,8 @@ def upload(args: argparse.Namespace) -> dict:
     out: dict = {"video": f"1280x720, 30 frames/s, {args.upload_minutes} min", "before": [], "after": []}
     for _ in range(args.runs):
         for name, run in (("before", before), ("after", after)):
+            if name == "before" and args.after_only:
+                continue
             started, started_cpu = time.perf_counter(), cpu()
             counts = run()
             out[name].append({"wall_s": round(time.perf_counter() - started, 1),
@@ -519,6 +521,7 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2, help="processes hashing the uploads (recall run)")
     parser.add_argument("--families", help="recall run: only these transform families (comma-separated names)")
+    parser.add_argument("--after-only", action="store_true", help="upload run: only the one decode pass")
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--json")
     args = parser.parse_args()

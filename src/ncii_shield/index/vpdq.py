@@ -6,7 +6,8 @@ Two ways to ask it:
   quality >= 50 at PDQ distance <= 31), reported as ``100 - min(query share, compared share)``, as
   the ``SignalIndex`` interface and the exchange formats expect;
 * :meth:`VpdqIndex.video_matches`: how videos spread — every frame pair within 31 (including the
-  upload's mirrored/border-cropped/zoomed-out readings) is aligned in time
+  upload's mirrored/border-cropped readings; its crop readings within 40 against a candidate they
+  found) is aligned in time
   (:mod:`ncii_shield.signals.video_match`), and a banked video matches when aligned segments cover
   enough seconds; answers say which seconds of the upload are which seconds of the banked video.
 
@@ -37,27 +38,47 @@ CANDIDATE_FPS = 1.0
 
 
 MAX_LOOKUPS = 1_200
-#: Corner readings (:data:`ncii_shield.signals.frames.CORNERS`) are verified against a candidate's
-#: frames up to this PDQ distance (candidates are still found at 31).
+#: Crop readings (:func:`ncii_shield.signals.frames.crop_cell`: centred and corner readings at
+#: several scales) are verified against a candidate's frames up to this PDQ distance (candidates are
+#: still found at 31), and only the crop readings whose place and scale found the candidate (and
+#: those 1 % either side of it): a candidate step and a verification step.
 CORNER_DISTANCE = 40
-CORNER_PREFIX = "corner-"
+#: Share of the lookups kept for crop readings when other readings would take them all.
+CROP_LOOKUP_SHARE = 0.25
 
 
 def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, budget: int) -> list[int]:
     """Rows (numbered from ``offset``) of the readings used to find candidates: per variant, one
     every 1/``fps`` seconds, each variant at its own phase ("original" between the reference
     frames, which stand for it at whole seconds); evenly thinned so
-    that, with the ``offset`` reference frames, at most ``budget`` lookups are made."""
+    that, with the ``offset`` reference frames, at most ``budget`` lookups are made. The crop readings
+    (many places and scales; all sampled frames) share what the others leave, and at least
+    :data:`CROP_LOOKUP_SHARE` of it, evenly thinned over frames and places."""
+    from ncii_shield.signals.frames import crop_cell
+
     names = ["original"] + sorted({f.variant for f in extra} - {"original", ""})
+    crop = {v for v in names if crop_cell(v) is not None}
     step = _step(extra) if extra else SECONDS_PER_HASH
     stride = max(1, round(1 / (fps * step)))
-    # phase 0 is the reference frames' (whole seconds): "original" readings take the next phase
-    rows = [offset + i for i, f in enumerate(extra) if f.variant in names
-            and (round(f.timestamp / step) + stride - 1 - names.index(f.variant) % stride) % stride == 0]
+    index = {v: i for i, v in enumerate(names)}
+    # phase 0 is the reference frames' (whole seconds): "original" readings take the next phase.
+    # Crop readings: all at phase 0, thinned below: a crop reading lands within 31 of its banked
+    # frame for only some frames, and best at the banked frame's own time, which a re-upload of the
+    # whole video keeps (banked frames are at whole seconds); a clip cut anywhere has any phase
+    plain = [offset + i for i, f in enumerate(extra) if f.variant in index and f.variant not in crop
+             and (round(f.timestamp / step) + stride - 1 - index[f.variant] % stride) % stride == 0]
+    crops = [offset + i for i, f in enumerate(extra) if f.variant in crop and round(f.timestamp / step) % stride == 0]
+    crops.sort(key=lambda r: (extra[r - offset].variant, r))  # place by place: thinned evenly over each one's times
     room = max(0, budget - offset)
-    if len(rows) > room:
-        rows = [rows[int(k * len(rows) / room)] for k in range(room)] if room else []
-    return rows
+    keep_plain = min(len(plain), room - min(len(crops), int(CROP_LOOKUP_SHARE * room)))
+    plain = _thin(plain, keep_plain)
+    return sorted(plain + _thin(crops, room - len(plain)))
+
+
+def _thin(rows: list[int], room: int) -> list[int]:
+    if len(rows) <= room:
+        return rows
+    return [rows[int(k * len(rows) / room)] for k in range(room)] if room > 0 else []
 
 
 def _step(frames: Sequence[VpdqFrame]) -> float:
@@ -83,6 +104,27 @@ def _close_pairs(words: np.ndarray, usable: np.ndarray, video: _Video,
             qs.append(part[close])
             bs.append(banked[nearest[close]])
     return (np.concatenate(qs), np.concatenate(bs)) if qs else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+def _crop_cells(names: list[str]) -> tuple[list[tuple[str, int]], np.ndarray]:
+    """The crop readings' cells (place, scale in percent) among variant ``names``, and per name its
+    cell's number (-1: not a crop reading)."""
+    from ncii_shield.signals.frames import crop_cell
+
+    cells: list[tuple[str, int]] = []
+    of = np.full(len(names), -1, dtype=np.int64)
+    for i, name in enumerate(names):
+        c = crop_cell(name)
+        if c is not None:
+            of[i] = len(cells)
+            cells.append(c)
+    return cells, of
+
+
+def _neighbours(cells: list[tuple[str, int]], found: np.ndarray) -> np.ndarray:
+    """The cells ``found`` and those of the same place 1 % either side of them."""
+    wanted = {(cells[i][0], cells[i][1] + d) for i in found.tolist() for d in (-1, 0, 1)}
+    return np.array([i for i, c in enumerate(cells) if c in wanted], dtype=np.int64)
 
 
 @dataclass
@@ -237,8 +279,10 @@ class VpdqIndex(SignalIndex):
 
         Candidates are found by looking up in the frame index the reference frames and, of the
         readings ``candidate_fps`` a second per variant, at staggered phases, thinned evenly to ``max_lookups`` lookups in all
-        (a long upload gets sparser lookups: the lookups are the cost at 10M banked frames). Then
-        every frame and reading is compared with each candidate's frames.
+        (a long upload gets sparser lookups: the lookups are the cost at 10M banked frames; the crop
+        readings share them, :data:`CROP_LOOKUP_SHARE`). Then every frame and reading is compared
+        with each candidate's frames — of the crop readings, those of the places and scales (+-1 %)
+        that found that candidate, up to ``corner_distance``.
         """
         if rule not in ("spread", "reference"):
             raise ValueError(f"unknown video match rule {rule!r}; accepted: 'spread', 'reference'")
@@ -249,14 +293,17 @@ class VpdqIndex(SignalIndex):
         if upload_seconds is None:
             upload_seconds = max(f.timestamp for f in query) + step
         names = sorted({f.variant or "original" for f in query})
-        variant = np.array([names.index(f.variant or "original") for f in query], dtype=np.int64)
+        number = {name: i for i, name in enumerate(names)}
+        variant = np.array([number[f.variant or "original"] for f in query], dtype=np.int64)
         times = np.array([f.timestamp for f in query], dtype=np.float64)
         words = hexes_to_words([f.pdq for f in query])
         usable = np.array([f.quality >= QUALITY_THRESHOLD for f in query], dtype=bool)
-        # verification: corner readings (a crop's missing part filled with its edge) land further from
-        # the banked frames; against a candidate they count up to ``corner_distance``, on a common line
-        limit = np.where([f.variant.startswith(CORNER_PREFIX) for f in query], corner_distance,
-                         FRAME_DISTANCE_THRESHOLD).astype(np.int64)
+        # verification: crop readings (a crop's missing part filled with its edge) land further from
+        # the banked frames; against a candidate they count up to ``corner_distance``, on a common
+        # line, and only those of the places and scales (+-1 %) that found the candidate
+        cells, cell_of = _crop_cells(names)
+        cell = cell_of[variant]
+        limit = np.where(cell >= 0, corner_distance, FRAME_DISTANCE_THRESHOLD).astype(np.int64)
         # candidates: videos with a frame within 31 of a looked-up frame (the reference frames and
         # the readings at ``candidate_fps``), most distinct upload seconds first; then every query
         # frame is compared with each candidate's frames (exact, and cheap for a few videos)
@@ -275,7 +322,9 @@ class VpdqIndex(SignalIndex):
             video = self._videos.get(id) if id is not None else None
             if video is None:  # removed while this query ran
                 continue
-            q, b = _close_pairs(words, usable, video, limit)
+            found_by = np.unique(cell[qrows[slots == slot]])
+            chosen = _neighbours(cells, found_by[found_by >= 0])
+            q, b = _close_pairs(words, usable & ((cell < 0) | np.isin(cell, chosen)), video, limit)
             segments = align(times[q], video.times[b].astype(np.float64), variant[q], names, upload_step=step)
             shares = self.shares_of(frames, id) if rule == "reference" else None
             match = decide(id, segments, upload_s=upload_seconds, banked_s=video.seconds, rule=rule,

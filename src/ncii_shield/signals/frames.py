@@ -11,9 +11,15 @@ still land within PDQ distance 31 of the banked frames:
   and a static frame around a video (picture-in-picture on a still background); failing that, a
   rectangle whose sides are edges that stay put while both sides move (picture-in-picture over
   moving footage);
-* ``zoomed-out``: the frame shrunk to 90 % with its edge pixels repeated around it — the banked frame
-  as it looked before a centred ~10 % crop and zoom (a crop removes content, so this is a reading,
-  not a reconstruction; verified by temporal alignment, never alone).
+* crop readings (``zoomed-out``, ``corner-top-left``, ...): the frame shrunk with its edge pixels
+  repeated around it, centred or into one corner — the banked frame as it looked before a crop of
+  that size cut from that place and enlarged (a crop removes content, so this is a reading, not a
+  reconstruction; verified by temporal alignment, never alone). PDQ is very sensitive to the scale
+  (a reading 2 % off the crop's is ~15-25 bits further), so crops are read on a grid:
+  :data:`CROP_SCALES` (0.85-0.96 in steps of 0.01: crops of ~4-15 %) x centre and the four corners,
+  each also mirrored, on a :data:`CROP_SIDE`-pixel copy of the frame (and of the border-cropped
+  part when bars are found). Named ``zoomed-out`` / ``corner-<corner>`` at 0.9 and
+  ``zoomed-out-87`` / ``corner-<corner>-87`` at 0.87 (:func:`crop_cell` reads the name back).
 
 Pure: frames in (``(seconds, HxWx3 uint8 RGB)``), :class:`~ncii_shield.signals.vpdq.VpdqFrame`\\ s
 out, each with its ``variant``. Decoding is :func:`ncii_shield.media.video.sample_frames`.
@@ -31,10 +37,15 @@ ORIGINAL, MIRRORED = "original", "mirrored"
 #: The reference's dihedral order; index 5 ("flipy" in :data:`~ncii_shield.signals.pdq.DIHEDRAL_VARIANTS`) is the left-right mirror.
 DIHEDRAL_NAMES = ("", "rotate90", "rotate180", "rotate270", "flipx", "mirrored", "flip_plus1", "flip_minus1")
 ZOOM_OUT = (0.9,)
-#: Corner readings: the frame shrunk to 90 % into one corner (a ~10 % crop cut from that corner). The
-#: mirrored hash of each comes free from the dihedral computation (the opposite corner, mirrored).
+#: Corner readings: the frame shrunk into one corner (a crop cut from that corner). The mirrored hash
+#: of each comes free from the dihedral computation (the opposite corner, mirrored).
 CORNERS = {"top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0), "bottom-right": (1.0, 1.0)}
 CORNER_ZOOM = 0.9
+#: Crop readings: these scales (a crop of 1 - scale), centred and into each corner.
+CROP_SCALES = tuple(round(0.85 + 0.01 * i, 2) for i in range(12))
+CROP_ANCHORS = {"centre": (0.5, 0.5), **CORNERS}
+#: Crop readings are hashed from a copy of the frame this wide (PDQ reads 64 x 64 anyway; 4x cheaper than 320).
+CROP_SIDE = 160
 CHUNK_FRAMES = 32  # frames whose temporal change decides a border box (16 s at 2 frames/s)
 _MOVING = 6.0  # temporal standard deviation (grey levels) of a pixel that belongs to the video
 _SMALLER = 0.9  # crop only when the moving box is smaller than this share of the frame area
@@ -104,6 +115,30 @@ def zoom_out(rgb: np.ndarray, scale: float, anchor: tuple[float, float] = (0.5, 
     return cv2.copyMakeBorder(small, top, h - nh - top, left, w - nw - left, cv2.BORDER_REPLICATE)
 
 
+def crop_variant(anchor: str, scale: float, prefix: str = "") -> str:
+    """The name of a crop reading: ``zoomed-out`` / ``corner-top-left`` at 0.9, else with the scale in
+    percent (``corner-top-left-87``); ``prefix``: what was read before (``border-cropped``)."""
+    base = "zoomed-out" if anchor == "centre" else f"corner-{anchor}"
+    name = base if round(scale * 100) == round(CORNER_ZOOM * 100) else f"{base}-{round(scale * 100)}"
+    return f"{prefix} {name}".strip()
+
+
+def crop_cell(variant: str) -> tuple[str, int] | None:
+    """(the reading's place, e.g. ``"border-cropped corner-top-left mirrored"``, scale in percent) of a
+    crop reading's variant name; None for other readings."""
+    words = variant.split()
+    for i, word in enumerate(words):
+        for base in ("zoomed-out", *(f"corner-{c}" for c in CORNERS)):
+            if word == base:
+                pct = round(CORNER_ZOOM * 100)
+            elif word.startswith(base + "-") and word[len(base) + 1:].isdigit():
+                pct = int(word[len(base) + 1:])
+            else:
+                continue
+            return " ".join([*words[:i], base, *words[i + 1:]]), pct
+    return None
+
+
 def _hashes(rgb: np.ndarray, prefix: str, keep: tuple[int, ...]) -> Iterator[tuple[str, str, int]]:
     import pdqhash
 
@@ -114,10 +149,24 @@ def _hashes(rgb: np.ndarray, prefix: str, keep: tuple[int, ...]) -> Iterator[tup
         yield " ".join(p for p in (prefix, DIHEDRAL_NAMES[k]) if p) or ORIGINAL, bits_to_hex(vectors[k]), int(quality)
 
 
+def _small(rgb: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if max(h, w) <= side:
+        return rgb
+    f = side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
 def hash_query_frames(samples: Iterable[tuple[float, np.ndarray]], *, mirrored: bool = True,
                       dihedral: bool = False, borders: bool = True,
-                      zoom: tuple[float, ...] = ZOOM_OUT, corners: bool = True) -> list[VpdqFrame]:
-    """Every reading of every sampled frame, as frames tagged with their ``variant``."""
+                      zoom: tuple[float, ...] = ZOOM_OUT, corners: bool = True,
+                      crop_scales: tuple[float, ...] = CROP_SCALES) -> list[VpdqFrame]:
+    """Every reading of every sampled frame, as frames tagged with their ``variant``.
+
+    ``corners`` (default): the crop readings, ``crop_scales`` x centre and corners, of the frame and of
+    its border-cropped part. Without ``corners``: only centred ``zoom`` readings (the former readings)."""
     keep = tuple(range(8)) if dihedral else (0, 5) if mirrored else (0,)
     out: list[VpdqFrame] = []
     chunk: list[tuple[float, np.ndarray]] = []
@@ -131,10 +180,14 @@ def hash_query_frames(samples: Iterable[tuple[float, np.ndarray]], *, mirrored: 
             if box is not None:
                 top, bottom, left, right = box
                 readings.append(("border-cropped", rgb[top:bottom, left:right]))
-            for prefix, image in list(readings):
-                readings += [(f"{prefix} zoomed-out".strip(), zoom_out(image, s)) for s in zoom]
-            if corners:  # of the whole frame only
-                readings += [(f"corner-{name}", zoom_out(rgb, CORNER_ZOOM, anchor)) for name, anchor in CORNERS.items()]
+            if corners:
+                for prefix, image in list(readings):
+                    small = _small(image, CROP_SIDE)
+                    readings += [(crop_variant(name, s, prefix), zoom_out(small, s, anchor))
+                                 for s in crop_scales for name, anchor in CROP_ANCHORS.items()]
+            else:
+                for prefix, image in list(readings):
+                    readings += [(f"{prefix} zoomed-out".strip(), zoom_out(image, s)) for s in zoom]
             for prefix, image in readings:
                 for variant, pdq, quality in _hashes(image, prefix, keep):
                     out.append(VpdqFrame(n, t, pdq, quality, variant))

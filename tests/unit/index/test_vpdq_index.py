@@ -77,3 +77,23 @@ def test_remove_and_replace():
     index.add(frames_to_value(video(BANKED)), 12)
     assert [m.signal_id for m in index.video_matches(video(BANKED))] == [12]
     assert index.frame_count() == 90 and index.memory_bytes() > 0
+
+
+def flip(value: str, bits: int) -> str:
+    raw = bytearray(bytes.fromhex(value))
+    for i in range(bits):
+        raw[i // 8] ^= 1 << (i % 8)
+    return raw.hex()
+
+
+def test_crop_readings_count_within_40_only_at_the_places_and_scales_that_found_the_candidate():
+    index = make_index()
+    upload = video(random_hashes(12, 5))  # the upload's own reference frames: nothing in common
+    near = video([flip(h, 36) for h in BANKED[5:17]], variant="corner-top-left-87")  # 36 bits: no lookup finds them
+    elsewhere = video([flip(h, 36) for h in BANKED[5:17]], variant="corner-bottom-right")
+    assert index.video_matches(upload, extra=near + elsewhere) == []  # no reading within 31: no candidate
+    found_by = video([flip(BANKED[9], 20)], start=4.0, variant="corner-top-left-88")  # the cell 1 % away finds it
+    (match,) = index.video_matches(upload, extra=near + elsewhere + found_by)
+    assert match.signal_id == 10 and match.segments[0].banked == pytest.approx((5, 17))
+    assert [(s.variant, s.frames) for s in match.segments] == [("corner-top-left-87", 13)]  # not the bottom-right ones
+    assert index.video_matches(upload, extra=near + found_by, corner_distance=31) == []  # 36 bits count only to 40

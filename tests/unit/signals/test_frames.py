@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pdqhash
 
-from ncii_shield.signals.frames import framed_box, hash_query_frames, moving_box, zoom_out
+from ncii_shield.signals.frames import crop_cell, crop_variant, framed_box, hash_query_frames, moving_box, zoom_out
 from ncii_shield.signals.pdq import bits_to_hex
 
 
@@ -58,8 +58,10 @@ def test_readings_are_named_and_the_mirrored_one_is_the_flipped_frame():
     bridge = cv2.imread(str(BRIDGE))[:, :, ::-1]
     frames = [cv2.resize(bridge[i * 40:i * 40 + 800, i * 60:i * 60 + 1280], (320, 200)) for i in range(5)]
     readings = hash_query_frames([(i / 2, f) for i, f in enumerate(frames)])
-    corners = {f"corner-{c}{m}" for c in ("top-left", "top-right", "bottom-left", "bottom-right") for m in ("", " mirrored")}
-    assert {r.variant for r in readings} == {"original", "mirrored", "zoomed-out", "zoomed-out mirrored"} | corners
+    places = ("zoomed-out", *(f"corner-{c}" for c in ("top-left", "top-right", "bottom-left", "bottom-right")))
+    crops = {f"{p}{'' if s == 90 else f'-{s}'}{m}" for p in places for s in range(85, 97) for m in ("", " mirrored")}
+    assert len(crops) == 120
+    assert {r.variant for r in readings} == {"original", "mirrored"} | crops
     first = {r.variant: r.pdq for r in readings if r.timestamp == 0}
     assert first["original"] == bits_to_hex(pdqhash.compute(np.ascontiguousarray(frames[0]))[0])
     flipped = bits_to_hex(pdqhash.compute(np.ascontiguousarray(frames[0][:, ::-1]))[0])
@@ -81,3 +83,28 @@ def test_framed_box_finds_a_video_over_moving_footage():
     assert moving_box(framed) is None  # everything moves
     assert framed_box(framed) == (20, 60, 40, 110)
     assert framed_box(background) is None
+
+
+def test_crop_readings_are_named_by_place_and_scale_and_read_back():
+    assert crop_variant("centre", 0.9) == "zoomed-out" and crop_variant("top-left", 0.87) == "corner-top-left-87"
+    assert crop_variant("bottom-right", 0.95, "border-cropped") == "border-cropped corner-bottom-right-95"
+    assert crop_cell("corner-top-left-87 mirrored") == ("corner-top-left mirrored", 87)
+    assert crop_cell("border-cropped zoomed-out") == ("border-cropped zoomed-out", 90)
+    assert crop_cell("border-cropped") is None and crop_cell("mirrored") is None and crop_cell("original") is None
+
+
+def test_a_corner_crop_is_read_closest_at_its_own_place_and_scale():
+    """A 12 % crop cut from the bottom-right corner and enlarged: of all crop readings, the one into
+    the bottom-right corner near 0.88 lands nearest the uncropped frame's hash."""
+    import cv2
+
+    bridge = cv2.imread(str(BRIDGE))[:, :, ::-1]
+    frame = np.ascontiguousarray(cv2.resize(bridge, (320, 200), interpolation=cv2.INTER_AREA))
+    h, w = frame.shape[:2]
+    crop = cv2.resize(frame[round(0.12 * h):, round(0.12 * w):], (w, h), interpolation=cv2.INTER_AREA)
+    whole = bits_to_hex(pdqhash.compute(frame)[0])
+    readings = hash_query_frames([(0.0, crop)], mirrored=False, borders=False)
+    best = min(readings, key=lambda r: distance(r.pdq, whole))
+    place, scale = crop_cell(best.variant)
+    assert place == "corner-bottom-right" and abs(scale - 88) <= 1
+    assert distance(best.pdq, whole) < distance(next(r.pdq for r in readings if r.variant == "original"), whole)
