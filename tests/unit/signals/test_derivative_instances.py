@@ -118,3 +118,76 @@ def test_panel_cutting_is_bounded_on_hostile_layouts():
     assert 1 <= len(panel_boxes(frame.grey, frame.cb, frame.cr)) <= MAX_PANELS
     thin = to_frame(np.random.default_rng(2).integers(0, 256, (30, 4000, 3), dtype=np.uint8))  # 5 px high
     assert picture_panels(thin.grey, thin.cb, thin.cr) == []
+
+
+def grid_of(cells: list[np.ndarray], side: int, rows: int, cols: int, gutter: int = GUTTER,
+            height: int | None = None) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Pictures in a grid on white, each resized to side x (height or side); the image and the boxes."""
+    h = height or side
+    out = np.full((rows * h + (rows - 1) * gutter, cols * side + (cols - 1) * gutter, 3), 255, np.uint8)
+    boxes = []
+    for k, c in enumerate(cells):
+        y, x = (k // cols) * (h + gutter), (k % cols) * (side + gutter)
+        out[y:y + h, x:x + side] = cv2.resize(c, (side, h), interpolation=cv2.INTER_AREA)
+        boxes.append((x, y, side, h))
+    return out, boxes
+
+
+def test_an_instance_found_at_a_fraction_of_the_resolution_is_checked_again_on_its_own(index):
+    """When no cut is found, the whole upload is compared at a third of a cell's resolution; a re-share
+    found there is cropped at its box and checked again at full resolution (an edit the coarse look
+    missed shows there). The second look does not turn the unedited copy into an edit where its box
+    meets the next pictures."""
+    cells = [scene(s) for s in (11, 12, 13, 14)] + [scene(1)] + [scene(s) for s in (15, 16, 17, 18)]
+    grid, boxes = grid_of(cells, 400, 3, 3, height=300)
+    rgb = jpeg_rgb(grid, 85)
+    seen = []
+
+    def search(u: Upload) -> list:
+        seen.append((u.frame.width, u.frame.height))
+        return [(None, h) for h in index.check(u)]
+
+    found = find_instances(rgb, Upload.from_rgb(rgb, panels=False), search)  # as if no cut were found
+    assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.RESHARE)], [
+        (i.id, i.verdict.outcome, i.verdict.instance_box, i.verdict.reason) for i in found]
+    assert inside(found[0].verdict.instance_box, boxes[4]) > 0.9, found[0].verdict.instance_box
+    assert seen[0] == (rgb.shape[1], rgb.shape[0])
+    assert any(abs(w - 400) <= 8 and abs(h - 300) <= 8 for w, h in seen[1:]), seen  # the cell, on its own
+
+
+def test_a_fake_inside_a_meme_frame_is_checked_on_its_own(index):
+    from PIL import ImageDraw, ImageFont
+
+    picture = cv2.resize(edit("noise", scene(1), BOX, seed=3), (640, 480), interpolation=cv2.INTER_AREA)
+    # border, caption, picture, caption, border
+    canvas = Image.new("RGB", (700, 30 + 260 + 480 + 160 + 30), (255, 255, 255))
+    canvas.paste(Image.fromarray(picture), (30, 290))
+    draw = ImageDraw.Draw(canvas)
+    for y, text in ((60, "me: posts one photo"), (150, "the internet:"), (800, "#sorrynotsorry")):
+        draw.text((40, y), text, font=ImageFont.load_default(size=48), fill=(0, 0, 0))
+    rgb = jpeg_rgb(np.asarray(canvas), 85)
+    upload = Upload.from_rgb(rgb)
+    assert upload.panels == [] and upload.picture is not None
+    box = upload.to_pixels(upload.picture)  # the picture (the bottom caption may stay with it), not the frame
+    assert inside([30, 290, 640, 480], tuple(box)) > 0.95, box
+    assert box[2] * box[3] < 0.6 * rgb.shape[0] * rgb.shape[1], box
+    found = find_instances(rgb, upload, lambda u: [(None, h) for h in index.check(u)])
+    flags = [i for i in found if i.verdict.outcome is Outcome.DERIVATIVE]
+    assert [i.id for i in flags] == [1], [(i.id, i.verdict.outcome, i.verdict.instance_box) for i in found]
+    assert inside(flags[0].verdict.instance_box, (30, 290, 640, 480)) > 0.9
+
+
+def test_a_grid_of_wide_photos_is_cut_into_every_cell():
+    """Nine 16:9 pictures in a 3 x 3 grid: each is 6 % of the upload and 19 % of its side high."""
+    from ncii_shield.signals.derivative.features import to_frame
+    from ncii_shield.signals.derivative.panels import picture_panels
+
+    grid, boxes = grid_of([scene(s) for s in range(21, 30)], 400, 3, 3, gutter=10, height=225)
+    canvas = np.full((1220, 1220, 3), 255, np.uint8)  # on a square white page, as a collage app lays it out
+    canvas[:grid.shape[0], :grid.shape[1]] = grid
+    frame = to_frame(jpeg_rgb(canvas, 85))
+    s = canvas.shape[1] / frame.grey.shape[1]
+    found = [tuple(round(v * s) for v in b) for b in picture_panels(frame.grey, frame.cb, frame.cr)]
+    assert len(found) == 9, found
+    for box in boxes:
+        assert max(inside(list(box), f) for f in found) > 0.9, (box, found)

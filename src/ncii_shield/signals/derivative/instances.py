@@ -3,7 +3,7 @@
 An upload can hold several pictures: a before/after collage (the registered photo beside a fake
 made from it), a grid, a chat screenshot, a meme around a picture. Each instance is verified on its
 own, and each edited one is flagged, even when another instance in the same upload is the
-unedited photo. Two passes, merged:
+unedited photo. Passes, merged:
 
 1. the whole upload: :func:`~.verify.verify` fits the registered photo, sets aside the part of the
    upload that fit covers and fits again (several instances of one photo), keeping each fit to the
@@ -11,7 +11,13 @@ unedited photo. Two passes, merged:
 2. when the upload is a composite (:mod:`.panels` found two pictures or more), each picture on its
    own, at the upload's full resolution (a 2 x 2 grid's cells are a quarter of the upload: checked
    as part of the whole they would be compared at a quarter of the frame), at most
-   :data:`MAX_PANEL_CHECKS` of them.
+   :data:`MAX_PANEL_CHECKS` of them; when it holds one picture inside a much larger frame (a meme's
+   border and caption bands, a screenshot's bars: ``Upload.picture``), that picture on its own;
+3. every re-share found by a pass at a fraction of the resolution its box has in the upload (at
+   most :data:`MAX_RECHECKS`: a collage whose pictures the cut missed, a picture in a frame the cut
+   did not trim) cropped at its box and checked again, with the crop's own panels cut;
+4. when no picture was cut: the part of the upload beside an instance found by the whole pass
+   (the other half of a collage cut along no visible line), once.
 
 Instances of the same registered photo whose boxes overlap are one instance; a derivative verdict
 wins over a re-share (the finer pass sees an edit the coarser one missed).
@@ -30,10 +36,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ncii_shield.errors import InvalidSignal
+from ncii_shield.signals.derivative.features import FRAME_SIDE
 from ncii_shield.signals.derivative.verify import Outcome, Upload, Verdict
 
 MAX_PANEL_CHECKS = 9  # pictures of a composite checked on their own (largest first; panels.MAX_PANELS)
 SAME_INSTANCE = 0.5  # boxes overlapping by this share of the smaller one are one instance
+MAX_RECHECKS = 3  # instances found at a fraction of the upload's resolution, checked again on their own
+RECHECK_GAIN = 1.3  # ... when a crop at their box gives this many times the resolution they were compared at
+SAME_BOX = 0.8  # IoU with a picture already checked on its own above which a box is not checked again
+REST_SHARE = 0.25  # the part of the upload beside an instance is checked on its own when this share of it
+REST_SIDE = 0.35  # ... and at least this share of the upload's side across
 
 
 @dataclass(frozen=True)
@@ -50,25 +62,109 @@ Search = Callable[[Upload], list]  # an upload -> [(tag, hit with .id, .votes, .
 
 
 def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Instance]:
-    """Every instance found (re-shares and derivatives), derivatives first, then by score."""
-    found = _collect(search(upload), 0, 0)
-    if len(upload.panels) >= 2:
-        for box in upload.panels[:MAX_PANEL_CHECKS]:
-            x, y, w, h = upload.to_pixels(box)
-            try:
-                part = Upload.from_rgb(np.ascontiguousarray(rgb[y:y + h, x:x + w]), panels=False)
-            except InvalidSignal:  # too small to compare
-                continue
-            found += _collect(search(part), x, y)
-    return _merge(found)
+    """Every instance found (re-shares and derivatives), derivatives first, then by score.
+
+    Passes: the whole upload; each picture of a composite (or the one picture inside a frame much
+    larger than it: a meme, a screenshot) on its own; then every instance that a pass compared at
+    a fraction of the resolution it has in the upload (a collage whose pictures were not cut
+    apart: the whole upload is brought to 640 pixels, so a quarter of it is compared at half its
+    own resolution) is cropped at its box and checked again, as is the part of the upload beside
+    it when no picture was cut (a second picture of a collage cut along no visible line)."""
+    height, width = rgb.shape[:2]
+    found = _collect(search(upload), 0, 0, upload.scale)
+    pictures = upload.panels[:MAX_PANEL_CHECKS] if len(upload.panels) >= 2 else []
+    if not pictures and upload.picture:
+        pictures = [upload.picture]
+    checked = []
+    for box in pictures:
+        px = upload.to_pixels(box)
+        part = _part(rgb, px, panels=False)
+        if part is not None:
+            found += _collect(search(part), px[0], px[1], part.scale)
+            checked.append(px)
+    rechecks = [(inst, scale) for inst, scale in found if inst.verdict.outcome is Outcome.RESHARE]
+    rechecks.sort(key=lambda p: -_gain(p[0].verdict.instance_box, p[1], width, height))
+    done = 0
+    for inst, scale in rechecks:
+        box = _clip(inst.verdict.instance_box, width, height)
+        if done >= MAX_RECHECKS or box is None or _gain(box, scale, width, height) < RECHECK_GAIN:
+            continue
+        if any(_iou(box, c) >= SAME_BOX for c in checked):
+            continue
+        part = _part(rgb, box, panels=True)
+        done += 1
+        checked.append(box)
+        if part is not None:
+            found += _collect(search(part), box[0], box[1], part.scale)
+    if not pictures:  # the part beside an instance: the other half of a collage cut along no visible line
+        for box in _rests([i.verdict.instance_box for i, s in found if s == upload.scale], width, height):
+            taken = checked + [i.verdict.instance_box for i, _ in found]
+            if any(_overlap(box, c) >= SAME_INSTANCE for c in taken):
+                continue  # already seen on its own, or an instance lies there already
+            part = _part(rgb, box, panels=True)
+            if part is not None:
+                found += _collect(search(part), box[0], box[1], part.scale)
+            break  # one at most
+    return _merge([inst for inst, _ in found])
 
 
-def _collect(hits: list, dx: int, dy: int) -> list[Instance]:
+def _part(rgb: np.ndarray, box: list[int], *, panels: bool) -> Upload | None:
+    x, y, w, h = box
+    try:
+        return Upload.from_rgb(np.ascontiguousarray(rgb[y:y + h, x:x + w]), panels=panels)
+    except InvalidSignal:  # too small to compare
+        return None
+
+
+def _clip(box: list[int] | None, width: int, height: int) -> list[int] | None:
+    if not box:
+        return None
+    x0, y0 = max(0, box[0]), max(0, box[1])
+    x1, y1 = min(width, box[0] + box[2]), min(height, box[1] + box[3])
+    return [x0, y0, x1 - x0, y1 - y0] if x1 > x0 and y1 > y0 else None
+
+
+def _gain(box: list[int] | None, scale: float, width: int, height: int) -> float:
+    """How many times finer a crop at ``box`` would compare it than the pass at ``scale`` did."""
+    box = _clip(box, width, height)
+    if box is None:
+        return 0.0
+    own = min(1.0, FRAME_SIDE / max(box[2], box[3]))
+    return own / min(1.0, scale)
+
+
+def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[int]]:
+    """The parts of the upload beside an instance's box, across the whole upload (left, right, above,
+    below), large enough to hold a picture; largest first."""
+    out = []
+    for box in boxes:
+        box = _clip(box, width, height)
+        if box is None:
+            continue
+        x, y, w, h = box
+        for rest in ([0, 0, x, height], [x + w, 0, width - x - w, height], [0, 0, width, y],
+                     [0, y + h, width, height - y - h]):
+            across = rest[2] / width if rest[3] == height else rest[3] / height
+            if rest[2] * rest[3] >= REST_SHARE * width * height and across >= REST_SIDE:
+                out.append(rest)
+    out.sort(key=lambda b: -b[2] * b[3])
+    return out
+
+
+def _iou(a: list[int], b: list[int]) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def _collect(hits: list, dx: int, dy: int, scale: float) -> list[tuple[Instance, float]]:
+    """The instances of a pass, in the whole upload's pixels, each with the pass's scale."""
     out = []
     for tag, hit in hits:
         for v in hit.verdict.instances or [hit.verdict]:
             if v.outcome is not Outcome.NONE:
-                out.append(Instance(hit.id, tag, hit.votes, _shifted(v, dx, dy) if dx or dy else v))
+                out.append((Instance(hit.id, tag, hit.votes, _shifted(v, dx, dy) if dx or dy else v), scale))
     return out
 
 

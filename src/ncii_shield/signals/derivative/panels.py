@@ -34,8 +34,8 @@ SEAM_SHARE = 0.3  # of the line's pixels
 SEAM_PARTS = 8  # the line in parts: all but one must show the seam
 SEAM_CONTRAST = 2.5  # times the share of the lines 3-6 pixels away
 MIN_TEXTURE = 0.15  # share of 8 x 8 blocks with a grey spread >= 6 that both sides of a cut need
-PICTURE_AREA = 0.06  # of the frame: smaller panels hold no picture worth checking
-PICTURE_SIDE = 0.2  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
+PICTURE_AREA = 0.04  # of the frame: smaller panels hold no picture worth checking (3 x 3 grid of 16:9: 0.06)
+PICTURE_SIDE = 0.15  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
 _BLOCK = 8
 
 Box = tuple[int, int, int, int]

@@ -4,12 +4,16 @@
    ratio test), then a similarity transform (scale, rotation, shift; :func:`cv2.estimateAffinePartial2D`
    with RANSAC) is fitted from upload to registered frame. The upload is tried as it is and mirrored.
    The fit must have at least :data:`MIN_INLIERS` inliers, a plausible scale (0.3-3.5x) and
-   rotation (<= 20 degrees), and inliers spread over the photo, not bunched in one spot.
+   rotation (<= 20 degrees), and inliers spread over the photo, not bunched in one spot. A fit of
+   implausible shape (a collapse onto one textured spot, or onto a large part pasted in from another
+   photo) has its points dropped and is fitted again (:data:`REFITS` times).
    When that finds nothing, a second, guided try runs (:func:`_fit` with ``guided=True``).
 2. **Align and compare.** The upload is warped onto the registered frame and summarised cell by cell
    exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
    cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
-   structure moved further than re-encoding and resizing move it.
+   structure moved further than re-encoding and resizing move it. A band of differing lines along
+   one side of the covered part that ends along a straight line is the next picture of a collage
+   (a photo cropped to fill its cell reaches past it), not an edit: it is set aside as if cropped.
 3. **Decide.** Plain cells lying between smoothed ones (a blur or inpainting shows only where the
    photo had structure) join the differing cells; these are cleaned with a 3 x 3 opening, so thin
    bands (a line of overlaid text, a watermark, a UI bar) cannot make an edit. The largest
@@ -18,8 +22,12 @@
    rest (at least :data:`MIN_SHARED` of the photo) matching precisely: few scattered differences
    and the same fine structure (the 16-bit cell patterns), not merely the same scene. Without a
    block it is a *re-share*. When differences are scattered all over, or the fine structure
-   differs (a second photo of the same scene, taken a moment later), it is *neither*. Brightness,
-   colour and contrast offsets are estimated from cells holding inliers (unedited by construction).
+   differs (a second photo of the same scene, taken a moment later), it is *neither*. Thin straight
+   bands of differences outside the edit (a caption's lines of text, a censor bar) are overlays:
+   they count neither as scattered differences nor in the fine-structure comparison. Brightness,
+   colour and contrast offsets are those of the cells holding inliers, or none, whichever leaves
+   more cells unchanged (an edit that keeps the structure, a region regenerated from itself, keeps
+   matching keypoints too, so inlier cells are not always unedited).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ REPROJECTION = 4.0  # pixels in the 640-pixel frame
 GUIDE_FROM = 5  # a first fit with this many consistent points is refined by guided matching
 GUIDE_RADIUS = 8.0  # pixels in the frame: how far from where the first fit puts it a partner may lie
 GUIDE_DESCRIPTOR_DISTANCE = 80  # bits of 256
+REFITS = 2  # fits of implausible shape whose points are dropped before fitting again
 SCALE_RANGE = (0.3, 3.5)
 MAX_ROTATION = 20.0
 MIN_SPREAD = 0.02  # inliers' bounding box, as a share of the frame
@@ -58,9 +67,15 @@ MAX_IMPRECISION = 1.2  # mean structure bits (of 16) that differ in unedited tex
 SOFTENED = 0.3  # log spread ratio below which a differing cell was smoothed (blur, inpainting)
 SOFT_FILL = 5  # cells: plain cells this close between smoothed ones belong to the same edit
 _STD_CAP = 63.75  # the stored spread is capped here
+BEYOND_DIFFERS = 0.75  # a line along a side where this share of the visible cells differ ...
+BEYOND_SHARE = 0.35  # ... as one band of at most this share of the visible lines: the next picture
+BEYOND_INSIDE = 0.3  # ... when under this share of the next line inwards differs
+BAND_WIDTH = 2  # cells: differences this thin and ...
+BAND_LENGTH = 5  # ... this long are an overlay (text, a bar), not scattered differences
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
 PANEL_COVERED = 0.85  # ... or when the fit covers this share of it
+PICTURE_ALONE = 0.75  # a single picture covering at most this share of the frame is also checked on its own
 
 
 class Outcome(str, Enum):
@@ -81,6 +96,9 @@ class Upload:
     # the pictures of a composite (collage, grid, picture in a meme frame) as (x, y, w, h) in the
     # frame; empty when the upload holds fewer than two (see :mod:`.panels`)
     panels: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # the one picture of an upload that holds a single picture inside a frame much larger than it (a
+    # meme's border and caption bands, a screenshot's bars), in the frame; None otherwise
+    picture: tuple[int, int, int, int] | None = None
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
@@ -89,7 +107,14 @@ class Upload:
         pts, desc, mpts, mdesc = keypoints_both(frame.grey, UPLOAD_KEYPOINTS)  # one detection for both orientations
         found = picture_panels(frame.grey, frame.cb, frame.cr) if panels else []
         boxes = found if len(found) >= 2 else []
-        return cls(frame, pts, desc, mpts, mdesc, boxes)
+        fh, fw = frame.grey.shape
+        alone = found[0] if len(found) == 1 and found[0][2] * found[0][3] <= PICTURE_ALONE * fw * fh else None
+        return cls(frame, pts, desc, mpts, mdesc, boxes, alone)
+
+    @property
+    def scale(self) -> float:
+        """Frame pixels per upload pixel (under 1: the upload was shrunk to be compared)."""
+        return self.frame.grey.shape[1] / self.frame.width
 
     def to_pixels(self, box: tuple[int, int, int, int]) -> list[int]:
         """A box in the frame as [x, y, w, h] in the upload's own pixels."""
@@ -156,13 +181,14 @@ def _fit(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures, good: list
     src = up_pts[[m.queryIdx for m in good]]
     dst = reg.points[[m.trainIdx for m in good]]
     fit = _ransac(src, dst)
-    if guided:  # a fit of implausible scale or rotation (a collapse onto one textured spot): drop its points, refit
-        for _ in range(2):
-            if fit is None or _plausible_shape(fit[0]) is None:
-                break
-            keep = ~np.isin(np.arange(len(src)), fit[4])
-            src, dst = src[keep], dst[keep]
-            fit = _ransac(src, dst)
+    # a fit of implausible scale or rotation (a collapse onto one textured spot, or onto the photo a
+    # large pasted part came from): drop its points, refit
+    for _ in range(REFITS):
+        if fit is None or _plausible_shape(fit[0]) is None:
+            break
+        keep = ~np.isin(np.arange(len(src)), fit[4])
+        src, dst = src[keep], dst[keep]
+        fit = _ransac(src, dst)
     if guided and fit is not None and fit[1] >= GUIDE_FROM:
         refined = _ransac(*_guided_pairs(up_pts, up_desc, reg, fit[0]))
         if refined is not None and refined[1] > fit[1]:
@@ -368,19 +394,22 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     anchored &= visible
     if not anchored.any():
         anchored = visible
-    dm = u.mean - r.mean
-    dm -= np.median(dm[anchored])
-    dcb = u.cb - r.cb
-    dcb -= np.median(dcb[anchored])
-    dcr = u.cr - r.cr
-    dcr -= np.median(dcr[anchored])
-    sr = np.log((u_std + 3.0) / (r.std + 3.0))
-    sr -= np.median(sr[anchored])  # resizing and re-encoding soften every cell alike
+    dm = _offset(u.mean - r.mean, anchored, visible, 24.0)
+    dcb = _offset(u.cb - r.cb, anchored, visible, 14.0)
+    dcr = _offset(u.cr - r.cr, anchored, visible, 14.0)
+    # resizing and re-encoding soften every cell alike
+    sr = _offset(np.log((u_std + 3.0) / (r.std + 3.0)), anchored, visible, 0.6)
     both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
     dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
     diff = np.maximum.reduce([np.abs(dm) / 24.0, np.maximum(np.abs(dcb), np.abs(dcr)) / 14.0,
                               np.abs(sr) / 0.6, dp / 5.0])
     differs = (diff > 1.0) & visible
+    # the instance reaching past its picture's edge (a photo cropped to fill a collage's cell, its
+    # neighbour not cut apart): a band along one side of what is visible, differing across its
+    # whole length, is the next picture, not an edit; it is left out as if cropped away
+    beyond = _beyond_edge(differs, visible)
+    visible &= ~beyond
+    differs &= visible
     square = np.ones((3, 3), np.uint8)
     # A blurred or inpainted area shows only where it had structure: its plain cells look the same
     # before and after. Plain cells lying between smoothed ones are taken into the edit (text or
@@ -398,7 +427,9 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
         biggest = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
         edit = opened
     near_edit = cv2.dilate((biggest if biggest is not None else edit).astype(np.uint8), square) > 0
-    rest = visible & ~near_edit
+    # thin bands of differences (a caption's lines of text, a censor bar, a watermark) are overlays:
+    # neither scattered differences nor evidence about the rest; they are left out of both
+    rest = visible & ~near_edit & ~_bands(differs & visible & ~near_edit)
     scatter = float((differs & rest).sum() / max(1, rest.sum()))
     shared = float((visible & ~differs).sum() / (GRID * GRID))
     # an edit is a solid block: 3 x 3 differing cells away from the border, and at least 4 cells
@@ -435,6 +466,58 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     region = _cells_to_photo_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, reg)
     return Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
                    reason=f"{edited:.0%} of the photo replaced, {shared:.0%} unchanged", **base)
+
+
+def _offset(delta: np.ndarray, anchored: np.ndarray, visible: np.ndarray, tolerance: float) -> np.ndarray:
+    """``delta`` (upload minus registered, per cell) less the offset a re-encode, resize or colour
+    grade put on every cell: the median over the cells holding consistent keypoints, over every
+    visible cell, or none — whichever leaves most visible cells within ``tolerance``. The anchored
+    cells alone can mislead: an edit that keeps the structure (a region regenerated from itself,
+    recoloured) keeps its keypoints too."""
+    best, kept = delta, -1
+    for off in (float(np.median(delta[anchored])), 0.0):
+        within = int((np.abs(delta[visible] - off) <= tolerance).sum())
+        if within > kept:
+            best, kept = delta - off, within
+    return best
+
+
+def _beyond_edge(differs: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """Cells in the lines (columns or rows of the grid) along a side of the visible part where at
+    least :data:`BEYOND_DIFFERS` of the visible cells differ, from that side inwards, when they are
+    at least 3 lines and at most :data:`BEYOND_SHARE` of the visible extent and the line after them
+    is mostly unchanged (see :func:`_compare`)."""
+    out = np.zeros_like(visible, dtype=bool)
+    for axis in (0, 1):  # 0: columns (left and right sides), 1: rows (top and bottom)
+        seen = visible.sum(axis=axis)
+        lines = np.flatnonzero(seen >= 4)
+        if len(lines) < 8:
+            continue
+        share = differs.sum(axis=axis) / np.maximum(seen, 1)
+        for order in (lines, lines[::-1]):
+            n = 0
+            while n < len(order) and share[order[n]] >= BEYOND_DIFFERS:
+                n += 1
+            # ... ending along a straight line: the next line inwards mostly the same (an edit
+            # reaching the side ends unevenly)
+            if 3 <= n <= BEYOND_SHARE * len(lines) and share[order[n]] < BEYOND_INSIDE:
+                if axis == 0:
+                    out[:, order[:n]] = True
+                else:
+                    out[order[:n], :] = True
+    return out & visible
+
+
+def _bands(cells: np.ndarray) -> np.ndarray:
+    """Cells of ``cells`` (boolean, GRID x GRID) in thin straight bands: connected parts at most
+    :data:`BAND_WIDTH` cells across and at least :data:`BAND_LENGTH` long."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=8)
+    out = np.zeros_like(cells, dtype=bool)
+    for k in range(1, count):
+        w, h = stats[k, cv2.CC_STAT_WIDTH], stats[k, cv2.CC_STAT_HEIGHT]
+        if min(w, h) <= BAND_WIDTH and max(w, h) >= BAND_LENGTH:
+            out |= labels == k
+    return out
 
 
 def _cells_to_photo_box(x0: int, y0: int, x1: int, y1: int, reg: PhotoFeatures) -> list[int]:
