@@ -124,7 +124,8 @@ def _onnx_embedder(path: str, threshold: float, args: dict):
     from ncii_shield.signals.face.onnx_model import OnnxEmbedder
 
     return OnnxEmbedder(path, threshold=threshold, mean=args.get("onnx_mean", 127.5),
-                        std=args.get("onnx_std", 127.5), bgr=bool(args.get("onnx_bgr")))
+                        std=args.get("onnx_std", 127.5), bgr=bool(args.get("onnx_bgr")),
+                        mask=bool(args.get("onnx_mask")))
 
 
 def _init(args: dict) -> None:
@@ -801,6 +802,7 @@ def main() -> int:
                     "(value - mean) / std")
     ap.add_argument("--onnx-std", type=float, default=127.5)
     ap.add_argument("--onnx-bgr", action="store_true", help="the ONNX model takes BGR pixels")
+    ap.add_argument("--onnx-mask", action="store_true", help="embed only the inner face with --onnx / --also-onnx")
     ap.add_argument("--query-tta", action="store_true", help="also embed swap uploads' faces with their mirror")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--enrol-jitter", action="store_true", help="also enrolment with 10 jitter copies (as shipped)")
@@ -820,7 +822,8 @@ def main() -> int:
         ap.error("--onnx needs --onnx-threshold")
     worker_args = {"onnx": str(args.onnx) if args.onnx else None, "onnx_threshold": args.onnx_threshold,
                    "query_tta": args.query_tta, "also_onnx": str(args.also_onnx) if args.also_onnx else None,
-                   "onnx_mean": args.onnx_mean, "onnx_std": args.onnx_std, "onnx_bgr": args.onnx_bgr}
+                   "onnx_mean": args.onnx_mean, "onnx_std": args.onnx_std, "onnx_bgr": args.onnx_bgr,
+                   "onnx_mask": args.onnx_mask}
     ctx = mp.get_context("fork")
     started = time.perf_counter()
     saved = pickle.loads(args.load.read_bytes()) if args.load else None

@@ -92,3 +92,55 @@ def test_pixel_scaling_is_part_of_the_model_name(tmp_path) -> None:
     assert arcface.name != raw.name and arcface.name == OnnxEmbedder(path, threshold=0.5).name
     crop = np.full((1, 112, 112, 3), 200, np.uint8)
     assert not np.allclose(arcface._run(crop), raw._run(crop))  # the pixels really are scaled otherwise
+
+
+def test_inner_face_mask_keeps_the_face_and_fades_the_head() -> None:
+    from ncii_shield.signals.face.onnx_model import inner_face_weight, mask_inner_face
+
+    weight = inner_face_weight(112)
+    assert weight.shape == (112, 112, 1)
+    assert weight[75, 56, 0] > 0.99 and weight[51, 38, 0] > 0.9 and weight[92, 56, 0] > 0.9  # eyes, mouth
+    assert weight[5, 5, 0] < 1e-3 and weight[75, 5, 0] < 1e-3 and weight[18, 56, 0] < 1e-3  # hair, ear, top of head
+    # a "host" head (dark outline) around a "donor" inner face (bright): only the inner face is left
+    crop = np.zeros((112, 112, 3), np.uint8)
+    crop[35:115, 25:88] = 200
+    masked = mask_inner_face(crop, weight)
+    assert np.all(masked[:8] == masked[0, 0]) and abs(int(masked[0, 0, 0]) - 200) <= 2
+    assert np.array_equal(masked[75, 56], crop[75, 56])
+    assert np.allclose(inner_face_weight(224)[150, 112, 0], 1.0, atol=0.01)  # scaled with the crop
+
+
+def test_masked_onnx_model_has_its_own_name_and_ignores_the_head(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from ncii_shield.signals.face.base import FaceBox, Located
+    from ncii_shield.signals.face.onnx_model import OnnxEmbedder
+
+    # the embedding is the crop's top-left 8x8 corner (hair, in an aligned face), averaged per channel
+    nodes = [helper.make_node("Slice", ["input", "starts", "ends", "axes"], ["corner"]),
+             helper.make_node("GlobalAveragePool", ["corner"], ["pooled"]),
+             helper.make_node("Flatten", ["pooled"], ["embedding"], axis=1)]
+    graph = helper.make_graph(nodes, "corner",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+                              [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor("starts", TensorProto.INT64, [2], [0, 0]),
+                               helper.make_tensor("ends", TensorProto.INT64, [2], [8, 8]),
+                               helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "corner.onnx"
+    onnx.save(model, str(path))
+    plain = OnnxEmbedder(path, threshold=0.5, mean=0.0, std=1.0)
+    masked = OnnxEmbedder(path, threshold=0.5, mean=0.0, std=1.0, mask=True)
+    assert plain.name != masked.name
+    # two photos with the same inner face and different hair colours
+    lms = np.array([[466, 400], [414, 400], [322, 400], [354, 400], [390, 470]], dtype=np.float32)
+    face = Located(FaceBox(300, 330, 200, 200), lms)
+    a = np.full((800, 800, 3), (200, 30, 30), np.uint8)
+    b = np.full((800, 800, 3), (30, 30, 200), np.uint8)
+    for img in (a, b):
+        cv2.ellipse(img, (392, 440), (95, 125), 0, 0, 360, (180, 140, 120), -1)
+    assert float(plain.embed(a, [face])[0] @ plain.embed(b, [face])[0]) < 0.5  # the hair decides
+    assert float(masked.embed(a, [face])[0] @ masked.embed(b, [face])[0]) > 0.99  # the face decides

@@ -47,10 +47,11 @@ _DEFAULT: FaceModel | None = None
 
 def load_model(onnx_path: str | Path | None = None, *, onnx_threshold: float | None = None,
                work_side: int = 640, onnx_mean: float = 127.5, onnx_std: float = 127.5,
-               onnx_bgr: bool = False) -> FaceModel:
+               onnx_bgr: bool = False, onnx_mask: bool = False) -> FaceModel:
     """dlib's public-domain model (cached, one per process), or an operator's ONNX embedder on dlib's
     locator, fed ``(pixel - onnx_mean) / onnx_std`` (ArcFace's 127.5 / 127.5, RGB, unless the model
-    wants others: OpenCV Zoo's SFace normalises inside its graph, so 0 / 1). Raises
+    wants others: OpenCV Zoo's SFace normalises inside its graph, so 0 / 1); ``onnx_mask``: only the
+    inner face is embedded (:func:`~ncii_shield.signals.face.onnx_model.mask_inner_face`). Raises
     :class:`FaceModelUnavailable` when the [likeness] extra is missing."""
     global _DEFAULT
     from ncii_shield.signals.face.dlib_model import DlibLocator, DlibResnetEmbedder
@@ -62,7 +63,7 @@ def load_model(onnx_path: str | Path | None = None, *, onnx_threshold: float | N
             raise ValueError("an ONNX face model needs its threshold (cosine), measured with bench/likeness_bench.py")
         return FaceModel(DlibLocator(work_side=work_side),
                          OnnxEmbedder(onnx_path, threshold=onnx_threshold, mean=onnx_mean, std=onnx_std,
-                                      bgr=onnx_bgr))
+                                      bgr=onnx_bgr, mask=onnx_mask))
     if _DEFAULT is None or getattr(_DEFAULT.locator, "work_side", None) != work_side:
         _DEFAULT = FaceModel(DlibLocator(work_side=work_side), DlibResnetEmbedder())
     return _DEFAULT

@@ -64,12 +64,33 @@ def align(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray
     return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def inner_face_weight(size: int = 112) -> np.ndarray:
+    """Per-pixel weight (size x size x 1) that keeps the inner face of an ArcFace-aligned crop: dlib's
+    inner-face ellipse (signals/face/dlib_model.py) carried into the ArcFace template, centre (56, 75),
+    half-axes 35 x 45 px at 112 px (eyebrows to chin, cheek to cheek), edge blurred (sigma 2.6 px)."""
+    import cv2
+
+    k = size / 112.0
+    weight = np.zeros((size, size), np.float32)
+    cv2.ellipse(weight, (round(56 * k), round(75 * k)), (round(35 * k), round(45 * k)), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(weight, (0, 0), 2.6 * k)[..., None]
+
+
+def mask_inner_face(crop: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The crop with everything outside the inner face faded to the inner face's mean colour: a face
+    swap keeps the host's hair, ears and head outline, which would otherwise pull the vector towards
+    the host."""
+    inside = weight[..., 0] > 0.9
+    fill = crop[inside].mean(axis=0) if inside.any() else np.array([128, 128, 128], np.float32)
+    return np.ascontiguousarray((crop * weight + fill * (1 - weight)).astype(np.uint8))
+
+
 class OnnxEmbedder:
     """An ONNX embedding model. ``name`` is ``onnx:`` plus the SHA-256 prefix of the file (and of its
     pixel scaling when it is not ArcFace's), so vectors of two different models are never compared."""
 
     def __init__(self, path: str | Path, *, threshold: float, mean: float = 127.5, std: float = 127.5,
-                 bgr: bool = False, threads: int = 1) -> None:
+                 bgr: bool = False, threads: int = 1, mask: bool = False) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -99,10 +120,13 @@ class OnnxEmbedder:
         self._input = inp.name
         self._fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self.mean, self.std, self.bgr = mean, std, bgr
+        self._weight = inner_face_weight(self.size) if mask else None
         self.default_threshold = threshold
         digest = hashlib.sha256(data)
         if (mean, std, bgr) != (127.5, 127.5, False):  # other pixels, other vectors: never compared
             digest.update(f"pixels {mean} {std} {bgr}".encode())
+        if mask:
+            digest.update(b"inner face")
         self.name = "onnx:" + digest.hexdigest()[:16]
         self.dim = int(self._run(np.zeros((1, self.size, self.size, 3), dtype=np.uint8)).shape[-1])
 
@@ -125,6 +149,8 @@ class OnnxEmbedder:
         if not faces:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         crops = np.stack([align(rgb, f.landmarks, self.size) for f in faces])
+        if self._weight is not None:  # masked first, then mirrored (as measured)
+            crops = np.stack([mask_inner_face(c, self._weight) for c in crops])
         if mirror:
             crops = np.concatenate([crops, crops[:, :, ::-1]])
         vectors = normalize(self._run(crops))
