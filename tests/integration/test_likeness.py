@@ -335,3 +335,34 @@ def test_embeddings_sealed_and_absent_from_logs_exports_and_feeds(shield, model,
         result = CliRunner().invoke(app, ["bank", "export", "faces", "-f", fmt, "--db", url])
         assert result.exit_code == 0, result.output
         assert token[:40] not in result.output and b64[:24] not in result.output
+
+
+def test_an_operators_onnx_model_takes_its_pixel_settings_from_the_environment(shield, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    """NCII_SHIELD_FACE_MODEL_MEAN/_STD/_BGR/_MASK reach the operator's model (its name changes with
+    them, so vectors made with other pixels are never compared); a bad value leaves the detector
+    unconfigured with a reason instead of a half-set model."""
+    from ncii_shield.services.uploads import likeness as plugin
+    from tests.unit.signals.test_face import tiny_onnx
+
+    path = tmp_path / "face.onnx"
+    tiny_onnx(path)
+    names = {}
+    follower = shield.follower
+    monkeypatch.setenv("NCII_SHIELD_FACE_MODEL", str(path))
+    monkeypatch.setenv("NCII_SHIELD_FACE_MODEL_THRESHOLD", "0.5")
+    for label, env in {"default": {}, "sface": {"NCII_SHIELD_FACE_MODEL_MEAN": "0", "NCII_SHIELD_FACE_MODEL_STD": "1"},
+                       "masked": {"NCII_SHIELD_FACE_MODEL_MASK": "1"}}.items():
+        for key in ("MEAN", "STD", "BGR", "MASK"):
+            monkeypatch.delenv(f"NCII_SHIELD_FACE_MODEL_{key}", raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        detector = plugin.detector(follower)
+        assert detector is not None, label
+        names[label] = detector.model.name
+    assert len(set(names.values())) == 3, names
+    monkeypatch.setenv("NCII_SHIELD_FACE_MODEL_STD", "0")
+    assert plugin.detector(follower) is None
+    monkeypatch.setenv("NCII_SHIELD_FACE_MODEL_STD", "1")
+    monkeypatch.setenv("NCII_SHIELD_FACE_MODEL_MASK", "sometimes")
+    assert plugin.detector(follower) is None

@@ -15,7 +15,8 @@ consent records, never a removal by itself.
 Optional: without the ``[likeness]`` extra, :func:`detector` returns None and the verdict lists the
 detector as not configured. ``NCII_SHIELD_LIKENESS_THRESHOLD`` (cosine, default the model's
 measured threshold) and ``NCII_SHIELD_FACE_MODEL`` / ``NCII_SHIELD_FACE_MODEL_THRESHOLD`` (an
-operator's ONNX embedder and its measured threshold) configure it.
+operator's ONNX embedder and its measured threshold; its pixel scaling and mask:
+:func:`onnx_settings`) configure it.
 """
 
 from __future__ import annotations
@@ -175,6 +176,32 @@ def _round(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds), 2)
 
 
+def onnx_settings(env) -> dict:  # noqa: ANN001 - os.environ or a mapping
+    """An operator's ONNX model's pixel scaling and mask, from ``NCII_SHIELD_FACE_MODEL_MEAN`` /
+    ``_STD`` (default ArcFace's 127.5 / 127.5; a model that normalises inside its graph, as OpenCV
+    Zoo's SFace: 0 / 1), ``_BGR`` and ``_MASK`` (1: embed the inner face only). A non-default setting
+    is part of the model's name, so vectors made with other pixels are never compared."""
+    def flag(name: str) -> bool:
+        value = env.get(name, "").strip().lower()
+        if value not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise ValueError(f"{name} must be 1 or 0, not {value!r}")
+        return value in ("1", "true", "yes")
+
+    def number(name: str, default: float) -> float:
+        value = env.get(name, "").strip()
+        try:
+            out = float(value) if value else default
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {value!r}") from None
+        if name.endswith("_STD") and out <= 0:
+            raise ValueError(f"{name} must be above 0")
+        return out
+
+    return {"onnx_mean": number("NCII_SHIELD_FACE_MODEL_MEAN", 127.5),
+            "onnx_std": number("NCII_SHIELD_FACE_MODEL_STD", 127.5),
+            "onnx_bgr": flag("NCII_SHIELD_FACE_MODEL_BGR"), "onnx_mask": flag("NCII_SHIELD_FACE_MODEL_MASK")}
+
+
 def detector(follower):
     """The pipeline's factory: None without the [likeness] extra (the verdict says not configured)."""
     from ncii_shield.services.likeness import LikenessIndex
@@ -187,7 +214,7 @@ def detector(follower):
             if not measured:
                 raise ValueError("NCII_SHIELD_FACE_MODEL needs NCII_SHIELD_FACE_MODEL_THRESHOLD (cosine, measured "
                                  "with bench/likeness_bench.py --onnx)")
-            model = load_model(path, onnx_threshold=float(measured))
+            model = load_model(path, onnx_threshold=float(measured), **onnx_settings(os.environ))
             name, dim = model.name, model.dim
         else:  # dlib's: its files are checked now, its weights loaded at the first face to search
             import importlib.util
