@@ -56,34 +56,44 @@ def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, bu
     :data:`CROP_LOOKUP_SHARE` of it, evenly thinned over frames and places."""
     from ncii_shield.signals.frames import crop_cell
 
-    names = ["original"] + sorted({f.variant for f in extra} - {"original", ""})
-    crop = {v for v in names if crop_cell(v) is not None}
-    step = _step(extra) if extra else SECONDS_PER_HASH
+    if not extra:
+        return []
+    seen: dict[str, int] = {}
+    ids = np.fromiter((seen.setdefault(f.variant, len(seen)) for f in extra), dtype=np.int64, count=len(extra))
+    stamps = np.fromiter((f.timestamp for f in extra), dtype=np.float64, count=len(extra))
+    names = ["original"] + sorted(set(seen) - {"original", ""})
+    order = {v: i for i, v in enumerate(names)}
+    position = np.array([order.get(v, -1) for v in seen], dtype=np.int64)[ids]  # -1: unnamed ("")
+    crop = np.array([crop_cell(v) is not None for v in seen], dtype=bool)[ids]
+    step = _step_of(stamps)
     stride = max(1, round(1 / (fps * step)))
-    index = {v: i for i, v in enumerate(names)}
+    k = np.round(stamps / step).astype(np.int64)
     # phase 0 is the reference frames' (whole seconds): "original" readings take the next phase.
     # Crop readings: all at phase 0, thinned below: a crop reading lands within 31 of its banked
     # frame for only some frames, and best at the banked frame's own time, which a re-upload of the
     # whole video keeps (banked frames are at whole seconds); a clip cut anywhere has any phase
-    plain = [offset + i for i, f in enumerate(extra) if f.variant in index and f.variant not in crop
-             and (round(f.timestamp / step) + stride - 1 - index[f.variant] % stride) % stride == 0]
-    crops = [offset + i for i, f in enumerate(extra) if f.variant in crop and round(f.timestamp / step) % stride == 0]
-    crops.sort(key=lambda r: (extra[r - offset].variant, r))  # place by place: thinned evenly over each one's times
+    plain = np.flatnonzero((position >= 0) & ~crop & ((k + stride - 1 - position % stride) % stride == 0))
+    crops = np.flatnonzero(crop & (k % stride == 0))
+    crops = crops[np.lexsort((crops, position[crops]))]  # place by place: thinned evenly over each one's times
     room = max(0, budget - offset)
     keep_plain = min(len(plain), room - min(len(crops), int(CROP_LOOKUP_SHARE * room)))
     plain = _thin(plain, keep_plain)
-    return sorted(plain + _thin(crops, room - len(plain)))
+    return (np.sort(np.concatenate([plain, _thin(crops, room - len(plain))])) + offset).tolist()
 
 
-def _thin(rows: list[int], room: int) -> list[int]:
+def _thin(rows: np.ndarray, room: int) -> np.ndarray:
     if len(rows) <= room:
         return rows
-    return [rows[int(k * len(rows) / room)] for k in range(room)] if room > 0 else []
+    return rows[np.arange(room, dtype=np.int64) * len(rows) // room] if room > 0 else rows[:0]
 
 
 def _step(frames: Sequence[VpdqFrame]) -> float:
     """The sampling interval of query-side readings (their smallest gap between timestamps)."""
-    t = np.unique(np.array([f.timestamp for f in frames]))
+    return _step_of(np.array([f.timestamp for f in frames], dtype=np.float64))
+
+
+def _step_of(stamps: np.ndarray) -> float:
+    t = np.unique(stamps)
     gaps = np.diff(t)
     return float(gaps[gaps > 1e-6].min()) if len(gaps) else SECONDS_PER_HASH
 
