@@ -191,3 +191,19 @@ def test_a_grid_of_wide_photos_is_cut_into_every_cell():
     assert len(found) == 9, found
     for box in boxes:
         assert max(inside(list(box), f) for f in found) > 0.9, (box, found)
+
+
+def test_when_no_cut_is_found_the_other_half_is_checked_on_its_own(index):
+    """A fake beside an unrelated picture, as if the cut between them were missed: after the whole
+    upload's fit, the other half is checked once on its own; it holds nothing, and nothing is made up."""
+    rgb = jpeg_rgb(side_by_side(edit("noise", scene(1), BOX, seed=3), scene(40), gutter=0), 85)
+    seen = []
+
+    def search(u: Upload) -> list:
+        seen.append((u.frame.width, u.frame.height))
+        return [(None, h) for h in index.check(u)]
+
+    found = find_instances(rgb, Upload.from_rgb(rgb, panels=False), search)
+    assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)]
+    assert inside(found[0].verdict.instance_box, (0, 0, 640, 480)) > 0.9
+    assert (640, 480) in seen[1:], seen  # the right half, on its own

@@ -16,8 +16,8 @@ unedited photo. Passes, merged:
 3. every re-share found by a pass at a fraction of the resolution its box has in the upload (at
    most :data:`MAX_RECHECKS`: a collage whose pictures the cut missed, a picture in a frame the cut
    did not trim) cropped at its box and checked again, with the crop's own panels cut;
-4. when no picture was cut: the part of the upload beside an instance found by the whole pass
-   (the other half of a collage cut along no visible line), once.
+4. when no picture was cut: the other half of the upload, or the part beside an instance found by
+   the whole pass (the other picture of a collage cut along no visible line), once.
 
 Instances of the same registered photo whose boxes overlap are one instance; a derivative verdict
 wins over a re-share (the finer pass sees an edit the coarser one missed).
@@ -46,6 +46,7 @@ RECHECK_GAIN = 1.3  # ... when a crop at their box gives this many times the res
 SAME_BOX = 0.8  # IoU with a picture already checked on its own above which a box is not checked again
 REST_SHARE = 0.25  # the part of the upload beside an instance is checked on its own when this share of it
 REST_SIDE = 0.35  # ... and at least this share of the upload's side across
+HALF_BOX = 0.7  # a box at most this share of the upload's side, in one half of it: the other half is checked
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         checked.append(box)
         if part is not None:
             found += _collect(search(part), box[0], box[1], part.scale)
-    if not pictures:  # the part beside an instance: the other half of a collage cut along no visible line
+    if not pictures:  # the part beside an instance: the other picture of a collage cut along no visible line
         for box in _rests([i.verdict.instance_box for i, s in found if s == upload.scale], width, height):
             taken = checked + [i.verdict.instance_box for i, _ in found]
             if any(_overlap(box, c) >= SAME_INSTANCE for c in taken):
@@ -134,21 +135,30 @@ def _gain(box: list[int] | None, scale: float, width: int, height: int) -> float
 
 
 def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[int]]:
-    """The parts of the upload beside an instance's box, across the whole upload (left, right, above,
-    below), large enough to hold a picture; largest first."""
-    out = []
+    """The parts of the upload beside an instance's box: first the other half of the upload when the
+    box lies in one half (a two-picture collage: a photo cropped to fill its half reaches past it, so
+    its box does), then what lies beside the box across the whole upload (left, right, above,
+    below); each large enough to hold a picture, largest first."""
+    halves, out = [], []
     for box in boxes:
         box = _clip(box, width, height)
         if box is None:
             continue
         x, y, w, h = box
+        cx, cy = x + w / 2, y + h / 2
+        left, top = [0, 0, width // 2, height], [0, 0, width, height // 2]
+        right, bottom = [width // 2, 0, width - width // 2, height], [0, height // 2, width, height - height // 2]
+        if w <= HALF_BOX * width:
+            halves.append(right if cx < width / 2 else left)
+        if h <= HALF_BOX * height:
+            halves.append(bottom if cy < height / 2 else top)
         for rest in ([0, 0, x, height], [x + w, 0, width - x - w, height], [0, 0, width, y],
                      [0, y + h, width, height - y - h]):
             across = rest[2] / width if rest[3] == height else rest[3] / height
             if rest[2] * rest[3] >= REST_SHARE * width * height and across >= REST_SIDE:
                 out.append(rest)
     out.sort(key=lambda b: -b[2] * b[3])
-    return out
+    return halves + out
 
 
 def _iou(a: list[int], b: list[int]) -> float:
