@@ -155,3 +155,15 @@ def test_the_index_keeps_a_mark_in_a_few_tens_of_kilobytes(index):
     assert 1_000 < per_mark < 40_000, per_mark  # codes 40 B and geometry 6 B a keypoint, the template's bytes
     for entry in index._entries.values():  # the descriptors live only in faiss, not in the entries' templates
         assert len(entry.prepared.template.keypoints.descriptors) == 0
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.62, 0.74, 0.86, 1.0])
+def test_a_long_mark_checked_at_its_own_place_clears_the_threshold_at_any_size(scale):
+    # The wide search steps sizes by ~13 %, so its best can be ~6 % off the mark's size; the close
+    # search must reach that far (at +-3 % a long mark's far letters missed and it scored 0.54-0.67).
+    from ncii_shield.signals.marks.search import Prepared, verify
+
+    mark = text_mark("DEEPFAKE.AI", ring=False, fill=(255, 40, 40))
+    marked, box = paste(photo(3), mark, 40, 150, scale=scale)
+    score, found = verify(Prepared.of(T.template_from_rgba(mark, "x")), UploadFrame.from_rgb(reencoded(marked, 85)), box)
+    assert score >= THRESHOLD and box_overlap(found, box) > 0.7, (score, found, box)
