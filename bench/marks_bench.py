@@ -390,20 +390,16 @@ def _init(values: list[tuple[str, int]], args) -> None:
         _INDEX.add_many(values[k:k + 200])
 
 
-def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
-    n, path = job
-    args, index = _ARGS, _INDEX
-    rng = np.random.default_rng(args.seed * 1000 + n)
-    marks = registered_marks()
+def positive_cases(photo: np.ndarray, n: int, cases: int, marks: list, rng: np.random.Generator):
+    """The positive uploads of photo ``n`` (``cases`` of them, fewer when a stamp or a crop leaves no
+    box): a registered mark stamped at a random place, width, opacity, single or tiled, then one
+    re-share transform. One definition, so bench/marks_dense_probe.py measures the same uploads."""
     transforms = ["none", "jpeg", "resize", "crop", "screenshot"]
-    rels = [0.04, 0.06, 0.1, 0.2, 0.4]
-    opacities = [0.3, 0.4, 0.6, 1.0]
-    photo = np.asarray(Image.open(path).convert("RGB"))
-    positives, negatives, cpu, wall = [], [], [], []
-    for k in range(args.cases):
-        case = n * args.cases + k
+    rels, opacities = [0.04, 0.06, 0.1, 0.2, 0.4], [0.3, 0.4, 0.6, 1.0]
+    for k in range(cases):
+        case = n * cases + k
         mi = case % len(marks)
-        name, kind, rgba = marks[mi]
+        _, kind, rgba = marks[mi]
         rel = float(rels[int(rng.integers(len(rels)))] * rng.uniform(1.0, 1.4))
         level = opacities[int(rng.integers(len(opacities)))]
         opacity = float(level if level == 1.0 else level * rng.uniform(1.0, 1.2))
@@ -414,8 +410,22 @@ def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
         if not boxes:
             continue
         upload, boxes = reshare(img, transform, boxes, rng)
-        if not boxes:
-            continue
+        if boxes:
+            yield {"mark": mi, "kind": kind, "rel_width": rel, "opacity": opacity, "transform": transform,
+                   "tiled": tiled, "upload": upload, "boxes": boxes}
+
+
+def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
+    n, path = job
+    args, index = _ARGS, _INDEX
+    rng = np.random.default_rng(args.seed * 1000 + n)
+    marks = registered_marks()
+    photo = np.asarray(Image.open(path).convert("RGB"))
+    positives, negatives, cpu, wall = [], [], [], []
+    for c in positive_cases(photo, n, args.cases, marks, rng):
+        mi, kind, rel, opacity, transform, tiled, upload, boxes = (
+            c["mark"], c["kind"], c["rel_width"], c["opacity"], c["transform"], c["tiled"], c["upload"], c["boxes"])
+        name, _, rgba = marks[mi]
         if args.oracle:  # the check alone: the stamped mark checked at its stamped places
             frame = UploadFrame.from_rgb(upload)
             found = [(r[0], mi, r[1]) for t in boxes[:4]

@@ -309,27 +309,11 @@ def hybrid(bank: DenseBank, index: IM.MarkIndex, frame: UploadFrame, places: int
 def positives(files: list[str], cases: int, seed: int = 7):
     """marks_bench's positive uploads, the same for the same photos and --cases."""
     marks = B.registered_marks()
-    transforms = ["none", "jpeg", "resize", "crop", "screenshot"]
-    rels, opacities = [0.04, 0.06, 0.1, 0.2, 0.4], [0.3, 0.4, 0.6, 1.0]
     for n, path in enumerate(files):
         rng = np.random.default_rng(seed * 1000 + n)
         photo = np.asarray(Image.open(path).convert("RGB"))
-        for k in range(cases):
-            case = n * cases + k
-            mi = case % len(marks)
-            name, kind, rgba = marks[mi]
-            rel = float(rels[int(rng.integers(len(rels)))] * rng.uniform(1.0, 1.4))
-            level = opacities[int(rng.integers(len(opacities)))]
-            opacity = float(level if level == 1.0 else level * rng.uniform(1.0, 1.2))
-            transform = transforms[(case // len(marks) + k) % len(transforms)]
-            tiled = kind == "tile" or case % 7 == 0
-            img, boxes = B.stamped(photo, rgba, rel, opacity, tiled, rng)
-            boxes = [b for b in boxes if b]
-            if not boxes:
-                continue
-            upload, boxes = B.reshare(img, transform, boxes, rng)
-            if boxes:
-                yield {"mark": mi, "rel_width": rel, "opacity": opacity, "transform": transform}, upload, boxes
+        for c in B.positive_cases(photo, n, cases, marks, rng):
+            yield ({k: c[k] for k in ("mark", "rel_width", "opacity", "transform")}, c["upload"], c["boxes"])
 
 
 def main() -> None:
