@@ -161,10 +161,15 @@ def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[
     return halves + out
 
 
-def _iou(a: list[int], b: list[int]) -> float:
+def _inter(a: list[int], b: list[int]) -> int:
+    """The area two [x, y, w, h] boxes share."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    return max(0, x1 - x0) * max(0, y1 - y0)
+
+
+def _iou(a: list[int], b: list[int]) -> float:
+    inter = _inter(a, b)
     return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)
 
 
@@ -193,10 +198,7 @@ def _shifted(v: Verdict, dx: int, dy: int) -> Verdict:
 def _overlap(a: list[int] | None, b: list[int] | None) -> float:
     if not a or not b:
         return 1.0  # without a box, the same photo is the same instance
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    return inter / max(1, min(a[2] * a[3], b[2] * b[3]))
+    return _inter(a, b) / max(1, min(a[2] * a[3], b[2] * b[3]))
 
 
 def _merge(found: list[Instance]) -> list[Instance]:
