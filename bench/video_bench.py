@@ -22,7 +22,9 @@ mirrored, border-cropped when bars/still surrounds are found, and the crop readi
 0.85-0.96 centred and into each corner), then ``VpdqIndex.video_matches`` with rule "spread" and with rule "reference". Families
 named "(held out)" were made after the readings and thresholds were chosen and never tuned on; "crop
 (held out 2)" was written before the crop readings were re-tuned on the other sets (the first held-out
-set had been looked at by then). A copy counts as found
+set had been looked at by then); "crop (dev)" and "crop (held out 3)" are random crops drawn with two
+seeds (:func:`random_crop`), the first to tune on, the second written before any of its results were
+seen and run only to measure. A copy counts as found
 when its own banked video is matched. Negatives: unrelated slideshows of other photos, synthetic
 sources, a video sharing only the 1-second intro, videos holding 2 seconds of a banked video between
 unrelated footage. *False matches* are counted over every (upload, banked video) pair where the
@@ -163,13 +165,47 @@ TRANSFORMS = {
     "crop (held out 2)": ["crop6-top-left", "crop13-bottom-right", "crop12-top-right", "crop14-bottom-left",
                           "crop15-top-left", "crop5-bottom-left", "crop10-off-centre",
                           "crop8-top-right+letterbox", "mirror+crop12-top-left+lowbit"],
+    # random crops (2026-12-05), drawn per banked video from their own seeds (:func:`random_crop`): a
+    # development set to tune on and a third held-out set, written before any of its results were
+    # seen and never tuned on. Same recipe, different seeds: cut 4-15 % anywhere (centred, corners,
+    # between them, along a side), with mirror, low bitrate, a letterbox, or width and height cut
+    # by different amounts.
+    "crop (dev)": [f"cropdev-{slot}" for slot in "abcdefghi"],
+    "crop (held out 3)": [f"crop3-{slot}" for slot in "abcdefghi"],
 }
+#: seeds of the random crop sets (:func:`random_crop`)
+RANDOM_CROP_SEEDS = {"cropdev": 7_100, "crop3": 9_300}
 HELD_OUT = {family for family in TRANSFORMS if "(held out" in family}
 
 
-def make_copy(name: str, src: Path, out: Path, rng: np.random.Generator, fillers: list[Path], tmp: Path) -> tuple[float, float]:
+def random_crop(name: str, k: int) -> tuple[str, dict]:
+    """The ffmpeg filter of random crop ``name`` (``cropdev-a``, ``crop3-h``, ...) of banked video ``k``,
+    and its drawn parameters. Slots a-d: width and height cut by the same 4-15 %, anywhere; e: the
+    same, mirrored; f: the same at 320 x 180, 150 kbit/s; g: the same in a 4:3 letterbox; h, i: width
+    and height cut by different amounts (each 4-15 %), anywhere. Half are enlarged back to 640 x 360,
+    half kept at the cropped size."""
+    prefix, slot = name.rsplit("-", 1)
+    rng = np.random.default_rng([RANDOM_CROP_SEEDS[prefix], k, "abcdefghi".index(slot)])
+    cut_w = float(rng.uniform(0.04, 0.15))
+    cut_h = float(rng.uniform(0.04, 0.15)) if slot in "hi" else cut_w
+    fx, fy = (float(v) for v in rng.uniform(0.0, 1.0, 2))  # where the kept part sits within the cut
+    enlarge = bool(rng.integers(0, 2))
+    crop = f"crop=iw*{1 - cut_w:.4f}:ih*{1 - cut_h:.4f}:iw*{cut_w * fx:.4f}:ih*{cut_h * fy:.4f}"
+    size = f"scale={W}:{H}" if enlarge else "scale=trunc(iw/2)*2:trunc(ih/2)*2"
+    chain = {"e": f"hflip,{crop},{size}", "f": f"{crop},scale=320:180",
+             "g": f"{crop},scale=480:270,pad=480:360:0:45"}.get(slot, f"{crop},{size}")
+    return chain, {"cut_w": round(cut_w, 4), "cut_h": round(cut_h, 4), "fx": round(fx, 3), "fy": round(fy, 3),
+                   "enlarged": enlarge, "filter": chain}
+
+
+def make_copy(name: str, src: Path, out: Path, rng: np.random.Generator, fillers: list[Path], tmp: Path,
+              k: int = 0) -> tuple[float, float]:
     """Make transform ``name`` of ``src`` at ``out``; returns the banked seconds it holds."""
     dur = 20.0
+    if name.split("-")[0] in RANDOM_CROP_SEEDS:
+        chain, _ = random_crop(name, k)
+        reencode(src, out, "-vf", chain, *(["-b:v", "150k"] if name.endswith("-f") else []))
+        return 0.0, dur
     if name.startswith("clip") and "+" not in name:
         length = float(name[4:])
         start = float(rng.uniform(0, dur - length))
@@ -309,7 +345,7 @@ def recall(args: argparse.Namespace) -> dict:
                 out = work / f"copy{k}-{name}.mp4"
                 span_file = out.with_suffix(".json")
                 if not out.exists():
-                    span = make_copy(name, banked[k], out, crng, [fillers[0], fillers[1], still_jpg], work)
+                    span = make_copy(name, banked[k], out, crng, [fillers[0], fillers[1], still_jpg], work, k)
                     span_file.write_text(json.dumps(span))
                 spans[out] = json.loads(span_file.read_text())
                 if wanted is None or family in wanted:  # every copy is made, only these are checked
@@ -328,6 +364,7 @@ def recall(args: argparse.Namespace) -> dict:
     hash_s = 0.0
     match_s = 0.0
     segment_errors: dict[str, list[float]] = defaultdict(list)
+    per_copy: list[dict] = []
     uploads = [(f, nm, k, p) for f, nm, k, p in copies] + [("negative", nm, -1, p) for nm, p in negatives.items()
                                                           if wanted is None or "negative" in wanted]
     with mp.get_context("fork").Pool(args.workers) as pool:
@@ -342,6 +379,12 @@ def recall(args: argparse.Namespace) -> dict:
             if k >= 0:
                 results[family][rule].append(int(k in ids))
                 by_name[name][rule].append(int(k in ids))
+                if rule == "spread":
+                    hit = next((m for m in matches if m.signal_id == k), None)
+                    per_copy.append({"name": name, "k": k, "found": hit is not None,
+                                     "variant": hit.variant if hit else None,
+                                     **({"crop": random_crop(name, k)[1]}
+                                        if name.split("-")[0] in RANDOM_CROP_SEEDS else {})})
                 if rule == "spread" and k in ids:
                     m = next(m for m in matches if m.signal_id == k)
                     lo = spans[path][0]
@@ -359,7 +402,7 @@ def recall(args: argparse.Namespace) -> dict:
             "families": table, "transforms": per_name, "false_matches": false, "false_examples": false_examples,
             "segment_start_error_s": {nm: {"median": float(np.median(e)), "max": float(np.max(e))}
                                       for nm, e in segment_errors.items()},
-            "query_fps": args.fps, "hash_s": round(hash_s, 1), "match_s": round(match_s, 2),
+            "per_copy": per_copy, "query_fps": args.fps, "hash_s": round(hash_s, 1), "match_s": round(match_s, 2),
             "material_s": round(made_s, 1)}
 
 
