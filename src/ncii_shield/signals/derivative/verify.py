@@ -86,30 +86,46 @@ class Outcome(str, Enum):
 
 @dataclass
 class Upload:
-    """An upload's frame and keypoints, computed once and checked against many registered photos."""
+    """An upload's frame and keypoints, computed once and checked against many registered photos.
+
+    The pictures of a composite (:attr:`panels`, :attr:`picture`) are cut on first use: a check that
+    finds no candidate (most uploads: related to no registered photo) never needs them."""
 
     frame: Frame
     points: np.ndarray
     descriptors: np.ndarray
     mirrored_points: np.ndarray
     mirrored_descriptors: np.ndarray
-    # the pictures of a composite (collage, grid, picture in a meme frame) as (x, y, w, h) in the
-    # frame; empty when the upload holds fewer than two (see :mod:`.panels`)
-    panels: list[tuple[int, int, int, int]] = field(default_factory=list)
-    # the one picture of an upload that holds a single picture inside a frame much larger than it (a
-    # meme's border and caption bands, a screenshot's bars), in the frame; None otherwise
-    picture: tuple[int, int, int, int] | None = None
+    cut: bool = True  # look for the pictures of a composite (False: a part of one already)
+    _pictures: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
         """``panels=False``: do not look for the pictures of a composite (a part of one already)."""
         frame = to_frame(rgb)
         pts, desc, mpts, mdesc = keypoints_both(frame.grey, UPLOAD_KEYPOINTS)  # one detection for both orientations
-        found = picture_panels(frame.grey, frame.cb, frame.cr) if panels else []
-        boxes = found if len(found) >= 2 else []
-        fh, fw = frame.grey.shape
-        alone = found[0] if len(found) == 1 and found[0][2] * found[0][3] <= PICTURE_ALONE * fw * fh else None
-        return cls(frame, pts, desc, mpts, mdesc, boxes, alone)
+        return cls(frame, pts, desc, mpts, mdesc, panels)
+
+    @property
+    def panels(self) -> list[tuple[int, int, int, int]]:
+        """The pictures of a composite (collage, grid, picture in a meme frame) as (x, y, w, h) in the
+        frame; empty when the upload holds fewer than two (see :mod:`.panels`)."""
+        return self._cut_pictures()[0]
+
+    @property
+    def picture(self) -> tuple[int, int, int, int] | None:
+        """The one picture of an upload that holds a single picture inside a frame much larger than it (a
+        meme's border and caption bands, a screenshot's bars), in the frame; None otherwise."""
+        return self._cut_pictures()[1]
+
+    def _cut_pictures(self) -> tuple:
+        if self._pictures is None:
+            frame = self.frame
+            found = picture_panels(frame.grey, frame.cb, frame.cr) if self.cut else []
+            fh, fw = frame.grey.shape
+            alone = found[0] if len(found) == 1 and found[0][2] * found[0][3] <= PICTURE_ALONE * fw * fh else None
+            self._pictures = (found if len(found) >= 2 else [], alone)
+        return self._pictures
 
     @property
     def scale(self) -> float:
