@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,13 @@ class LiveServer:
     def client(self, key: str | None = None, **kw) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+
+    def make_key(self, *scopes: str, name: str | None = None) -> str:
+        """A new API key of the admin's tenant with these scopes, made through the API."""
+        with self.client(self.admin_key) as admin:
+            made = admin.post("/v1/keys", json={"scopes": list(scopes), "name": name or "+".join(scopes)})
+        assert made.status_code == 201, made.text
+        return made.json()["key"]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -146,3 +155,21 @@ class TempPostgres:
         import shutil as sh
 
         sh.rmtree(self.base, ignore_errors=True)
+
+
+@contextmanager
+def live_server(backend: str, tmp_path_factory, *, prefix: str = "", data_dir: bool = False,
+                env: dict | None = None, **kw) -> Iterator[LiveServer]:
+    """A live server on ``backend`` ("sqlite" or "postgres": a fresh database, dropped afterwards),
+    stopped on exit. ``data_dir`` gives it the temporary folder as ``--data-dir``; ``env`` and the
+    other keywords go to :func:`start_server`. For the modules' own parametrised ``server`` fixtures."""
+    tmp = tmp_path_factory.mktemp(f"{prefix}{backend}")
+    url = f"sqlite:///{tmp / 'ncii.db'}" if backend == "sqlite" else create_pg_database()
+    extra = (*kw.pop("extra", ()), *(("--data-dir", str(tmp)) if data_dir else ()))
+    live = start_server(url, tmp, extra=extra, env=env, **kw)
+    try:
+        yield live
+    finally:
+        live.stop()
+        if backend == "postgres":
+            drop_pg_database(url)

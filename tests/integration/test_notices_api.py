@@ -29,13 +29,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def keys(server):
-    with server.client(server.admin_key) as admin:
-        made = {}
-        for scope in ("reviewer", "match"):
-            r = admin.post("/v1/keys", json={"scopes": [scope], "name": f"{scope} key"})
-            assert r.status_code == 201, r.text
-            made[scope] = r.json()["key"]
-    return made
+    return {scope: server.make_key(scope, name=f"{scope} key") for scope in ("reviewer", "match")}
 
 
 def test_reviewer_keys_cannot_do_admin_actions(server, keys):

@@ -23,24 +23,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import create_pg_database, drop_pg_database, start_server
+from tests.servers import live_server
 
 FREE, MAX, BITS = 10, 30, 8  # the server below: wrong PINs per case per day without / with a proof
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"lockout-{request.param}")
-    url = f"sqlite:///{tmp / 'l.db'}" if request.param == "sqlite" else create_pg_database()
-    live = start_server(url, tmp, extra=("--data-dir", str(tmp)),
-                        env={"NCII_SHIELD_CASE_FREE_FAILURES_PER_DAY": str(FREE),
+    with live_server(request.param, tmp_path_factory, prefix="lockout-", data_dir=True, env={"NCII_SHIELD_CASE_FREE_FAILURES_PER_DAY": str(FREE),
                              "NCII_SHIELD_CASE_MAX_FAILURES_PER_DAY": str(MAX),
                              "NCII_SHIELD_CASE_POW_BITS": str(BITS),
-                             "NCII_SHIELD_CASE_BURST": "100000", "NCII_SHIELD_CASE_RATE": "1000"})
-    yield live
-    live.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
+                             "NCII_SHIELD_CASE_BURST": "100000", "NCII_SHIELD_CASE_RATE": "1000"}) as live:
+        yield live
 
 
 _next_address = iter(range(2, 250))

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from tests.servers import create_pg_database, drop_pg_database, start_server
+from tests.servers import live_server
 
 VICTIM_PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 VICTIM_MD5 = "5d41402abc4b2a76b9719d911017c592"
@@ -24,15 +24,10 @@ VICTIM_MD5 = "5d41402abc4b2a76b9719d911017c592"
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
     """A live server whose case-creation limit is raised: the timing probe opens many cases."""
-    tmp = tmp_path_factory.mktemp(f"oracle-{request.param}")
-    url = f"sqlite:///{tmp / 'o.db'}" if request.param == "sqlite" else create_pg_database()
-    live = start_server(url, tmp, extra=("--data-dir", str(tmp)),
-                        env={"NCII_SHIELD_CASE_CREATE_PER_HOUR": "100000", "NCII_SHIELD_CASE_BURST": "100000",
-                             "NCII_SHIELD_CASE_RATE": "1000"})
-    yield live
-    live.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
+    with live_server(request.param, tmp_path_factory, prefix="oracle-", data_dir=True,
+                     env={"NCII_SHIELD_CASE_CREATE_PER_HOUR": "100000", "NCII_SHIELD_CASE_BURST": "100000",
+                          "NCII_SHIELD_CASE_RATE": "1000"}) as live:
+        yield live
 
 
 def open_case(c: httpx.Client, signals: list[dict]) -> httpx.Response:

@@ -16,7 +16,7 @@ import re
 import httpx
 import pytest
 
-from tests.servers import create_pg_database, drop_pg_database, start_server
+from tests.servers import live_server
 
 # (method, path) -> why it answers without a key
 PUBLIC = {
@@ -69,15 +69,11 @@ def app_routes() -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def live(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"routes-{request.param}")
-    url = f"sqlite:///{tmp / 'ncii.db'}" if request.param == "sqlite" else create_pg_database()
     # every probe here is a failed authentication: lift the per-address lock-out, which would
     # otherwise answer 429 after 20 (tests/security/test_lockout_keys.py tests it)
-    server = start_server(url, tmp, env={"NCII_SHIELD_AUTH_FAILURES_PER_MINUTE": "100000"})
-    yield server
-    server.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
+    with live_server(request.param, tmp_path_factory, prefix="routes-",
+                     env={"NCII_SHIELD_AUTH_FAILURES_PER_MINUTE": "100000"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

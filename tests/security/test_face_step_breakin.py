@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.servers import cli, create_pg_database, drop_pg_database, start_server
+from tests.servers import cli, live_server
 
 pytest.importorskip("dlib", reason="likeness protection needs the [likeness] extra")
 
@@ -36,15 +36,10 @@ FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"face-{request.param}")
-    url = f"sqlite:///{tmp / 'f.db'}" if request.param == "sqlite" else create_pg_database()
-    live = start_server(url, tmp, extra=("--data-dir", str(tmp)),
-                        env={"NCII_SHIELD_CASE_BURST": "100000", "NCII_SHIELD_CASE_RATE": "1000",
-                             "NCII_SHIELD_CASE_CREATE_PER_HOUR": "1000"})
-    yield live
-    live.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
+    with live_server(request.param, tmp_path_factory, prefix="face-", data_dir=True,
+                     env={"NCII_SHIELD_CASE_BURST": "100000", "NCII_SHIELD_CASE_RATE": "1000",
+                          "NCII_SHIELD_CASE_CREATE_PER_HOUR": "1000"}) as live:
+        yield live
 
 
 _addresses = iter(range(2, 250))

@@ -42,13 +42,6 @@ ROUTES = [
 GRANTS = {"match": {"match"}, "bank:read": {"bank:read"}, "bank:write": {"bank:read", "bank:write"}}
 
 
-def make_key(server, *scopes: str) -> str:  # noqa: ANN001
-    with server.client(server.admin_key) as c:
-        created = c.post("/v1/keys", json={"scopes": list(scopes), "name": "+".join(scopes)})
-    assert created.status_code == 201, created.text
-    return created.json()["key"]
-
-
 @pytest.fixture(scope="module")
 def banked(server):  # noqa: ANN001
     """Tenant default's bank VICTIMS_A with one PDQ; the content id."""
@@ -73,7 +66,7 @@ def test_no_key_is_refused(server, banked, method, path, kw, scope):  # noqa: AN
 
 @pytest.mark.parametrize("held", ["match", "bank:read", "bank:write", "reviewer"])
 def test_wrong_scope_is_refused(server, banked, held):  # noqa: ANN001
-    key = make_key(server, held)
+    key = server.make_key(held)
     with server.client(key) as c:
         for method, path, kw, scope in ROUTES:
             if scope in GRANTS.get(held, set()):

@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 
-from tests.servers import create_pg_database, drop_pg_database, start_server
+from tests.servers import live_server
 
 BODY = {"signal_type": "md5", "value": "0" * 32}
 NAT = {"X-Forwarded-For": "198.51.100.23"}  # the shared address of the attacker and the platforms
@@ -20,20 +20,8 @@ NAT = {"X-Forwarded-For": "198.51.100.23"}  # the shared address of the attacker
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(request.param)
-    url = f"sqlite:///{tmp / 'ncii.db'}" if request.param == "sqlite" else create_pg_database()
-    live = start_server(url, tmp, env={"NCII_SHIELD_AUTH_FAILURES_PER_MINUTE": "5"})
-    yield live
-    live.stop()
-    if request.param == "postgres":
-        drop_pg_database(url)
-
-
-def make_key(server, *scopes: str) -> str:
-    created = httpx.post(server.url + "/v1/keys", json={"scopes": list(scopes)},
-                         headers={"Authorization": f"Bearer {server.admin_key}"})
-    assert created.status_code == 201, created.text
-    return created.json()["key"]
+    with live_server(request.param, tmp_path_factory, env={"NCII_SHIELD_AUTH_FAILURES_PER_MINUTE": "5"}) as live:
+        yield live
 
 
 def post(server, key: str, headers: dict | None = None) -> httpx.Response:
@@ -42,7 +30,7 @@ def post(server, key: str, headers: dict | None = None) -> httpx.Response:
 
 
 def test_bad_keys_from_a_shared_address_do_not_lock_out_valid_keys(server):
-    owner, neighbour = make_key(server, "match"), make_key(server, "match")
+    owner, neighbour = server.make_key("match"), server.make_key("match")
     guesses = [post(server, f"nsk_{i:010d}_guess{i:027d}", NAT).status_code for i in range(12)]
     assert guesses[:5] == [401] * 5 and set(guesses[5:]) == {429}, guesses  # the guesser is throttled
     refused = post(server, "nsk_0000000099_guess", NAT)
@@ -53,7 +41,7 @@ def test_bad_keys_from_a_shared_address_do_not_lock_out_valid_keys(server):
 
 
 def test_guesses_at_one_key_from_many_addresses_do_not_lock_its_owner_out(server):
-    owner = make_key(server, "match")
+    owner = server.make_key("match")
     prefix = owner.split("_")[1]
     codes = [post(server, f"nsk_{prefix}_guess{i:027d}", {"X-Forwarded-For": f"203.0.113.{i}"}).status_code
              for i in range(1, 10)]
@@ -65,7 +53,7 @@ def test_guesses_at_one_key_from_many_addresses_do_not_lock_its_owner_out(server
 
 def test_review_login_is_not_locked_by_someone_elses_failures(server):
     """The reviewers' browser login takes an API key too: the same rule."""
-    reviewer = make_key(server, "reviewer")
+    reviewer = server.make_key("reviewer")
     with httpx.Client(base_url=server.url, headers={"X-Forwarded-For": "198.51.100.99"}) as browser:
         csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/review/login").text).group(1)
         codes = [browser.post("/review/login", data={"csrf": csrf, "api_key": f"nsk_{i:010d}_bad"}).status_code

@@ -19,13 +19,7 @@ REQUEST = {"requester_role": "depicted_person", "signature": "Robin Example", "c
 
 @pytest.fixture(scope="module")
 def keys(server):
-    with server.client(server.admin_key) as admin:
-        made = {}
-        for scope in ("reviewer", "match"):
-            r = admin.post("/v1/keys", json={"scopes": [scope], "name": f"{scope} key"})
-            assert r.status_code == 201, r.text
-            made[scope] = r.json()["key"]
-    return made
+    return {scope: server.make_key(scope, name=f"{scope} key") for scope in ("reviewer", "match")}
 
 
 def test_a_duplicate_public_request_tells_an_outsider_nothing(server):

@@ -22,10 +22,7 @@ HUGE = "99999999999999999999999"
 
 
 def reviewer_key(server) -> str:  # noqa: ANN001
-    with server.client(server.admin_key) as admin:
-        made = admin.post("/v1/keys", json={"scopes": ["reviewer"], "name": "page reviewer"})
-        assert made.status_code == 201, made.text
-        return made.json()["key"]
+    return server.make_key("reviewer", name="page reviewer")
 
 
 @contextmanager

@@ -15,13 +15,6 @@ from tests.servers import cli, start_server
 VALUES = ["a" * 31 + "1", "b" * 31 + "2", "c" * 31 + "3"]
 
 
-def make_key(server, *scopes: str) -> str:
-    with server.client(server.admin_key) as c:
-        created = c.post("/v1/keys", json={"scopes": list(scopes), "name": "+".join(scopes)})
-    assert created.status_code == 201, created.text
-    return created.json()["key"]
-
-
 @pytest.fixture(scope="module")
 def banked(server):
     """A bank of three md5 hashes with metadata, one withdrawn; the ids the server gave them."""
@@ -38,7 +31,7 @@ def banked(server):
 @pytest.mark.parametrize("scope", ["match", "reviewer"])
 def test_match_and_reviewer_keys_cannot_read_signals(server, banked, scope):
     """Walking the sequential ids, active and withdrawn, returns no value and no metadata."""
-    key = make_key(server, scope)
+    key = server.make_key(scope)
     with server.client(key) as c:
         for signal_id in range(1, max(banked) + 3):
             got = c.get(f"/v1/banks/victims/signals/{signal_id}")
@@ -53,7 +46,7 @@ def test_match_and_reviewer_keys_cannot_read_signals(server, banked, scope):
 
 @pytest.mark.parametrize("scopes", [("bank:read",), ("bank:write",), ("admin",)])
 def test_bank_readers_read_signals(server, banked, scopes):
-    key = server.admin_key if scopes == ("admin",) else make_key(server, *scopes)
+    key = server.admin_key if scopes == ("admin",) else server.make_key(*scopes)
     with server.client(key) as c:
         got = c.get(f"/v1/banks/victims/signals/{banked[0]}")
         assert got.status_code == 200, got.text
@@ -64,7 +57,7 @@ def test_bank_readers_read_signals(server, banked, scopes):
 
 def test_bank_read_is_read_only(server, banked):
     """bank:read reads; it neither adds, withdraws, creates nor changes a bank, and does not match."""
-    with server.client(make_key(server, "bank:read")) as c:
+    with server.client(server.make_key("bank:read")) as c:
         assert c.post("/v1/banks/victims/signals", json={"signal_type": "md5", "value": "d" * 32}).status_code == 403
         assert c.delete(f"/v1/banks/victims/signals/{banked[0]}").status_code == 403
         assert c.post("/v1/banks", json={"name": "mine"}).status_code == 403
@@ -89,7 +82,7 @@ def test_api_keys_do_not_open_a_feed(tmp_path):
         published = cli("feed", "publish", "victims", "--json", "--db", server.db_url,
                         env={"NCII_SHIELD_DATA": str(tmp_path)})
         assert published.returncode == 0, published.stderr
-        for key in (make_key(server, "match"), make_key(server, "reviewer"), server.admin_key):
+        for key in (server.make_key("match"), server.make_key("reviewer"), server.admin_key):
             for path in ("/v1/feeds/victims", "/v1/feeds/victims/pages", "/v1/feeds/victims/pages?cursor=snap:0:0"):
                 got = server.client(key).get(path)
                 assert got.status_code == 401 and VALUES[0] not in got.text, (path, got.text)

@@ -14,13 +14,6 @@ from tests.security.test_audit_tenants import tenant_admin
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 
 
-def make_key(server, *scopes: str) -> str:
-    with server.client(server.admin_key) as c:
-        created = c.post("/v1/keys", json={"scopes": list(scopes), "name": "+".join(scopes)})
-    assert created.status_code == 201, created.text
-    return created.json()["key"]
-
-
 @pytest.fixture(scope="module")
 def banked(server):
     """Tenant default's private bank "trust-private" and shared bank "trust-shared", one PDQ each."""
@@ -54,7 +47,7 @@ def test_no_key_is_refused(server, banked):
 
 
 def test_a_key_without_the_scope_is_refused(server, banked):
-    keys = {scope: make_key(server, scope) for scope in ("match", "bank:write", "reviewer")}
+    keys = {scope: server.make_key(scope) for scope in ("match", "bank:write", "reviewer")}
     implies = {"bank:read": {"bank:write"}}
     for method, path, kw, needed in routes(banked):
         for scope, key in keys.items():
