@@ -38,6 +38,7 @@ Fonts: DejaVu from ``$MARKS_BENCH_FONTS`` or /usr/share/fonts/truetype/dejavu (D
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
 import os
@@ -385,6 +386,11 @@ def _init(values: list[tuple[str, int]], args) -> None:
         n, first, levels = (int(v) for v in os.environ["MARKS_ORB"].split(","))
         features._ORB_UPLOAD = cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=levels, edgeThreshold=11,
                                               firstLevel=first, patchSize=11, fastThreshold=6)
+    from ncii_shield.index import marks as index_module
+
+    for setting in args.set or []:  # an experiment: a constant of index/marks.py, e.g. VOTE_KEEP=8
+        name, value = setting.split("=", 1)
+        setattr(index_module, name, type(getattr(index_module, name))(ast.literal_eval(value)))
     _INDEX, _ARGS = MarkIndex(), args
     for k in range(0, len(values), 200):
         _INDEX.add_many(values[k:k + 200])
@@ -492,6 +498,8 @@ def main() -> None:
     parser.add_argument("--json", help="write the full results here")
     parser.add_argument("--values", help="cache of the marks' signatures (read if present, else written)")
     parser.add_argument("--candidates", type=int, default=CANDIDATES, help="places checked per upload")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="an experiment: set a constant of ncii_shield/index/marks.py in every worker")
     parser.add_argument("--oracle", action="store_true", help="no candidate search and no negatives: each positive's "
                         "stamped mark checked at its stamped places (up to 4), the check's own ceiling")
     args = parser.parse_args()
@@ -552,6 +560,8 @@ def main() -> None:
         "memory": memory,
         "recall_target (width >= 4 %, opacity >= 40 %)": recall(target),
         "recall_all": recall(positives),
+        "a check landed on the stamped mark at its place (target rows)":
+            f"{sum(r['score_on_place'] > -1 for r in target)}/{len(target)}",
         "false_flags": sum(bool(r["flags"]) for r in negatives), "negatives": len(negatives),
         "negative_pairs_tested (uploads x marks indexed)": len(negatives) * len(values),
         "wrong_mark_on_positives": sum(bool(r["other_marks_flagged"]) for r in positives),
