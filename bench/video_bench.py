@@ -18,8 +18,9 @@ first starts with a 1-second intro shared with a negative) are hashed with the r
 and indexed. Each is re-edited with every transform below (ffmpeg) and each copy is checked
 end to end as the upload pipeline does: one decode pass (``decode_video``) gives the reference vPDQ of
 the upload (bit for bit the ``vpdq`` package's) and our query-side readings (2 frames/s: as is,
-mirrored, border-cropped when bars/still surrounds are found, and the crop readings: shrunk to
-0.85-0.96 centred and into each corner), then ``VpdqIndex.video_matches`` with rule "spread" and with rule "reference". Families
+mirrored, border-cropped when bars/still surrounds are found, and luma copies of the frame and of
+its border-cropped part, read at check time at any crop of 2-16 %), then
+``VpdqIndex.video_matches`` with rule "spread" and with rule "reference". Families
 named "(held out)" were made after the readings and thresholds were chosen and never tuned on; "crop
 (held out 2)" was written before the crop readings were re-tuned on the other sets (the first held-out
 set had been looked at by then); "crop (dev)" and "crop (held out 3)" are random crops drawn with two
@@ -35,13 +36,13 @@ videos.
 the timing of candidate search and alignment does not depend on what the frames show; random
 hashes are the worst case for memory and the best case for candidate counts, documented), plus
 one planted video. The upload: a ``--upload-minutes`` video's worth of frames (reference frames at
-1/s and readings at 2/s x 122 variants: as is, mirrored, and the crop readings, 12 scales x centre
-and 4 corners, each also mirrored), holding a 20-second clip of the planted video. Reported:
+1/s and readings at 2/s, as is and mirrored, and each sampled frame's luma copy for the crops, smooth
+random pictures, read at check time), holding a 20-second clip of the planted video. Reported:
 index build time, memory per banked frame (the index's own accounting and RSS growth), wall and CPU
-time of ``video_matches`` (after hashing) over several runs — default lookups (1,200 at most), the
-reference rule (reference frames only), and, once, every reading at 1/s per variant (crop readings:
-at whole seconds) looked up — and that
-the planted clip was found.
+time of ``video_matches`` (after hashing) over several runs — default lookups (1,200 at most, crop
+readings of the lookup grid among them), the reference rule (reference frames only), and, once,
+every reading at 1/s per variant and the whole lookup grid at every whole second looked up — and
+that the planted clip was found.
 
 **Throughput run.** A ``--seconds`` 1280 x 720 30 frames/s slideshow; the reference ``vpdq``
 (``computeHash``, 1 hash/s, thread_count 2) and our readings (``hash_query_video``) on it; frames/s
@@ -68,7 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ncii_shield.index.vpdq import VpdqIndex
-from ncii_shield.signals.frames import CROP_ANCHORS, CROP_SCALES, crop_variant
+from ncii_shield.signals.frames import CROP_LUMA, CropFrames, QueryReadings
 from ncii_shield.signals.vpdq import (
     VpdqFrame,
     decode_video,
@@ -447,9 +448,13 @@ def scale(args: argparse.Namespace) -> dict:
         return VpdqFrame(0, t, rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex(), 100, variant)
 
     reference = [upload_frame(float(t), "") for t in range(seconds)]
-    variants = ["original", "mirrored"] + [crop_variant(place, scale) + m for scale in CROP_SCALES
-                                           for place in CROP_ANCHORS for m in ("", " mirrored")]
-    extra = [upload_frame(t / 2, v) for t in range(2 * seconds) for v in variants]
+    extra = QueryReadings(upload_frame(t / 2, v) for t in range(2 * seconds) for v in ("original", "mirrored"))
+    # the crops' luma copies (read at check time): smooth random pictures, one a sampled frame
+    import cv2
+
+    coarse = rng.integers(0, 256, (2 * seconds, 6, 6), dtype=np.uint8)
+    extra.crops = CropFrames(np.arange(2 * seconds) / 2, np.zeros(2 * seconds, np.int8), np.full(2 * seconds, 100, np.int16),
+                             np.stack([cv2.resize(c, (CROP_LUMA, CROP_LUMA), interpolation=cv2.INTER_CUBIC) for c in coarse]))
     def timed(runs: int = args.runs, **kwargs) -> tuple[list[float], list[float], list]:
         wall, cpu, found = [], [], []
         for _ in range(runs):
@@ -467,6 +472,7 @@ def scale(args: argparse.Namespace) -> dict:
             "bytes_per_frame_index": round(own / frames, 1),
             "bytes_per_frame_rss": round((after - before) * 2**20 / frames, 1),
             "upload_minutes": args.upload_minutes, "upload_frames": len(reference) + len(extra),
+            "upload_crop_frames": len(extra.crops), "upload_crop_bytes": extra.crops.nbytes(),
             "video_matches_s": {"wall": runs, "cpu": cpu_runs},
             "reference_rule_s": {"wall": ref_runs, "cpu": ref_cpu},
             "every_reading_looked_up_s": {"wall": dense_runs, "cpu": dense_cpu},

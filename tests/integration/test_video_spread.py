@@ -123,11 +123,13 @@ def test_mirrored_and_letterboxed_copies_match_through_their_readings(index, vid
     assert check(index, videos[name], "reference") == []
 
 
-def test_a_corner_cropped_copy_matches_through_its_corner_reading(index, videos):
+def test_a_corner_cropped_copy_matches_through_its_crop_reading(index, videos):
     plain = index.video_matches(hash_video_frames(videos["corner_cropped"]), rule="spread")
     assert plain == []  # per-frame PDQ of a corner crop is far from the banked frames
     (match,) = check(index, videos["corner_cropped"])
-    assert match.signal_id == BANKED and match.variant.startswith("corner-")
+    assert match.signal_id == BANKED and match.variant.startswith("cropped-")
+    kept, _, left, top = match.variant.removeprefix("cropped-").split("-")  # e.g. cropped-90-at-10-0
+    assert abs(int(kept) - 90) <= 2 and abs(int(left) - 10) <= 2 and int(top) <= 2  # 10 % cut at the top-right
     assert 3 <= match.matched_seconds <= 12.5  # part of the 12 s: only some frames come close enough
     assert all(abs(s.speed - 1) < 0.1 and abs((s.banked[0] - s.upload[0])) <= 1.0 for s in match.segments)
     assert check(index, videos["corner_cropped"], "reference") == []

@@ -45,6 +45,17 @@ MAX_LOOKUPS = 1_200
 CORNER_DISTANCE = 40
 #: Share of the lookups kept for crop readings when other readings would take them all.
 CROP_LOOKUP_SHARE = 0.25
+#: Crops read from the upload's luma copies (:class:`~ncii_shield.signals.frames.CropFrames`): a
+#: reading of the lookup grid is looked up up to this PDQ distance (the index then finds the banked
+#: frames that share one of its chunks: not every one that close) ...
+CROP_LOOKUP_DISTANCE = 64
+#: ... and finds a candidate when at most this many of its reliable bits differ (of 128) ...
+CROP_CANDIDATE_BITS = 24
+#: ... against which the crop is searched finely (:func:`_fit_crop`) and every sampled frame read at
+#: the crop found counts where at most this many of its reliable bits differ from a banked frame.
+CROP_VERIFY_BITS = 20
+#: At most this many hits of a candidate fit its crop.
+CROP_FIT_FRAMES = 4
 
 
 def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, budget: int) -> list[int]:
@@ -135,6 +146,76 @@ def _neighbours(cells: list[tuple[str, int]], found: np.ndarray) -> np.ndarray:
     """The cells ``found`` and those of the same place 1 % either side of them."""
     wanted = {(cells[i][0], cells[i][1] + d) for i in found.tolist() for d in (-1, 0, 1)}
     return np.array([i for i, c in enumerate(cells) if c in wanted], dtype=np.int64)
+
+
+def _crop_lookups(crops, fps: float, room: int, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """(crop frame, cell) pairs to look up: frames of quality >= 50 at whole seconds (when sampled more
+    often: banked frames are at whole seconds), at most ``room`` pairs spread evenly over frames and
+    cells (each frame its own cells when not all fit: the crop is the same all along)."""
+    if crops is None or not len(crops) or room <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    step = _step_of(crops.times)
+    stride = max(1, round(1 / (fps * step)))
+    pool = np.flatnonzero((np.round(crops.times / step).astype(np.int64) % stride == 0)
+                          & (crops.quality >= QUALITY_THRESHOLD))
+    if not len(pool):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    total = len(pool) * cells
+    chosen = np.arange(total, dtype=np.int64) if total <= room else np.sort(
+        np.random.default_rng(0).choice(total, room, replace=False))
+    return pool[chosen % len(pool)], chosen // len(pool)
+
+
+def _soft(words: np.ndarray, masks: np.ndarray, banked: np.ndarray) -> np.ndarray:
+    """Reliable bits that differ: ``words``/``masks`` ``[..., 4]`` against ``banked`` ``[..., 4]``."""
+    return np.bitwise_count((words ^ banked) & masks).sum(axis=-1)
+
+
+def _a_chunk_agrees(words: np.ndarray, banked: np.ndarray) -> np.ndarray:
+    """Whether one 16-bit chunk of the two hashes differs in at most one bit: the index's lookup
+    finds a hash beyond distance 31 only then (the same rule here for every index size)."""
+    chunks = np.bitwise_count((words ^ banked).view(np.uint16).reshape(*words.shape[:-1], 16))
+    return chunks.min(axis=-1) <= 1
+
+
+def _fit_crop(luma: np.ndarray, banked: list[np.ndarray], cell: np.ndarray, mirrored: bool) -> np.ndarray:
+    """The crop (``cut_y, offset_y, cut_x, offset_x``) near ``cell`` at which the luma copies ``luma``
+    read closest to their banked frames (``banked[i]``: the words of frame i's nearest banked frames):
+    the sum of differing reliable bits: first with the same cut both ways, coarse to fine, then each
+    axis on its own (steps down to 0.5 %)."""
+    from ncii_shield.signals.frames import MAX_CUT, MIN_CUT, crop_readings
+
+    def best(cells: np.ndarray) -> np.ndarray:
+        words, masks = crop_readings(luma, cells, mirrored)
+        score = np.zeros(len(cells))
+        for i, near in enumerate(banked):
+            score += _soft(words[i][:, None, :], masks[i][:, None, :], near[None, :, :]).min(axis=1)
+        return cells[int(score.argmin())]
+
+    def places(cut: float, around: float, reach: float, step: float) -> np.ndarray:
+        return np.unique(np.clip(np.round(np.arange(around - reach, around + reach + 1e-9, step), 4), 0.0, cut))
+
+    found = np.asarray(cell, dtype=np.float64)
+    # the same cut both ways: cut +-3 % and place +-6 % in steps of 1 and 2 %, then +-1 / +-2 % in 0.5 / 1 %
+    for cut_reach, cut_step, reach, step in ((0.03, 0.01, 0.06, 0.02), (0.01, 0.005, 0.02, 0.01)):
+        grid = []
+        for cut in np.round(np.arange(found[0] - cut_reach, found[0] + cut_reach + 1e-9, cut_step), 4):
+            if MIN_CUT <= cut <= MAX_CUT:
+                grid += [(cut, oy, cut, ox) for oy in places(cut, float(found[1]), reach, step)
+                         for ox in places(cut, float(found[3]), reach, step)]
+        if grid:
+            found = best(np.array(grid))
+    for axis in (2, 0):  # then widths and heights each on their own: +-1.5 % in 0.5 %
+        grid = []
+        for cut in np.round(np.arange(found[axis] - 0.015, found[axis] + 0.015 + 1e-9, 0.005), 4):
+            if MIN_CUT <= cut <= MAX_CUT:
+                for place in places(cut, float(found[axis + 1]), 0.015, 0.005):
+                    row = found.copy()
+                    row[axis], row[axis + 1] = cut, place
+                    grid.append(row)
+        if grid:
+            found = best(np.array(grid))
+    return found
 
 
 @dataclass
@@ -317,14 +398,20 @@ class VpdqIndex(SignalIndex):
         # candidates: videos with a frame within 31 of a looked-up frame (the reference frames and
         # the readings at ``candidate_fps``), most distinct upload seconds first; then every query
         # frame is compared with each candidate's frames (exact, and cheap for a few videos)
-        lookup = list(range(len(frames))) + _readings_to_look_up(extra if rule == "spread" else (), len(frames),
+        crops = getattr(extra, "crops", None) if rule == "spread" else None
+        crop_frames, crop_cells, crop_hits = self._crop_candidates(crops, len(frames), extra if rule == "spread" else (),
                                                                    candidate_fps, max_lookups)
+        plain_room = max_lookups - len(crop_frames)
+        lookup = list(range(len(frames))) + _readings_to_look_up(extra if rule == "spread" else (), len(frames),
+                                                                   candidate_fps, plain_room)
         qrows, entries, _ = self._pairs([query[i] for i in lookup])
         qrows = np.asarray(lookup, dtype=np.int64)[qrows] if len(qrows) else qrows
         slots = entries >> FRAME_BITS
         ranked = []
-        for slot in np.unique(slots).tolist():
-            ranked.append((len(np.unique(np.round(times[qrows[slots == slot]] * 4))), slot))
+        for slot in np.unique(np.concatenate([slots, crop_hits["slot"]])).tolist():
+            seconds = np.concatenate([times[qrows[slots == slot]], crops.times[crop_hits["frame"][crop_hits["slot"] == slot]]
+                                      if crops is not None else np.zeros(0)])
+            ranked.append((len(np.unique(np.round(seconds * 4))), slot))
         ranked.sort(reverse=True)
         found = []
         for _, slot in ranked[:max_candidates]:
@@ -335,13 +422,106 @@ class VpdqIndex(SignalIndex):
             found_by = np.unique(cell[qrows[slots == slot]])
             chosen = _neighbours(cells, found_by[found_by >= 0])
             q, b = _close_pairs(words, usable & ((cell < 0) | np.isin(cell, chosen)), video, limit)
-            segments = align(times[q], video.times[b].astype(np.float64), variant[q], names, upload_step=step)
+            upload_t, banked_t, kind = times[q], video.times[b].astype(np.float64), variant[q]
+            segments = align(upload_t, banked_t, kind, names, upload_step=step)
             shares = self.shares_of(frames, id) if rule == "reference" else None
             match = decide(id, segments, upload_s=upload_seconds, banked_s=video.seconds, rule=rule,
                            min_seconds=min_seconds, reference_shares=shares)
+            mine = crop_hits["slot"] == slot
+            if match is None and mine.any():  # the crops, when the other readings do not match
+                ct, cb, name = self._crop_pairs(crops, video, {k: v[mine] for k, v in crop_hits.items()}, crop_cells)
+                if len(ct):
+                    if name not in names:
+                        names = [*names, name]
+                    segments = align(np.concatenate([upload_t, ct]), np.concatenate([banked_t, cb]),
+                                     np.concatenate([kind, np.full(len(ct), names.index(name), dtype=np.int64)]),
+                                     names, upload_step=step)
+                    match = decide(id, segments, upload_s=upload_seconds, banked_s=video.seconds, rule=rule,
+                                   min_seconds=min_seconds)
             if match is not None:
                 found.append(match)
         return sorted(found, key=lambda m: (-m.matched_seconds, m.signal_id))
+
+    def _crop_candidates(self, crops, reference_frames: int, extra: Sequence[VpdqFrame], fps: float,
+                         max_lookups: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Look up the crop readings of the lookup grid: (looked-up crop frames, the grid, the hits:
+        ``frame``, ``cell`` (grid row; mirrored ones after the others), ``slot``, ``row`` (banked frame),
+        ``bits`` (reliable bits that differ)). Crop lookups take what the other readings leave, and
+        at least :data:`CROP_LOOKUP_SHARE` of what the reference frames leave."""
+        from ncii_shield.signals.frames import coarse_cells, crop_readings
+
+        grid = coarse_cells()
+        none = {k: np.zeros(0, np.int64) for k in ("frame", "cell", "slot", "row", "bits")}
+        if crops is None or not len(crops) or not self._videos:
+            return np.zeros(0, np.int64), grid, none
+        room = max(0, max_lookups - reference_frames)
+        plain = len(_readings_to_look_up(extra, reference_frames, fps, max_lookups))
+        crop_room = max(room - plain, int(CROP_LOOKUP_SHARE * room))
+        frame, cell = _crop_lookups(crops, fps, crop_room, 2 * len(grid))
+        if not len(frame):
+            return frame, grid, none
+        words = np.zeros((len(frame), 4), np.uint64)
+        masks = np.zeros_like(words)
+        for part in np.unique(crops.part[frame]).tolist():
+            for mirrored in (False, True):
+                pick = (crops.part[frame] == part) & ((cell >= len(grid)) == mirrored)
+                if not pick.any():
+                    continue
+                rows = np.unique(frame[pick])
+                w, m = crop_readings(crops.luma[rows], grid, mirrored)
+                at = np.searchsorted(rows, frame[pick])
+                words[pick], masks[pick] = w[at, cell[pick] % len(grid)], m[at, cell[pick] % len(grid)]
+        hit, entries, _ = self._frames.query_words(words, CROP_LOOKUP_DISTANCE, approximate=True)
+        if not len(hit):
+            return frame, grid, none
+        slot, row = entries >> FRAME_BITS, entries & ((1 << FRAME_BITS) - 1)
+        banked = np.zeros((len(hit), 4), np.uint64)
+        known = np.zeros(len(hit), dtype=bool)
+        for s in np.unique(slot).tolist():
+            video = self._videos.get(self._id_of_slot.get(s, -1))
+            if video is not None:
+                banked[slot == s] = video.words[row[slot == s]]
+                known[slot == s] = True
+        bits = _soft(words[hit], masks[hit], banked)
+        keep = known & (bits <= CROP_CANDIDATE_BITS) & _a_chunk_agrees(words[hit], banked)
+        return frame, grid, {"frame": frame[hit][keep], "cell": cell[hit][keep], "slot": slot[keep],
+                             "row": row[keep], "bits": bits[keep]}
+
+    def _crop_pairs(self, crops, video: _Video, hits: dict[str, np.ndarray],
+                    grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """(upload seconds, banked seconds, the crop's name) of the frame pairs of a crop: the crop that
+        found this candidate is fitted finely on its best hits (:func:`_fit_crop`), every sampled frame
+        of that part is read at it, and a frame pairs with its nearest banked frame (by reliable
+        bits) when at most :data:`CROP_VERIFY_BITS` of them differ."""
+        from ncii_shield.signals.frames import CropFrames, cell_variant, crop_readings
+
+        part = crops.part[hits["frame"]]
+        mirrored = hits["cell"] >= len(grid)
+        groups = sorted({(int(p), bool(m)) for p, m in zip(part.tolist(), mirrored.tolist())},
+                        key=lambda g: -int(((part == g[0]) & (mirrored == g[1])).sum()))
+        the_part, the_mirror = groups[0]
+        mine = np.flatnonzero((part == the_part) & (mirrored == the_mirror))
+        mine = mine[np.argsort(hits["bits"][mine], kind="stable")]  # best first
+        _, first = np.unique(hits["frame"][mine], return_index=True)
+        fit = mine[np.sort(first)][:CROP_FIT_FRAMES]  # each frame's best hit, best frames first
+        usable = np.flatnonzero(video.quality >= QUALITY_THRESHOLD)
+        near = [video.words[usable[np.abs(usable - r) <= 1]] if (np.abs(usable - r) <= 1).any() else video.words[[r]]
+                for r in hits["row"][fit].tolist()]
+        best = hits["cell"][mine[0]] % len(grid)  # the grid cell of the best hit
+        cell = _fit_crop(crops.luma[hits["frame"][fit]], near, grid[best], the_mirror)
+        rows = np.flatnonzero((crops.part == the_part) & (crops.quality >= QUALITY_THRESHOLD))
+        if not len(rows) or not len(usable):
+            return np.zeros(0), np.zeros(0), ""
+        words, masks = crop_readings(crops.luma[rows], cell[None, :], the_mirror)
+        words, masks = words[:, 0], masks[:, 0]
+        bits = np.zeros((len(rows), len(usable)), dtype=np.int64)
+        for start in range(0, len(rows), 256):
+            bits[start:start + 256] = _soft(words[start:start + 256, None, :], masks[start:start + 256, None, :],
+                                            video.words[usable][None, :, :])
+        nearest = bits.argmin(axis=1)
+        close = bits[np.arange(len(rows)), nearest] <= CROP_VERIFY_BITS
+        name = cell_variant(cell, CropFrames.PARTS[the_part], the_mirror)
+        return crops.times[rows[close]], video.times[usable[nearest[close]]].astype(np.float64), name
 
     # -- size ----------------------------------------------------------------------------------
 

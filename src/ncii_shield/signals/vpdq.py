@@ -229,13 +229,13 @@ def decode_video(path: str | os.PathLike[str], *, limits: VideoLimits | None = N
     video: at most ``most``) read as they arrive, keeping only ``read(rgb)`` (a detector that follows
     things over time: faces across frames)."""
     from ncii_shield.media.video import DEFAULT_VIDEO_LIMITS, FrameStream, decode_pass, probe_video
-    from ncii_shield.signals.frames import hash_query_frames
+    from ncii_shield.signals.frames import QueryReadings, hash_query_frames
 
     limits = limits or DEFAULT_VIDEO_LIMITS
     info = probe_video(path, limits)
     if min(info.width, info.height) < 5:
         raise UndecodableVideo(f"the video is {info.width}x{info.height}; vPDQ hashes frames of at least 5 x 5 pixels")
-    out = DecodedVideo(info, [], [], [])
+    out = DecodedVideo(info, [], QueryReadings(), [])
     streams = []
     if reference:
         if info.frame_rate <= 0:
@@ -255,7 +255,9 @@ def decode_video(path: str | os.PathLike[str], *, limits: VideoLimits | None = N
         fps = min(query_fps, MAX_QUERY_FRAMES / max(info.duration_s, 1e-3))
 
         def hash_readings(items) -> None:  # noqa: ANN001
-            out.readings.extend(hash_query_frames(((k / fps, rgb) for k, rgb in items), dihedral=dihedral))
+            readings = hash_query_frames(((k / fps, rgb) for k, rgb in items), dihedral=dihedral)
+            out.readings.extend(readings)
+            out.readings.crops = readings.crops  # luma copies read at crops (frames.CropFrames)
 
         streams.append((FrameStream(fps=fps, max_side=QUERY_SIDE), hash_readings))
     if stills > 0:

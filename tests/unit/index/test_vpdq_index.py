@@ -97,3 +97,46 @@ def test_crop_readings_count_within_40_only_at_the_places_and_scales_that_found_
     assert match.signal_id == 10 and match.segments[0].banked == pytest.approx((5, 17))
     assert [(s.variant, s.frames) for s in match.segments] == [("corner-top-left-87", 13)]  # not the bottom-right ones
     assert index.video_matches(upload, extra=near + found_by, corner_distance=31) == []  # 36 bits count only to 40
+
+
+def pictures(n: int, seed: int) -> list[np.ndarray]:
+    """Smooth random pictures (random 9 x 16 colours, enlarged), one per second."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    return [cv2.resize(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8), (320, 180), interpolation=cv2.INTER_CUBIC)
+            for _ in range(n)]
+
+
+def hashed(images: list[np.ndarray]) -> list[VpdqFrame]:
+    import pdqhash
+
+    from ncii_shield.signals.pdq import bits_to_hex
+
+    return [VpdqFrame(i, float(i), bits_to_hex(pdqhash.compute(np.ascontiguousarray(f))[0]), 100) for i, f in enumerate(images)]
+
+
+def test_a_crop_between_the_corners_matches_through_the_luma_copies_and_an_unrelated_one_does_not():
+    import cv2
+
+    from ncii_shield.signals.frames import hash_query_frames
+
+    banked = pictures(16, 5)
+    index = VpdqIndex()
+    index.add(frames_to_value(hashed(banked)), 7)
+    index.add(frames_to_value(video(random_hashes(16, 3))), 8)
+
+    def cropped(images: list[np.ndarray]) -> tuple[list[VpdqFrame], list[VpdqFrame]]:
+        # 13 % cut from the width and the height, 4 % of it on the left and 9 % at the top; enlarged back
+        out = [cv2.resize(f[16:16 + 157, 13:13 + 278], (320, 180), interpolation=cv2.INTER_AREA) for f in images]
+        return hashed(out), hash_query_frames([(float(i), f) for i, f in enumerate(out)])
+
+    frames, readings = cropped(banked)
+    assert readings.crops is not None and len(readings.crops) == 16
+    assert index.video_matches(frames, extra=list(readings)) == []  # without the luma copies: not found
+    (match,) = index.video_matches(frames, extra=readings)
+    assert match.signal_id == 7 and match.variant.startswith("cropped-8")
+    (segment,) = match.segments
+    assert segment.banked[0] == pytest.approx(0, abs=1) and segment.banked[1] == pytest.approx(16, abs=1)
+    frames, readings = cropped(pictures(16, 6))  # other pictures, cropped the same way
+    assert index.video_matches(frames, extra=readings) == []
