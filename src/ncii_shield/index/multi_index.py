@@ -391,15 +391,22 @@ class MultiIndexHammingIndex(SignalIndex):
     def query_arrays(self, values: list[str], threshold: float = EXACT_RECALL_LIMIT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._search_arrays(hexes_to_words(values), threshold)
 
+    def query_words(self, queries: np.ndarray, threshold: float = EXACT_RECALL_LIMIT, *,
+                    approximate: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`query_arrays` for hashes as ``uint64[n, 4]``. ``approximate``: a ``threshold`` above 31
+        is allowed, and then only the hashes that the chunk probes reach are found (not every one)."""
+        return self._search_arrays(np.ascontiguousarray(queries, dtype=np.uint64), threshold, approximate=approximate)
+
     def _search(self, queries: np.ndarray, threshold: float) -> list[list[IndexMatch]]:
         out: list[list[IndexMatch]] = [[] for _ in range(len(queries))]
         for q, id, d in zip(*(column.tolist() for column in self._search_arrays(queries, threshold))):
             out[q].append(IndexMatch(d, id))
         return out
 
-    def _search_arrays(self, queries: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _search_arrays(self, queries: np.ndarray, threshold: float, *,
+                       approximate: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(query number, id, distance) of every match, each (query, id) once, by query then nearest."""
-        if threshold > EXACT_RECALL_LIMIT:
+        if threshold > EXACT_RECALL_LIMIT and not approximate:
             raise ValueError(f"this index is exact only up to distance {EXACT_RECALL_LIMIT}")
         limit = int(threshold)
         parts = []
