@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ncii_shield.services import outbox
-from ncii_shield.services.cases import contact_cipher
+from ncii_shield.services.sealing import contact_cipher
 from ncii_shield.services.exchange.verdicts import removed_on_platforms
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Case, CaseMessage, CaseSignal, utcnow

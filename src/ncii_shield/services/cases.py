@@ -25,21 +25,19 @@ import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from ncii_shield.errors import Conflict, InvalidRequest, PermissionDenied, TooLarge
 from ncii_shield.services.banks import SignalInput, canonical, check_batch
 from ncii_shield.services.exchange.verdicts import removed_on_platforms
 from ncii_shield.services.pin_guard import CASE_WINDOW, AddressThrottle, PinPolicy, proof_ok
+from ncii_shield.services.sealing import contact_cipher
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store import matches as match_store
 from ncii_shield.store.database import Database
-from ncii_shield.store.files import private_dir
 from ncii_shield.store.models import Case, CaseMessage, CaseSignal, Notice, utcnow
 
 OPERATOR_TENANT = "default"
@@ -112,31 +110,6 @@ def normalise_case_number(text: str) -> str:
     if len(cleaned) != 16 or any(c not in _CROCKFORD for c in cleaned):
         raise InvalidRequest("a case number looks like NC-XXXX-XXXX-XXXX-XXXX")
     return f"NC-{cleaned[0:4]}-{cleaned[4:8]}-{cleaned[8:12]}-{cleaned[12:16]}"
-
-
-def contact_cipher() -> Fernet:
-    return Fernet(contact_key())
-
-
-def contact_key() -> bytes:
-    """The Fernet key for personal data (``NCII_SHIELD_CONTACT_KEY`` or ``<data dir>/contact.key``)."""
-    key = os.environ.get("NCII_SHIELD_CONTACT_KEY")
-    if not key:
-        path = Path(os.environ.get("NCII_SHIELD_DATA", "data")) / "contact.key"
-        if not path.exists():  # first use: write a complete file under a private name, then link it in
-            private_dir(path.parent)  # the data directory: 0700 when we create it
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key())
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                pass  # another thread or process created it first: everyone uses that one
-            finally:
-                os.unlink(temporary)
-        key = path.read_text().strip()
-    return key.encode() if isinstance(key, str) else key
 
 
 class CaseService:

@@ -93,3 +93,15 @@ def pin(url: str, *, allow_loopback: bool = False, allow_private: bool = False) 
     if ":" in parts.hostname:  # an IPv6 literal goes in brackets in the Host header
         host_header = f"[{parts.hostname}]" + ("" if parts.port is None else f":{parts.port}")
     return Pinned(pinned, parts.hostname, host_header, {"sni_hostname": parts.hostname})
+
+
+def pin_feed(url: str, allow_private_address: bool) -> Pinned:
+    """:func:`pin` for a feed subscription's publisher (pages pulled, verdicts pushed), whose refusal
+    tells the operator how to allow a publisher on their own private network."""
+    try:
+        return pin(url, allow_private=allow_private_address)
+    except RefusedSource as exc:
+        hint = ("" if allow_private_address else
+                "; for a feed on your own private network, subscribe with --allow-private-address "
+                "(an existing subscription: ncii-shield feed allow-private-address NAME)")
+        raise RefusedSource(f"{exc} (feed subscriptions follow the same rule as scans){hint}") from exc

@@ -51,7 +51,8 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from ncii_shield.services import audit
 from ncii_shield.services.audit import as_utc
-from ncii_shield.services.cases import OPERATOR_TENANT, CaseService, contact_cipher, contact_key
+from ncii_shield.services.cases import OPERATOR_TENANT, CaseService
+from ncii_shield.services.sealing import contact_cipher, contact_key
 from ncii_shield.services.notice_fields import (  # noqa: F401 - re-exported: the request's fields live there
     DEADLINE, FIELD_HELP, MAX_LOCATIONS, ROLES, IncompleteNotice, NoticeSubmission, deadline_for, validate,
 )

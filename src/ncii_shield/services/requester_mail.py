@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from ncii_shield.services import outbox
-from ncii_shield.services.cases import contact_cipher
+from ncii_shield.services.sealing import contact_cipher
 from ncii_shield.services.notices import iso
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Notice, RequesterMessage, utcnow

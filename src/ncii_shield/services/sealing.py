@@ -2,9 +2,10 @@
 monitor's URL) are sealed before they reach the database, like personal data.
 
 They are encrypted with the same Fernet key as contact details and removal requests' personal data
-(:func:`ncii_shield.services.cases.contact_key`: ``NCII_SHIELD_CONTACT_KEY`` or
-``<data dir>/contact.key``, outside the database), so a database dump, a backup or a stolen SQLite
-file alone does not give them away.
+(:func:`contact_key`: ``NCII_SHIELD_CONTACT_KEY`` or ``<data dir>/contact.key``, outside the
+database), so a database dump, a backup or a stolen SQLite file alone does not give them away. The
+key and its cipher live here, below the services that use them (cases, notices, mail, feeds,
+monitors, likeness enrolments).
 
 Rows written in clear by versions before sealing keep working: :func:`unseal` returns a value that is
 not a Fernet token as it is, and the services seal it again at the row's next write (a feed at its
@@ -14,11 +15,41 @@ next pull, a monitor at its next run). A Fernet token always starts with ``gAAAA
 
 from __future__ import annotations
 
-from cryptography.fernet import InvalidToken
+import os
+import threading
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
 
 from ncii_shield.errors import Unavailable
+from ncii_shield.store.files import private_dir
 
 _PREFIX = "gAAAAA"
+
+
+def contact_cipher() -> Fernet:
+    return Fernet(contact_key())
+
+
+def contact_key() -> bytes:
+    """The Fernet key for personal data (``NCII_SHIELD_CONTACT_KEY`` or ``<data dir>/contact.key``)."""
+    key = os.environ.get("NCII_SHIELD_CONTACT_KEY")
+    if not key:
+        path = Path(os.environ.get("NCII_SHIELD_DATA", "data")) / "contact.key"
+        if not path.exists():  # first use: write a complete file under a private name, then link it in
+            private_dir(path.parent)  # the data directory: 0700 when we create it
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(Fernet.generate_key())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another thread or process created it first: everyone uses that one
+            finally:
+                os.unlink(temporary)
+        key = path.read_text().strip()
+    return key.encode() if isinstance(key, str) else key
 
 
 def is_sealed(stored: str | None) -> bool:
@@ -26,8 +57,6 @@ def is_sealed(stored: str | None) -> bool:
 
 
 def seal(secret: str) -> str:
-    from ncii_shield.services.cases import contact_cipher
-
     return contact_cipher().encrypt(secret.encode()).decode()
 
 
@@ -35,8 +64,6 @@ def unseal(stored: str) -> str:
     """The secret held in ``stored``: decrypted if it is sealed, else (a legacy row) ``stored`` itself."""
     if not is_sealed(stored):
         return stored
-    from ncii_shield.services.cases import contact_cipher
-
     try:
         return contact_cipher().decrypt(stored.encode()).decode()
     except InvalidToken as exc:

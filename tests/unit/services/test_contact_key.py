@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ncii_shield.services.cases import contact_key
+from ncii_shield.services.sealing import contact_key
 
 
 def test_first_use_from_many_threads_gives_one_key(tmp_path, monkeypatch):

@@ -99,18 +99,8 @@ def check_url(url: str, allow_private_address: bool) -> str:
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         raise InvalidRequest("the feed URL must not carry credentials, a query or a fragment: give the publishing "
                              "instance's base URL (e.g. https://helpline.example) and the access token with --token")
-    _guard(url, allow_private_address)
+    netguard.pin_feed(url, allow_private_address)
     return url.strip().rstrip("/")
-
-
-def _guard(url: str, allow_private_address: bool) -> netguard.Pinned:
-    try:
-        return netguard.pin(url, allow_private=allow_private_address)
-    except RefusedSource as exc:
-        hint = ("" if allow_private_address else
-                "; for a feed on your own private network, subscribe with --allow-private-address "
-                "(an existing subscription: ncii-shield feed allow-private-address NAME)")
-        raise RefusedSource(f"{exc} (feed subscriptions follow the same rule as scans){hint}") from exc
 
 
 def check_page(envelope: object, subscription: Subscription) -> tuple[dict, list[tuple[str, str, str]]]:
@@ -201,7 +191,7 @@ def pull(db: Database, name: str, *, wait: float = 0, limit: int = 1000, client:
     try:
         while True:
             try:
-                target = _guard(f"{url}/v1/feeds/{feed}/pages", allow_private)
+                target = netguard.pin_feed(f"{url}/v1/feeds/{feed}/pages", allow_private)
             except (RefusedSource, FetchFailed) as exc:
                 _record_error(db, sub_id, str(exc))
                 raise

@@ -27,10 +27,12 @@ import httpx
 from sqlalchemy import delete, func, select
 
 from ncii_shield.errors import InvalidRequest, NciiShieldError, NotFound
+from ncii_shield.services import netguard
 from ncii_shield.services.banks import SignalInput, canonical
 from ncii_shield.services.exchange import signing
 from ncii_shield.services.exchange.publisher import FeedAccess
 from ncii_shield.services.keys import Principal
+from ncii_shield.services.sealing import unseal
 from ncii_shield.store import banks as bank_store
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import (
@@ -93,9 +95,6 @@ def report_entries(session, bank_id: int) -> list[dict]:
 def push(db: Database, name: str, *, client: httpx.Client | None = None, key=None) -> int:
     """Post this instance's verdict report for subscription ``name`` to its publisher; returns the
     entries sent. The address guard checks the publisher as it does for pulls."""
-    from ncii_shield.services.exchange.subscriber import _guard
-    from ncii_shield.services.sealing import unseal
-
     with db.read() as session:
         sub = session.scalar(select(Subscription).where(Subscription.name == name))
         if sub is None:
@@ -106,7 +105,7 @@ def push(db: Database, name: str, *, client: httpx.Client | None = None, key=Non
         key = signing.load_or_create_key(signing.default_key_path())
     page = {"format": FORMAT, "feed": feed, "public_key": signing.public_key_b64(key), "entries": entries,
             "issued_at": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
-    target = _guard(f"{url}/v1/feeds/{feed}/verdicts", allow_private)
+    target = netguard.pin_feed(f"{url}/v1/feeds/{feed}/verdicts", allow_private)
     own = client is None
     client = client or httpx.Client(timeout=30, follow_redirects=False)
     try:

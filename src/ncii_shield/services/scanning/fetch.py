@@ -17,11 +17,14 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from ncii_shield.errors import FetchFailed, MediaTooLarge
 from ncii_shield.services.netguard import pin
-from ncii_shield.services.scanning.items import SourceLimits
+
+if TYPE_CHECKING:
+    from ncii_shield.services.scanning.items import SourceLimits
 
 USER_AGENT = "ncii-shield-scan/1 (hash matching; https://github.com/ncii-shield)"
 

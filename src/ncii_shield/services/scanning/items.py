@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ncii_shield.errors import MediaTooLarge, NciiShieldError, RefusedSource
+from ncii_shield.services.scanning.fetch import fetch
 
 _MIB = 1024 * 1024
 
@@ -86,6 +87,4 @@ class UrlItem(Item):
     limits: SourceLimits = DEFAULT_SOURCE_LIMITS
 
     def read(self) -> bytes:
-        from ncii_shield.services.scanning.fetch import fetch
-
         return fetch(self.url, self.limits)
