@@ -43,6 +43,7 @@ from derivative_bench import (
 import ncii_shield.index.derivative as D
 from ncii_shield.index.derivative import DerivativeIndex
 from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative.instances import find_instances
 from ncii_shield.signals.derivative.verify import Outcome, Upload
 
 _GREYS: list[np.ndarray] = []
@@ -184,7 +185,7 @@ def exact_copy(index: DerivativeIndex) -> DerivativeIndex:
 
 
 DEFAULTS = {"configs": [f"{D.QUERY_DESCRIPTORS}/{D.NPROBE}/{D.STRONG_VOTES}/{D.MAX_WEAK}/{D.QUICK_CONSISTENT}/"
-                         f"{D.QUICK_FALLBACK}"],
+                         f"{D.QUICK_FALLBACK}/{D.FIRST_PROBES}/{D.FIRST_VOTES}"],
             "also": [], "real_windows": 100_000, "unrelated": str(ROOT.parent / "shared" / "data" / "faces"),
             "unrelated_queries": 100, "exact_descriptors": 500, "exact_checks": 10, "exact_checks_below": 500_000}
 
@@ -259,14 +260,18 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
 
 
 def apply_config(index: DerivativeIndex, config: str) -> None:
-    """``QUERY_DESCRIPTORS/NPROBE/STRONG_VOTES/MAX_WEAK[/QUICK_CONSISTENT[/QUICK_FALLBACK]]``, e.g.
-    ``500/4/0/8`` (every candidate verified) or ``500/4/12/8/3/1`` (weak candidates verified when 3 of
-    their votes line up, and the best one that does not while nothing has verified)."""
+    """``QUERY_DESCRIPTORS/NPROBE/STRONG_VOTES/MAX_WEAK[/QUICK_CONSISTENT[/QUICK_FALLBACK[/FIRST_PROBES/FIRST_VOTES]]]``,
+    e.g. ``500/4/0/8`` (every candidate verified) or ``500/4/12/8/3/1`` (weak candidates verified when 3 of
+    their votes line up, and the best one that does not while nothing has verified); without the last
+    two, the lists are searched in one stage (FIRST_PROBES = NPROBE), as before the staged search;
+    ``.../1/2``: the nearest list first, the other three only when a photo has 2 votes by then."""
     values = [int(v) for v in config.split("/")]
     q, nprobe, strong, weak = values[:4]
     D.QUERY_DESCRIPTORS, D.STRONG_VOTES, D.MAX_WEAK = q, strong, weak
     D.QUICK_CONSISTENT = values[4] if len(values) > 4 else 0
     D.QUICK_FALLBACK = values[5] if len(values) > 5 else 1
+    D.FIRST_PROBES = values[6] if len(values) > 6 else nprobe
+    D.FIRST_VOTES = values[7] if len(values) > 7 else 0
     if index._ivf:
         index._faiss.nprobe = nprobe
 
@@ -275,6 +280,17 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
             grown: float) -> dict:
     wall, cpu, prep, prep_cpu, found, flagged, false_flags, entry = [], [], [], [], 0, 0, 0, 0
     outcomes = []
+    searched: list[float] = []  # CPU of each DerivativeIndex.candidates call (the search), in check's order
+    candidates = index.candidates
+
+    def timed_candidates(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        c = time.thread_time()
+        out = candidates(*a, **k)
+        searched.append(time.thread_time() - c)
+        return out
+
+    index.candidates = timed_candidates  # type: ignore[method-assign]
+    search_cpu, verify_cpu = [], []
     for rgb, i, j in related:
         w0, c0 = time.perf_counter(), time.thread_time()
         upload = Upload.from_rgb(rgb)
@@ -284,19 +300,31 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
         cpu.append(time.thread_time() - c0)
         prep.append(w1 - w0)
         prep_cpu.append(c1 - c0)
+        search_cpu.append(searched[-1])
+        verify_cpu.append(cpu[-1] - prep_cpu[-1] - searched[-1])
         own = [h for h in hits if photo_of(h.id) == i]
         found += bool(own)
         entry += any(h.id == i + 1 for h in hits)  # the registered photo itself, not one of its windows
         flagged += any(h.verdict.outcome is Outcome.DERIVATIVE for h in own)
         false_flags += sum(h.verdict.outcome is Outcome.DERIVATIVE and photo_of(h.id) not in (i, j) for h in hits)
         outcomes.append((upload, i, bool(own)))
-    u_wall, u_cpu, u_false = [], [], 0
+    u_wall, u_cpu, u_false, u_prep, u_search, u_whole = [], [], 0, [], [], []
     for rgb in unrelated:
         w0, c0 = time.perf_counter(), time.thread_time()
-        hits = index.check(Upload.from_rgb(rgb))
+        upload = Upload.from_rgb(rgb)
+        c1 = time.thread_time()
+        hits = index.check(upload)
         u_wall.append(time.perf_counter() - w0)
         u_cpu.append(time.thread_time() - c0)
+        u_prep.append(c1 - c0)
+        u_search.append(searched[-1])
         u_false += sum(h.verdict.outcome is not Outcome.NONE for h in hits)
+        # as the upload pipeline checks it: every instance (find_instances), the composite's pictures included
+        c0 = time.thread_time()
+        whole = find_instances(rgb, Upload.from_rgb(rgb), lambda part: [(None, h) for h in index.check(part)])
+        u_whole.append(time.thread_time() - c0)
+        u_false += sum(inst.verdict.outcome is not Outcome.NONE for inst in whole)
+    del index.candidates
     # exact-search baseline: descriptor votes on a sample, whole checks on the first few uploads
     rng = np.random.default_rng(1)
     sample = np.concatenate([np.concatenate([u.descriptors[:D.QUERY_DESCRIPTORS],
@@ -319,7 +347,10 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
         "queries": n, "check_ms_p50": ms(wall, 50), "check_ms_p95": ms(wall, 95),
         "check_cpu_ms_p50": ms(cpu, 50), "check_cpu_ms_p95": ms(cpu, 95), "extract_ms_p50": ms(prep, 50), "extract_cpu_ms_p50": ms(prep_cpu, 50),
         "unrelated": len(unrelated), "unrelated_ms_p50": ms(u_wall, 50), "unrelated_ms_p95": ms(u_wall, 95),
-        "unrelated_cpu_ms_p50": ms(u_cpu, 50), "unrelated_false": u_false,
+        "unrelated_cpu_ms_p50": ms(u_cpu, 50), "unrelated_cpu_ms_p95": ms(u_cpu, 95), "unrelated_false": u_false,
+        "search_cpu_ms_p50": ms(search_cpu, 50), "verify_cpu_ms_p50": ms(verify_cpu, 50),
+        "unrelated_extract_cpu_ms_p50": ms(u_prep, 50), "unrelated_search_cpu_ms_p50": ms(u_search, 50),
+        "unrelated_instances_cpu_ms_p50": ms(u_whole, 50), "unrelated_instances_cpu_ms_p95": ms(u_whole, 95),
         "own_photo_verified": found / n, "flagged": flagged / n, "false_flags": false_flags,
         "registered_entry_verified": entry / n,
         "exact_descriptors": int(len(sample)), "exact_votes": int(voted.sum()),
@@ -349,7 +380,12 @@ def report(summary: dict) -> None:
               f"search does not cast; own photo verified in {r['approx_checks_found']} of the first {r['exact_checks']} "
               f"uploads, {r['exact_checks_found']} with exact search ({r['exact_seconds']:.0f} s); extraction p50 "
               f"{r['extract_ms_p50']:.0f} ms (CPU {r['extract_cpu_ms_p50']:.0f} ms); the registered photo itself "
-              f"(not a window of it) verified for {r['registered_entry_verified']:.1%}")
+              f"(not a window of it) verified for {r['registered_entry_verified']:.1%}; CPU p50 by stage: "
+              f"search {r['search_cpu_ms_p50']:.1f} ms, verification {r['verify_cpu_ms_p50']:.1f} ms; unrelated: "
+              f"extraction {r['unrelated_extract_cpu_ms_p50']:.1f} ms, search {r['unrelated_search_cpu_ms_p50']:.1f} ms, "
+              f"whole check {r['unrelated_cpu_ms_p50']:.1f} / {r['unrelated_cpu_ms_p95']:.1f} ms (p50 / p95); as the "
+              f"upload pipeline checks it (find_instances: a composite's pictures too) {r['unrelated_instances_cpu_ms_p50']:.1f} "
+              f"/ {r['unrelated_instances_cpu_ms_p95']:.1f} ms")
 
 
 def main() -> int:

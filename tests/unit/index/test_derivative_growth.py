@@ -88,3 +88,44 @@ def test_one_detection_serves_both_orientations():
     matched = gap.min(axis=1) <= 0.01
     assert matched.mean() > 0.9
     assert (mdesc[matched] == flipped[1][gap.argmin(axis=1)[matched]]).all(axis=1).mean() > 0.95
+
+
+@pytest.mark.parametrize("two_level", [False, True])
+def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_level):
+    """The lists searched in two stages: for an upload of a registered photo the second stage runs and
+    every vote is the one a single search over all NPROBE lists casts; an upload of no registered photo
+    stops after each query descriptor's nearest list."""
+    monkeypatch.setattr(D, "IVF_FROM", 2_000)
+    monkeypatch.setattr(D, "LIST_SIZE", 8)
+    monkeypatch.setattr(D, "MIN_LISTS", 16)
+    monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512 if two_level else 1 << 20)
+    monkeypatch.setattr(D, "TOP_SHARE", 16)
+    index = D.DerivativeIndex()
+    index.add_features_many([(f, i) for i, f in photos.items()] + filler(300))
+    assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF) == two_level
+    related = Upload.from_rgb(reshared("crop", edit("noise", scene(302), (200, 100, 300, 300))))
+    # descriptors of nothing registered (the synthetic scenes share their shapes, so they would vote)
+    unrelated = np.random.default_rng(5).integers(0, 256, (2 * D.QUERY_DESCRIPTORS, 32), dtype=np.uint8)
+    for upload in (related, unrelated):
+        if upload is related:
+            queries = np.ascontiguousarray(np.concatenate([upload.descriptors[:D.QUERY_DESCRIPTORS],
+                                                           upload.mirrored_descriptors[:D.QUERY_DESCRIPTORS]]))
+        else:
+            queries = unrelated
+        mirrored = np.arange(len(queries)) >= len(queries) // 2
+        one = D._votes(*index._faiss.search(queries, 2), mirrored)
+        D.faiss.cvar.indexIVF_stats.reset()
+        with index._lock:
+            staged = index._staged(queries, mirrored)
+        lists = D.faiss.cvar.indexIVF_stats.nlist - (len(queries) * D.TOP_NPROBE if two_level else 0)  # less the centres' own
+        if upload is related:
+            assert staged is not None and lists == len(queries) * D.NPROBE
+            hit, keys = D._votes(*staged, mirrored)
+            np.testing.assert_array_equal(hit, one[0])
+            np.testing.assert_array_equal(keys[hit], one[1][one[0]])
+            assert one[0].sum() > 20
+        else:
+            assert staged is None and lists <= len(queries) * D.FIRST_PROBES
+    assert [c.id for c in index.candidates(related)][:1] == [2]
+    monkeypatch.setattr(D, "FIRST_PROBES", D.NPROBE)  # one search: the same candidates
+    assert [c.id for c in index.candidates(related)][:1] == [2]
