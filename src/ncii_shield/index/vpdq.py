@@ -27,7 +27,7 @@ import numpy as np
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.bits import hexes_to_words
 from ncii_shield.index.multi_index import MultiIndexHammingIndex
-from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, VideoMatch, align, decide
+from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, TOLERANCE_S, VideoMatch, _best_line, align, decide
 from ncii_shield.signals.vpdq import (
     FRAME_DISTANCE_THRESHOLD, QUALITY_THRESHOLD, SECONDS_PER_HASH, VpdqFrame, shares_of_words, value_to_frames,
 )
@@ -54,8 +54,9 @@ CROP_CANDIDATE_BITS = 24
 #: ... against which the crop is searched finely (:func:`_fit_crop`) and every sampled frame read at
 #: the crop found counts where at most this many of its reliable bits differ from a banked frame.
 CROP_VERIFY_BITS = 20
-#: At most this many hits of a candidate fit its crop.
-CROP_FIT_FRAMES = 4
+#: A candidate's crop is fitted on this many frames, each counting at most CROP_FIT_CLIP differing bits.
+CROP_FIT_FRAMES = 8
+CROP_FIT_CLIP = 30
 
 
 def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, budget: int) -> list[int]:
@@ -178,18 +179,23 @@ def _a_chunk_agrees(words: np.ndarray, banked: np.ndarray) -> np.ndarray:
     return chunks.min(axis=-1) <= 1
 
 
-def _fit_crop(luma: np.ndarray, banked: list[np.ndarray], cell: np.ndarray, mirrored: bool) -> np.ndarray:
+def _fit_crop(luma: np.ndarray, banked: np.ndarray, cell: np.ndarray, mirrored: bool) -> np.ndarray:
     """The crop (``cut_y, offset_y, cut_x, offset_x``) near ``cell`` at which the luma copies ``luma``
-    read closest to their banked frames (``banked[i]``: the words of frame i's nearest banked frames):
-    the sum of differing reliable bits: first with the same cut both ways, coarse to fine, then each
-    axis on its own (steps down to 0.5 %)."""
+    read closest to the banked frames ``banked`` (``uint64[n, 4]``): the sum over the copies of the
+    reliable bits that differ from the nearest banked frame (at most :data:`CROP_FIT_CLIP` each: a
+    copy of something else counts the same at every crop); first with the same cut both ways, coarse
+    to fine, then each axis on its own (steps down to 0.5 %)."""
     from ncii_shield.signals.frames import MAX_CUT, MIN_CUT, crop_readings
 
     def best(cells: np.ndarray) -> np.ndarray:
         words, masks = crop_readings(luma, cells, mirrored)
         score = np.zeros(len(cells))
-        for i, near in enumerate(banked):
-            score += _soft(words[i][:, None, :], masks[i][:, None, :], near[None, :, :]).min(axis=1)
+        for i in range(len(luma)):
+            nearest = np.full(len(cells), CROP_FIT_CLIP)
+            for start in range(0, len(banked), 256):
+                near = _soft(words[i][:, None, :], masks[i][:, None, :], banked[None, start:start + 256, :])
+                nearest = np.minimum(nearest, near.min(axis=1))
+            score += nearest
         return cells[int(score.argmin())]
 
     def places(cut: float, around: float, reach: float, step: float) -> np.ndarray:
@@ -501,17 +507,19 @@ class VpdqIndex(SignalIndex):
                         key=lambda g: -int(((part == g[0]) & (mirrored == g[1])).sum()))
         the_part, the_mirror = groups[0]
         mine = np.flatnonzero((part == the_part) & (mirrored == the_mirror))
-        mine = mine[np.argsort(hits["bits"][mine], kind="stable")]  # best first
-        _, first = np.unique(hits["frame"][mine], return_index=True)
-        fit = mine[np.sort(first)][:CROP_FIT_FRAMES]  # each frame's best hit, best frames first
         usable = np.flatnonzero(video.quality >= QUALITY_THRESHOLD)
-        near = [video.words[usable[np.abs(usable - r) <= 1]] if (np.abs(usable - r) <= 1).any() else video.words[[r]]
-                for r in hits["row"][fit].tolist()]
-        best = hits["cell"][mine[0]] % len(grid)  # the grid cell of the best hit
-        cell = _fit_crop(crops.luma[hits["frame"][fit]], near, grid[best], the_mirror)
         rows = np.flatnonzero((crops.part == the_part) & (crops.quality >= QUALITY_THRESHOLD))
         if not len(rows) or not len(usable):
             return np.zeros(0), np.zeros(0), ""
+        # fitted on frames spread over the stretch of upload that the hits span, each against every
+        # banked frame (in a pan another crop looks like another second: the crop that explains all
+        # of them at once is the one)
+        spanned = crops.times[hits["frame"][mine]]
+        span = rows[(crops.times[rows] >= spanned.min()) & (crops.times[rows] <= spanned.max())]
+        fit = span[np.unique(np.linspace(0, len(span) - 1, CROP_FIT_FRAMES).round().astype(np.int64))] \
+            if len(span) else hits["frame"][mine[:1]]
+        best = hits["cell"][mine[np.argmin(hits["bits"][mine])]] % len(grid)  # the grid cell of the best hit
+        cell = _fit_crop(crops.luma[fit], video.words[usable], grid[best], the_mirror)
         words, masks = crop_readings(crops.luma[rows], cell[None, :], the_mirror)
         words, masks = words[:, 0], masks[:, 0]
         bits = np.zeros((len(rows), len(usable)), dtype=np.int64)
