@@ -6,8 +6,8 @@ Two ways to ask it:
   quality >= 50 at PDQ distance <= 31), reported as ``100 - min(query share, compared share)``, as
   the ``SignalIndex`` interface and the exchange formats expect;
 * :meth:`VpdqIndex.video_matches`: how videos spread — every frame pair within 31 (including the
-  upload's mirrored/border-cropped readings; its crop readings within 40 against a candidate they
-  found) is aligned in time
+  upload's mirrored/border-cropped readings; for crops, its frames read at the crop fitted to a
+  candidate, compared on their reliable bits) is aligned in time
   (:mod:`ncii_shield.signals.video_match`), and a banked video matches when aligned segments cover
   enough seconds; answers say which seconds of the upload are which seconds of the banked video.
 
@@ -27,7 +27,7 @@ import numpy as np
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.bits import hexes_to_words
 from ncii_shield.index.multi_index import MultiIndexHammingIndex
-from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, TOLERANCE_S, VideoMatch, _best_line, align, decide
+from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, VideoMatch, align, decide
 from ncii_shield.signals.vpdq import (
     FRAME_DISTANCE_THRESHOLD, QUALITY_THRESHOLD, SECONDS_PER_HASH, VpdqFrame, shares_of_words, value_to_frames,
 )

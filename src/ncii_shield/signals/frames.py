@@ -1,4 +1,4 @@
-"""Query-side frame hashes of an upload: mirrored, border-cropped and zoomed-out readings.
+"""Query-side frame hashes of an upload: mirrored and border-cropped readings, and crops read from luma copies.
 
 The banked side of vPDQ stays the reference values exchanged with others; these hashes are computed
 only for the *upload* being checked, so that the usual ways a video is re-edited before re-upload
@@ -11,15 +11,11 @@ still land within PDQ distance 31 of the banked frames:
   and a static frame around a video (picture-in-picture on a still background); failing that, a
   rectangle whose sides are edges that stay put while both sides move (picture-in-picture over
   moving footage);
-* crop readings (``zoomed-out``, ``corner-top-left``, ...): the frame shrunk with its edge pixels
-  repeated around it, centred or into one corner — the banked frame as it looked before a crop of
-  that size cut from that place and enlarged (a crop removes content, so this is a reading, not a
-  reconstruction; verified by temporal alignment, never alone). PDQ is very sensitive to the scale
-  (a reading 2 % off the crop's is ~15-25 bits further), so crops are read on a grid:
-  :data:`CROP_SCALES` (0.85-0.96 in steps of 0.01: crops of ~4-15 %) x centre and the four corners,
-  each also mirrored, on a :data:`CROP_SIDE`-pixel copy of the frame (and of the border-cropped
-  part when bars are found). Named ``zoomed-out`` / ``corner-<corner>`` at 0.9 and
-  ``zoomed-out-87`` / ``corner-<corner>-87`` at 0.87 (:func:`crop_cell` reads the name back).
+* crops: the frame (and its border-cropped part) kept as a small luma copy (:class:`CropFrames`)
+  and read at check time at any crop (:func:`crop_readings`: the banked frame's PDQ coefficients as
+  a crop of it would give them, with which bits are reliable; see the section on crops below and
+  docs/video.md, "Crops and small zooms"). The former centred reading (``zoomed-out``: the frame
+  shrunk with its edge repeated, hashed) remains for ``corners=False``.
 
 Pure: frames in (``(seconds, HxWx3 uint8 RGB)``), :class:`~ncii_shield.signals.vpdq.VpdqFrame`\\ s
 out, each with its ``variant``. Decoding is :func:`ncii_shield.media.video.sample_frames`.
@@ -39,15 +35,9 @@ ORIGINAL, MIRRORED = "original", "mirrored"
 #: The reference's dihedral order; index 5 ("flipy" in :data:`~ncii_shield.signals.pdq.DIHEDRAL_VARIANTS`) is the left-right mirror.
 DIHEDRAL_NAMES = ("", "rotate90", "rotate180", "rotate270", "flipx", "mirrored", "flip_plus1", "flip_minus1")
 ZOOM_OUT = (0.9,)
-#: Corner readings: the frame shrunk into one corner (a crop cut from that corner). The mirrored hash
-#: of each comes free from the dihedral computation (the opposite corner, mirrored).
+#: The former corner readings (names read back by :func:`crop_cell`, for uploads read with them).
 CORNERS = {"top-left": (0.0, 0.0), "top-right": (1.0, 0.0), "bottom-left": (0.0, 1.0), "bottom-right": (1.0, 1.0)}
 CORNER_ZOOM = 0.9
-#: Crop readings: these scales (a crop of 1 - scale), centred and into each corner.
-CROP_SCALES = tuple(round(0.85 + 0.01 * i, 2) for i in range(12))
-CROP_ANCHORS = {"centre": (0.5, 0.5), **CORNERS}
-#: Crop readings are hashed from a copy of the frame this wide (PDQ reads 64 x 64 anyway; 4x cheaper than 320).
-CROP_SIDE = 160
 CHUNK_FRAMES = 32  # frames whose temporal change decides a border box (16 s at 2 frames/s)
 _MOVING = 6.0  # temporal standard deviation (grey levels) of a pixel that belongs to the video
 _SMALLER = 0.9  # crop only when the moving box is smaller than this share of the frame area
@@ -149,16 +139,6 @@ def _hashes(rgb: np.ndarray, prefix: str, keep: tuple[int, ...]) -> Iterator[tup
     vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
     for k in keep:
         yield " ".join(p for p in (prefix, DIHEDRAL_NAMES[k]) if p) or ORIGINAL, bits_to_hex(vectors[k]), int(quality)
-
-
-def _small(rgb: np.ndarray, side: int) -> np.ndarray:
-    import cv2
-
-    h, w = rgb.shape[:2]
-    if max(h, w) <= side:
-        return rgb
-    f = side / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
 # -- crops read from small luma copies (a candidate step and a verification step) ------------------
