@@ -5,10 +5,15 @@ ORB descriptors with their place and size in the mark) to one faiss binary index
 ``mark id * 1024 + keypoint number``. An upload's keypoints each look up their nearest stored
 descriptors; every close one says "mark m, this large, here". These guesses are pooled by mark,
 size (steps of 25 %) and place (steps of a fifth of the mark), and the :data:`CANDIDATES` places
-with most guesses are checked by correlating edge orientations
-(:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once.
-So an upload costs one keypoint pass, one batched search and a bounded number of checks, whatever
-the number of marks.
+with most guesses are candidates. The keypoints often vote for the right place but rank the wrong
+group first, so only the best :data:`VOTE_KEEP` groups are taken by votes; the rest of the
+:data:`CANDIDATES` are the best of the first :data:`VOTE_POOL` groups by how well their mark's
+*descriptor* correlates with the upload there (:mod:`ncii_shield.signals.marks.describe`: the
+mark's orientation field on a grid of ~64 cells, derived from the stored template when the mark is
+indexed; all of an aspect class's marks compared in one matrix product). Candidates are checked by
+correlating edge orientations (:func:`~ncii_shield.signals.marks.search.verify`),
+:data:`CHECK_THREADS` at once. So an upload costs one keypoint pass, one batched search, one
+orientation field and a bounded number of checks, whatever the number of marks.
 
 The descriptors are held by faiss only; an entry keeps the mark's uint8 template and its keypoints'
 place and size as float16 (as stored), about 24 KB a mark in all (:meth:`MarkIndex.nbytes`).
@@ -36,12 +41,21 @@ import numpy as np
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
+from ncii_shield.signals.marks import describe as D
 from ncii_shield.signals.marks import template as T
 from ncii_shield.signals.marks.search import THRESHOLD, Prepared, UploadFrame, overlap, verify
 
 MATCH_DISTANCE = 64  # bits of 256: a stored descriptor this close to an upload's is a guess
 NEIGHBOURS = 3  # stored descriptors each upload keypoint looks up
-CANDIDATES = 8  # places checked per upload (16 found 1 more of 80 benchmark marks' places, at twice the cost)
+CANDIDATES = 8  # places checked per upload
+VOTE_POOL = 64  # keypoint vote groups (mark, size, place) that candidates are chosen from
+VOTE_KEEP = 4  # of which the best by votes are always checked; the rest of the checks go by descriptor
+NAME_PLACES = 0  # distinct vote places at which every mark is looked for by descriptor: off, as it made the
+# check flag look-alikes (16 places: 34/80 caught on the benchmark's first 24 photos, but 1 false flag in 72)
+NAME_SCALES = (0.8, 1.0, 1.25)  # window heights tried at a vote place, of its box's height
+NAME_SHIFTS = (-0.25, 0.0, 0.25)  # window shifts sideways, of the window's width
+OWN_SCALES = (0.89, 1.0, 1.12)  # a vote group's own mark looked at at its box's size times these
+NAME_MARGIN = 0.0  # a window's mark is checked only if it correlates this much better than any other of its class
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -67,6 +81,8 @@ class _Entry:
     sizes: np.ndarray  # (n,) float16
     aspect_w: float  # mark width / longer side
     aspect_h: float
+    k: int  # aspect class of the descriptor
+    descriptor: np.ndarray  # (d,) float32, :mod:`ncii_shield.signals.marks.describe`
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -105,6 +121,7 @@ class MarkIndex(SignalIndex):
         self._ivf = False
         self._entries: dict[int, _Entry] = {}
         self._flat: _Flat | None = None  # every entry's keypoint geometry in one place, for queries
+        self._names: D.Descriptors | None = None  # every entry's descriptor, grouped by aspect class
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -119,15 +136,17 @@ class MarkIndex(SignalIndex):
             for _, id in batch:
                 self.remove(id)
             codes, labels = [], []
-            self._flat = None
+            self._flat = self._names = None
             for template, id in batch:
                 kp = template.keypoints
                 side = max(template.width, template.height)
                 # the descriptors live in faiss only: the entry keeps the template's pixels and geometry
                 lean = dataclasses.replace(template, keypoints=T.MarkKeypoints(kp.points[:0], kp.sizes[:0],
                                                                                kp.descriptors[:0]))
-                self._entries[id] = _Entry(Prepared.of(lean), kp.points.astype(np.float16),
-                                           kp.sizes.astype(np.float16), template.width / side, template.height / side)
+                prepared = Prepared.of(lean)
+                k, vector = D.mark_descriptor(prepared)
+                self._entries[id] = _Entry(prepared, kp.points.astype(np.float16), kp.sizes.astype(np.float16),
+                                           template.width / side, template.height / side, k, vector)
                 codes.append(kp.descriptors)
                 labels.append(id * _SLOT + np.arange(len(kp.descriptors), dtype=np.int64))
             all_codes = np.ascontiguousarray(np.concatenate(codes), dtype=np.uint8)
@@ -158,7 +177,7 @@ class MarkIndex(SignalIndex):
             entry = self._entries.pop(id, None)
             if entry is None:
                 return
-            self._flat = None
+            self._flat = self._names = None
             self._faiss.remove_ids(id * _SLOT + np.arange(len(entry.sizes), dtype=np.int64))
 
     def __len__(self) -> int:
@@ -171,7 +190,7 @@ class MarkIndex(SignalIndex):
             total = self._faiss.ntotal * (32 + 8)
             for e in self._entries.values():
                 t = e.prepared.template
-                total += t.alpha.nbytes + t.colour.nbytes + e.points.nbytes + e.sizes.nbytes
+                total += t.alpha.nbytes + t.colour.nbytes + e.points.nbytes + e.sizes.nbytes + e.descriptor.nbytes
             if self._flat is not None:
                 total += self._flat.points.nbytes + self._flat.sizes.nbytes
             return total
@@ -225,8 +244,84 @@ class MarkIndex(SignalIndex):
             self._flat = _Flat(ids, offsets, counts, points, sizes, aspect)
         return self._flat
 
+    def _descriptors(self) -> D.Descriptors:
+        """Every entry's descriptor grouped by aspect class (rebuilt after a change; the lock is held)."""
+        if self._names is None:
+            self._names = D.Descriptors.group([(id, e.k, e.descriptor) for id, e in self._entries.items()])
+        return self._names
+
     def candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
                    limit: int = CANDIDATES) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """``(mark id, (x, y, w, h) in frame pixels)`` to check: the :data:`VOTE_KEEP` places with most
+        keypoint guesses, then the best (mark, window) pairs by descriptor correlation
+        (:mod:`ncii_shield.signals.marks.describe`) among (a) each of the :data:`VOTE_POOL` best vote
+        groups' own mark at its box, where it correlates better than any other mark of its aspect
+        class (:data:`NAME_MARGIN`), and (b) every mark, at windows of every aspect class around the
+        first :data:`NAME_PLACES` distinct vote places (off: see that constant)."""
+        votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
+        if not votes or limit <= VOTE_KEEP:
+            return votes[:limit]
+        with self._lock:
+            names = self._descriptors()
+        pyramid = D.FieldPyramid(frame.grey)
+        # windows: (a) each vote group's own mark at its box, at a few sizes; (b) windows of every
+        # aspect class around the first NAME_PLACES distinct vote places
+        windows: dict[int, list[tuple[float, float, float, float]]] = {}
+        wanted: dict[int, list[int]] = {}  # per class, per window: the mark it is for (-1: any)
+        for m, (x, y, w, h) in votes:
+            if m not in names.position:
+                continue
+            k = names.position[m][0]
+            for f in OWN_SCALES:
+                windows.setdefault(k, []).append((x + w * (1 - f) / 2, y + h * (1 - f) / 2, w * f, h * f))
+                wanted.setdefault(k, []).append(m)
+        places: list[tuple[float, float, float, float]] = []
+        for _, (x, y, w, h) in votes[:NAME_PLACES * 4]:
+            if len(places) >= NAME_PLACES:
+                break
+            cx, cy = x + w / 2, y + h / 2
+            if not any(abs(cx - p[0]) < 0.3 * max(p[2], p[3]) and abs(cy - p[1]) < 0.5 * p[3]
+                       and 0.7 < h / p[3] < 1.4 for p in places):
+                places.append((cx, cy, w, h))
+        for k in names.ids:
+            a = D.class_aspect(k)
+            for cx, cy, _, h in places:
+                for hh in (h * f for f in NAME_SCALES):
+                    for d in NAME_SHIFTS:
+                        windows.setdefault(k, []).append((cx - hh * a / 2 + d * hh * a, cy - hh / 2, hh * a, hh))
+                        wanted.setdefault(k, []).append(-1)
+        arrays = {k: np.array(v, np.float64) for k, v in windows.items()}
+        pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
+        for k, score in names.scores(pyramid, arrays).items():
+            ids = names.ids[k]
+            want = np.array(wanted[k])
+            row = np.arange(len(score))
+            best = score.argmax(axis=1)
+            chosen = np.where(want >= 0, [names.position[m][1] if m >= 0 else 0 for m in want.tolist()], best)
+            value = score[row, chosen]
+            if score.shape[1] > 1:  # how far the chosen mark stands above every other mark of its class there
+                rest = score.copy()
+                rest[row, chosen] = -np.inf
+                margin = value - rest.max(axis=1)
+            else:
+                margin = np.full(len(score), np.inf)
+            keep = np.flatnonzero(margin >= NAME_MARGIN)
+            for w in keep[np.argsort(-value[keep])][:4 * limit].tolist():
+                pairs.append((float(value[w]), int(ids[chosen[w]]), tuple(arrays[k][w].tolist())))
+        pairs.sort(key=lambda p: -p[0])
+        out = votes[:VOTE_KEEP]
+        for _, m, box in pairs:
+            if len(out) == limit:
+                break
+            if any(o[0] == m and overlap(o[1], box) > 0.3 for o in out):
+                continue
+            if allowed is not None and not allowed(m):
+                continue
+            out.append((m, box))
+        return out
+
+    def _votes(self, frame: UploadFrame, allowed: Callable[[int], bool] | None,
+               limit: int) -> list[tuple[int, tuple[float, float, float, float]]]:
         """The places with most keypoint guesses: ``(mark id, (x, y, w, h) in frame pixels)``."""
         pts, sizes, desc = frame.keypoints
         if not len(desc):

@@ -1,0 +1,161 @@
+"""Which mark is at a place: compact descriptors that tell ~1,000 marks apart, compared at once.
+
+A mark's *descriptor* is its sign-free orientation field (the gradient's strength times the
+doubled gradient angle, as the check uses, here on grey levels) averaged over a small grid of
+cells (:func:`grid`: about :data:`CELLS` cells, shaped by the mark's *aspect class*, its width /
+height in steps of :data:`ASPECT_STEP`), flattened and normalised. An upload's descriptor at a
+window (a place and a size, with a class's aspect) is its field averaged over the same grid
+there, read from integral images of the field at a few pyramid levels (:class:`FieldPyramid`,
+computed once per upload), so a window costs a few hundred look-ups whatever its size. All the
+windows of a class against all the marks of that class are one matrix product
+(:meth:`Descriptors.scores`). Descriptors are derived from the stored template when a mark is
+indexed (:func:`mark_descriptor`), so signatures stored before them work unchanged.
+
+Handed the place where a mark was stamped, the stamped mark scores best among 983 marks for 37
+of 40 benchmark uploads (docs/benchmarks.md); finding the place is the index's job
+(:mod:`ncii_shield.index.marks`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ncii_shield.signals.marks.search import Prepared
+
+CELLS = 64  # cells in a naming descriptor's grid (about)
+ASPECT_STEP = 2 ** 0.25  # aspect classes: width / height in steps of 19 %
+MAX_CLASS = 15  # 2 ** (15 / 4) = 13.5: marks are at most 12:1
+DRAW_CELL = 6  # a mark is drawn at this many pixels per cell for its descriptor
+MIN_CELL = 3.0  # a window's cell is at least this many pixels at the level it is read from
+FLOOR = 4.0  # field strength every cell is taken to have at least (a flat window scores low)
+MIN_LEVEL_SIDE = 24
+
+
+def aspect_class(aspect: float) -> int:
+    """The class of a mark (or window) of this width / height."""
+    return int(np.clip(round(math.log(aspect) / math.log(ASPECT_STEP)), -MAX_CLASS, MAX_CLASS))
+
+
+def class_aspect(k: int) -> float:
+    return ASPECT_STEP ** k
+
+
+def grid(k: int, cells: int = CELLS) -> tuple[int, int]:
+    """(cells wide, cells high) of class ``k``'s descriptor."""
+    a = class_aspect(k)
+    if a >= 1:
+        gh = max(2, round(math.sqrt(cells / a)))
+        return max(gh, round(gh * a)), gh
+    gw = max(2, round(math.sqrt(cells * a)))
+    return gw, max(gw, round(gw / a))
+
+
+def field(grey: np.ndarray) -> np.ndarray:
+    """Sign-free orientation field of a float32 grey image, (h, w, 2) float32: the gradient's
+    strength times (cos 2t, sin 2t), t its angle (an edge of either polarity gives the same)."""
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
+    mag, ang = cv2.cartToPolar(gx, gy)
+    c, s = cv2.polarToCart(mag, ang * 2)
+    return cv2.merge([c, s])
+
+
+def _drawn_field(prepared: Prepared, w: int, h: int, cell: int) -> np.ndarray:
+    pad = cell
+    drawn = cv2.cvtColor(prepared.drawn((w, h)), cv2.COLOR_RGB2GRAY)
+    drawn = cv2.copyMakeBorder(drawn, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=128)
+    return field(drawn)[pad:pad + h, pad:pad + w]
+
+
+def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS) -> tuple[int, np.ndarray]:
+    """(class, unit float32 vector) of a mark; ``k`` forces a class (the mark stretched to it)."""
+    t = prepared.template
+    if k is None:
+        k = aspect_class(t.alpha.shape[1] / t.alpha.shape[0])
+    gw, gh = grid(k, cells)
+    f = _drawn_field(prepared, gw * DRAW_CELL, gh * DRAW_CELL, DRAW_CELL)
+    v = f.reshape(gh, DRAW_CELL, gw, DRAW_CELL, 2).mean(axis=(1, 3)).reshape(-1).astype(np.float32)
+    n = float(np.linalg.norm(v))
+    return k, (v / n if n > 1e-6 else v)
+
+
+class FieldPyramid:
+    """An upload frame's orientation field at levels 1, 1/2, 1/4, ...: the fields and their integral
+    images, flattened for look-ups."""
+
+    def __init__(self, grey: np.ndarray) -> None:
+        img = grey.astype(np.float32)
+        self.levels: list[tuple[float, np.ndarray, np.ndarray]] = []  # (scale, field, integral (h+1)*(w+1) x 2)
+        self.shapes: list[tuple[int, int]] = []
+        f = 1.0
+        while True:
+            fl = field(img)
+            self.levels.append((f, fl, cv2.integral(fl).reshape(-1, 2)))
+            self.shapes.append(fl.shape[:2])
+            if min(img.shape[:2]) < 2 * MIN_LEVEL_SIDE:
+                break
+            img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            f /= 2
+
+    def level_for(self, cell: float) -> int:
+        """The coarsest level at which a cell of ``cell`` frame pixels is still :data:`MIN_CELL` wide."""
+        return int(np.clip(math.floor(math.log2(max(cell, 1e-3) / MIN_CELL)), 0, len(self.levels) - 1))
+
+    def describe(self, windows: np.ndarray, k: int) -> np.ndarray:
+        """(n, d) float32 descriptors of ``windows`` (n, 4) x, y, w, h in frame pixels, class ``k``'s grid;
+        normalised with :data:`FLOOR` (a flat or off-frame window has a short vector)."""
+        gw, gh = grid(k)
+        n = len(windows)
+        out = np.zeros((n, gh, gw, 2), np.float32)
+        if not n:
+            return out.reshape(0, gh * gw * 2)
+        cell = windows[:, 2] / gw
+        level = np.clip(np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL)), 0, len(self.levels) - 1).astype(int)
+        for L in np.unique(level).tolist():
+            sel = np.flatnonzero(level == L)
+            f, _, integral = self.levels[L]
+            H, W = self.shapes[L]
+            x, y, w, h = (windows[sel, i] * f for i in range(4))
+            xs = np.clip(np.round(x[:, None] + w[:, None] * np.arange(gw + 1) / gw), 0, W).astype(np.int64)
+            ys = np.clip(np.round(y[:, None] + h[:, None] * np.arange(gh + 1) / gh), 0, H).astype(np.int64)
+            c = integral.take((ys[:, :, None] * (W + 1) + xs[:, None, :]).reshape(-1), axis=0)
+            c = c.reshape(len(sel), gh + 1, gw + 1, 2)
+            s = c[:, 1:, 1:] - c[:, :-1, 1:] - c[:, 1:, :-1] + c[:, :-1, :-1]
+            area = ((ys[:, 1:] - ys[:, :-1])[:, :, None] * (xs[:, 1:] - xs[:, :-1])[:, None, :]).astype(np.float64)
+            out[sel] = (s / np.maximum(area, 1.0)[:, :, :, None]).astype(np.float32)
+        v = out.reshape(n, -1)
+        norm = np.sqrt((v * v).sum(axis=1) + gw * gh * FLOOR ** 2)
+        return v / norm[:, None]
+
+
+@dataclass
+class Descriptors:
+    """Every mark's descriptor, grouped by aspect class: ``ids[k]`` (m,) and ``vectors[k]`` (m, d)."""
+
+    ids: dict[int, np.ndarray]
+    vectors: dict[int, np.ndarray]
+    position: dict[int, tuple[int, int]]  # mark id -> (class, row)
+
+    @classmethod
+    def of(cls, marks: list[tuple[int, Prepared]]) -> Descriptors:
+        return cls.group([(id, *mark_descriptor(prepared)) for id, prepared in marks])
+
+    @classmethod
+    def group(cls, items: list[tuple[int, int, np.ndarray]]) -> Descriptors:
+        """From (mark id, class, vector) triples."""
+        groups: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for id, k, v in items:
+            groups.setdefault(k, []).append((id, v))
+        return cls({k: np.array([i for i, _ in g], np.int64) for k, g in groups.items()},
+                   {k: np.ascontiguousarray(np.stack([v for _, v in g]), np.float32) for k, g in groups.items()},
+                   {i: (k, n) for k, g in groups.items() for n, (i, _) in enumerate(g)})
+
+    def scores(self, pyramid: FieldPyramid, windows: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Per class: (windows, marks) correlations of the upload's windows with that class's marks
+        (OpenCV's single-threaded product: numpy's BLAS would spread over every core for a few ms of work)."""
+        return {k: cv2.gemm(pyramid.describe(w, k), self.vectors[k], 1.0, None, 0.0, flags=cv2.GEMM_2_T)
+                for k, w in windows.items() if k in self.vectors and len(w)}
