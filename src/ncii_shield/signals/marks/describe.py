@@ -84,26 +84,31 @@ def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS
 
 
 class FieldPyramid:
-    """An upload frame's orientation field at levels 1, 1/2, 1/4, ...: the fields and their integral
-    images, flattened for look-ups."""
+    """An upload frame's orientation field at levels 1, 1/2, 1/4, ...: integral images of the field,
+    flattened for look-ups, each made when a window first needs it."""
 
     def __init__(self, grey: np.ndarray) -> None:
         img = grey.astype(np.float32)
-        self.levels: list[tuple[float, np.ndarray, np.ndarray]] = []  # (scale, field, integral (h+1)*(w+1) x 2)
-        self.shapes: list[tuple[int, int]] = []
+        self.images: list[tuple[float, np.ndarray]] = []  # (scale, grey float32)
         f = 1.0
         while True:
-            fl = field(img)
-            self.levels.append((f, fl, cv2.integral(fl).reshape(-1, 2)))
-            self.shapes.append(fl.shape[:2])
+            self.images.append((f, img))
             if min(img.shape[:2]) < 2 * MIN_LEVEL_SIDE:
                 break
             img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
             f /= 2
+        self.shapes = [im.shape[:2] for _, im in self.images]
+        self._integrals: dict[int, np.ndarray] = {}
+
+    def integral(self, level: int) -> np.ndarray:
+        """Level ``level``'s integral image of the field, ((h+1)*(w+1), 2) float64."""
+        if level not in self._integrals:
+            self._integrals[level] = cv2.integral(field(self.images[level][1])).reshape(-1, 2)
+        return self._integrals[level]
 
     def level_for(self, cell: float) -> int:
         """The coarsest level at which a cell of ``cell`` frame pixels is still :data:`MIN_CELL` wide."""
-        return int(np.clip(math.floor(math.log2(max(cell, 1e-3) / MIN_CELL)), 0, len(self.levels) - 1))
+        return int(np.clip(math.floor(math.log2(max(cell, 1e-3) / MIN_CELL)), 0, len(self.images) - 1))
 
     def describe(self, windows: np.ndarray, k: int) -> np.ndarray:
         """(n, d) float32 descriptors of ``windows`` (n, 4) x, y, w, h in frame pixels, class ``k``'s grid;
@@ -114,10 +119,10 @@ class FieldPyramid:
         if not n:
             return out.reshape(0, gh * gw * 2)
         cell = windows[:, 2] / gw
-        level = np.clip(np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL)), 0, len(self.levels) - 1).astype(int)
+        level = np.clip(np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL)), 0, len(self.images) - 1).astype(int)
         for L in np.unique(level).tolist():
             sel = np.flatnonzero(level == L)
-            f, _, integral = self.levels[L]
+            f, integral = self.images[L][0], self.integral(L)
             H, W = self.shapes[L]
             x, y, w, h = (windows[sel, i] * f for i in range(4))
             xs = np.clip(np.round(x[:, None] + w[:, None] * np.arange(gw + 1) / gw), 0, W).astype(np.int64)
