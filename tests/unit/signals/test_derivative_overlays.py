@@ -79,3 +79,33 @@ def test_a_photo_cropped_to_fill_a_cell_is_not_edited_where_it_meets_the_next_pi
     assert v.outcome is Outcome.RESHARE, (v.reason, v.edited_region)
     monkeypatch.setattr(V, "_beyond_edge", lambda differs, visible: np.zeros_like(visible))
     assert verify(reg, upload).outcome is Outcome.DERIVATIVE  # what the next picture looked like before
+
+
+def test_a_caption_line_three_cells_thick_is_an_overlay_but_a_block_is_not():
+    # a caption in large letters on a tall photo (a twelfth of its height, with a stroke) spans three
+    # rows of cells along most of the width: an overlay, not scattered differences; a compact
+    # block of differences as thick (a second thing changed) is not
+    cells = np.zeros((16, 16), bool)
+    cells[13:16, 1:15] = True  # the caption's line
+    cells[3:6, 2:7] = True  # a block 3 x 5
+    bands = V._bands(cells)
+    assert bands[13:16, 1:15].all()
+    assert not bands[3:6, 2:7].any()
+    thin = np.zeros((16, 16), bool)
+    thin[8:10, 3:9] = True  # two cells thick: an overlay, as before
+    assert V._bands(thin)[8:10, 3:9].all()
+
+
+def test_most_of_the_photo_replaced_and_the_rest_cropped_is_flagged_on_a_strong_fit(monkeypatch):
+    photo, other = scene(7), scene(8)
+    fake = photo.copy()
+    fake[:, 140:] = other[:, :660]  # all but the left sixth replaced by another picture ...
+    upload = Upload.from_rgb(jpeg_rgb(fake[40:580, 0:640]))  # ... and cropped: ~13 % of the photo left to compare
+    reg = F.photo_features(photo)
+    v = verify(reg, upload)
+    assert v.outcome is Outcome.DERIVATIVE and v.inliers >= V.STRONG_FIT, (v.reason, v.inliers, v.shared_share)
+    assert v.shared_share < V.MIN_SHARED
+    monkeypatch.setattr(V, "STRONG_FIT", 10_000)  # every fit held to the rule for weaker ones: too little left
+    assert verify(reg, upload).outcome is Outcome.NONE
+    # the same crop unedited is a re-share, not an edit
+    assert verify(reg, Upload.from_rgb(jpeg_rgb(photo[40:580, 0:640]))).outcome is Outcome.RESHARE
