@@ -429,6 +429,8 @@ def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
     photo = np.asarray(Image.open(path).convert("RGB"))
     positives, negatives, cpu, wall = [], [], [], []
     for c in positive_cases(photo, n, args.cases, marks, rng):
+        if args.negatives_only:  # made (the random draws stay those of a full run), not checked
+            continue
         mi, kind, rel, opacity, transform, tiled, upload, boxes = (
             c["mark"], c["kind"], c["rel_width"], c["opacity"], c["transform"], c["tiled"], c["upload"], c["boxes"])
         name, _, rgba = marks[mi]
@@ -502,6 +504,8 @@ def main() -> None:
                         help="an experiment: set a constant of ncii_shield/index/marks.py in every worker")
     parser.add_argument("--oracle", action="store_true", help="no candidate search and no negatives: each positive's "
                         "stamped mark checked at its stamped places (up to 4), the check's own ceiling")
+    parser.add_argument("--negatives-only", action="store_true", help="only the negatives (with --candidates 32: "
+                        "how far the check alone keeps other marks and text below the threshold)")
     args = parser.parse_args()
     import multiprocessing as mp
 

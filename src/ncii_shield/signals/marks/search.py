@@ -13,7 +13,10 @@ area the other way round), but the *direction* of its edges is the same on any p
 is turned into a sign-free orientation field (:func:`orientation_field`: the doubled gradient
 angle, weighted by the gradient's strength, summed over colour channels) and the score is a
 normalised correlation of the two fields in which a flat window counts as a weak one
-(:data:`ORIENT_FLOOR`), so that an empty sky cannot score. Other text or logos share some edge
+(:data:`ORIENT_FLOOR`), so that an empty sky cannot score. The upload's side counts only *where
+the mark has edges* (:func:`edge_support`, widened by a pixel): the photo's own texture inside a
+mark's empty areas (a cat's fur inside a stamped triangle, between letters) is the photo's, not
+evidence against the mark. Other text or logos share some edge
 directions with a mark, but not all of them in the same places: the score is the weakest among the
 mark's parts (:data:`PARTS`)::
 
@@ -42,6 +45,7 @@ MAX_SIDE = 160  # but never more than this on the longer side
 PARTS = 4
 ORIENT_SIGMA = 0.8  # smoothing of the orientation field, pixels at the check's scale
 ORIENT_FLOOR = 12.0  # gradient strength (Sobel units) every window is taken to have at least
+SUPPORT_SHARE = 0.2  # the mark's edges: its field at least this share of its 95th-percentile strength
 THRESHOLD = 0.75  # weakest part correlation for a mark to be reported (benchmark negatives: at most 0.67)
 
 cv2.setNumThreads(1)
@@ -116,6 +120,15 @@ def orientation_field(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(np.dstack([c * inv, s * inv]), (0, 0), ORIENT_SIGMA)
 
 
+def edge_support(t: np.ndarray) -> np.ndarray:
+    """Where a mark's orientation field ``t`` (h, w, 2) has edges, (h, w) float32 in [0, 1]: its
+    strength against :data:`SUPPORT_SHARE` of its 95th percentile, capped at 1, widened by a pixel."""
+    m = np.sqrt((t * t).sum(axis=2))
+    q = float(np.percentile(m, 95)) if m.size else 0.0
+    w = np.clip(m / max(SUPPORT_SHARE * q, 1e-6), 0.0, 1.0).astype(np.float32)
+    return cv2.dilate(w, np.ones((3, 3), np.uint8))
+
+
 def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
            ) -> tuple[float, tuple[int, int, int, int]] | None:
     """The mark's score near ``box`` (x, y, w, h in frame pixels: its place and size as a candidate
@@ -177,7 +190,7 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
     crop = _field_crop(frame, (x0, y0, x1, y1), factor)
-    energy = cv2.integral((crop * crop).sum(axis=2).astype(np.float64))
+    energy = np.ascontiguousarray((crop * crop).sum(axis=2))
     best: tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None
     for m in scales:
         tw, th = round(w * factor * m), round(h * factor * m)
@@ -187,9 +200,10 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         et = float((t * t).sum())
         if et < 1e-3:
             continue
+        support = edge_support(t)
         r = cv2.matchTemplate(crop, t, cv2.TM_CCORR)
-        e = energy[th:, tw:] - energy[:-th, tw:] - energy[th:, :-tw] + energy[:-th, :-tw]
-        r = r / np.sqrt((e + tw * th * ORIENT_FLOOR ** 2) * et).astype(np.float32)
+        e = cv2.matchTemplate(energy, support, cv2.TM_CCORR)  # the upload's energy where the mark has edges
+        r = r / np.sqrt((e + float(support.sum()) * ORIENT_FLOOR ** 2) * et)
         _, score, _, (px, py) = cv2.minMaxLoc(r)
         if best is None or score > best[0]:
             best = (float(score), (int(round(x0 + px / factor)), int(round(y0 + py / factor)),
@@ -197,18 +211,20 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     return best
 
 
-def _score(a: np.ndarray, t: np.ndarray) -> float:
-    """Correlation of two orientation fields of one size, a flat ``a`` counting as weak."""
+def _score(a: np.ndarray, t: np.ndarray, support: np.ndarray) -> float:
+    """Correlation of two orientation fields of one size over the mark's edges (``support``), a
+    flat ``a`` counting as weak."""
     et = float((t * t).sum())
     if et < 1e-6:
         return 0.0
-    ea = float((a * a).sum()) + t.shape[0] * t.shape[1] * ORIENT_FLOOR ** 2
+    ea = float(((a * a).sum(axis=2) * support).sum()) + float(support.sum()) * ORIENT_FLOOR ** 2
     return float((a * t).sum()) / float(np.sqrt(ea * et))
 
 
 def _part_score(crop: np.ndarray, t: np.ndarray) -> float:
     """The weakest correlation among the mark's parts (and the whole mark's, if lower)."""
-    scores = [_score(crop, t)]
+    support = edge_support(t)
+    scores = [_score(crop, t, support)]
     th, tw = t.shape[:2]
     if tw >= 1.6 * th:
         n = int(min(PARTS, max(2, round(tw / th))))
@@ -225,7 +241,7 @@ def _part_score(crop: np.ndarray, t: np.ndarray) -> float:
         tp = t[part]
         if float((tp * tp).sum()) < 0.08 * total:  # a part with little of the mark (a gap) says little
             continue
-        scores.append(_score(crop[part], tp))
+        scores.append(_score(crop[part], tp, support[part]))
     return float(min(scores))
 
 
