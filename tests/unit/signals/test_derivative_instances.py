@@ -207,3 +207,23 @@ def test_when_no_cut_is_found_the_other_half_is_checked_on_its_own(index):
     assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)]
     assert inside(found[0].verdict.instance_box, (0, 0, 640, 480)) > 0.9
     assert (640, 480) in seen[1:], seen  # the right half, on its own
+
+
+@pytest.mark.parametrize("fake_first", [True, False])
+def test_a_wide_upload_where_nothing_is_found_is_checked_half_by_half(index, fake_first):
+    """Three wide pictures side by side, the cuts between them not seen: in the whole upload's frame
+    each is a third of it and nothing is found; the half holding the fake is checked on its own, and
+    the fake is flagged there."""
+    pictures = [edit("noise", scene(1), BOX, seed=3)[150:450], scene(40)[150:450], scene(41)[150:450]]  # 800 x 300
+    rgb = jpeg_rgb(np.concatenate(pictures if fake_first else pictures[::-1], axis=1), 85)  # 2400 x 300
+    calls = []
+
+    def search(u: Upload) -> list:
+        hits = index.check(u)
+        calls.append(((u.frame.width, u.frame.height), [h.id for h in hits]))
+        return [(None, h) for h in hits]
+
+    found = find_instances(rgb, Upload.from_rgb(rgb, panels=False), search)
+    assert calls[0] == ((2400, 300), []), calls  # the whole upload: nothing
+    assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)], calls
+    assert inside(found[0].verdict.instance_box, (0 if fake_first else 1600, 0, 800, 300)) > 0.9, found[0].verdict.instance_box

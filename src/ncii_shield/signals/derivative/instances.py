@@ -17,7 +17,9 @@ unedited photo. Passes, merged:
    most :data:`MAX_RECHECKS`: a collage whose pictures the cut missed, a picture in a frame the cut
    did not trim) cropped at its box and checked again, with the crop's own panels cut;
 4. when no picture was cut: the other half of the upload, or the part beside an instance found by
-   the whole pass (the other picture of a collage cut along no visible line), once.
+   the whole pass (the other picture of a collage cut along no visible line), once; when nothing
+   was found at all and the upload is at least :data:`WIDE` times wider than high (or higher than
+   wide), both halves (two pictures side by side, each too small in the whole upload's frame).
 
 Instances of the same registered photo whose boxes overlap are one instance; a derivative verdict
 wins over a re-share (the finer pass sees an edit the coarser one missed).
@@ -47,6 +49,9 @@ SAME_BOX = 0.8  # IoU with a picture already checked on its own above which a bo
 REST_SHARE = 0.25  # the part of the upload beside an instance is checked on its own when this share of it
 REST_SIDE = 0.35  # ... and at least this share of the upload's side across
 HALF_BOX = 0.7  # a box at most this share of the upload's side, in one half of it: the other half is checked
+WIDE = 1.9  # an upload this many times wider than high (or higher than wide), cut nowhere and where the whole
+# pass found nothing, is checked half by half: two pictures side by side, each compared at under a third of
+# the frame in the whole pass (too small for the candidate search's coarse keypoints)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,12 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         checked.append(box)
         if part is not None:
             found += _collect(search(part), box[0], box[1], part.scale)
-    if not pictures:  # the part beside an instance: the other picture of a collage cut along no visible line
+    if not pictures and not found and max(width, height) >= WIDE * min(width, height):
+        for box in _halves(width, height):
+            part = _part(rgb, box, panels=True)
+            if part is not None:
+                found += _collect(search(part), box[0], box[1], part.scale)
+    elif not pictures:  # the part beside an instance: the other picture of a collage cut along no visible line
         for box in _rests([i.verdict.instance_box for i, s in found if s == upload.scale], width, height):
             taken = checked + [i.verdict.instance_box for i, _ in found]
             if any(_overlap(box, c) >= SAME_INSTANCE for c in taken):
@@ -159,6 +169,13 @@ def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[
                 out.append(rest)
     out.sort(key=lambda b: -b[2] * b[3])
     return halves + out
+
+
+def _halves(width: int, height: int) -> list[list[int]]:
+    """The two halves of the upload across its longer side."""
+    if width >= height:
+        return [[0, 0, width // 2, height], [width // 2, 0, width - width // 2, height]]
+    return [[0, 0, width, height // 2], [0, height // 2, width, height - height // 2]]
 
 
 def _inter(a: list[int], b: list[int]) -> int:
