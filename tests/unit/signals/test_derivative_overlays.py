@@ -94,18 +94,3 @@ def test_a_caption_line_three_cells_thick_is_an_overlay_but_a_block_is_not():
     thin = np.zeros((16, 16), bool)
     thin[8:10, 3:9] = True  # two cells thick: an overlay, as before
     assert V._bands(thin)[8:10, 3:9].all()
-
-
-def test_most_of_the_photo_replaced_and_the_rest_cropped_is_flagged_on_a_strong_fit(monkeypatch):
-    photo, other = scene(7), scene(8)
-    fake = photo.copy()
-    fake[:, 140:] = other[:, :660]  # all but the left sixth replaced by another picture ...
-    upload = Upload.from_rgb(jpeg_rgb(fake[40:580, 0:640]))  # ... and cropped: ~13 % of the photo left to compare
-    reg = F.photo_features(photo)
-    v = verify(reg, upload)
-    assert v.outcome is Outcome.DERIVATIVE and v.inliers >= V.STRONG_FIT, (v.reason, v.inliers, v.shared_share)
-    assert v.shared_share < V.MIN_SHARED
-    monkeypatch.setattr(V, "STRONG_FIT", 10_000)  # every fit held to the rule for weaker ones: too little left
-    assert verify(reg, upload).outcome is Outcome.NONE
-    # the same crop unedited is a re-share, not an edit
-    assert verify(reg, Upload.from_rgb(jpeg_rgb(photo[40:580, 0:640]))).outcome is Outcome.RESHARE

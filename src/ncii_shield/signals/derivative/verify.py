@@ -73,8 +73,6 @@ BEYOND_INSIDE = 0.3  # ... when under this share of the next line inwards differ
 BAND_WIDTH = 2  # cells: differences this thin and ...
 BAND_LENGTH = 5  # ... this long are an overlay (text, a bar), not scattered differences
 WIDE_BAND = (3, 9)  # cells: ... and so are differences this thick and this long (a caption's line of large letters)
-STRONG_FIT = 40  # consistent points: a fit this strong is the photo even when little of it is left ...
-MIN_SHARED_STRONG = (0.05, 0.04)  # ... to match precisely (MIN_SHARED, MIN_SHARED_TEXTURED): most of it replaced
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
 PANEL_COVERED = 0.85  # ... or when the fit covers this share of it
@@ -464,8 +462,7 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     details = {"textured_shared": round(textured_shared, 3), "covered": round(covered, 3), "precision": precision,
                "max_diff": round(float(diff[visible].max()), 2)}
     base.update(edited_share=edited, shared_share=shared, scatter=scatter, details=details)
-    least, least_textured = MIN_SHARED_STRONG if inliers >= STRONG_FIT else (MIN_SHARED, MIN_SHARED_TEXTURED)
-    if shared < least or textured_shared < least_textured:
+    if shared < MIN_SHARED or textured_shared < MIN_SHARED_TEXTURED:
         return Verdict(Outcome.NONE, reason=f"only {shared:.0%} of the photo matches precisely", **base)
     if int((rest & both).sum()) < MIN_COMPARED:
         return Verdict(Outcome.NONE, reason="too little of the photo outside the differences to compare", **base)
