@@ -11,7 +11,6 @@ from ncii_shield.services.mandatory_reports import MandatoryReports
 from ncii_shield.store.database import open_database
 from ncii_shield.store.models import Tenant
 from tests.security.test_audit_tenants import tenant_admin
-from tests.security.test_trust_breakin import make_key
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def paths(item_id: int) -> list[tuple[str, str, dict]]:
 
 
 def test_a_reviewer_without_the_scope_never_sees_it(server, reported):
-    key = make_key(server, "reviewer")
+    key = server.make_key("reviewer")
     with server.client(key) as c:
         assert reported not in [i["id"] for i in c.get("/v1/review/queue").json()["items"]]
         for method, path, kw in paths(reported):
@@ -50,7 +49,7 @@ def test_a_reviewer_without_the_scope_never_sees_it(server, reported):
 
 
 def test_the_scope_alone_without_reviewer_reads_nothing(server, reported):
-    key = make_key(server, "mandatory_report")
+    key = server.make_key("mandatory_report")
     with server.client(key) as c:
         assert c.get("/v1/review/queue").status_code == 403
         assert c.get(f"/v1/review/items/{reported}/report").status_code == 403
@@ -65,7 +64,7 @@ def test_another_tenants_keys_find_nothing(server, reported):
 
 
 def test_a_reviewer_with_the_scope_sees_it_first_and_gets_the_draft(server, reported):
-    key = make_key(server, "reviewer", "mandatory_report")
+    key = server.make_key("reviewer", "mandatory_report")
     with server.client(key) as c:
         with server.client(server.admin_key) as admin:
             assert admin.post("/v1/review/items", json={"kind": "match", "priority": 100,
@@ -82,13 +81,13 @@ def test_a_reviewer_with_the_scope_sees_it_first_and_gets_the_draft(server, repo
 def test_the_review_pages_show_it_only_with_the_scope(server, reported):  # noqa: ANN001
     from tests.security.test_review_pages_breakin import logged_in
 
-    plain = make_key(server, "reviewer")
+    plain = server.make_key("reviewer")
     with logged_in(server, plain) as (browser, _):
         assert f'data-item="{reported}"' not in browser.get("/review").text
         page = browser.get(f"/review/items/{reported}")
         assert "Mandatory report" not in page.text and "minor-upload-1" not in page.text
         assert browser.get(f"/review/items/{reported}/report.json").status_code == 404
-    allowed = make_key(server, "reviewer", "mandatory_report")
+    allowed = server.make_key("reviewer", "mandatory_report")
     with logged_in(server, allowed) as (browser, _):
         queue = browser.get("/review").text
         assert f'data-item="{reported}"' in queue

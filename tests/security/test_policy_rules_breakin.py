@@ -15,7 +15,6 @@ from tests.derivative_scenes import jpeg
 from tests.marks_scenes import paste, png, text_mark
 from tests.marks_scenes import photo as scene_photo
 from tests.security.test_audit_tenants import tenant_admin
-from tests.security.test_trust_breakin import make_key
 
 ROUTES = [("GET", {}), ("PUT", {"json": {"rules": ["match -> 10: x"]}}), ("DELETE", {})]
 MARK = text_mark("NUDIFY")  # found at the place tests/integration/test_marks.py shows
@@ -42,7 +41,7 @@ def test_no_key_is_refused(server, owners):
 
 def test_a_key_without_the_scope_is_refused(server, owners):
     for scope in ("match", "bank:read", "bank:write", "mandatory_report", "reviewer"):
-        key = make_key(server, scope)
+        key = server.make_key(scope)
         with server.client(key) as c:
             for method, kw in ROUTES:
                 got = c.request(method, "/v1/policy/rules", **kw)
@@ -53,7 +52,7 @@ def test_a_key_without_the_scope_is_refused(server, owners):
                 assert "policy" in got.json()["error"]["message"]
     with server.client(server.admin_key) as c:
         assert c.get("/v1/policy/rules").json()["rules"] == owners["rules"]  # nothing changed
-    with server.client(make_key(server, "policy")) as c:  # the scope alone is enough
+    with server.client(server.make_key("policy")) as c:  # the scope alone is enough
         assert c.get("/v1/policy/rules").status_code == 200
 
 
