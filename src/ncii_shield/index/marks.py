@@ -47,9 +47,9 @@ from ncii_shield.signals.marks.search import THRESHOLD, Prepared, UploadFrame, o
 
 MATCH_DISTANCE = 64  # bits of 256: a stored descriptor this close to an upload's is a guess
 NEIGHBOURS = 3  # stored descriptors each upload keypoint looks up
-CANDIDATES = 8  # places checked per upload
+CANDIDATES = 6  # places checked per upload (8 = 4 + 4 by descriptor caught no more of 80, for ~20 ms more)
 VOTE_POOL = 64  # keypoint vote groups (mark, size, place) that candidates are chosen from
-VOTE_KEEP = 4  # of which the best by votes are always checked; the rest of the checks go by descriptor
+VOTE_KEEP = 3  # of which the best by votes are always checked; the rest of the checks go by descriptor
 NAME_PLACES = 0  # distinct vote places at which every mark is looked for by descriptor: off, as it made the
 # check flag look-alikes (16 places: 34/80 caught on the benchmark's first 24 photos, but 1 false flag in 72)
 NAME_SCALES = (0.8, 1.0, 1.25)  # window heights tried at a vote place, of its box's height
