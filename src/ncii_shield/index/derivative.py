@@ -80,7 +80,8 @@ TOP_NPROBE = 4
 # The lists are searched in two stages (_staged): the nearest FIRST_PROBES of each query descriptor's
 # NPROBE lists, then the others only when some photo already has FIRST_VOTES votes in one orientation.
 # At 100k photos (120 derivative uploads, 60 unrelated portraits) every upload verified against its own
-# photo had 3 or more after the nearest list (p5 4), an unrelated one at most 3 (51 of 60 under 3).
+# photo had 3 or more after the nearest list (p5 4), an unrelated one at most 3 (51 of 60 under 3); at
+# 1M one of the 120 had 2 and was lost (scale run E). 2 stops almost no unrelated upload.
 FIRST_PROBES = 1
 FIRST_VOTES = 3
 NPROBE = 4
