@@ -4,9 +4,8 @@ Each mark contributes its keypoints (:mod:`ncii_shield.signals.marks.features`: 
 ORB descriptors with their place and size in the mark) to one faiss binary index, labelled
 ``mark id * 1024 + keypoint number``. An upload's keypoints each look up their nearest stored
 descriptors; every close one says "mark m, this large, here". These guesses are pooled by mark,
-size (steps of 25 %) and place (steps of a fifth of the mark), and the :data:`CANDIDATES` places
-with most guesses are candidates. The keypoints often vote for the right place but rank the wrong
-group first, so only the best :data:`VOTE_KEEP` groups are taken by votes; the rest of the
+size (steps of 25 %) and place (steps of a fifth of the mark); groups with many guesses are
+candidates. The keypoints often vote for the right place but rank the wrong group first, so only the best :data:`VOTE_KEEP` groups are taken by votes; the rest of the
 :data:`CANDIDATES` are the best of the first :data:`VOTE_POOL` groups by how well their mark's
 *descriptor* correlates with the upload there (:mod:`ncii_shield.signals.marks.describe`: the
 mark's orientation field on a grid of ~64 cells, derived from the stored template when the mark is
@@ -15,8 +14,9 @@ correlating edge orientations (:func:`~ncii_shield.signals.marks.search.verify`)
 :data:`CHECK_THREADS` at once. So an upload costs one keypoint pass, one batched search, one
 orientation field and a bounded number of checks, whatever the number of marks.
 
-The descriptors are held by faiss only; an entry keeps the mark's uint8 template and its keypoints'
-place and size as float16 (as stored), about 24 KB a mark in all (:meth:`MarkIndex.nbytes`).
+The ORB descriptors are held by faiss only; an entry keeps the mark's uint8 template and its keypoints'
+place and size as float16 (as stored) and its orientation descriptor (float32, about 0.5 KB),
+about 25 KB a mark in all (:meth:`MarkIndex.nbytes`).
 
 The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
 becomes an inverted-file index trained on the descriptors present then. Like every index here it
