@@ -181,6 +181,27 @@ class _Segment:
             capacity = found
 
 
+_WARM = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Load the compiled searches (numba's on-disk cache, or a compile) once per process, with the
+    argument types the lookups use: called where an index is built or loaded, so that the first
+    lookup of a served index costs what the next ones do (loading them took ~0.5 s CPU, on the first
+    lookup, before)."""
+    global _warmed
+    with _WARM:
+        if _warmed:
+            return
+        words = np.zeros((2, WORDS), dtype=np.uint64)
+        for scheme in (SMALL_SCHEME, LARGE_SCHEME):  # mih_pair_search, mih_search
+            _Segment.build(words, np.arange(2, dtype=np.int64), scheme).search(words[:1], EXACT_RECALL_LIMIT)
+        out = np.empty((3, 64), dtype=np.int64)
+        kernels.brute_search(words, 2, words[:1], EXACT_RECALL_LIMIT, out[0], out[1], out[2])  # the delta
+        _warmed = True
+
+
 def _merge(segments: list[_Segment], alive: list[np.ndarray], scheme: ChunkScheme | None) -> _Segment:
     """One segment holding the entries of ``segments`` that ``alive`` marks."""
     return _Segment.build(np.concatenate([s.words[a] for s, a in zip(segments, alive)]),
@@ -245,9 +266,11 @@ class MultiIndexHammingIndex(SignalIndex):
                 ids = np.fromiter((i for _, i in entries), dtype=np.int64, count=len(entries))
                 if len(np.unique(ids)) == len(ids):
                     self._main = _Segment.build(hexes_to_words([v for v, _ in entries]), ids)
+                    warm_up()
                     return
             for value, id in entries:
                 self.add(value, id)
+        warm_up()
 
     def add_words(self, words: np.ndarray, ids: np.ndarray) -> None:
         """Bulk load from arrays (uint64[n, 4], int64[n] of unique ids) into an empty index."""
@@ -257,6 +280,7 @@ class MultiIndexHammingIndex(SignalIndex):
             if len(np.unique(ids)) != len(ids):
                 raise ValueError("ids must be unique")
             self._main = _Segment.build(words, np.asarray(ids, dtype=np.int64))
+        warm_up()
 
     def _is_empty(self) -> bool:
         return len(self) == 0 and self._delta_size == 0 and not self._runs and len(self._main) == 0

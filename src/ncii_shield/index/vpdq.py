@@ -26,7 +26,7 @@ import numpy as np
 
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.bits import hexes_to_words
-from ncii_shield.index.multi_index import MultiIndexHammingIndex
+from ncii_shield.index.multi_index import MultiIndexHammingIndex, warm_up
 from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, VideoMatch, align, decide
 from ncii_shield.signals.vpdq import (
     FRAME_DISTANCE_THRESHOLD, QUALITY_THRESHOLD, SECONDS_PER_HASH, VpdqFrame, shares_of_words, value_to_frames,
@@ -239,6 +239,14 @@ class _Video:
         return self.words[self.quality >= QUALITY_THRESHOLD]
 
 
+def _warm_up() -> None:
+    """What the first :meth:`VpdqIndex.video_matches` would otherwise pay, paid where the index is
+    built or loaded: the compiled frame searches and the crop readings' module (imported on use)."""
+    import ncii_shield.signals.frames  # noqa: F401
+
+    warm_up()
+
+
 class VpdqIndex(SignalIndex):
     """Banked vPDQ values by signal id. See the module docstring."""
 
@@ -291,6 +299,7 @@ class VpdqIndex(SignalIndex):
             self._id_of_slot[video.slot] = id
         if words:
             self._frames.add_words(np.concatenate(words), np.concatenate(ids))
+        _warm_up()
 
     def add_frames(self, id: int, words: np.ndarray, times: np.ndarray, quality: np.ndarray) -> None:
         """Add one video from arrays (benchmarks load millions of frames without hex strings)."""
@@ -304,6 +313,7 @@ class VpdqIndex(SignalIndex):
         """Index every video added with :meth:`add_frames` into an empty frame index, in one pass."""
         parts = [self._entries(v) for v in self._videos.values()]
         self._frames.add_words(np.concatenate([w for w, _ in parts]), np.concatenate([e for _, e in parts]))
+        _warm_up()
 
     def remove(self, id: int) -> None:
         video = self._videos.pop(id, None)
