@@ -103,7 +103,8 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         if part is not None:
             found += _collect(search(part), box[0], box[1], part.scale)
     if not pictures and not found and max(width, height) >= WIDE * min(width, height):
-        for box in _halves(width, height):
+        left, right, top, bottom = _halves(width, height)
+        for box in ((left, right) if width >= height else (top, bottom)):  # across the longer side
             part = _part(rgb, box, panels=True)
             if part is not None:
                 found += _collect(search(part), box[0], box[1], part.scale)
@@ -156,8 +157,7 @@ def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[
             continue
         x, y, w, h = box
         cx, cy = x + w / 2, y + h / 2
-        left, top = [0, 0, width // 2, height], [0, 0, width, height // 2]
-        right, bottom = [width // 2, 0, width - width // 2, height], [0, height // 2, width, height - height // 2]
+        left, right, top, bottom = _halves(width, height)
         if w <= HALF_BOX * width:
             halves.append(right if cx < width / 2 else left)
         if h <= HALF_BOX * height:
@@ -171,11 +171,10 @@ def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[
     return halves + out
 
 
-def _halves(width: int, height: int) -> list[list[int]]:
-    """The two halves of the upload across its longer side."""
-    if width >= height:
-        return [[0, 0, width // 2, height], [width // 2, 0, width - width // 2, height]]
-    return [[0, 0, width, height // 2], [0, height // 2, width, height - height // 2]]
+def _halves(width: int, height: int) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The upload's left, right, top and bottom halves as boxes."""
+    return ([0, 0, width // 2, height], [width // 2, 0, width - width // 2, height],
+            [0, 0, width, height // 2], [0, height // 2, width, height - height // 2])
 
 
 def _inter(a: list[int], b: list[int]) -> int:
