@@ -50,10 +50,6 @@ NEIGHBOURS = 3  # stored descriptors each upload keypoint looks up
 CANDIDATES = 6  # places checked per upload (8 = 4 + 4 by descriptor caught no more of 80, for ~20 ms more)
 VOTE_POOL = 64  # keypoint vote groups (mark, size, place) that candidates are chosen from
 VOTE_KEEP = 3  # of which the best by votes are always checked; the rest of the checks go by descriptor
-NAME_PLACES = 0  # distinct vote places at which every mark is looked for by descriptor: off, as it made the
-# check flag look-alikes (16 places: 34/80 caught on the benchmark's first 24 photos, but 1 false flag in 72)
-NAME_SCALES = (0.8, 1.0, 1.25)  # window heights tried at a vote place, of its box's height
-NAME_SHIFTS = (-0.25, 0.0, 0.25)  # window shifts sideways, of the window's width
 OWN_SCALES = (0.89, 1.0, 1.12)  # a vote group's own mark looked at at its box's size times these
 NAME_MARGIN = 0.0  # a window's mark is checked only if it correlates this much better than any other of its class
 SIZE_STEP = math.log(1.25)
@@ -254,20 +250,19 @@ class MarkIndex(SignalIndex):
                    limit: int = CANDIDATES) -> list[tuple[int, tuple[float, float, float, float]]]:
         """``(mark id, (x, y, w, h) in frame pixels)`` to check: the :data:`VOTE_KEEP` places with most
         keypoint guesses, then the best (mark, window) pairs by descriptor correlation
-        (:mod:`ncii_shield.signals.marks.describe`) among (a) each of the :data:`VOTE_POOL` best vote
-        groups' own mark at its box, where it correlates better than any other mark of its aspect
-        class (:data:`NAME_MARGIN`), and (b) every mark, at windows of every aspect class around the
-        first :data:`NAME_PLACES` distinct vote places (off: see that constant)."""
+        (:mod:`ncii_shield.signals.marks.describe`) among the :data:`VOTE_POOL` best vote groups' own
+        marks at their boxes, where the mark correlates better than any other mark of its aspect class
+        (:data:`NAME_MARGIN`). (Looking for *every* mark around the vote places was measured and not
+        kept: the check then flagged look-alikes; docs/benchmarks.md, "Service marks".)"""
         votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
         if not votes or limit <= VOTE_KEEP:
             return votes[:limit]
         with self._lock:
             names = self._descriptors()
         pyramid = D.FieldPyramid(frame.grey)
-        # windows: (a) each vote group's own mark at its box, at a few sizes; (b) windows of every
-        # aspect class around the first NAME_PLACES distinct vote places
+        # windows: each vote group's own mark at its box, at a few sizes
         windows: dict[int, list[tuple[float, float, float, float]]] = {}
-        wanted: dict[int, list[int]] = {}  # per class, per window: the mark it is for (-1: any)
+        wanted: dict[int, list[int]] = {}  # per class, per window: the mark it is for
         for m, (x, y, w, h) in votes:
             if m not in names.position:
                 continue
@@ -275,29 +270,12 @@ class MarkIndex(SignalIndex):
             for f in OWN_SCALES:
                 windows.setdefault(k, []).append((x + w * (1 - f) / 2, y + h * (1 - f) / 2, w * f, h * f))
                 wanted.setdefault(k, []).append(m)
-        places: list[tuple[float, float, float, float]] = []
-        for _, (x, y, w, h) in votes[:NAME_PLACES * 4]:
-            if len(places) >= NAME_PLACES:
-                break
-            cx, cy = x + w / 2, y + h / 2
-            if not any(abs(cx - p[0]) < 0.3 * max(p[2], p[3]) and abs(cy - p[1]) < 0.5 * p[3]
-                       and 0.7 < h / p[3] < 1.4 for p in places):
-                places.append((cx, cy, w, h))
-        for k in names.ids:
-            a = D.class_aspect(k)
-            for cx, cy, _, h in places:
-                for hh in (h * f for f in NAME_SCALES):
-                    for d in NAME_SHIFTS:
-                        windows.setdefault(k, []).append((cx - hh * a / 2 + d * hh * a, cy - hh / 2, hh * a, hh))
-                        wanted.setdefault(k, []).append(-1)
         arrays = {k: np.array(v, np.float64) for k, v in windows.items()}
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
         for k, score in names.scores(pyramid, arrays).items():
             ids = names.ids[k]
-            want = np.array(wanted[k])
             row = np.arange(len(score))
-            best = score.argmax(axis=1)
-            chosen = np.where(want >= 0, [names.position[m][1] if m >= 0 else 0 for m in want.tolist()], best)
+            chosen = np.array([names.position[m][1] for m in wanted[k]], dtype=np.int64)
             value = score[row, chosen]
             if score.shape[1] > 1:  # how far the chosen mark stands above every other mark of its class there
                 rest = score.copy()
