@@ -185,7 +185,7 @@ def exact_copy(index: DerivativeIndex) -> DerivativeIndex:
 
 
 DEFAULTS = {"configs": [f"{D.QUERY_DESCRIPTORS}/{D.NPROBE}/{D.STRONG_VOTES}/{D.MAX_WEAK}/{D.QUICK_CONSISTENT}/"
-                         f"{D.QUICK_FALLBACK}/{D.FIRST_PROBES}/{D.FIRST_VOTES}"],
+                         f"{D.QUICK_FALLBACK}/{D.FIRST_PROBES}/{D.FIRST_VOTES}/{int(D.VERIFY_ONCE)}/{D.FIRST_TOP_NPROBE}"],
             "also": [], "real_windows": 100_000, "unrelated": str(ROOT.parent / "shared" / "data" / "faces"),
             "unrelated_queries": 100, "exact_descriptors": 500, "exact_checks": 10, "exact_checks_below": 500_000}
 
@@ -260,11 +260,15 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
 
 
 def apply_config(index: DerivativeIndex, config: str) -> None:
-    """``QUERY_DESCRIPTORS/NPROBE/STRONG_VOTES/MAX_WEAK[/QUICK_CONSISTENT[/QUICK_FALLBACK[/FIRST_PROBES/FIRST_VOTES]]]``,
+    """``QUERY_DESCRIPTORS/NPROBE/STRONG_VOTES/MAX_WEAK[/QUICK_CONSISTENT[/QUICK_FALLBACK[/FIRST_PROBES/FIRST_VOTES[/VERIFY_ONCE[/FIRST_TOP_NPROBE]]]]]``,
     e.g. ``500/4/0/8`` (every candidate verified) or ``500/4/12/8/3/1`` (weak candidates verified when 3 of
     their votes line up, and the best one that does not while nothing has verified); without the last
     two, the lists are searched in one stage (FIRST_PROBES = NPROBE), as before the staged search;
-    ``.../1/2``: the nearest list first, the other three only when a photo has 2 votes by then."""
+    ``.../1/2``: the nearest list first, the other three only when a photo has 2 votes by then;
+    ``.../1/3/1``: each distinct signature verified once per check (without the field: every candidate
+    verified, as before; the windows here all carry their photo's signature, so this matters);
+    ``.../1/3/1/1``: with two-level centres, the first stage's nearest list found through one of the
+    centres' lists (without the field: TOP_NPROBE, as before)."""
     values = [int(v) for v in config.split("/")]
     q, nprobe, strong, weak = values[:4]
     D.QUERY_DESCRIPTORS, D.STRONG_VOTES, D.MAX_WEAK = q, strong, weak
@@ -272,6 +276,8 @@ def apply_config(index: DerivativeIndex, config: str) -> None:
     D.QUICK_FALLBACK = values[5] if len(values) > 5 else 1
     D.FIRST_PROBES = values[6] if len(values) > 6 else nprobe
     D.FIRST_VOTES = values[7] if len(values) > 7 else 0
+    D.VERIFY_ONCE = bool(values[8]) if len(values) > 8 else False
+    D.FIRST_TOP_NPROBE = values[9] if len(values) > 9 else D.TOP_NPROBE
     if index._ivf:
         index._faiss.nprobe = nprobe
 

@@ -29,6 +29,8 @@ index sample (about 2.6 KB per photo by the index's own accounting).
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import os
 import threading
@@ -84,8 +86,19 @@ TOP_NPROBE = 4
 # 1M one of the 120 had 2 and was lost (scale run E). 2 stops almost no unrelated upload.
 FIRST_PROBES = 1
 FIRST_VOTES = 3
+# With two-level centres, the first stage's nearest list is found through FIRST_TOP_NPROBE of the
+# centres' own lists (TOP_NPROBE: the same centres as the full search); the second stage searches
+# the centres again at TOP_NPROBE and scans the lists of that search the first stage has not, dropping
+# the first stage's hits from a list outside them, so its votes are still those of one search.
+FIRST_TOP_NPROBE = TOP_NPROBE
 NPROBE = 4
 REBUILD_GROWTH = 2  # the inverted file is rebuilt with more lists once it holds this many times what it was built for
+# A check verifies each distinct signature once per orientation: candidates whose stored signatures are
+# identical (one photo registered more than once: a signature is computed from the pixels alone) get
+# the verdict of the first, copied. The output is the same as verifying each (verify is deterministic);
+# only repeated work is saved. The scale run's windows all carry their photo's signature, so there it
+# saves most of the repeated verifications (docs/benchmarks.md gives both figures).
+VERIFY_ONCE = True
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -329,15 +342,39 @@ class DerivativeIndex(SignalIndex):
         runs, the result is that of one search over all NPROBE lists (the two stages' nearest merged)."""
         ivf = self._faiss
         nprobe = ivf.nprobe
-        centre_d, centre_i = self._quantizer.search(queries, nprobe)
+        quantizer = self._quantizer
+        cheap = (isinstance(quantizer, faiss.IndexBinaryIVF) and FIRST_TOP_NPROBE < quantizer.nprobe
+                 and FIRST_PROBES == 1 < nprobe)
+        if cheap:  # the nearest centre through fewer of the centres' lists
+            top_nprobe = quantizer.nprobe
+            quantizer.nprobe = FIRST_TOP_NPROBE
+            try:
+                first_d, first_i = quantizer.search(queries, 1)
+            finally:
+                quantizer.nprobe = top_nprobe
+        else:
+            centre_d, centre_i = quantizer.search(queries, nprobe)
+            first_d, first_i = centre_d[:, :FIRST_PROBES], centre_i[:, :FIRST_PROBES]
         try:
             ivf.nprobe = FIRST_PROBES
-            near_d, near_i = ivf.search_preassigned(queries, 2, centre_i[:, :FIRST_PROBES], centre_d[:, :FIRST_PROBES])
+            near_d, near_i = ivf.search_preassigned(queries, 2, np.ascontiguousarray(first_i),
+                                                    np.ascontiguousarray(first_d))
             hit, keys = _votes(near_d, near_i, mirrored)
             if not len(keys[hit]) or np.unique(keys[hit], return_counts=True)[1].max() < FIRST_VOTES:
                 return None
-            ivf.nprobe = nprobe - FIRST_PROBES
-            far_d, far_i = ivf.search_preassigned(queries, 2, centre_i[:, FIRST_PROBES:], centre_d[:, FIRST_PROBES:])
+            if cheap:
+                centre_d, centre_i = quantizer.search(queries, nprobe)
+                scanned = centre_i == first_i  # (n, nprobe): the list the first stage scanned
+                outside = ~scanned.any(axis=1)  # it is not one of the full search's: its hits do not count
+                near_d, near_i = near_d.copy(), near_i.copy()
+                near_d[outside], near_i[outside] = np.iinfo(near_d.dtype).max, -1
+                rest_i = np.where(scanned, -1, centre_i)  # faiss skips a list numbered -1
+                ivf.nprobe = nprobe
+                far_d, far_i = ivf.search_preassigned(queries, 2, np.ascontiguousarray(rest_i),
+                                                      np.ascontiguousarray(centre_d))
+            else:
+                ivf.nprobe = nprobe - FIRST_PROBES
+                far_d, far_i = ivf.search_preassigned(queries, 2, centre_i[:, FIRST_PROBES:], centre_d[:, FIRST_PROBES:])
         finally:
             ivf.nprobe = nprobe
         d, i = np.concatenate([near_d, far_d], axis=1), np.concatenate([near_i, far_i], axis=1)
@@ -349,6 +386,19 @@ class DerivativeIndex(SignalIndex):
         """Verified re-shares and derivatives among the best candidates, highest score first."""
         found = self.candidates(upload, allowed, limit)
         signatures = self._signatures([c.id for c in found])
+        done: dict[tuple[bytes, bool], tuple[F.PhotoFeatures, Verdict]] = {}
+
+        def verified(reg: F.PhotoFeatures, mirrored: bool) -> Verdict:
+            if not VERIFY_ONCE:
+                return verify(reg, upload, mirrored=mirrored)
+            key = (_digest(reg), mirrored)
+            seen = done.get(key)
+            if seen is not None and _same(seen[0], reg):
+                return copy.deepcopy(seen[1])
+            verdict = verify(reg, upload, mirrored=mirrored)
+            done[key] = (reg, verdict)
+            return copy.deepcopy(verdict) if seen is None else verdict
+
         hits = []
         confirmed = 0  # votes of the best candidate that verified
         weak = 0  # candidates under STRONG_VOTES verified so far
@@ -365,9 +415,9 @@ class DerivativeIndex(SignalIndex):
                         continue
                     unchecked += 1
                 weak += 1
-            verdict = verify(reg, upload, mirrored=c.mirrored)
+            verdict = verified(reg, c.mirrored)
             if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
-                verdict = verify(reg, upload, mirrored=not c.mirrored)  # symmetric scenes vote both ways
+                verdict = verified(reg, not c.mirrored)  # symmetric scenes vote both ways
             if verdict.outcome is not Outcome.NONE:
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
                 confirmed = max(confirmed, c.votes)
@@ -401,6 +451,24 @@ class DerivativeIndex(SignalIndex):
         """Signatures are not matched against signatures: a check needs the uploaded photo itself."""
         raise InvalidRequest("derivative signatures cannot be matched as strings; check the photo itself "
                              "(POST /v1/match/media or `ncii-shield check FILE`)")
+
+
+def _digest(f: F.PhotoFeatures) -> bytes:
+    """A digest of a signature's content (what :func:`verify` reads), to find identical signatures."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.array([f.width, f.height, f.frame_w, f.frame_h], np.int64).tobytes())
+    for a in (f.points, f.descriptors, f.cells.mean, f.cells.std, f.cells.cb, f.cells.cr, f.cells.pattern):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.digest()
+
+
+def _same(a: F.PhotoFeatures, b: F.PhotoFeatures) -> bool:
+    """Whether two signatures are identical (the digest's match confirmed field by field)."""
+    return (a is b) or ((a.width, a.height, a.frame_w, a.frame_h) == (b.width, b.height, b.frame_w, b.frame_h)
+                         and all(np.array_equal(x, y) for x, y in (
+                             (a.points, b.points), (a.descriptors, b.descriptors), (a.cells.mean, b.cells.mean),
+                             (a.cells.std, b.cells.std), (a.cells.cb, b.cells.cb), (a.cells.cr, b.cells.cr),
+                             (a.cells.pattern, b.cells.pattern))))
 
 
 def _votes(distances: np.ndarray, labels: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

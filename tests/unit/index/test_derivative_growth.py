@@ -90,11 +90,15 @@ def test_one_detection_serves_both_orientations():
     assert (mdesc[matched] == flipped[1][gap.argmin(axis=1)[matched]]).all(axis=1).mean() > 0.95
 
 
-@pytest.mark.parametrize("two_level", [False, True])
-def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_level):
+@pytest.mark.parametrize(("two_level", "first_top"), [(False, 0), (True, 0), (True, 1)])
+def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_level, first_top):
     """The lists searched in two stages: for an upload of a registered photo the second stage runs and
     every vote is the one a single search over all NPROBE lists casts; an upload of no registered photo
-    stops after each query descriptor's nearest list."""
+    stops after each query descriptor's nearest list. ``first_top``: the first stage's nearest list
+    found through that many of the centres' own lists (FIRST_TOP_NPROBE), the votes still those of one
+    search."""
+    if first_top:
+        monkeypatch.setattr(D, "FIRST_TOP_NPROBE", first_top)
     monkeypatch.setattr(D, "IVF_FROM", 2_000)
     monkeypatch.setattr(D, "LIST_SIZE", 8)
     monkeypatch.setattr(D, "MIN_LISTS", 16)
@@ -117,9 +121,12 @@ def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_le
         D.faiss.cvar.indexIVF_stats.reset()
         with index._lock:
             staged = index._staged(queries, mirrored)
-        lists = D.faiss.cvar.indexIVF_stats.nlist - (len(queries) * D.TOP_NPROBE if two_level else 0)  # less the centres' own
+        top = first_top or D.TOP_NPROBE
+        lists = D.faiss.cvar.indexIVF_stats.nlist - (len(queries) * top if two_level else 0)  # less the centres' own
         if upload is related:
-            assert staged is not None and lists == len(queries) * D.NPROBE
+            assert staged is not None
+            if not first_top:
+                assert lists == len(queries) * D.NPROBE
             hit, keys = D._votes(*staged, mirrored)
             np.testing.assert_array_equal(hit, one[0])
             np.testing.assert_array_equal(keys[hit], one[1][one[0]])

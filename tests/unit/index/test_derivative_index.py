@@ -112,3 +112,27 @@ def test_weak_candidates_whose_votes_do_not_line_up_are_not_verified(photos, mon
     monkeypatch.setattr(D, "STRONG_VOTES", 10_000)  # every candidate weak
     monkeypatch.setattr(D, "QUICK_FALLBACK", 0)
     assert [(h.id, h.verdict.outcome.value) for h in index.check(upload)] == [(5, "derivative")]
+
+
+@pytest.mark.parametrize("once", [True, False])
+def test_entries_with_identical_signatures_are_verified_once_with_the_same_verdict(photos, monkeypatch, once):
+    monkeypatch.setattr(D, "VERIFY_ONCE", once)
+    calls = []
+    real_verify = D.verify
+
+    def counted(reg, upload, *, mirrored=None):  # noqa: ANN001, ANN202
+        calls.append(mirrored)
+        return real_verify(reg, upload, mirrored=mirrored)
+
+    monkeypatch.setattr(D, "verify", counted)
+    # entry 50 is indexed by a crop's keypoints but stores photo 5's signature, as the scale run's windows do
+    # (two entries indexed by identical descriptors would fail each other's ratio test)
+    index = D.DerivativeIndex(lambda ids: {i: photos[5 if i == 50 else i] for i in ids})
+    crop = F.encode(F.photo_features(np.ascontiguousarray(scene(105)[40:-40, 60:-60])))
+    index.add_many([(v, i) for i, v in photos.items()] + [(crop, 50)])
+    upload = Upload.from_rgb(reshared("crop", edit("noise", scene(105), (200, 100, 300, 300))))
+    hits = {h.id: h for h in index.check(upload)}
+    assert set(hits) == {5, 50}
+    assert hits[5].verdict.to_json() == hits[50].verdict.to_json()
+    assert hits[5].verdict is not hits[50].verdict  # copies: a caller may annotate one
+    assert len(calls) == (1 if once else 2)
