@@ -92,7 +92,7 @@ def start_server(db_url: str, log_dir: Path, *, workers: int = 1, extra: tuple[s
         stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine: imports, index load, kernel warm-up
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log_path.read_text()}")

@@ -12,7 +12,8 @@ import pytest
 
 from ncii_shield.errors import InvalidRequest, MediaTooLarge, RefusedSource
 from ncii_shield.services.scanning.items import ErrorItem, SourceLimits, UrlItem
-from ncii_shield.services.scanning.sources import open_source, unsafe_name
+from ncii_shield.services.scanning.opening import open_source
+from ncii_shield.services.scanning.sources import unsafe_name
 from tests.scan_helpers import photo, photo_folder, warc_of, zip_of
 
 

@@ -34,8 +34,8 @@ from sqlalchemy import delete, func, select, update
 from ncii_shield.errors import InvalidRequest, NciiShieldError, NotFound
 from ncii_shield.services.keys import Principal
 from ncii_shield.services.scanning.items import SourceLimits
+from ncii_shield.services.scanning.opening import open_source
 from ncii_shield.services.scanning.scanner import ScanSettings, Scanner
-from ncii_shield.services.scanning.sources import open_source
 from ncii_shield.services.sealing import is_sealed, seal, unseal
 from ncii_shield.store.database import Database
 from ncii_shield.store.models import Bank, Monitor, MonitorItem, MonitorRun

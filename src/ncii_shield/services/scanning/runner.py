@@ -25,8 +25,9 @@ from pathlib import Path
 from ncii_shield.errors import Unavailable
 from ncii_shield.services.scanning.checkpoint import Checkpoint
 from ncii_shield.services.scanning.items import Item
+from ncii_shield.services.scanning.opening import open_source
 from ncii_shield.services.scanning.scanner import ScanSettings, Scanner
-from ncii_shield.services.scanning.sources import Shard, Source, open_source
+from ncii_shield.services.scanning.sources import Shard, Source
 
 _BATCH = 8  # items per task sent to a worker process
 _MAX_CRASHES_IN_A_ROW = 5
