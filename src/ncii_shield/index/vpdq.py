@@ -27,6 +27,7 @@ import numpy as np
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.bits import hexes_to_words
 from ncii_shield.index.multi_index import MultiIndexHammingIndex, warm_up
+from ncii_shield.signals.frames import MAX_CUT, MIN_CUT, crop_cell, crop_readings
 from ncii_shield.signals.video_match import DEFAULT_MIN_SECONDS, VideoMatch, align, decide
 from ncii_shield.signals.vpdq import (
     FRAME_DISTANCE_THRESHOLD, QUALITY_THRESHOLD, SECONDS_PER_HASH, VpdqFrame, shares_of_words, value_to_frames,
@@ -66,8 +67,6 @@ def _readings_to_look_up(extra: Sequence[VpdqFrame], offset: int, fps: float, bu
     that, with the ``offset`` reference frames, at most ``budget`` lookups are made. The crop readings
     (many places and scales; all sampled frames) share what the others leave, and at least
     :data:`CROP_LOOKUP_SHARE` of it, evenly thinned over frames and places."""
-    from ncii_shield.signals.frames import crop_cell
-
     if not extra:
         return []
     seen: dict[str, int] = {}
@@ -131,8 +130,6 @@ def _close_pairs(words: np.ndarray, usable: np.ndarray, video: _Video,
 def _crop_cells(names: list[str]) -> tuple[list[tuple[str, int]], np.ndarray]:
     """The crop readings' cells (place, scale in percent) among variant ``names``, and per name its
     cell's number (-1: not a crop reading)."""
-    from ncii_shield.signals.frames import crop_cell
-
     cells: list[tuple[str, int]] = []
     of = np.full(len(names), -1, dtype=np.int64)
     for i, name in enumerate(names):
@@ -185,8 +182,6 @@ def _fit_crop(luma: np.ndarray, banked: np.ndarray, cell: np.ndarray, mirrored: 
     reliable bits that differ from the nearest banked frame (at most :data:`CROP_FIT_CLIP` each: a
     copy of something else counts the same at every crop); first with the same cut both ways, coarse
     to fine, then each axis on its own (steps down to 0.5 %)."""
-    from ncii_shield.signals.frames import MAX_CUT, MIN_CUT, crop_readings
-
     def best(cells: np.ndarray) -> np.ndarray:
         words, masks = crop_readings(luma, cells, mirrored)
         score = np.zeros(len(cells))
@@ -241,9 +236,7 @@ class _Video:
 
 def _warm_up() -> None:
     """What the first :meth:`VpdqIndex.video_matches` would otherwise pay, paid where the index is
-    built or loaded: the compiled frame searches and the crop readings' module (imported on use)."""
-    import ncii_shield.signals.frames  # noqa: F401
-
+    built or loaded: the compiled frame searches."""
     warm_up()
 
 
