@@ -227,3 +227,92 @@ def test_a_wide_upload_where_nothing_is_found_is_checked_half_by_half(index, fak
     assert calls[0] == ((2400, 300), []), calls  # the whole upload: nothing
     assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)], calls
     assert inside(found[0].verdict.instance_box, (0 if fake_first else 1600, 0, 800, 300)) > 0.9, found[0].verdict.instance_box
+
+
+def test_a_grid_cell_is_cut_at_its_gutter_not_at_the_neighbours_edge():
+    """A 3 x 3 grid (gutter 10) whose middle row holds a full-height picture beside a wide one with
+    white below it: the edge of the full-height picture against the gutter is itself a sharp line
+    (picture to white along the whole row); the cut is made at the gutter, so the wide picture's
+    panel holds no strip of its neighbour (issue 20: a grid's fake was not found in its cell)."""
+    from ncii_shield.signals.derivative.features import to_frame
+    from ncii_shield.signals.derivative.panels import picture_panels
+
+    side, gutter = 400, 10
+    canvas = np.full((3 * side + 2 * gutter, 3 * side + 2 * gutter, 3), 255, np.uint8)
+    cells = {}
+    for k in range(9):
+        r, q = divmod(k, 3)
+        x, y = q * (side + gutter), r * (side + gutter)
+        h = 225 if k in (3, 5) else side  # two 16:9 pictures scaled to the cell's width, white below
+        picture = scene(31 + k) // 4 if k == 4 else scene(31 + k)  # a dark picture: its edge is a sharp line
+        canvas[y:y + h, x:x + side] = cv2.resize(picture, (side, h), interpolation=cv2.INTER_AREA)
+        cells[k] = (x, y, side, h)
+    frame = to_frame(jpeg_rgb(canvas, 85))
+    s = canvas.shape[1] / frame.grey.shape[1]
+    found = [[round(v * s) for v in b] for b in picture_panels(frame.grey, frame.cb, frame.cr)]
+    for k in (3, 5):
+        best = max(found, key=lambda f: inside(f, cells[k]))
+        assert inside(best, cells[k]) > 0.9, (k, best, found)  # the cell's panel is its picture, no sliver beside
+
+
+def test_a_wide_picture_of_the_cut_is_checked_half_by_half(index):
+    """A 2 x 2 collage whose top row (the photo and a fake made from it, scaled to the row's width, no
+    gutter) the cut leaves as one wide picture: each half of that picture is checked on its own and
+    the fake's half is flagged; the unedited copy stays a re-share."""
+    top = side_by_side(scene(1)[75:525], edit("noise", scene(1), BOX, seed=3)[75:525], gutter=0)  # 16:9 each
+    top = cv2.resize(top, (1120, 315), interpolation=cv2.INTER_AREA)
+    bottom = np.concatenate([cv2.resize(scene(s)[:, 100:700], (560, 560), interpolation=cv2.INTER_AREA)
+                             for s in (2, 41)], axis=1)  # another registered photo, and an unregistered one
+    rgb = jpeg_rgb(np.concatenate([top, bottom]), 85)
+    upload = Upload.from_rgb(rgb)
+    # as if the cut had missed the line between the top row's two pictures (as it does on dark photos)
+    s = upload.frame.grey.shape[1] / rgb.shape[1]
+    upload._pictures = ([(0, 0, round(1120 * s), round(315 * s)), (0, round(315 * s), round(560 * s), round(560 * s)),
+                         (round(560 * s), round(315 * s), round(560 * s), round(560 * s))], None)
+    seen = []
+
+    def search(u: Upload) -> list:
+        # a candidate search that finds photo 1 only near its own resolution (a real photo with little
+        # detail, compared at half its size in the wide picture's frame, is not found there); photo 2
+        # (bottom left) is found anywhere
+        seen.append((u.frame.width, u.frame.height))
+        return [(None, h) for h in index.check(u) if h.id == 2 or u.frame.width <= 640]
+
+    found = find_instances(rgb, upload, search)
+    flags = [i for i in found if i.verdict.outcome is Outcome.DERIVATIVE]
+    assert [i.id for i in flags] == [1], ([(i.id, i.verdict.outcome, i.verdict.instance_box) for i in found], seen)
+    assert inside(flags[0].verdict.instance_box, (560, 0, 560, 315)) > 0.9, flags[0].verdict.instance_box
+    reshares = [i for i in found if i.verdict.outcome is Outcome.RESHARE and i.id == 1]
+    assert len(reshares) == 1 and inside(reshares[0].verdict.instance_box, (0, 0, 560, 315)) > 0.9
+
+
+def test_a_fit_reaching_across_the_middle_into_the_other_picture_is_no_edit():
+    """Two copies side by side cut nowhere: a fit of the photo mostly in the right half whose outline
+    reaches into the left copy, where the 'edit' lies, is a re-share (that strip is the neighbouring
+    picture); an edit on the fit's own side stays a derivative."""
+    from ncii_shield.signals.derivative.instances import Instance, _across
+    from ncii_shield.signals.derivative.verify import Verdict
+
+    def inst(outline_x: float) -> Instance:
+        outline = [[outline_x, 175.0], [outline_x + 250, 175.0], [outline_x + 250, 350.0], [outline_x, 350.0]]
+        return Instance(1, None, 18, Verdict(Outcome.DERIVATIVE, 88.0, instance_box=[343, 0, 777, 560],
+                                             edited_outline=outline, reason="8% of the photo replaced"))
+
+    whole = [[0, 0, 1120, 560]]
+    assert _across(inst(342.0), whole).verdict.outcome is Outcome.RESHARE  # edit centred at x 467, left half
+    assert _across(inst(342.0), whole).verdict.edited_outline is None
+    assert _across(inst(700.0), whole).verdict.outcome is Outcome.DERIVATIVE  # edit in the fit's own half
+    assert _across(inst(342.0), []).verdict.outcome is Outcome.DERIVATIVE  # a region that was cut: no change
+    centred = Instance(1, None, 18, Verdict(Outcome.DERIVATIVE, 88.0, instance_box=[0, 0, 1120, 560],
+                                            edited_outline=[[100, 100], [300, 100], [300, 300], [100, 300]]))
+    assert _across(centred, whole).verdict.outcome is Outcome.DERIVATIVE  # one wide picture: its edit stays
+
+
+@pytest.mark.parametrize("gutter", [0, 4])
+def test_two_copies_cropped_to_fill_square_cells_are_a_reshare_only(index, gutter):
+    cell = cv2.resize(scene(1)[:, 100:700], (560, 560), interpolation=cv2.INTER_AREA)
+    rgb = np.full((560, 1120 + gutter, 3), 255, np.uint8)
+    rgb[:, :560], rgb[:, 560 + gutter:] = cell, cell
+    found = check(index, jpeg_rgb(rgb, 85))
+    assert found and {i.verdict.outcome for i in found} == {Outcome.RESHARE}, \
+        [(i.id, i.verdict.outcome, i.verdict.instance_box, i.verdict.reason) for i in found]

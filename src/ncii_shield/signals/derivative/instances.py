@@ -49,6 +49,9 @@ SAME_BOX = 0.8  # IoU with a picture already checked on its own above which a bo
 REST_SHARE = 0.25  # the part of the upload beside an instance is checked on its own when this share of it
 REST_SIDE = 0.35  # ... and at least this share of the upload's side across
 HALF_BOX = 0.7  # a box at most this share of the upload's side, in one half of it: the other half is checked
+TAKEN = 0.8  # a part of the upload this much inside an instance's box (or a part checked already) is not checked
+ONE_SIDE = 0.6  # a fit with this share of its width in one half of a region cut nowhere belongs to that half
+MAX_PICTURE_HALVES = 4  # halves of wide pictures of a composite checked on their own
 WIDE = 1.9  # an upload this many times wider than high (or higher than wide), cut nowhere and where the whole
 # pass found nothing, is checked half by half: two pictures side by side, each compared at under a third of
 # the frame in the whole pass (too small for the candidate search's coarse keypoints)
@@ -79,15 +82,40 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
     height, width = rgb.shape[:2]
     found = _collect(search(upload), 0, 0, upload.scale)
     pictures = upload.panels[:MAX_PANEL_CHECKS] if len(upload.panels) >= 2 else []
+    composite = bool(pictures)
     if not pictures and upload.picture:
         pictures = [upload.picture]
     checked = []
+    uncut = [[0, 0, width, height]] if not pictures and _wide([0, 0, width, height]) else []
+    halves = 0
     for box in pictures:
         px = upload.to_pixels(box)
         part = _part(rgb, px, panels=False)
-        if part is not None:
-            found += _collect(search(part), px[0], px[1], part.scale)
-            checked.append(px)
+        if part is None:
+            continue
+        got = _collect(search(part), px[0], px[1], part.scale)
+        found += got
+        checked.append(px)
+        if not composite or not _wide(px) or not found or any(
+                _inside(px, i.verdict.instance_box) >= TAKEN for i, _ in found):
+            continue
+        # a picture of the cut that is itself two pictures side by side, cut along no visible line (a
+        # collage's row of two photos scaled to its width, no gutter): each half on its own, unless an
+        # instance found in the picture lies there already. Not for one picture in a frame (a photo
+        # between a screenshot's bars), nor for a part of a photo that a cut took off it (a strip below
+        # a horizon: the whole pass's instance covers it), nor when nothing of any registered photo
+        # was found in the upload so far (an upload related to no registered photo, the common case,
+        # pays no extra searches)
+        uncut.append(px)
+        for half in _halves_of(px):
+            if halves >= MAX_PICTURE_HALVES or any(_overlap(half, i.verdict.instance_box) >= SAME_INSTANCE
+                                                   for i, _ in got):
+                continue
+            halves += 1
+            part = _part(rgb, half, panels=True)
+            if part is not None:
+                found += _collect(search(part), half[0], half[1], part.scale)
+                checked.append(half)
     rechecks = [(inst, scale) for inst, scale in found if inst.verdict.outcome is Outcome.RESHARE]
     rechecks.sort(key=lambda p: -_gain(p[0].verdict.instance_box, p[1], width, height))
     done = 0
@@ -102,22 +130,77 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         checked.append(box)
         if part is not None:
             found += _collect(search(part), box[0], box[1], part.scale)
-    if not pictures and not found and max(width, height) >= WIDE * min(width, height):
-        left, right, top, bottom = _halves(width, height)
-        for box in ((left, right) if width >= height else (top, bottom)):  # across the longer side
+    if not pictures and not found and uncut:
+        for box in _halves_of(uncut[0]):  # across the longer side
             part = _part(rgb, box, panels=True)
             if part is not None:
                 found += _collect(search(part), box[0], box[1], part.scale)
     elif not pictures:  # the part beside an instance: the other picture of a collage cut along no visible line
-        for box in _rests([i.verdict.instance_box for i, s in found if s == upload.scale], width, height):
-            taken = checked + [i.verdict.instance_box for i, _ in found]
-            if any(_overlap(box, c) >= SAME_INSTANCE for c in taken):
-                continue  # already seen on its own, or an instance lies there already
+        halves_first, others = [], []
+        for inst, s in found:
+            if s == upload.scale:
+                near, far = _rests([inst.verdict.instance_box], width, height)
+                halves_first += [(b, inst.id) for b in near]
+                others += [(b, inst.id) for b in far]
+        others.sort(key=lambda p: -p[0][2] * p[0][3])
+        for box, photo in halves_first + others:
+            if any(_inside(box, c) >= TAKEN for c in checked + [i.verdict.instance_box for i, _ in found]):
+                continue  # already seen on its own, or an instance fills it already
+            if any(i.id == photo and _overlap(box, i.verdict.instance_box) >= SAME_INSTANCE for i, _ in found):
+                continue  # an instance of the same photo lies there already
+            # (a smaller instance of another photo there, e.g. the patch source of a fake in that half, or
+            # a smaller part checked on its own, leaves room for the other picture: checked)
             part = _part(rgb, box, panels=True)
             if part is not None:
                 found += _collect(search(part), box[0], box[1], part.scale)
             break  # one at most
-    return _merge([inst for inst, _ in found])
+    return _merge([_across(inst, uncut) for inst, _ in found])
+
+
+def _wide(box: list[int]) -> bool:
+    """Whether a box is at least :data:`WIDE` times wider than high (or higher than wide)."""
+    return max(box[2], box[3]) >= WIDE * max(1, min(box[2], box[3]))
+
+
+def _halves_of(box: list[int]) -> tuple[list[int], list[int]]:
+    """A box's two halves across its longer side."""
+    x, y, w, h = box
+    if w >= h:
+        return [x, y, w // 2, h], [x + w // 2, y, w - w // 2, h]
+    return [x, y, w, h // 2], [x, y + h // 2, w, h - h // 2]
+
+
+def _across(inst: Instance, uncut: list[list[int]]) -> Instance:
+    """``inst``, a re-share when it is a derivative whose fit lies mostly in one half of a wide region
+    cut nowhere (two pictures side by side along no visible line: the whole upload, or a picture of
+    the cut) and whose edit lies in the other half: the registered photo's outline, wider than the
+    picture it was fitted to, reached across into the neighbouring picture, and what differs there is
+    that picture (two copies of a photo cropped to fill square cells: the strip of the other copy shows
+    another part of the photo), not an edit of this one."""
+    v = inst.verdict
+    if v.outcome is not Outcome.DERIVATIVE or not v.instance_box or not v.edited_outline:
+        return inst
+    for region in uncut:
+        if _inside(v.instance_box, region) < TAKEN:
+            continue
+        axis = 0 if region[2] >= region[3] else 1
+        mid = region[axis] + region[axis + 2] / 2
+        lo, hi = v.instance_box[axis], v.instance_box[axis] + v.instance_box[axis + 2]
+        if not lo < mid < hi or max(mid - lo, hi - mid) < ONE_SIDE * (hi - lo):
+            continue
+        edit = float(np.mean([p[axis] for p in v.edited_outline]))
+        if (edit - mid) * ((lo + hi) / 2 - mid) < 0:
+            return replace(inst, verdict=replace(
+                v, outcome=Outcome.RESHARE, edited_region=None, edited_share=0.0, edited_outline=None,
+                reason=f"same photo; the differences ({v.reason}) lie in the picture beside it"))
+    return inst
+
+
+def _inside(a: list[int] | None, b: list[int] | None) -> float:
+    """The share of box ``a`` inside box ``b``."""
+    if not a or not b:
+        return 0.0
+    return _inter(a, b) / max(1, a[2] * a[3])
 
 
 def _part(rgb: np.ndarray, box: list[int], *, panels: bool) -> Upload | None:
@@ -145,11 +228,11 @@ def _gain(box: list[int] | None, scale: float, width: int, height: int) -> float
     return own / min(1.0, scale)
 
 
-def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[int]]:
-    """The parts of the upload beside an instance's box: first the other half of the upload when the
-    box lies in one half (a two-picture collage: a photo cropped to fill its half reaches past it, so
-    its box does), then what lies beside the box across the whole upload (left, right, above,
-    below); each large enough to hold a picture, largest first."""
+def _rests(boxes: list[list[int] | None], width: int, height: int) -> tuple[list[list[int]], list[list[int]]]:
+    """The parts of the upload beside an instance's box: the other half of the upload when the box lies
+    in one half (a two-picture collage: a photo cropped to fill its half reaches past it, so its box
+    does), and what lies beside the box across the whole upload (left, right, above, below), each
+    large enough to hold a picture, largest first."""
     halves, out = [], []
     for box in boxes:
         box = _clip(box, width, height)
@@ -168,7 +251,7 @@ def _rests(boxes: list[list[int] | None], width: int, height: int) -> list[list[
             if rest[2] * rest[3] >= REST_SHARE * width * height and across >= REST_SIDE:
                 out.append(rest)
     out.sort(key=lambda b: -b[2] * b[3])
-    return halves + out
+    return halves, out
 
 
 def _halves(width: int, height: int) -> tuple[list[int], list[int], list[int], list[int]]:

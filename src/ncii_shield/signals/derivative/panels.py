@@ -35,6 +35,7 @@ SEAM_PARTS = 8  # the line in parts: all but one must show the seam
 SEAM_CONTRAST = 2.5  # times the share of the lines 3-6 pixels away
 MIN_TEXTURE = 0.15  # share of 8 x 8 blocks with a grey spread >= 6 that both sides of a cut need
 PICTURE_AREA = 0.04  # of the frame: smaller panels hold no picture worth checking (3 x 3 grid of 16:9: 0.06)
+GUTTER_STRENGTH = 3.0  # a gutter's rank among cuts: above every seam (1 + share, at most 2)
 PICTURE_SIDE = 0.15  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
 _BLOCK = 8
 
@@ -174,7 +175,11 @@ def _gutters(uniform: np.ndarray, least: int) -> list[tuple[int, int, float]]:
         while j < n and uniform[j]:
             j += 1
         if i >= least and n - j >= least and j - i <= max(2, MAX_GUTTER * n):
-            out.append((i, j, 2.0))  # a gutter is surer than any seam
+            out.append((i, j, GUTTER_STRENGTH))
+            # surer than any seam: a seam's strength is 1 + its share (at most 2), and the edge of a
+            # gutter is itself a seam (picture to plain colour) that, at the same strength, was preferred
+            # when nearer the middle, cutting a sliver of the picture beside the gutter into the next
+            # panel (a 3 x 3 grid: the fake's cell kept its white margin below it and the neighbour's edge)
         i = j
     return out
 
