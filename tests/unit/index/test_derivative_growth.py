@@ -97,8 +97,7 @@ def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_le
     stops after each query descriptor's nearest list. ``first_top``: the first stage's nearest list
     found through that many of the centres' own lists (FIRST_TOP_NPROBE), the votes still those of one
     search."""
-    if first_top:
-        monkeypatch.setattr(D, "FIRST_TOP_NPROBE", first_top)
+    monkeypatch.setattr(D, "FIRST_TOP_NPROBE", first_top or D.TOP_NPROBE)
     monkeypatch.setattr(D, "IVF_FROM", 2_000)
     monkeypatch.setattr(D, "LIST_SIZE", 8)
     monkeypatch.setattr(D, "MIN_LISTS", 16)
