@@ -96,13 +96,14 @@ FIRST_VOTES = 3
 FIRST_TOP_NPROBE = 1
 NPROBE = 4
 REBUILD_GROWTH = 2  # the inverted file is rebuilt with more lists once it holds this many times what it was built for
-# A check verifies each distinct signature once per orientation: candidates whose stored signatures are
-# identical (one photo registered more than once: a signature is computed from the pixels alone) get
-# the verdict of the first, copied. The output is the same as verifying each (verify is deterministic);
-# only repeated work is saved. The scale run's windows all carry their photo's signature, so there it
-# saves most of the repeated verifications: run F at 1,000,129 photos, verification 47.6 -> 21.6 ms of
-# CPU at the median, check 90 -> 63 ms, the same verdicts (docs/benchmarks.md gives both figures).
-VERIFY_ONCE = True
+# VERIFY_ONCE: a check verifies each distinct signature once per orientation: candidates whose stored
+# signatures are identical get a copy of the first one's verdict. The output is the same as verifying
+# each (verify is deterministic); only repeated work is saved. Off by default: it saves work only where
+# entries share a signature, which the scale run's windows do (each carries its photo's signature: run F
+# at 1,000,129 photos, verification 47.6 -> 21.6 ms of CPU at the median, check 90 -> 63 ms, the same
+# verdicts) but a registry rarely does (a photo registered twice under two ids is indexed by identical
+# descriptors, which fail each other's ratio test and cast no votes), so it would flatter the scale run.
+VERIFY_ONCE = False
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
