@@ -46,7 +46,14 @@ PARTS = 4
 ORIENT_SIGMA = 0.8  # smoothing of the orientation field, pixels at the check's scale
 ORIENT_FLOOR = 12.0  # gradient strength (Sobel units) every window is taken to have at least
 SUPPORT_SHARE = 0.2  # the mark's edges: its field at least this share of its 95th-percentile strength
-THRESHOLD = 0.75  # weakest part correlation for a mark to be reported (benchmark negatives: at most 0.67)
+LOCAL_BACKGROUND = True
+PHOTO_BACKGROUND = True
+BACKGROUND_SIGMA = 0.25
+COLOUR_SIGMA = 0.25
+COLOUR_MIN = 0.3
+COLOUR_CHANNELS = True
+CHANNEL_SHARE = 0.2
+THRESHOLD = 0.6  # weakest part correlation for a mark to be reported, with COLOUR_MIN
 
 cv2.setNumThreads(1)
 
@@ -93,17 +100,19 @@ class Prepared:
     def of(cls, template: MarkTemplate) -> Prepared:
         return cls(template)
 
-    def drawn(self, size: tuple[int, int]) -> np.ndarray:
-        """The mark at ``size`` (w, h) over mid-grey at full opacity, float32 (h, w, 3)."""
+    def drawn(self, size: tuple[int, int], background=(128.0, 128.0, 128.0)) -> np.ndarray:
+        """The mark at ``size`` (w, h) over a plain ``background`` colour at full opacity, float32 (h, w, 3)."""
         a = cv2.resize(self.template.alpha.astype(np.float32) * np.float32(1 / 255), size,
                        interpolation=cv2.INTER_AREA)[:, :, None]
         c = cv2.resize(self.template.colour.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-        return a * c + (1 - a) * np.float32(128.0)
+        return a * c + (1 - a) * np.asarray(background, np.float32)
 
-    def field(self, size: tuple[int, int]) -> np.ndarray:
-        """The mark's orientation field at ``size`` (w, h), its edges with a plain surround included."""
+    def field(self, size: tuple[int, int], background=(128.0, 128.0, 128.0)) -> np.ndarray:
+        """The mark's orientation field at ``size`` (w, h) over ``background``, its edges with a plain
+        surround included."""
         tw, th = size
-        drawn = cv2.copyMakeBorder(self.drawn(size), 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+        bg = tuple(float(v) for v in background)
+        drawn = cv2.copyMakeBorder(self.drawn(size, bg), 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=bg)
         return np.ascontiguousarray(orientation_field(drawn)[2:2 + th, 2:2 + tw])
 
 
@@ -140,6 +149,19 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     weakest correlation among the mark's parts (:data:`PARTS` along its longer side, or 2 x 2 for a
     squarish mark) at the best place. Other text in the same font shares letters with the mark, but
     not all of them in the same places."""
+    measured = measure(prepared, frame, box)
+    if measured is None:
+        return None
+    shape, colour, found = measured
+    # both must clear their thresholds: the colour's margin is put on the shape's scale
+    return min(shape, THRESHOLD + colour - COLOUR_MIN), found
+
+
+def measure(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
+            ) -> tuple[float, float, tuple[int, int, int, int]] | None:
+    """What :func:`verify` decides on: ``(shape, colour, box)``, the weakest part's orientation
+    correlation, the colour agreement (1.0 where it was not measured) and the place; None when the
+    place lies outside the frame."""
     x, y, w, h = box
     if w < 4 or h < 4:
         return None
@@ -147,11 +169,67 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     if wide is None:
         return None
     if wide[0] < WIDE_MIN:
-        return wide[0], wide[1]
+        return wide[0], 1.0, wide[1]
     found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05)
     if found is None:
         return None
-    return _part_score(found[2], found[3]), found[1]
+    if PHOTO_BACKGROUND:
+        over = _over_photo(prepared, frame, found[1], found[3].shape[1::-1])
+        if over is not None:
+            return _part_score(found[2], over[0]), over[1], found[1]
+    return _part_score(found[2], found[3]), 1.0, found[1]
+
+
+def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int],
+                size: tuple[int, int]) -> tuple[np.ndarray, float] | None:
+    """The mark at ``box`` against the upload's own colours there, at the check's ``size`` (w, h):
+    the mark's orientation field drawn over the photo's smooth colours (estimated from the upload
+    where the mark does not cover it), so that a part of a mark on a background of its own colour
+    (a white letter on a white sky) has no edges to look for; and the colour agreement, the
+    correlation of the upload's fine detail with what the mark would add to that photo,
+    ``alpha * (colour - photo)``, over the colour channels (a blended mark shifts the photo towards
+    its own colours, by its opacity; another word or shape with edges in the same places does not
+    change the photo by the mark's colours)."""
+    x, y, w, h = box
+    tw, th = size
+    fh, fw = frame.rgb.shape[:2]
+    fx, fy = w / tw, h / th
+    pad = 2
+    x0, y0 = int(round(x - pad * fx)), int(round(y - pad * fy))
+    x1, y1 = int(round(x + w + pad * fx)), int(round(y + h + pad * fy))
+    if x1 - x0 < 2 or y1 - y0 < 2 or x1 <= 0 or y1 <= 0 or x0 >= fw or y0 >= fh:
+        return None
+    cut = frame.rgb[max(0, y0):min(fh, y1), max(0, x0):min(fw, x1)]
+    if x0 < 0 or y0 < 0 or x1 > fw or y1 > fh:  # a mark at the frame's edge: the edge's colours carried on
+        cut = cv2.copyMakeBorder(cut, max(0, -y0), max(0, y1 - fh), max(0, -x0), max(0, x1 - fw), cv2.BORDER_REPLICATE)
+    u = cv2.resize(cut, (tw + 2 * pad, th + 2 * pad), interpolation=cv2.INTER_AREA).astype(np.float32)
+    a = cv2.resize(prepared.template.alpha.astype(np.float32) * np.float32(1 / 255), (tw, th),
+                   interpolation=cv2.INTER_AREA)
+    c = cv2.resize(prepared.template.colour.astype(np.float32), (tw, th), interpolation=cv2.INTER_AREA)
+    a = cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)[:, :, None]
+    c = cv2.copyMakeBorder(c, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    sigma = max(2.0, BACKGROUND_SIGMA * min(tw, th))
+    free = 1.0 - a
+    wsum = cv2.GaussianBlur(free, (0, 0), sigma)[:, :, None]
+    bg = cv2.GaussianBlur(u * free, (0, 0), sigma) / np.maximum(wsum, 1e-3)
+    share = np.clip(wsum / 0.2, 0.0, 1.0)
+    bg = share * bg + (1 - share) * np.median(u.reshape(-1, 3), axis=0).astype(np.float32)
+    t = np.ascontiguousarray(orientation_field(a * c + free * bg)[pad:pad + th, pad:pad + tw])
+    change = (a * (c - bg))[pad:pad + th, pad:pad + tw]
+    seen = u[pad:pad + th, pad:pad + tw]
+    detail = max(1.5, COLOUR_SIGMA * min(tw, th))
+    change = change - cv2.GaussianBlur(change, (0, 0), detail)
+    seen = seen - cv2.GaussianBlur(seen, (0, 0), detail)
+    den = float(np.sqrt(float((change * change).sum()) * float((seen * seen).sum())))
+    colour = float((change * seen).sum()) / den if den > 1e-6 else 0.0
+    if COLOUR_CHANNELS:  # each channel the mark changes must agree on its own (a yellow word is not a white one)
+        ce = (change * change).sum(axis=(0, 1))
+        se = (seen * seen).sum(axis=(0, 1))
+        cs = (change * seen).sum(axis=(0, 1))
+        for k in range(3):
+            if ce[k] >= CHANNEL_SHARE * ce.max():
+                colour = min(colour, float(cs[k] / np.sqrt(ce[k] * se[k])) if se[k] > 1e-6 else 0.0)
+    return t, colour
 
 
 def _factor(w: float, h: float, side: tuple[int, int]) -> float:
@@ -190,13 +268,14 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
     crop = _field_crop(frame, (x0, y0, x1, y1), factor)
+    bg = _background(frame, (x0, y0, x1, y1)) if LOCAL_BACKGROUND else (128.0, 128.0, 128.0)
     energy = np.ascontiguousarray((crop * crop).sum(axis=2))
     best: tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None
     for m in scales:
         tw, th = round(w * factor * m), round(h * factor * m)
         if min(tw, th) < 3 or tw > crop.shape[1] or th > crop.shape[0]:
             continue
-        t = prepared.field((tw, th))
+        t = prepared.field((tw, th), bg)
         et = float((t * t).sum())
         if et < 1e-3:
             continue
@@ -209,6 +288,14 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
             best = (float(score), (int(round(x0 + px / factor)), int(round(y0 + py / factor)),
                                    int(round(tw / factor)), int(round(th / factor))), crop[py:py + th, px:px + tw], t)
     return best
+
+
+def _background(frame: UploadFrame, region: tuple[int, int, int, int]) -> tuple[float, float, float]:
+    """The upload's typical colour around a candidate (per channel median of a sparse grid)."""
+    x0, y0, x1, y1 = region
+    step = max(1, int(max(x1 - x0, y1 - y0) // 48))
+    cut = frame.rgb[y0:y1:step, x0:x1:step].reshape(-1, 3)
+    return tuple(float(v) for v in np.median(cut, axis=0))
 
 
 def _score(a: np.ndarray, t: np.ndarray, support: np.ndarray) -> float:
