@@ -14,6 +14,9 @@
    structure moved further than re-encoding and resizing move it. A band of differing lines along
    one side of the covered part that ends along a straight line is the next picture of a collage
    (a photo cropped to fill its cell reaches past it), not an edit: it is set aside as if cropped.
+   A picture of a composite that the photo's outline reaches into stays part of the instance when
+   the outline runs along a visible edge of the upload there (:func:`_ends_at_edge`: most of the
+   photo replaced by a picture that ends where the photo ends, then screenshotted).
 3. **Decide.** Plain cells lying between smoothed ones (a blur or inpainting shows only where the
    photo had structure) join the differing cells; these are cleaned with a 3 x 3 opening, so thin
    bands (a line of overlaid text, a watermark, a UI bar) cannot make an edit. The largest
@@ -27,7 +30,10 @@
    they count neither as scattered differences nor in the fine-structure comparison. Brightness,
    colour and contrast offsets are those of the cells holding inliers, or none, whichever leaves
    more cells unchanged (an edit that keeps the structure, a region regenerated from itself, keeps
-   matching keypoints too, so inlier cells are not always unedited).
+   matching keypoints too, so inlier cells are not always unedited). What this calls a re-share is
+   looked at once more for a block recoloured in place (:func:`_recoloured`: the cells' colours held
+   to a third of the tolerances, a sharp edge, and the block's colours left unchanged elsewhere, so
+   that a filter over the whole photo is not taken for one).
 """
 
 from __future__ import annotations
@@ -73,9 +79,22 @@ BEYOND_INSIDE = 0.3  # ... when under this share of the next line inwards differ
 BAND_WIDTH = 2  # cells: differences this thin and ...
 BAND_LENGTH = 5  # ... this long are an overlay (text, a bar), not scattered differences
 WIDE_BAND = (3, 9)  # cells: ... and so are differences this thick and this long (a caption's line of large letters)
+RECOLOUR = 0.3  # share of the brightness / chroma tolerances a recoloured block's cells must move by ...
+RECOLOUR_SCATTER = 0.03  # ... with at most this share of the other visible cells moving as much
+RECOLOUR_MAX = 0.7  # ... as one block of at most this share of the visible cells
+RECOLOUR_EDGE = (0.4, 0.12)  # ... whose edge cells move by at least the first, the cells around it by at most the second (medians)
+RECOLOUR_TWIN = 0.5  # cells whose original colours are this close (share of the tolerances) are twins ...
+RECOLOUR_TWINNED = 0.5  # ... at least this share of the block's cells must have a twin outside it (else a filter cannot be ruled out)
+RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a twin outside may have one that moved alike
+RECOLOUR_UNCHANGED = 0.5  # ... and at least this share must have one left unchanged
+_COLOUR_TOLERANCE = np.array([24.0, 14.0, 14.0])  # brightness, chroma: what re-encoding and resizing move a cell mean by
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
 PANEL_COVERED = 0.85  # ... or when the fit covers this share of it
+EDGE_COVERED = 0.5  # a panel the photo's outline covers this share of ...
+EDGE_LENGTH = 0.5  # ... and crosses along this share of its shorter side ...
+EDGE_STEP = 10.0  # ... with a step of this many grey levels across the outline ...
+EDGE_STEPS = 0.7  # ... at this share of the points along it is part of the photo (see _ends_at_edge)
 PICTURE_ALONE = 0.75  # a single picture covering at most this share of the frame is also checked on its own
 
 
@@ -366,9 +385,53 @@ def _instance_area(upload: Upload, reg: PhotoFeatures, matrix: np.ndarray, mirro
         inside = (points[:, 0] >= x) & (points[:, 0] < x + w) & (points[:, 1] >= y) & (points[:, 1] < y + h)
         # a picture the fit covers whole is part of the same photo (a false cut along a horizon, an
         # edit that fills a part); one it only reaches into is the next picture of a collage
-        if inside.sum() < least and outline[y:y + h, x:x + w].mean() < 255 * PANEL_COVERED:
+        if inside.sum() < least and outline[y:y + h, x:x + w].mean() < 255 * PANEL_COVERED \
+                and not _ends_at_edge(upload.frame.grey, quad, (x, y, w, h)):
             area[y:y + h, x:x + w] = 0
     return area
+
+
+def _ends_at_edge(grey: np.ndarray, quad: np.ndarray, panel: tuple[int, int, int, int]) -> bool:
+    """Whether the photo's outline, where it crosses the inside of ``panel``, runs along a visible
+    edge of the upload: the photo's own border (a large part of it replaced by a picture that ends
+    where the photo ends, then framed by a screenshot's bars or a page). The next picture of a
+    collage, which a photo cropped to fill its cell only reaches into, shows no edge where the
+    outline crosses it. Needs the outline to cover at least :data:`EDGE_COVERED` of the panel and
+    to cross it along :data:`EDGE_LENGTH` of its side, with :data:`EDGE_STEPS` of the points along
+    it stepping by :data:`EDGE_STEP` grey levels across it."""
+    x, y, w, h = panel
+    inner = (x + 4, y + 4, x + w - 4, y + h - 4)
+    if inner[2] <= inner[0] or inner[3] <= inner[1]:
+        return False
+    mask = np.zeros(grey.shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 1)
+    if mask[y:y + h, x:x + w].mean() < EDGE_COVERED:
+        return False
+    g = grey.astype(np.float32)
+    fh, fw = grey.shape
+    crossed = False
+    for a, b in zip(quad, np.roll(quad, -1, axis=0)):
+        length = float(np.hypot(*(b - a)))
+        if length < 1:
+            continue
+        t = np.linspace(0, 1, max(2, int(length)))
+        pts = a[None, :] + t[:, None] * (b - a)[None, :]
+        keep = (pts[:, 0] >= inner[0]) & (pts[:, 0] < inner[2]) & (pts[:, 1] >= inner[1]) & (pts[:, 1] < inner[3])
+        if keep.sum() < EDGE_LENGTH * min(w, h):
+            continue
+        crossed = True
+        pts = pts[keep]
+        normal = np.array([-(b - a)[1], (b - a)[0]]) / length
+        best = 0.0
+        for shift in (-2, -1, 0, 1, 2):  # the fit is good to a pixel or two
+            c = pts + shift * normal
+            p1 = np.clip(np.round(c + 3 * normal), 0, [fw - 1, fh - 1]).astype(int)
+            p0 = np.clip(np.round(c - 3 * normal), 0, [fw - 1, fh - 1]).astype(int)
+            step = np.abs(g[p1[:, 1], p1[:, 0]] - g[p0[:, 1], p0[:, 0]])
+            best = max(best, float((step >= EDGE_STEP).mean()))
+        if best < EDGE_STEPS:
+            return False
+    return crossed
 
 
 def _outline(region: list[int], transform: list[list[float]]) -> list[list[float]]:
@@ -414,6 +477,8 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     dm = _offset(u.mean - r.mean, anchored, visible, 24.0)
     dcb = _offset(u.cb - r.cb, anchored, visible, 14.0)
     dcr = _offset(u.cr - r.cr, anchored, visible, 14.0)
+    colour = np.stack([dm, dcb, dcr], axis=-1)
+    registered = np.stack([r.mean, r.cb, r.cr], axis=-1)
     # resizing and re-encoding soften every cell alike
     sr = _offset(np.log((u_std + 3.0) / (r.std + 3.0)), anchored, visible, 0.6)
     both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
@@ -478,11 +543,78 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     if edited > MAX_EDIT:
         return Verdict(Outcome.NONE, reason=f"{edited:.0%} of the photo differs: too much to be the same photo", **base)
     if edited < MIN_EDIT:
-        return Verdict(Outcome.RESHARE, score=score, reason="same photo, no localised edit", **base)
+        recoloured = _recoloured(colour, registered, visible)
+        if recoloured is None:
+            return Verdict(Outcome.RESHARE, score=score, reason="same photo, no localised edit", **base)
+        share = float(recoloured.sum() / (GRID * GRID))
+        ys, xs = np.nonzero(recoloured)
+        region = _cells_to_photo_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, reg)
+        base.update(edited_share=share)
+        return Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
+                       reason=f"{share:.0%} of the photo recoloured in place (layout kept), the rest unchanged",
+                       **base)
     ys, xs = np.nonzero(biggest)
     region = _cells_to_photo_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, reg)
     return Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
                    reason=f"{edited:.0%} of the photo replaced, {shared:.0%} unchanged", **base)
+
+
+def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
+    """A compact block whose colour alone changed, for an upload the structure comparison calls a
+    re-share (a region regenerated from its own content keeps its layout and detail but takes new
+    colours: its cells move less than the generous tolerances of :func:`_compare`, which must absorb
+    a re-encode, a resize and a colour grade). ``colour``: the cells' brightness and chroma offsets
+    as :func:`_compare` corrected them (GRID x GRID x 3); ``registered``: the registered cells' own.
+    Cell means are far steadier than structure under re-encoding and resizing (88 re-shares of the
+    benchmark: no cell block off by a third of the tolerances), so here they are held to
+    :data:`RECOLOUR` of the usual tolerances. The block must be solid (as in :func:`_compare`),
+    :data:`MIN_EDIT` to :data:`MAX_EDIT` of the photo and at most :data:`RECOLOUR_MAX` of what is
+    visible; the rest quiet (at most :data:`RECOLOUR_SCATTER` of the other visible cells off, thin
+    bands of text or a bar aside); its edge sharp (:data:`RECOLOUR_EDGE`); and its colours left
+    unchanged elsewhere (twins: see the code). A filter over the whole photo that the offsets do not
+    undo (a curve, clipped saturation, a graduated tint, a vignette) fails one of the last two.
+    None when there is no such block."""
+    worst = (np.abs(colour) / _COLOUR_TOLERANCE).max(axis=-1)
+    differs = (worst > RECOLOUR) & visible
+    square = np.ones((3, 3), np.uint8)
+    closed = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_CLOSE, square).astype(bool) & visible
+    opened = cv2.morphologyEx(closed.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return None
+    block = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    ys, xs = np.nonzero(block)
+    solid = cv2.erode(block.astype(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
+    share = float(block.sum() / (GRID * GRID))
+    if not solid or np.ptp(ys) < 3 or np.ptp(xs) < 3 or not MIN_EDIT <= share <= MAX_EDIT:
+        return None
+    if block.sum() > RECOLOUR_MAX * visible.sum():
+        return None
+    near = cv2.dilate(block.astype(np.uint8), square) > 0
+    rest = visible & ~near & ~_bands(differs & visible & ~near)
+    if (differs & rest).sum() > RECOLOUR_SCATTER * max(1, rest.sum()):
+        return None
+    # a filter that depends on the colour (clipped saturation or contrast, a curve) moves cells of
+    # the same original colour alike wherever they are; a local recolouring leaves the same colour
+    # elsewhere as it was. Half the block's cells at least must have a twin in the rest (a cell of
+    # the same original colour, within RECOLOUR_TWIN of the tolerances), most of those one left
+    # unchanged, and few one that moved as they did.
+    colours = registered[block][:, None, :] - registered[rest][None, :, :]
+    twins = (np.abs(colours) / _COLOUR_TOLERANCE).max(axis=2) <= RECOLOUR_TWIN
+    moved = (np.abs(colour[block][:, None, :] - colour[rest][None, :, :]) / _COLOUR_TOLERANCE).max(axis=2) <= RECOLOUR
+    has_twin = twins.any(axis=1)
+    alike = (twins & moved & differs[rest][None, :]).any(axis=1)
+    unchanged = (twins & ~differs[rest][None, :]).any(axis=1)
+    inner = block & ~(cv2.erode(block.astype(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0)
+    outer = near & ~block & visible
+    # ... and it ends sharply: its edge cells moved clearly, the cells around it did not (a graduated
+    # filter, a vignette or a curve fades out gradually)
+    if not outer.any() or np.median(worst[inner]) < RECOLOUR_EDGE[0] or np.median(worst[outer]) > RECOLOUR_EDGE[1]:
+        return None
+    if has_twin.sum() < RECOLOUR_TWINNED * block.sum() or alike.sum() > RECOLOUR_ALIKE * has_twin.sum() \
+            or (unchanged & ~alike).sum() < RECOLOUR_UNCHANGED * has_twin.sum():
+        return None
+    return block
 
 
 def _offset(delta: np.ndarray, anchored: np.ndarray, visible: np.ndarray, tolerance: float) -> np.ndarray:
