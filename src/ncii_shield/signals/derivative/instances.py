@@ -12,7 +12,9 @@ unedited photo. Passes, merged:
    own, at the upload's full resolution (a 2 x 2 grid's cells are a quarter of the upload: checked
    as part of the whole they would be compared at a quarter of the frame), at most
    :data:`MAX_PANEL_CHECKS` of them; when it holds one picture inside a much larger frame (a meme's
-   border and caption bands, a screenshot's bars: ``Upload.picture``), that picture on its own;
+   border and caption bands, a screenshot's bars: ``Upload.picture``), that picture on its own; a
+   picture of a composite at least :data:`WIDE` times wider than high (two pictures of a row cut
+   along no visible line) also half by half, when something was found in the upload;
 3. every re-share found by a pass at a fraction of the resolution its box has in the upload (at
    most :data:`MAX_RECHECKS`: a collage whose pictures the cut missed, a picture in a frame the cut
    did not trim) cropped at its box and checked again, with the crop's own panels cut;
@@ -22,7 +24,9 @@ unedited photo. Passes, merged:
    wide), both halves (two pictures side by side, each too small in the whole upload's frame).
 
 Instances of the same registered photo whose boxes overlap are one instance; a derivative verdict
-wins over a re-share (the finer pass sees an edit the coarser one missed).
+wins over a re-share (the finer pass sees an edit the coarser one missed). In a wide region cut
+nowhere, a derivative whose fit lies mostly in one half and whose edit lies in the other is a
+re-share: the fit reached into the neighbouring picture (:func:`_across`).
 
 Usage::
 
