@@ -17,8 +17,21 @@ normalised correlation of the two fields in which a flat window counts as a weak
 the mark has edges* (:func:`edge_support`, widened by a pixel): the photo's own texture inside a
 mark's empty areas (a cat's fur inside a stamped triangle, between letters) is the photo's, not
 evidence against the mark. Other text or logos share some edge
-directions with a mark, but not all of them in the same places: the score is the weakest among the
-mark's parts (:data:`PARTS`)::
+directions with a mark, but not all of them in the same places: the shape score is the weakest
+among the mark's parts (:data:`PARTS`).
+
+The mark is drawn over the upload's own colours, not over mid-grey: in the searches over the
+median colour around the candidate (:data:`LOCAL_BACKGROUND`), and for the final score over the
+photo's smooth colours estimated from the upload where the mark does not cover it
+(:data:`PHOTO_BACKGROUND`), so a white letter on a white sky has no edge to look for and a white
+fill on a light photo weighs less than its dark outline. Then a second, independent test, the
+*colour agreement* (:data:`COLOUR_MIN`): a blended mark changes the photo by ``opacity * alpha *
+(colour - photo)``, so the upload's fine detail must correlate with that change, over the colour
+channels together and in every channel the mark changes on its own (:data:`COLOUR_CHANNELS`).
+Another word in the mark's font has edges in some of the same places but does not shift the photo
+by the mark's colours there (a yellow caption is not a pale green logo, a ring drawn by a photo's
+round thing is not a white ring). A mark is reported when both pass: ``min(shape, THRESHOLD +
+colour - COLOUR_MIN) >= THRESHOLD``::
 
     frame = UploadFrame.from_rgb(rgb)
     score, box = verify(Prepared.of(template), frame, (x, y, w, h))   # frame pixels
@@ -46,14 +59,15 @@ PARTS = 4
 ORIENT_SIGMA = 0.8  # smoothing of the orientation field, pixels at the check's scale
 ORIENT_FLOOR = 12.0  # gradient strength (Sobel units) every window is taken to have at least
 SUPPORT_SHARE = 0.2  # the mark's edges: its field at least this share of its 95th-percentile strength
-LOCAL_BACKGROUND = True
-PHOTO_BACKGROUND = True
-BACKGROUND_SIGMA = 0.25
-COLOUR_SIGMA = 0.25
-COLOUR_MIN = 0.3
-COLOUR_CHANNELS = True
+LOCAL_BACKGROUND = True  # the searches draw the mark over the median colour around the candidate
+PHOTO_BACKGROUND = True  # the score draws it over the photo's smooth colours at the found place
+BACKGROUND_SIGMA = 0.25  # smoothing of that photo estimate: a share of the mark's shorter side
+COLOUR_SIGMA = 0.25  # the colour agreement compares detail finer than this share of the shorter side
+COLOUR_MIN = 0.3  # colour agreement a mark needs (stress negatives with shape >= 0.6: at most 0.17)
+COLOUR_CHANNELS = True  # ... in every channel carrying at least CHANNEL_SHARE of the mark's change, too
 CHANNEL_SHARE = 0.2
-THRESHOLD = 0.6  # weakest part correlation for a mark to be reported, with COLOUR_MIN
+SPARE_PART = False  # measured, not adopted: the second-weakest of 4+ parts instead of the weakest
+THRESHOLD = 0.6  # shape score (weakest part) a mark needs, with COLOUR_MIN (0.75 alone before 2026-12-06)
 
 cv2.setNumThreads(1)
 
@@ -101,7 +115,8 @@ class Prepared:
         return cls(template)
 
     def drawn(self, size: tuple[int, int], background=(128.0, 128.0, 128.0)) -> np.ndarray:
-        """The mark at ``size`` (w, h) over a plain ``background`` colour at full opacity, float32 (h, w, 3)."""
+        """The mark at ``size`` (w, h) over a plain ``background`` colour at full opacity, float32
+        (h, w, 3)."""
         a = cv2.resize(self.template.alpha.astype(np.float32) * np.float32(1 / 255), size,
                        interpolation=cv2.INTER_AREA)[:, :, None]
         c = cv2.resize(self.template.colour.astype(np.float32), size, interpolation=cv2.INTER_AREA)
@@ -147,8 +162,10 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     :data:`WIDE_REACH` of the mark's size) at :data:`WIDE_SIDE` pixels; below :data:`WIDE_MIN` that
     score is returned as it is, else a close search at :data:`FINE_SIDE` gives the score: the
     weakest correlation among the mark's parts (:data:`PARTS` along its longer side, or 2 x 2 for a
-    squarish mark) at the best place. Other text in the same font shares letters with the mark, but
-    not all of them in the same places."""
+    squarish mark) at the best place, with the mark drawn over the photo's own colours there. Other
+    text in the same font shares letters with the mark, but not all of them in the same places.
+    The score is capped by the colour agreement (:func:`measure`): ``min(shape, THRESHOLD + colour -
+    COLOUR_MIN)``, so it reaches :data:`THRESHOLD` only where both do."""
     measured = measure(prepared, frame, box)
     if measured is None:
         return None
@@ -201,7 +218,8 @@ def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int
         return None
     cut = frame.rgb[max(0, y0):min(fh, y1), max(0, x0):min(fw, x1)]
     if x0 < 0 or y0 < 0 or x1 > fw or y1 > fh:  # a mark at the frame's edge: the edge's colours carried on
-        cut = cv2.copyMakeBorder(cut, max(0, -y0), max(0, y1 - fh), max(0, -x0), max(0, x1 - fw), cv2.BORDER_REPLICATE)
+        cut = cv2.copyMakeBorder(cut, max(0, -y0), max(0, y1 - fh), max(0, -x0), max(0, x1 - fw),
+                                 cv2.BORDER_REPLICATE)
     u = cv2.resize(cut, (tw + 2 * pad, th + 2 * pad), interpolation=cv2.INTER_AREA).astype(np.float32)
     a = cv2.resize(prepared.template.alpha.astype(np.float32) * np.float32(1 / 255), (tw, th),
                    interpolation=cv2.INTER_AREA)
@@ -222,7 +240,7 @@ def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int
     seen = seen - cv2.GaussianBlur(seen, (0, 0), detail)
     den = float(np.sqrt(float((change * change).sum()) * float((seen * seen).sum())))
     colour = float((change * seen).sum()) / den if den > 1e-6 else 0.0
-    if COLOUR_CHANNELS:  # each channel the mark changes must agree on its own (a yellow word is not a white one)
+    if COLOUR_CHANNELS:  # each channel the mark changes must agree on its own (yellow is not white)
         ce = (change * change).sum(axis=(0, 1))
         se = (seen * seen).sum(axis=(0, 1))
         cs = (change * seen).sum(axis=(0, 1))
@@ -329,6 +347,9 @@ def _part_score(crop: np.ndarray, t: np.ndarray) -> float:
         if float((tp * tp).sum()) < 0.08 * total:  # a part with little of the mark (a gap) says little
             continue
         scores.append(_score(crop[part], tp, support[part]))
+    if SPARE_PART and len(scores) > 4:  # not adopted (docs/benchmarks.md, 2026-12-06)
+        whole, parts = scores[0], sorted(scores[1:])
+        return float(min(whole, parts[1]))
     return float(min(scores))
 
 
