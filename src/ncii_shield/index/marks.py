@@ -9,10 +9,17 @@ candidates. The keypoints often vote for the right place but rank the wrong grou
 :data:`CANDIDATES` are the best of the first :data:`VOTE_POOL` groups by how well their mark's
 *descriptor* correlates with the upload there (:mod:`ncii_shield.signals.marks.describe`: the
 mark's orientation field on a grid of ~64 cells, derived from the stored template when the mark is
-indexed; all of an aspect class's marks compared in one matrix product). Candidates are checked by
-correlating edge orientations (:func:`~ncii_shield.signals.marks.search.verify`),
-:data:`CHECK_THREADS` at once. So an upload costs one keypoint pass, one batched search, one
-orientation field and a bounded number of checks, whatever the number of marks.
+indexed; all of an aspect class's marks compared in one matrix product). The keypoints miss small
+marks (a 40-pixel mark often gets no ORB corner at all), so :data:`LOCATED` more candidates come
+from *where an overlay is*, whatever mark it is: the extents of
+:func:`~ncii_shield.signals.marks.locate.proposals` (blobs of strong, close colour edges) and of the
+vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`);
+such a candidate, having no keypoint support, is reported only where the upload's colours change
+the way the mark's would (:func:`~ncii_shield.signals.marks.locate.colour_agreement` >=
+:data:`COLOUR_GATE`). Candidates are checked by correlating edge orientations
+(:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once. So an upload
+costs one keypoint pass, one batched search, one orientation field, one pass of edge blobs and a
+bounded number of checks, whatever the number of marks.
 
 The ORB descriptors are held by faiss only; an entry keeps the mark's uint8 template and its keypoints'
 place and size as float16 (as stored) and its orientation descriptor (float32, about 0.5 KB),
@@ -42,6 +49,7 @@ import numpy as np
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.signals.marks import describe as D
+from ncii_shield.signals.marks import locate as L
 from ncii_shield.signals.marks import template as T
 from ncii_shield.signals.marks.search import THRESHOLD, Prepared, UploadFrame, overlap, verify
 
@@ -52,6 +60,10 @@ VOTE_POOL = 64  # keypoint vote groups (mark, size, place) that candidates are c
 VOTE_KEEP = 3  # of which the best by votes are always checked; the rest of the checks go by descriptor
 OWN_SCALES = (0.89, 1.0, 1.12)  # a vote group's own mark looked at at its box's size times these
 NAME_MARGIN = 0.0  # a window's mark is checked only if it correlates this much better than any other of its class
+LOCATED = 3  # further checks: overlay extents (signals/marks/locate.py) named by every mark's descriptor
+LOCATE_CLASSES = (-1, 0, 1)  # a located box is named at its own aspect class and the two beside it
+LOCATE_SIZES = (0.9, 1.0, 1.1)  # ... at these sizes (same centre and aspect)
+COLOUR_GATE = 0.5  # a located candidate is reported only where the upload's colours agree this much
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -205,19 +217,22 @@ class MarkIndex(SignalIndex):
 
     def _checked(self, frame: UploadFrame, allowed: Callable[[int], bool] | None,
                  limit: int) -> list[tuple[float, int, tuple[int, int, int, int]]]:
-        places = self.candidates(frame, allowed, limit)
+        places, located = self._candidates(frame, allowed, limit)
         with self._lock:
-            entries = {id: self._entries.get(id) for id, _ in places}
-        jobs = [(id, box, entries[id]) for id, box in places if entries[id] is not None]
+            entries = {id: self._entries.get(id) for id, _ in places + located}
+        jobs = [(id, box, entries[id], k >= len(places)) for k, (id, box) in enumerate(places + located)
+                if entries[id] is not None]
         if CHECK_THREADS > 1 and len(jobs) > 1:
             results = list(_pool().map(lambda job: verify(job[2].prepared, frame, job[1]), jobs))
         else:
-            results = [verify(entry.prepared, frame, box) for _, box, entry in jobs]
+            results = [verify(entry.prepared, frame, box) for _, box, entry, _ in jobs]
         out: list[tuple[float, int, tuple[int, int, int, int]]] = []
-        for (id, _, _), checked in zip(jobs, results):
+        for (id, _, entry, gated), checked in zip(jobs, results):
             if checked is None:
                 continue
             score, fine = checked
+            if gated and L.colour_agreement(entry.prepared.template.contrast, frame.rgb, fine) < COLOUR_GATE:
+                continue  # named by the descriptor alone and not the mark's colours there: not evidence
             same = [k for k, o in enumerate(out) if o[1] == id and overlap(o[2], fine) > 0.3]
             if same:  # the same place reached from two candidates: keep the better check
                 if score > out[same[0]][0]:
@@ -248,18 +263,29 @@ class MarkIndex(SignalIndex):
 
     def candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
                    limit: int = CANDIDATES) -> list[tuple[int, tuple[float, float, float, float]]]:
-        """``(mark id, (x, y, w, h) in frame pixels)`` to check: the :data:`VOTE_KEEP` places with most
+        """``(mark id, (x, y, w, h) in frame pixels)`` to check: the keypoint and descriptor candidates
+        (:meth:`_candidates`), then the :data:`LOCATED` located ones."""
+        places, located = self._candidates(frame, allowed, limit)
+        return places + located
+
+    def _candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
+                    limit: int = CANDIDATES) -> tuple[list[tuple[int, tuple[float, float, float, float]]],
+                                                      list[tuple[int, tuple[float, float, float, float]]]]:
+        """(places, located). Places: the :data:`VOTE_KEEP` places with most
         keypoint guesses, then the best (mark, window) pairs by descriptor correlation
         (:mod:`ncii_shield.signals.marks.describe`) among the :data:`VOTE_POOL` best vote groups' own
         marks at their boxes, where the mark correlates better than any other mark of its aspect class
         (:data:`NAME_MARGIN`). (Looking for *every* mark around the vote places was measured and not
         kept: the check then flagged look-alikes; docs/benchmarks.md, "Service marks".)"""
         votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
-        if not votes or limit <= VOTE_KEEP:
-            return votes[:limit]
         with self._lock:
-            names = self._descriptors()
+            names = self._descriptors() if self._entries else None
+        if names is None:
+            return [], []
         pyramid = D.FieldPyramid(frame.grey)
+        if not votes or limit <= VOTE_KEEP:
+            out = votes[:limit]
+            return out, self._located(frame, pyramid, names, votes, out, allowed)
         # windows: each vote group's own mark at its box, at a few sizes
         windows: dict[int, list[tuple[float, float, float, float]]] = {}
         wanted: dict[int, list[int]] = {}  # per class, per window: the mark it is for
@@ -292,6 +318,63 @@ class MarkIndex(SignalIndex):
             if len(out) == limit:
                 break
             if any(o[0] == m and overlap(o[1], box) > 0.3 for o in out):
+                continue
+            if allowed is not None and not allowed(m):
+                continue
+            out.append((m, box))
+        return out, self._located(frame, pyramid, names, votes, out, allowed)
+
+    def _located(self, frame: UploadFrame, pyramid: D.FieldPyramid, names: D.Descriptors,
+                 votes: list[tuple[int, tuple[float, float, float, float]]],
+                 taken: list[tuple[int, tuple[float, float, float, float]]],
+                 allowed: Callable[[int], bool] | None,
+                 ) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """Up to :data:`LOCATED` (mark, box) pairs named by descriptor at overlay extents: the boxes of
+        :func:`~ncii_shield.signals.marks.locate.proposals` and of the vote groups, each at its
+        aspect class and the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and
+        :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
+        that correlates best, ranked by that correlation plus its lead over the class's second
+        best. These candidates are reported only where :func:`~ncii_shield.signals.marks.locate.
+        colour_agreement` reaches :data:`COLOUR_GATE` (see :meth:`_checked`)."""
+        if LOCATED <= 0:
+            return []
+        boxes = L.proposals(frame.rgb)
+        if votes:
+            boxes = np.concatenate([boxes, np.array([b for _, b in votes], np.float64).reshape(-1, 4)])
+        if not len(boxes):
+            return []
+        cx, cy = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
+        area = boxes[:, 2] * boxes[:, 3]
+        k0 = np.array([D.aspect_class(a) for a in (boxes[:, 2] / boxes[:, 3]).tolist()], np.int64)
+        windows: dict[int, list[np.ndarray]] = {}
+        for dk in LOCATE_CLASSES:
+            for k in np.unique(k0 + dk).tolist():
+                if k not in names.vectors:
+                    continue
+                sel = np.flatnonzero(k0 + dk == k)
+                a = D.class_aspect(k)
+                for f in LOCATE_SIZES:
+                    w, h = np.sqrt(area[sel] * a) * f, np.sqrt(area[sel] / a) * f
+                    box = np.stack([cx[sel] - w / 2, cy[sel] - h / 2, w, h], axis=1)
+                    windows.setdefault(k, []).append(box)
+        arrays = {k: np.concatenate(v) for k, v in windows.items()}
+        pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
+        for k, score in names.scores(pyramid, arrays).items():
+            best = score.argmax(axis=1)
+            row = np.arange(len(score))
+            value = score[row, best]
+            lead = np.zeros(len(score))
+            if score.shape[1] > 1:  # how far it stands above the class's second best there
+                lead = value - np.partition(score, -2, axis=1)[:, -2]
+            rank = value + lead
+            for w in np.argsort(-rank)[:8 * LOCATED].tolist():
+                pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(arrays[k][w].tolist())))
+        pairs.sort(key=lambda p: -p[0])
+        out: list[tuple[int, tuple[float, float, float, float]]] = []
+        for _, m, box in pairs:
+            if len(out) == LOCATED:
+                break
+            if any(o[0] == m and overlap(o[1], box) > 0.3 for o in taken + out):
                 continue
             if allowed is not None and not allowed(m):
                 continue

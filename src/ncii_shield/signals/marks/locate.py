@@ -1,0 +1,93 @@
+"""Where an overlay may be, whatever mark it is: boxes for the descriptor to name.
+
+The keypoint votes (:mod:`ncii_shield.index.marks`) find small and faint marks badly: an upload's
+3,000 ORB corners are mostly the photo's, and a 40-pixel mark often gets none. An overlay is
+drawn, not photographed: its strokes have sharp edges against whatever lies under them, close
+together, and little else of the same strength around them. :func:`proposals` finds such
+*extents*: the upload's colour edges (a 3 x 3 morphological gradient, the strongest channel) above
+a few strengths, closed over letter gaps (a few kernel widths), at full and half size; each
+blob's outer contour of a plausible shape gives a box. A photo gives many boxes too (a few hundred); they
+are cheap to name, since the descriptor of any box is a few hundred look-ups
+(:mod:`ncii_shield.signals.marks.describe`).
+
+A box named by the descriptor is not yet evidence (round things in photos name ring marks well):
+:func:`colour_agreement` asks whether the upload there changes *the way the mark would change it*.
+An alpha-blended mark pulls the photo towards its own colours: brighter where the mark is light,
+darker where it is dark (its outline), whatever the photo under it. So the upload's detail at the
+box (its colour minus a local blur) correlates *with sign* with the mark's contrast over mid-grey,
+where the check's orientation score is sign-free. A dark circular edge named as a white ring
+mark correlates negatively or not at all.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+GRADIENT_LEVELS = (40, 80)  # edge strength (0-255, strongest channel) of an overlay's strokes
+CLOSE_WIDTHS = (3, 7, 13)  # letter gaps closed, pixels at the level (height: half of it)
+SCALES = (1.0, 0.5)  # the frame and its half
+MIN_W, MIN_H, MIN_AREA = 6, 4, 60  # frame pixels at the level
+MAX_ASPECT = 13.0
+MAX_BOXES = 600  # the largest blobs first beyond this
+
+cv2.setNumThreads(1)
+
+
+def proposals(rgb: np.ndarray) -> np.ndarray:
+    """Candidate extents of overlays in an (h, w, 3) uint8 frame: (n, 4) float64 x, y, w, h."""
+    out: list[np.ndarray] = []
+    kernel = np.ones((3, 3), np.uint8)
+    for f in SCALES:
+        img = rgb if f == 1.0 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        b, g, r = cv2.split(cv2.morphologyEx(img, cv2.MORPH_GRADIENT, kernel))
+        strength = cv2.max(cv2.max(b, g), r)  # (numpy's max over the channel axis costs 20 times more)
+        for level in GRADIENT_LEVELS:
+            edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
+            for k in CLOSE_WIDTHS:
+                closed = cv2.morphologyEx(edges, cv2.MORPH_CLOSE,
+                                          cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
+                contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+                if not contours:
+                    continue
+                s = np.array([cv2.boundingRect(c) for c in contours], np.float64).reshape(-1, 4)
+                w, h = s[:, 2], s[:, 3]
+                ok = (w >= MIN_W) & (h >= MIN_H) & (w * h >= MIN_AREA)
+                ok &= np.maximum(w, h) <= MAX_ASPECT * np.minimum(w, h)
+                out.append(s[ok] / f)
+    boxes = np.concatenate(out) if out else np.zeros((0, 4))
+    if not len(boxes):
+        return boxes.reshape(0, 4)
+    # the same blob found at several strengths and widths: once
+    key = np.round(boxes / 2).astype(np.int64)
+    _, first = np.unique(key, axis=0, return_index=True)
+    boxes = boxes[np.sort(first)]
+    if len(boxes) > MAX_BOXES:
+        boxes = boxes[np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")[:MAX_BOXES]]
+    return boxes
+
+
+def colour_agreement(contrast: np.ndarray, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Signed correlation (-1..1) of the upload's colour detail at ``box`` (x, y, w, h, frame pixels)
+    with a mark's ``contrast`` (its template's colour minus mid-grey times its coverage, (h, w, 3)),
+    the upload brought down to the template's size, both less a blur of a third of the shorter side.
+    About 0 where the box shows something else, negative for the mark's shapes in other colours."""
+    x, y, w, h = (int(round(v)) for v in box)
+    H, W = rgb.shape[:2]
+    th, tw = contrast.shape[:2]
+    if x < -w // 4 or y < -h // 4 or x + w > W + w // 4 or y + h > H + h // 4 or w < 4 or h < 4:
+        return -1.0
+    if x < 0 or y < 0 or x + w > W or y + h > H:  # a box at the frame's edge: the edge's colours carried on
+        crop = cv2.copyMakeBorder(rgb, h, h, w, w, cv2.BORDER_REPLICATE)[y + h:y + 2 * h, x + w:x + 2 * w]
+    else:
+        crop = rgb[y:y + h, x:x + w]
+    # the upload brought to the template's size (at most 64 pixels a side): compare like with like
+    f = min(1.0, max(tw / w, th / h))
+    size = (max(4, round(w * f)), max(4, round(h * f)))
+    u = cv2.resize(crop.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    c = cv2.resize(contrast.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    s = max(1.0, min(size) / 3)
+    u = u - cv2.GaussianBlur(u, (0, 0), s)
+    c = c - cv2.GaussianBlur(c, (0, 0), s)
+    den = float(np.sqrt(float((u * u).sum()) * float((c * c).sum())))
+    return float((u * c).sum()) / den if den > 1e-6 else 0.0

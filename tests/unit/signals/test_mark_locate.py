@@ -1,0 +1,59 @@
+"""Locating overlays whatever mark they are, and the colour test of a named box (signals/marks/locate.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ncii_shield.index import marks as index_marks
+from ncii_shield.index.marks import MarkIndex
+from ncii_shield.signals.marks import locate as L
+from ncii_shield.signals.marks import template as T
+from ncii_shield.signals.marks.search import UploadFrame, overlap
+from tests.marks_scenes import paste, photo, reencoded, text_mark
+
+
+def test_a_small_overlay_gets_a_box_close_to_its_extent():
+    mark = text_mark("NUDIFY", ring=False)
+    for seed, (x, y), scale in ((3, (420, 90), 0.35), (5, (60, 470), 0.5)):
+        marked, box = paste(photo(seed), mark, x, y, scale=scale, opacity=0.6)
+        frame = UploadFrame.from_rgb(reencoded(marked, 70))
+        boxes = L.proposals(frame.rgb)
+        assert len(boxes) and boxes.shape[1] == 4
+        assert max(overlap(tuple(b), box) for b in boxes.tolist()) > 0.6, (seed, box)
+
+
+def test_a_plain_picture_has_no_overlay_boxes():
+    assert len(L.proposals(np.full((300, 400, 3), 90, np.uint8))) == 0
+
+
+def test_colour_agreement_tells_the_stamped_mark_from_its_negative():
+    mark = text_mark("DEEPFAKE", ring=True)
+    template = T.template_from_rgba(mark, "m")
+    marked, box = paste(photo(11), mark, 200, 260, scale=0.6, opacity=0.7)
+    rgb = reencoded(marked, 75)
+    assert L.colour_agreement(template.contrast, rgb, box) > 0.5
+    # the same shapes in the opposite colours (dark letters, light outline): edges agree, colours do not
+    inverted = mark.copy()
+    inverted[:, :, :3] = 255 - inverted[:, :, :3]
+    other, box2 = paste(photo(11), inverted, 200, 260, scale=0.6, opacity=0.7)
+    assert L.colour_agreement(template.contrast, reencoded(other, 75), box2) < 0.2
+    # and where nothing was stamped, about nothing
+    assert abs(L.colour_agreement(template.contrast, reencoded(photo(11), 75), box)) < 0.3
+
+
+def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkeypatch):
+    words = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
+    index = MarkIndex()
+    for i, word in enumerate(words):
+        index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
+    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
+    frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
+    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
+    # no keypoint help at all
+    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    found = index.find(frame)
+    assert [f.id for f in found] == [4]
+    assert overlap(found[0].box, box) > 0.5
+    monkeypatch.setattr(index_marks, "LOCATED", 0)
+    assert index.find(frame) == []
