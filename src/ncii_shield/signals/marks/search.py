@@ -31,7 +31,8 @@ channels together and in every channel the mark changes on its own (:data:`COLOU
 Another word in the mark's font has edges in some of the same places but does not shift the photo
 by the mark's colours there (a yellow caption is not a pale green logo, a ring drawn by a photo's
 round thing is not a white ring). A mark is reported when both pass: ``min(shape, THRESHOLD +
-colour - COLOUR_MIN) >= THRESHOLD``::
+colour - COLOUR_MIN) >= THRESHOLD``; a mark found under :data:`SMALL_SIDE` pixels thick shows
+little of either, and needs more of both::
 
     frame = UploadFrame.from_rgb(rgb)
     score, box = verify(Prepared.of(template), frame, (x, y, w, h))   # frame pixels
@@ -67,7 +68,10 @@ COLOUR_MIN = 0.3  # colour agreement a mark needs (stress negatives with shape >
 COLOUR_CHANNELS = True  # ... in every channel carrying at least CHANNEL_SHARE of the mark's change, too
 CHANNEL_SHARE = 0.2
 SPARE_PART = False  # measured, not adopted: the second-weakest of 4+ parts instead of the weakest
-THRESHOLD = 0.6  # shape score (weakest part) a mark needs, with COLOUR_MIN (0.75 alone before 2026-12-06)
+THRESHOLD = 0.68  # shape score (weakest part) a mark needs, with COLOUR_MIN (0.75 alone before 2026-12-06)
+SMALL_SIDE = 10  # a mark found less thick than this (frame pixels) needs SMALL_SHAPE and SMALL_COLOUR instead
+SMALL_SHAPE = 0.85
+SMALL_COLOUR = 0.5
 
 cv2.setNumThreads(1)
 
@@ -165,11 +169,14 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     squarish mark) at the best place, with the mark drawn over the photo's own colours there. Other
     text in the same font shares letters with the mark, but not all of them in the same places.
     The score is capped by the colour agreement (:func:`measure`): ``min(shape, THRESHOLD + colour -
-    COLOUR_MIN)``, so it reaches :data:`THRESHOLD` only where both do."""
+    COLOUR_MIN)``, so it reaches :data:`THRESHOLD` only where both do (:data:`SMALL_SHAPE` and
+    :data:`SMALL_COLOUR` for a mark thinner than :data:`SMALL_SIDE`)."""
     measured = measure(prepared, frame, box)
     if measured is None:
         return None
     shape, colour, found = measured
+    if min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
+        shape, colour = shape - (SMALL_SHAPE - THRESHOLD), colour - (SMALL_COLOUR - COLOUR_MIN)
     # both must clear their thresholds: the colour's margin is put on the shape's scale
     return min(shape, THRESHOLD + colour - COLOUR_MIN), found
 
