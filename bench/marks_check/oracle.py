@@ -1,0 +1,22 @@
+import sys, pickle, time, os
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+from ncii_shield.signals.marks import template as T
+import ncii_shield.signals.marks.search as S
+for kv in os.environ.get("SETS", "").split():
+    k, v = kv.split("="); setattr(S, k, eval(v))
+D = pickle.load(open(os.environ.get("MARKS_CHECK_DIR", "/tmp/marks_check") + "/pos.pkl", "rb"))
+preps = [S.Prepared.of(T.decode(v)) for v in D["templates"]]
+out = []
+t0 = time.process_time(); n = 0
+for r in D["rows"][::int(os.environ.get("STEP", "1"))]:
+    best = None
+    for crop, box in r["crops"]:
+        f = S.UploadFrame.from_rgb(crop)
+        v = S.measure(preps[r["mark"]], f, box); n += 1
+        if v and (best is None or v[0] > best[0]):
+            best = v
+    out.append({k: r[k] for k in ("mark", "kind", "rel_width", "opacity", "transform", "tiled")} | {"shape": best[0] if best else -1, "colour": best[1] if best else -1, "box": best[2] if best else None})
+print("cpu/check", round(1000 * (time.process_time() - t0) / n, 1))
+pickle.dump(out, open(sys.argv[1], "wb"))
