@@ -275,8 +275,9 @@ class MarkIndex(SignalIndex):
         keypoint guesses, then the best (mark, window) pairs by descriptor correlation
         (:mod:`ncii_shield.signals.marks.describe`) among the :data:`VOTE_POOL` best vote groups' own
         marks at their boxes, where the mark correlates better than any other mark of its aspect class
-        (:data:`NAME_MARGIN`). (Looking for *every* mark around the vote places was measured and not
-        kept: the check then flagged look-alikes; docs/benchmarks.md, "Service marks".)"""
+        (:data:`NAME_MARGIN`). Located: :meth:`_located`, where every mark is looked for (looking for
+        every mark around the vote places without the colour test let the check flag look-alikes;
+        docs/benchmarks.md, "Service marks")."""
         votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
         with self._lock:
             names = self._descriptors() if self._entries else None
