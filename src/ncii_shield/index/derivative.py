@@ -3,8 +3,9 @@
 Each registered photo contributes the first :data:`SAMPLE` (64) of its
 :data:`~ncii_shield.signals.derivative.features.INDEX_KEYPOINTS` coarse-first ORB descriptors (a
 sample spread over the photo) to one faiss binary index, labelled with the photo's signal id. An
-upload's descriptors (as uploaded and mirrored) each look up their nearest stored descriptor; every
-close, distinctive hit is a vote for its photo. The :data:`CANDIDATES` photos with most votes are
+upload's descriptors (as uploaded and mirrored) each look up their nearest stored descriptors; every
+close, distinctive hit is a vote for its photo (a photo registered twice: both copies, see
+:data:`NEIGHBOURS`). The :data:`CANDIDATES` photos with most votes are
 verified (:func:`~ncii_shield.signals.derivative.verify.verify`) against their full signature; of
 those under :data:`STRONG_VOTES` votes (what chance agreement gives an unrelated upload), only those
 whose votes line up (:func:`consistent_votes`: :data:`QUICK_CONSISTENT` of them explained by one
@@ -55,6 +56,21 @@ MIN_VOTES = 3
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
 SKIP_BELOW = 0.1  # of the votes of a candidate that verified: weaker candidates are not verified
 RATIO = 0.9
+# The same photo registered twice (two people share it, a person and a platform both register it, a
+# re-registration in another tenant; identical or re-encoded) puts each copy's descriptors next to the
+# other's: the ratio test against the second nearest would cancel every vote and neither copy would be
+# found. So NEIGHBOURS are looked up: a descriptor whose two nearest are of two photos at almost the same
+# distance (the ratio test fails between them), both within TIE_DISTANCE bits (so they are within twice
+# that of each other: near-duplicates), and clearly nearer than the third (the ratio test passes against
+# it: distinctive against everything else) is a *tie*; the ties between one pair of photos count as votes
+# for both once TIE_VOTES of the upload's descriptors (in one orientation) tie on that pair. Chance ties
+# scatter over pairs as chance votes scatter over photos; a photo registered twice ties on dozens (a
+# re-share of a test scene registered twice: 70-106 ties on its pair, 27 when re-encoded at another
+# quality and size; other pairs at most 5, on synthetic scenes that share their shapes). A photo
+# registered three or more times is not covered (the third copy fails the test against the first).
+NEIGHBOURS = 3
+TIE_VOTES = 6
+TIE_DISTANCE = 16
 STRONG_VOTES = 12  # candidates with fewer votes are "weak": only the MAX_WEAK with most votes are verified
 # Recall first: by default every weak candidate whose votes line up is verified (8). A cut by count
 # alone, NCII_SHIELD_DERIVATIVE_WEAK_CHECKS=3, verified the upload's own photo for 90.8 % of uploads
@@ -101,8 +117,8 @@ REBUILD_GROWTH = 2  # the inverted file is rebuilt with more lists once it holds
 # each (verify is deterministic); only repeated work is saved. Off by default: it saves work only where
 # entries share a signature, which the scale run's windows do (each carries its photo's signature: run F
 # at 1,000,129 photos, verification 47.6 -> 21.6 ms of CPU at the median, check 90 -> 63 ms, the same
-# verdicts) but a registry rarely does (a photo registered twice under two ids is indexed by identical
-# descriptors, which fail each other's ratio test and cast no votes), so it would flatter the scale run.
+# verdicts) but a registry rarely does (a photo registered twice under two ids, whose ties vote for both:
+# see NEIGHBOURS), so it would flatter the scale run.
 VERIFY_ONCE = False
 
 Lookup = Callable[[list[int]], dict[int, str]]
@@ -298,8 +314,9 @@ class DerivativeIndex(SignalIndex):
 
         A descriptor votes when its nearest stored descriptor is close (<= VOTE_DISTANCE bits) and
         clearly nearer than the second nearest (ratio test), for the photo and the orientation
-        (as uploaded or mirrored) it came from. Photos with under MIN_VOTES votes, or under
-        RELATIVE_VOTES of the best photo's, are not candidates.
+        (as uploaded or mirrored) it came from; when the two nearest are of two photos that tie on
+        TIE_VOTES descriptors or more (a photo registered twice), for both (:func:`_votes`). Photos
+        with under MIN_VOTES votes, or under RELATIVE_VOTES of the best photo's, are not candidates.
         """
         parts = [upload.descriptors[:QUERY_DESCRIPTORS], upload.mirrored_descriptors[:QUERY_DESCRIPTORS]]
         queries = np.ascontiguousarray(np.concatenate(parts), dtype=np.uint8)
@@ -310,7 +327,7 @@ class DerivativeIndex(SignalIndex):
             if self._faiss.ntotal == 0:
                 return []
             if not self._ivf or self._faiss.nprobe <= FIRST_PROBES:
-                distances, labels = self._faiss.search(queries, 2)
+                distances, labels = self._faiss.search(queries, NEIGHBOURS)
             else:
                 found = self._staged(queries, mirrored)
                 if found is None:
@@ -332,8 +349,8 @@ class DerivativeIndex(SignalIndex):
             if allowed is not None and not allowed(id):  # before ranking: others' photos never crowd out
                 continue
             best = best or votes_
-            voters = (np.flatnonzero(hit[:n_plain] & (keys[:n_plain] == id * 2)),
-                      np.flatnonzero(hit[n_plain:] & (keys[n_plain:] == id * 2 + 1)))
+            voters = (np.flatnonzero((hit[:n_plain] & (keys[:n_plain] == id * 2)).any(axis=1)),
+                      np.flatnonzero((hit[n_plain:] & (keys[n_plain:] == id * 2 + 1)).any(axis=1)))
             out.append(Candidate(id, votes_, flipped > plain, min(plain, flipped), voters))
             if len(out) == limit:
                 break
@@ -362,7 +379,7 @@ class DerivativeIndex(SignalIndex):
             first_d, first_i = centre_d[:, :FIRST_PROBES], centre_i[:, :FIRST_PROBES]
         try:
             ivf.nprobe = FIRST_PROBES
-            near_d, near_i = ivf.search_preassigned(queries, 2, np.ascontiguousarray(first_i),
+            near_d, near_i = ivf.search_preassigned(queries, NEIGHBOURS, np.ascontiguousarray(first_i),
                                                     np.ascontiguousarray(first_d))
             hit, keys = _votes(near_d, near_i, mirrored)
             if not len(keys[hit]) or np.unique(keys[hit], return_counts=True)[1].max() < FIRST_VOTES:
@@ -375,15 +392,17 @@ class DerivativeIndex(SignalIndex):
                 near_d[outside], near_i[outside] = np.iinfo(near_d.dtype).max, -1
                 rest_i = np.where(scanned, -1, centre_i)  # faiss skips a list numbered -1
                 ivf.nprobe = nprobe
-                far_d, far_i = ivf.search_preassigned(queries, 2, np.ascontiguousarray(rest_i),
+                far_d, far_i = ivf.search_preassigned(queries, NEIGHBOURS, np.ascontiguousarray(rest_i),
                                                       np.ascontiguousarray(centre_d))
             else:
                 ivf.nprobe = nprobe - FIRST_PROBES
-                far_d, far_i = ivf.search_preassigned(queries, 2, centre_i[:, FIRST_PROBES:], centre_d[:, FIRST_PROBES:])
+                far_d, far_i = ivf.search_preassigned(queries, NEIGHBOURS, centre_i[:, FIRST_PROBES:],
+                                                      centre_d[:, FIRST_PROBES:])
         finally:
             ivf.nprobe = nprobe
         d, i = np.concatenate([near_d, far_d], axis=1), np.concatenate([near_i, far_i], axis=1)
-        order = np.argsort(d, axis=1, kind="stable")[:, :2]  # ties: the nearer list's first, as one search scans them
+        # ties: the nearer list's first, as one search scans them
+        order = np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]
         return np.take_along_axis(d, order, axis=1), np.take_along_axis(i, order, axis=1)
 
     def check(self, upload: Upload, allowed: Callable[[int], bool] | None = None,
@@ -477,12 +496,25 @@ def _same(a: F.PhotoFeatures, b: F.PhotoFeatures) -> bool:
 
 
 def _votes(distances: np.ndarray, labels: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which query descriptors vote (nearest stored descriptor close, and clearly nearer than the second),
-    and for what: the photo's id x 2 + 1 when the query is of the mirrored upload."""
-    d1, d2 = distances[:, 0].astype(np.float32), distances[:, 1].astype(np.float32)
-    second = np.where(labels[:, 1] >= 0, d2, 256.0)
-    hit = (d1 <= VOTE_DISTANCE) & (labels[:, 0] >= 0) & (d1 < RATIO * second)
-    return hit, labels[:, 0] * 2 + mirrored
+    """Which query descriptors vote, and for what: ``(hit, keys)``, both (n, 2); a key is the photo's id x 2
+    + 1 when the query is of the mirrored upload. Column 0: the nearest stored descriptor's photo, when it
+    is close and clearly nearer than the second nearest (ratio test), or when it ties (see NEIGHBOURS) with
+    the second's photo on a pair of photos with TIE_VOTES ties or more; column 1: that second photo."""
+    d = distances.astype(np.float32)
+    far = np.float32(256.0)
+    d1 = d[:, 0]
+    d2 = np.where(labels[:, 1] >= 0, d[:, 1], far)
+    d3 = np.where(labels[:, 2] >= 0, d[:, 2], far) if labels.shape[1] > 2 else np.full_like(d1, far)
+    close = (d1 <= VOTE_DISTANCE) & (labels[:, 0] >= 0)
+    plain = close & (d1 < RATIO * d2)
+    keys = labels[:, :2] * 2 + mirrored[:, None]
+    tie = (close & ~plain & (labels[:, 1] >= 0) & (labels[:, 1] != labels[:, 0]) & (d2 <= TIE_DISTANCE)
+           & (d1 < RATIO * d3))
+    if tie.any():  # keep the ties of pairs that tie TIE_VOTES times or more (in one orientation)
+        pairs = np.stack([keys[tie].min(axis=1), keys[tie].max(axis=1)], axis=1)
+        _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
+        tie[np.flatnonzero(tie)] = counts[inverse.reshape(-1)] >= TIE_VOTES
+    return np.stack([plain | tie, tie], axis=1), keys
 
 
 def consistent_votes(reg: F.PhotoFeatures, upload: Upload, candidate: Candidate) -> int:

@@ -116,7 +116,7 @@ def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_le
         else:
             queries = unrelated
         mirrored = np.arange(len(queries)) >= len(queries) // 2
-        one = D._votes(*index._faiss.search(queries, 2), mirrored)
+        one = D._votes(*index._faiss.search(queries, D.NEIGHBOURS), mirrored)
         D.faiss.cvar.indexIVF_stats.reset()
         with index._lock:
             staged = index._staged(queries, mirrored)
