@@ -34,6 +34,22 @@
    looked at once more for a block recoloured in place (:func:`_recoloured`: the cells' colours held
    to a third of the tolerances, a sharp edge, and the block's colours left unchanged elsewhere, so
    that a filter over the whole photo is not taken for one).
+
+   **Whole-photo filters.** An app's filter (sepia, black and white, a tone curve, contrast,
+   saturation, channel gains, a vignette, CLAHE) moves every cell, by an amount that depends on the
+   cell's own colour (and, for a vignette, on where it lies); the offsets above undo only a constant
+   shift. When at least :data:`MIN_EDIT` of the cells differ, a smooth filter is fitted
+   (:func:`_tone_residuals`: a brightness curve with a radial gain and a gradient, each chroma channel
+   a multiple of itself plus a quadratic in the brightness, contrast as a curve of the brightness)
+   on the cells that do *not* differ, leaving the differing ones and their neighbours out (the
+   candidate edit never shapes the fit), then refitted on what that fit leaves matching
+   (:data:`TONE_ROUNDS` rounds). A filter is then explained everywhere; an edit keeps differing,
+   because a smooth function of the colour that fits the rest of the photo does not fit it. When
+   nearly every cell differs (a strong filter), the fit runs on all cells, robustly, and is kept only
+   when it leaves at most a third of the differing cells (:data:`TONE_FALLBACK`). Brightness alone,
+   in a cell whose colour and structure match, is allowed :data:`TONE_LUMA_SLACK` times the
+   tolerance (local contrast equalisation, CLAHE, shifts the brightness tile by tile). The
+   recoloured-block check keeps the plain offsets (its own twin test tells a filter apart).
 """
 
 from __future__ import annotations
@@ -88,6 +104,16 @@ RECOLOUR_TWINNED = 0.5  # ... at least this share of the block's cells must have
 RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a twin outside may have one that moved alike
 RECOLOUR_UNCHANGED = 0.5  # ... and at least this share must have one left unchanged
 _COLOUR_TOLERANCE = np.array([24.0, 14.0, 14.0])  # brightness, chroma: what re-encoding and resizing move a cell mean by
+TONE_MODEL = True  # fit a whole-photo filter before comparing cells (see _tone_residuals)
+TONE_KNOTS = 9  # knots of the brightness curve over 0-255
+TONE_ITERATIONS = 8  # reweighting steps of the robust fit (half least absolute deviations, half Cauchy)
+TONE_MAX_SATURATION = 1.8  # the largest chroma gain a filter is taken to apply
+TONE_EXCLUDE = 1.0  # cells differing by more than the tolerances (and neighbours) are left out of the fit ...
+TONE_ROUNDS = 3  # ... in this many rounds, each leaving out what the previous fit leaves differing
+TONE_MIN_FIT = 0.1  # share of the visible cells the fit needs; fewer: fitted on all of them, robustly ...
+TONE_FALLBACK = 3.0  # ... and kept only when it leaves a third of the differing cells or fewer
+TONE_LUMA_SLACK = 1.5  # brightness tolerance factor for cells whose colour and structure match (CLAHE) ...
+TONE_LUMA_QUIET = 0.5  # ... colour within this share of the chroma tolerance
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
 PANEL_COVERED = 0.85  # ... or when the fit covers this share of it
@@ -457,6 +483,12 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     mask = cv2.warpAffine(ones, matrix, size, flags=cv2.INTER_NEAREST, borderValue=0)
     mask = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
     cells, coverage = cell_summaries(*warped, mask=mask)
+    return _judge(reg, cells, coverage, frame, matrix, inliers, mirrored, anchors)
+
+
+def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix: np.ndarray,  # noqa: ANN001
+           inliers: int, mirrored: bool, anchors: np.ndarray) -> Verdict:
+    """The comparison of the upload's aligned cells with the registered photo's (see :func:`_compare`)."""
     visible = coverage >= 0.97
     covered = float(visible.mean())
     transform = _to_photo_pixels(matrix, reg, frame, mirrored)
@@ -477,13 +509,37 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     dm = _offset(u.mean - r.mean, anchored, visible, 24.0)
     dcb = _offset(u.cb - r.cb, anchored, visible, 14.0)
     dcr = _offset(u.cr - r.cr, anchored, visible, 14.0)
-    colour = np.stack([dm, dcb, dcr], axis=-1)
-    registered = np.stack([r.mean, r.cb, r.cr], axis=-1)
     # resizing and re-encoding soften every cell alike
     sr = _offset(np.log((u_std + 3.0) / (r.std + 3.0)), anchored, visible, 0.6)
+    offsets = np.stack([dm, dcb, dcr], axis=-1)
+    if TONE_MODEL:
+        both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
+        dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
+        old = (dm, dcb, dcr, sr)
+        now, fell_back = old, False
+        before = int(((_worst(old, dp) > 1.0) & visible).sum())
+        square3 = np.ones((3, 3), np.uint8)
+        for step in range(TONE_ROUNDS):
+            first = _worst(now, dp)
+            if step == 0 and before < MIN_EDIT * GRID * GRID:
+                break  # too few differences to make an edit or a scatter: nothing for a filter to explain
+            suspect = cv2.dilate(((first > TONE_EXCLUDE) & visible).astype(np.uint8), square3)
+            fit_on = visible & (suspect == 0)
+            if fit_on.sum() < TONE_MIN_FIT * visible.sum():
+                if not TONE_FALLBACK or now is not old:
+                    break
+                fit_on, fell_back = visible, True
+            now = _tone_residuals(r, u, u_std, visible, old, fit_on)
+        if fell_back and ((_worst(now, dp) > 1.0) & visible).sum() * TONE_FALLBACK > before:
+            now = old  # fitted on every cell: kept only when it explains most of the differences
+        dm, dcb, dcr, sr = now
+    colour = np.stack([dm, dcb, dcr], axis=-1)
+    registered = np.stack([r.mean, r.cb, r.cr], axis=-1)
     both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
     dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
-    diff = np.maximum.reduce([np.abs(dm) / 24.0, np.maximum(np.abs(dcb), np.abs(dcr)) / 14.0,
+    chroma = np.maximum(np.abs(dcb), np.abs(dcr)) / 14.0
+    luma = 24.0 * np.where(chroma <= TONE_LUMA_QUIET, TONE_LUMA_SLACK, 1.0) if TONE_MODEL else 24.0
+    diff = np.maximum.reduce([np.abs(dm) / luma, chroma,
                               np.abs(sr) / 0.6, dp / 5.0])
     differs = (diff > 1.0) & visible
     # the instance reaching past its picture's edge (a photo cropped to fill a collage's cell, its
@@ -543,7 +599,7 @@ def _compare(reg: PhotoFeatures, frame: Frame, matrix: np.ndarray, inliers: int,
     if edited > MAX_EDIT:
         return Verdict(Outcome.NONE, reason=f"{edited:.0%} of the photo differs: too much to be the same photo", **base)
     if edited < MIN_EDIT:
-        recoloured = _recoloured(colour, registered, visible)
+        recoloured = _recoloured(offsets, registered, visible)
         if recoloured is None:
             return Verdict(Outcome.RESHARE, score=score, reason="same photo, no localised edit", **base)
         share = float(recoloured.sum() / (GRID * GRID))
@@ -615,6 +671,106 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
             or (unchanged & ~alike).sum() < RECOLOUR_UNCHANGED * has_twin.sum():
         return None
     return block
+
+
+def _worst(deltas: tuple, dp: np.ndarray) -> np.ndarray:
+    """Per cell, the largest of the brightness, chroma, contrast and structure differences, as shares of
+    their tolerances (``deltas``: brightness, cb, cr, log spread ratio)."""
+    brightness, cb, cr, spread = deltas
+    return np.maximum.reduce([np.abs(brightness) / 24.0, np.maximum(np.abs(cb), np.abs(cr)) / 14.0,
+                              np.abs(spread) / 0.6, dp / 5.0])
+
+
+def _hats(values: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Piecewise-linear (hat) basis of ``values`` on ``knots``: n x len(knots)."""
+    v = np.clip(values, knots[0], knots[-1])
+    out = np.zeros((len(v), len(knots)))
+    k = np.clip(np.searchsorted(knots, v, side="right") - 1, 0, len(knots) - 2)
+    t = (v - knots[k]) / (knots[k + 1] - knots[k])
+    out[np.arange(len(v)), k] = 1.0 - t
+    out[np.arange(len(v)), k + 1] = t
+    return out
+
+
+def _robust_fit(basis: np.ndarray, target: np.ndarray, prior: np.ndarray, tolerance: float,
+                use: np.ndarray) -> np.ndarray:
+    """Coefficients of ``basis`` fitting ``target`` robustly: least absolute deviations (reweighted)
+    from ``prior``, then Cauchy weights at a quarter of ``tolerance``, so that cells off by more than the
+    tolerance (an edit) hardly weigh. A light ridge towards ``prior`` keeps parts of the curve with
+    no cells in place."""
+    scale = 0.25 * tolerance
+    ridge = 1e-3 * len(target)
+    coef = prior.copy()
+    eye = np.eye(len(prior))
+    for step in range(TONE_ITERATIONS):
+        res = target - basis @ coef
+        if step < TONE_ITERATIONS // 2:
+            w = 1.0 / np.maximum(np.abs(res), scale)
+        else:
+            w = 1.0 / (1.0 + (res / scale) ** 2)
+        w = np.where(use, w, 0.0)
+        w = w / max(w.mean(), 1e-12)
+        a = basis.T @ (basis * w[:, None]) + ridge * eye
+        coef = np.linalg.solve(a, basis.T @ (w * target) + ridge * prior)
+    return coef
+
+
+def _tone_residuals(r, u, u_std: np.ndarray, visible: np.ndarray, old: tuple,  # noqa: ANN001
+                    fit_on: np.ndarray) -> tuple:
+    """Brightness, chroma and contrast offsets left after a whole-photo filter, fitted on the cells
+    ``fit_on`` (robustly, :func:`_robust_fit`).
+
+    A filter over the whole photo (a tone curve, channel gains, saturation, sepia or black and white,
+    a vignette) moves each cell as a smooth function of its own registered colour and of where it
+    lies; an edit moves a region, whatever colour it had. Brightness: a piecewise-linear curve of the
+    registered brightness (:data:`TONE_KNOTS` knots), a radial gain (vignette) and a linear gradient.
+    Each chroma channel: a multiple of itself (0 to :data:`TONE_MAX_SATURATION`) plus a quadratic in
+    the brightness (sepia, a tint); no mixing of the two channels and no term for where the cell lies,
+    since a hue rotation or a tint in one place is what a region regenerated in new colours shows.
+    Contrast (log spread ratio): a curve of the brightness and a radial term. Each channel keeps the
+    old offsets (``old``) unless the fit leaves more cells within tolerance."""
+    n = GRID
+    yy, xx = np.mgrid[0:n, 0:n]
+    x = ((xx + 0.5) / n * 2 - 1)[visible]
+    y = ((yy + 0.5) / n * 2 - 1)[visible]
+    rad = (x * x + y * y) / 2.0
+    use = fit_on[visible]
+    L = r.mean[visible].astype(np.float64)
+    knots = np.linspace(0.0, 255.0, TONE_KNOTS)
+    hats = _hats(L, knots)
+    ones = np.ones_like(L)
+    out = []
+    # brightness: g(L) * (1 + a r^2) + gradient ~ g(L) + a L r^2 + b r^2 + c x + d y
+    basis = np.column_stack([hats, L * rad / 128.0, rad, x, y])
+    prior = np.r_[knots, 0.0, 0.0, 0.0, 0.0]
+    target = u.mean[visible].astype(np.float64)
+    coef = _robust_fit(basis, target, prior, 24.0, use)
+    fitted = np.zeros((n, n))
+    fitted[visible] = target - basis @ coef
+    out.append(fitted)
+    coarse = _hats(L, np.linspace(0.0, 255.0, 5))
+    lq = (L - 128.0) / 128.0
+    for mine, name in ((r.cb, "cb"), (r.cr, "cr")):
+        c = mine[visible].astype(np.float64) - 128.0
+        basis = np.column_stack([c, ones, lq, lq * lq])
+        prior = np.r_[1.0, 128.0, 0.0, 0.0]
+        target = getattr(u, name)[visible].astype(np.float64)
+        coef = _robust_fit(basis, target, prior, 14.0, use)
+        coef[0] = min(max(coef[0], 0.0), TONE_MAX_SATURATION)  # a filter does not invert or over-boost chroma
+        fitted = np.zeros((n, n))
+        fitted[visible] = target - basis @ coef
+        out.append(fitted)
+    ratio = np.log((u_std + 3.0) / (r.std + 3.0))[visible].astype(np.float64)
+    basis = np.column_stack([coarse, rad])
+    coef = _robust_fit(basis, ratio, np.zeros(6), 0.6, use)
+    fitted = np.zeros((n, n))
+    fitted[visible] = ratio - basis @ coef
+    out.append(fitted)
+    result = []
+    for new, prev, tol in zip(out, old, (24.0, 14.0, 14.0, 0.6)):
+        keep_new = (np.abs(new[visible]) <= tol).sum() > (np.abs(prev[visible]) <= tol).sum()
+        result.append(new if keep_new else prev)
+    return tuple(result)
 
 
 def _offset(delta: np.ndarray, anchored: np.ndarray, visible: np.ndarray, tolerance: float) -> np.ndarray:
