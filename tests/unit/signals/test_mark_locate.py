@@ -48,6 +48,7 @@ def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkey
         index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
     marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
     frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    monkeypatch.setattr(index_marks, "LOCATED", 3)  # off by default (docs/marks.md)
     monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
     monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
     # no keypoint help at all
