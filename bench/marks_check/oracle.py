@@ -1,11 +1,11 @@
-import sys, pickle, time, os
+import ast, sys, pickle, time, os
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from ncii_shield.signals.marks import template as T
 import ncii_shield.signals.marks.search as S
 for kv in os.environ.get("SETS", "").split():
-    k, v = kv.split("="); setattr(S, k, eval(v))
+    k, v = kv.split("=", 1); setattr(S, k, ast.literal_eval(v))  # as marks_bench.py --set does
 D = pickle.load(open(os.environ.get("MARKS_CHECK_DIR", "/tmp/marks_check") + "/pos.pkl", "rb"))
 preps = [S.Prepared.of(T.decode(v)) for v in D["templates"]]
 out = []
