@@ -87,3 +87,55 @@ def test_the_same_word_in_another_colour_does_not_pass_the_colour_agreement():
     shape, colour, _ = result
     same = measure(Prepared.of(T.template_from_rgba(other, "x")), upload, box)
     assert same is not None and same[1] > colour, (same, colour)
+
+
+@pytest.fixture
+def joint(monkeypatch):
+    import ncii_shield.signals.marks.search as S
+
+    monkeypatch.setattr(S, "JOINT", True)
+    return S
+
+
+def test_the_joint_decision_asks_more_of_a_small_find_than_of_a_large_one(joint, monkeypatch):
+    # the same shape and colour scores: enough for a mark found 200 x 50 pixels, not for one 24 x 6
+    # (a few pixels match photo content by chance; docs/benchmarks.md "The check, 2026-12-06 #2")
+    def measured(box):
+        monkeypatch.setattr(joint, "measure", lambda p, f, b: (0.85, 0.6, box))
+        return joint.verify(None, None, box)[0]
+
+    large, small = measured((10, 10, 200, 50)), measured((10, 10, 24, 6))
+    assert large >= THRESHOLD > small, (large, small)
+
+
+def test_the_joint_decision_needs_the_colour_agreement_too(joint, monkeypatch):
+    monkeypatch.setattr(joint, "measure", lambda p, f, b: (0.95, 0.3, (10, 10, 200, 50)))
+    assert joint.verify(None, None, (10, 10, 200, 50))[0] < THRESHOLD
+
+
+@pytest.mark.parametrize("other", ["TRAVEL.AI", "NUDITY.IO"])
+def test_with_the_joint_decision_a_different_word_at_the_same_place_does_not_pass(joint, other):
+    registered = text_mark("NUDIFY.AI", fill=(255, 255, 255))
+    lookalike = text_mark(other, fill=(255, 255, 255))
+    marked, box = paste(photo(6), lookalike, 150, 200, scale=0.9, opacity=0.8)
+    prepared = Prepared.of(T.template_from_rgba(registered, "x"))
+    h = box[3]
+    score, _ = verify(prepared, UploadFrame.from_rgb(reencoded(marked, 85)), (box[0], box[1], h * prepared.template.aspect, h))
+    assert score < THRESHOLD, score
+
+
+def test_with_the_joint_decision_a_half_opaque_mark_passes(joint):
+    mark = text_mark("FAKE", 72, (230, 20, 20), outline=None, ring=False)
+    marked, box = paste(photo(3), mark, 180, 260, opacity=0.5)
+    score, found = verify(Prepared.of(T.template_from_rgba(mark, "x")), UploadFrame.from_rgb(reencoded(marked, 80)), box)
+    assert score >= THRESHOLD and box_overlap(found, box) > 0.6, (score, found, box)
+
+
+def test_inspect_reports_what_the_decision_uses():
+    import ncii_shield.signals.marks.search as S
+
+    mark = text_mark("FAKE", 72, (230, 20, 20), outline=None, ring=False)
+    marked, box = paste(photo(3), mark, 180, 260, opacity=0.6)
+    f = S.inspect(Prepared.of(T.template_from_rgba(mark, "x")), UploadFrame.from_rgb(reencoded(marked, 85)), box)
+    assert f is not None and len(f["shape_parts"]) >= 2 and 0.3 < f["fit"] < 0.9, f
+    assert min([f["shape_whole"]] + f["shape_parts"]) == pytest.approx(measure(Prepared.of(T.template_from_rgba(mark, "x")), UploadFrame.from_rgb(reencoded(marked, 85)), box)[0], abs=1e-6)

@@ -72,6 +72,16 @@ THRESHOLD = 0.75  # shape score (weakest part) a mark needs, with COLOUR_MIN (do
 SMALL_SIDE = 10  # a mark found less thick than this (frame pixels) needs SMALL_SHAPE and SMALL_COLOUR instead
 SMALL_SHAPE = 0.85
 SMALL_COLOUR = 0.5
+# The joint decision (2026-12-06 #2, off by default; docs/benchmarks.md "The check, 2026-12-06 #2"): the
+# mean of the parts' shape scores instead of the weakest, each colour channel with CHANNEL_SLACK, and
+# both less a term that falls with the mark's found size (a mark of few pixels carries little
+# evidence: among 1,000 marks at hundreds of located places, photo content matches small ones).
+JOINT = False
+JOINT_SHAPE = 0.79  # the mean shape score a mark needs, less SHAPE_PER_PIXEL / sqrt(w * h)
+JOINT_COLOUR = 0.44  # the colour agreement it needs, less COLOUR_PER_PIXEL / sqrt(w * h)
+CHANNEL_SLACK = 0.15  # a channel's own agreement counts this much more (JPEG halves the chroma detail)
+SHAPE_PER_PIXEL = 2.0  # frame pixels
+COLOUR_PER_PIXEL = 4.0
 
 cv2.setNumThreads(1)
 
@@ -174,11 +184,21 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     measured = measure(prepared, frame, box)
     if measured is None:
         return None
-    shape, colour, found = measured
-    if min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
+    return decide(*measured), measured[2]
+
+
+def decide(shape: float, colour: float, found: tuple[int, int, int, int]) -> float:
+    """The score :func:`verify` reports for what :func:`measure` found: ``min(shape, THRESHOLD +
+    colour - COLOUR_MIN)`` with the thin-mark rule, or with :data:`JOINT` both less what a mark of
+    that size needs."""
+    if JOINT:  # the scores' margins over what a mark of that size needs, put on the threshold's scale
+        side = max(1.0, float(np.sqrt(found[2] * found[3])))
+        shape = THRESHOLD + shape - SHAPE_PER_PIXEL / side - JOINT_SHAPE
+        colour = COLOUR_MIN + colour - COLOUR_PER_PIXEL / side - JOINT_COLOUR
+    elif min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
         shape, colour = shape - (SMALL_SHAPE - THRESHOLD), colour - (SMALL_COLOUR - COLOUR_MIN)
     # both must clear their thresholds: the colour's margin is put on the shape's scale
-    return min(shape, THRESHOLD + colour - COLOUR_MIN), found
+    return float(min(shape, THRESHOLD + colour - COLOUR_MIN))
 
 
 def measure(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
@@ -214,6 +234,26 @@ def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int
     ``alpha * (colour - photo)``, over the colour channels (a blended mark shifts the photo towards
     its own colours, by its opacity; another word or shape with edges in the same places does not
     change the photo by the mark's colours)."""
+    ev = _evidence(prepared, frame, box, size)
+    if ev is None:
+        return None
+    t, change, seen = ev[:3]
+    den = float(np.sqrt(float((change * change).sum()) * float((seen * seen).sum())))
+    colour = float((change * seen).sum()) / den if den > 1e-6 else 0.0
+    if COLOUR_CHANNELS:  # each channel the mark changes must agree on its own (yellow is not white)
+        ce = (change * change).sum(axis=(0, 1))
+        se = (seen * seen).sum(axis=(0, 1))
+        cs = (change * seen).sum(axis=(0, 1))
+        for k in range(3):
+            if ce[k] >= CHANNEL_SHARE * ce.max():
+                slack = CHANNEL_SLACK if JOINT else 0.0
+                colour = min(colour, (float(cs[k] / np.sqrt(ce[k] * se[k])) if se[k] > 1e-6 else 0.0) + slack)
+    return t, colour
+
+
+def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int]):
+    """(mark field over the photo, expected change's detail, upload's detail, upload (padded), alpha
+    (padded), photo estimate (padded)) at the check's ``size``; None off the frame."""
     x, y, w, h = box
     tw, th = size
     fh, fw = frame.rgb.shape[:2]
@@ -245,16 +285,116 @@ def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int
     detail = max(1.5, COLOUR_SIGMA * min(tw, th))
     change = change - cv2.GaussianBlur(change, (0, 0), detail)
     seen = seen - cv2.GaussianBlur(seen, (0, 0), detail)
-    den = float(np.sqrt(float((change * change).sum()) * float((seen * seen).sum())))
-    colour = float((change * seen).sum()) / den if den > 1e-6 else 0.0
-    if COLOUR_CHANNELS:  # each channel the mark changes must agree on its own (yellow is not white)
-        ce = (change * change).sum(axis=(0, 1))
-        se = (seen * seen).sum(axis=(0, 1))
-        cs = (change * seen).sum(axis=(0, 1))
-        for k in range(3):
-            if ce[k] >= CHANNEL_SHARE * ce.max():
-                colour = min(colour, float(cs[k] / np.sqrt(ce[k] * se[k])) if se[k] > 1e-6 else 0.0)
-    return t, colour
+    return t, change, seen, u, a, bg
+
+
+def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float]) -> dict | None:
+    """Everything the decision may use at the place :func:`measure` finds (for calibration in
+    bench/marks_check): the wide score, the parts' shape scores, the colour agreement over the whole
+    mark, per channel and per part, the opacity fitted to the upload's detail (whole and per part),
+    and the upload's edge energy at the mark's edges, in its gaps and around it."""
+    x, y, w, h = box
+    if w < 4 or h < 4:
+        return None
+    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES, WIDE_REACH)
+    if wide is None:
+        return None
+    out: dict = {"wide": wide[0], "box": wide[1]}
+    if wide[0] < WIDE_MIN:
+        return out
+    found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05)
+    if found is None:
+        return out
+    out["box"] = found[1]
+    size = found[3].shape[1::-1]
+    ev = _evidence(prepared, frame, found[1], size)
+    if ev is None:
+        return out
+    t, change, seen, u, a, bg = ev
+    crop = found[2]
+    support = edge_support(t)
+    parts = _parts(*t.shape[:2], t)
+    out["shape_whole"] = _score(crop, t, support)
+    out["shape_parts"] = [_score(crop[p], t[p], support[p]) for p in parts]
+    cc = (change * change).sum(axis=(0, 1))
+    ss = (seen * seen).sum(axis=(0, 1))
+    cs = (change * seen).sum(axis=(0, 1))
+    out["colour_whole"] = float(cs.sum() / np.sqrt(cc.sum() * ss.sum())) if cc.sum() * ss.sum() > 1e-6 else 0.0
+    out["colour_channels"] = [float(cs[k] / np.sqrt(cc[k] * ss[k])) if cc[k] * ss[k] > 1e-6 else 0.0
+                              for k in range(3) if cc[k] >= CHANNEL_SHARE * cc.max()]
+    out["fit"] = float(cs.sum() / cc.sum()) if cc.sum() > 1e-6 else 0.0
+    cp, fp, ep = [], [], []
+    for p in parts:
+        c2, s2 = change[p], seen[p]
+        a_, b_, ab = float((c2 * c2).sum()), float((s2 * s2).sum()), float((c2 * s2).sum())
+        cp.append(ab / np.sqrt(a_ * b_) if a_ * b_ > 1e-6 else 0.0)
+        fp.append(ab / a_ if a_ > 1e-6 else 0.0)
+        ep.append(a_ / max(float(cc.sum()), 1e-6))
+    out["colour_parts"], out["fit_parts"], out["change_share_parts"] = cp, fp, ep
+    # the interior: the upload less the photo estimate, against what the mark adds there (not high-passed)
+    th, tw = t.shape[:2]
+    pad = 2
+    raw = (u - bg)[pad:pad + th, pad:pad + tw]
+    c_full = _drawn_change(prepared, bg, a, size, pad)
+    inner = a[pad:pad + th, pad:pad + tw, 0] > 0.5
+    if inner.sum() >= 8:
+        r_, c_ = raw[inner], c_full[inner]
+        den = float(np.sqrt(float((r_ * r_).sum()) * float((c_ * c_).sum())))
+        out["interior"] = float((r_ * c_).sum()) / den if den > 1e-6 else 0.0
+        out["interior_fit"] = float((r_ * c_).sum()) / max(float((c_ * c_).sum()), 1e-6)
+    # edge energy: at the mark's edges, in its gaps (no edge of the mark), around it
+    factor = _factor(found[1][2], found[1][3], FINE_SIDE)
+    bx, by, bw, bh = found[1]
+    e = max(3 / factor, 0.3 * min(bw, bh))
+    fh, fw = frame.rgb.shape[:2]
+    rx0, ry0 = max(0, int(bx - e)), max(0, int(by - e))
+    rx1, ry1 = min(fw, int(bx + bw + e)), min(fh, int(by + bh + e))
+    if rx1 - rx0 > 4 and ry1 - ry0 > 4:
+        field = _field_crop(frame, (rx0, ry0, rx1, ry1), factor)
+        energy = (field * field).sum(axis=2)
+        ox, oy = round((bx - rx0) * factor), round((by - ry0) * factor)
+        inside = np.zeros(energy.shape, bool)
+        inside[max(0, oy):oy + th, max(0, ox):ox + tw] = True
+        mag = np.sqrt((t * t).sum(axis=2))
+        mag = mag / max(float(np.percentile(mag, 95)), 1e-6)
+        sup = np.full(energy.shape, 0.5, np.float32)
+        region = sup[max(0, oy):oy + th, max(0, ox):ox + tw]
+        region[:] = mag[max(0, -oy):max(0, -oy) + region.shape[0], max(0, -ox):max(0, -ox) + region.shape[1]]
+        edge, gap, ring = inside & (sup > 0.3), inside & (sup < 0.1), ~inside
+        out["energy_edge"] = float(energy[edge].mean()) if edge.any() else 0.0
+        out["energy_gap"] = float(energy[gap].mean()) if gap.any() else -1.0
+        out["energy_ring"] = float(energy[ring].mean()) if ring.any() else -1.0
+        out["gap_share"] = float(gap.sum() / max(1, inside.sum()))
+    out["side"] = min(found[1][2], found[1][3])
+    shape = float(np.mean(out["shape_parts"])) if JOINT and out["shape_parts"] else \
+        min([out["shape_whole"]] + out["shape_parts"])
+    slack = CHANNEL_SLACK if JOINT else 0.0
+    colour = min([out["colour_whole"]] + [c + slack for c in out["colour_channels"]]) if COLOUR_CHANNELS else out["colour_whole"]
+    out["score"] = decide(shape, colour, found[1])  # what verify() reports (PHOTO_BACKGROUND on)
+    return out
+
+
+def _drawn_change(prepared: Prepared, bg: np.ndarray, a: np.ndarray, size: tuple[int, int], pad: int) -> np.ndarray:
+    """What the mark adds to the photo estimate ``bg`` at full opacity, ``alpha * (colour - bg)``, unpadded."""
+    tw, th = size
+    c = cv2.resize(prepared.template.colour.astype(np.float32), (tw, th), interpolation=cv2.INTER_AREA)
+    return a[pad:pad + th, pad:pad + tw] * (c - bg[pad:pad + th, pad:pad + tw])
+
+
+def _parts(th: int, tw: int, t: np.ndarray) -> list[tuple[slice, slice]]:
+    """The mark's parts (as :func:`_part_score` splits it) that carry at least 8 % of its field."""
+    if tw >= 1.6 * th:
+        n = int(min(PARTS, max(2, round(tw / th))))
+        edges = np.linspace(0, tw, n + 1).round().astype(int)
+        parts = [(slice(None), slice(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+    elif th >= 1.6 * tw:
+        n = int(min(PARTS, max(2, round(th / tw))))
+        edges = np.linspace(0, th, n + 1).round().astype(int)
+        parts = [(slice(a, b), slice(None)) for a, b in zip(edges[:-1], edges[1:])]
+    else:
+        parts = [(slice(a, b), slice(c, d)) for a, b in ((0, th // 2), (th // 2, th)) for c, d in ((0, tw // 2), (tw // 2, tw))]
+    total = float((t * t).sum())
+    return [p for p in parts if float((t[p] * t[p]).sum()) >= 0.08 * total]
 
 
 def _factor(w: float, h: float, side: tuple[int, int]) -> float:
@@ -334,7 +474,8 @@ def _score(a: np.ndarray, t: np.ndarray, support: np.ndarray) -> float:
 
 
 def _part_score(crop: np.ndarray, t: np.ndarray) -> float:
-    """The weakest correlation among the mark's parts (and the whole mark's, if lower)."""
+    """The weakest correlation among the mark's parts (and the whole mark's, if lower); with
+    :data:`JOINT`, the mean over the parts."""
     support = edge_support(t)
     scores = [_score(crop, t, support)]
     th, tw = t.shape[:2]
@@ -354,6 +495,8 @@ def _part_score(crop: np.ndarray, t: np.ndarray) -> float:
         if float((tp * tp).sum()) < 0.08 * total:  # a part with little of the mark (a gap) says little
             continue
         scores.append(_score(crop[part], tp, support[part]))
+    if JOINT:  # every part counts, none alone decides (docs/benchmarks.md, 2026-12-06 #2)
+        return float(np.mean(scores[1:])) if len(scores) > 1 else scores[0]
     if SPARE_PART and len(scores) > 4:  # not adopted (docs/benchmarks.md, 2026-12-06)
         whole, parts = scores[0], sorted(scores[1:])
         return float(min(whole, parts[1]))
