@@ -14,9 +14,10 @@ marks (a 40-pixel mark often gets no ORB corner at all), so :data:`LOCATED` more
 from *where an overlay is*, whatever mark it is: the extents of
 :func:`~ncii_shield.signals.marks.locate.proposals` (blobs of strong, close colour edges) and of the
 vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`);
-such a candidate, having no keypoint support, is reported only where the upload's colours change
-the way the mark's would (:func:`~ncii_shield.signals.marks.locate.colour_agreement` >=
-:data:`COLOUR_GATE`). Candidates are checked by correlating edge orientations
+such a candidate, having no keypoint support, is checked only where the naming is clear (the mark's
+descriptor correlates at least :data:`LOCATE_MIN_VALUE` there, :data:`LOCATE_MIN_LEAD` more than its
+class's second best) and reported only where the upload's colours change the way the mark's would
+(:func:`~ncii_shield.signals.marks.locate.colour_agreement` >= :data:`COLOUR_GATE`). Candidates are checked by correlating edge orientations
 (:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once. So an upload
 costs one keypoint pass, one batched search, one orientation field, one pass of edge blobs and a
 bounded number of checks, whatever the number of marks.
@@ -60,15 +61,18 @@ VOTE_POOL = 64  # keypoint vote groups (mark, size, place) that candidates are c
 VOTE_KEEP = 3  # of which the best by votes are always checked; the rest of the checks go by descriptor
 OWN_SCALES = (0.89, 1.0, 1.12)  # a vote group's own mark looked at at its box's size times these
 NAME_MARGIN = 0.0  # a window's mark is checked only if it correlates this much better than any other of its class
-# Further checks: overlay extents (signals/marks/locate.py) named by every mark's descriptor. Off by
-# default: with 3 of them the full benchmark (2026-12-06, check threshold 0.68) caught 411/776 but
-# flagged 4 of 387 negatives and 15 wrong marks on positives, and at the check's 0.75 its scores still
-# hold 1 false flag and 5 wrong marks (synthetic marks named on photo content); without them the
-# scores hold none. An operator may turn it on (3) for recall after measuring on their own marks.
-LOCATED = 0
+# Further checks: overlay extents (signals/marks/locate.py) named by every mark's descriptor, for the
+# small marks the keypoints miss. Only a clear naming is checked (LOCATE_MIN_VALUE, LOCATE_MIN_LEAD) and
+# reported only where the colours agree (COLOUR_GATE): without the first two, 3 of them flagged 4 of 387
+# negatives and 15 wrong marks in the full benchmark of 2026-12-06 (synthetic marks named on photo content,
+# descriptor correlation 0.38-0.76 there; the stamped marks found this way: 0.72+ for 95 %).
+LOCATED = 3
 LOCATE_CLASSES = (-1, 0, 1)  # a located box is named at its own aspect class and the two beside it
 LOCATE_SIZES = (0.9, 1.0, 1.1)  # ... at these sizes (same centre and aspect)
 COLOUR_GATE = 0.6  # a located candidate is reported only where the upload's colours agree this much
+LOCATE_MIN_VALUE = 0.75  # ... and is checked at all only where its descriptor correlates this much there
+LOCATE_MIN_LEAD = 0.1  # ... and this much better than the second-best mark of its class
+LOCATE_MIN_SIDE = 20.0  # located boxes whose longer side is shorter (frame pixels) are not named
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -340,13 +344,16 @@ class MarkIndex(SignalIndex):
         aspect class and the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and
         :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
         that correlates best, ranked by that correlation plus its lead over the class's second
-        best. These candidates are reported only where :func:`~ncii_shield.signals.marks.locate.
-        colour_agreement` reaches :data:`COLOUR_GATE` (see :meth:`_checked`)."""
+        best, among the windows whose best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by
+        :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). These candidates
+        are reported only where :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches
+        :data:`COLOUR_GATE` (see :meth:`_checked`)."""
         if LOCATED <= 0:
             return []
         boxes = L.proposals(frame.rgb)
         if votes:
             boxes = np.concatenate([boxes, np.array([b for _, b in votes], np.float64).reshape(-1, 4)])
+        boxes = boxes[np.maximum(boxes[:, 2], boxes[:, 3]) >= LOCATE_MIN_SIDE]
         if not len(boxes):
             return []
         cx, cy = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
@@ -373,7 +380,8 @@ class MarkIndex(SignalIndex):
             if score.shape[1] > 1:  # how far it stands above the class's second best there
                 lead = value - np.partition(score, -2, axis=1)[:, -2]
             rank = value + lead
-            for w in np.argsort(-rank)[:8 * LOCATED].tolist():
+            strong = np.flatnonzero((value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD))
+            for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():
                 pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(arrays[k][w].tolist())))
         pairs.sort(key=lambda p: -p[0])
         out: list[tuple[int, tuple[float, float, float, float]]] = []

@@ -48,7 +48,6 @@ def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkey
         index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
     marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
     frame = UploadFrame.from_rgb(reencoded(marked, 80))
-    monkeypatch.setattr(index_marks, "LOCATED", 3)  # off by default (docs/marks.md)
     monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
     monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
     # no keypoint help at all
@@ -58,3 +57,46 @@ def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkey
     assert overlap(found[0].box, box) > 0.5
     monkeypatch.setattr(index_marks, "LOCATED", 0)
     assert index.find(frame) == []
+
+
+def test_a_located_box_is_checked_only_where_a_mark_is_named_clearly(monkeypatch):
+    """Another word at the same size and place: the located boxes name some mark of its class, but
+    weakly (descriptor correlation under LOCATE_MIN_VALUE or no lead over the second best), so no
+    located candidate is checked at all; without that requirement three are."""
+    words = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
+    index = MarkIndex()
+    for i, word in enumerate(words):
+        index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
+    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
+    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
+    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    for seed, other in ((21, "GALAXY"), (5, "WEEKEND")):
+        marked, box = paste(photo(seed), text_mark(other, ring=False), 300, 200, scale=0.5, opacity=0.8)
+        frame = UploadFrame.from_rgb(reencoded(marked, 80))
+        assert index.candidates(frame) == []
+        assert index.find(frame) == []
+        monkeypatch.setattr(index_marks, "LOCATE_MIN_VALUE", -1.0)
+        monkeypatch.setattr(index_marks, "LOCATE_MIN_LEAD", -1.0)
+        named = index.candidates(frame)
+        assert len(named) == 3 and max(overlap(b, box) for _, b in named) > 0.5
+        monkeypatch.undo()
+        monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
+        monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
+        monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+
+
+def test_a_located_box_shorter_than_the_minimum_side_is_not_named(monkeypatch):
+    words = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
+    index = MarkIndex()
+    for i, word in enumerate(words):
+        index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
+    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
+    frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
+    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
+    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
+    named = index.candidates(frame)
+    assert named and named[0][0] == 4 and overlap(named[0][1], box) > 0.5
+    monkeypatch.setattr(index_marks, "LOCATE_MIN_SIDE", float(max(box[2], box[3]) + 1))
+    assert index.candidates(frame) == []
