@@ -372,13 +372,10 @@ class MarkIndex(SignalIndex):
                     windows.setdefault(k, []).append(box)
         arrays = {k: np.concatenate(v) for k, v in windows.items()}
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
-        for k, score in names.scores(pyramid, arrays).items():
-            best = score.argmax(axis=1)
-            row = np.arange(len(score))
-            value = score[row, best]
-            lead = np.zeros(len(score))
-            if score.shape[1] > 1:  # how far it stands above the class's second best there
-                lead = value - np.partition(score, -2, axis=1)[:, -2]
+        for k, (top, rows) in names.best_two(pyramid, arrays).items():
+            best, value = rows[:, 0], top[:, 0].astype(np.float64)
+            # how far it stands above the class's second best there (a class of one mark: no rival)
+            lead = np.where(np.isfinite(top[:, 1]), value - top[:, 1], 0.0)
             rank = value + lead
             strong = np.flatnonzero((value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD))
             for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():

@@ -58,3 +58,26 @@ def test_the_index_derives_descriptors_from_stored_values_and_finds_a_mark():
     marked, box = paste(scene(8), marks[8][1], 300, 180, scale=0.45, opacity=0.7)
     found = index.find(UploadFrame.from_rgb(reencoded(marked, 80)))
     assert [f.id for f in found] == [8]
+
+
+def test_the_two_best_marks_of_every_window_are_those_of_the_full_products():
+    marks = _marks()
+    names = D.Descriptors.of([(i, Prepared.of(T.template_from_rgba(rgba, str(i)))) for i, rgba in marks])
+    marked, _ = paste(scene(9), marks[3][1], 200, 150, scale=0.5, opacity=0.8)
+    pyramid = D.FieldPyramid(UploadFrame.from_rgb(reencoded(marked, 80)).grey)
+    rng = np.random.default_rng(0)
+    windows = {}
+    for k in names.ids:
+        a = D.class_aspect(k)
+        h = rng.uniform(10, 80, 40)
+        windows[k] = np.stack([rng.uniform(0, 500, 40), rng.uniform(0, 350, 40), h * a, h], axis=1)
+    full, two = names.scores(pyramid, windows), names.best_two(pyramid, windows)
+    assert set(full) == set(two)
+    for k, score in full.items():
+        values, rows = two[k]
+        assert np.allclose(score[np.arange(len(score)), rows[:, 0]], values[:, 0], atol=1e-5)
+        assert np.allclose(values[:, 0], score.max(axis=1), atol=1e-5)
+        if score.shape[1] > 1:
+            assert np.allclose(values[:, 1], np.sort(score, axis=1)[:, -2], atol=1e-5)
+        else:
+            assert np.all(rows[:, 1] == -1) and np.all(np.isinf(values[:, 1]))

@@ -19,9 +19,11 @@ of 40 benchmark uploads (docs/benchmarks.md); finding the place is the index's j
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
+import faiss
 import numpy as np
 
 from ncii_shield.signals.marks.search import Prepared
@@ -144,6 +146,7 @@ class Descriptors:
     ids: dict[int, np.ndarray]
     vectors: dict[int, np.ndarray]
     position: dict[int, tuple[int, int]]  # mark id -> (class, row)
+    _flat: dict[int, faiss.IndexFlatIP] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, marks: list[tuple[int, Prepared]]) -> Descriptors:
@@ -164,3 +167,22 @@ class Descriptors:
         (OpenCV's single-threaded product: numpy's BLAS would spread over every core for a few ms of work)."""
         return {k: cv2.gemm(pyramid.describe(w, k), self.vectors[k], 1.0, None, 0.0, flags=cv2.GEMM_2_T)
                 for k, w in windows.items() if k in self.vectors and len(w)}
+
+    def best_two(self, pyramid: FieldPyramid, windows: dict[int, np.ndarray]
+                 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per class: the two best marks of each window, ``(values (n, 2), rows (n, 2))`` best first
+        (rows into ``ids[k]``; a class of one mark has row -1 and value -inf second). The same products
+        as :meth:`scores`, through faiss's exact inner-product search: its blocked product runs ~10 times
+        faster than OpenCV's on one thread, for the thousands of windows of the located boxes."""
+        out = {}
+        for k, w in windows.items():
+            if k not in self.vectors or not len(w):
+                continue
+            index = self._flat.get(k)
+            if index is None:
+                index = self._flat[k] = faiss.IndexFlatIP(self.vectors[k].shape[1])
+                index.add(self.vectors[k])
+            values, rows = index.search(np.ascontiguousarray(pyramid.describe(w, k), np.float32), 2)
+            values[rows < 0] = -np.inf
+            out[k] = (values, rows)
+        return out
