@@ -1,0 +1,156 @@
+"""marks_bench.py's accuracy figures from cached frames: the same uploads made once, then the candidate
+stage and the checks run on them as often as an experiment needs (minutes instead of an hour).
+
+Usage::
+
+    python bench/marks_cached.py cache DIR [PHOTOS] [--limit N] [--cases 8]     # one pickle per photo (~13 MB)
+    python bench/marks_cached.py run DIR --values V.json [--set NAME=VALUE ...] [--negatives-only] [--json out.json]
+
+``cache`` makes every upload of :mod:`marks_bench` (seed 7: the positives of ``positive_cases`` and the
+three negatives of ``_photo_cases``, drawn with the same random generator in the same order) and keeps
+each as its frame (:class:`UploadFrame`, at most 1,024 pixels) with its scale and stamped boxes. ``run``
+builds the index from ``--values`` (marks_bench's signature cache: ``marks_bench.py --values V.json``
+writes it) and calls the index exactly as ``marks_bench.timed_find`` does; caught, lands, false flags and
+wrong marks are counted as there. CPU is the process's time per upload (checks on 2 threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import glob
+import json
+import pickle
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import marks_bench as MB  # noqa: E402
+from ncii_shield.signals.marks.search import THRESHOLD, UploadFrame  # noqa: E402
+
+
+def cache(args) -> None:
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = sorted(str(p) for p in Path(args.photos).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if args.limit:
+        files = files[: args.limit]
+    marks = MB.registered_marks()
+    for n, path in enumerate(files):
+        rng = np.random.default_rng(args.seed * 1000 + n)
+        photo = np.asarray(Image.open(path).convert("RGB"))
+        pos, neg = [], []
+        for c in MB.positive_cases(photo, n, args.cases, marks, rng):
+            fr = UploadFrame.from_rgb(c["upload"])
+            pos.append(dict(photo=Path(path).name, mark=c["mark"], kind=c["kind"], rel=c["rel_width"],
+                            opacity=c["opacity"], transform=c["transform"], tiled=c["tiled"], rgb=fr.rgb,
+                            to_upload=fr.to_upload, upload_boxes=c["boxes"]))
+        # the negatives exactly as marks_bench._photo_cases draws them (after the positives)
+        uploads = [("unmarked", MB.jpeg(photo, 90))]
+        others = MB.other_marks(rng)
+        img, _ = MB.stamped(photo, others[n % len(others)], float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)),
+                            False, rng)
+        uploads.append(("other mark", MB.jpeg(img, 85)))
+        pil = Image.fromarray(photo.copy())
+        d = ImageDraw.Draw(pil)
+        W, H = pil.size
+        d.text((W * 0.05, H * 0.85), "Great day at the beach with friends!",
+               font=MB.font(MB.FONTS[n % len(MB.FONTS)], max(14, H // 20)), fill=(255, 255, 255), stroke_width=2,
+               stroke_fill=(0, 0, 0))
+        d.text((W * 0.6, H * 0.05), "@" + MB.OTHER_WORDS[n % len(MB.OTHER_WORDS)].strip("@").lower(),
+               font=MB.font(MB.FONTS[(n + 3) % len(MB.FONTS)], max(12, H // 25)), fill=(255, 255, 0))
+        uploads.append(("plain text", MB.jpeg(np.asarray(pil), 85)))
+        for label, up in uploads:
+            fr = UploadFrame.from_rgb(up)
+            neg.append(dict(photo=Path(path).name, kind=label, rgb=fr.rgb, to_upload=fr.to_upload))
+        with open(out / f"{n:03d}.pkl", "wb") as f:
+            pickle.dump({"pos": pos, "neg": neg}, f, protocol=4)
+        print(f"{n + 1}/{len(files)}", file=sys.stderr, end="\r")
+
+
+def run(args) -> None:
+    import faiss
+
+    from ncii_shield.index import marks as index_module
+    from ncii_shield.index.marks import MarkIndex
+
+    faiss.omp_set_num_threads(1)
+    for setting in args.set or []:
+        name, value = setting.split("=", 1)
+        setattr(index_module, name, type(getattr(index_module, name))(ast.literal_eval(value)))
+    values = [tuple(v) for v in json.loads(Path(args.values).read_text())]
+    index = MarkIndex()
+    for k in range(0, len(values), 200):
+        index.add_many(values[k:k + 200])
+    files = sorted(glob.glob(str(Path(args.dir) / "*.pkl")))
+    if args.limit:
+        files = files[: args.limit]
+    positives, negatives, cpu = [], [], []
+
+    def checked(r):
+        frame = UploadFrame.from_rgb(r["rgb"])
+        frame.to_upload = r["to_upload"]
+        c = time.process_time()
+        found = index._checked(frame, None, index_module.CANDIDATES)
+        cpu.append(time.process_time() - c)
+        return frame, found
+
+    for path in files:
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+        for r in ([] if args.negatives_only else data["pos"])[: args.cases or None]:
+            frame, found = checked(r)
+            mi, boxes = r["mark"], r["upload_boxes"]
+            at = [(s, i) for s, i, b in found if any(MB.iou(frame.to_upload_box(b), t) > 0.3 for t in boxes)]
+            positives.append(dict(photo=r["photo"], mark=mi, rel=r["rel"], opacity=r["opacity"], transform=r["transform"],
+                                  caught=any(i == mi and s >= THRESHOLD for s, i in at),
+                                  lands=any(i == mi for s, i in at),
+                                  wrong=[(i, round(s, 3)) for s, i, b in found if i != mi and s >= THRESHOLD]))
+        for r in data["neg"]:
+            frame, found = checked(r)
+            negatives.append(dict(photo=r["photo"], kind=r["kind"], flags=[(i, round(s, 3)) for s, i, _ in found if s >= THRESHOLD],
+                                  best=round(max([s for s, _, _ in found], default=-1.0), 3)))
+    target = [r for r in positives if r["rel"] >= 0.04 and r["opacity"] >= 0.4]
+    report = {"photos": len(files), "marks_indexed": len(values), "set": args.set or [],
+              "recall_target": f"{sum(r['caught'] for r in target)}/{len(target)}",
+              "lands_target": f"{sum(r['lands'] for r in target)}/{len(target)}",
+              "recall_all": f"{sum(r['caught'] for r in positives)}/{len(positives)}",
+              "false_flags": f"{sum(bool(r['flags']) for r in negatives)}/{len(negatives)}",
+              "wrong_mark_on_positives": sum(bool(r["wrong"]) for r in positives),
+              "best_negative_score": max((r["best"] for r in negatives), default=None),
+              "cpu_ms_p50": round(1000 * statistics.median(cpu), 1) if cpu else None}
+    print(json.dumps(report, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"report": report, "positives": positives, "negatives": negatives}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("cache")
+    c.add_argument("dir")
+    c.add_argument("photos", nargs="?", default=str(Path(__file__).resolve().parents[1] / "../shared/data/photos"))
+    c.add_argument("--limit", type=int, default=0)
+    c.add_argument("--cases", type=int, default=8)
+    c.add_argument("--seed", type=int, default=7)
+    r = sub.add_parser("run")
+    r.add_argument("dir")
+    r.add_argument("--values", required=True)
+    r.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    r.add_argument("--cases", type=int, default=0, help="only the first N positives of each photo")
+    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="a constant of ncii_shield/index/marks.py")
+    r.add_argument("--negatives-only", action="store_true")
+    r.add_argument("--json")
+    args = parser.parse_args()
+    cache(args) if args.command == "cache" else run(args)
+
+
+if __name__ == "__main__":
+    main()
