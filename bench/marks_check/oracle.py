@@ -11,12 +11,15 @@ preps = [S.Prepared.of(T.decode(v)) for v in D["templates"]]
 out = []
 t0 = time.process_time(); n = 0
 for r in D["rows"][::int(os.environ.get("STEP", "1"))]:
-    best = None
+    best, score = None, -1.0
     for crop, box in r["crops"]:
         f = S.UploadFrame.from_rgb(crop)
         v = S.measure(preps[r["mark"]], f, box); n += 1
-        if v and (best is None or v[0] > best[0]):
-            best = v
-    out.append({k: r[k] for k in ("mark", "kind", "rel_width", "opacity", "transform", "tiled")} | {"shape": best[0] if best else -1, "colour": best[1] if best else -1, "box": best[2] if best else None})
+        s = S.decide(v[0], v[1], v[2], preps[r["mark"]].complexity) if v else -1.0  # verify()'s score
+        if v and (best is None or s > score):
+            best, score = v, s
+    out.append({k: r[k] for k in ("mark", "kind", "rel_width", "opacity", "transform", "tiled")} | {"shape": best[0] if best else -1, "colour": best[1] if best else -1, "box": best[2] if best else None, "score": score})
 print("cpu/check", round(1000 * (time.process_time() - t0) / n, 1))
+tgt = [o for o in out if o["rel_width"] >= 0.04 and o["opacity"] >= 0.4]
+print("verify >= THRESHOLD: target", sum(o["score"] >= S.THRESHOLD for o in tgt), "of", len(tgt), "all", sum(o["score"] >= S.THRESHOLD for o in out), "of", len(out))
 pickle.dump(out, open(sys.argv[1], "wb"))

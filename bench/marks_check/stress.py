@@ -19,7 +19,7 @@ for ui, r in enumerate(D["rows"]):
         f = S.UploadFrame.from_rgb(crop)
         v = S.measure(cand[m], f, box); n += 1
         if v and v[0] >= 0.4:
-            out.append(("cand", ui, r["kind"], r["photo"], m, v[0], v[1], v[2]))
+            out.append(("cand", ui, r["kind"], r["photo"], m, v[0], v[1], v[2], S.decide(v[0], v[1], v[2], cand[m].complexity)))
     if ui % step:
         continue
     # (b) every registered mark at the first distinct candidate places (same centre and area)
@@ -36,6 +36,6 @@ for ui, r in enumerate(D["rows"]):
             ww = math.sqrt(w * h * asp); hh = ww / asp
             v = S.measure(p, f, (cx - ww / 2, cy - hh / 2, ww, hh)); n += 1
             if v and v[0] >= 0.4:
-                out.append(("all", ui, r["kind"], r["photo"], j, v[0], v[1], v[2]))
+                out.append(("all", ui, r["kind"], r["photo"], j, v[0], v[1], v[2], S.decide(v[0], v[1], v[2], p.complexity)))
 print("checks", n, "cpu/check", round(1000 * (time.process_time() - t0) / n, 1))
 pickle.dump(out, open(sys.argv[1], "wb"))

@@ -41,6 +41,7 @@ little of either, and needs more of both::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -72,16 +73,20 @@ THRESHOLD = 0.75  # shape score (weakest part) a mark needs, with COLOUR_MIN (do
 SMALL_SIDE = 10  # a mark found less thick than this (frame pixels) needs SMALL_SHAPE and SMALL_COLOUR instead
 SMALL_SHAPE = 0.85
 SMALL_COLOUR = 0.5
-# The joint decision (2026-12-06 #2, off by default; docs/benchmarks.md "The check, 2026-12-06 #2"): the
-# mean of the parts' shape scores instead of the weakest, each colour channel with CHANNEL_SLACK, and
-# both less a term that falls with the mark's found size (a mark of few pixels carries little
-# evidence: among 1,000 marks at hundreds of located places, photo content matches small ones).
-JOINT = False
-JOINT_SHAPE = 0.79  # the mean shape score a mark needs, less SHAPE_PER_PIXEL / sqrt(w * h)
-JOINT_COLOUR = 0.44  # the colour agreement it needs, less COLOUR_PER_PIXEL / sqrt(w * h)
+# The joint decision (2026-12-06 #2; docs/benchmarks.md "The check, 2026-12-06 #2"): the mean of the
+# parts' shape scores instead of the weakest, each colour channel with CHANNEL_SLACK, and both less a
+# term that falls with the evidence the find carries: its size, sqrt(w * h) frame pixels, times the
+# mark's own complexity (:attr:`Prepared.complexity`) over COMPLEXITY_REF to COMPLEXITY_POWER. A small
+# find, or a plain shape (a filled polygon, a ring) matches photo content by chance where 1,000 marks
+# are tried at hundreds of places; a word of many letters does not.
+JOINT = True
+JOINT_SHAPE = 0.74  # the mean shape score a mark needs, plus SHAPE_PER_PIXEL / evidence
+JOINT_COLOUR = 0.38  # the colour agreement it needs, plus COLOUR_PER_PIXEL / evidence
 CHANNEL_SLACK = 0.15  # a channel's own agreement counts this much more (JPEG halves the chroma detail)
-SHAPE_PER_PIXEL = 2.0  # frame pixels
+SHAPE_PER_PIXEL = 1.5
 COLOUR_PER_PIXEL = 4.0
+COMPLEXITY_REF = 25.0  # a mark of this complexity counts its size as it is (the 24 benchmark marks: 9.5-45)
+COMPLEXITY_POWER = 0.75
 
 cv2.setNumThreads(1)
 
@@ -136,6 +141,22 @@ class Prepared:
         c = cv2.resize(self.template.colour.astype(np.float32), size, interpolation=cv2.INTER_AREA)
         return a * c + (1 - a) * np.asarray(background, np.float32)
 
+    @cached_property
+    def complexity(self) -> float:
+        """How many independent edge samples the mark holds at its template size: the pixels where its
+        orientation field has edges over the field's correlation area (sum of its autocorrelation
+        squared over the autocorrelation at 0 squared). A straight edge is one sample however long;
+        a word of many letters is many. The 24 benchmark marks: 9.5 (a condensed word) to 45."""
+        th, tw = self.template.alpha.shape
+        t = self.field((tw, th)).astype(np.float64)
+        r = sum(np.fft.irfft2(np.abs(np.fft.rfft2(t[:, :, k], (2 * th, 2 * tw))) ** 2, (2 * th, 2 * tw)) for k in range(2))
+        if r[0, 0] <= 1e-9:
+            return 1.0
+        area = float((r * r).sum()) / float(r[0, 0]) ** 2
+        m = np.sqrt((t * t).sum(axis=2))
+        edges = float((m > 0.2 * np.percentile(m, 95)).sum())
+        return max(1.0, edges / area)
+
     def field(self, size: tuple[int, int], background=(128.0, 128.0, 128.0)) -> np.ndarray:
         """The mark's orientation field at ``size`` (w, h) over ``background``, its edges with a plain
         surround included."""
@@ -184,17 +205,19 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     measured = measure(prepared, frame, box)
     if measured is None:
         return None
-    return decide(*measured), measured[2]
+    return decide(*measured, prepared.complexity), measured[2]
 
 
-def decide(shape: float, colour: float, found: tuple[int, int, int, int]) -> float:
-    """The score :func:`verify` reports for what :func:`measure` found: ``min(shape, THRESHOLD +
-    colour - COLOUR_MIN)`` with the thin-mark rule, or with :data:`JOINT` both less what a mark of
-    that size needs."""
-    if JOINT:  # the scores' margins over what a mark of that size needs, put on the threshold's scale
-        side = max(1.0, float(np.sqrt(found[2] * found[3])))
-        shape = THRESHOLD + shape - SHAPE_PER_PIXEL / side - JOINT_SHAPE
-        colour = COLOUR_MIN + colour - COLOUR_PER_PIXEL / side - JOINT_COLOUR
+def decide(shape: float, colour: float, found: tuple[int, int, int, int], complexity: float = COMPLEXITY_REF) -> float:
+    """The score :func:`verify` reports for what :func:`measure` found: with :data:`JOINT`, both
+    scores' margins over what a find of that size and a mark of that ``complexity`` need, put on
+    the threshold's scale; else ``min(shape, THRESHOLD + colour - COLOUR_MIN)`` with the thin-mark
+    rule."""
+    if JOINT:
+        evidence = max(1.0, float(np.sqrt(found[2] * found[3]))) * \
+            (max(complexity, 1e-3) / COMPLEXITY_REF) ** COMPLEXITY_POWER
+        shape = THRESHOLD + shape - SHAPE_PER_PIXEL / evidence - JOINT_SHAPE
+        colour = COLOUR_MIN + colour - COLOUR_PER_PIXEL / evidence - JOINT_COLOUR
     elif min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
         shape, colour = shape - (SMALL_SHAPE - THRESHOLD), colour - (SMALL_COLOUR - COLOUR_MIN)
     # both must clear their thresholds: the colour's margin is put on the shape's scale
@@ -370,7 +393,8 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         min([out["shape_whole"]] + out["shape_parts"])
     slack = CHANNEL_SLACK if JOINT else 0.0
     colour = min([out["colour_whole"]] + [c + slack for c in out["colour_channels"]]) if COLOUR_CHANNELS else out["colour_whole"]
-    out["score"] = decide(shape, colour, found[1])  # what verify() reports (PHOTO_BACKGROUND on)
+    out["complexity"] = prepared.complexity
+    out["score"] = decide(shape, colour, found[1], prepared.complexity)  # what verify() reports (PHOTO_BACKGROUND on)
     return out
 
 
