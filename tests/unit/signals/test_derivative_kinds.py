@@ -140,3 +140,32 @@ def test_a_narrow_unedited_strip_beside_the_edit_is_compared(photo, monkeypatch)
     assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
     monkeypatch.setattr(V, "NARROW_REST", False)
     assert "too little of the photo outside" in judged().reason
+
+
+def test_a_captioned_fake_in_a_screenshot_keeps_keypoints_on_the_photo(photo, monkeypatch):
+    """Caption letters and a screenshot's text hold the strongest corners of an upload: detected as
+    they are, they take nearly all its keypoints. Filled in before detection (``_without_text``),
+    the photo keeps its keypoints and the fake is found."""
+    from tests.derivative_scenes import screenshot
+
+    image = jpeg_rgb(screenshot(captioned(edit("flat", scene(31), (100, 60, 500, 400)))))
+    verdict = verify(photo, Upload.from_rgb(image))
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    monkeypatch.setattr(V, "_without_text", lambda grey: grey)
+    without = verify(photo, Upload.from_rgb(image))
+    assert without.outcome is Outcome.NONE and without.inliers < verdict.inliers / 4
+
+
+def test_text_is_filled_in_only_in_lines_of_text():
+    """A colour noise fill (the noise edit: its brightness rarely reaches pure white or black) and a
+    photo without text are left as they are; a caption is filled in. (Grey salt-and-pepper noise is
+    filled in too: its keypoints match nothing anyway.)"""
+    noise = F.to_frame(np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)).grey
+    assert np.array_equal(V._without_text(noise), noise)
+    plain = F.to_frame(scene(31)).grey
+    assert np.array_equal(V._without_text(plain), plain)
+    text = F.to_frame(captioned(scene(31))).grey
+    filled = V._without_text(text)
+    changed = filled != text
+    rows = changed.mean(axis=1)
+    assert rows[:60].max() > 0.2 and rows[400:].max() > 0.2 and changed[100:380].mean() < 0.01

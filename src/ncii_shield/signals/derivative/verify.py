@@ -3,6 +3,8 @@
 1. **Match and fit.** The upload's ORB descriptors are matched to the registered photo's (two nearest,
    ratio test), then a similarity transform (scale, rotation, shift; :func:`cv2.estimateAffinePartial2D`
    with RANSAC) is fitted from upload to registered frame. The upload is tried as it is and mirrored.
+   Its keypoints are detected with lines of overlaid text filled in (:func:`_without_text`: a meme
+   caption's letters would otherwise hold most of them).
    The fit must have at least :data:`MIN_INLIERS` inliers, a plausible scale (0.3-3.5x) and
    rotation (<= 20 degrees), and inliers spread over the photo, not bunched in one spot. A fit of
    implausible shape (a collapse onto one textured spot, or onto a large part pasted in from another
@@ -129,6 +131,8 @@ TONE_LUMA_QUIET = 0.5  # ... colour within this share of the chroma tolerance
 TEXT_LEVELS = (225, 40)  # grey levels: a caption's white letters (at least the first) in a black outline (at most the second) ...
 TEXT_STROKE = 5  # ... white pixels this close (pixels in the frame) to black ones ...
 TEXT_SHARE = 0.02  # ... making up this share of a cell: a cell of caption text (natural photos: 0.4 % of cells)
+TEXT_MASK = 11  # pixels: text's surroundings filled before keypoints are detected on an upload ...
+TEXT_FILL = 41  # ... with the mean of the frame around them over this many pixels (see _without_text)
 TEXT_RUN = 3  # differing text cells in a row of at least this many are a caption line: hidden, as if cropped
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
@@ -165,7 +169,8 @@ class Upload:
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
         """``panels=False``: do not look for the pictures of a composite (a part of one already)."""
         frame = to_frame(rgb)
-        pts, desc, mpts, mdesc = keypoints_both(frame.grey, UPLOAD_KEYPOINTS)  # one detection for both orientations
+        # one detection for both orientations, with overlaid text filled in first (see _without_text)
+        pts, desc, mpts, mdesc = keypoints_both(_without_text(frame.grey), UPLOAD_KEYPOINTS)
         return cls(frame, pts, desc, mpts, mdesc, panels)
 
     @property
@@ -201,6 +206,33 @@ class Upload:
         x0, y0 = round(box[0] * sx), round(box[1] * sy)
         return [x0, y0, min(self.frame.width, round((box[0] + box[2]) * sx)) - x0,
                 min(self.frame.height, round((box[1] + box[3]) * sy)) - y0]
+
+
+def _without_text(grey: np.ndarray) -> np.ndarray:
+    """The frame with overlaid text (white next to black, as :func:`_text_cells` finds it: a meme
+    caption's outlined letters, a screenshot's black text on white) filled with the blurred
+    surroundings, for keypoint detection only. Letters' corners are the strongest corners in an image:
+    under a caption 80-95 % of an upload's keypoints sat on its letters (benchmark uploads), leaving
+    too few on the photo for the candidate search and the fit. The frame itself, which the cells are
+    compared on, is unchanged."""
+    white = grey >= TEXT_LEVELS[0]
+    black = cv2.dilate((grey <= TEXT_LEVELS[1]).astype(np.uint8), np.ones((TEXT_STROKE, TEXT_STROKE), np.uint8)) > 0
+    edge = (white & black).astype(np.uint8)
+    if not edge.any():
+        return grey
+    # only in lines of text: cells holding TEXT_SHARE of such pixels, TEXT_RUN or more in a row
+    h, w = grey.shape
+    cells = cv2.resize(edge.astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA) >= TEXT_SHARE
+    lines = cv2.morphologyEx(cells.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, TEXT_RUN), np.uint8))
+    if not lines.any():
+        return grey
+    edge &= cv2.resize(lines, (w, h), interpolation=cv2.INTER_NEAREST)
+    mask = cv2.dilate(edge, np.ones((TEXT_MASK, TEXT_MASK), np.uint8)) > 0
+    keep = (~mask).astype(np.float32)
+    total = cv2.blur(grey.astype(np.float32) * keep, (TEXT_FILL, TEXT_FILL))
+    weight = cv2.blur(keep, (TEXT_FILL, TEXT_FILL))
+    fill = np.where(weight > 0.05, total / np.maximum(weight, 1e-3), float(np.median(grey)))
+    return np.where(mask, np.clip(fill, 0, 255), grey).astype(np.uint8)
 
 
 @dataclass
