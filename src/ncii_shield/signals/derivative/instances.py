@@ -43,6 +43,7 @@ import numpy as np
 
 from ncii_shield.errors import InvalidSignal
 from ncii_shield.signals.derivative.features import FRAME_SIDE
+from ncii_shield.signals.derivative.panels import picture_units
 from ncii_shield.signals.derivative.verify import Outcome, Upload, Verdict
 
 MAX_PANEL_CHECKS = 9  # pictures of a composite checked on their own (largest first; panels.MAX_PANELS)
@@ -87,6 +88,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
     found = _collect(search(upload), 0, 0, upload.scale)
     pictures = upload.panels[:MAX_PANEL_CHECKS] if len(upload.panels) >= 2 else []
     composite = bool(pictures)
+    units = _units(upload) if composite else []  # read now: the cut of this frame is the one kept
     if not pictures and upload.picture:
         pictures = [upload.picture]
     checked = []
@@ -120,6 +122,19 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
             if part is not None:
                 found += _collect(search(part), half[0], half[1], part.scale)
                 checked.append(half)
+    for box in units:
+        # a picture cut along an edit's own edges (a patch replacing most of it, a censor bar across it:
+        # lines no other part of the layout continues), checked as one: each piece alone is a crop of
+        # the photo or a piece of another. Not when an edit was flagged in it already
+        px = upload.to_pixels(box)
+        if any(_iou(px, c) >= SAME_BOX for c in checked) or any(
+                i.verdict.outcome is Outcome.DERIVATIVE and _inside(i.verdict.instance_box, px) >= TAKEN
+                for i, _ in found):
+            continue
+        part = _part(rgb, px, panels=True)
+        if part is not None:
+            found += _collect(search(part), px[0], px[1], part.scale)
+            checked.append(px)
     rechecks = [(inst, scale) for inst, scale in found if inst.verdict.outcome is Outcome.RESHARE]
     rechecks.sort(key=lambda p: -_gain(p[0].verdict.instance_box, p[1], width, height))
     done = 0
@@ -159,6 +174,12 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
                 found += _collect(search(part), box[0], box[1], part.scale)
             break  # one at most
     return _merge([_across(inst, uncut) for inst, _ in found])
+
+
+def _units(upload: Upload) -> list[tuple[int, int, int, int]]:
+    """The boxes of the upload's cut that may be one picture cut along an edit's edges (:func:`.panels.units`)."""
+    frame = upload.frame
+    return picture_units(frame.grey, frame.cb, frame.cr) if upload.cut else []
 
 
 def _wide(box: list[int]) -> bool:

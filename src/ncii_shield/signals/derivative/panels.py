@@ -24,8 +24,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_PANELS = 9
-MAX_DEPTH = 4
+MAX_PANELS = 12  # a 3 x 3 grid with a picture cut along an edit's edges too (see units)
+MAX_UNITS = 2
+ALIGNED = 0.02  # of the frame's side: cuts this close along the same axis continue each other (a grid's columns)
+MAX_DEPTH = 5  # a 3 x 3 grid's cells lie 4 cuts deep: one more cuts a picture along its edit's edges
 MIN_SIDE = 0.12  # of the frame's side: thinner parts are not cut off as panels
 MAX_GUTTER = 0.08  # of the side: a wider uniform band is part of a picture (an edit, a sky), not a gutter
 UNIFORM = 3.5  # grey/chroma spread along a line under which the line is one colour
@@ -43,20 +45,76 @@ Box = tuple[int, int, int, int]
 
 
 def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray | None = None,
-                tex: np.ndarray | None = None) -> list[Box]:
-    """The panels of a frame (see the module docstring), largest first."""
+                tex: np.ndarray | None = None, cuts: list | None = None) -> list[Box]:
+    """The panels of a frame (see the module docstring), largest first. ``cuts``: when given, gets
+    every box that was cut, as (box, axis, position, depth) (see :func:`units`)."""
     img = _Lines([p for p in (grey, cb, cr) if p is not None])
     h, w = grey.shape
     out: list[Box] = []
-    _split(img, _texture_map(grey) if tex is None else tex, (0, 0, w, h), (w, h), 0, out)
+    _split(img, _texture_map(grey) if tex is None else tex, (0, 0, w, h), (w, h), 0, out,
+           [] if cuts is None else cuts)
     out.sort(key=lambda b: (-b[2] * b[3], b[1], b[0]))
     return out[:MAX_PANELS]
 
 
+_last_cut: tuple | None = None  # (grey, cb, cr, pictures, units) of the last frame cut (see picture_panels)
+
+
 def picture_panels(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> list[Box]:
-    """``pictures(panel_boxes(...))`` with one texture map for both."""
+    """``pictures(panel_boxes(...))`` with one texture map for both. The last frame's result is kept
+    (the same planes, by identity), with its :func:`units`: the verification's upload cuts it, the
+    instances' search reads the units of the same frame."""
+    return list(_cut(grey, cb, cr)[0])
+
+
+def picture_units(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> list[Box]:
+    """The :func:`units` of a frame's cut (the last frame's kept: not cut again)."""
+    return list(_cut(grey, cb, cr)[1])
+
+
+def _cut(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple:
+    global _last_cut
+    last = _last_cut
+    if last is not None and last[0] is grey and last[1] is cb and last[2] is cr:
+        return last[3], last[4]
     tex = _texture_map(grey)
-    return pictures(panel_boxes(grey, cb, cr, tex), grey, tex)
+    cuts: list = []
+    found = tuple(pictures(panel_boxes(grey, cb, cr, tex, cuts), grey, tex))
+    kept = tuple(units(cuts, grey, tex)) if len(found) >= 2 else ()
+    _last_cut = (grey, cb, cr, found, kept)
+    return found, kept
+
+
+def units(cuts: list, grey: np.ndarray, tex: np.ndarray | None = None) -> list[Box]:
+    """Boxes that were cut but may be one picture: a cut that no other part of the layout continues
+    (no other cut along the same axis within :data:`ALIGNED` of the frame's side), in a box below the
+    whole frame whose own parts are cut nowhere else along a continued line either. A collage's and a
+    grid's cuts line up (the columns of every row at the same place); the edge of an edit that spans a
+    whole picture (a patch replacing most of it, a censor bar across it) cuts that picture alone, at
+    no place the others are cut: the picture it was made in is checked as one. Picture-sized boxes
+    only (as :func:`pictures`), largest first, at most :data:`MAX_UNITS`."""
+    h, w = grey.shape
+    tex = _texture_map(grey) if tex is None else tex
+    sides = (h, w)  # axis 0: a horizontal cut, its position along the height
+
+    def continued(k: int) -> bool:
+        _, axis, pos, _ = cuts[k]
+        return any(j != k and a == axis and abs(p - pos) <= ALIGNED * sides[axis]
+                   for j, (_, a, p, _) in enumerate(cuts))
+
+    def inside(a: Box, b: Box) -> bool:
+        return a[0] >= b[0] and a[1] >= b[1] and a[0] + a[2] <= b[0] + b[2] and a[1] + a[3] <= b[1] + b[3]
+
+    out = []
+    for k, (box, _, _, depth) in enumerate(cuts):
+        if depth == 0 or continued(k):
+            continue
+        if any(continued(j) for j, c in enumerate(cuts) if j != k and inside(c[0], box)):
+            continue
+        out.append(box)
+    out = pictures(out, grey, tex)
+    out.sort(key=lambda b: (-b[2] * b[3], b[1], b[0]))
+    return out[:MAX_UNITS]
 
 
 def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) -> list[Box]:
@@ -67,7 +125,8 @@ def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) 
     return [b for b in boxes if b[2] * b[3] >= PICTURE_AREA * w * h and min(b[2], b[3]) >= least and _textured(tex, b)]
 
 
-def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int, out: list[Box]) -> None:
+def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int, out: list[Box],
+           cuts: list) -> None:
     box = _trim(img, box)
     if box[2] <= 0 or box[3] <= 0:
         return
@@ -75,37 +134,55 @@ def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth
         cut = _best_cut(img, tex, box, frame)
         if cut is not None:
             first, second = cut
-            _split(img, tex, first, frame, depth + 1, out)
-            _split(img, tex, second, frame, depth + 1, out)
+            axis = 0 if first[2] == box[2] else 1  # 0: cut between rows
+            pos = (first[1] + first[3] + second[1]) / 2 if axis == 0 else (first[0] + first[2] + second[0]) / 2
+            cuts.append((box, axis, pos, depth))
+            _split(img, tex, first, frame, depth + 1, out, cuts)
+            _split(img, tex, second, frame, depth + 1, out, cuts)
             return
     out.append(box)
 
 
 class _Lines:
     """The frame with running sums along rows and columns: the colour spread of any row or column
-    segment in constant time (a hostile upload cannot make the recursion slow)."""
+    segment in constant time (a hostile upload cannot make the recursion slow). The chroma planes'
+    sums are made only when a line is one colour in grey (a line of one colour is one in grey first):
+    most photos have no such line, and the sums are a third of the cost of the cut."""
 
     def __init__(self, planes: list[np.ndarray]) -> None:
-        self.grey = planes[0].astype(np.float32)
+        self.grey = planes[0].astype(np.int16)  # exact differences of the uint8 planes (seams)
+        self.planes = planes
         # per plane: running sums (int32, exact) and sums of squares (float64), (h + 1, w + 1) each
-        self.sums = [cv2.integral2(np.ascontiguousarray(p), sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F) for p in planes]
+        self.sums = [self._integral(planes[0])]
+
+    @staticmethod
+    def _integral(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return cv2.integral2(np.ascontiguousarray(plane), sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F)
 
     def uniform(self, box: Box, axis: int) -> np.ndarray:
         """Per line of ``box`` (rows for axis=1, columns for axis=0): whether it is one colour."""
+        out = self._spread(self.sums[0], box, axis) < UNIFORM
+        if not out.any():
+            return out
+        if len(self.sums) < len(self.planes):
+            self.sums += [self._integral(p) for p in self.planes[len(self.sums):]]
+        for sums in self.sums[1:]:
+            out &= self._spread(sums, box, axis) < UNIFORM
+        return out
+
+    @staticmethod
+    def _spread(sums: tuple[np.ndarray, np.ndarray], box: Box, axis: int) -> np.ndarray:
         x, y, w, h = box
         n = max(w if axis == 1 else h, 1)
-        worst = None
-        for total, squares in self.sums:
-            if axis == 1:
-                s1, s2 = (a[y + 1:y + h + 1, x + w].astype(np.float64) - a[y:y + h, x + w] - a[y + 1:y + h + 1, x]
-                          + a[y:y + h, x] for a in (total, squares))
-            else:
-                s1, s2 = (a[y + h, x + 1:x + w + 1].astype(np.float64) - a[y + h, x:x + w] - a[y, x + 1:x + w + 1]
-                          + a[y, x:x + w] for a in (total, squares))
-            mean = s1 / n
-            var = s2 / n - mean * mean
-            worst = var if worst is None else np.maximum(worst, var)
-        return np.sqrt(np.maximum(worst, 0.0)) < UNIFORM
+        total, squares = sums
+        if axis == 1:
+            s1, s2 = (a[y + 1:y + h + 1, x + w].astype(np.float64) - a[y:y + h, x + w] - a[y + 1:y + h + 1, x]
+                      + a[y:y + h, x] for a in (total, squares))
+        else:
+            s1, s2 = (a[y + h, x + 1:x + w + 1].astype(np.float64) - a[y + h, x:x + w] - a[y, x + 1:x + w + 1]
+                      + a[y, x:x + w] for a in (total, squares))
+        mean = s1 / n
+        return np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
 
 
 def _trim(img: _Lines, box: Box) -> Box:
@@ -189,21 +266,27 @@ def _seams(lines: np.ndarray, least: int) -> list[tuple[int, int, float]]:
     n = lines.shape[0]
     if n < 2 * least + 2 or n < 16 or lines.shape[1] < 4 * SEAM_PARTS:
         return []
+    lo, hi = max(least - 3, 6), min(n - least - 3, n - 12)
+    if hi <= lo:
+        return []
     # steps over two lines (resizing and JPEG blur a seam over about two pixels): across[k] is
-    # between line k and k+2; the step before it (k-2 to k) and after it (k+2 to k+4)
+    # between line k and k+2; the step before it (k-2 to k) and after it (k+2 to k+4). Integers
+    # (int16: exact, as the uint8 planes are), ``lines`` made contiguous first (a transposed view is
+    # slow to step through)
+    lines = np.ascontiguousarray(lines, dtype=np.int16)
     two = np.abs(lines[2:] - lines[:-2])
-    across = two[2:-2]
     calm = np.maximum(two[:-4], two[4:])
-    jump = across > 2.0 * calm + SEAM_STEP
-    share = jump.mean(axis=1)
+    calm *= 2
+    calm += SEAM_STEP
+    jump = two[2:-2] > calm
+    share = np.count_nonzero(jump, axis=1) / jump.shape[1]
+    if not (share[lo:hi] >= SEAM_SHARE).any():
+        return []  # no line is a seam (most photos): the spread along the lines is not needed
     # along the whole line, not in one part of it (the edge of a patch pasted into one photo)
     length = jump.shape[1] - jump.shape[1] % SEAM_PARTS
     spread = (jump[:, :length].reshape(len(jump), SEAM_PARTS, -1).mean(axis=2) >= SEAM_SHARE / 2).sum(axis=1)
     share = np.where(spread >= SEAM_PARTS - 1, share, 0.0)
     out = []
-    lo, hi = max(least - 3, 6), min(n - least - 3, len(share) - 6)
-    if hi <= lo:
-        return []
     ks = lo + np.argsort(share[lo:hi])[::-1][:4]
     for k in ks.tolist():
         if share[k] < SEAM_SHARE:

@@ -1,0 +1,78 @@
+"""The cut of a composite upload into pictures (panels.py): a gutter is one colour in every plane,
+and a picture cut along its own edit's edges is kept as one unit beside its pieces, while a grid's
+aligned cuts are not (issue 20: a fake cut by a censor bar or by a patch across its whole width)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ncii_shield.signals.derivative.features import to_frame
+from ncii_shield.signals.derivative.instances import find_instances
+from ncii_shield.signals.derivative.panels import picture_panels, picture_units
+from ncii_shield.signals.derivative.verify import Upload
+
+from tests.derivative_scenes import scene
+
+
+def test_a_line_of_one_grey_but_many_colours_is_not_one_colour():
+    """The chroma planes are read only where the grey is one level along a line; they still decide."""
+    from ncii_shield.signals.derivative.panels import _Lines
+
+    rng = np.random.default_rng(5)
+    grey = rng.integers(0, 256, (60, 200), dtype=np.uint8)
+    cb = np.full((60, 200), 128, np.uint8)
+    cr = np.full((60, 200), 128, np.uint8)
+    grey[20:30] = 128  # rows 20-29: one grey level
+    cr[25:30] = rng.integers(60, 200, (5, 200), dtype=np.uint8)  # rows 25-29: the colour changes along them
+    rows = _Lines([grey, cb, cr]).uniform((0, 0, 200, 60), axis=1)
+    assert rows.tolist() == [20 <= k < 25 for k in range(60)]
+    assert not _Lines([grey, cb, cr]).uniform((0, 0, 200, 60), axis=0).any()
+
+
+def _grid(cells: list[np.ndarray], side: int = 400, gutter: int = 10) -> tuple[np.ndarray, list[tuple]]:
+    out = np.full((3 * side + 2 * gutter, 3 * side + 2 * gutter, 3), 255, np.uint8)
+    boxes = []
+    for k, c in enumerate(cells):
+        y, x = (k // 3) * (side + gutter), (k % 3) * (side + gutter)
+        out[y:y + side, x:x + side] = cv2.resize(c[:, 100:700], (side, side), interpolation=cv2.INTER_AREA)
+        boxes.append((x, y, side, side))
+    return out, boxes
+
+
+def _barred(img: np.ndarray, y: int) -> np.ndarray:
+    """A censor bar across the whole width of the picture (a uniform band: cut like a gutter)."""
+    out = img.copy()
+    out[y:y + 14] = 0
+    return out
+
+
+def test_a_picture_cut_by_a_bar_across_it_is_a_unit_and_a_grid_has_none():
+    plain, _ = _grid([scene(s) for s in range(21, 30)])
+    frame = to_frame(plain)
+    assert len(picture_panels(frame.grey, frame.cb, frame.cr)) == 9
+    assert picture_units(frame.grey, frame.cb, frame.cr) == []  # rows and columns line up: no unit
+    cells = [scene(s) for s in range(21, 30)]
+    cells[4] = _barred(cells[4], 290)  # the middle cell, cut near half its height: no other cut there
+    barred, boxes = _grid(cells)
+    frame = to_frame(barred)
+    s = barred.shape[1] / frame.grey.shape[1]
+    assert len(picture_panels(frame.grey, frame.cb, frame.cr)) == 10  # its two pieces and the 8 others
+    units = [[round(v * s) for v in b] for b in picture_units(frame.grey, frame.cb, frame.cr)]
+    assert len(units) == 1, units
+    assert all(abs(a - b) <= 8 for a, b in zip(units[0], boxes[4])), (units, boxes[4])
+
+
+def test_the_unit_is_searched_on_its_own():
+    cells = [scene(s) for s in range(21, 30)]
+    cells[4] = _barred(cells[4], 290)
+    barred, boxes = _grid(cells)
+    seen = []
+
+    def search(u: Upload) -> list:
+        seen.append((u.frame.width, u.frame.height))
+        return []
+
+    find_instances(barred, Upload.from_rgb(barred), search)
+    assert any(abs(w - 400) <= 8 and abs(h - 400) <= 8 for w, h in seen[1:]), seen  # the whole cell
+    assert sum(abs(w - 400) <= 8 and h < 300 for w, h in seen) >= 1, seen  # besides its pieces
