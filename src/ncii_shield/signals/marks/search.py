@@ -30,9 +30,12 @@ fill on a light photo weighs less than its dark outline. Then a second, independ
 channels together and in every channel the mark changes on its own (:data:`COLOUR_CHANNELS`).
 Another word in the mark's font has edges in some of the same places but does not shift the photo
 by the mark's colours there (a yellow caption is not a pale green logo, a ring drawn by a photo's
-round thing is not a white ring). A mark is reported when both pass: ``min(shape, THRESHOLD +
-colour - COLOUR_MIN) >= THRESHOLD``; a mark found under :data:`SMALL_SIDE` pixels thick shows
-little of either, and needs more of both::
+round thing is not a white ring). A mark is reported when both pass (:func:`decide`, with
+:data:`JOINT`): the mean of its parts' shape scores and its colour agreement (each channel's with
+:data:`CHANNEL_SLACK`) must each clear a bar raised by what the find carries little evidence: a
+find of few pixels, or a plain mark (a filled polygon, a ring: few independent edges,
+:attr:`Prepared.complexity`) matches photo content by chance once 1,000 marks are tried at
+hundreds of places. The score reported puts both margins on :data:`THRESHOLD`'s scale::
 
     frame = UploadFrame.from_rgb(rgb)
     score, box = verify(Prepared.of(template), frame, (x, y, w, h))   # frame pixels
@@ -199,9 +202,9 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     weakest correlation among the mark's parts (:data:`PARTS` along its longer side, or 2 x 2 for a
     squarish mark) at the best place, with the mark drawn over the photo's own colours there. Other
     text in the same font shares letters with the mark, but not all of them in the same places.
-    The score is capped by the colour agreement (:func:`measure`): ``min(shape, THRESHOLD + colour -
-    COLOUR_MIN)``, so it reaches :data:`THRESHOLD` only where both do (:data:`SMALL_SHAPE` and
-    :data:`SMALL_COLOUR` for a mark thinner than :data:`SMALL_SIDE`)."""
+    The score (:func:`decide`) reaches :data:`THRESHOLD` only where the shape score and the colour
+    agreement (:func:`measure`) both clear what a find of that size and a mark of that complexity
+    need (:data:`JOINT`; the mean over the parts then)."""
     measured = measure(prepared, frame, box)
     if measured is None:
         return None
