@@ -14,7 +14,9 @@ unedited photo. Passes, merged:
    :data:`MAX_PANEL_CHECKS` of them; when it holds one picture inside a much larger frame (a meme's
    border and caption bands, a screenshot's bars: ``Upload.picture``), that picture on its own; a
    picture of a composite at least :data:`WIDE` times wider than high (two pictures of a row cut
-   along no visible line) also half by half, when something was found in the upload;
+   along no visible line) also half by half, when something was found in the upload; and up to
+   :data:`~.panels.MAX_UNITS` boxes of the cut that may be one picture cut along its edit's edges
+   (:func:`.panels.units`) as one;
 3. every re-share found by a pass at a fraction of the resolution its box has in the upload (at
    most :data:`MAX_RECHECKS`: a collage whose pictures the cut missed, a picture in a frame the cut
    did not trim) cropped at its box and checked again, with the crop's own panels cut;

@@ -13,10 +13,15 @@ spans the whole width is not a panel, it stays part of the photo it was made in.
 (a meme's white frame) are trimmed. At most :data:`MAX_PANELS` panels (hostile input cannot make
 more), none thinner than :data:`MIN_SIDE` of the frame.
 
+An edit's own edges can cut a picture too (a patch across its whole width, a censor bar like a
+gutter): :func:`units` names the boxes cut along lines no other part of the layout continues, so
+the picture they were made in is also checked as one.
+
 Usage::
 
     boxes = panel_boxes(grey, cb, cr)   # [(x, y, w, h), ...] in the frame's pixels; one box when not a composite
     pictures(boxes, grey)               # the ones with enough structure to hold a photo
+    picture_units(grey, cb, cr)         # boxes cut along an edit's edges, to check as one picture
 """
 
 from __future__ import annotations
