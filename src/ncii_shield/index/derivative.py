@@ -10,7 +10,9 @@ verified (:func:`~ncii_shield.signals.derivative.verify.verify`) against their f
 those under :data:`STRONG_VOTES` votes (what chance agreement gives an unrelated upload), only those
 whose votes line up (:func:`consistent_votes`: :data:`QUICK_CONSISTENT` of them explained by one
 plausible similarity transform, a fraction of a millisecond against milliseconds for a verification),
-at most :data:`MAX_WEAK` (all of them by default; a setting trades recall for time at scale). So a
+at most :data:`MAX_WEAK` (all of them by default; a setting trades recall for time at scale); the same
+for those under :data:`SKIP_BELOW` of the votes of one that verified (the photo around a large pasted
+patch of another registered photo, out-voted by it). So a
 check costs one batched search plus a handful of verifications. The search runs in two stages: each
 query descriptor's nearest list first, its other lists only when some photo has :data:`FIRST_VOTES`
 votes by then; an upload related to no registered photo (most of them) stops after the first.
@@ -54,21 +56,25 @@ VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's v
 CANDIDATES = 8
 MIN_VOTES = 3
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
-SKIP_BELOW = 0.1  # of the votes of a candidate that verified: weaker candidates are not verified
+# Of the votes of a candidate that verified: weaker candidates are verified only when their votes line up
+# (QUICK_CONSISTENT, below). Such a candidate is the photo around a large patch pasted in from the one that
+# verified (50-70 % of a photo replaced: its own votes come from the rest, 5-15 against the patch's
+# 30-100) or a second picture beside it; chance candidates of a re-share rarely line up.
+SKIP_BELOW = 0.1
 RATIO = 0.9
-# The same photo registered twice (two people share it, a person and a platform both register it, a
-# re-registration in another tenant; identical or re-encoded) puts each copy's descriptors next to the
-# other's: the ratio test against the second nearest would cancel every vote and neither copy would be
-# found. So NEIGHBOURS are looked up: a descriptor whose two nearest are of two photos at almost the same
-# distance (the ratio test fails between them), both within TIE_DISTANCE bits (so they are within twice
-# that of each other: near-duplicates), and clearly nearer than the third (the ratio test passes against
-# it: distinctive against everything else) is a *tie*; the ties between one pair of photos count as votes
-# for both once TIE_VOTES of the upload's descriptors (in one orientation) tie on that pair. Chance ties
-# scatter over pairs as chance votes scatter over photos; a photo registered twice ties on dozens (a
-# re-share of a test scene registered twice: 70-106 ties on its pair, 27 when re-encoded at another
-# quality and size; other pairs at most 5, on synthetic scenes that share their shapes). A photo
-# registered three or more times is not covered (the third copy fails the test against the first).
-NEIGHBOURS = 3
+# The same photo registered twice or more (two people share it, a person and a platform both register it,
+# a re-registration in another tenant; identical or re-encoded) puts each copy's descriptors next to the
+# others': the ratio test against the second nearest would cancel every vote and no copy would be found.
+# So NEIGHBOURS are looked up: a descriptor whose nearest few are of two or more photos, all within
+# TIE_DISTANCE bits (so within twice that of each other: near-duplicates), the nearest clearly nearer than
+# the first neighbour beyond them (the ratio test passes against it: distinctive against everything else),
+# is a *tie* of that group; the photos of a group count a vote each once one of their pairs ties on
+# TIE_VOTES of the upload's descriptors (in one orientation). Chance ties scatter over pairs as chance
+# votes scatter over photos; a photo registered twice ties on dozens (a re-share of a test scene registered
+# twice: 70-106 ties on its pair, 27 when re-encoded at another quality and size; other pairs at most 5,
+# on synthetic scenes that share their shapes). Up to NEIGHBOURS - 1 copies of one photo are covered (a
+# group filling every neighbour has nothing beyond it to be distinctive against, and does not vote).
+NEIGHBOURS = 5
 TIE_VOTES = 6
 TIE_DISTANCE = 16
 STRONG_VOTES = 12  # candidates with fewer votes are "weak": only the MAX_WEAK with most votes are verified
@@ -429,9 +435,10 @@ class DerivativeIndex(SignalIndex):
         unchecked = 0  # weak candidates verified although their votes did not line up
         for c in found:
             reg = signatures.get(c.id)
-            if reg is None or c.votes < SKIP_BELOW * confirmed:
+            if reg is None:
                 continue
-            if c.votes < STRONG_VOTES:  # chance agreement looks like this: an unrelated upload stops early
+            drowned = c.votes < SKIP_BELOW * confirmed
+            if c.votes < STRONG_VOTES or drowned:  # chance agreement looks like this: an unrelated upload stops early
                 if weak >= MAX_WEAK:
                     continue
                 if consistent_votes(reg, upload, c) < QUICK_CONSISTENT:
@@ -496,31 +503,57 @@ def _same(a: F.PhotoFeatures, b: F.PhotoFeatures) -> bool:
 
 
 def _votes(distances: np.ndarray, labels: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which query descriptors vote, and for what: ``(hit, keys)``, both (n, 2); a key is the photo's id x 2
-    + 1 when the query is of the mirrored upload. Column 0: the nearest stored descriptor's photo, when it
-    is close and clearly nearer than the second nearest (ratio test), or when it ties (see NEIGHBOURS) with
-    the second's photo on a pair of photos with TIE_VOTES ties or more; column 1: that second photo."""
-    d = distances.astype(np.float32)
-    far = np.float32(256.0)
+    """Which query descriptors vote, and for what: ``(hit, keys)``, both (n, NEIGHBOURS); a key is the photo's
+    id x 2 + 1 when the query is of the mirrored upload, column k that of the k-th nearest stored descriptor.
+    Column 0 votes when the nearest is close and clearly nearer than the second nearest (ratio test). Else,
+    a *tie group* (see NEIGHBOURS): the leading neighbours within TIE_DISTANCE bits, of two or more photos,
+    the nearest clearly nearer than the first neighbour outside the group (which must exist); each photo of
+    the group votes (once, in its first column) when it ties with another photo of the group on
+    TIE_VOTES query descriptors or more (in one orientation)."""
+    n, k = labels.shape
+    valid = labels >= 0
+    d = np.where(valid, distances.astype(np.float32), np.float32(256.0))
+    keys = labels * 2 + mirrored[:, None]
     d1 = d[:, 0]
-    d2 = np.where(labels[:, 1] >= 0, d[:, 1], far)
-    d3 = np.where(labels[:, 2] >= 0, d[:, 2], far) if labels.shape[1] > 2 else np.full_like(d1, far)
-    close = (d1 <= VOTE_DISTANCE) & (labels[:, 0] >= 0)
-    plain = close & (d1 < RATIO * d2)
-    keys = labels[:, :2] * 2 + mirrored[:, None]
-    tie = (close & ~plain & (labels[:, 1] >= 0) & (labels[:, 1] != labels[:, 0]) & (d2 <= TIE_DISTANCE)
-           & (d1 < RATIO * d3))
-    if tie.any():  # keep the ties of pairs that tie TIE_VOTES times or more (in one orientation)
-        pairs = np.stack([keys[tie].min(axis=1), keys[tie].max(axis=1)], axis=1)
-        _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
-        tie[np.flatnonzero(tie)] = counts[inverse.reshape(-1)] >= TIE_VOTES
-    return np.stack([plain | tie, tie], axis=1), keys
+    close = (d1 <= VOTE_DISTANCE) & valid[:, 0]
+    second = d[:, 1] if k > 1 else np.full_like(d1, 256.0)
+    plain = close & (d1 < RATIO * second)
+    hit = np.zeros((n, k), bool)
+    hit[:, 0] = plain
+    if k < 2:
+        return hit, keys
+    # the group: the leading run of neighbours within TIE_DISTANCE (a photo's own repeated descriptor
+    # counts once: only the first column of each photo in a row)
+    inside = np.cumprod((d <= TIE_DISTANCE) & valid, axis=1).astype(bool)
+    size = inside.sum(axis=1)
+    first = np.ones((n, k), bool)
+    for j in range(1, k):
+        first[:, j] = (labels[:, :j] != labels[:, j:j + 1]).all(axis=1)
+    member = inside & first
+    outside = np.take_along_axis(d, np.minimum(size, k - 1)[:, None], axis=1)[:, 0]
+    tie = close & ~plain & (member.sum(axis=1) >= 2) & (size < k) & (d1 < RATIO * outside)
+    if tie.any():  # keep the photos of the groups that tie with another photo of theirs TIE_VOTES times or more
+        rows = np.flatnonzero(tie)
+        pairs = [(rows[m], a, b) for a in range(k) for b in range(a + 1, k)
+                 for m in [np.flatnonzero(member[rows, a] & member[rows, b])] if len(m)]
+        if pairs:
+            row = np.concatenate([r for r, _, _ in pairs])
+            ca = np.concatenate([np.full(len(r), a) for r, a, _ in pairs])
+            cb = np.concatenate([np.full(len(r), b) for r, _, b in pairs])
+            ka, kb = keys[row, ca], keys[row, cb]
+            pair = np.stack([np.minimum(ka, kb), np.maximum(ka, kb)], axis=1)
+            _, inverse, counts = np.unique(pair, axis=0, return_inverse=True, return_counts=True)
+            strong = counts[inverse.reshape(-1)] >= TIE_VOTES
+            hit[row[strong], ca[strong]] = True
+            hit[row[strong], cb[strong]] = True
+    return hit, keys
 
 
 def consistent_votes(reg: F.PhotoFeatures, upload: Upload, candidate: Candidate) -> int:
     """How many of a candidate's votes one plausible similarity transform explains (the larger count of
     the two orientations): each voting keypoint is paired with its nearest keypoint in the signature
-    (within QUICK_DISTANCE bits), and a RANSAC fit over those pairs counts the ones that agree. A few
+    (within QUICK_DISTANCE bits; each signature keypoint keeps its nearest voter only), and a RANSAC fit
+    over those pairs counts the ones that agree. A few
     hundred microseconds, against milliseconds for :func:`verify`. Without the voters (a candidate made
     by hand), every vote counts."""
     if candidate.voters is None:
@@ -538,6 +571,15 @@ def consistent_votes(reg: F.PhotoFeatures, upload: Upload, candidate: Candidate)
         gap = gap.sum(axis=2, dtype=np.int32)
         nearest = gap.argmin(axis=1)
         close = gap[np.arange(len(voters)), nearest] <= QUICK_DISTANCE
+        # one partner per keypoint of the signature (the voter nearest to it): an upload keypoint found at
+        # several pyramid levels, or a generic descriptor that several voters land on, would otherwise
+        # count several times at one spot, and a fit collapsing them all onto it (scale ~0) would win over
+        # the true one and be rejected as implausible
+        order = np.lexsort((gap[np.arange(len(voters)), nearest], nearest))
+        first = np.r_[True, nearest[order][1:] != nearest[order][:-1]]
+        keep = np.zeros(len(voters), bool)
+        keep[order[first]] = True
+        close &= keep
         if close.sum() < 3:
             continue
         matrix, inliers = cv2.estimateAffinePartial2D(
