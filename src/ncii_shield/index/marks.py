@@ -374,8 +374,9 @@ class MarkIndex(SignalIndex):
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
         for k, (top, rows) in names.best_two(pyramid, arrays).items():
             best, value = rows[:, 0], top[:, 0].astype(np.float64)
-            # how far it stands above the class's second best there (a class of one mark: no rival)
-            lead = np.where(np.isfinite(top[:, 1]), value - top[:, 1], 0.0)
+            # how far it stands above the class's second best there (a class of one mark has no rival:
+            # it is taken to lead by just enough, so a bank of one watermark still gets located candidates)
+            lead = np.where(np.isfinite(top[:, 1]), value - top[:, 1], LOCATE_MIN_LEAD)
             rank = value + lead
             strong = np.flatnonzero((value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD))
             for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():

@@ -100,3 +100,17 @@ def test_a_located_box_shorter_than_the_minimum_side_is_not_named(monkeypatch):
     assert named and named[0][0] == 4 and overlap(named[0][1], box) > 0.5
     monkeypatch.setattr(index_marks, "LOCATE_MIN_SIDE", float(max(box[2], box[3]) + 1))
     assert index.candidates(frame) == []
+
+
+def test_a_bank_of_one_mark_still_gets_located_candidates(monkeypatch):
+    # a class holding a single mark has no second-best to lead: the lead test must not shut it out
+    index = MarkIndex()
+    index.add(T.encode(T.template_from_rgba(text_mark("XRAY.AI", ring=False), "XRAY.AI")), 7)
+    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
+    frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
+    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
+    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    found = index.find(frame)
+    assert [f.id for f in found] == [7]
+    assert overlap(found[0].box, box) > 0.5

@@ -96,8 +96,11 @@ def units(cuts: list, grey: np.ndarray, tex: np.ndarray | None = None) -> list[B
     whole frame whose own parts are cut nowhere else along a continued line either. A collage's and a
     grid's cuts line up (the columns of every row at the same place); the edge of an edit that spans a
     whole picture (a patch replacing most of it, a censor bar across it) cuts that picture alone, at
-    no place the others are cut: the picture it was made in is checked as one. Picture-sized boxes
-    only (as :func:`pictures`), largest first, at most :data:`MAX_UNITS`."""
+    no place the others are cut: the picture it was made in is checked as one. Irregular layouts give
+    units too (one large picture beside two stacked ones: the two stacked; three rows: the last two):
+    such a unit spans two pictures and costs one more search, and each picture in it is still
+    judged within its own panel's cut (review of 2026-12-06 #2; no flag seen from it). Picture-sized
+    boxes only (as :func:`pictures`), largest first, at most :data:`MAX_UNITS`."""
     h, w = grey.shape
     tex = _texture_map(grey) if tex is None else tex
     sides = (h, w)  # axis 0: a horizontal cut, its position along the height

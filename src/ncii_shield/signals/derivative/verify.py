@@ -134,6 +134,7 @@ TEXT_SHARE = 0.02  # ... making up this share of a cell: a cell of caption text 
 TEXT_MASK = 11  # pixels: text's surroundings filled before keypoints are detected on an upload ...
 TEXT_FILL = 41  # ... with the mean of the frame around them over this many pixels (see _without_text)
 TEXT_RUN = 3  # differing text cells in a row of at least this many are a caption line: hidden, as if cropped
+TEXT_FLOOR = 0.5  # ... and the matching floors shrink with the hidden share, to half of them at most
 MAX_INSTANCES = 4  # fits per registered photo and upload (a collage holds it a few times; hostile input no more)
 PANEL_INLIERS = 0.1  # a panel of a composite belongs to an instance when it holds this share of its inliers
 PANEL_COVERED = 0.85  # ... or when the fit covers this share of it
@@ -616,7 +617,8 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
                                   np.ones((1, TEXT_RUN), np.uint8)) > 0
         visible &= ~hidden
         differs &= visible
-    unhidden = 1.0 - float(hidden.mean())
+    # the floors below shrink with what captions hide, but never below half (a caption hides a strip, not the photo)
+    unhidden = max(1.0 - float(hidden.mean()), TEXT_FLOOR)
     square = np.ones((3, 3), np.uint8)
     # A blurred or inpainted area shows only where it had structure: its plain cells look the same
     # before and after. Plain cells lying between smoothed ones are taken into the edit (text or

@@ -179,10 +179,17 @@ class Descriptors:
             if k not in self.vectors or not len(w):
                 continue
             index = self._flat.get(k)
-            if index is None:
-                index = self._flat[k] = faiss.IndexFlatIP(self.vectors[k].shape[1])
+            if index is None:  # built whole before it is shared: request threads call this at once
+                index = faiss.IndexFlatIP(self.vectors[k].shape[1])
                 index.add(self.vectors[k])
-            values, rows = index.search(np.ascontiguousarray(pyramid.describe(w, k), np.float32), 2)
+                index = self._flat.setdefault(k, index)
+            queries = np.ascontiguousarray(pyramid.describe(w, k), np.float32)
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)  # a small product: one core, as scores() keeps it (per calling thread)
+            try:
+                values, rows = index.search(queries, 2)
+            finally:
+                faiss.omp_set_num_threads(threads)
             values[rows < 0] = -np.inf
             out[k] = (values, rows)
         return out
