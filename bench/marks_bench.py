@@ -421,6 +421,25 @@ def positive_cases(photo: np.ndarray, n: int, cases: int, marks: list, rng: np.r
                    "tiled": tiled, "upload": upload, "boxes": boxes}
 
 
+def negative_cases(photo: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
+    """The photo's three negatives, ``(kind, upload)``: unmarked, another (unregistered) mark, plain
+    text overlays (a caption and a username). ``rng`` is the photo's, after :func:`positive_cases`:
+    every tool that redraws the benchmark's uploads calls this, so they are the same uploads."""
+    uploads = [("unmarked", jpeg(photo, 90))]
+    others = other_marks(rng)
+    img, _ = stamped(photo, others[n % len(others)], float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)), False, rng)
+    uploads.append(("other mark", jpeg(img, 85)))
+    pil = Image.fromarray(photo.copy())
+    d = ImageDraw.Draw(pil)
+    W, H = pil.size
+    d.text((W * 0.05, H * 0.85), "Great day at the beach with friends!", font=font(FONTS[n % len(FONTS)], max(14, H // 20)),
+           fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+    d.text((W * 0.6, H * 0.05), "@" + OTHER_WORDS[n % len(OTHER_WORDS)].strip("@").lower(),
+           font=font(FONTS[(n + 3) % len(FONTS)], max(12, H // 25)), fill=(255, 255, 0))
+    uploads.append(("plain text", jpeg(np.asarray(pil), 85)))
+    return uploads
+
+
 def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
     n, path = job
     args, index = _ARGS, _INDEX
@@ -453,19 +472,7 @@ def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
                           "caught": bool(hit), "score": round(best, 3), "score_on_place": round(on_place, 3), "other_marks_flagged": wrong})
     if args.oracle:
         return positives, negatives, cpu, wall
-    # negatives: unmarked, another (unregistered) mark, plain text overlays
-    uploads = [("unmarked", jpeg(photo, 90))]
-    others = other_marks(rng)
-    img, _ = stamped(photo, others[n % len(others)], float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)), False, rng)
-    uploads.append(("other mark", jpeg(img, 85)))
-    pil = Image.fromarray(photo.copy())
-    d = ImageDraw.Draw(pil)
-    W, H = pil.size
-    d.text((W * 0.05, H * 0.85), "Great day at the beach with friends!", font=font(FONTS[n % len(FONTS)], max(14, H // 20)),
-           fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
-    d.text((W * 0.6, H * 0.05), "@" + OTHER_WORDS[n % len(OTHER_WORDS)].strip("@").lower(),
-           font=font(FONTS[(n + 3) % len(FONTS)], max(12, H // 25)), fill=(255, 255, 0))
-    uploads.append(("plain text", jpeg(np.asarray(pil), 85)))
+    uploads = negative_cases(photo, n, rng)
     for label, upload in uploads:
         found, c, w = timed_find(index, upload)
         cpu.append(c)

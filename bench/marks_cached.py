@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -53,20 +53,7 @@ def cache(args) -> None:
                             opacity=c["opacity"], transform=c["transform"], tiled=c["tiled"], rgb=fr.rgb,
                             to_upload=fr.to_upload, upload_boxes=c["boxes"]))
         # the negatives exactly as marks_bench._photo_cases draws them (after the positives)
-        uploads = [("unmarked", MB.jpeg(photo, 90))]
-        others = MB.other_marks(rng)
-        img, _ = MB.stamped(photo, others[n % len(others)], float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)),
-                            False, rng)
-        uploads.append(("other mark", MB.jpeg(img, 85)))
-        pil = Image.fromarray(photo.copy())
-        d = ImageDraw.Draw(pil)
-        W, H = pil.size
-        d.text((W * 0.05, H * 0.85), "Great day at the beach with friends!",
-               font=MB.font(MB.FONTS[n % len(MB.FONTS)], max(14, H // 20)), fill=(255, 255, 255), stroke_width=2,
-               stroke_fill=(0, 0, 0))
-        d.text((W * 0.6, H * 0.05), "@" + MB.OTHER_WORDS[n % len(MB.OTHER_WORDS)].strip("@").lower(),
-               font=MB.font(MB.FONTS[(n + 3) % len(MB.FONTS)], max(12, H // 25)), fill=(255, 255, 0))
-        uploads.append(("plain text", MB.jpeg(np.asarray(pil), 85)))
+        uploads = MB.negative_cases(photo, n, rng)
         for label, up in uploads:
             fr = UploadFrame.from_rgb(up)
             neg.append(dict(photo=Path(path).name, kind=label, rgb=fr.rgb, to_upload=fr.to_upload))

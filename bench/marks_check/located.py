@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
@@ -69,18 +69,7 @@ def uploads_of(n, path):
     for c in B.positive_cases(photo, n, 8, marks, rng):
         out.append(("positive", c["upload"], c["mark"], c["boxes"],
                      {k: c[k] for k in ("kind", "rel_width", "opacity", "transform", "tiled")}))
-    out.append(("unmarked", B.jpeg(photo, 90), None, [], {}))
-    others = B.other_marks(rng)
-    img, _ = B.stamped(photo, others[n % len(others)], float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)), False, rng)
-    out.append(("other mark", B.jpeg(img, 85), None, [], {}))
-    pil = Image.fromarray(photo.copy())
-    d = ImageDraw.Draw(pil)
-    W, H = pil.size
-    d.text((W * 0.05, H * 0.85), "Great day at the beach with friends!", font=B.font(B.FONTS[n % len(B.FONTS)], max(14, H // 20)),
-           fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
-    d.text((W * 0.6, H * 0.05), "@" + B.OTHER_WORDS[n % len(B.OTHER_WORDS)].strip("@").lower(),
-           font=B.font(B.FONTS[(n + 3) % len(B.FONTS)], max(12, H // 25)), fill=(255, 255, 0))
-    out.append(("plain text", B.jpeg(np.asarray(pil), 85), None, [], {}))
+    out += [(kind, upload, None, [], {}) for kind, upload in B.negative_cases(photo, n, rng)]
     return out
 
 

@@ -2,7 +2,7 @@
 it is registered again in another tenant; byte-identical or re-encoded differently): each copy's
 descriptors are the other's nearest, so a plain ratio test would cancel every vote and neither copy
 would be found. Both must be found, an unrelated photo must still find nothing, and a copy outside
-``allowed`` must neither hide the other copy nor be reported."""
+``allowed`` must neither hide the other copy nor be reported. Three or four registrations likewise."""
 
 from __future__ import annotations
 
@@ -57,15 +57,29 @@ def test_a_photo_registered_twice_is_found_under_both_ids(entries, twice, ivf, m
     entries = dict(entries)
     entries[SAME + 100] = entries[SAME]  # byte-identical second registration
     keep = set(twice) | {i for i in entries if 10 <= i < 100}  # the two and the unrelated photos
-    index = _index(entries, keep, ivf=ivf, monkeypatch=monkeypatch)
+    _found_under_every_id(_index(entries, keep, ivf=ivf, monkeypatch=monkeypatch), set(twice))
+
+
+@pytest.mark.parametrize("ivf", [False, True], ids=["flat", "inverted-file"])
+@pytest.mark.parametrize("n", [3, 4])
+def test_a_photo_registered_three_or_four_times_is_found_under_every_id(entries, n, ivf, monkeypatch):
+    """Every copy's descriptors lie next to all the others': neither the ratio test nor a tie between
+    two photos lets any of them vote; the copies vote as a group (three identical, one re-encoded)."""
+    copies = [entries[SAME]] * 3 + [entries[OTHER_ENCODING]]
+    ids = list(range(101, 101 + n))
+    kept = {i: v for i, v in entries.items() if 10 <= i < 100} | dict(zip(ids, copies[:n]))
+    _found_under_every_id(_index(kept, ivf=ivf, monkeypatch=monkeypatch), set(ids))
+
+
+def _found_under_every_id(index: D.DerivativeIndex, ids: set[int]) -> None:
     photo = scene(PHOTO)
     # (a) an unedited re-share
     found = _check(index, reshared("jpeg", photo))
-    assert set(found) == set(twice), found
+    assert set(found) == ids, found
     assert all(o is Outcome.RESHARE for o in found.values()), found
     # (b) an edited copy: a flat-colour rectangle over 25 % of the photo (400 x 300 of 800 x 600)
     found = _check(index, reshared("resize", edit("flat", photo, (200, 150, 400, 300))))
-    assert set(found) == set(twice), found
+    assert set(found) == ids, found
     assert all(o is Outcome.DERIVATIVE for o in found.values()), found
     # (c) an unrelated photo finds nothing
     assert _check(index, reshared("jpeg", scene(999))) == {}
@@ -89,3 +103,24 @@ def test_one_registration_is_still_found_as_before(entries):
     assert _check(index, reshared("jpeg", scene(PHOTO))) == {SAME: Outcome.RESHARE}
     assert _check(index, reshared("resize", edit("flat", scene(PHOTO), (200, 150, 400, 300)))) == {
         SAME: Outcome.DERIVATIVE}
+
+
+def test_a_group_filling_every_neighbour_does_not_vote():
+    """As many near-identical neighbours as are looked up: nothing beyond them to test against."""
+    k = D.NEIGHBOURS
+    distances = np.array([[2] * k, [2] * (k - 1) + [60]], np.int32)
+    labels = np.array([list(range(1, k + 1)), list(range(1, k + 1))], np.int64)
+    labels = np.repeat(labels, D.TIE_VOTES, axis=0)
+    distances = np.repeat(distances, D.TIE_VOTES, axis=0)
+    hit, keys = D._votes(distances, labels, np.zeros(len(labels), bool))
+    full, short = hit[:D.TIE_VOTES], hit[D.TIE_VOTES:]  # rows repeated TIE_VOTES times each
+    assert not full.any()
+    assert short[:, :k - 1].all() and not short[:, k - 1].any()
+    assert (keys[D.TIE_VOTES:][short] // 2).tolist() == list(range(1, k)) * D.TIE_VOTES
+
+
+def test_ties_under_tie_votes_do_not_vote():
+    distances = np.array([[4, 4, 5, 90, 90]] * (D.TIE_VOTES - 1), np.int32)[:, :D.NEIGHBOURS]
+    labels = np.array([[1, 2, 3, 4, 5]] * (D.TIE_VOTES - 1), np.int64)[:, :D.NEIGHBOURS]
+    hit, _ = D._votes(distances, labels, np.zeros(len(labels), bool))
+    assert not hit.any()

@@ -41,17 +41,33 @@ def test_colour_agreement_tells_the_stamped_mark_from_its_negative():
     assert abs(L.colour_agreement(template.contrast, reencoded(photo(11), 75), box)) < 0.3
 
 
-def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkeypatch):
-    words = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
+WORDS = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
+
+
+def _index(words=WORDS, first_id: int = 0) -> MarkIndex:
     index = MarkIndex()
-    for i, word in enumerate(words):
+    for i, word in enumerate(words, start=first_id):
         index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
+    return index
+
+
+def _small_xray() -> tuple[UploadFrame, tuple]:
+    """XRAY.AI stamped small (45 %) and 80 % opaque on a photo, re-encoded: the upload and its box."""
     marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
-    frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    return UploadFrame.from_rgb(reencoded(marked, 80)), box
+
+
+def _no_keypoint_help(monkeypatch) -> None:  # noqa: ANN001
+    """Only the located candidates are left: no vote groups, no checks by votes or descriptor."""
     monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
     monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
-    # no keypoint help at all
     monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+
+
+def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkeypatch):
+    index = _index()
+    frame, box = _small_xray()
+    _no_keypoint_help(monkeypatch)
     found = index.find(frame)
     assert [f.id for f in found] == [4]
     assert overlap(found[0].box, box) > 0.5
@@ -63,14 +79,9 @@ def test_a_located_box_is_checked_only_where_a_mark_is_named_clearly(monkeypatch
     """Another word at the same size and place: the located boxes name some mark of its class, but
     weakly (descriptor correlation under LOCATE_MIN_VALUE or no lead over the second best), so no
     located candidate is checked at all; without that requirement three are."""
-    words = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
-    index = MarkIndex()
-    for i, word in enumerate(words):
-        index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
-    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
-    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
-    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    index = _index()
     for seed, other in ((21, "GALAXY"), (5, "WEEKEND")):
+        _no_keypoint_help(monkeypatch)
         marked, box = paste(photo(seed), text_mark(other, ring=False), 300, 200, scale=0.5, opacity=0.8)
         frame = UploadFrame.from_rgb(reencoded(marked, 80))
         assert index.candidates(frame) == []
@@ -80,21 +91,12 @@ def test_a_located_box_is_checked_only_where_a_mark_is_named_clearly(monkeypatch
         named = index.candidates(frame)
         assert len(named) == 3 and max(overlap(b, box) for _, b in named) > 0.5
         monkeypatch.undo()
-        monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
-        monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
-        monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
 
 
 def test_a_located_box_shorter_than_the_minimum_side_is_not_named(monkeypatch):
-    words = ("NUDIFY", "HOLIDAY", "SUNSET", "STUDIO", "XRAY.AI", "GALLERY")
-    index = MarkIndex()
-    for i, word in enumerate(words):
-        index.add(T.encode(T.template_from_rgba(text_mark(word, ring=False), word)), i)
-    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
-    frame = UploadFrame.from_rgb(reencoded(marked, 80))
-    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
-    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
-    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    index = _index()
+    frame, box = _small_xray()
+    _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
     named = index.candidates(frame)
     assert named and named[0][0] == 4 and overlap(named[0][1], box) > 0.5
@@ -104,13 +106,9 @@ def test_a_located_box_shorter_than_the_minimum_side_is_not_named(monkeypatch):
 
 def test_a_bank_of_one_mark_still_gets_located_candidates(monkeypatch):
     # a class holding a single mark has no second-best to lead: the lead test must not shut it out
-    index = MarkIndex()
-    index.add(T.encode(T.template_from_rgba(text_mark("XRAY.AI", ring=False), "XRAY.AI")), 7)
-    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 500, 400, scale=0.45, opacity=0.8)
-    frame = UploadFrame.from_rgb(reencoded(marked, 80))
-    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
-    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
-    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    index = _index(("XRAY.AI",), first_id=7)
+    frame, box = _small_xray()
+    _no_keypoint_help(monkeypatch)
     found = index.find(frame)
     assert [f.id for f in found] == [7]
     assert overlap(found[0].box, box) > 0.5

@@ -216,9 +216,7 @@ def _without_text(grey: np.ndarray) -> np.ndarray:
     under a caption 80-95 % of an upload's keypoints sat on its letters (benchmark uploads), leaving
     too few on the photo for the candidate search and the fit. The frame itself, which the cells are
     compared on, is unchanged."""
-    white = grey >= TEXT_LEVELS[0]
-    black = cv2.dilate((grey <= TEXT_LEVELS[1]).astype(np.uint8), np.ones((TEXT_STROKE, TEXT_STROKE), np.uint8)) > 0
-    edge = (white & black).astype(np.uint8)
+    edge = _text_pixels(grey).astype(np.uint8)
     if not edge.any():
         return grey
     # only in lines of text: cells holding TEXT_SHARE of such pixels, TEXT_RUN or more in a row
@@ -540,10 +538,15 @@ def _text_cells(grey: np.ndarray) -> np.ndarray:
     captions are drawn (:data:`TEXT_LEVELS`, :data:`TEXT_STROKE`, :data:`TEXT_SHARE`). Photos rarely
     put pure white right beside pure black (0.4 % of the cells of the benchmark's 129 photos), and only
     cells that also differ from the registered photo are ever set aside (:func:`_judge`)."""
+    share = cv2.resize(_text_pixels(grey).astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
+    return share >= TEXT_SHARE
+
+
+def _text_pixels(grey: np.ndarray) -> np.ndarray:
+    """White pixels (:data:`TEXT_LEVELS`) within :data:`TEXT_STROKE` of black ones: outlined letters."""
     white = grey >= TEXT_LEVELS[0]
     black = cv2.dilate((grey <= TEXT_LEVELS[1]).astype(np.uint8), np.ones((TEXT_STROKE, TEXT_STROKE), np.uint8)) > 0
-    share = cv2.resize((white & black).astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
-    return share >= TEXT_SHARE
+    return white & black
 
 
 def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix: np.ndarray,  # noqa: ANN001
@@ -573,9 +576,9 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     # resizing and re-encoding soften every cell alike
     sr = _offset(np.log((u_std + 3.0) / (r.std + 3.0)), anchored, visible, 0.6)
     offsets = np.stack([dm, dcb, dcr], axis=-1)
+    both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
+    dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
     if TONE_MODEL:
-        both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
-        dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
         old = (dm, dcb, dcr, sr)
         now, fell_back = old, False
         before = int(((_worst(old, dp) > 1.0) & visible).sum())
@@ -596,12 +599,9 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
         dm, dcb, dcr, sr = now
     colour = np.stack([dm, dcb, dcr], axis=-1)
     registered = np.stack([r.mean, r.cb, r.cr], axis=-1)
-    both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
-    dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
     chroma = np.maximum(np.abs(dcb), np.abs(dcr)) / 14.0
     luma = 24.0 * np.where(chroma <= TONE_LUMA_QUIET, TONE_LUMA_SLACK, 1.0) if TONE_MODEL else 24.0
-    diff = np.maximum.reduce([np.abs(dm) / luma, chroma,
-                              np.abs(sr) / 0.6, dp / 5.0])
+    diff = _worst((dm, dcb, dcr, sr), dp, luma)
     differs = (diff > 1.0) & visible
     # the instance reaching past its picture's edge (a photo cropped to fill a collage's cell, its
     # neighbour not cut apart): a band along one side of what is visible, differing across its
@@ -769,11 +769,11 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     return block
 
 
-def _worst(deltas: tuple, dp: np.ndarray) -> np.ndarray:
+def _worst(deltas: tuple, dp: np.ndarray, luma: float | np.ndarray = 24.0) -> np.ndarray:
     """Per cell, the largest of the brightness, chroma, contrast and structure differences, as shares of
-    their tolerances (``deltas``: brightness, cb, cr, log spread ratio)."""
+    their tolerances (``deltas``: brightness, cb, cr, log spread ratio; ``luma``: the brightness's)."""
     brightness, cb, cr, spread = deltas
-    return np.maximum.reduce([np.abs(brightness) / 24.0, np.maximum(np.abs(cb), np.abs(cr)) / 14.0,
+    return np.maximum.reduce([np.abs(brightness) / luma, np.maximum(np.abs(cb), np.abs(cr)) / 14.0,
                               np.abs(spread) / 0.6, dp / 5.0])
 
 

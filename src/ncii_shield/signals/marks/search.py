@@ -506,22 +506,8 @@ def _part_score(crop: np.ndarray, t: np.ndarray) -> float:
     support = edge_support(t)
     scores = [_score(crop, t, support)]
     th, tw = t.shape[:2]
-    if tw >= 1.6 * th:
-        n = int(min(PARTS, max(2, round(tw / th))))
-        edges = np.linspace(0, tw, n + 1).round().astype(int)
-        parts = [(slice(None), slice(a, b)) for a, b in zip(edges[:-1], edges[1:])]
-    elif th >= 1.6 * tw:
-        n = int(min(PARTS, max(2, round(th / tw))))
-        edges = np.linspace(0, th, n + 1).round().astype(int)
-        parts = [(slice(a, b), slice(None)) for a, b in zip(edges[:-1], edges[1:])]
-    else:
-        parts = [(slice(a, b), slice(c, d)) for a, b in ((0, th // 2), (th // 2, th)) for c, d in ((0, tw // 2), (tw // 2, tw))]
-    total = float((t * t).sum())
-    for part in parts:
-        tp = t[part]
-        if float((tp * tp).sum()) < 0.08 * total:  # a part with little of the mark (a gap) says little
-            continue
-        scores.append(_score(crop[part], tp, support[part]))
+    for part in _parts(th, tw, t):  # a part with little of the mark (a gap) says little: left out
+        scores.append(_score(crop[part], t[part], support[part]))
     if JOINT:  # every part counts, none alone decides (docs/benchmarks.md, 2026-12-06 #2)
         return float(np.mean(scores[1:])) if len(scores) > 1 else scores[0]
     if SPARE_PART and len(scores) > 4:  # not adopted (docs/benchmarks.md, 2026-12-06)
