@@ -268,7 +268,7 @@ def test_a_wide_picture_of_the_cut_is_checked_half_by_half(index):
     # as if the cut had missed the line between the top row's two pictures (as it does on dark photos)
     s = upload.frame.grey.shape[1] / rgb.shape[1]
     upload._pictures = ([(0, 0, round(1120 * s), round(315 * s)), (0, round(315 * s), round(560 * s), round(560 * s)),
-                         (round(560 * s), round(315 * s), round(560 * s), round(560 * s))], None)
+                         (round(560 * s), round(315 * s), round(560 * s), round(560 * s))], None, [])
     seen = []
 
     def search(u: Upload) -> list:

@@ -45,7 +45,6 @@ import numpy as np
 
 from ncii_shield.errors import InvalidSignal
 from ncii_shield.signals.derivative.features import FRAME_SIDE
-from ncii_shield.signals.derivative.panels import picture_units
 from ncii_shield.signals.derivative.verify import Outcome, Upload, Verdict
 
 MAX_PANEL_CHECKS = 9  # pictures of a composite checked on their own (largest first; panels.MAX_PANELS)
@@ -90,7 +89,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
     found = _collect(search(upload), 0, 0, upload.scale)
     pictures = upload.panels[:MAX_PANEL_CHECKS] if len(upload.panels) >= 2 else []
     composite = bool(pictures)
-    units = _units(upload) if composite else []  # read now: the cut of this frame is the one kept
+    units = upload.units if composite else []
     if not pictures and upload.picture:
         pictures = [upload.picture]
     checked = []
@@ -176,12 +175,6 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
                 found += _collect(search(part), box[0], box[1], part.scale)
             break  # one at most
     return _merge([_across(inst, uncut) for inst, _ in found])
-
-
-def _units(upload: Upload) -> list[tuple[int, int, int, int]]:
-    """The boxes of the upload's cut that may be one picture cut along an edit's edges (:func:`.panels.units`)."""
-    frame = upload.frame
-    return picture_units(frame.grey, frame.cb, frame.cr) if upload.cut else []
 
 
 def _wide(box: list[int]) -> bool:

@@ -62,32 +62,23 @@ def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray |
     return out[:MAX_PANELS]
 
 
-_last_cut: tuple | None = None  # (grey, cb, cr, pictures, units) of the last frame cut (see picture_panels)
+def picture_cut(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[list[Box], list[Box]]:
+    """``pictures(panel_boxes(...))`` with one texture map, and the :func:`units` of that cut (when it
+    holds two pictures or more). ``Upload`` keeps both, so a frame is cut once."""
+    tex = _texture_map(grey)
+    cuts: list = []
+    found = pictures(panel_boxes(grey, cb, cr, tex, cuts), grey, tex)
+    return found, (units(cuts, grey, tex) if len(found) >= 2 else [])
 
 
 def picture_panels(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> list[Box]:
-    """``pictures(panel_boxes(...))`` with one texture map for both. The last frame's result is kept
-    (the same planes, by identity), with its :func:`units`: the verification's upload cuts it, the
-    instances' search reads the units of the same frame."""
-    return list(_cut(grey, cb, cr)[0])
+    """The pictures of :func:`picture_cut`."""
+    return picture_cut(grey, cb, cr)[0]
 
 
 def picture_units(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> list[Box]:
-    """The :func:`units` of a frame's cut (the last frame's kept: not cut again)."""
-    return list(_cut(grey, cb, cr)[1])
-
-
-def _cut(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple:
-    global _last_cut
-    last = _last_cut
-    if last is not None and last[0] is grey and last[1] is cb and last[2] is cr:
-        return last[3], last[4]
-    tex = _texture_map(grey)
-    cuts: list = []
-    found = tuple(pictures(panel_boxes(grey, cb, cr, tex, cuts), grey, tex))
-    kept = tuple(units(cuts, grey, tex)) if len(found) >= 2 else ()
-    _last_cut = (grey, cb, cr, found, kept)
-    return found, kept
+    """The units of :func:`picture_cut`."""
+    return picture_cut(grey, cb, cr)[1]
 
 
 def units(cuts: list, grey: np.ndarray, tex: np.ndarray | None = None) -> list[Box]:

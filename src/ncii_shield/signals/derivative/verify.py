@@ -74,7 +74,7 @@ import numpy as np
 from ncii_shield.signals.derivative.features import (
     FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
 )
-from ncii_shield.signals.derivative.panels import picture_panels
+from ncii_shield.signals.derivative.panels import picture_cut
 
 RATIO = 0.85
 MAX_DESCRIPTOR_DISTANCE = 72
@@ -186,13 +186,19 @@ class Upload:
         meme's border and caption bands, a screenshot's bars), in the frame; None otherwise."""
         return self._cut_pictures()[1]
 
+    @property
+    def units(self) -> list[tuple[int, int, int, int]]:
+        """Boxes of the composite's cut that may be one picture cut along its edit's edges
+        (:func:`.panels.units`), in the frame; empty unless the upload holds two pictures or more."""
+        return self._cut_pictures()[2]
+
     def _cut_pictures(self) -> tuple:
         if self._pictures is None:
             frame = self.frame
-            found = picture_panels(frame.grey, frame.cb, frame.cr) if self.cut else []
+            found, units = picture_cut(frame.grey, frame.cb, frame.cr) if self.cut else ([], [])
             fh, fw = frame.grey.shape
             alone = found[0] if len(found) == 1 and found[0][2] * found[0][3] <= PICTURE_ALONE * fw * fh else None
-            self._pictures = (found if len(found) >= 2 else [], alone)
+            self._pictures = (found, alone, units) if len(found) >= 2 else ([], alone, [])
         return self._pictures
 
     @property
