@@ -264,17 +264,28 @@ def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int
     if ev is None:
         return None
     t, change, seen = ev[:3]
-    den = float(np.sqrt(float((change * change).sum()) * float((seen * seen).sum())))
-    colour = float((change * seen).sum()) / den if den > 1e-6 else 0.0
-    if COLOUR_CHANNELS:  # each channel the mark changes must agree on its own (yellow is not white)
-        ce = (change * change).sum(axis=(0, 1))
-        se = (seen * seen).sum(axis=(0, 1))
-        cs = (change * seen).sum(axis=(0, 1))
-        for k in range(3):
-            if ce[k] >= CHANNEL_SHARE * ce.max():
-                slack = CHANNEL_SLACK if JOINT else 0.0
-                colour = min(colour, (float(cs[k] / np.sqrt(ce[k] * se[k])) if se[k] > 1e-6 else 0.0) + slack)
-    return t, colour
+    return t, _colour(*_agreements(change, seen))
+
+
+def _agreements(change: np.ndarray, seen: np.ndarray) -> tuple[float, list[float]]:
+    """The correlation of the upload's detail ``seen`` with the mark's expected ``change``, over the
+    colour channels together and in each channel carrying :data:`CHANNEL_SHARE` of the change."""
+    cc = (change * change).sum(axis=(0, 1))
+    ss = (seen * seen).sum(axis=(0, 1))
+    cs = (change * seen).sum(axis=(0, 1))
+    whole = float(cs.sum() / np.sqrt(cc.sum() * ss.sum())) if cc.sum() * ss.sum() > 1e-6 else 0.0
+    channels = [float(cs[k] / np.sqrt(cc[k] * ss[k])) if cc[k] * ss[k] > 1e-6 else 0.0
+                for k in range(3) if cc[k] >= CHANNEL_SHARE * cc.max()]
+    return whole, channels
+
+
+def _colour(whole: float, channels: list[float]) -> float:
+    """The colour agreement decided on: the whole's, and each channel's the mark changes on its own
+    (yellow is not white; with :data:`JOINT`, :data:`CHANNEL_SLACK` more)."""
+    if not COLOUR_CHANNELS:
+        return whole
+    slack = CHANNEL_SLACK if JOINT else 0.0
+    return min([whole] + [c + slack for c in channels])
 
 
 def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int]):
@@ -342,12 +353,9 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     parts = _parts(*t.shape[:2], t)
     out["shape_whole"] = _score(crop, t, support)
     out["shape_parts"] = [_score(crop[p], t[p], support[p]) for p in parts]
+    out["colour_whole"], out["colour_channels"] = _agreements(change, seen)
     cc = (change * change).sum(axis=(0, 1))
-    ss = (seen * seen).sum(axis=(0, 1))
     cs = (change * seen).sum(axis=(0, 1))
-    out["colour_whole"] = float(cs.sum() / np.sqrt(cc.sum() * ss.sum())) if cc.sum() * ss.sum() > 1e-6 else 0.0
-    out["colour_channels"] = [float(cs[k] / np.sqrt(cc[k] * ss[k])) if cc[k] * ss[k] > 1e-6 else 0.0
-                              for k in range(3) if cc[k] >= CHANNEL_SHARE * cc.max()]
     out["fit"] = float(cs.sum() / cc.sum()) if cc.sum() > 1e-6 else 0.0
     cp, fp, ep = [], [], []
     for p in parts:
@@ -394,8 +402,7 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     out["side"] = min(found[1][2], found[1][3])
     shape = float(np.mean(out["shape_parts"])) if JOINT and out["shape_parts"] else \
         min([out["shape_whole"]] + out["shape_parts"])
-    slack = CHANNEL_SLACK if JOINT else 0.0
-    colour = min([out["colour_whole"]] + [c + slack for c in out["colour_channels"]]) if COLOUR_CHANNELS else out["colour_whole"]
+    colour = _colour(out["colour_whole"], out["colour_channels"])
     out["complexity"] = prepared.complexity
     out["score"] = decide(shape, colour, found[1], prepared.complexity)  # what verify() reports (PHOTO_BACKGROUND on)
     return out
