@@ -14,6 +14,8 @@ than the stamped one on a positive upload. The candidate lists are cached in
     python bench/marks_check/located.py OUT.pkl        # ~25 min of CPU on 2 processes
     SETS="NAME=VALUE ..." ...                          # constants of search.py, as oracle.py
     STEP=4 ...                                         # every 4th photo only
+    STEP=3 OFFSETS=1,2 ...                             # photos n with n % 3 in (1, 2); the 8 marks stamped
+                                                       # on a photo are those of n % 3, so STEP=3 alone is biased
 """
 import ast
 import json
@@ -110,7 +112,8 @@ if __name__ == "__main__":
     import multiprocessing as mp
     files = sorted(str(p) for p in Path(os.environ.get("MARKS_PHOTOS", str(Path(__file__).resolve().parents[3] / "shared/data/photos"))).iterdir()
                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    jobs = list(enumerate(files))[::int(os.environ.get("STEP", "1"))]
+    step, offsets = int(os.environ.get("STEP", "1")), [int(v) for v in os.environ.get("OFFSETS", "0").split(",")]
+    jobs = [(n, f) for n, f in enumerate(files) if n % step in offsets]
     rows, cands, checks, cpu = [], {}, 0, 0.0
     with mp.Pool(int(os.environ.get("WORKERS", "2")), initializer=init) as pool:
         for k, (r, c, n, t) in enumerate(pool.imap(job, jobs, chunksize=1)):
@@ -119,7 +122,8 @@ if __name__ == "__main__":
             checks += n
             cpu += t
             print(f"{k + 1}/{len(jobs)}", file=sys.stderr, end="\r")
-    if os.environ.get("CANDS") != "reuse":
-        pickle.dump(cands, open(DIR + "/located_cands.pkl", "wb"))
+    if os.environ.get("CANDS") != "reuse":  # added to the lists of earlier runs (other photos)
+        known = pickle.load(open(DIR + "/located_cands.pkl", "rb")) if os.path.exists(DIR + "/located_cands.pkl") else {}
+        pickle.dump(known | cands, open(DIR + "/located_cands.pkl", "wb"))
     print(f"checks {checks}, CPU per check {1000 * cpu / max(1, checks):.1f} ms")
     pickle.dump(rows, open(sys.argv[1], "wb"))
