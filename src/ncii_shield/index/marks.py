@@ -20,7 +20,11 @@ class's second best) and reported only where the upload's colours change the way
 (:func:`~ncii_shield.signals.marks.locate.colour_agreement` >= :data:`COLOUR_GATE`). Candidates are checked by correlating edge orientations
 (:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once. So an upload
 costs one keypoint pass, one batched search, one orientation field, one pass of edge blobs and a
-bounded number of checks, whatever the number of marks.
+bounded number of checks, whatever the number of marks. The two halves of the candidate stage need
+nothing of each other until the end: with :data:`OVERLAP` the keypoints and their faiss search run
+on a pool thread while the calling thread finds and names the overlay extents, and the search's
+chunks (:class:`_Shared`) are taken by whichever thread is free; that search runs outside the
+index's lock, so a change waits for it (:meth:`MarkIndex._quiet`).
 
 The ORB descriptors are held by faiss only; an entry keeps the mark's uint8 template and its keypoints'
 place and size as float16 (as stored) and its orientation descriptor (float32, about 0.5 KB),
@@ -40,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -77,6 +81,8 @@ SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
 NPROBE = 4  # inverted lists searched per descriptor (8 found the same places in the benchmark, 1.7x slower)
+OVERLAP = True  # the keypoint search on a pool thread while the calling thread finds the overlay extents
+SEARCH_CHUNK = 500  # keypoints searched at a time, by whichever of the two threads is free (OVERLAP)
 CHECK_THREADS = 2  # candidates checked at once (OpenCV releases the GIL): an upload's latency on 2 cores
 _SLOT = 1024  # labels: mark id * _SLOT + keypoint number
 
@@ -102,8 +108,67 @@ class _Entry:
     descriptor: np.ndarray  # (d,) float32, :mod:`ncii_shield.signals.marks.describe`
 
 
+class _Shared:
+    """One upload's keypoints and their faiss search, shared by two threads (:data:`OVERLAP`): a pool
+    thread makes the keypoints (:meth:`run`) and searches them :data:`SEARCH_CHUNK` at a time while the
+    calling thread finds the overlay extents; that one then takes the chunks still left
+    (:meth:`work`). Each chunk is searched once, by whichever thread takes it; :meth:`result` puts
+    them back in order, the same arrays as one search of all the keypoints."""
+
+    def __init__(self, frame: UploadFrame, index, flat: _Flat) -> None:
+        self.frame, self.index, self.flat = frame, index, flat
+        self.ready = threading.Event()  # set when the keypoints are made (or failed)
+        self._lock = threading.Lock()
+        self._started = False
+        self._next = 0
+        self._chunks: list[np.ndarray] = []
+        self._done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def run(self) -> None:
+        self.keypoints()
+        self.work()
+
+    def keypoints(self) -> None:
+        """Make the keypoints if no thread has started to, else wait until they are made (so a pool
+        busy with other uploads' checks does not hold up the calling thread)."""
+        with self._lock:
+            mine, self._started = not self._started, True
+        if not mine:
+            self.ready.wait()
+            return
+        try:
+            desc = np.ascontiguousarray(self.frame.keypoints[2])
+            self._chunks = [desc[k:k + SEARCH_CHUNK] for k in range(0, len(desc), SEARCH_CHUNK)]
+        finally:
+            self.ready.set()
+
+    def work(self) -> None:
+        while True:
+            with self._lock:
+                k, self._next = self._next, self._next + 1
+            if k >= len(self._chunks):
+                return
+            self._done[k] = self.index.search(self._chunks[k], NEIGHBOURS)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, _Flat]:
+        if not self._chunks:
+            return np.zeros((0, NEIGHBOURS), np.int32), np.zeros((0, NEIGHBOURS), np.int64), self.flat
+        parts = [self._done[k] for k in range(len(self._chunks))]
+        return np.concatenate([d for d, _ in parts]), np.concatenate([l for _, l in parts]), self.flat
+
+
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _one_faiss_thread(fn: Callable, *args):
+    """``fn(*args)`` with faiss on one OpenMP thread (a pool thread starts with faiss's default)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return fn(*args)
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -134,6 +199,8 @@ class MarkIndex(SignalIndex):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._idle = threading.Condition(threading.Lock())  # signalled when a search outside the lock ends
+        self._readers = 0  # uploads searching faiss outside the lock (OVERLAP): changes wait for them
         self._faiss = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(256))
         self._ivf = False
         self._entries: dict[int, _Entry] = {}
@@ -150,6 +217,7 @@ class MarkIndex(SignalIndex):
         if not batch:
             return
         with self._lock:
+            self._quiet()
             for _, id in batch:
                 self.remove(id)
             codes, labels = [], []
@@ -173,6 +241,12 @@ class MarkIndex(SignalIndex):
             elif len(all_codes):
                 self._faiss.add_with_ids(all_codes, all_labels)
 
+    def _quiet(self) -> None:
+        """Wait (the lock held, so no search starts) until no upload is searching faiss outside the lock."""
+        with self._idle:
+            while self._readers:
+                self._idle.wait()
+
     def _to_ivf(self, codes: np.ndarray, labels: np.ndarray) -> None:
         old = faiss.downcast_IndexBinary(self._faiss.index)
         old_codes = faiss.vector_to_array(old.xb).reshape(-1, 32) if old.ntotal else np.zeros((0, 32), np.uint8)
@@ -191,6 +265,7 @@ class MarkIndex(SignalIndex):
 
     def remove(self, id: int) -> None:
         with self._lock:
+            self._quiet()
             entry = self._entries.pop(id, None)
             if entry is None:
                 return
@@ -287,15 +362,42 @@ class MarkIndex(SignalIndex):
         (:data:`NAME_MARGIN`). Located: :meth:`_located`, where every mark is looked for (looking for
         every mark around the vote places without the colour test let the check flag look-alikes;
         docs/benchmarks.md, "Service marks")."""
-        votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
         with self._lock:
             names = self._descriptors() if self._entries else None
         if names is None:
             return [], []
-        pyramid = D.FieldPyramid(frame.grey)
+        # the keypoints and their faiss search on a pool thread while this one finds and names the
+        # overlay extents (OVERLAP): the two halves of the candidate stage need nothing of each other
+        if OVERLAP and CHECK_THREADS > 1:
+            with self._lock:
+                shared = _Shared(frame, self._faiss, self._geometry()) if self._faiss.ntotal else None
+                if shared is not None:
+                    with self._idle:
+                        self._readers += 1
+            pending = None
+            try:
+                pending = _pool().submit(_one_faiss_thread, shared.run) if shared is not None else None
+                pyramid = D.FieldPyramid(frame.grey)
+                extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
+                if shared is not None:
+                    _one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
+                    pending.result()
+            finally:
+                if pending is not None:
+                    wait([pending])  # no change to faiss while the pool thread may still search it
+                if shared is not None:
+                    with self._idle:
+                        self._readers -= 1
+                        self._idle.notify_all()
+            votes = [] if shared is None else self._votes(frame, allowed, max(limit, VOTE_POOL),
+                                                          shared.result())
+        else:
+            votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
+            pyramid = D.FieldPyramid(frame.grey)
+            extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
         if not votes or limit <= VOTE_KEEP:
             out = votes[:limit]
-            return out, self._located(frame, pyramid, names, votes, out, allowed)
+            return out, self._located(pyramid, names, extents, votes, out, allowed)
         # windows: each vote group's own mark at its box, at a few sizes
         windows: dict[int, list[tuple[float, float, float, float]]] = {}
         wanted: dict[int, list[int]] = {}  # per class, per window: the mark it is for
@@ -332,30 +434,16 @@ class MarkIndex(SignalIndex):
             if allowed is not None and not allowed(m):
                 continue
             out.append((m, box))
-        return out, self._located(frame, pyramid, names, votes, out, allowed)
+        return out, self._located(pyramid, names, extents, votes, out, allowed)
 
-    def _located(self, frame: UploadFrame, pyramid: D.FieldPyramid, names: D.Descriptors,
-                 votes: list[tuple[int, tuple[float, float, float, float]]],
-                 taken: list[tuple[int, tuple[float, float, float, float]]],
-                 allowed: Callable[[int], bool] | None,
-                 ) -> list[tuple[int, tuple[float, float, float, float]]]:
-        """Up to :data:`LOCATED` (mark, box) pairs named by descriptor at overlay extents: the boxes of
-        :func:`~ncii_shield.signals.marks.locate.proposals` and of the vote groups, each at its
-        aspect class and the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and
-        :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
-        that correlates best, ranked by that correlation plus its lead over the class's second
-        best, among the windows whose best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by
-        :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). These candidates
-        are reported only where :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches
-        :data:`COLOUR_GATE` (see :meth:`_checked`)."""
-        if LOCATED <= 0:
-            return []
-        boxes = L.proposals(frame.rgb)
-        if votes:
-            boxes = np.concatenate([boxes, np.array([b for _, b in votes], np.float64).reshape(-1, 4)])
+    def _named(self, boxes: np.ndarray, pyramid: D.FieldPyramid, names: D.Descriptors,
+               ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Overlay extents ``boxes`` (n, 4) named by every mark's descriptor (see :meth:`_located`):
+        per aspect class, the two best marks' values and rows (:meth:`D.Descriptors.best_two`) and
+        the windows (m, 4) they were compared at."""
         boxes = boxes[np.maximum(boxes[:, 2], boxes[:, 3]) >= LOCATE_MIN_SIDE]
         if not len(boxes):
-            return []
+            return {}
         cx, cy = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2
         area = boxes[:, 2] * boxes[:, 3]
         k0 = np.array([D.aspect_class(a) for a in (boxes[:, 2] / boxes[:, 3]).tolist()], np.int64)
@@ -371,8 +459,37 @@ class MarkIndex(SignalIndex):
                     box = np.stack([cx[sel] - w / 2, cy[sel] - h / 2, w, h], axis=1)
                     windows.setdefault(k, []).append(box)
         arrays = {k: np.concatenate(v) for k, v in windows.items()}
+        return {k: (top, rows, arrays[k]) for k, (top, rows) in names.best_two(pyramid, arrays).items()}
+
+    def _located(self, pyramid: D.FieldPyramid, names: D.Descriptors,
+                 extents: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 votes: list[tuple[int, tuple[float, float, float, float]]],
+                 taken: list[tuple[int, tuple[float, float, float, float]]],
+                 allowed: Callable[[int], bool] | None,
+                 ) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """Up to :data:`LOCATED` (mark, box) pairs named by descriptor at overlay extents: the boxes of
+        :func:`~ncii_shield.signals.marks.locate.proposals` (``extents``, named by :meth:`_named`) and
+        of the vote groups, each at its
+        aspect class and the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and
+        :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
+        that correlates best, ranked by that correlation plus its lead over the class's second
+        best, among the windows whose best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by
+        :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). These candidates
+        are reported only where :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches
+        :data:`COLOUR_GATE` (see :meth:`_checked`)."""
+        if LOCATED <= 0:
+            return []
+        named = dict(extents)
+        if votes:
+            boxes = np.array([b for _, b in votes], np.float64).reshape(-1, 4)
+            for k, (top, rows, windows) in self._named(boxes, pyramid, names).items():
+                if k in named:
+                    t0, r0, w0 = named[k]
+                    top, rows, windows = (np.concatenate([t0, top]), np.concatenate([r0, rows]),
+                                          np.concatenate([w0, windows]))
+                named[k] = (top, rows, windows)
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
-        for k, (top, rows) in names.best_two(pyramid, arrays).items():
+        for k, (top, rows, windows) in named.items():
             best, value = rows[:, 0], top[:, 0].astype(np.float64)
             # how far it stands above the class's second best there (a class of one mark has no rival:
             # it is taken to lead by just enough, so a bank of one watermark still gets located candidates)
@@ -380,7 +497,7 @@ class MarkIndex(SignalIndex):
             rank = value + lead
             strong = np.flatnonzero((value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD))
             for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():
-                pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(arrays[k][w].tolist())))
+                pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(windows[w].tolist())))
         pairs.sort(key=lambda p: -p[0])
         out: list[tuple[int, tuple[float, float, float, float]]] = []
         for _, m, box in pairs:
@@ -394,16 +511,21 @@ class MarkIndex(SignalIndex):
         return out
 
     def _votes(self, frame: UploadFrame, allowed: Callable[[int], bool] | None,
-               limit: int) -> list[tuple[int, tuple[float, float, float, float]]]:
-        """The places with most keypoint guesses: ``(mark id, (x, y, w, h) in frame pixels)``."""
+               limit: int, searched: tuple[np.ndarray, np.ndarray, _Flat] | None = None,
+               ) -> list[tuple[int, tuple[float, float, float, float]]]:
+        """The places with most keypoint guesses: ``(mark id, (x, y, w, h) in frame pixels)``;
+        ``searched``: the keypoints' faiss search done already (:class:`_Shared`)."""
         pts, sizes, desc = frame.keypoints
         if not len(desc):
             return []
-        with self._lock:
-            if self._faiss.ntotal == 0:
-                return []
-            distances, labels = self._faiss.search(np.ascontiguousarray(desc), NEIGHBOURS)
-            flat = self._geometry()
+        if searched is not None:
+            distances, labels, flat = searched
+        else:
+            with self._lock:
+                if self._faiss.ntotal == 0:
+                    return []
+                distances, labels = self._faiss.search(np.ascontiguousarray(desc), NEIGHBOURS)
+                flat = self._geometry()
         q, c = np.nonzero((distances <= MATCH_DISTANCE) & (labels >= 0))
         labels = labels[q, c]
         marks, numbers = labels // _SLOT, labels % _SLOT

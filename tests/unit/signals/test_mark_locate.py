@@ -61,7 +61,7 @@ def _no_keypoint_help(monkeypatch) -> None:  # noqa: ANN001
     """Only the located candidates are left: no vote groups, no checks by votes or descriptor."""
     monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
     monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
-    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit: [])
+    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit, searched=None: [])
 
 
 def test_a_small_mark_the_keypoints_miss_is_found_through_its_located_box(monkeypatch):

@@ -1,0 +1,132 @@
+"""Where an upload's time goes in the marks candidate stage, and a model of its latency on an idle
+2-core machine, from the cached frames of ``bench/marks_cached.py`` (issue 19).
+
+Each upload is run through ``MarkIndex._checked`` on one thread (``OVERLAP`` off, ``CHECK_THREADS``
+1) and every stage's CPU is taken with ``time.thread_time``: the keypoints (A), the calling thread's
+own half with ``OVERLAP`` on (B: the field pyramid, the edge blobs, naming their boxes), the faiss
+search (F), the checks, and the rest. Two latencies are modelled from them, the same way for any
+setting: *serial* = everything but the checks, then the checks' makespan on 2 threads in their order;
+*overlap* = A and B at once, F's chunks (``SEARCH_CHUNK``) taken by whichever is free, then the rest
+and the checks' makespan. A model, not a measurement: a loaded machine cannot show idle latency
+(``marks_bench.py --timing`` is that measurement), but its CPU per stage is what the model needs.
+
+    python bench/marks_critical_path.py CACHE_DIR --values V.json [--limit 12] [--set NAME=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import glob
+import json
+import pickle
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import faiss  # noqa: E402
+
+from ncii_shield.index import marks as IM  # noqa: E402
+from ncii_shield.signals.marks import describe as D  # noqa: E402
+from ncii_shield.signals.marks import features as F  # noqa: E402
+from ncii_shield.signals.marks import locate as L  # noqa: E402
+from ncii_shield.signals.marks import search as S  # noqa: E402
+from ncii_shield.signals.marks.search import UploadFrame  # noqa: E402
+
+T: dict[str, list[float]] = {}
+
+
+def _timed(owner, name: str, key: str) -> None:
+    f = getattr(owner, name)
+
+    def timed(*a, **k):
+        t = time.thread_time()
+        r = f(*a, **k)
+        T.setdefault(key, []).append(time.thread_time() - t)
+        return r
+
+    setattr(owner, name, timed)
+
+
+class _TimedFaiss:
+    def __init__(self, index) -> None:
+        self.index, self.ntotal = index, index.ntotal
+
+    def search(self, q, k):
+        t = time.thread_time()
+        r = self.index.search(q, k)
+        T.setdefault("faiss", []).append(time.thread_time() - t)
+        return r
+
+
+def makespan(costs: list[float], threads: int = 2) -> float:
+    free = [0.0] * threads
+    for c in costs:
+        free[free.index(min(free))] += c
+    return max(free)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dir")
+    parser.add_argument("--values", required=True)
+    parser.add_argument("--limit", type=int, default=12, help="the first N photos")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="a constant of index/marks.py")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(1)
+    for setting in args.set or []:
+        name, value = setting.split("=", 1)
+        setattr(IM, name, type(getattr(IM, name))(ast.literal_eval(value)))
+    IM.OVERLAP, IM.CHECK_THREADS = False, 1
+    _timed(F, "upload_keypoints", "keypoints")
+    S.upload_keypoints = F.upload_keypoints
+    _timed(L, "proposals", "blobs")
+    _timed(IM.MarkIndex, "_named", "named")
+    _timed(D, "FieldPyramid", "pyramid")
+    _timed(IM, "verify", "check")
+    values = [tuple(v) for v in json.loads(Path(args.values).read_text())]
+    index = IM.MarkIndex()
+    for k in range(0, len(values), 200):
+        index.add_many(values[k:k + 200])
+    index._faiss = _TimedFaiss(index._faiss)
+    serial, overlap, cpu, parts = [], [], [], {}
+    for path in sorted(glob.glob(str(Path(args.dir) / "*.pkl")))[: args.limit]:
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+        for r in data["pos"] + data["neg"]:
+            frame = UploadFrame.from_rgb(r["rgb"])
+            T.clear()
+            t = time.thread_time()
+            index._checked(frame, None, IM.CANDIDATES)
+            total = time.thread_time() - t
+            checks = T.get("check", [])
+            a, f_ = sum(T.get("keypoints", [])), sum(T.get("faiss", []))
+            b = sum(T.get("pyramid", [])) + sum(T.get("blobs", [])) + T.get("named", [0.0])[0]
+            rest = total - sum(checks) - a - f_ - b
+            serial.append(total - sum(checks) + makespan(checks))
+            chunks = max(1, int(np.ceil(len(frame.keypoints[2]) / IM.SEARCH_CHUNK)))
+            free = [a, b]
+            for _ in range(chunks):
+                free[free.index(min(free))] += f_ / chunks
+            overlap.append(max(free) + rest + makespan(checks))
+            cpu.append(total)
+            for key, v in (("keypoints", a), ("own_half", b), ("faiss", f_), ("rest", rest), ("checks", sum(checks)),
+                           ("checks_on_2", makespan(checks)), ("overlapped_part", max(free)),
+                           ("checks_n", len(checks) / 1000)):
+                parts.setdefault(key, []).append(v)
+
+    def ms(v, q=50):
+        return round(1000 * float(np.percentile(v, q)), 1)
+
+    print(json.dumps({"photos": args.limit, "uploads": len(cpu), "set": args.set or [], "cpu_ms_p50": ms(cpu),
+                      "model_serial_ms": [ms(serial), ms(serial, 95)], "model_overlap_ms": [ms(overlap), ms(overlap, 95)],
+                      "stages_ms_p50": {k: round(1000 * statistics.median(v), 1) for k, v in parts.items()}}))
+
+
+if __name__ == "__main__":
+    main()
