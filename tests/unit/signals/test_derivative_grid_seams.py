@@ -1,7 +1,8 @@
 """A seam between two pictures of a grid that continues a cut made beside it (the same column line
 between the cells of the next row) is cut on less evidence: two photos side by side without a
 gutter often look alike along part of their seam (issue 20: a 3 x 3 grid's cells left as one panel).
-A seam that continues no cut needs the full evidence, so a single photo is cut as before."""
+A seam that continues no cut needs the full evidence, so a single photo is cut as before. Among seams
+continuing no cut, one that halves the box wins over a stronger one off-centre (a large patch's edge)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,19 @@ def test_a_clear_seam_is_cut_with_or_without_a_cut_beside_it():
     assert plain and all(abs(s[0] - 100) <= 1 and s[2] <= 2.0 for s in plain), plain
     # ranked above any seam continuing nothing
     assert max(s[2] for s in P._seams(lines, 20, aligned=[100])) > max(s[2] for s in plain)
+
+
+def test_a_seam_splitting_the_box_evenly_wins_over_a_stronger_one_off_centre():
+    """Two pictures side by side without a gutter, one holding a patch whose edge runs the whole height
+    (a large edit): the patch's edge is a stronger seam than the join, but the join halves the row (as
+    collage apps lay pictures out) and is cut; the patch stays inside its picture."""
+    h, w = 200, 640
+    rows = np.arange(h)
+    a = np.random.default_rng(0).integers(40, 120, h)[:, None].repeat(w, axis=1)  # rows of texture: columns alike
+    grey = a.copy()
+    grey[:, 320:] += np.where(rows % 10 < 6, 40, 8)[:, None]  # the join: 60 % of the rows step (8: no seam, no one-colour row)
+    grey[:, 346:] += np.where(rows % 10 < 8, 60, 8)[:, None]  # the patch's edge: 80 % of the rows step
+    grey = np.clip(grey, 0, 255).astype(np.uint8)
+    tex = P._texture_map(grey)
+    first, second = P._best_cut(P._Lines([grey]), tex, (0, 0, w, h), (w, h))
+    assert abs(first[2] - 320) <= 2 and abs(second[0] - 320) <= 2, (first, second)

@@ -8,7 +8,8 @@ An upload is cut, recursively, along straight lines that run across the whole of
 * a *seam*: two pictures put side by side with no gutter: a line where nearly every pixel differs
   from the pixel across it (:data:`SEAM_SHARE` of the line), much more than the lines around it do;
   less where it continues a cut already made along the same axis (a grid's line between the cells of
-  the next row or column: :data:`ALIGNED_SEAM`).
+  the next row or column: :data:`ALIGNED_SEAM`); of several seams, one halving the part or cutting it
+  in thirds first (:data:`EVEN_SPLIT`).
 
 A cut is kept only when both sides have structure (:data:`MIN_TEXTURE`): a flat-colour edit that
 spans the whole width is not a panel, it stays part of the photo it was made in. Uniform margins
@@ -53,6 +54,12 @@ SEAM_CONTRAST = 2.5  # times the share of the lines 3-6 pixels away
 ALIGNED_SEAM = 3
 ALIGNED_SEAM_SHARE = 0.2
 ALIGNED_CONTRAST = 1.5
+# A seam that halves the box or cuts it in thirds (within EVEN_SPLIT of its side), as collage apps lay
+# out pictures of one size, ranks EVEN_BONUS higher among seams continuing no cut: a large patch's edge
+# across the whole picture (a stronger seam: one flat edge against the join of two photos) no longer
+# wins over the join of the two pictures beside it and cuts the fake off-centre.
+EVEN_SPLIT = 0.015
+EVEN_BONUS = 0.4
 MIN_TEXTURE = 0.15  # share of 8 x 8 blocks with a grey spread >= 6 that both sides of a cut need
 PICTURE_AREA = 0.04  # of the frame: smaller panels hold no picture worth checking (3 x 3 grid of 16:9: 0.06)
 GUTTER_STRENGTH = 3.0  # a gutter's rank among cuts: above every seam (1 + share, at most 2; continuing a cut: 2 + share)
@@ -249,6 +256,9 @@ def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], cu
             else:
                 a, b = (x, y, start, h), (x + stop, y, w - stop, h)
             if _textured(tex, a) and _textured(tex, b):
+                if strength < 2.0 and any(abs((start + stop) / 2 - f * length) <= EVEN_SPLIT * length
+                                          for f in (1 / 2, 1 / 3, 2 / 3)):
+                    strength = min(1.99, strength + EVEN_BONUS)  # still below a seam continuing a cut
                 options.append((strength, -abs(start + stop - length), a, b))
     if not options:
         return None
