@@ -413,7 +413,23 @@ class DerivativeIndex(SignalIndex):
 
     def check(self, upload: Upload, allowed: Callable[[int], bool] | None = None,
               limit: int = CANDIDATES) -> list[DerivativeHit]:
-        """Verified re-shares and derivatives among the best candidates, highest score first."""
+        """Verified re-shares and derivatives among the best candidates, highest score first. An upload
+        that names its photos (:class:`~ncii_shield.signals.derivative.instances.Part` with ``only``: a
+        picture of a composite in which another picture holds those photos) is verified against those
+        only, in both orientations, without a candidate search."""
+        only = getattr(upload, "only", ())
+        if only:
+            ids = [i for i in only if allowed is None or allowed(i)]
+            signatures = self._signatures(ids)
+            hits = []
+            for id in ids:
+                reg = signatures.get(id)
+                if reg is not None:
+                    verdict = verify(reg, upload)
+                    if verdict.outcome is not Outcome.NONE:
+                        hits.append(DerivativeHit(id, 0, verdict))
+            hits.sort(key=lambda h: (-h.verdict.score, h.id))
+            return hits
         found = self.candidates(upload, allowed, limit)
         signatures = self._signatures([c.id for c in found])
         done: dict[tuple[bytes, bool], tuple[F.PhotoFeatures, Verdict]] = {}

@@ -24,6 +24,11 @@ unedited photo. Passes, merged:
    the whole pass (the other picture of a collage cut along no visible line), once; when nothing
    was found at all and the upload is at least :data:`WIDE` times wider than high (or higher than
    wide), both halves (two pictures side by side, each too small in the whole upload's frame).
+5. when the upload is a composite and something was found in it: each of its pictures verified
+   directly (no candidate search: :class:`Part`) against the registered photos found in its other
+   pictures and not in it, at most :data:`MAX_SIBLING_CHECKS` verifications (:func:`_siblings`): a
+   picture's own search can miss the photo a fake beside it was found from (a large patch leaves it
+   a few votes). An upload where nothing was found pays nothing.
 
 Instances of the same registered photo whose boxes overlap are one instance; a derivative verdict
 wins over a re-share (the finer pass sees an edit the coarser one missed). In a wide region cut
@@ -39,7 +44,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -57,10 +62,24 @@ REST_SIDE = 0.35  # ... and at least this share of the upload's side across
 HALF_BOX = 0.7  # a box at most this share of the upload's side, in one half of it: the other half is checked
 TAKEN = 0.8  # a part of the upload this much inside an instance's box (or a part checked already) is not checked
 ONE_SIDE = 0.6  # a fit with this share of its width in one half of a region cut nowhere belongs to that half
+MAX_SIBLING_CHECKS = 6  # verifications of a composite's pictures against the photos found in its other pictures
+SIBLING_PHOTOS = 3  # ... of them per picture
 MAX_PICTURE_HALVES = 4  # halves of wide pictures of a composite checked on their own
 WIDE = 1.9  # an upload this many times wider than high (or higher than wide), cut nowhere and where the whole
 # pass found nothing, is checked half by half: two pictures side by side, each compared at under a third of
 # the frame in the whole pass (too small for the candidate search's coarse keypoints)
+
+
+@dataclass
+class Part(Upload):
+    """A picture of a composite to be verified against ``only`` these registered photos (found in
+    another picture of the same upload), without a candidate search: see ``DerivativeIndex.check``."""
+
+    only: tuple[int, ...] = field(default=())
+
+    @classmethod
+    def of(cls, upload: Upload, only: tuple[int, ...]) -> Part:
+        return cls(**{f.name: getattr(upload, f.name) for f in fields(Upload) if f.init}, only=only)
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
     checked = []
     uncut = [[0, 0, width, height]] if not pictures and _wide([0, 0, width, height]) else []
     halves = 0
+    parts = []  # the composite's pictures checked on their own: (box in the upload's pixels, part)
     for box in pictures:
         px = upload.to_pixels(box)
         part = _part(rgb, px, panels=False)
@@ -103,6 +123,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         got = _collect(search(part), px[0], px[1], part.scale)
         found += got
         checked.append(px)
+        parts.append((px, part))
         if not composite or not _wide(px) or not found or any(
                 _inside(px, i.verdict.instance_box) >= TAKEN for i, _ in found):
             continue
@@ -150,6 +171,8 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         checked.append(box)
         if part is not None:
             found += _collect(search(part), box[0], box[1], part.scale)
+    if composite and found:
+        found += _siblings(parts, found, search)
     if not pictures and not found and uncut:
         for box in _halves_of(uncut[0]):  # across the longer side
             part = _part(rgb, box, panels=True)
@@ -175,6 +198,35 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
                 found += _collect(search(part), box[0], box[1], part.scale)
             break  # one at most
     return _merge([_across(inst, uncut) for inst, _ in found])
+
+
+def _siblings(parts: list, found: list[tuple[Instance, float]], search: Search) -> list[tuple[Instance, float]]:
+    """The composite's pictures, each verified directly against the registered photos found in its
+    other pictures and not in it (at most :data:`MAX_SIBLING_CHECKS` verifications
+    in all, the photos found most often first): a before/after's fake half, the other fake beside a
+    found one. A small picture's own candidate search can miss its photo (a fake cropped to fill a
+    square cell, a large edit: 0-3 votes), where the fit itself, given the photo, still holds."""
+    count: dict[int, int] = {}
+    for inst, _ in found:
+        count[inst.id] = count.get(inst.id, 0) + 1
+    photos = sorted(count, key=lambda i: (-count[i], i))
+    out, budget = [], MAX_SIBLING_CHECKS
+
+    def filled(px: list[int]) -> bool:
+        return any(_inside(px, i.verdict.instance_box) >= TAKEN for i, _ in found)
+
+    # pictures where nothing fills the picture first; then the others (an instance of another photo
+    # can fill a fake's picture: the source of a patch replacing most of it)
+    for px, part in sorted(parts, key=lambda p: filled(p[0])):
+        if budget <= 0:
+            break
+        here = {i.id for i, _ in found if _overlap(px, i.verdict.instance_box) >= SAME_INSTANCE}
+        only = tuple(p for p in photos if p not in here)[:min(budget, SIBLING_PHOTOS)]
+        if not only:
+            continue
+        budget -= len(only)
+        out += _collect(search(Part.of(part, only)), px[0], px[1], part.scale)
+    return out
 
 
 def _wide(box: list[int]) -> bool:
