@@ -381,7 +381,10 @@ class MarkIndex(SignalIndex):
                 extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
                 if shared is not None:
                     _one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
-                    pending.result()
+                    if pending.cancel():  # the pool, busy with other uploads' checks, never started it:
+                        pending = None  # this thread did all of it, nothing to wait for
+                    else:
+                        pending.result()  # started: at most the chunk it is searching
             finally:
                 if pending is not None:
                     wait([pending])  # no change to faiss while the pool thread may still search it

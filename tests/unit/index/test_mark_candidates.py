@@ -70,3 +70,31 @@ def test_a_change_waits_for_a_search_outside_the_lock():
     assert done.wait(20)  # ... until the search has ended
     worker.join()
     assert 99 in index._entries
+
+
+def test_a_pool_busy_with_other_uploads_does_not_hold_up_the_candidate_stage():
+    """The pool thread's half is dropped when the pool never started it: the calling thread has done it all."""
+    index = _index()
+    frame = _upload()
+    expected = index.candidates(frame)
+    release = threading.Event()
+    pool = index_marks._pool()
+    blockers = [pool.submit(release.wait, 30) for _ in range(index_marks.CHECK_THREADS)]
+    try:
+        took = threading.Event()
+        got: list = []
+
+        def run() -> None:
+            got.append(index.candidates(_upload()))
+            took.set()
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        assert took.wait(10), "the candidate stage waited for the busy pool"
+        worker.join()
+        assert got[0] == expected
+        assert index._readers == 0
+    finally:
+        release.set()
+        for b in blockers:
+            b.result(timeout=30)
