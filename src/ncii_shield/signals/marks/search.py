@@ -144,12 +144,13 @@ class Prepared:
         c = cv2.resize(self.colour_f, size, interpolation=cv2.INTER_AREA)
         return a * c + (1 - a) * np.asarray(background, np.float32)
 
-    @cached_property
+    @property
     def alpha_f(self) -> np.ndarray:
-        """The template's coverage as float32 in [0, 1] (converted once, not at every check)."""
+        """The template's coverage as float32 in [0, 1], converted when a check needs it (tens of
+        microseconds; kept, the float copies would hold 4x the template's bytes for every mark)."""
         return self.template.alpha.astype(np.float32) * np.float32(1 / 255)
 
-    @cached_property
+    @property
     def colour_f(self) -> np.ndarray:
         """The template's colour as float32."""
         return self.template.colour.astype(np.float32)
