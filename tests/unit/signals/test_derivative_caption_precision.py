@@ -66,3 +66,18 @@ def test_a_captioned_second_shot_of_the_scene_is_not_flagged(seed, factor):
     image = captioned(scene(seed, moved=True))
     verdict = verify(reg, Upload.from_rgb(jpeg_rgb(shrunk(image, factor) if factor < 1 else image, 85)))
     assert verdict.outcome is Outcome.NONE, verdict.reason
+
+
+@pytest.mark.parametrize("seed", [3, 31])
+def test_the_rule_engaged_still_rejects_a_captioned_second_shot_for_its_fine_structure(seed, monkeypatch):
+    """Not only some other test rejecting it: the caption rule lowers the measure here, and what is
+    left still differs in fine structure."""
+    reg = F.photo_features(scene(seed))
+    upload = Upload.from_rgb(jpeg_rgb(shrunk(captioned(scene(seed, moved=True)), 0.6), 85))
+    verdict = verify(reg, upload)
+    monkeypatch.setattr(V, "TEXT_PRECISION", False)
+    plain = verify(reg, upload)
+    assert verdict.details["precision"] < plain.details["precision"]  # the rule applied
+    assert verdict.outcome is Outcome.NONE
+    assert "fine structure" in verdict.reason
+
