@@ -73,3 +73,23 @@ def test_a_part_naming_its_photos_is_verified_against_those_only(index):
     assert index.check(Part.of(upload, (1,)), allowed=lambda i: i != 1) == []
     # no search is made: a photo the candidate search would find is not verified unless named
     assert np.all([h.id != 1 for h in index.check(Part.of(upload, (5,)))])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+@pytest.mark.parametrize("shot_first", [False, True])
+def test_a_second_shot_of_the_scene_beside_the_photo_is_not_flagged(index, seed, shot_first):
+    """The risk of verifying a picture against the photo found beside it: another photo of the same
+    scene (moved camera) is close to it everywhere, and must stay unflagged."""
+    pictures = (scene(seed, moved=True), scene(seed)) if shot_first else (scene(seed), scene(seed, moved=True))
+    collage = jpeg_rgb(side_by_side(*pictures), 85)
+    search, named = missing_search(index), []
+
+    def recording(u: Upload) -> list:
+        named.extend(getattr(u, "only", ()))
+        return search(u)
+
+    found = find_instances(collage, Upload.from_rgb(collage), recording)
+    assert {i.id for i in found} == {seed}  # the photo itself is found (a re-share) ...
+    assert named == [seed]  # ... so the second shot's picture is verified against it, and
+    assert not [i for i in found if i.verdict.outcome is Outcome.DERIVATIVE], \
+        [(i.id, i.verdict.outcome, i.verdict.reason) for i in found]
