@@ -174,16 +174,10 @@ def _reference_field(image: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("shape", [(37, 91, 3), (20, 64, 3), (9, 13), (64, 64, 3)])
-def test_the_faster_orientation_field_and_percentile_give_the_same_values(shape):
-    # the channel sums by cv2.transform and the 95th percentile by a partial sort: the same
-    # numbers as numpy's sums and np.percentile, to float32 rounding
+def test_the_faster_orientation_field_gives_the_same_values(shape):
+    # the channel sums by cv2.transform: the same numbers as numpy's sums, to float32 rounding
     rng = np.random.default_rng(sum(shape))
     image = (rng.random(shape) * 255).astype(np.float32)
     image[: shape[0] // 2] = 128.0  # a flat half, as around a mark
     field = S.orientation_field(image)
     np.testing.assert_allclose(field, _reference_field(image), rtol=1e-5, atol=1e-3)
-    m = np.sqrt((field * field).sum(axis=2))
-    assert S._p95(m) == pytest.approx(float(np.percentile(m, 95)), rel=1e-6, abs=1e-9)
-    for n in (1, 2, 3, 20, 21):
-        v = rng.random(n).astype(np.float32)
-        assert S._p95(v) == pytest.approx(float(np.percentile(v, 95)), rel=1e-6)

@@ -201,24 +201,11 @@ def _channel_sum(x: np.ndarray) -> np.ndarray:
     return cv2.transform(np.ascontiguousarray(x), _ONES[x.shape[2]])
 
 
-def _p95(m: np.ndarray) -> float:
-    """``np.percentile(m, 95)`` (linear interpolation) by a partial sort."""
-    flat = m.ravel()
-    if flat.size == 1:
-        return float(flat[0])
-    at = 0.95 * (flat.size - 1)
-    lo = int(np.floor(at))
-    hi = min(lo + 1, flat.size - 1)
-    part = np.partition(flat, (lo, hi))
-    a, b, f = float(part[lo]), float(part[hi]), at - lo
-    return a + (b - a) * f if f < 0.5 else b - (b - a) * (1 - f)
-
-
 def edge_support(t: np.ndarray) -> np.ndarray:
     """Where a mark's orientation field ``t`` (h, w, 2) has edges, (h, w) float32 in [0, 1]: its
     strength against :data:`SUPPORT_SHARE` of its 95th percentile, capped at 1, widened by a pixel."""
     m = np.sqrt(_channel_sum(t * t))
-    q = _p95(m) if m.size else 0.0
+    q = float(np.percentile(m, 95)) if m.size else 0.0
     w = np.clip(m / max(SUPPORT_SHARE * q, 1e-6), 0.0, 1.0).astype(np.float32)
     return cv2.dilate(w, np.ones((3, 3), np.uint8))
 
