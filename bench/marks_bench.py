@@ -338,6 +338,23 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def built_index(values: list) -> MarkIndex:
+    """A mark index holding ``values`` ((signature, id) pairs, e.g. a ``--values`` cache), added 200 at a time."""
+    index = MarkIndex()
+    for k in range(0, len(values), 200):
+        index.add_many(values[k:k + 200])
+    return index
+
+
+def apply_settings(settings: list[str] | None) -> None:
+    """``--set NAME=VALUE`` experiments: constants of ``ncii_shield/index/marks.py``, e.g. VOTE_KEEP=8."""
+    from ncii_shield.index import marks as index_module
+
+    for setting in settings or []:
+        name, value = setting.split("=", 1)
+        setattr(index_module, name, type(getattr(index_module, name))(ast.literal_eval(value)))
+
+
 def index_memory(values: list[tuple[str, int]]) -> dict:
     """Bytes per mark of an index holding ``values``: the process's resident memory before and after
     (the signatures' text excluded) and the index's own count of its arrays."""
@@ -345,9 +362,7 @@ def index_memory(values: list[tuple[str, int]]) -> dict:
 
     gc.collect()
     before = _rss()
-    index = MarkIndex()
-    for k in range(0, len(values), 200):
-        index.add_many(values[k:k + 200])
+    index = built_index(values)
     gc.collect()
     grown = _rss() - before
     return {"marks": len(index), "rss_bytes_per_mark": round(grown / max(1, len(index))),
@@ -386,14 +401,8 @@ def _init(values: list[tuple[str, int]], args) -> None:
         n, first, levels = (int(v) for v in os.environ["MARKS_ORB"].split(","))
         features._ORB_UPLOAD = cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=levels, edgeThreshold=11,
                                               firstLevel=first, patchSize=11, fastThreshold=6)
-    from ncii_shield.index import marks as index_module
-
-    for setting in args.set or []:  # an experiment: a constant of index/marks.py, e.g. VOTE_KEEP=8
-        name, value = setting.split("=", 1)
-        setattr(index_module, name, type(getattr(index_module, name))(ast.literal_eval(value)))
-    _INDEX, _ARGS = MarkIndex(), args
-    for k in range(0, len(values), 200):
-        _INDEX.add_many(values[k:k + 200])
+    apply_settings(args.set)
+    _INDEX, _ARGS = built_index(values), args
 
 
 def positive_cases(photo: np.ndarray, n: int, cases: int, marks: list, rng: np.random.Generator):

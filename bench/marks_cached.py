@@ -17,7 +17,6 @@ wrong marks are counted as there. CPU is the process's time per upload (checks o
 from __future__ import annotations
 
 import argparse
-import ast
 import glob
 import json
 import pickle
@@ -66,16 +65,11 @@ def run(args) -> None:
     import faiss
 
     from ncii_shield.index import marks as index_module
-    from ncii_shield.index.marks import MarkIndex
 
     faiss.omp_set_num_threads(1)
-    for setting in args.set or []:
-        name, value = setting.split("=", 1)
-        setattr(index_module, name, type(getattr(index_module, name))(ast.literal_eval(value)))
+    MB.apply_settings(args.set)
     values = [tuple(v) for v in json.loads(Path(args.values).read_text())]
-    index = MarkIndex()
-    for k in range(0, len(values), 200):
-        index.add_many(values[k:k + 200])
+    index = MB.built_index(values)
     files = sorted(glob.glob(str(Path(args.dir) / "*.pkl")))
     if args.limit:
         files = files[: args.limit]

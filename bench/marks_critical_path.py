@@ -16,7 +16,6 @@ and the checks' makespan. A model, not a measurement: a loaded machine cannot sh
 from __future__ import annotations
 
 import argparse
-import ast
 import glob
 import json
 import pickle
@@ -27,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import faiss  # noqa: E402
+import marks_bench as MB  # noqa: E402
 
 from ncii_shield.index import marks as IM  # noqa: E402
 from ncii_shield.signals.marks import describe as D  # noqa: E402
@@ -79,9 +80,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="a constant of index/marks.py")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
-    for setting in args.set or []:
-        name, value = setting.split("=", 1)
-        setattr(IM, name, type(getattr(IM, name))(ast.literal_eval(value)))
+    MB.apply_settings(args.set)
     IM.OVERLAP, IM.CHECK_THREADS = False, 1
     _timed(F, "upload_keypoints", "keypoints")
     S.upload_keypoints = F.upload_keypoints
@@ -89,10 +88,7 @@ def main() -> None:
     _timed(IM.MarkIndex, "_named", "named")
     _timed(D, "FieldPyramid", "pyramid")
     _timed(IM, "verify", "check")
-    values = [tuple(v) for v in json.loads(Path(args.values).read_text())]
-    index = IM.MarkIndex()
-    for k in range(0, len(values), 200):
-        index.add_many(values[k:k + 200])
+    index = MB.built_index([tuple(v) for v in json.loads(Path(args.values).read_text())])
     index._faiss = _TimedFaiss(index._faiss)
     serial, overlap, cpu, parts = [], [], [], {}
     for path in sorted(glob.glob(str(Path(args.dir) / "*.pkl")))[: args.limit]:
