@@ -285,6 +285,7 @@ def apply_config(index: DerivativeIndex, config: str) -> None:
 def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list, unrelated: list, photo_of, build_s: float,  # noqa: ANN001
             grown: float) -> dict:
     wall, cpu, prep, prep_cpu, found, flagged, false_flags, entry = [], [], [], [], 0, 0, 0, 0
+    proc, u_proc, u_whole_proc, u_whole_wall = [], [], [], []  # CPU of the process (every thread: a check uses D.CHECK_THREADS), beside the calling thread's
     outcomes = []
     searched: list[float] = []  # CPU of each DerivativeIndex.candidates call (the search), in check's order
     candidates = index.candidates
@@ -298,11 +299,12 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
     index.candidates = timed_candidates  # type: ignore[method-assign]
     search_cpu, verify_cpu = [], []
     for rgb, i, j in related:
-        w0, c0 = time.perf_counter(), time.thread_time()
+        w0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         upload = Upload.from_rgb(rgb)
         w1, c1 = time.perf_counter(), time.thread_time()
         hits = index.check(upload)
         wall.append(time.perf_counter() - w0)
+        proc.append(time.process_time() - p0)
         cpu.append(time.thread_time() - c0)
         prep.append(w1 - w0)
         prep_cpu.append(c1 - c0)
@@ -316,19 +318,22 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
         outcomes.append((upload, i, bool(own)))
     u_wall, u_cpu, u_false, u_prep, u_search, u_whole = [], [], 0, [], [], []
     for rgb in unrelated:
-        w0, c0 = time.perf_counter(), time.thread_time()
+        w0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         upload = Upload.from_rgb(rgb)
         c1 = time.thread_time()
         hits = index.check(upload)
         u_wall.append(time.perf_counter() - w0)
+        u_proc.append(time.process_time() - p0)
         u_cpu.append(time.thread_time() - c0)
         u_prep.append(c1 - c0)
         u_search.append(searched[-1])
         u_false += sum(h.verdict.outcome is not Outcome.NONE for h in hits)
         # as the upload pipeline checks it: every instance (find_instances), the composite's pictures included
-        c0 = time.thread_time()
+        w0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
         whole = find_instances(rgb, Upload.from_rgb(rgb), lambda part: [(None, h) for h in index.check(part)])
         u_whole.append(time.thread_time() - c0)
+        u_whole_proc.append(time.process_time() - p0)
+        u_whole_wall.append(time.perf_counter() - w0)
         u_false += sum(inst.verdict.outcome is not Outcome.NONE for inst in whole)
     del index.candidates
     # exact-search baseline: descriptor votes on a sample, whole checks on the first few uploads
@@ -351,7 +356,11 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
         "index_bytes_per_photo": index.memory_bytes() / len(index), "rss_growth_mb": grown,
         "rss_per_photo_bytes": grown * 1024 * 1024 / len(index), "nlist": getattr(index._faiss, "nlist", 0),
         "queries": n, "check_ms_p50": ms(wall, 50), "check_ms_p95": ms(wall, 95),
-        "check_cpu_ms_p50": ms(cpu, 50), "check_cpu_ms_p95": ms(cpu, 95), "extract_ms_p50": ms(prep, 50), "extract_cpu_ms_p50": ms(prep_cpu, 50),
+        "check_cpu_ms_p50": ms(cpu, 50), "check_cpu_ms_p95": ms(cpu, 95), "check_threads": D.CHECK_THREADS,
+        "check_process_cpu_ms_p50": ms(proc, 50), "check_process_cpu_ms_p95": ms(proc, 95),
+        "unrelated_process_cpu_ms_p50": ms(u_proc, 50), "unrelated_process_cpu_ms_p95": ms(u_proc, 95),
+        "unrelated_instances_process_cpu_ms_p50": ms(u_whole_proc, 50),
+        "unrelated_instances_ms_p50": ms(u_whole_wall, 50), "unrelated_instances_ms_p95": ms(u_whole_wall, 95), "extract_ms_p50": ms(prep, 50), "extract_cpu_ms_p50": ms(prep_cpu, 50),
         "unrelated": len(unrelated), "unrelated_ms_p50": ms(u_wall, 50), "unrelated_ms_p95": ms(u_wall, 95),
         "unrelated_cpu_ms_p50": ms(u_cpu, 50), "unrelated_cpu_ms_p95": ms(u_cpu, 95), "unrelated_false": u_false,
         "search_cpu_ms_p50": ms(search_cpu, 50), "verify_cpu_ms_p50": ms(verify_cpu, 50),
@@ -391,7 +400,12 @@ def report(summary: dict) -> None:
               f"extraction {r['unrelated_extract_cpu_ms_p50']:.1f} ms, search {r['unrelated_search_cpu_ms_p50']:.1f} ms, "
               f"whole check {r['unrelated_cpu_ms_p50']:.1f} / {r['unrelated_cpu_ms_p95']:.1f} ms (p50 / p95); as the "
               f"upload pipeline checks it (find_instances: a composite's pictures too) {r['unrelated_instances_cpu_ms_p50']:.1f} "
-              f"/ {r['unrelated_instances_cpu_ms_p95']:.1f} ms")
+              f"/ {r['unrelated_instances_cpu_ms_p95']:.1f} ms; {r['check_threads']} thread(s) a check: the process's CPU "
+              f"(every thread; the CPU columns and stages above are the calling thread's) p50 / p95: derivative "
+              f"{r['check_process_cpu_ms_p50']:.1f} / {r['check_process_cpu_ms_p95']:.1f} ms, unrelated "
+              f"{r['unrelated_process_cpu_ms_p50']:.1f} / {r['unrelated_process_cpu_ms_p95']:.1f} ms, unrelated through find_instances "
+              f"{r['unrelated_instances_process_cpu_ms_p50']:.1f} ms p50 (wall p50 / p95 {r['unrelated_instances_ms_p50']:.1f} / "
+              f"{r['unrelated_instances_ms_p95']:.1f} ms)")
 
 
 def main() -> int:

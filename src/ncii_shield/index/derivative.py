@@ -15,7 +15,10 @@ for those under :data:`SKIP_BELOW` of the votes of one that verified (the photo 
 patch of another registered photo, out-voted by it). So a
 check costs one batched search plus a handful of verifications. The search runs in two stages: each
 query descriptor's nearest list first, its other lists only when some photo has :data:`FIRST_VOTES`
-votes by then; an upload related to no registered photo (most of them) stops after the first.
+votes by then; an upload related to no registered photo (most of them) stops after the first. A
+check uses two threads (:data:`CHECK_THREADS`): each search stage's query descriptors are split
+between the calling thread and a pool thread, and the candidates that will be verified whatever the
+others' verdicts are verified two at a time; the output is that of one thread.
 
 The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
 becomes an inverted file (``IndexBinaryIVF``, about :data:`LIST_SIZE` descriptors a list, centres
@@ -39,6 +42,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import cv2
@@ -126,8 +130,88 @@ REBUILD_GROWTH = 2  # the inverted file is rebuilt with more lists once it holds
 # verdicts) but a registry rarely does (a photo registered twice under two ids, whose ties vote for both:
 # see NEIGHBOURS), so it would flatter the scale run.
 VERIFY_ONCE = False
+# CHECK_THREADS: an upload's check on two threads, the calling thread and one of a pool shared by all
+# checks: the faiss search's query descriptors split in two halves (each stage of _staged; faiss on one
+# OpenMP thread each), and the candidates sure to be verified (see check: strong ones no verdict can
+# drown, and those whose votes line up) verified two at a time before the serial pass, which then reads
+# their verdicts. The output is that of one thread (each query row is searched alone; verify is
+# deterministic), and so is the CPU, but for ~4 % of handing work over. A pool busy with other uploads'
+# checks holds no check up: what its thread has not begun, the calling thread does. 1: all of it on the
+# calling thread, as before (faiss then uses its own OpenMP threads: the process's default). At 1,000,129
+# photos (docs/benchmarks.md, "Issue 20: scale, 2026-12-06 #4"): critical path p50 152 -> 107 ms, an
+# unrelated upload's 41 -> 35-37 ms, the same hits for every upload; on a loaded machine (no idle core)
+# wall time is no better.
+CHECK_THREADS = max(1, int(os.environ.get("NCII_SHIELD_DERIVATIVE_CHECK_THREADS", "2")))
+SPLIT_SEARCH = True  # the search's rows on CHECK_THREADS threads
+SPLIT_VERIFY = True  # the sure candidates' verifications on CHECK_THREADS threads
+SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 
 Lookup = Callable[[list[int]], dict[int, str]]
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(CHECK_THREADS - 1, thread_name_prefix="derivative-check")
+        return _POOL
+
+
+class _Jobs:
+    """Jobs taken in order by whichever thread is free (the calling thread and the pool's)."""
+
+    def __init__(self, jobs: list[Callable[[], object]]) -> None:
+        self._jobs = jobs
+        self._next = 0
+        self._lock = threading.Lock()
+        self.results: list[object] = [None] * len(jobs)
+
+    def work(self) -> None:
+        while True:
+            with self._lock:
+                k, self._next = self._next, self._next + 1
+            if k >= len(self._jobs):
+                return
+            self.results[k] = self._jobs[k]()
+
+
+def _one_faiss_thread(fn: Callable[[], None]) -> None:
+    """``fn()`` with faiss on one OpenMP thread (the setting is the calling thread's own)."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        fn()
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def _shared(jobs: list[Callable[[], object]]) -> list:
+    """Every job's result, in order: run by the calling thread and, when CHECK_THREADS > 1, by up to
+    CHECK_THREADS - 1 pool threads at once. Returns only when no pool thread is still running one (the
+    caller may hold the index's lock for them). A pool busy with other checks never holds this up: the
+    calling thread takes every job its threads have not begun."""
+    if CHECK_THREADS < 2 or len(jobs) < 2:
+        return [job() for job in jobs]
+    shared = _Jobs(jobs)
+    pending = [_pool().submit(_one_faiss_thread, shared.work) for _ in range(min(CHECK_THREADS, len(jobs)) - 1)]
+    try:
+        _one_faiss_thread(shared.work)
+    finally:
+        started = [p for p in pending if not p.cancel()]
+        wait(started)
+    for p in started:
+        p.result()  # a job's exception, raised here
+    return shared.results
+
+
+def _row_parts(n: int) -> list[slice]:
+    """The query rows split into CHECK_THREADS parts (SPLIT_SEARCH; one part under SPLIT_FROM rows)."""
+    count = CHECK_THREADS if SPLIT_SEARCH and n >= SPLIT_FROM else 1
+    bounds = [n * k // count for k in range(count + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 @dataclass(frozen=True)
@@ -333,7 +417,10 @@ class DerivativeIndex(SignalIndex):
             if self._faiss.ntotal == 0:
                 return []
             if not self._ivf or self._faiss.nprobe <= FIRST_PROBES:
-                distances, labels = self._faiss.search(queries, NEIGHBOURS)
+                index = self._faiss
+                found = _shared([lambda rows=rows: index.search(queries[rows], NEIGHBOURS)
+                                 for rows in _row_parts(len(queries))])
+                distances, labels = np.concatenate([d for d, _ in found]), np.concatenate([i for _, i in found])
             else:
                 found = self._staged(queries, mirrored)
                 if found is None:
@@ -367,45 +454,65 @@ class DerivativeIndex(SignalIndex):
         the nearest FIRST_PROBES of its NPROBE lists, and only when some photo then has FIRST_VOTES votes
         in one orientation, in its other lists; None when it has not (the upload is related to no
         registered photo: most uploads, which then cost a quarter of the lists). When the second stage
-        runs, the result is that of one search over all NPROBE lists (the two stages' nearest merged)."""
+        runs, the result is that of one search over all NPROBE lists (the two stages' nearest merged).
+        Each stage's rows are split between CHECK_THREADS threads (:func:`_row_parts`); the settings
+        faiss reads (nprobe) are set before and restored after both threads' searches."""
         ivf = self._faiss
         nprobe = ivf.nprobe
         quantizer = self._quantizer
         cheap = (isinstance(quantizer, faiss.IndexBinaryIVF) and FIRST_TOP_NPROBE < quantizer.nprobe
                  and FIRST_PROBES == 1 < nprobe)
-        if cheap:  # the nearest centre through fewer of the centres' lists
-            top_nprobe = quantizer.nprobe
-            quantizer.nprobe = FIRST_TOP_NPROBE
-            try:
-                first_d, first_i = quantizer.search(queries, 1)
-            finally:
-                quantizer.nprobe = top_nprobe
-        else:
-            centre_d, centre_i = quantizer.search(queries, nprobe)
-            first_d, first_i = centre_d[:, :FIRST_PROBES], centre_i[:, :FIRST_PROBES]
-        try:
-            ivf.nprobe = FIRST_PROBES
-            near_d, near_i = ivf.search_preassigned(queries, NEIGHBOURS, np.ascontiguousarray(first_i),
+        top_nprobe = quantizer.nprobe if cheap else 0
+        parts = _row_parts(len(queries))
+
+        def first(rows: slice) -> tuple:
+            q = queries[rows]
+            centres = None
+            if cheap:  # the nearest centre through fewer of the centres' lists
+                first_d, first_i = quantizer.search(q, 1)
+            else:
+                centres = quantizer.search(q, nprobe)
+                first_d, first_i = centres[0][:, :FIRST_PROBES], centres[1][:, :FIRST_PROBES]
+            near_d, near_i = ivf.search_preassigned(q, NEIGHBOURS, np.ascontiguousarray(first_i),
                                                     np.ascontiguousarray(first_d))
-            hit, keys = _votes(near_d, near_i, mirrored)
-            if not len(keys[hit]) or np.unique(keys[hit], return_counts=True)[1].max() < FIRST_VOTES:
-                return None
+            return first_i, near_d, near_i, centres
+
+        def second(rows: slice, part: tuple) -> tuple:
+            q = queries[rows]
+            first_i, near_d, near_i, centres = part
             if cheap:
-                centre_d, centre_i = quantizer.search(queries, nprobe)
+                centre_d, centre_i = quantizer.search(q, nprobe)
                 scanned = centre_i == first_i  # (n, nprobe): the list the first stage scanned
                 outside = ~scanned.any(axis=1)  # it is not one of the full search's: its hits do not count
                 near_d, near_i = near_d.copy(), near_i.copy()
                 near_d[outside], near_i[outside] = np.iinfo(near_d.dtype).max, -1
                 rest_i = np.where(scanned, -1, centre_i)  # faiss skips a list numbered -1
-                ivf.nprobe = nprobe
-                far_d, far_i = ivf.search_preassigned(queries, NEIGHBOURS, np.ascontiguousarray(rest_i),
+                far_d, far_i = ivf.search_preassigned(q, NEIGHBOURS, np.ascontiguousarray(rest_i),
                                                       np.ascontiguousarray(centre_d))
             else:
-                ivf.nprobe = nprobe - FIRST_PROBES
-                far_d, far_i = ivf.search_preassigned(queries, NEIGHBOURS, centre_i[:, FIRST_PROBES:],
-                                                      centre_d[:, FIRST_PROBES:])
+                centre_d, centre_i = centres
+                far_d, far_i = ivf.search_preassigned(q, NEIGHBOURS, np.ascontiguousarray(centre_i[:, FIRST_PROBES:]),
+                                                      np.ascontiguousarray(centre_d[:, FIRST_PROBES:]))
+            return near_d, near_i, far_d, far_i
+
+        try:
+            if cheap:
+                quantizer.nprobe = FIRST_TOP_NPROBE
+            ivf.nprobe = FIRST_PROBES
+            firsts = _shared([lambda rows=rows: first(rows) for rows in parts])
+        finally:
+            if cheap:
+                quantizer.nprobe = top_nprobe
+            ivf.nprobe = nprobe
+        hit, keys = _votes(np.concatenate([p[1] for p in firsts]), np.concatenate([p[2] for p in firsts]), mirrored)
+        if not len(keys[hit]) or np.unique(keys[hit], return_counts=True)[1].max() < FIRST_VOTES:
+            return None
+        try:
+            ivf.nprobe = nprobe if cheap else nprobe - FIRST_PROBES
+            seconds = _shared([lambda rows=rows, part=part: second(rows, part) for rows, part in zip(parts, firsts)])
         finally:
             ivf.nprobe = nprobe
+        near_d, near_i, far_d, far_i = (np.concatenate([p[k] for p in seconds]) for k in range(4))
         d, i = np.concatenate([near_d, far_d], axis=1), np.concatenate([near_i, far_i], axis=1)
         # ties: the nearer list's first, as one search scans them
         order = np.argsort(d, axis=1, kind="stable")[:, :NEIGHBOURS]
@@ -421,13 +528,11 @@ class DerivativeIndex(SignalIndex):
         if only:
             ids = [i for i in only if allowed is None or allowed(i)]
             signatures = self._signatures(ids)
-            hits = []
-            for id in ids:
-                reg = signatures.get(id)
-                if reg is not None:
-                    verdict = verify(reg, upload)
-                    if verdict.outcome is not Outcome.NONE:
-                        hits.append(DerivativeHit(id, 0, verdict))
+            regs = [(id, signatures[id]) for id in ids if id in signatures]
+            verdicts = _shared([lambda reg=reg: verify(reg, upload) for _, reg in regs]) if SPLIT_VERIFY \
+                else [verify(reg, upload) for _, reg in regs]
+            hits = [DerivativeHit(id, 0, verdict) for (id, _), verdict in zip(regs, verdicts)
+                    if verdict.outcome is not Outcome.NONE]
             hits.sort(key=lambda h: (-h.verdict.score, h.id))
             return hits
         found = self.candidates(upload, allowed, limit)
@@ -445,6 +550,32 @@ class DerivativeIndex(SignalIndex):
             done[key] = (reg, verdict)
             return copy.deepcopy(verdict) if seen is None else verdict
 
+        consistent: dict[int, int] = {}
+
+        def lines_up(reg: F.PhotoFeatures, c: Candidate) -> int:
+            if c.id not in consistent:
+                consistent[c.id] = consistent_votes(reg, upload, c)
+            return consistent[c.id]
+
+        def judged(reg: F.PhotoFeatures, c: Candidate) -> Verdict:
+            verdict = verified(reg, c.mirrored)
+            if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
+                verdict = verified(reg, not c.mirrored)  # symmetric scenes vote both ways
+            return verdict
+
+        # The candidates the pass below verifies whatever the others' verdicts, verified up front on
+        # CHECK_THREADS threads (it then reads their verdicts): the strong ones that no verdict can drown
+        # (a candidate that verifies has at most the best candidate's votes), and those whose votes line
+        # up (verified as weak or strong alike) while the MAX_WEAK budget cannot run out before them.
+        sure: dict[int, Verdict] = {}
+        if SPLIT_VERIFY and CHECK_THREADS > 1 and not VERIFY_ONCE and found:
+            top = found[0].votes
+            chosen = [c for k, c in enumerate(found) if c.id in signatures and (
+                (c.votes >= STRONG_VOTES and c.votes >= SKIP_BELOW * top)
+                or (k < MAX_WEAK and lines_up(signatures[c.id], c) >= QUICK_CONSISTENT))]
+            if len(chosen) > 1:
+                sure = dict(zip((c.id for c in chosen),
+                                _shared([lambda c=c: judged(signatures[c.id], c) for c in chosen])))
         hits = []
         confirmed = 0  # votes of the best candidate that verified
         weak = 0  # candidates under STRONG_VOTES verified so far
@@ -457,17 +588,16 @@ class DerivativeIndex(SignalIndex):
             if c.votes < STRONG_VOTES or drowned:  # chance agreement looks like this: an unrelated upload stops early
                 if weak >= MAX_WEAK:
                     continue
-                if consistent_votes(reg, upload, c) < QUICK_CONSISTENT:
+                if lines_up(reg, c) < QUICK_CONSISTENT:
                     if hits or unchecked >= QUICK_FALLBACK:
                         continue
                     unchecked += 1
                 weak += 1
-            verdict = verified(reg, c.mirrored)
-            if verdict.outcome is Outcome.NONE and c.other_votes >= MIN_VOTES and verdict.inliers < 2 * MIN_INLIERS:
-                verdict = verified(reg, not c.mirrored)  # symmetric scenes vote both ways
+            verdict = sure.pop(c.id) if c.id in sure else judged(reg, c)
             if verdict.outcome is not Outcome.NONE:
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
                 confirmed = max(confirmed, c.votes)
+        assert not sure, "a candidate verified up front was not one the serial pass verifies"
         hits.sort(key=lambda h: (-h.verdict.score, h.id))
         return hits
 

@@ -1,0 +1,318 @@
+"""Latency of the derivative check at scale, for iteration: the scale run's index built once and saved.
+
+``bench/derivative_scale.py`` builds its index (1,000,129 photos: ~8 min idle) every run; this keeps it:
+
+    python bench/derivative_latency.py build /tmp/A/idx --registry-size 1000000   # once (the scale run's build)
+    python bench/derivative_latency.py run /tmp/A/idx [--set NAME=VALUE ...] [--set ...] [--rounds 2] [--json f]
+
+``build`` makes the same index, from the same windows cache and in the same incremental steps, as
+``derivative_scale.py --registry-size N --real-windows 50000`` (the uploads too: the same seed, the same
+order), and saves the faiss index (``faiss.write_index_binary``) and the uploads. ``run`` loads them and
+times every upload's check (``Upload.from_rgb`` + ``DerivativeIndex.check``) under each settings group
+given (``--set`` once per group; ``NAME=VALUE[,NAME=VALUE]`` on ``ncii_shield.index.derivative``; none:
+the defaults; ``OMP=n``: faiss's own OpenMP threads). Groups take turns upload by upload (ABA...), so
+a load that changes during the run weighs on every group alike. Reported per group: wall p50/p95, the
+process's CPU (every thread) p50, the calling thread's CPU by stage (extraction, search,
+verification), verifications per check and how many ran on the pool thread, the *critical path*
+(the calling thread's CPU plus, for each part run on two threads, what the pool thread spent beyond
+it: what a check takes on two idle cores, which wall time on a loaded machine does not show), and the
+verdicts: own photo verified, false flags, and whether every upload's hits are identical to the first
+group's (``--hits FILE`` writes them, to compare two trees' code on the same index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
+from derivative_bench import load_rgb  # noqa: E402
+from derivative_scale import (  # noqa: E402
+    entries, make_upload, permutations, permute, rss_mb, synthetic_registry, unrelated_uploads,
+)
+
+import ncii_shield.index.derivative as D  # noqa: E402
+from ncii_shield.index.derivative import DerivativeIndex  # noqa: E402
+from ncii_shield.signals.derivative import features as F  # noqa: E402
+from ncii_shield.signals.derivative.instances import find_instances  # noqa: E402
+from ncii_shield.signals.derivative.verify import Outcome, Upload  # noqa: E402
+
+REAL_WINDOWS = 50_000
+SEED = 7
+
+
+def photo_paths(folder: str) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+class Registry:
+    """The scale run's signatures (lookup) and which real photo an entry shows (photo_of)."""
+
+    def __init__(self, paths: list[Path], size: int) -> None:
+        self.real = [F.photo_features(load_rgb(p)) for p in paths]
+        self.values = {i + 1: F.encode(f) for i, f in enumerate(self.real)}
+        self.real_n = min(REAL_WINDOWS, size)
+        self.perms = permutations(-(-size // self.real_n), SEED)
+        self.permuted: dict[tuple[int, int], str] = {}
+        self.n_paths = len(paths)
+
+    def signature(self, i: int) -> str:
+        if i < 1_000_000:
+            return self.values[i]
+        k = i - 1_000_000
+        photo, p = k % self.real_n % self.n_paths, k // self.real_n
+        if not p:
+            return self.values[photo + 1]
+        if (photo, p) not in self.permuted:
+            f = self.real[photo]
+            self.permuted[photo, p] = F.encode(dataclasses.replace(f, descriptors=permute(f.descriptors, self.perms[p])))
+        return self.permuted[photo, p]
+
+    def lookup(self, ids: list[int]) -> dict[int, str]:
+        return {i: self.signature(i) for i in ids}
+
+    def photo_of(self, i: int) -> int | None:
+        if i < 1_000_000:
+            return i - 1
+        k = i - 1_000_000
+        return None if k >= self.real_n else k % self.n_paths
+
+
+def build(args: argparse.Namespace) -> None:
+    out = Path(args.folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = photo_paths(args.photos)
+    reg = Registry(paths, args.registry_size)
+    rng = np.random.default_rng(SEED)
+    related = [make_upload(paths, rng, q) for q in range(args.queries)]
+    unrelated = unrelated_uploads(Path(args.unrelated), args.unrelated_queries, SEED)
+    with open(out / "uploads.pkl", "wb") as f:
+        pickle.dump({"related": related, "unrelated": unrelated}, f, protocol=pickle.HIGHEST_PROTOCOL)
+    windows = synthetic_registry(paths, reg.real_n, SEED, 2, keep=D.SAMPLE)
+    before = rss_mb()
+    index = DerivativeIndex(reg.lookup)
+    t0 = time.perf_counter()
+    index.add_features_many([(f, i + 1) for i, f in enumerate(reg.real)])
+    empty = np.zeros((0, 2), np.float32)
+    for codes, ids in entries(windows, reg.perms, 0, args.registry_size):
+        index.add_features_many([(F.PhotoFeatures(0, 0, 0, 0, empty, c, None), int(i))  # type: ignore[arg-type]
+                                 for c, i in zip(codes, ids)])
+    build_s = time.perf_counter() - t0
+    grown = rss_mb() - before
+    faiss.write_index_binary(index._faiss, str(out / "index.faissb"))
+    meta = {"registry_size": args.registry_size, "photos": len(paths), "built_for": index._built_for,
+            "build_seconds": build_s, "rss_growth_mb": grown, "ntotal": index._faiss.ntotal,
+            "index_bytes_per_photo": index.memory_bytes() / len(index)}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    print(json.dumps(meta, indent=2))
+
+
+def load(folder: Path, photos: str) -> tuple[DerivativeIndex, Registry, dict]:
+    meta = json.loads((folder / "meta.json").read_text())
+    paths = photo_paths(photos)
+    reg = Registry(paths, meta["registry_size"])
+    ivf = faiss.read_index_binary(str(folder / "index.faissb"))  # an IndexBinaryIVF already (a downcast would free it)
+    index = DerivativeIndex(reg.lookup)
+    index._faiss, index._ivf, index._built_for = ivf, True, meta["built_for"]
+    index._quantizer = faiss.downcast_IndexBinary(ivf.quantizer)
+    if isinstance(index._quantizer, faiss.IndexBinaryIVF):
+        index._quantizer.nprobe = D.TOP_NPROBE
+    ivf.nprobe = D.NPROBE
+    index._ids = set(range(1, len(paths) + 1)) | set(range(1_000_000, 1_000_000 + meta["registry_size"]))
+    with open(folder / "uploads.pkl", "rb") as f:
+        uploads = pickle.load(f)
+    return index, reg, uploads
+
+
+def parse_group(text: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in text.split(",") if kv)
+
+
+def apply(group: dict[str, str], defaults: dict[str, object]) -> None:
+    """Settings of ncii_shield.index.derivative; ``OMP``: faiss's OpenMP threads in the calling thread
+    (1 by default here, as in derivative_scale.py)."""
+    for name, value in defaults.items():
+        if name == "OMP":
+            faiss.omp_set_num_threads(int(value))  # type: ignore[call-overload]
+        else:
+            setattr(D, name, value)
+    for name, value in group.items():
+        if name == "OMP":
+            faiss.omp_set_num_threads(int(value))
+            continue
+        old = getattr(D, name)
+        setattr(D, name, type(old)(int(value)) if isinstance(old, bool) else type(old)(value))
+
+
+def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
+    index, reg, uploads = load(Path(args.folder), args.photos)
+    groups = [parse_group(s) for s in (args.set or [""])]
+    names = {n for g in groups for n in g}
+    defaults = {n: faiss.omp_get_max_threads() if n == "OMP" else getattr(D, n) for n in names}
+    related = uploads["related"][: args.queries]
+    unrelated = uploads["unrelated"][: args.unrelated_queries]
+    candidates = index.candidates
+    stage = {"search": 0.0}
+
+    def timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        c = time.thread_time()
+        try:
+            return candidates(*a, **k)
+        finally:
+            stage["search"] = time.thread_time() - c
+
+    index.candidates = timed  # type: ignore[method-assign]
+    real_verify = D.verify
+    main_thread = __import__("threading").get_ident()
+    verifies = {"calls": 0, "pool": 0}
+
+    def counted(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        verifies["calls"] += 1
+        verifies["pool"] += __import__("threading").get_ident() != main_thread
+        return real_verify(*a, **k)
+
+    D.verify = counted
+    # critical path: the calling thread's CPU plus, for every part run on two threads (D._shared), what the
+    # pool thread spent beyond the calling thread: what the check would take on two idle cores, whatever
+    # else the machine runs (wall under load is not)
+    sections: dict[int, list[tuple[bool, float]]] = {}
+    real_work = getattr(D, "_Jobs", None) and D._Jobs.work
+
+    def work(self):  # noqa: ANN001, ANN202
+        t = time.thread_time()
+        try:
+            real_work(self)
+        finally:
+            sections.setdefault(id(self), []).append(
+                (__import__("threading").get_ident() == main_thread, time.thread_time() - t))
+
+    if real_work:
+        D._Jobs.work = work
+
+    def excess() -> float:
+        out = sum(max(0.0, sum(c for m, c in v if not m) - sum(c for m, c in v if m)) for v in sections.values())
+        sections.clear()
+        return out
+    rows: list[dict[str, list]] = [{k: [] for k in ("wall", "cpu", "extract", "search", "verify", "hits", "u_wall",
+                                                    "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "critical", "u_critical")}
+                                   for _ in groups]
+    for _ in range(args.rounds):
+        for q, (rgb, i, j) in enumerate(related):
+            order = range(len(groups)) if q % 2 == 0 else reversed(range(len(groups)))
+            for g in order:
+                apply(groups[g], defaults)
+                r = rows[g]
+                verifies["calls"] = verifies["pool"] = 0
+                excess()
+                w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
+                upload = Upload.from_rgb(rgb)
+                t1 = time.thread_time()
+                hits = index.check(upload)
+                w2, p2, t2 = time.perf_counter(), time.process_time(), time.thread_time()
+                r["wall"].append(w2 - w0)
+                r["cpu"].append(p2 - p0)
+                r["extract"].append(t1 - t0)
+                r["search"].append(stage["search"])
+                r["verify"].append(t2 - t1 - stage["search"])
+                r["critical"].append(t2 - t0 + excess())
+                r["calls"].append(verifies["calls"])
+                r["pool"].append(verifies["pool"])
+                r["hits"].append([(h.id, h.verdict.outcome.name, round(h.verdict.score, 6), h.verdict.inliers)
+                                  for h in hits])
+        for q, rgb in enumerate(unrelated):
+            order = range(len(groups)) if q % 2 == 0 else reversed(range(len(groups)))
+            for g in order:
+                apply(groups[g], defaults)
+                r = rows[g]
+                excess()
+                w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
+                upload = Upload.from_rgb(rgb)
+                hits = index.check(upload)
+                r["u_critical"].append(time.thread_time() - t0 + excess())
+                r["u_wall"].append(time.perf_counter() - w0)
+                r["u_cpu"].append(time.process_time() - p0)
+                r["u_search"].append(stage["search"])
+                r["u_hits"].append([(h.id, h.verdict.outcome.name) for h in hits])
+                if args.instances:
+                    w0, p0 = time.perf_counter(), time.process_time()
+                    whole = find_instances(rgb, Upload.from_rgb(rgb), lambda part: [(None, h) for h in index.check(part)])
+                    r["i_wall"].append(time.perf_counter() - w0)
+                    r["i_cpu"].append(time.process_time() - p0)
+                    r["u_hits"][-1] += [("instance", inst.verdict.outcome.name) for inst in whole
+                                        if inst.verdict.outcome is not Outcome.NONE]
+    apply({}, defaults)
+    del index.candidates
+    D.verify = real_verify
+    if real_work:
+        D._Jobs.work = real_work
+    ms = lambda v, q: float(np.percentile(np.array(v) * 1000, q)) if v else float("nan")  # noqa: E731
+    n = len(related)
+    out = []
+    for g, r in zip(groups, rows):
+        hits = r["hits"][:n]
+        own = sum(any(reg.photo_of(h[0]) == i for h in hs) for hs, (_, i, _) in zip(hits, related))
+        false = sum(h[1] == "DERIVATIVE" and reg.photo_of(h[0]) not in (i, j)
+                    for hs, (_, i, j) in zip(hits, related) for h in hs)
+        u_false = sum(h[1] != "NONE" for hs in r["u_hits"] for h in hs)
+        same = sum(a == b for a, b in zip(r["hits"], rows[0]["hits"])) + sum(
+            a == b for a, b in zip(r["u_hits"], rows[0]["u_hits"]))
+        out.append({
+            "set": g, "check_ms_p50": ms(r["wall"], 50), "check_ms_p95": ms(r["wall"], 95),
+            "check_cpu_ms_p50": ms(r["cpu"], 50), "check_cpu_ms_p95": ms(r["cpu"], 95),
+            "critical_ms_p50": ms(r["critical"], 50), "critical_ms_p95": ms(r["critical"], 95),
+            "unrelated_critical_ms_p50": ms(r["u_critical"], 50), "unrelated_critical_ms_p95": ms(r["u_critical"], 95),
+            "extract_cpu_ms_p50": ms(r["extract"], 50), "search_thread_cpu_ms_p50": ms(r["search"], 50),
+            "verify_thread_cpu_ms_p50": ms(r["verify"], 50),
+            "verifications_mean": float(np.mean(r["calls"])), "on_pool_thread_mean": float(np.mean(r["pool"])),
+            "unrelated_ms_p50": ms(r["u_wall"], 50), "unrelated_ms_p95": ms(r["u_wall"], 95),
+            "unrelated_cpu_ms_p50": ms(r["u_cpu"], 50), "unrelated_search_thread_cpu_ms_p50": ms(r["u_search"], 50),
+            "instances_ms_p50": ms(r["i_wall"], 50), "instances_cpu_ms_p50": ms(r["i_cpu"], 50),
+            "own_photo_verified": own / n, "false_flags": false + u_false,
+            "identical_to_first": f"{same}/{len(r['hits']) + len(r['u_hits'])}",
+        })
+    for row in out:
+        print(json.dumps(row))
+    if args.hits:  # every upload's hits under each group, to compare runs of two trees
+        Path(args.hits).write_text(json.dumps([{"related": r["hits"], "unrelated": r["u_hits"]} for r in rows]))
+    return {"groups": out, "queries": n, "unrelated": len(unrelated), "rounds": args.rounds,
+            "load_average": os.getloadavg()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("build", "run"))
+    parser.add_argument("folder")
+    parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "data" / "photos"))
+    parser.add_argument("--unrelated", default=str(ROOT.parent / "shared" / "data" / "faces"))
+    parser.add_argument("--registry-size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=120)
+    parser.add_argument("--unrelated-queries", type=int, default=60)
+    parser.add_argument("--set", action="append", help="NAME=VALUE[,NAME=VALUE]: one settings group (repeatable)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--instances", action="store_true", help="also time unrelated uploads through find_instances")
+    parser.add_argument("--json")
+    parser.add_argument("--hits", help="write every upload's hits (per group) here")
+    args = parser.parse_args()
+    if args.action == "build":
+        build(args)
+        return 0
+    summary = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
