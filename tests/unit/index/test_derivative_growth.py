@@ -98,6 +98,9 @@ def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_le
     found through that many of the centres' own lists (FIRST_TOP_NPROBE), the votes still those of one
     search."""
     monkeypatch.setattr(D, "FIRST_TOP_NPROBE", first_top or D.TOP_NPROBE)
+    # faiss's global search statistics (read below) are added to without a lock: one thread, so that two
+    # threads' searches cannot lose a count (test_derivative_threads.py checks the two-thread search)
+    monkeypatch.setattr(D, "CHECK_THREADS", 1)
     monkeypatch.setattr(D, "IVF_FROM", 2_000)
     monkeypatch.setattr(D, "LIST_SIZE", 8)
     monkeypatch.setattr(D, "MIN_LISTS", 16)
