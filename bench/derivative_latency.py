@@ -184,6 +184,15 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
         return real_verify(*a, **k)
 
     D.verify = counted
+    import ncii_shield.signals.derivative.verify as V  # noqa: PLC0415
+    real_cut = V.picture_cut
+
+    def cut(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        verifies["cuts"] += 1
+        return real_cut(*a, **k)
+
+    V.picture_cut = cut
+    verifies["cuts"] = 0
     # critical path: the calling thread's CPU plus, for every part run on two threads (D._shared), what the
     # pool thread spent beyond the calling thread: what the check would take on two idle cores, whatever
     # else the machine runs (wall under load is not)
@@ -206,7 +215,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
         sections.clear()
         return out
     rows: list[dict[str, list]] = [{k: [] for k in ("wall", "cpu", "extract", "search", "verify", "hits", "u_wall",
-                                                    "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "critical", "u_critical")}
+                                                    "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "cuts", "critical", "u_critical")}
                                    for _ in groups]
     for _ in range(args.rounds):
         for q, (rgb, i, j) in enumerate(related):
@@ -214,7 +223,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             for g in order:
                 apply(groups[g], defaults)
                 r = rows[g]
-                verifies["calls"] = verifies["pool"] = 0
+                verifies["calls"] = verifies["pool"] = verifies["cuts"] = 0
                 excess()
                 w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
                 upload = Upload.from_rgb(rgb)
@@ -227,6 +236,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 r["search"].append(stage["search"])
                 r["verify"].append(t2 - t1 - stage["search"])
                 r["critical"].append(t2 - t0 + excess())
+                r["cuts"].append(verifies["cuts"])
                 r["calls"].append(verifies["calls"])
                 r["pool"].append(verifies["pool"])
                 r["hits"].append([(h.id, h.verdict.outcome.name, round(h.verdict.score, 6), h.verdict.inliers)
@@ -255,6 +265,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     apply({}, defaults)
     del index.candidates
     D.verify = real_verify
+    V.picture_cut = real_cut
     if real_work:
         D._Jobs.work = real_work
     ms = lambda v, q: float(np.percentile(np.array(v) * 1000, q)) if v else float("nan")  # noqa: E731
@@ -275,6 +286,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             "unrelated_critical_ms_p50": ms(r["u_critical"], 50), "unrelated_critical_ms_p95": ms(r["u_critical"], 95),
             "extract_cpu_ms_p50": ms(r["extract"], 50), "search_thread_cpu_ms_p50": ms(r["search"], 50),
             "verify_thread_cpu_ms_p50": ms(r["verify"], 50),
+            "picture_cuts": int(np.sum(r["cuts"])),  # composite cuts made (Upload cuts lazily; two threads may both cut)
             "verifications_mean": float(np.mean(r["calls"])), "on_pool_thread_mean": float(np.mean(r["pool"])),
             "unrelated_ms_p50": ms(r["u_wall"], 50), "unrelated_ms_p95": ms(r["u_wall"], 95),
             "unrelated_cpu_ms_p50": ms(r["u_cpu"], 50), "unrelated_search_thread_cpu_ms_p50": ms(r["u_search"], 50),
