@@ -16,6 +16,7 @@ from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.instances import Part
 from ncii_shield.signals.derivative.verify import Upload
 from tests.derivative_scenes import edit, reshared, scene
+from tests.unit.index.test_derivative_growth import filler
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +26,6 @@ def photos() -> dict[int, F.PhotoFeatures]:
     # candidates, both verified whatever the other's verdict
     out[20] = F.photo_features(np.ascontiguousarray(scene(302)[40:-40, 60:-60]))
     return out
-
-
-def filler(n: int, seed: int = 0) -> list[tuple[F.PhotoFeatures, int]]:
-    rng = np.random.default_rng(seed)
-    empty = np.zeros((0, 2), np.float32)
-    return [(F.PhotoFeatures(0, 0, 0, 0, empty, rng.integers(0, 256, (D.SAMPLE, 32), dtype=np.uint8), None),  # type: ignore[arg-type]
-             10_000 + k) for k in range(n)]
 
 
 def two_level(photos: dict[int, F.PhotoFeatures], monkeypatch) -> D.DerivativeIndex:
