@@ -16,8 +16,8 @@ from *where an overlay is*, whatever mark it is: the extents of
 vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`);
 such a candidate, having no keypoint support, is checked only where the naming is clear (the mark's
 descriptor correlates at least :data:`LOCATE_MIN_VALUE` there, :data:`LOCATE_MIN_LEAD` more than its
-class's second best) and reported only where the upload's colours change the way the mark's would
-(:func:`~ncii_shield.signals.marks.locate.colour_agreement` >= :data:`COLOUR_GATE`). Candidates are checked by correlating edge orientations
+class's second best); the check then decides, with its own colour bar, as for any candidate (the
+colour gate of before, :data:`COLOUR_GATE`, is off). Candidates are checked by correlating edge orientations
 (:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once. So an upload
 costs one keypoint pass, one batched search, one orientation field, one pass of edge blobs and a
 bounded number of checks, whatever the number of marks. The two halves of the candidate stage need
@@ -66,14 +66,18 @@ VOTE_KEEP = 3  # of which the best by votes are always checked; the rest of the 
 OWN_SCALES = (0.89, 1.0, 1.12)  # a vote group's own mark looked at at its box's size times these
 NAME_MARGIN = 0.0  # a window's mark is checked only if it correlates this much better than any other of its class
 # Further checks: overlay extents (signals/marks/locate.py) named by every mark's descriptor, for the
-# small marks the keypoints miss. Only a clear naming is checked (LOCATE_MIN_VALUE, LOCATE_MIN_LEAD) and
-# reported only where the colours agree (COLOUR_GATE): without the first two, 3 of them flagged 4 of 387
+# small marks the keypoints miss. Only a clear naming is checked (LOCATE_MIN_VALUE, LOCATE_MIN_LEAD): with
+# only the colour gate below (then 0.6) and the check of then, 3 of them flagged 4 of 387
 # negatives and 15 wrong marks in the full benchmark of 2026-12-06 (synthetic marks named on photo content,
 # descriptor correlation 0.38-0.76 there; the stamped marks found this way: 0.72+ for 95 %).
 LOCATED = 3
 LOCATE_CLASSES = (-1, 0, 1)  # a located box is named at its own aspect class and the two beside it
 LOCATE_SIZES = (0.9, 1.0, 1.1)  # ... at these sizes (same centre and aspect)
-COLOUR_GATE = 0.6  # a located candidate is reported only where the upload's colours agree this much
+# The colour gate (a located candidate reported only where locate.colour_agreement reaches it) predates the
+# check's own colour bar (search.decide, 2026-12-06 #2); off since 2026-12-06 #4: at 0.6 it dropped 30 target
+# marks the check passes in the full benchmark and held back no negative (docs/benchmarks.md, "Service marks:
+# candidates, 2026-12-06 #4"). -1.0 = off.
+COLOUR_GATE = -1.0
 LOCATE_MIN_VALUE = 0.75  # ... and is checked at all only where its descriptor correlates this much there
 LOCATE_MIN_LEAD = 0.1  # ... and this much better than the second-best mark of its class
 LOCATE_MIN_SIDE = 20.0  # located boxes whose longer side is shorter (frame pixels) are not named
@@ -315,7 +319,8 @@ class MarkIndex(SignalIndex):
             if checked is None:
                 continue
             score, fine = checked
-            if gated and L.colour_agreement(entry.prepared.template.contrast, frame.rgb, fine) < COLOUR_GATE:
+            if gated and COLOUR_GATE > -1.0 and L.colour_agreement(entry.prepared.template.contrast, frame.rgb,
+                                                                     fine) < COLOUR_GATE:
                 continue  # named by the descriptor alone and not the mark's colours there: not evidence
             same = [k for k, o in enumerate(out) if o[1] == id and overlap(o[2], fine) > 0.3]
             if same:  # the same place reached from two candidates: keep the better check
@@ -477,9 +482,9 @@ class MarkIndex(SignalIndex):
         :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
         that correlates best, ranked by that correlation plus its lead over the class's second
         best, among the windows whose best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by
-        :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). These candidates
-        are reported only where :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches
-        :data:`COLOUR_GATE` (see :meth:`_checked`)."""
+        :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). With
+        :data:`COLOUR_GATE` on (off by default) these candidates are reported only where
+        :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches it (see :meth:`_checked`)."""
         if LOCATED <= 0:
             return []
         named = dict(extents)

@@ -112,3 +112,37 @@ def test_a_bank_of_one_mark_still_gets_located_candidates(monkeypatch):
     found = index.find(frame)
     assert [f.id for f in found] == [7]
     assert overlap(found[0].box, box) > 0.5
+
+
+def test_a_located_mark_is_decided_by_the_check_not_by_a_colour_gate(monkeypatch):
+    """The located candidates are reported on the check's decision alone (COLOUR_GATE off since
+    2026-12-06 #4: the check has its own colour bar): a located mark whose colours agree only weakly
+    by locate.colour_agreement (a faint mark over texture, here forced to 0) is still found; with a
+    gate of 0.6, as before, it is dropped."""
+    index = _index()
+    frame, box = _small_xray()
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(L, "colour_agreement", lambda contrast, rgb, box: 0.0)
+    found = index.find(frame)
+    assert [f.id for f in found] == [4]
+    assert overlap(found[0].box, box) > 0.5
+    monkeypatch.setattr(index_marks, "COLOUR_GATE", 0.6)
+    assert index.find(frame) == []
+
+
+def _busy(seed: int, w: int = 800, h: int = 600) -> np.ndarray:
+    """Blocks of 4 pixels in random mid colours: edges of 20-130 everywhere, as in a busy photo."""
+    import cv2
+
+    small = np.random.default_rng(seed).integers(60, 190, (h // 4, w // 4, 3)).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def test_an_opaque_mark_on_a_busy_photo_gets_a_box_close_to_its_extent():
+    """On a busy photo the weaker edge levels close into blobs over the whole picture; the strongest
+    level (an opaque mark's outline) still gives the mark's own extent."""
+    mark = text_mark("NUDIFY", ring=False)
+    for seed, (x, y), scale in ((3, (420, 90), 0.5), (5, (60, 470), 0.7), (7, (300, 300), 1.0)):
+        marked, box = paste(_busy(seed), mark, x, y, scale=scale, opacity=1.0)
+        boxes = L.proposals(UploadFrame.from_rgb(reencoded(marked, 80)).rgb)
+        assert max(overlap(tuple(b), box) for b in boxes.tolist()) > 0.6, (seed, box)

@@ -5,14 +5,17 @@ The keypoint votes (:mod:`ncii_shield.index.marks`) find small and faint marks b
 drawn, not photographed: its strokes have sharp edges against whatever lies under them, close
 together, and little else of the same strength around them. :func:`proposals` finds such
 *extents*: the upload's colour edges (a 3 x 3 morphological gradient, the strongest channel) above
-a few strengths, closed over letter gaps (a few kernel widths), at full and half size; each
-blob's outer contour of a plausible shape gives a box. A photo gives many boxes too (a few hundred); they
-are cheap to name, since the descriptor of any box is a few hundred look-ups
+a few strengths (the highest for busy photos, where the weaker edges join into one blob), closed
+over letter gaps (a few kernel widths), at full and half size; each blob's outer contour of a
+plausible shape gives a box. A photo gives many boxes too (a few hundred); they are cheap to
+name, since the descriptor of any box is a few hundred look-ups
 (:mod:`ncii_shield.signals.marks.describe`).
 
 A box named by the descriptor is not yet evidence (round things in photos name ring marks well):
-:func:`colour_agreement` asks whether the upload there changes *the way the mark would change it*.
-An alpha-blended mark pulls the photo towards its own colours: brighter where the mark is light,
+the check decides, with its own colour bar (:func:`ncii_shield.signals.marks.search.verify`).
+:func:`colour_agreement` (the located candidates' colour gate until 2026-12-06 #4, now off by
+default) asks whether the upload there changes *the way the mark would change it*. An
+alpha-blended mark pulls the photo towards its own colours: brighter where the mark is light,
 darker where it is dark (its outline), whatever the photo under it. So the upload's detail at the
 box (its colour minus a local blur) correlates *with sign* with the mark's contrast over mid-grey,
 where the check's orientation score is sign-free. A dark circular edge named as a white ring
@@ -24,7 +27,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-GRADIENT_LEVELS = (40, 80)  # edge strength (0-255, strongest channel) of an overlay's strokes
+# edge strength (0-255, strongest channel) of an overlay's strokes; 140 (2026-12-06 #4): on a busy photo the
+# weaker levels close into blobs over the whole picture, an opaque mark's outline still stands out at 140
+GRADIENT_LEVELS = (40, 80, 140)
 CLOSE_WIDTHS = (3, 7, 13)  # letter gaps closed, pixels at the level (height: half of it)
 SCALES = (1.0, 0.5)  # the frame and its half
 MIN_W, MIN_H, MIN_AREA = 6, 4, 60  # frame pixels at the level
