@@ -9,7 +9,16 @@
    rotation (<= 20 degrees), and inliers spread over the photo, not bunched in one spot. A fit of
    implausible shape (a collapse onto one textured spot, or onto a large part pasted in from another
    photo) has its points dropped and is fitted again (:data:`REFITS` times).
-   When that finds nothing, a second, guided try runs (:func:`_fit` with ``guided=True``).
+   When that finds nothing, a second, guided try runs (:func:`_fit` with ``guided=True``). That
+   try also judges a *weak* fit (:data:`FEW_INLIERS` to :data:`MIN_INLIERS` points, or points
+   bunched in one spot), which stands only as a derivative whose cells confirm it densely
+   (:func:`_dense`: a connected block of :data:`DENSE_CELLS` textured cells matching to within
+   :data:`DENSE_BITS` structure bits); and when no fit holds at all, an upload of the photo's own
+   shape is compared as its whole frame, resized and maybe mirrored (:func:`_whole_frame`, the same
+   dense confirmation, :data:`DENSE_WHOLE`). Most of a photo replaced can leave its remainder (the
+   plain margins around a replaced subject) too few keypoints for any fit while its cells still
+   match; chance fits between unrelated photos never reached such a block (at most 10 cells, 0 judged
+   an edit, over all 16,512 ordered pairs of the benchmark's 129 photos: ``bench/derivative_large.py``).
 2. **Align and compare.** The upload is warped onto the registered frame and summarised cell by cell
    exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
    cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
@@ -29,7 +38,8 @@
    block it is a *re-share*. When differences are scattered all over, or the fine structure
    differs (a second photo of the same scene, taken a moment later), it is *neither*. Most of the
    photo replaced and the rest partly cropped away can leave under those floors: a fit of
-   :data:`LARGE_INLIERS` consistent points whose edit replaced the photo's own detail (not a plain
+   :data:`LARGE_INLIERS` consistent points (or a block of :data:`DENSE_LARGE` precisely matching
+   cells, see step 1) whose edit replaced the photo's own detail (not a plain
    backdrop) needs only :data:`LARGE_SHARED` (:func:`_large_edit`), and when too few cells away
    from the edit are left to compare, the cells along it are compared too (:data:`NARROW_REST`).
    :data:`MAX_EDIT` bounds the cells the edit changed, not those closed into its block. A meme
@@ -145,6 +155,13 @@ EDGE_LENGTH = 0.5  # ... and crosses along this share of its shorter side ...
 EDGE_STEP = 10.0  # ... with a step of this many grey levels across the outline ...
 EDGE_STEPS = 0.7  # ... at this share of the points along it is part of the photo (see _ends_at_edge)
 PICTURE_ALONE = 0.75  # a single picture covering at most this share of the frame is also checked on its own
+FEW_INLIERS = 5  # the guided pass judges a fit of this many consistent points (under MIN_INLIERS) ...
+DENSE_BITS = 2  # ... when textured cells whose structure differs by at most this many bits of 16 (and that match) ...
+DENSE_CELLS = 12  # ... form one connected block of this many cells: then only as a derivative (see _dense)
+WHOLE_FRAME = True  # no fit: the upload compared as the photo's whole frame (see _whole_frame) ...
+WHOLE_ASPECT = 0.01  # ... when its shape is the photo's within this share ...
+DENSE_WHOLE = 12  # ... kept as a derivative with a connected block of this many precisely matching cells
+DENSE_LARGE = 15  # such a block of this many cells stands for LARGE_INLIERS in the large-edit floors (see _large_edit)
 
 
 class Outcome(str, Enum):
@@ -356,16 +373,28 @@ def _plausible_shape(matrix: np.ndarray) -> str | None:
     return None
 
 
-def _plausible(matrix: np.ndarray, inliers: int, dst: np.ndarray, reg: PhotoFeatures) -> str | None:
-    if inliers < MIN_INLIERS:
+def _plausible(matrix: np.ndarray, inliers: int, dst: np.ndarray, reg: PhotoFeatures,
+               *, weak: bool = False) -> str | None:
+    """Why a fit cannot be judged, or None. ``weak``: a fit of :data:`FEW_INLIERS` points or more, or one
+    whose points are bunched, may be judged (see :func:`_weak_fit`)."""
+    if inliers < (FEW_INLIERS if weak else MIN_INLIERS):
         return f"{inliers} consistent points, {MIN_INLIERS} needed"
     shape = _plausible_shape(matrix)
     if shape:
         return shape
-    span = (np.ptp(dst[:, 0]) * np.ptp(dst[:, 1])) / (reg.frame_w * reg.frame_h)
-    if span < MIN_SPREAD:
-        return f"consistent points bunched in {span:.0%} of the photo"
+    if not weak and _span(dst, reg) < MIN_SPREAD:
+        return f"consistent points bunched in {_span(dst, reg):.0%} of the photo"
     return None
+
+
+def _span(dst: np.ndarray, reg: PhotoFeatures) -> float:
+    """The inliers' bounding box, as a share of the frame."""
+    return float(np.ptp(dst[:, 0]) * np.ptp(dst[:, 1])) / (reg.frame_w * reg.frame_h)
+
+
+def _weak_fit(inliers: int, dst: np.ndarray, reg: PhotoFeatures) -> bool:
+    """A fit the usual rules would not judge: under :data:`MIN_INLIERS` points, or bunched."""
+    return inliers < MIN_INLIERS or _span(dst, reg) < MIN_SPREAD
 
 
 def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) -> Verdict:
@@ -381,6 +410,9 @@ def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) 
     found, first = _instances(reg, upload, sides, guided=False)
     if not found:
         found, _ = _instances(reg, upload, sides, guided=True)
+    if not found and WHOLE_FRAME:
+        whole = _whole_frame(reg, upload, mirrored)
+        found = [whole] if whole is not None else []
     if not found:
         return first
     derivatives = [v for v in found if v.outcome is Outcome.DERIVATIVE]
@@ -410,12 +442,16 @@ def _instances(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool)
             failure = failure or Verdict(Outcome.NONE, reason="no shared keypoints")
             break
         mirrored, (matrix, inliers, dst, src, _idx) = best
-        problem = _plausible(matrix, inliers, dst, reg)
+        # the guided pass (nothing found by the plain one) also judges a weak fit, confirmed by the cells
+        weak = guided and FEW_INLIERS < MIN_INLIERS
+        problem = _plausible(matrix, inliers, dst, reg, weak=weak)
         if problem:
             failure = failure or Verdict(Outcome.NONE, inliers=inliers, mirrored=mirrored, reason=problem)
             break
         area = _instance_area(upload, reg, matrix, mirrored, src)
         verdict = _compare(reg, upload.frame, matrix, inliers, mirrored, dst, area)
+        if weak and _weak_fit(inliers, dst, reg):
+            verdict = _dense(verdict)
         if verdict.outcome is Outcome.NONE:
             failure = failure or verdict
         elif area.any():
@@ -433,6 +469,52 @@ def _instances(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool)
         if not fresh:
             break
     return found, failure or Verdict(Outcome.NONE, reason="no shared keypoints")
+
+
+def _whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None) -> Verdict | None:
+    """When no fit holds: the upload taken as the registered photo's whole frame (the same shape within
+    :data:`WHOLE_ASPECT`: resized, re-encoded, maybe mirrored, not cropped), judged by the cells alone.
+    Most of a photo replaced can leave its remainder too few keypoints for any fit (a photo's plain
+    margins around the replaced subject), while its cells still match. Kept only as a derivative whose
+    unedited part holds a connected block of :data:`DENSE_WHOLE` precisely matching textured cells
+    (``details["dense"]``, see :func:`_dense`); scored on that block, with no consistent points."""
+    fh, fw = upload.frame.grey.shape
+    if abs((fw / fh) / (reg.frame_w / reg.frame_h) - 1.0) > WHOLE_ASPECT:
+        return None
+    matrix = np.array([[reg.frame_w / fw, 0.0, 0.0], [0.0, reg.frame_h / fh, 0.0]])
+    best = None
+    for flip in (False, True) if mirrored is None else (mirrored,):
+        v = _compare(reg, upload.frame, matrix, 0, flip, np.zeros((0, 2), np.float32))
+        dense = v.details.get("dense", 0)
+        if v.outcome is Outcome.DERIVATIVE and dense >= DENSE_WHOLE and (best is None or dense > best.details["dense"]):
+            best = v
+    if best is None:
+        return None
+    dense = best.details["dense"]
+    outline = _outline(best.edited_region, best.transform) if best.edited_region else None
+    return replace(best, score=100.0 * (1.0 - math.exp(-dense / 30.0)) * (1.0 - best.scatter),
+                   instance_box=[0, 0, upload.frame.width, upload.frame.height], edited_outline=outline,
+                   reason=f"{best.reason} (no keypoint fit: the whole upload compared as the photo, "
+                          f"{dense} cells matching precisely in a block)")
+
+
+def _dense(verdict: Verdict) -> Verdict:
+    """A weak fit (:func:`_weak_fit`: :data:`FEW_INLIERS` to :data:`MIN_INLIERS` consistent points, or
+    points bunched in one spot; judged by the guided pass only: most of the photo replaced, the rest
+    holding few of its keypoints) stands only as a derivative whose
+    unedited part the cells confirm densely: :data:`DENSE_CELLS` textured cells in one connected block
+    (``details["dense"]``, :func:`_judge`), each matching in brightness, colour and contrast and within
+    :data:`DENSE_BITS` of its 16 structure bits. A chance fit of unrelated photos, which finds a few
+    consistent points among many false matches, lands cells on unrelated detail. Anything else is
+    nothing (a re-share needs the usual fit)."""
+    if verdict.outcome is Outcome.DERIVATIVE and verdict.details.get("dense", 0) >= DENSE_CELLS:
+        return verdict
+    if verdict.outcome is Outcome.NONE:
+        return verdict
+    return Verdict(Outcome.NONE, inliers=verdict.inliers, mirrored=verdict.mirrored, transform=verdict.transform,
+                   details=verdict.details,
+                   reason=f"weak fit ({verdict.inliers} consistent points, or bunched) not confirmed by the cells "
+                          f"({verdict.details.get('dense', 0)} in a block, {DENSE_CELLS} needed)")
 
 
 def _unflip(pts: np.ndarray, upload: Upload) -> np.ndarray:
@@ -666,12 +748,16 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     precision = _precision(dp, rest & both, None if text is None else
                            cv2.morphologyEx(text.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, TEXT_RUN), np.uint8)) > 0)
     textured_shared = float((visible & ~differs & both).sum() / (GRID * GRID))
+    # the largest connected block of textured cells matching to within DENSE_BITS (see _dense)
+    precise = visible & ~differs & both & (dp <= DENSE_BITS)
+    blocks, _, block_stats, _ = cv2.connectedComponentsWithStats(precise.astype(np.uint8), connectivity=4)
+    dense = int(block_stats[1:, cv2.CC_STAT_AREA].max()) if blocks > 1 else 0
     details = {"textured_shared": round(textured_shared, 3), "covered": round(covered, 3), "precision": precision,
-               "max_diff": round(float(diff[visible].max()), 2)}
+               "max_diff": round(float(diff[visible].max()), 2), "dense": dense}
     base.update(edited_share=edited, shared_share=shared, scatter=scatter, details=details)
     # the floors are shares of the photo less what caption text hides
     if (shared < MIN_SHARED * unhidden or textured_shared < MIN_SHARED_TEXTURED * unhidden) and not _large_edit(
-            biggest, reg, inliers, shared, textured_shared):
+            biggest, reg, inliers, shared, textured_shared, dense):
         return Verdict(Outcome.NONE, reason=f"only {shared:.0%} of the photo matches precisely", **base)
     if int((rest & both).sum()) < MIN_COMPARED:
         return Verdict(Outcome.NONE, reason="too little of the photo outside the differences to compare", **base)
@@ -726,16 +812,19 @@ def _precision(dp: np.ndarray, compared: np.ndarray, text: np.ndarray | None) ->
 
 
 def _large_edit(block: np.ndarray | None, reg: PhotoFeatures, inliers: int, shared: float,
-                textured_shared: float) -> bool:
+                textured_shared: float, dense: int = 0) -> bool:
     """Whether a fit whose precisely matching part is under the floors (:data:`MIN_SHARED`,
     :data:`MIN_SHARED_TEXTURED`) is still judged: most of the photo replaced and the rest largely
     cropped away leaves a small unedited part, but one holding many consistent keypoints
-    (:data:`LARGE_INLIERS`: a chance fit has ten or so). Only when the edit replaced the photo's own
+    (:data:`LARGE_INLIERS`: a chance fit has ten or so), or a connected block of :data:`DENSE_LARGE`
+    textured cells matching precisely (``dense``, see :func:`_dense`: chance fits of unrelated photos
+    reach 10 at most). Only when the edit replaced the photo's own
     detail (:data:`LARGE_DETAIL` of the block's cells had structure in the registered photo): a
     detailed part registered on a plain backdrop, seen again inside the whole scene it was cut from,
     "replaces" only the plain backdrop, and is not an edit of it. The other tests (scatter, fine
     structure, the size of the edit) still apply."""
-    if block is None or inliers < LARGE_INLIERS or shared < LARGE_SHARED[0] or textured_shared < LARGE_SHARED[1]:
+    strong = inliers >= LARGE_INLIERS or dense >= DENSE_LARGE
+    if block is None or not strong or shared < LARGE_SHARED[0] or textured_shared < LARGE_SHARED[1]:
         return False
     return float((reg.cells.std[block] >= TEXTURE_STD).mean()) >= LARGE_DETAIL
 

@@ -1,0 +1,308 @@
+"""Issue 20, the "large" edit kind (50-70 % of the photo replaced): its uploads, made exactly as
+``derivative_bench.py`` makes them, verified directly and end to end, and the false-flag checks that
+go with any change for it.
+
+Usage::
+
+    # 1. the bench's uploads (seed 7, every upload of a photo generated in order, so the random stream
+    #    is the bench's): the large kind's single uploads (7 transforms) and the composites whose fake
+    #    is of the large kind, saved as the JPEG bytes the bench decodes
+    python bench/derivative_large.py gen CACHE [--workers 2] [--photos N]
+    # 2. each single verified directly against its own photo (both orientations), and end to end
+    #    (find_instances over an index of every protectable photo) with the composites; --negatives:
+    #    every photo (re-encoded, as the bench's direct pass) verified against every other one,
+    #    --held-out: the held-out kinds' singles (clothing, graded) verified against every unrelated photo
+    python bench/derivative_large.py run CACHE [--e2e] [--negatives] [--set NAME=VALUE ...] [--json out.json]
+
+``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off).
+Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
+statistic's spread over chance fits between unrelated photos is in the JSON (``chance``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import derivative_bench as B  # noqa: E402
+
+from ncii_shield.index.derivative import DerivativeIndex  # noqa: E402
+from ncii_shield.signals.derivative import features as F  # noqa: E402
+from ncii_shield.signals.derivative import verify as V  # noqa: E402
+from ncii_shield.signals.derivative.instances import find_instances  # noqa: E402
+from ncii_shield.signals.derivative.verify import Outcome, Upload, verify  # noqa: E402
+
+KINDS = ("large",)
+HELD = ("clothing", "graded")
+
+
+def _jpeg(img: np.ndarray, quality: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+_SHRUNK: dict = {}
+_DUMMY = np.zeros((120, 160, 3), np.uint8)
+
+
+def _shrunk(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    rgb = B.load_rgb(path)
+    return B.shrink(rgb), B.shrink(rgb, 640)
+
+
+def _cached_shrink(rgb, side: int = B.WORK_SIDE) -> np.ndarray:  # noqa: ANN001
+    """``shrink(load_rgb(path), side)`` from the photos decoded once (``load_rgb`` patched to the path)."""
+    if isinstance(rgb, Path):
+        return _SHRUNK[rgb][0 if side == B.WORK_SIDE else 1]
+    return _SHRINK(rgb, side)
+
+
+_SHRINK = B.shrink
+_APPLY_EDIT, _APPLY_NEW = B.apply_edit, B.apply_new_edit
+_IN_NEW = [False]
+
+
+def _cheap_edit(kind: str, img: np.ndarray, box, rng, other):  # noqa: ANN001, ANN202
+    """The benchmark's own kinds are not kept: a blur or an inpainting (which draw no random numbers) is
+    skipped unless a kept kind (graded) asks for it."""
+    if kind in ("blur", "inpaint") and not _IN_NEW[0]:
+        return img
+    return _APPLY_EDIT(kind, img, box, rng, other)
+
+
+def _new_edit(kind: str, img: np.ndarray, rng, other):  # noqa: ANN001, ANN202
+    if kind == "regen":  # not kept; its smoothing draws no random numbers
+        real, cv2.edgePreservingFilter = cv2.edgePreservingFilter, lambda part, **_: part
+        try:
+            return _APPLY_NEW(kind, img, rng, other)
+        finally:
+            cv2.edgePreservingFilter = real
+    _IN_NEW[0] = True
+    try:
+        return _APPLY_NEW(kind, img, rng, other)
+    finally:
+        _IN_NEW[0] = False
+
+
+def gen_photo(i: int) -> list[dict]:
+    out = []
+    seed = B.STATE["seed"]
+    for edit, transform, fmt, share, img, rng, related, fake_boxes, base_boxes in B.uploads_for(i, seed):
+        keep = (edit in KINDS + HELD and fmt == "single") or (edit in KINDS and fmt != "single")
+        # the transforms draw the same random numbers whatever the image's size: an upload not kept
+        # is transformed as a small dummy (the stream stays the bench's)
+        img2, quality = B.apply_transform(transform, img if keep else _DUMMY, rng)
+        if keep:
+            out.append({"photo": i, "edit": edit, "transform": transform, "format": fmt, "share": share,
+                        "related": sorted(related), "fake_boxes": [list(map(int, b)) for b in fake_boxes],
+                        "base_boxes": [list(map(int, b)) for b in base_boxes], "jpeg": _jpeg(img2, quality)})
+    return out
+
+
+def _record(verdict, trace):  # noqa: ANN001, ANN202
+    d = verdict.details or {}
+    trace.append((verdict.inliers, int(d.get("dense", -1)), verdict.outcome.value, round(verdict.shared_share, 3),
+                  round(float(d.get("precision", -1)), 2)))
+
+
+TRACE: list = []
+
+
+def _traced_judge(original):  # noqa: ANN001, ANN202
+    def judge(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        v = original(*args, **kwargs)
+        _record(v, TRACE)
+        return v
+    return judge
+
+
+def run_upload(k: int) -> dict:
+    u = B.STATE["uploads"][k]
+    feats, ids, index = B.STATE["features"], B.STATE["ids"], B.STATE["index"]
+    rgb = _decode(u["jpeg"])
+    i = u["photo"]
+    row = {key: u[key] for key in ("photo", "edit", "transform", "format", "share")}
+    prepared = Upload.from_rgb(rgb)
+    if u["format"] == "single" and u["edit"] in KINDS:
+        TRACE.clear()
+        v = verify(feats[i], prepared)
+        row.update(direct=v.outcome.value, inliers=v.inliers, reason=v.reason, dense=v.details.get("dense"),
+                   judged=list(TRACE))
+    if u["format"] == "single" and u["edit"] in HELD and B.STATE["held_out"]:
+        related = {i, *u["related"]}
+        TRACE.clear()
+        flags = []
+        for j, reg in enumerate(feats):
+            if j in related:
+                continue
+            v = verify(reg, prepared)
+            if v.outcome is not Outcome.NONE:
+                flags.append((j, v.outcome.value, v.inliers, v.reason))
+        row.update(held_flags=flags, chance=list(TRACE))
+    if B.STATE["e2e"]:
+        started = time.process_time()
+        found = find_instances(rgb, prepared, lambda p: [(None, h) for h in index.check(p)])
+        row["cpu_ms"] = 1000 * (time.process_time() - started)
+        own = [f for f in found if f.id == ids[i] and f.verdict.outcome is Outcome.DERIVATIVE]
+        related = {ids[i]} | {ids[j] for j in u["related"]}
+        row["flags_unrelated"] = sum(1 for f in found if f.id not in related and f.verdict.outcome is Outcome.DERIVATIVE)
+        row["reshare_unrelated"] = sum(1 for f in found if f.id not in related and f.verdict.outcome is Outcome.RESHARE)
+        if u["format"] == "single":
+            row["fakes"], row["caught"] = 1, min(1, len(own))
+        else:
+            hit = {B._centre_in(f.verdict.instance_box, [tuple(b) for b in u["fake_boxes"]]) for f in own}
+            row["fakes"], row["caught"] = len(u["fake_boxes"]), len(hit - {None})
+            row["on_original"] = sum(B._centre_in(f.verdict.instance_box, [tuple(b) for b in u["base_boxes"]])
+                                     is not None for f in own)
+    return row
+
+
+def negatives(i: int) -> dict:
+    feats = B.STATE["features"]
+    upload = Upload.from_rgb(B.reencode(B.shrink(B.load_rgb(B.STATE["paths"][i])), 90))
+    TRACE.clear()
+    counts: Counter = Counter()
+    flagged = []
+    for j, reg in enumerate(feats):
+        if j == i:
+            continue
+        v = verify(reg, upload)
+        counts[v.outcome.value] += 1
+        if v.outcome is not Outcome.NONE:
+            flagged.append((i, j, v.outcome.value, v.inliers, v.reason))
+    return {"counts": dict(counts), "flagged": flagged, "chance": list(TRACE),
+            "judged": len(TRACE)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=("gen", "run"))
+    parser.add_argument("cache")
+    parser.add_argument("--photos-dir", default=str(HERE.parent.parent / "shared" / "data" / "photos"))
+    parser.add_argument("--photos", type=int, help="only the first N photos (sorted names)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--e2e", action="store_true")
+    parser.add_argument("--negatives", action="store_true")
+    parser.add_argument("--held-out", action="store_true")
+    parser.add_argument("--no-direct", action="store_true", help="skip the large singles (negatives only)")
+    parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    paths = sorted(p for p in Path(args.photos_dir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    B.STATE.update(paths=paths, seed=args.seed)
+    cache = Path(args.cache)
+    makers = list(range(len(paths)))[: args.photos or len(paths)]
+    ctx = mp.get_context("fork")
+    if args.mode == "gen":
+        cache.mkdir(parents=True, exist_ok=True)
+        with ctx.Pool(args.workers) as pool:
+            _SHRUNK.update(zip(paths, pool.map(_shrunk, paths)))
+        B.load_rgb, B.shrink = (lambda path: path), _cached_shrink
+        B.apply_edit, B.apply_new_edit = _cheap_edit, _new_edit
+        with ctx.Pool(args.workers) as pool:
+            for rows in pool.imap(gen_photo, makers):
+                i = rows[0]["photo"]
+                (cache / f"{i:03d}.json").write_text(json.dumps([{**r, "jpeg": r["jpeg"].hex()} for r in rows]))
+                print(f"photo {i}: {len(rows)} uploads", file=sys.stderr, flush=True)
+        return 0
+    for item in args.set:
+        name, value = item.split("=", 1)
+        setattr(V, name, type(getattr(V, name))(float(value)) if not isinstance(getattr(V, name), bool)
+                else value.lower() in ("1", "true"))
+    V._judge = _traced_judge(V._judge)
+    started = time.perf_counter()
+    with ctx.Pool(args.workers) as pool:
+        feats = pool.map(B.register, paths)
+    feats = [f for f, _ in feats]
+    plain = {k for k, f in enumerate(feats) if F.plain_reason(f)}
+    ids = list(range(1, len(paths) + 1))
+    index = DerivativeIndex()
+    index.add_features_many([(f, ids[k]) for k, f in enumerate(feats) if k not in plain])
+    uploads = []
+    for i in makers:
+        for r in json.loads((cache / f"{i:03d}.json").read_text()):
+            if args.no_direct and not (args.held_out and r["edit"] in HELD):
+                continue
+            if r["edit"] in HELD and not args.held_out:
+                continue
+            uploads.append({**r, "jpeg": bytes.fromhex(r["jpeg"])})
+    B.STATE.update(features=feats, ids=ids, index=index, uploads=uploads, e2e=args.e2e, held_out=args.held_out)
+    print(f"registered in {time.perf_counter() - started:.0f} s; {len(uploads)} uploads", file=sys.stderr, flush=True)
+    with ctx.Pool(args.workers) as pool:
+        rows = pool.map(run_upload, range(len(uploads)), chunksize=4)
+        neg = pool.map(negatives, makers) if args.negatives else []
+    out: dict = {"settings": args.set, "seconds": round(time.perf_counter() - started)}
+    singles = [r for r in rows if r["format"] == "single" and r["edit"] in KINDS]
+    if singles:
+        out["direct_flagged"] = sum(r["direct"] == "derivative" for r in singles)
+        out["direct_of"] = len(singles)
+        out["direct_reasons"] = Counter(r["reason"].split(" (")[0] if r["direct"] != "derivative" else "flagged"
+                                        for r in singles).most_common(12)
+        out["few_flagged"] = sum(r["direct"] == "derivative" and r["inliers"] < V.MIN_INLIERS for r in singles)
+        out["own_dense"] = sorted(t[1] for r in singles for t in r["judged"] if t[0] < V.MIN_INLIERS)
+    if args.e2e:
+        by = defaultdict(lambda: [0, 0])
+        for r in rows:
+            if r["edit"] not in KINDS:
+                continue
+            key = "single" if r["format"] == "single" else "composite"
+            by[key][0] += r["caught"]
+            by[key][1] += r["fakes"]
+            by[f"{key} {r['format'] if key == 'composite' else r['transform']}"][0] += r["caught"]
+            by[f"{key} {r['format'] if key == 'composite' else r['transform']}"][1] += r["fakes"]
+        out["e2e"] = {k: f"{a}/{b} ({a / max(1, b):.1%})" for k, (a, b) in sorted(by.items())}
+        out["e2e_flags_unrelated"] = sum(r.get("flags_unrelated", 0) for r in rows)
+        out["e2e_reshare_unrelated"] = sum(r.get("reshare_unrelated", 0) for r in rows)
+        out["e2e_on_original"] = sum(r.get("on_original", 0) for r in rows)
+        cpu = [r["cpu_ms"] for r in rows if "cpu_ms" in r]
+        out["e2e_cpu_ms_p50_p95"] = [round(float(np.percentile(cpu, q)), 1) for q in (50, 95)]
+    held = [r for r in rows if "held_flags" in r]
+    if held:
+        out["held_out_uploads"] = len(held)
+        out["held_out_pairs"] = sum(len(paths) - 1 - len({r["photo"], *r.get("related", [])}) for r in held)
+        out["held_out_flags"] = [(r["photo"], r["edit"], r["transform"], f) for r in held for f in r["held_flags"]]
+        out["held_out_chance"] = Counter((t[0], t[1]) for r in held for t in r["chance"]).most_common()
+    if neg:
+        counts: Counter = Counter()
+        for n in neg:
+            counts.update(n["counts"])
+        out["negatives"] = dict(counts)
+        out["negatives_flagged"] = [f for n in neg for f in n["flagged"]]
+        chance = [t for n in neg for t in n["chance"]]
+        out["chance_fits_judged"] = len(chance)
+        out["chance_dense_hist"] = sorted(Counter(t[1] for t in chance).items())
+        out["chance_dense_by_outcome"] = sorted(Counter((t[2], t[1]) for t in chance if t[1] >= 4).items())
+        out["chance_outcomes"] = Counter(t[2] for t in chance).most_common()
+        out["chance_max_dense"] = max((t[1] for t in chance), default=None)
+    summary = {k: v for k, v in out.items() if k not in ("own_dense",)}
+    print(json.dumps(summary, indent=1, default=str))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"summary": out, "rows": [{k: v for k, v in r.items() if k != "judged"}
+                                                                       for r in rows]}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
