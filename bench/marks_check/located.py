@@ -16,6 +16,9 @@ than the stamped one on a positive upload. The candidate lists are cached in
     STEP=4 ...                                         # every 4th photo only
     STEP=3 OFFSETS=1,2 ...                             # photos n with n % 3 in (1, 2); the 8 marks stamped
                                                        # on a photo are those of n % 3, so STEP=3 alone is biased
+    INDEX_SETS="LOCATE_MIN_VALUE=0.0 LOCATE_MIN_LEAD=0.0" CANDS_FILE=thick.pkl ...
+        # constants of index/marks.py (here: every located window named, not only clearly named ones, as
+        # the stress of 2026-12-06 #2 was before those requirements), candidate lists kept in another file
 """
 import ast
 import json
@@ -42,6 +45,10 @@ LOCATED = int(os.environ.get("LOCATED", "16"))
 for kv in os.environ.get("SETS", "").split():
     k, v = kv.split("=", 1)
     setattr(S, k, ast.literal_eval(v))
+for kv in os.environ.get("INDEX_SETS", "").split():
+    k, v = kv.split("=", 1)
+    setattr(M, k, ast.literal_eval(v))
+CANDS_FILE = DIR + "/" + os.environ.get("CANDS_FILE", "located_cands.pkl")
 IDX = None
 PREP = None
 CANDS = None
@@ -55,7 +62,7 @@ def init():
     values = [tuple(v) for v in json.loads(Path(DIR + "/values.json").read_text())]
     PREP = {i: S.Prepared.of(T.decode(v)) for v, i in values}
     if os.environ.get("CANDS") == "reuse":
-        CANDS = pickle.load(open(DIR + "/located_cands.pkl", "rb"))
+        CANDS = pickle.load(open(CANDS_FILE, "rb"))
     else:
         IDX = M.MarkIndex()
         for k in range(0, len(values), 200):
@@ -123,7 +130,7 @@ if __name__ == "__main__":
             cpu += t
             print(f"{k + 1}/{len(jobs)}", file=sys.stderr, end="\r")
     if os.environ.get("CANDS") != "reuse":  # added to the lists of earlier runs (other photos)
-        known = pickle.load(open(DIR + "/located_cands.pkl", "rb")) if os.path.exists(DIR + "/located_cands.pkl") else {}
-        pickle.dump(known | cands, open(DIR + "/located_cands.pkl", "wb"))
+        known = pickle.load(open(CANDS_FILE, "rb")) if os.path.exists(CANDS_FILE) else {}
+        pickle.dump(known | cands, open(CANDS_FILE, "wb"))
     print(f"checks {checks}, CPU per check {1000 * cpu / max(1, checks):.1f} ms")
     pickle.dump(rows, open(sys.argv[1], "wb"))

@@ -104,7 +104,7 @@ def test_the_joint_decision_asks_more_of_a_small_find_than_of_a_large_one(joint,
     # the same shape and colour scores: enough for a mark found 200 x 50 pixels, not for one 24 x 6
     # (a few pixels match photo content by chance; docs/benchmarks.md "The check, 2026-12-06 #2")
     def measured(box, complexity=joint.COMPLEXITY_REF):
-        monkeypatch.setattr(joint, "measure", lambda p, f, b: (0.85, 0.55, box))
+        monkeypatch.setattr(joint, "_measured", lambda p, f, b: (0.85, 0.55, box, None))
         return joint.verify(_Mark(complexity), None, box)[0]
 
     large, small = measured((10, 10, 200, 50)), measured((10, 10, 24, 6))
@@ -130,7 +130,7 @@ def test_a_plain_polygon_holds_fewer_independent_edges_than_a_word():
 
 
 def test_the_joint_decision_needs_the_colour_agreement_too(joint, monkeypatch):
-    monkeypatch.setattr(joint, "measure", lambda p, f, b: (0.95, 0.3, (10, 10, 200, 50)))
+    monkeypatch.setattr(joint, "_measured", lambda p, f, b: (0.95, 0.3, (10, 10, 200, 50), None))
     assert joint.verify(_Mark(joint.COMPLEXITY_REF), None, (10, 10, 200, 50))[0] < THRESHOLD
 
 
@@ -181,3 +181,30 @@ def test_the_faster_orientation_field_gives_the_same_values(shape):
     image[: shape[0] // 2] = 128.0  # a flat half, as around a mark
     field = S.orientation_field(image)
     np.testing.assert_allclose(field, _reference_field(image), rtol=1e-5, atol=1e-3)
+
+
+def test_inspect_scores_as_verify_does_with_the_local_chance_model(joint):
+    # the stress's rows (inspect) and the service (verify) decide alike, the local model included
+    mark = text_mark("FAKE", 72, (230, 20, 20), outline=None, ring=False)
+    prepared = Prepared.of(T.template_from_rgba(mark, "x"))
+    for scale, opacity in ((0.35, 0.6), (1.0, 0.45)):
+        marked, box = paste(photo(3), mark, 180, 260, scale=scale, opacity=opacity)
+        frame = UploadFrame.from_rgb(reencoded(marked, 85))
+        f = S.inspect(prepared, frame, box)
+        assert "null_shape" in f and f["null_shape"][5] >= S.SURROUND_MIN, f
+        assert f["score"] == pytest.approx(verify(prepared, frame, box)[0], abs=1e-6)
+
+
+def test_the_local_chance_model_holds_back_a_find_whose_colour_agrees_as_well_all_around(joint, monkeypatch):
+    # the same shape and colour scores at a mid-sized find: passed where the surround correlates
+    # near zero, held back where the same mark agrees about as well at the places around it (a
+    # plain polygon on a face's shading; docs/benchmarks.md "Service marks: the check, 2026-12-06 #4")
+    monkeypatch.setattr(joint, "LOCAL_CHANCE", True)
+    found = (10, 10, 120, 40)
+    quiet = ((0.8, 0.0, 0.1, 0.15, 0.3, 500), (0.6, 0.0, 0.08, 0.1, 0.25, 500))
+    busy = ((0.8, 0.0, 0.1, 0.15, 0.3, 500), (0.6, 0.3, 0.12, 0.45, 0.62, 500))
+    assert joint.decide(0.85, 0.6, found, 20.0, quiet) >= THRESHOLD > joint.decide(0.85, 0.6, found, 20.0, busy)
+    # and without a surround (a find filling the frame) the rule without the model
+    assert joint.decide(0.85, 0.6, found, 20.0, None) == pytest.approx(
+        THRESHOLD + min(0.85 - joint.JOINT_SHAPE - joint.SHAPE_PER_PIXEL / (np.sqrt(120 * 40) * (20 / 25) ** 0.75),
+                        0.6 - joint.JOINT_COLOUR - joint.COLOUR_PER_PIXEL / (np.sqrt(120 * 40) * (20 / 25) ** 0.75)))

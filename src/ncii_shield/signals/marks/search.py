@@ -91,6 +91,18 @@ SHAPE_PER_PIXEL = 1.5
 COLOUR_PER_PIXEL = 4.0
 COMPLEXITY_REF = 25.0  # a mark of this complexity counts its size as it is (the 24 benchmark marks: 9.5-45)
 COMPLEXITY_POWER = 0.75
+# The local chance model (2026-12-06 #4; docs/benchmarks.md "Service marks: the check, 2026-12-06 #4"):
+# the same mark's shape and colour correlations at the places around the find (:func:`_surround`) are
+# the chance level the find must stand out of; a polygon on a face's shading agrees in colour with
+# the face all around it, a stamped mark only where it is. With it, less of the size term.
+LOCAL_CHANCE = True
+LOCAL_SHAPE = 0.75  # the mean shape score a mark needs where the local model is measured (JOINT_SHAPE else)
+LOCAL_COLOUR = 0.30  # the colour agreement it needs there (JOINT_COLOUR else)
+LOCAL_SIZE = 0.75  # the size/complexity term is multiplied by this there
+LOCAL_Z_SHAPE = 4.0  # standard deviations the shape must stand above the surround's mean
+LOCAL_Z_COLOUR = 4.0  # ... and the colour agreement above its own
+LOCAL_KAPPA = 0.1  # score per standard deviation of those margins
+LOCAL_FROM = 0.6  # the model is measured only where the score without its z margins reaches this
 
 cv2.setNumThreads(1)
 
@@ -223,24 +235,46 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     text in the same font shares letters with the mark, but not all of them in the same places.
     The score (:func:`decide`) reaches :data:`THRESHOLD` only where the shape score and the colour
     agreement (:func:`measure`) both clear what a find of that size and a mark of that complexity
-    need (:data:`JOINT`; the mean over the parts then)."""
-    measured = measure(prepared, frame, box)
+    need (:data:`JOINT`; the mean over the parts then) and, with :data:`LOCAL_CHANCE`, stand out of
+    the same mark's correlations at the places around the find (:func:`_surround`)."""
+    measured = _measured(prepared, frame, box)
     if measured is None:
         return None
-    return decide(*measured, prepared.complexity), measured[2]
+    shape, colour, found, context = measured
+    null = None
+    if LOCAL_CHANCE and JOINT and context is not None and \
+            decide(shape, colour, found, prepared.complexity, _LATER) >= LOCAL_FROM:
+        null = _surround(prepared, frame, found, *context)
+    return decide(shape, colour, found, prepared.complexity, null), found
 
 
-def decide(shape: float, colour: float, found: tuple[int, int, int, int], complexity: float = COMPLEXITY_REF) -> float:
+_LATER = ((0.0, 0.0, 1.0), (0.0, 0.0, 1.0))  # decide()'s null for "measured later": its size term, no z margins
+
+
+def decide(shape: float, colour: float, found: tuple[int, int, int, int], complexity: float = COMPLEXITY_REF,
+           null: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> float:
     """The score :func:`verify` reports for what :func:`measure` found: with :data:`JOINT`, both
     scores' margins over what a find of that size and a mark of that ``complexity`` need, put on
     the threshold's scale; else ``min(shape, THRESHOLD + colour - COLOUR_MIN)`` with the thin-mark
-    rule."""
+    rule. With :data:`LOCAL_CHANCE` and the find's local chance model ``null`` (:func:`_surround`):
+    the size term times :data:`LOCAL_SIZE`, and the shape and the colour agreement must each stand
+    :data:`LOCAL_Z_SHAPE` / :data:`LOCAL_Z_COLOUR` standard deviations above the same mark's
+    correlations around the find (:data:`LOCAL_KAPPA` of score a standard deviation); without it
+    (no place around the find) the bars of :data:`JOINT_SHAPE`, :data:`JOINT_COLOUR` and the whole
+    size term."""
     if JOINT:
         evidence = max(1.0, float(np.sqrt(found[2] * found[3]))) * \
             (max(complexity, 1e-3) / COMPLEXITY_REF) ** COMPLEXITY_POWER
-        shape = THRESHOLD + shape - SHAPE_PER_PIXEL / evidence - JOINT_SHAPE
-        colour = COLOUR_MIN + colour - COLOUR_PER_PIXEL / evidence - JOINT_COLOUR
-    elif min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
+        local = LOCAL_CHANCE and null is not None
+        size = LOCAL_SIZE if local else 1.0
+        margins = [shape - size * SHAPE_PER_PIXEL / evidence - (LOCAL_SHAPE if local else JOINT_SHAPE),
+                   colour - size * COLOUR_PER_PIXEL / evidence - (LOCAL_COLOUR if local else JOINT_COLOUR)]
+        if local and null is not _LATER:
+            (_, ms, ss, *_), (_, mc, sc, *_) = null
+            margins += [LOCAL_KAPPA * ((shape - ms) / max(ss, 1e-3) - LOCAL_Z_SHAPE),
+                        LOCAL_KAPPA * ((colour - mc) / max(sc, 1e-3) - LOCAL_Z_COLOUR)]
+        return float(THRESHOLD + min(margins))
+    if min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
         shape, colour = shape - (SMALL_SHAPE - THRESHOLD), colour - (SMALL_COLOUR - COLOUR_MIN)
     # both must clear their thresholds: the colour's margin is put on the shape's scale
     return float(min(shape, THRESHOLD + colour - COLOUR_MIN))
@@ -251,6 +285,23 @@ def measure(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     """What :func:`verify` decides on: ``(shape, colour, box)``, the weakest part's orientation
     correlation, the colour agreement (1.0 where it was not measured) and the place; None when the
     place lies outside the frame."""
+    measured = _measured(prepared, frame, box)
+    return None if measured is None else measured[:3]
+
+
+def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
+              ) -> tuple[float, float, tuple[int, int, int, int], tuple | None] | None:
+    """:func:`measure`'s ``(shape, colour, box)`` and what the local chance model needs there (the
+    check's size and the mark's expected change), None where the colour was not measured.
+
+    With :data:`PHOTO_BACKGROUND` the mark at the found box is taken against the upload's own colours
+    there: its orientation field drawn over the photo's smooth colours (estimated from the upload
+    where the mark does not cover it), so that a part of a mark on a background of its own colour
+    (a white letter on a white sky) has no edges to look for; and the colour agreement, the
+    correlation of the upload's fine detail with what the mark would add to that photo,
+    ``alpha * (colour - photo)``, over the colour channels (a blended mark shifts the photo towards
+    its own colours, by its opacity; another word or shape with edges in the same places does not
+    change the photo by the mark's colours)."""
     x, y, w, h = box
     if w < 4 or h < 4:
         return None
@@ -258,32 +309,17 @@ def measure(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     if wide is None:
         return None
     if wide[0] < WIDE_MIN:
-        return wide[0], 1.0, wide[1]
+        return wide[0], 1.0, wide[1], None
     found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05)
     if found is None:
         return None
+    size = found[3].shape[1::-1]
     if PHOTO_BACKGROUND:
-        over = _over_photo(prepared, frame, found[1], found[3].shape[1::-1])
-        if over is not None:
-            return _part_score(found[2], over[0]), over[1], found[1]
-    return _part_score(found[2], found[3]), 1.0, found[1]
-
-
-def _over_photo(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int],
-                size: tuple[int, int]) -> tuple[np.ndarray, float] | None:
-    """The mark at ``box`` against the upload's own colours there, at the check's ``size`` (w, h):
-    the mark's orientation field drawn over the photo's smooth colours (estimated from the upload
-    where the mark does not cover it), so that a part of a mark on a background of its own colour
-    (a white letter on a white sky) has no edges to look for; and the colour agreement, the
-    correlation of the upload's fine detail with what the mark would add to that photo,
-    ``alpha * (colour - photo)``, over the colour channels (a blended mark shifts the photo towards
-    its own colours, by its opacity; another word or shape with edges in the same places does not
-    change the photo by the mark's colours)."""
-    ev = _evidence(prepared, frame, box, size)
-    if ev is None:
-        return None
-    t, change, seen = ev[:3]
-    return t, _colour(*_agreements(change, seen))
+        ev = _evidence(prepared, frame, found[1], size)
+        if ev is not None:
+            t, change, seen = ev[:3]
+            return _part_score(found[2], t), _colour(*_agreements(change, seen)), found[1], (size, change)
+    return _part_score(found[2], found[3]), 1.0, found[1], None
 
 
 def _agreements(change: np.ndarray, seen: np.ndarray) -> tuple[float, list[float]]:
@@ -383,6 +419,25 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         fp.append(ab / a_ if a_ > 1e-6 else 0.0)
         ep.append(a_ / max(float(cc.sum()), 1e-6))
     out["colour_parts"], out["fit_parts"], out["change_share_parts"] = cp, fp, ep
+    if INSPECT_EXTRAS:
+        _inspect_extras(out, prepared, frame, found, t, u, a, bg, size)
+    out["side"] = min(found[1][2], found[1][3])
+    # the local chance model: the same mark's shape and colour correlations at places around the find
+    null = _surround(prepared, frame, found[1], size, change)
+    if null is not None:
+        out["null_shape"], out["null_colour"] = null
+    shape = float(np.mean(out["shape_parts"])) if JOINT and out["shape_parts"] else \
+        min([out["shape_whole"]] + out["shape_parts"])
+    colour = _colour(out["colour_whole"], out["colour_channels"])
+    out["complexity"] = prepared.complexity
+    local = LOCAL_CHANCE and null is not None and decide(shape, colour, found[1], prepared.complexity, _LATER) >= LOCAL_FROM
+    out["score"] = decide(shape, colour, found[1], prepared.complexity, null if local else None)  # what verify() reports
+    return out
+
+
+def _inspect_extras(out: dict, prepared: Prepared, frame: UploadFrame, found, t, u, a, bg, size) -> None:
+    """inspect's measurements that no decision uses (the interior, edge energies, the shape on the
+    upload less the photo estimate): off with INSPECT_EXTRAS = False for a faster stress."""
     # the interior: the upload less the photo estimate, against what the mark adds there (not high-passed)
     th, tw = t.shape[:2]
     pad = 2
@@ -417,18 +472,62 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         out["energy_gap"] = float(energy[gap].mean()) if gap.any() else -1.0
         out["energy_ring"] = float(energy[ring].mean()) if ring.any() else -1.0
         out["gap_share"] = float(gap.sum() / max(1, inside.sum()))
-    out["side"] = min(found[1][2], found[1][3])
     # the shape on the upload less the photo estimate (the photo's smooth shading left out)
     hp_u = orientation_field(u - bg + 128.0)[pad:pad + th, pad:pad + tw]
     hp_t = orientation_field(a * (_pad_colour(prepared, size, pad) - bg) + 128.0)[pad:pad + th, pad:pad + tw]
     hp_s = edge_support(hp_t)
     out["hp_parts"] = [_score(hp_u[p], hp_t[p], hp_s[p]) for p in _parts(th, tw, hp_t)]
-    shape = float(np.mean(out["shape_parts"])) if JOINT and out["shape_parts"] else \
-        min([out["shape_whole"]] + out["shape_parts"])
-    colour = _colour(out["colour_whole"], out["colour_channels"])
-    out["complexity"] = prepared.complexity
-    out["score"] = decide(shape, colour, found[1], prepared.complexity)  # what verify() reports (PHOTO_BACKGROUND on)
-    return out
+
+
+INSPECT_EXTRAS = True  # inspect's measurements no decision uses (bench/marks_check)
+SURROUND_REACH = 1.0  # the local chance model looks this many of the find's sizes around it (each side)
+SURROUND_GAP = 0.5  # ... at places at least this share of the find's size away from it on either axis
+SURROUND_MIN = 24  # ... and says nothing with fewer such places
+
+
+def _surround(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int],
+              change: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The local chance model of a find at ``box`` (frame pixels), checked at ``size`` (w, h): the
+    mark's whole-field shape correlation (drawn over the median colour around it, as in the
+    searches) and its colour agreement (the upload's detail against the expected ``change``
+    found at ``box``) at every place within :data:`SURROUND_REACH` of the find's size, at the
+    check's scale. Per measure: ``(at the find, mean, std, 90th percentile, max, places)`` of the
+    places at least :data:`SURROUND_GAP` of the find's size away; None with fewer than
+    :data:`SURROUND_MIN` of them (a find filling the frame)."""
+    x, y, w, h = box
+    tw, th = size
+    factor = tw / max(w, 1)
+    fh, fw = frame.rgb.shape[:2]
+    x0, y0 = max(0, int(x - SURROUND_REACH * w)), max(0, int(y - SURROUND_REACH * h))
+    x1, y1 = min(fw, int(np.ceil(x + w + SURROUND_REACH * w))), min(fh, int(np.ceil(y + h + SURROUND_REACH * h)))
+    crop = _field_crop(frame, (x0, y0, x1, y1), factor)
+    ch, cw = crop.shape[:2]
+    if cw <= tw or ch <= th:
+        return None
+    t = prepared.field((tw, th), _background(frame, (x0, y0, x1, y1)))
+    et = float((t * t).sum())
+    if et < 1e-6:
+        return None
+    support = edge_support(t)
+    r = cv2.matchTemplate(crop, t, cv2.TM_CCORR)
+    e = cv2.matchTemplate(_channel_sum(crop * crop), support, cv2.TM_CCORR)
+    shape = r / np.sqrt((e + float(support.sum()) * ORIENT_FLOOR ** 2) * et)
+    u = cv2.resize(frame.rgb[y0:y1, x0:x1], (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32)
+    seen = u - cv2.GaussianBlur(u, (0, 0), max(1.5, COLOUR_SIGMA * min(tw, th)))
+    colour = cv2.matchTemplate(seen, np.ascontiguousarray(change, dtype=np.float32), cv2.TM_CCORR_NORMED)
+    px, py = round((x - x0) * factor), round((y - y0) * factor)
+    ys, xs = np.mgrid[0:shape.shape[0], 0:shape.shape[1]]
+    away = (np.abs(xs - px) >= SURROUND_GAP * tw) | (np.abs(ys - py) >= SURROUND_GAP * th)
+    if int(away.sum()) < SURROUND_MIN:
+        return None
+    near = (np.abs(xs - px) <= 1) & (np.abs(ys - py) <= 1)
+
+    def stats(m: np.ndarray) -> tuple[float, ...]:
+        v = m[away]
+        at = float(m[near].max()) if near.any() else float("nan")
+        return at, float(v.mean()), float(v.std()), float(np.percentile(v, 90)), float(v.max()), int(v.size)
+
+    return stats(shape), stats(colour)
 
 
 def _pad_colour(prepared: Prepared, size: tuple[int, int], pad: int) -> np.ndarray:
