@@ -76,6 +76,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -184,6 +185,8 @@ class Upload:
     mirrored_descriptors: np.ndarray
     cut: bool = True  # look for the pictures of a composite (False: a part of one already)
     _pictures: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    # two verifications of one check may reach the cut at once (index/derivative.py, CHECK_THREADS): one cuts
+    _cut_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
@@ -213,11 +216,14 @@ class Upload:
 
     def _cut_pictures(self) -> tuple:
         if self._pictures is None:
-            frame = self.frame
-            found, units = picture_cut(frame.grey, frame.cb, frame.cr) if self.cut else ([], [])
-            fh, fw = frame.grey.shape
-            alone = found[0] if len(found) == 1 and found[0][2] * found[0][3] <= PICTURE_ALONE * fw * fh else None
-            self._pictures = (found, alone, units) if len(found) >= 2 else ([], alone, [])
+            with self._cut_lock:
+                if self._pictures is None:
+                    frame = self.frame
+                    found, units = picture_cut(frame.grey, frame.cb, frame.cr) if self.cut else ([], [])
+                    fh, fw = frame.grey.shape
+                    alone = (found[0] if len(found) == 1 and found[0][2] * found[0][3] <= PICTURE_ALONE * fw * fh
+                             else None)
+                    self._pictures = (found, alone, units) if len(found) >= 2 else ([], alone, [])
         return self._pictures
 
     @property
