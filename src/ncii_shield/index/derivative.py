@@ -42,7 +42,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 
 import cv2
@@ -51,6 +51,7 @@ import numpy as np
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
+from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import (
     MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, Outcome, Upload, Verdict, verify,
@@ -148,16 +149,7 @@ SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(CHECK_THREADS - 1, thread_name_prefix="derivative-check")
-        return _POOL
+_pool = LazyPool(lambda: CHECK_THREADS - 1, "derivative-check")  # made on first use
 
 
 class _Jobs:
@@ -178,16 +170,6 @@ class _Jobs:
             self.results[k] = self._jobs[k]()
 
 
-def _one_faiss_thread(fn: Callable[[], None]) -> None:
-    """``fn()`` with faiss on one OpenMP thread (the setting is the calling thread's own)."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        fn()
-    finally:
-        faiss.omp_set_num_threads(threads)
-
-
 def _shared(jobs: list[Callable[[], object]]) -> list:
     """Every job's result, in order: run by the calling thread and, when CHECK_THREADS > 1, by up to
     CHECK_THREADS - 1 pool threads at once. Returns only when no pool thread is still running one (the
@@ -196,9 +178,9 @@ def _shared(jobs: list[Callable[[], object]]) -> list:
     if CHECK_THREADS < 2 or len(jobs) < 2:
         return [job() for job in jobs]
     shared = _Jobs(jobs)
-    pending = [_pool().submit(_one_faiss_thread, shared.work) for _ in range(min(CHECK_THREADS, len(jobs)) - 1)]
+    pending = [_pool().submit(one_faiss_thread, shared.work) for _ in range(min(CHECK_THREADS, len(jobs)) - 1)]
     try:
-        _one_faiss_thread(shared.work)
+        one_faiss_thread(shared.work)
     finally:
         started = [p for p in pending if not p.cancel()]
         wait(started)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -53,6 +53,7 @@ import numpy as np
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
+from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.marks import describe as D
 from ncii_shield.signals.marks import locate as L
 from ncii_shield.signals.marks import template as T
@@ -161,26 +162,7 @@ class _Shared:
         return np.concatenate([d for d, _ in parts]), np.concatenate([l for _, l in parts]), self.flat
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _one_faiss_thread(fn: Callable, *args):
-    """``fn(*args)`` with faiss on one OpenMP thread (a pool thread starts with faiss's default)."""
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return fn(*args)
-    finally:
-        faiss.omp_set_num_threads(threads)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="mark-check")
-        return _POOL
+_pool = LazyPool(lambda: CHECK_THREADS, "mark-check")  # made on first use
 
 
 @dataclass(frozen=True)
@@ -381,11 +363,11 @@ class MarkIndex(SignalIndex):
                         self._readers += 1
             pending = None
             try:
-                pending = _pool().submit(_one_faiss_thread, shared.run) if shared is not None else None
+                pending = _pool().submit(one_faiss_thread, shared.run) if shared is not None else None
                 pyramid = D.FieldPyramid(frame.grey)
                 extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
                 if shared is not None:
-                    _one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
+                    one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
                     if pending.cancel():  # the pool, busy with other uploads' checks, never started it:
                         pending = None  # this thread did all of it, nothing to wait for
                     else:
