@@ -15,7 +15,9 @@ a load that changes during the run weighs on every group alike. Reported per gro
 process's CPU (every thread) p50, the calling thread's CPU by stage (extraction, search,
 verification), verifications per check and how many ran on the pool thread, the *critical path*
 (the calling thread's CPU plus, for each part run on two threads, what the pool thread spent beyond
-it: what a check takes on two idle cores, which wall time on a loaded machine does not show), and the
+it: what a check takes on two idle cores if neither thread waits for the GIL, which wall time on a
+loaded machine does not show; two verifications at once each wait for the GIL ~20 % of the time:
+``bench/derivative_gil.py``), and the
 verdicts: own photo verified, false flags, and whether every upload's hits are identical to the first
 group's (``--hits FILE`` writes them, to compare two trees' code on the same index).
 """
@@ -195,7 +197,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     verifies["cuts"] = 0
     # critical path: the calling thread's CPU plus, for every part run on two threads (D._shared), what the
     # pool thread spent beyond the calling thread: what the check would take on two idle cores, whatever
-    # else the machine runs (wall under load is not)
+    # else the machine runs (wall under load is not), if neither thread waited for the GIL (see the docstring)
     sections: dict[int, list[tuple[bool, float]]] = {}
     real_work = getattr(D, "_Jobs", None) and D._Jobs.work
 

@@ -136,12 +136,14 @@ VERIFY_ONCE = False
 # OpenMP thread each), and the candidates sure to be verified (see check: strong ones no verdict can
 # drown, and those whose votes line up) verified two at a time before the serial pass, which then reads
 # their verdicts. The output is that of one thread (each query row is searched alone; verify is
-# deterministic), and so is the CPU, but for ~4 % of handing work over. A pool busy with other uploads'
-# checks holds no check up: what its thread has not begun, the calling thread does. 1: all of it on the
-# calling thread, as before (faiss then uses its own OpenMP threads: the process's default). At 1,000,129
-# photos (docs/benchmarks.md, "Issue 20: scale, 2026-12-06 #4"): critical path p50 152 -> 107 ms, an
-# unrelated upload's 41 -> 35-37 ms, the same hits for every upload; on a loaded machine (no idle core)
-# wall time is no better.
+# deterministic). A pool busy with other uploads' checks holds no check up: what its thread has not
+# begun, the calling thread does. 1: all of it on the calling thread, as before (faiss then uses its own
+# OpenMP threads: the process's default). At 1,000,129 photos (docs/benchmarks.md, "Issue 20: scale,
+# 2026-12-06 #4"): critical path p50 152 -> 107 ms, an unrelated upload's 41 -> 35-37 ms, the same hits
+# for every upload; on a loaded machine (no idle core) wall time is no better. The critical path assumes
+# no wait for the GIL: faiss releases it, verify mostly does not (two verifications at once wait for it
+# ~20 % of the time and take 18-29 % more CPU); on a near-idle machine the wall p50 went 165 -> 141 ms
+# with the search split and stayed 142 ms with the verifications split too ("Review, 2026-12-06 #4").
 CHECK_THREADS = max(1, int(os.environ.get("NCII_SHIELD_DERIVATIVE_CHECK_THREADS", "2")))
 SPLIT_SEARCH = True  # the search's rows on CHECK_THREADS threads
 SPLIT_VERIFY = True  # the sure candidates' verifications on CHECK_THREADS threads
