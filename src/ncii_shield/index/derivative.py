@@ -17,8 +17,9 @@ check costs one batched search plus a handful of verifications. The search runs 
 query descriptor's nearest list first, its other lists only when some photo has :data:`FIRST_VOTES`
 votes by then; an upload related to no registered photo (most of them) stops after the first. A
 check uses two threads (:data:`CHECK_THREADS`): each search stage's query descriptors are split
-between the calling thread and a pool thread, and the candidates that will be verified whatever the
-others' verdicts are verified two at a time; the output is that of one thread.
+between the calling thread and a pool thread (and, with :data:`SPLIT_VERIFY`, off by default, the
+candidates that will be verified whatever the others' verdicts are verified two at a time); the
+output is that of one thread.
 
 The faiss index is exact (``IndexBinaryFlat``) while small; past :data:`IVF_FROM` descriptors it
 becomes an inverted file (``IndexBinaryIVF``, about :data:`LIST_SIZE` descriptors a list, centres
@@ -144,9 +145,12 @@ VERIFY_ONCE = False
 # no wait for the GIL: faiss releases it, verify mostly does not (two verifications at once wait for it
 # ~20 % of the time and take 18-29 % more CPU); on a near-idle machine the wall p50 went 165 -> 141 ms
 # with the search split and stayed 142 ms with the verifications split too ("Review, 2026-12-06 #4").
+# On the idle machine at the end of 2026-12-06 #4 (the same index and uploads, settings alternated): wall
+# p50 / p95 162 / 258 ms on one thread, 140 / 235 ms with the search split, 142 / 211 ms with the
+# verifications split too, which cost 21 % more CPU per check (159 -> 192 ms): so SPLIT_VERIFY is off.
 CHECK_THREADS = max(1, int(os.environ.get("NCII_SHIELD_DERIVATIVE_CHECK_THREADS", "2")))
 SPLIT_SEARCH = True  # the search's rows on CHECK_THREADS threads
-SPLIT_VERIFY = True  # the sure candidates' verifications on CHECK_THREADS threads
+SPLIT_VERIFY = False  # the sure candidates' verifications on CHECK_THREADS threads (GIL-bound: see above)
 SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 
 Lookup = Callable[[list[int]], dict[int, str]]

@@ -51,6 +51,7 @@ def outputs(index: D.DerivativeIndex, ups: list[Upload]) -> list:
 
 @pytest.mark.parametrize("flat", [False, True], ids=["two-level", "flat"])
 def test_two_threads_give_the_output_of_one(photos, monkeypatch, flat):
+    monkeypatch.setattr(D, "SPLIT_VERIFY", True)  # off by default; both splits must keep the output
     index = D.DerivativeIndex() if flat else two_level(photos, monkeypatch)
     if flat:
         index.add_features_many(list((f, i) for i, f in photos.items()))
@@ -84,6 +85,7 @@ def test_two_threads_give_the_output_of_one(photos, monkeypatch, flat):
     ({"STRONG_VOTES": 10_000, "MAX_WEAK": 1}, False),  # ... but only one may be verified: serial
 ], ids=["strong", "weak-lined-up", "weak-budget"])
 def test_sure_candidates_are_verified_on_both_threads_once_each(photos, monkeypatch, settings, parallel):
+    monkeypatch.setattr(D, "SPLIT_VERIFY", True)  # off by default (GIL-bound), still a setting
     index = two_level(photos, monkeypatch)
     for name, value in settings.items():
         monkeypatch.setattr(D, name, value)
