@@ -134,9 +134,9 @@ REBUILD_GROWTH = 2  # the inverted file is rebuilt with more lists once it holds
 VERIFY_ONCE = False
 # CHECK_THREADS: an upload's check on two threads, the calling thread and one of a pool shared by all
 # checks: the faiss search's query descriptors split in two halves (each stage of _staged; faiss on one
-# OpenMP thread each), and the candidates sure to be verified (see check: strong ones no verdict can
-# drown, and those whose votes line up) verified two at a time before the serial pass, which then reads
-# their verdicts. The output is that of one thread (each query row is searched alone; verify is
+# OpenMP thread each), and with SPLIT_VERIFY (off by default: below) the candidates sure to be verified
+# (see check: strong ones no verdict can drown, and those whose votes line up) verified two at a time
+# before the serial pass, which then reads their verdicts. The output is that of one thread (each query row is searched alone; verify is
 # deterministic). A pool busy with other uploads' checks holds no check up: what its thread has not
 # begun, the calling thread does. 1: all of it on the calling thread, as before (faiss then uses its own
 # OpenMP threads: the process's default). At 1,000,129 photos (docs/benchmarks.md, "Issue 20: scale,
