@@ -179,20 +179,10 @@ def run_upload(k: int) -> dict:
 
 
 def negatives(i: int) -> dict:
-    feats = B.STATE["features"]
-    upload = Upload.from_rgb(B.reencode(B.shrink(B.load_rgb(B.STATE["paths"][i])), 90))
+    """The bench's own direct pass over every other photo (``negatives_for``), with the chance fits traced."""
     TRACE.clear()
-    counts: Counter = Counter()
-    flagged = []
-    for j, reg in enumerate(feats):
-        if j == i:
-            continue
-        v = verify(reg, upload)
-        counts[v.outcome.value] += 1
-        if v.outcome is not Outcome.NONE:
-            flagged.append((i, j, v.outcome.value, v.inliers, v.reason))
-    return {"counts": dict(counts), "flagged": flagged, "chance": list(TRACE),
-            "judged": len(TRACE)}
+    out = B.negatives_for(i)
+    return {**out, "chance": list(TRACE), "judged": len(TRACE)}
 
 
 def main() -> int:

@@ -51,12 +51,17 @@ def test_rebuilt_with_more_lists_as_it_grows(photos, monkeypatch):
     assert len(index) == 203
 
 
-def test_two_level_centres_still_find_the_photo(photos, monkeypatch):
+def small_two_level(monkeypatch) -> None:
+    """Settings under which a few hundred photos make an inverted file whose centres have lists of their own."""
     monkeypatch.setattr(D, "IVF_FROM", 2_000)
     monkeypatch.setattr(D, "LIST_SIZE", 8)
     monkeypatch.setattr(D, "MIN_LISTS", 16)
     monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512)
     monkeypatch.setattr(D, "TOP_SHARE", 16)
+
+
+def test_two_level_centres_still_find_the_photo(photos, monkeypatch):
+    small_two_level(monkeypatch)
     index = D.DerivativeIndex()
     index.add_features_many([(f, i) for i, f in photos.items()] + filler(300))
     assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF)

@@ -16,7 +16,7 @@ from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.instances import Part
 from ncii_shield.signals.derivative.verify import Upload
 from tests.derivative_scenes import edit, reshared, scene
-from tests.unit.index.test_derivative_growth import filler
+from tests.unit.index.test_derivative_growth import filler, small_two_level
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,7 @@ def photos() -> dict[int, F.PhotoFeatures]:
 
 
 def two_level(photos: dict[int, F.PhotoFeatures], monkeypatch) -> D.DerivativeIndex:
-    monkeypatch.setattr(D, "IVF_FROM", 2_000)
-    monkeypatch.setattr(D, "LIST_SIZE", 8)
-    monkeypatch.setattr(D, "MIN_LISTS", 16)
-    monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512)
-    monkeypatch.setattr(D, "TOP_SHARE", 16)
+    small_two_level(monkeypatch)
     index = D.DerivativeIndex()
     index.add_features_many(list((f, i) for i, f in photos.items()) + filler(300))
     assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF)
