@@ -98,3 +98,34 @@ def test_a_pool_busy_with_other_uploads_does_not_hold_up_the_candidate_stage():
         release.set()
         for b in blockers:
             b.result(timeout=30)
+
+
+def test_the_aspect_classes_at_once_are_describes_classes():
+    from ncii_shield.signals.marks import describe as D
+
+    rng = np.random.default_rng(3)
+    w, h = rng.integers(1, 1200, 20000).astype(np.float64), rng.integers(1, 1200, 20000).astype(np.float64)
+    aspect = np.concatenate([w / h, w / 2 / h, [1.0, 13.5, 1 / 13.5, 40.0, 1 / 40.0, D.ASPECT_STEP ** 2.5]])
+    assert np.array_equal(index_marks._aspect_classes(aspect), [D.aspect_class(a) for a in aspect.tolist()])
+
+
+def test_the_vote_groups_boxes_at_once_are_each_groups_median_and_geometric_mean():
+    rng = np.random.default_rng(4)
+    counts = np.array([1, 2, 3, 4, 7, 8, 9, 16, 33, 1, 2], np.int64)
+    total = int(counts.sum()) + 5
+    order = rng.permutation(total)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[::-1].copy()  # groups not in order
+    counts = counts[::-1].copy()
+    side = rng.uniform(20, 200, total)
+    aw, ah = rng.uniform(0.1, 1, total), rng.uniform(0.1, 1, total)
+    cx, cy = rng.uniform(-50, 1000, total), rng.uniform(-50, 1000, total)
+    cx[order[starts[0]:starts[0] + counts[0]]] = 7.0  # ties
+    lead, boxes = index_marks._group_boxes(order, starts, counts, side, aw, ah, cx, cy)
+    for g, (start, n) in enumerate(zip(starts.tolist(), counts.tolist())):
+        members = order[start:start + n]
+        s = float(np.exp(np.log(side[members]).mean()))
+        a, b = float(aw[members[0]]), float(ah[members[0]])
+        want = (float(np.median(cx[members])) - a * s / 2, float(np.median(cy[members])) - b * s / 2, a * s, b * s)
+        assert lead[g] == members[0]
+        assert np.allclose(boxes[g], want, rtol=0, atol=1e-9), (g, n)
+    assert index_marks._group_boxes(order, starts[:0], counts[:0], side, aw, ah, cx, cy)[1].shape == (0, 4)
