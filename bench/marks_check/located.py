@@ -19,6 +19,7 @@ than the stamped one on a positive upload. The candidate lists are cached in
     INDEX_SETS="LOCATE_MIN_VALUE=0.0 LOCATE_MIN_LEAD=0.0" CANDS_FILE=thick.pkl ...
         # constants of index/marks.py (here: every located window named, not only clearly named ones, as
         # the stress of 2026-12-06 #2 was before those requirements), candidate lists kept in another file
+    REFINE=12 ...                                      # the located windows refined (describe.refine) first
 """
 import ast
 import json
@@ -48,6 +49,12 @@ for kv in os.environ.get("SETS", "").split():
 for kv in os.environ.get("INDEX_SETS", "").split():
     k, v = kv.split("=", 1)
     setattr(M, k, ast.literal_eval(v))
+if int(os.environ.get("REFINE", "0")) > 0:  # the located windows refined (describe.refine, 2026-12-06 #5)
+    import refined  # noqa: E402
+    from ncii_shield.signals.marks import describe as _D  # noqa: E402
+
+    _D.REFINE = int(os.environ["REFINE"])
+    refined.wire()
 CANDS_FILE = DIR + "/" + os.environ.get("CANDS_FILE", "located_cands.pkl")
 IDX = None
 PREP = None

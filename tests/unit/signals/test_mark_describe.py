@@ -81,3 +81,59 @@ def test_the_two_best_marks_of_every_window_are_those_of_the_full_products():
             assert np.allclose(values[:, 1], np.sort(score, axis=1)[:, -2], atol=1e-5)
         else:
             assert np.all(rows[:, 1] == -1) and np.all(np.isinf(values[:, 1]))
+
+
+def _window(box, k):
+    """A window of class ``k``'s aspect with ``box``'s centre and area."""
+    a = D.class_aspect(k)
+    x, y, w, h = box
+    ww = (w * h * a) ** 0.5
+    return np.array([x + w / 2 - ww / 2, y + h / 2 - ww / a / 2, ww, ww / a])
+
+
+def test_a_window_a_cell_off_the_mark_is_refined_onto_it_and_named_there():
+    marks = _marks()
+    names = D.Descriptors.of([(i, Prepared.of(T.template_from_rgba(rgba, str(i)))) for i, rgba in marks])
+    marked, box = paste(scene(7), marks[4][1], 150, 220, scale=0.5, opacity=0.6)
+    pyramid = D.FieldPyramid(UploadFrame.from_rgb(reencoded(marked, 75)).grey)
+    k, row = names.position[4]
+    right = _window(box, k)
+    gw, gh = D.grid(k)
+    off = right + np.array([-0.8 * right[2] / gw, 0.3 * right[3] / gh, 0.0, 0.0])  # a blob's box, off it
+    named = {k: (*names.best_two(pyramid, {k: off[None]})[k], off[None])}
+    at_right = float(names.scores(pyramid, {k: right[None]})[k][0, row])
+    assert D.REFINE_FROM <= named[k][0][0, 0] < at_right - 0.1  # the window off the mark names it weakly
+    assert D.refine(pyramid, names, named, count=0) is named  # off: unchanged
+    out = D.refine(pyramid, names, named, count=4)
+    top, rows, windows = out[k]
+    # the window as it was, then one refined for each of its two best marks (it names another mark first)
+    assert len(windows) == 3 and np.array_equal(windows[0], off)
+    assert names.ids[k][rows[0, 0]] != 4
+    ours = [n for n in (1, 2) if names.ids[k][rows[n, 0]] == 4]
+    assert len(ours) == 1 and top[ours[0], 0] >= at_right - 0.05 > named[k][0][0, 0]
+    assert D._iou(windows[ours[0]], right) > 0.7
+
+
+def test_refining_leaves_plain_areas_and_well_named_marks_alone_and_refines_a_place_once():
+    marks = _marks()
+    names = D.Descriptors.of([(i, Prepared.of(T.template_from_rgba(rgba, str(i)))) for i, rgba in marks])
+    flat = np.full((400, 600, 3), 120, np.uint8)
+    pyramid = D.FieldPyramid(UploadFrame.from_rgb(flat).grey)
+    k = next(iter(names.ids))
+    windows = np.array([_window((100.0, 100.0, 120.0, 40.0), k)] * 3)
+    named = {k: (*names.best_two(pyramid, {k: windows})[k], windows)}
+    assert D.refine(pyramid, names, named, count=8) is named  # a plain area: nothing to refine
+    marked, box = paste(scene(9), marks[3][1], 200, 150, scale=0.5, opacity=0.9)
+    pyramid = D.FieldPyramid(UploadFrame.from_rgb(marked).grey)
+    k = names.position[3][0]
+    gw, gh = D.grid(k)
+    right = _window(box, k)
+    off = right + np.array([0.8 * right[2] / gw, 0.0, 0.0, 0.0])
+    top, rows = names.best_two(pyramid, {k: np.array([right, off])})[k]
+    assert (names.ids[k][rows[:, 0]] == 3).all()
+    assert top[0, 0] >= D.REFINE_UNTIL > top[1, 0] >= D.REFINE_FROM  # named well at its place, weakly off it
+    for windows, refined in ((np.array([right] * 2), 0),  # named well: left as it is
+                             (np.array([off] * 3), 1),  # the same window off the mark 3 times: refined once
+                             (np.array([right, off]), 0)):  # off, but the mark is named well beside it
+        named = {k: (*names.best_two(pyramid, {k: windows})[k], windows)}
+        assert D.refine(pyramid, names, named, count=8)[k][2].shape == (len(windows) + refined, 4)

@@ -193,3 +193,89 @@ class Descriptors:
             values[rows < 0] = -np.inf
             out[k] = (values, rows)
         return out
+
+
+# -- refining a located window (issue 19, 2026-12-06 #5) -------------------------------------------------
+# An edge blob rarely has the mark's exact extent (a blob merged with the photo's edges, a stroke
+# missing at a low strength), and the descriptor is sharp: a word's correlation falls from 0.71 to 0.41
+# one cell off (a seventeenth of a long word) and to noise two cells off. The windows whose best mark
+# already correlates REFINE_FROM are moved to where that mark correlates best, in steps of cells
+# (REFINE_STEPS: the shifts in cells across and down, and the sizes, of each round, each round around
+# the best of the one before), and named again; the refined windows are added to the others.
+REFINE = 0  # windows refined per upload (0: off)
+REFINE_FROM = 0.4  # the best mark's correlation a window needs to be refined
+REFINE_UNTIL = 0.75  # ... and less than this: a mark named this well at a window is left as it is, and not
+# refined at the windows overlapping it either (the check, started from a box a few per cent smaller,
+# can find less: 0.915 -> 0.71 for a long word in the benchmark; index/marks.py's LOCATE_MIN_VALUE)
+REFINE_STEPS = (((-1.0, -0.5, 0.0, 0.5, 1.0), (-0.5, 0.0, 0.5), (1.0,)),
+                ((-0.25, 0.0, 0.25), (-0.25, 0.0, 0.25), (0.94, 1.0, 1.06)))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    union = a[2] * a[3] + b[2] * b[3] - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
+def refine(pyramid: FieldPyramid, names: Descriptors,
+           named: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], count: int | None = None,
+           ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``named`` (per aspect class: the windows' two best marks' values and rows, and the windows, as
+    :meth:`Descriptors.best_two` gives them) with up to ``count`` (:data:`REFINE`) refined windows
+    added: the best (window, mark) pairs by the mark's correlation, of the window's two best marks (at
+    least :data:`REFINE_FROM` and less than :data:`REFINE_UNTIL`, and not where the mark is named that
+    well already; one per mark and place), each moved by :data:`REFINE_STEPS` to where that mark
+    correlates best, then named again by every mark of the class. About 500 windows' descriptors
+    and one dot product each (2026-12-06 #5: 6-10 ms of CPU a call on a loaded machine, two calls
+    an upload)."""
+    count = REFINE if count is None else count
+    if count <= 0 or not named:
+        return named
+    pool: list[tuple[float, int, int, np.ndarray]] = []
+    named_well: list[tuple[int, int, np.ndarray]] = []  # (class, row, window) named at least REFINE_UNTIL
+    for k, (top, rows, windows) in named.items():
+        named_well += [(k, int(rows[i, 0]), windows[i])
+                       for i in np.flatnonzero(top[:, 0] >= REFINE_UNTIL).tolist()]
+        for j in range(top.shape[1]):  # the best mark of the window and the second (off the mark, a window
+            # may name another first)
+            sel = np.flatnonzero((top[:, j] >= REFINE_FROM) & (top[:, j] < REFINE_UNTIL) & (rows[:, j] >= 0))
+            sel = sel[np.argsort(-top[sel, j])][:4 * count]
+            pool += [(float(top[i, j]), k, int(rows[i, j]), windows[i]) for i in sel.tolist()]
+    pool.sort(key=lambda p: -p[0])
+    chosen: list[list] = []  # [value, class, row, window]
+    for value, k, row, window in pool:
+        if any(c[1] == k and c[2] == row and _iou(c[3], window) > 0.5 for c in chosen) or \
+                any(c[0] == k and c[1] == row and _iou(c[2], window) > 0.3 for c in named_well):
+            continue
+        chosen.append([value, k, row, np.asarray(window, np.float64)])
+        if len(chosen) == count:
+            break
+    if not chosen:
+        return named
+    for across, down, sizes in REFINE_STEPS:
+        offsets = np.array([(dx, dy, f) for f in sizes for dx in across for dy in down])
+        for k in {c[1] for c in chosen}:
+            gw, gh = grid(k)
+            mine = [c for c in chosen if c[1] == k]
+            w0 = np.array([c[3] for c in mine])  # (m, 4)
+            cx, cy = w0[:, 0] + w0[:, 2] / 2, w0[:, 1] + w0[:, 3] / 2
+            w = w0[:, None, 2] * offsets[None, :, 2]
+            h = w0[:, None, 3] * offsets[None, :, 2]
+            x = cx[:, None] + offsets[None, :, 0] * w0[:, None, 2] / gw - w / 2
+            y = cy[:, None] + offsets[None, :, 1] * w0[:, None, 3] / gh - h / 2
+            variants = np.stack([x, y, w, h], axis=2)  # (m, v, 4)
+            d = pyramid.describe(variants.reshape(-1, 4), k).reshape(len(mine), len(offsets), -1)
+            vec = names.vectors[k][[c[2] for c in mine]]  # (m, d)
+            values = np.einsum("mvd,md->mv", d, vec)
+            best = values.argmax(axis=1)
+            for c, b, row_values, var in zip(mine, best.tolist(), values, variants):
+                if row_values[b] > c[0]:
+                    c[0], c[3] = float(row_values[b]), var[b]
+    out = dict(named)
+    for k in {c[1] for c in chosen}:
+        windows = np.array([c[3] for c in chosen if c[1] == k], np.float64)
+        top, rows = names.best_two(pyramid, {k: windows})[k]
+        t0, r0, w0 = out[k]
+        out[k] = (np.concatenate([t0, top]), np.concatenate([r0, rows]), np.concatenate([w0, windows]))
+    return out
