@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import derivative_bench as B  # noqa: E402
 
-from ncii_shield.index.derivative import DerivativeIndex  # noqa: E402
+from ncii_shield.index.derivative import DerivativeIndex, consistent_votes  # noqa: E402
 from ncii_shield.signals.derivative import features as F  # noqa: E402
 from ncii_shield.signals.derivative import verify as V  # noqa: E402
 from ncii_shield.signals.derivative.instances import find_instances  # noqa: E402
@@ -127,6 +127,15 @@ def _record(verdict, trace):  # noqa: ANN001, ANN202
 
 
 TRACE: list = []
+PRE: list = []  # every whole-frame pre-test (verify._whole_pretest) and its value
+
+
+def _traced_pretest(original):  # noqa: ANN001, ANN202
+    def pretest(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        value = original(*args, **kwargs)
+        PRE.append(value)
+        return value
+    return pretest
 
 
 def _traced_judge(original):  # noqa: ANN001, ANN202
@@ -146,9 +155,10 @@ def run_upload(k: int) -> dict:
     prepared = Upload.from_rgb(rgb)
     if u["format"] == "single" and u["edit"] in KINDS:
         TRACE.clear()
+        PRE.clear()
         v = verify(feats[i], prepared)
         row.update(direct=v.outcome.value, inliers=v.inliers, reason=v.reason, dense=v.details.get("dense"),
-                   judged=list(TRACE))
+                   judged=list(TRACE), pretest=list(PRE))
     if u["format"] == "single" and u["edit"] in HELD and B.STATE["held_out"]:
         related = {i, *u["related"]}
         TRACE.clear()
@@ -164,6 +174,16 @@ def run_upload(k: int) -> dict:
         started = time.process_time()
         found = find_instances(rgb, prepared, lambda p: [(None, h) for h in index.check(p)])
         row["cpu_ms"] = 1000 * (time.process_time() - started)
+        if B.STATE.get("candidates"):  # the own photo in the candidate stage (every candidate, no limit)
+            cands = index.candidates(prepared, limit=10 ** 6)
+            rank = next((k for k, c in enumerate(cands) if c.id == ids[i]), None)
+            c = cands[rank] if rank is not None else None
+            fh, fw = prepared.frame.grey.shape
+            reg = feats[i]
+            row["own_candidate"] = None if c is None else [rank, c.votes, c.other_votes,
+                                                            consistent_votes(reg, prepared, c), bool(c.mirrored)]
+            row["top_votes"] = cands[0].votes if cands else 0
+            row["same_shape"] = abs((fw / fh) / (reg.frame_w / reg.frame_h) - 1.0) <= V.WHOLE_ASPECT
         own = [f for f in found if f.id == ids[i] and f.verdict.outcome is Outcome.DERIVATIVE]
         related = {ids[i]} | {ids[j] for j in u["related"]}
         row["flags_unrelated"] = sum(1 for f in found if f.id not in related and f.verdict.outcome is Outcome.DERIVATIVE)
@@ -181,8 +201,9 @@ def run_upload(k: int) -> dict:
 def negatives(i: int) -> dict:
     """The bench's own direct pass over every other photo (``negatives_for``), with the chance fits traced."""
     TRACE.clear()
+    PRE.clear()
     out = B.negatives_for(i)
-    return {**out, "chance": list(TRACE), "judged": len(TRACE)}
+    return {**out, "chance": list(TRACE), "judged": len(TRACE), "pretest": list(PRE)}
 
 
 def main() -> int:
@@ -196,6 +217,7 @@ def main() -> int:
     parser.add_argument("--e2e", action="store_true")
     parser.add_argument("--negatives", action="store_true")
     parser.add_argument("--held-out", action="store_true")
+    parser.add_argument("--candidates", action="store_true", help="with --e2e: the own photo's place among the candidates")
     parser.add_argument("--no-direct", action="store_true", help="skip the large singles (negatives only)")
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--json")
@@ -222,6 +244,8 @@ def main() -> int:
         setattr(V, name, type(getattr(V, name))(float(value)) if not isinstance(getattr(V, name), bool)
                 else value.lower() in ("1", "true"))
     V._judge = _traced_judge(V._judge)
+    if hasattr(V, "_whole_pretest"):
+        V._whole_pretest = _traced_pretest(V._whole_pretest)
     started = time.perf_counter()
     with ctx.Pool(args.workers) as pool:
         feats = pool.map(B.register, paths)
@@ -238,7 +262,8 @@ def main() -> int:
             if r["edit"] in HELD and not args.held_out:
                 continue
             uploads.append({**r, "jpeg": bytes.fromhex(r["jpeg"])})
-    B.STATE.update(features=feats, ids=ids, index=index, uploads=uploads, e2e=args.e2e, held_out=args.held_out)
+    B.STATE.update(features=feats, ids=ids, index=index, uploads=uploads, e2e=args.e2e, held_out=args.held_out,
+                   candidates=args.candidates)
     print(f"registered in {time.perf_counter() - started:.0f} s; {len(uploads)} uploads", file=sys.stderr, flush=True)
     with ctx.Pool(args.workers) as pool:
         rows = pool.map(run_upload, range(len(uploads)), chunksize=4)
@@ -252,6 +277,9 @@ def main() -> int:
                                         for r in singles).most_common(12)
         out["few_flagged"] = sum(r["direct"] == "derivative" and r["inliers"] < V.MIN_INLIERS for r in singles)
         out["own_dense"] = sorted(t[1] for r in singles for t in r["judged"] if t[0] < V.MIN_INLIERS)
+        # the whole-frame flags (no keypoint fit): their largest pre-test value (the bar: WHOLE_PRETEST)
+        out["whole_flag_pretests"] = sorted(max(r["pretest"], default=-1) for r in singles
+                                            if r["direct"] == "derivative" and r["inliers"] == 0)
     if args.e2e:
         by = defaultdict(lambda: [0, 0])
         for r in rows:
@@ -267,6 +295,14 @@ def main() -> int:
         out["e2e_reshare_unrelated"] = sum(r.get("reshare_unrelated", 0) for r in rows)
         out["e2e_on_original"] = sum(r.get("on_original", 0) for r in rows)
         cpu = [r["cpu_ms"] for r in rows if "cpu_ms" in r]
+        if args.candidates:  # flagged directly, not end to end: where the own photo stood among the candidates
+            lost = [r for r in singles if r["direct"] == "derivative" and not r["caught"]]
+            out["lost_e2e"] = len(lost)
+            out["lost_e2e_stage"] = Counter(
+                ("no candidate" if r["own_candidate"] is None else
+                 f"rank {'<8' if r['own_candidate'][0] < 8 else '>=8'}, lines up {'>=3' if r['own_candidate'][3] >= 3 else '<3'}")
+                + (", same shape" if r["same_shape"] else "") for r in lost).most_common()
+            out["lost_e2e_votes"] = sorted(r["own_candidate"][1] for r in lost if r["own_candidate"])
         out["e2e_cpu_ms_p50_p95"] = [round(float(np.percentile(cpu, q)), 1) for q in (50, 95)]
     held = [r for r in rows if "held_flags" in r]
     if held:
@@ -286,6 +322,9 @@ def main() -> int:
         out["chance_dense_by_outcome"] = sorted(Counter((t[2], t[1]) for t in chance if t[1] >= 4).items())
         out["chance_outcomes"] = Counter(t[2] for t in chance).most_common()
         out["chance_max_dense"] = max((t[1] for t in chance), default=None)
+        pre = [p for n in neg for p in n.get("pretest", [])]
+        out["chance_pretests"] = len(pre)
+        out["chance_pretest_hist"] = sorted(Counter(pre).items())
     summary = {k: v for k, v in out.items() if k not in ("own_dense",)}
     print(json.dumps(summary, indent=1, default=str))
     if args.json:

@@ -55,7 +55,7 @@ from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import (
-    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, Outcome, Upload, Verdict, verify,
+    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, Outcome, Upload, Verdict, verify, whole_frame,
 )
 
 VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
@@ -568,6 +568,7 @@ class DerivativeIndex(SignalIndex):
         confirmed = 0  # votes of the best candidate that verified
         weak = 0  # candidates under STRONG_VOTES verified so far
         unchecked = 0  # weak candidates verified although their votes did not line up
+        tried: set[int] = set()
         for c in found:
             reg = signatures.get(c.id)
             if reg is None:
@@ -581,11 +582,16 @@ class DerivativeIndex(SignalIndex):
                         continue
                     unchecked += 1
                 weak += 1
+            tried.add(c.id)
             verdict = sure.pop(c.id) if c.id in sure else judged(reg, c)
             if verdict.outcome is not Outcome.NONE:
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
                 confirmed = max(confirmed, c.votes)
         assert not sure, "a candidate verified up front was not one the serial pass verifies"
+        for c in found:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
+            verdict = whole_frame(signatures[c.id], upload) if c.id in signatures and c.id not in tried else None
+            if verdict is not None:
+                hits.append(DerivativeHit(c.id, c.votes, verdict))
         hits.sort(key=lambda h: (-h.verdict.score, h.id))
         return hits
 

@@ -5,6 +5,8 @@ must not pass. Images are synthetic scenes (tests/derivative_scenes.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -79,3 +81,51 @@ def test_a_weak_fit_stands_only_as_a_derivative_its_cells_confirm():
     assert weak.outcome is Outcome.NONE and "not confirmed" in weak.reason
     # a re-share needs the usual fit of MIN_INLIERS points
     assert V._dense(Verdict(Outcome.RESHARE, inliers=7, details={"dense": 200})).outcome is Outcome.NONE
+
+
+def test_the_pre_test_on_the_uploads_own_cells_gates_the_whole_frame_comparison(photo, monkeypatch):
+    """The whole-frame comparison runs only when the upload's own cells (no warp) hold a block of
+    WHOLE_PRETEST cells whose structure matches: a flagged upload's block passes it, an unrelated
+    photo of the same shape is turned away before the warp and the cell comparison."""
+    upload = Upload.from_rgb(shrunk(replaced(soft(31), scene(81), CENTRE)))
+    pre = V._whole_pretest(photo, upload, False)
+    verdict = V.whole_frame(photo, upload)
+    assert verdict is not None and verdict.outcome is Outcome.DERIVATIVE, pre
+    assert pre >= V.WHOLE_PRETEST and verdict.instances == [replace(verdict, instances=[])]
+    compared: list[bool] = []
+    real = V._compare
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        compared.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(V, "_compare", spy)
+    for other in (32, 40, 7):
+        unrelated = Upload.from_rgb(shrunk(replaced(soft(other), scene(81), CENTRE)))
+        assert V._whole_pretest(photo, unrelated, False) < V.WHOLE_PRETEST
+        assert V.whole_frame(photo, unrelated) is None
+    assert not compared  # turned away by the pre-test
+    monkeypatch.setattr(V, "WHOLE_PRETEST", pre + 1)
+    assert V.whole_frame(photo, upload) is None and not compared  # the pre-test decides whether to compare
+    monkeypatch.setattr(V, "WHOLE_PRETEST", 0)
+    assert V.whole_frame(photo, upload) is not None and compared
+
+
+def test_whole_frame_needs_the_photos_shape(photo):
+    img = replaced(soft(31), scene(81), CENTRE)
+    assert V.whole_frame(photo, Upload.from_rgb(shrunk(img[:, :700]))) is None  # cropped: another shape
+
+
+def test_the_uploads_own_cells_are_those_of_its_frame_and_mirrored_frame():
+    upload = Upload.from_rgb(shrunk(soft(31)))
+    plain, mirrored = upload.whole_cells(False), upload.whole_cells(True)
+    assert upload.whole_cells(False) is plain and upload.whole_cells(True) is mirrored  # computed once
+    frame = upload.frame
+    expected = F.cell_summaries(frame.grey, frame.cb, frame.cr)[0]
+    assert np.array_equal(expected.pattern, plain.pattern) and np.array_equal(expected.mean, plain.mean)
+    # the mirrored cells derived from these are those of the mirrored frame
+    flipped = F.cell_summaries(*(np.ascontiguousarray(p[:, ::-1]) for p in (frame.grey, frame.cb, frame.cr)))[0]
+    assert np.allclose(flipped.mean, mirrored.mean, atol=0.5) and np.allclose(flipped.cr, mirrored.cr, atol=0.5)
+    textured = flipped.std >= F.TEXTURE_STD
+    assert (V._popcount16(flipped.pattern ^ mirrored.pattern)[textured] <= 1).mean() >= 0.95
+    assert V._MIRROR_BITS[0b0000_0000_0000_0001] == 0b0000_0000_0000_1000  # row 0, column 0 -> column 3

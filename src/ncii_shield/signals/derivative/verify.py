@@ -84,7 +84,7 @@ import cv2
 import numpy as np
 
 from ncii_shield.signals.derivative.features import (
-    FRAME_SIDE, GRID, TEXTURE_STD, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
+    FRAME_SIDE, GRID, TEXTURE_STD, Cells, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
 )
 from ncii_shield.signals.derivative.panels import picture_cut
 
@@ -162,6 +162,9 @@ DENSE_CELLS = 12  # ... form one connected block of this many cells: then only a
 WHOLE_FRAME = True  # no fit: the upload compared as the photo's whole frame (see _whole_frame) ...
 WHOLE_ASPECT = 0.01  # ... when its shape is the photo's within this share ...
 DENSE_WHOLE = 12  # ... kept as a derivative with a connected block of this many precisely matching cells
+# ... compared in full only when the upload's own cells (no warp: the same shape) already hold a connected
+# block of this many textured cells whose structure matches within DENSE_BITS (see _whole_pretest)
+WHOLE_PRETEST = 8
 DENSE_LARGE = 15  # such a block of this many cells stands for LARGE_INLIERS in the large-edit floors (see _large_edit)
 
 
@@ -187,6 +190,8 @@ class Upload:
     _pictures: tuple | None = field(default=None, init=False, repr=False, compare=False)
     # two verifications of one check may reach the cut at once (index/derivative.py, CHECK_THREADS): one cuts
     _cut_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    # the frame's own cell summaries, as uploaded and mirrored (see whole_cells)
+    _whole: list = field(default_factory=lambda: [None, None], init=False, repr=False, compare=False)
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
@@ -225,6 +230,19 @@ class Upload:
                              else None)
                     self._pictures = (found, alone, units) if len(found) >= 2 else ([], alone, [])
         return self._pictures
+
+    def whole_cells(self, mirrored: bool) -> Cells:
+        """The frame's own cell summaries (mirrored: of the mirrored frame), computed once: the cells a
+        whole-frame comparison (:func:`_whole_frame`) would see, up to the resampling, for its pre-test
+        against every registered photo of the upload's shape. Two threads may both compute it: the
+        same value."""
+        if self._whole[0] is None:
+            self._whole[0] = cell_summaries(self.frame.grey, self.frame.cb, self.frame.cr)[0]
+        if mirrored and self._whole[1] is None:  # the same cells mirrored: columns and 4 x 4 patterns flipped
+            c = self._whole[0]
+            self._whole[1] = Cells(*(np.ascontiguousarray(a[:, ::-1]) for a in (c.mean, c.std, c.cb, c.cr)),
+                                   _MIRROR_BITS[np.ascontiguousarray(c.pattern[:, ::-1])])
+        return self._whole[int(mirrored)]
 
     @property
     def scale(self) -> float:
@@ -490,6 +508,8 @@ def _whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None) -> V
     matrix = np.array([[reg.frame_w / fw, 0.0, 0.0], [0.0, reg.frame_h / fh, 0.0]])
     best = None
     for flip in (False, True) if mirrored is None else (mirrored,):
+        if _whole_pretest(reg, upload, flip) < WHOLE_PRETEST:
+            continue
         v = _compare(reg, upload.frame, matrix, 0, flip, np.zeros((0, 2), np.float32))
         dense = v.details.get("dense", 0)
         if v.outcome is Outcome.DERIVATIVE and dense >= DENSE_WHOLE and (best is None or dense > best.details["dense"]):
@@ -502,6 +522,33 @@ def _whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None) -> V
                    instance_box=[0, 0, upload.frame.width, upload.frame.height], edited_outline=outline,
                    reason=f"{best.reason} (no keypoint fit: the whole upload compared as the photo, "
                           f"{dense} cells matching precisely in a block)")
+
+
+def whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None = None) -> Verdict | None:
+    """The whole-frame comparison alone (:func:`_whole_frame`; None where it finds nothing): for a
+    candidate of the index that its check did not verify (a photo whose remainder after a large edit
+    gave it too few votes, out-voted by the photo the pasted part came from). A photo of another shape
+    costs a division, one of the same shape a pre-test on cells (:func:`_whole_pretest`)."""
+    if not WHOLE_FRAME:
+        return None
+    found = _whole_frame(reg, upload, mirrored)
+    return None if found is None else replace(found, instances=[found])
+
+
+def _whole_pretest(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> int:
+    """The largest 4-connected block of cells textured on both sides whose 16 structure bits differ in
+    at most :data:`DENSE_BITS`, between the registered photo's cells and the upload's own
+    (:meth:`Upload.whole_cells`: no warp, the frames have the same shape). A necessary condition,
+    loosened, of :func:`_whole_frame`'s block (which also needs brightness, colour and contrast to
+    match, on the warped frame): a comparison whose pre-test is under :data:`WHOLE_PRETEST` is not
+    made (microseconds against milliseconds)."""
+    u, r = upload.whole_cells(mirrored), reg.cells
+    both = (r.std >= TEXTURE_STD) & (np.minimum(u.std, _STD_CAP) >= TEXTURE_STD)
+    precise = both & (_popcount16(u.pattern ^ r.pattern) <= DENSE_BITS)
+    if int(precise.sum()) < WHOLE_PRETEST:
+        return int(precise.sum())
+    blocks, _, stats, _ = cv2.connectedComponentsWithStats(precise.astype(np.uint8), connectivity=4)
+    return int(stats[1:, cv2.CC_STAT_AREA].max()) if blocks > 1 else 0
 
 
 def _dense(verdict: Verdict) -> Verdict:
@@ -1064,6 +1111,9 @@ def _to_photo_pixels(matrix: np.ndarray, reg: PhotoFeatures, frame: Frame, mirro
 
 
 _POP = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+# a cell's 16 structure bits (bit 4 * row + column of its 4 x 4 blocks) seen in a mirror: columns reversed
+_MIRROR_BITS = sum(((np.arange(1 << 16, dtype=np.uint32) >> (4 * r + c)) & 1) << (4 * r + 3 - c)
+                   for r in range(4) for c in range(4)).astype(np.uint16)
 
 
 def _popcount16(values: np.ndarray) -> np.ndarray:
