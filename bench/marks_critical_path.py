@@ -4,10 +4,14 @@
 Each upload is run through ``MarkIndex._checked`` on one thread (``OVERLAP`` off, ``CHECK_THREADS``
 1) and every stage's CPU is taken with ``time.thread_time``: the keypoints (A), the calling thread's
 own half with ``OVERLAP`` on (B: the field pyramid, the edge blobs, naming their boxes), the faiss
-search (F), the checks, and the rest. Two latencies are modelled from them, the same way for any
+search (F), the checks, and the rest; also the edge blobs alone (``blobs``), every naming of boxes
+(``naming_all``: the blobs' and the vote boxes') and the checks scoring under ``WIDE_MIN`` (ended
+after the wide search: ``checks_under_wide_min``). Two latencies are modelled from them, the same way for any
 setting: *serial* = everything but the checks, then the checks' makespan on 2 threads in their order;
 *overlap* = A and B at once, F's chunks (``SEARCH_CHUNK``) taken by whichever is free, then the rest
-and the checks' makespan. A model, not a measurement: a loaded machine cannot show idle latency
+and the checks' makespan; *early* = overlap, but the first places' checks begun on the free core
+while the calling thread chooses the rest of the candidates (``EARLY_CHECKS``: the time from the
+votes to the stage's end). A model, not a measurement: a loaded machine cannot show idle latency
 (``marks_bench.py --timing`` is that measurement), but its CPU per stage is what the model needs.
 
     python bench/marks_critical_path.py CACHE_DIR --values V.json [--limit 12] [--set NAME=VALUE ...]
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import inspect
 import json
 import pickle
 import statistics
@@ -49,6 +54,8 @@ def _timed(owner, name: str, key: str) -> None:
         t = time.thread_time()
         r = f(*a, **k)
         T.setdefault(key, []).append(time.thread_time() - t)
+        if key == "check":  # its score: the checks that end at the wide search are most of them
+            T.setdefault("check_score", []).append(-1.0 if r is None else r[0])
         return r
 
     setattr(owner, name, timed)
@@ -72,6 +79,34 @@ def makespan(costs: list[float], threads: int = 2) -> float:
     return max(free)
 
 
+def makespan_early(costs: list[float], early: int, after: float, threads: int = 2) -> float:
+    """The checks' makespan when the first ``early`` begin on a free core while the calling thread
+    still spends ``after`` choosing the rest (:data:`IM.EARLY_CHECKS`), the others begun then."""
+    free = [0.0, after] + [after] * (threads - 2)
+    for k, c in enumerate(costs):
+        i = free.index(min(free))
+        free[i] = max(free[i], 0.0 if k < early else after) + c
+    return max(max(free), after)
+
+
+def _timed_candidates() -> None:
+    """The moment the first places are handed to ``begin`` (the votes are in), and the stage's end."""
+    f = IM.MarkIndex._candidates
+    if "begin" not in inspect.signature(f).parameters:  # code before EARLY_CHECKS
+        return
+
+    def timed(self, frame, allowed=None, limit=IM.CANDIDATES, begin=None):
+        def mark(first):
+            T["begun_at"], T["begun_n"] = [time.thread_time()], [len(first)]
+            if begin is not None:
+                begin(first)
+        out = f(self, frame, allowed, limit, mark)
+        T["candidates_end"] = [time.thread_time()]
+        return out
+
+    IM.MarkIndex._candidates = timed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dir")
@@ -88,9 +123,10 @@ def main() -> None:
     _timed(IM.MarkIndex, "_named", "named")
     _timed(D, "FieldPyramid", "pyramid")
     _timed(IM, "verify", "check")
+    _timed_candidates()
     index = MB.built_index([tuple(v) for v in json.loads(Path(args.values).read_text())])
     index._faiss = _TimedFaiss(index._faiss)
-    serial, overlap, cpu, parts = [], [], [], {}
+    serial, overlap, early, cpu, parts = [], [], [], [], {}
     for path in sorted(glob.glob(str(Path(args.dir) / "*.pkl")))[: args.limit]:
         with open(path, "rb") as f:
             data = pickle.load(f)
@@ -110,10 +146,18 @@ def main() -> None:
             for _ in range(chunks):
                 free[free.index(min(free))] += f_ / chunks
             overlap.append(max(free) + rest + makespan(checks))
+            if "begun_at" in T:  # with EARLY_CHECKS: the first places' checks overlap the rest of the choosing
+                after = T["candidates_end"][0] - T["begun_at"][0]
+                early.append(max(free) + rest - after + makespan_early(checks, int(T["begun_n"][0]), after))
+            else:
+                early.append(overlap[-1])
             cpu.append(total)
             for key, v in (("keypoints", a), ("own_half", b), ("faiss", f_), ("rest", rest), ("checks", sum(checks)),
                            ("checks_on_2", makespan(checks)), ("overlapped_part", max(free)),
-                           ("checks_n", len(checks) / 1000)):
+                           ("checks_n", len(checks) / 1000),
+                           ("blobs", sum(T.get("blobs", []))), ("naming_all", sum(T.get("named", []))),
+                           ("checks_under_wide_min", sum(c for c, s in zip(checks, T.get("check_score", []))
+                                                         if s < S.WIDE_MIN))):
                 parts.setdefault(key, []).append(v)
 
     def ms(v, q=50):
@@ -121,6 +165,7 @@ def main() -> None:
 
     print(json.dumps({"photos": args.limit, "uploads": len(cpu), "set": args.set or [], "cpu_ms_p50": ms(cpu),
                       "model_serial_ms": [ms(serial), ms(serial, 95)], "model_overlap_ms": [ms(overlap), ms(overlap, 95)],
+                      "model_early_ms": [ms(early), ms(early, 95)],
                       "stages_ms_p50": {k: round(1000 * statistics.median(v), 1) for k, v in parts.items()}}))
 
 

@@ -89,6 +89,8 @@ NPROBE = 4  # inverted lists searched per descriptor (8 found the same places in
 OVERLAP = True  # the keypoint search on a pool thread while the calling thread finds the overlay extents
 SEARCH_CHUNK = 500  # keypoints searched at a time, by whichever of the two threads is free (OVERLAP)
 CHECK_THREADS = 2  # candidates checked at once (OpenCV releases the GIL): an upload's latency on 2 cores
+EARLY_CHECKS = True  # the vote places' checks start as soon as the votes are in, while the calling thread
+# chooses the rest of the candidates (the same checks, the same results; with CHECK_THREADS > 1)
 _SLOT = 1024  # labels: mark id * _SLOT + keypoint number
 
 
@@ -319,15 +321,38 @@ class MarkIndex(SignalIndex):
 
     def _checked(self, frame: UploadFrame, allowed: Callable[[int], bool] | None,
                  limit: int) -> list[tuple[float, int, tuple[int, int, int, int]]]:
-        places, located = self._candidates(frame, allowed, limit)
+        early: dict = {}  # place number -> its check begun before the candidate stage ended (EARLY_CHECKS)
+
+        def begin(first: list[tuple[int, tuple[float, float, float, float]]]) -> None:
+            """The first places, known once the votes are in: checked on the pool while this thread
+            chooses the rest of the candidates (the descriptor and located ones)."""
+            if not (EARLY_CHECKS and CHECK_THREADS > 1):
+                return
+            with self._lock:
+                entries = [self._entries.get(id) for id, _ in first]
+            for k, ((id, box), e) in enumerate(zip(first, entries)):
+                if e is not None:
+                    early[k] = (id, box, _pool().submit(verify, e.prepared, frame, box))
+
+        try:
+            places, located = self._candidates(frame, allowed, limit, begin)
+        except BaseException:
+            for *_, future in early.values():
+                future.cancel()
+            raise
         with self._lock:
             entries = {id: self._entries.get(id) for id, _ in places + located}
-        jobs = [(id, box, entries[id], k >= len(places)) for k, (id, box) in enumerate(places + located)
-                if entries[id] is not None]
-        if CHECK_THREADS > 1 and len(jobs) > 1:
-            results = list(_pool().map(lambda job: verify(job[2].prepared, frame, job[1]), jobs))
+        # the places begun early are the first places (:meth:`_candidates`); a mark removed meanwhile is dropped
+        assert all(places[k] == (id, box) for k, (id, box, _) in early.items())
+        jobs = [(id, box, entries[id], k >= len(places), early[k][2] if k in early else None)
+                for k, (id, box) in enumerate(places + located) if entries[id] is not None]
+        rest = [job for job in jobs if job[4] is None]
+        if CHECK_THREADS > 1 and len(rest) > 1:
+            later = iter(list(_pool().map(lambda job: verify(job[2].prepared, frame, job[1]), rest)))
         else:
-            results = [verify(entry.prepared, frame, box) for _, box, entry, _ in jobs]
+            later = iter([verify(job[2].prepared, frame, job[1]) for job in rest])
+        results = [job[4].result() if job[4] is not None else next(later) for job in jobs]
+        jobs = [job[:4] for job in jobs]
         out: list[tuple[float, int, tuple[int, int, int, int]]] = []
         for (id, _, entry, gated), checked in zip(jobs, results):
             if checked is None:
@@ -372,15 +397,19 @@ class MarkIndex(SignalIndex):
         return places + located
 
     def _candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
-                    limit: int = CANDIDATES) -> tuple[list[tuple[int, tuple[float, float, float, float]]],
-                                                      list[tuple[int, tuple[float, float, float, float]]]]:
+                    limit: int = CANDIDATES,
+                    begin: Callable[[list[tuple[int, tuple[float, float, float, float]]]], None] | None = None,
+                    ) -> tuple[list[tuple[int, tuple[float, float, float, float]]],
+                               list[tuple[int, tuple[float, float, float, float]]]]:
         """(places, located). Places: the :data:`VOTE_KEEP` places with most
         keypoint guesses, then the best (mark, window) pairs by descriptor correlation
         (:mod:`ncii_shield.signals.marks.describe`) among the :data:`VOTE_POOL` best vote groups' own
         marks at their boxes, where the mark correlates better than any other mark of its aspect class
         (:data:`NAME_MARGIN`). Located: :meth:`_located`, where every mark is looked for (looking for
         every mark around the vote places without the colour test let the check flag look-alikes;
-        docs/benchmarks.md, "Service marks")."""
+        docs/benchmarks.md, "Service marks"). ``begin``, if given, is called with the first places
+        (the best vote places) as soon as the votes are in, before the rest is chosen
+        (:data:`EARLY_CHECKS`)."""
         with self._lock:
             names = self._descriptors() if self._entries else None
         if names is None:
@@ -417,6 +446,8 @@ class MarkIndex(SignalIndex):
             votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
             pyramid = D.FieldPyramid(frame.grey)
             extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
+        if begin is not None and votes:  # the first places are known now: their checks may begin
+            begin(votes[:min(limit, VOTE_KEEP)])
         if not votes or limit <= VOTE_KEEP:
             out = votes[:limit]
             return out, self._located(pyramid, names, extents, votes, out, allowed)

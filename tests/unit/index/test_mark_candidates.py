@@ -129,3 +129,42 @@ def test_the_vote_groups_boxes_at_once_are_each_groups_median_and_geometric_mean
         assert lead[g] == members[0]
         assert np.allclose(boxes[g], want, rtol=0, atol=1e-9), (g, n)
     assert index_marks._group_boxes(order, starts[:0], counts[:0], side, aw, ah, cx, cy)[1].shape == (0, 4)
+
+
+def test_the_vote_places_checked_early_give_the_finds_of_one_thread(monkeypatch):
+    index = _index()
+    begun = []
+    real = index._candidates
+
+    def spy(frame, allowed=None, limit=index_marks.CANDIDATES, begin=None):
+        def counted(first):
+            begun.append(len(first))
+            begin(first)
+        return real(frame, allowed, limit, counted if begin is not None else None)
+
+    monkeypatch.setattr(index, "_candidates", spy)
+    pool, checks_begun = index_marks._pool(), []
+
+    class Counting:  # the pool, counting the checks submitted one by one (the early ones)
+        def submit(self, fn, *args):
+            if fn is index_marks.verify:
+                checks_begun.append(args[2])
+            return pool.submit(fn, *args)
+
+        def map(self, *args):
+            return pool.map(*args)
+
+    monkeypatch.setattr(index_marks, "_pool", Counting)
+    for seed in (21, 5):
+        monkeypatch.setattr(index_marks, "CHECK_THREADS", 1)
+        one = index._checked(_upload(seed), None, index_marks.CANDIDATES)
+        monkeypatch.setattr(index_marks, "CHECK_THREADS", 2)
+        monkeypatch.setattr(index_marks, "EARLY_CHECKS", False)
+        two = index._checked(_upload(seed), None, index_marks.CANDIDATES)
+        monkeypatch.setattr(index_marks, "EARLY_CHECKS", True)
+        early = index._checked(_upload(seed), None, index_marks.CANDIDATES)
+        assert one == two == early
+        assert one  # something was checked
+    assert begun and all(n == index_marks.VOTE_KEEP for n in begun)
+    assert len(checks_begun) == 2 * index_marks.VOTE_KEEP  # only with EARLY_CHECKS and 2 threads
+    assert [f.id for f in index.find(_upload())] == [WORDS.index("STUDIO")]
