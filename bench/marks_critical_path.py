@@ -146,7 +146,7 @@ def main() -> None:
             for _ in range(chunks):
                 free[free.index(min(free))] += f_ / chunks
             overlap.append(max(free) + rest + makespan(checks))
-            if "begun_at" in T:  # with EARLY_CHECKS: the first places' checks overlap the rest of the choosing
+            if "begun_at" in T:  # EARLY_CHECKS: the first places' checks overlap the rest of the choosing
                 after = T["candidates_end"][0] - T["begun_at"][0]
                 early.append(max(free) + rest - after + makespan_early(checks, int(T["begun_n"][0]), after))
             else:

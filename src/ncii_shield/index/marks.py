@@ -342,7 +342,7 @@ class MarkIndex(SignalIndex):
             raise
         with self._lock:
             entries = {id: self._entries.get(id) for id, _ in places + located}
-        # the places begun early are the first places (:meth:`_candidates`); a mark removed meanwhile is dropped
+        # the places begun early are the first places (:meth:`_candidates`); a mark removed since: dropped
         assert all(places[k] == (id, box) for k, (id, box, _) in early.items())
         jobs = [(id, box, entries[id], k >= len(places), early[k][2] if k in early else None)
                 for k, (id, box) in enumerate(places + located) if entries[id] is not None]
@@ -398,7 +398,7 @@ class MarkIndex(SignalIndex):
 
     def _candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
                     limit: int = CANDIDATES,
-                    begin: Callable[[list[tuple[int, tuple[float, float, float, float]]]], None] | None = None,
+                    begin: Callable[[list[tuple[int, tuple[float, ...]]]], None] | None = None,
                     ) -> tuple[list[tuple[int, tuple[float, float, float, float]]],
                                list[tuple[int, tuple[float, float, float, float]]]]:
         """(places, located). Places: the :data:`VOTE_KEEP` places with most

@@ -125,7 +125,8 @@ def test_the_vote_groups_boxes_at_once_are_each_groups_median_and_geometric_mean
         members = order[start:start + n]
         s = float(np.exp(np.log(side[members]).mean()))
         a, b = float(aw[members[0]]), float(ah[members[0]])
-        want = (float(np.median(cx[members])) - a * s / 2, float(np.median(cy[members])) - b * s / 2, a * s, b * s)
+        x, y = float(np.median(cx[members])), float(np.median(cy[members]))
+        want = (x - a * s / 2, y - b * s / 2, a * s, b * s)
         assert lead[g] == members[0]
         assert np.allclose(boxes[g], want, rtol=0, atol=1e-9), (g, n)
     assert index_marks._group_boxes(order, starts[:0], counts[:0], side, aw, ah, cx, cy)[1].shape == (0, 4)
