@@ -10,16 +10,16 @@
 order), and saves the faiss index (``faiss.write_index_binary``) and the uploads. ``run`` loads them and
 times every upload's check (``Upload.from_rgb`` + ``DerivativeIndex.check``) under each settings group
 given (``--set`` once per group; ``NAME=VALUE[,NAME=VALUE]`` on ``ncii_shield.index.derivative``; none:
-the defaults; ``OMP=n``: faiss's own OpenMP threads). Groups take turns upload by upload (ABA...), so
-a load that changes during the run weighs on every group alike. Reported per group: wall p50/p95, the
-process's CPU (every thread) p50, the calling thread's CPU by stage (extraction, search,
-verification), verifications per check and how many ran on the pool thread, the *critical path*
-(the calling thread's CPU plus, for each part run on two threads, what the pool thread spent beyond
-it: what a check takes on two idle cores if neither thread waits for the GIL, which wall time on a
-loaded machine does not show; two verifications at once each wait for the GIL ~20 % of the time:
-``bench/derivative_gil.py``), and the
-verdicts: own photo verified, false flags, and whether every upload's hits are identical to the first
-group's (``--hits FILE`` writes them, to compare two trees' code on the same index).
+the defaults; ``OMP=n``: faiss's own OpenMP threads; ``CV=n``: OpenCV's threads, ``cv2.setNumThreads``).
+Groups take turns upload by upload (ABA...), so a load that changes during the run weighs on every group
+alike. Reported per group: wall p50/p95, the process's CPU (every thread) p50, the calling thread's CPU
+by stage (extraction, search, verification), verifications per check and how many ran on the pool thread,
+the *critical path* (the calling thread's CPU plus, for each part run on two threads, what the pool
+thread spent beyond it: what a check takes on two idle cores if neither thread waits for the GIL, which
+wall time on a loaded machine does not show; two verifications at once each wait for the GIL ~20 % of the
+time: ``bench/derivative_gil.py``), and the verdicts: own photo verified, false flags, and whether every
+upload's hits are identical to the first group's (``--hits FILE`` writes them, to compare two trees' code
+on the same index).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import cv2  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 from derivative_bench import load_rgb  # noqa: E402
@@ -144,25 +145,36 @@ def parse_group(text: str) -> dict[str, str]:
 
 def apply(group: dict[str, str], defaults: dict[str, object]) -> None:
     """Settings of ncii_shield.index.derivative; ``OMP``: faiss's OpenMP threads in the calling thread
-    (1 by default here, as in derivative_scale.py)."""
+    (1 by default here, as in derivative_scale.py); ``CV``: OpenCV's threads (``cv2.setNumThreads``:
+    process-wide; ``features.py`` sets 1 on import)."""
     for name, value in defaults.items():
         if name == "OMP":
             faiss.omp_set_num_threads(int(value))  # type: ignore[call-overload]
+        elif name == "CV":
+            cv_threads(int(group.get(name, value)))  # type: ignore[call-overload]  # once (see cv_threads)
         else:
             setattr(D, name, value)
     for name, value in group.items():
         if name == "OMP":
             faiss.omp_set_num_threads(int(value))
             continue
+        if name == "CV":
+            continue  # set above
         old = getattr(D, name)
         setattr(D, name, type(old)(int(value)) if isinstance(old, bool) else type(old)(value))
+
+
+def cv_threads(n: int) -> None:
+    if cv2.getNumThreads() != n:  # a change restarts OpenCV's pool: only when it changes
+        cv2.setNumThreads(n)
 
 
 def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     index, reg, uploads = load(Path(args.folder), args.photos)
     groups = [parse_group(s) for s in (args.set or [""])]
     names = {n for g in groups for n in g}
-    defaults = {n: faiss.omp_get_max_threads() if n == "OMP" else getattr(D, n) for n in names}
+    current = {"OMP": faiss.omp_get_max_threads, "CV": cv2.getNumThreads}
+    defaults = {n: current[n]() if n in current else getattr(D, n) for n in names}
     related = uploads["related"][: args.queries]
     unrelated = uploads["unrelated"][: args.unrelated_queries]
     candidates = index.candidates
