@@ -49,7 +49,7 @@ for kv in os.environ.get("SETS", "").split():
 for kv in os.environ.get("INDEX_SETS", "").split():
     k, v = kv.split("=", 1)
     setattr(M, k, ast.literal_eval(v))
-if int(os.environ.get("REFINE", "0")) > 0:  # the located windows refined (describe.refine, 2026-12-06 #5)
+if "REFINE" in os.environ:  # the located windows refined (describe.refine, 2026-12-06 #5; 0: off)
     import refined  # noqa: E402
     from ncii_shield.signals.marks import describe as _D  # noqa: E402
 

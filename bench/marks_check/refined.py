@@ -1,9 +1,10 @@
 """``marks_cached.py run`` with the located windows refined (``describe.refine``, issue 19, 2026-12-06 #5).
 
 ``describe.refine`` moves the best-named located windows to where their mark's descriptor correlates
-best and names them again; the index calls it only once ``index/marks.py``'s ``_named`` does. Here
-``MarkIndex._named`` is wrapped so that it does, with ``describe``'s constants set by ``--mod``
-(``--mod describe.REFINE=24``), then the remaining arguments go to ``marks_cached.py run``::
+best and names them again; ``index/marks.py``'s ``_named`` calls it since 2026-12-06 #5 (before, this
+wrapped ``MarkIndex._named`` so that it did; on the index of now the wrapping is skipped). ``describe``'s
+constants are set by ``--mod`` (``--mod describe.REFINE=24``, 0: off), then the remaining arguments go
+to ``marks_cached.py run``::
 
     python bench/marks_check/refined.py --mod describe.REFINE=24 -- DIR --values V.json [--set ...] [--json f]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -24,8 +26,8 @@ def wire() -> None:
     from ncii_shield.index import marks as IM
     from ncii_shield.signals.marks import describe as D
 
-    if getattr(IM.MarkIndex._named, "_refined", False):
-        return
+    if getattr(IM.MarkIndex._named, "_refined", False) or "D.refine(" in inspect.getsource(IM.MarkIndex._named):
+        return  # the index refines by itself (since 2026-12-06 #5): describe.REFINE alone sets it
     named = IM.MarkIndex._named
 
     def _named(self, boxes, pyramid, names):

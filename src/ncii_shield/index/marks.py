@@ -512,7 +512,9 @@ class MarkIndex(SignalIndex):
                     box = np.stack([cx[sel] - w / 2, cy[sel] - h / 2, w, h], axis=1)
                     windows.setdefault(k, []).append(box)
         arrays = {k: np.concatenate(v) for k, v in windows.items()}
-        return {k: (top, rows, arrays[k]) for k, (top, rows) in names.best_two(pyramid, arrays).items()}
+        # windows named weakly moved to where their mark correlates best (D.refine, 2026-12-06 #5)
+        return D.refine(pyramid, names, {k: (top, rows, arrays[k])
+                                         for k, (top, rows) in names.best_two(pyramid, arrays).items()})
 
     def _located(self, pyramid: D.FieldPyramid, names: D.Descriptors,
                  extents: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
