@@ -2,17 +2,15 @@
 
 ``describe.refine`` moves the best-named located windows to where their mark's descriptor correlates
 best and names them again; ``index/marks.py``'s ``_named`` calls it since 2026-12-06 #5 (before, this
-wrapped ``MarkIndex._named`` so that it did; on the index of now the wrapping is skipped). ``describe``'s
-constants are set by ``--mod`` (``--mod describe.REFINE=24``, 0: off), then the remaining arguments go
-to ``marks_cached.py run``::
+wrapped ``MarkIndex._named`` so that it did; on the index of now the wrapping is skipped, and this is
+``cached_with.py``). ``describe``'s constants are set by ``--mod`` (``--mod describe.REFINE=24``, 0: off),
+then the remaining arguments go to ``marks_cached.py run``, as ``cached_with.py`` does::
 
     python bench/marks_check/refined.py --mod describe.REFINE=24 -- DIR --values V.json [--set ...] [--json f]
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
 import inspect
 import sys
 from pathlib import Path
@@ -26,7 +24,8 @@ def wire() -> None:
     from ncii_shield.index import marks as IM
     from ncii_shield.signals.marks import describe as D
 
-    if getattr(IM.MarkIndex._named, "_refined", False) or "D.refine(" in inspect.getsource(IM.MarkIndex._named):
+    current = IM.MarkIndex._named
+    if getattr(current, "_refined", False) or "D.refine(" in inspect.getsource(current):
         return  # the index refines by itself (since 2026-12-06 #5): describe.REFINE alone sets it
     named = IM.MarkIndex._named
 
@@ -38,22 +37,11 @@ def wire() -> None:
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []
-    head = argv[:argv.index("--")] if "--" in argv else argv
-    for k in range(0, len(head), 2):
-        assert head[k] == "--mod", head[k]
-        name, value = head[k + 1].split("=", 1)
-        module, attr = name.split(".", 1)
-        m = importlib.import_module(f"ncii_shield.signals.marks.{module}")
-        assert hasattr(m, attr), name
-        setattr(m, attr, ast.literal_eval(value))
-        print(f"set {module}.{attr} = {getattr(m, attr)!r}", file=sys.stderr)
+    """``cached_with.py``'s run (its ``--mod`` settings, then ``marks_cached.py run``), the index refining."""
     wire()
-    import marks_cached
+    import cached_with
 
-    sys.argv = ["marks_cached.py", "run", *rest]
-    marks_cached.main()
+    cached_with.main()
 
 
 if __name__ == "__main__":

@@ -49,16 +49,22 @@ def test_a_large_edit_whose_remainder_holds_no_fit_is_flagged_on_its_cells(photo
     assert verify(photo, upload).outcome is Outcome.NONE  # the block of matching cells is what decides
 
 
-@pytest.mark.parametrize("other", [32, 40, 7])
-def test_an_unrelated_photo_of_the_same_shape_is_not_flagged(photo, other, monkeypatch):
-    judged: list[Verdict] = []
-    whole = V._whole_frame
+def _counted(monkeypatch, name: str) -> list[bool]:
+    """``verify.<name>`` replaced by itself, noting each call in the list returned."""
+    calls: list[bool] = []
+    real = getattr(V, name)
 
     def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        judged.append(True)
-        return whole(*args, **kwargs)
+        calls.append(True)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(V, "_whole_frame", spy)
+    monkeypatch.setattr(V, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("other", [32, 40, 7])
+def test_an_unrelated_photo_of_the_same_shape_is_not_flagged(photo, other, monkeypatch):
+    judged = _counted(monkeypatch, "_whole_frame")
     for img in (soft(other), replaced(soft(other), scene(81), CENTRE)):
         verdict = verify(photo, Upload.from_rgb(shrunk(img)))
         assert verdict.outcome is Outcome.NONE, verdict.reason
@@ -92,14 +98,7 @@ def test_the_pre_test_on_the_uploads_own_cells_gates_the_whole_frame_comparison(
     verdict = V.whole_frame(photo, upload)
     assert verdict is not None and verdict.outcome is Outcome.DERIVATIVE, pre
     assert pre >= V.WHOLE_PRETEST and verdict.instances == [replace(verdict, instances=[])]
-    compared: list[bool] = []
-    real = V._compare
-
-    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        compared.append(True)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(V, "_compare", spy)
+    compared = _counted(monkeypatch, "_compare")
     for other in (32, 40, 7):
         unrelated = Upload.from_rgb(shrunk(replaced(soft(other), scene(81), CENTRE)))
         assert V._whole_pretest(photo, unrelated, False) < V.WHOLE_PRETEST
