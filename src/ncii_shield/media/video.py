@@ -276,8 +276,11 @@ def _decode_pass(path: str | os.PathLike[str], info: VideoInfo, streams: list[tu
     command = [ffmpeg, "-v", "error", "-nostdin", "-noautorotate", "-threads", str(limits.threads),
                "-i", str(path), "-filter_complex_threads", "1", "-filter_complex", graph]
     for k, (_, write) in enumerate(pipes):
+        # "-threads 1" on each output: rawvideo's frame-threaded encoder (one thread a core) only copies
+        # frames, and under the address-space cap its thread stacks failed to map with a message naming
+        # no memory ("ff_frame_thread_encoder_init failed"; CI, 2026-12-06)
         command += ["-map", f"[{labels[k]}]", "-fps_mode", "passthrough", "-an", "-pix_fmt", "rgb24",
-                    "-f", "rawvideo", f"pipe:{write}"]
+                    "-threads", "1", "-f", "rawvideo", f"pipe:{write}"]
     command = [*_capped(limits), *command]
     try:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -352,11 +355,16 @@ def _decode_pass(path: str | os.PathLike[str], info: VideoInfo, streams: list[tu
         if code in (-9, -24):  # SIGKILL / SIGXCPU from RLIMIT_CPU (our own kill is the deadline above)
             raise MediaTooLarge(f"decoding the video needed more than {limits.decoder_cpu_s:g} s of CPU; "
                                 f"at most {limits.decoder_cpu_s:g} s are spent on one video")
-        if any(m in bytes(stderr_tail).decode("utf-8", "replace").lower()
-               for m in ("allocate", "map segment", "out of memory")):
+        if any(m in bytes(stderr_tail).decode("utf-8", "replace").lower() for m in _OUT_OF_MEMORY):
             raise MediaTooLarge(f"decoding the video needed more than {limits.decoder_memory_mb} MB of memory; "
                                 f"the decoder gets at most {limits.decoder_memory_mb} MB ({reason})")
         raise UndecodableVideo(f"the video could not be decoded ({reason}); accepted: a video stream FFmpeg decodes")
+
+
+# what FFmpeg prints when the address-space cap stops an allocation: malloc's ENOMEM, a library's mmap,
+# and a thread whose stack could not be mapped (pthread_create's EAGAIN; the thread pools' init failures)
+_OUT_OF_MEMORY = ("allocate", "map segment", "out of memory", "resource temporarily unavailable",
+                  "thread_init failed", "thread_encoder_init failed")
 
 
 def _capped(limits: VideoLimits) -> list[str]:

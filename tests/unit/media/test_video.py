@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -162,3 +163,47 @@ def test_video_decodes_wait_for_a_slot(videos):
     assert b0 >= a1, f"the second decode began at {b0 - a0:.2f} s, before the first ended at {a1 - a0:.2f} s"
     with pytest.raises(ValueError):
         set_max_concurrent_video_decodes(0)
+
+
+@pytest.mark.parametrize("stderr", [
+    # what Debian's FFmpeg 5.1 printed on CI when the 400-MB cap stopped rawvideo's frame-thread encoder
+    # from mapping its threads' stacks (the race is timing-dependent, so the message is replayed here)
+    "[rawvideo @ 0x55a11eb8f640] ff_frame_thread_encoder_init failed\nError initializing output stream 0:0 -- "
+    "Error while opening encoder for output stream #0:0 - maybe incorrect parameters such as bit_rate",
+    "[rawvideo @ 0x5555e925eb80] Failed to allocate packet of size 26542080\nget_encode_buffer() failed",
+    "Error while filtering: Cannot allocate memory",
+    "[h264 @ 0x55] pthread_create failed: Resource temporarily unavailable",
+])
+def test_a_decoder_stopped_by_its_memory_cap_is_named_so(videos, tmp_path, monkeypatch, stderr):
+    """The decoder's failure is read from its messages: each way FFmpeg reports a failed allocation
+    under the address-space cap is a 413 naming the cap, not "could not be decoded". A stand-in
+    ``ffmpeg`` (a script first on PATH) replays the messages: the real failures depend on which of the
+    decoder's threads allocates first, so they cannot be produced on demand; the real decoder under a
+    real cap is tests/security/test_hostile_videos.py's."""
+    from ncii_shield.media.video import FrameStream, decode_pass
+
+    path = videos["original.mp4"]
+    info = probe_video(path)  # the real ffprobe
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    (tmp_path / "stderr.txt").write_text(stderr + "\n")
+    fake.write_text(f"#!/bin/sh\ncat {tmp_path / 'stderr.txt'} >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with pytest.raises(MediaTooLarge, match="more than 321 MB of memory"):
+        decode_pass(path, info, [(FrameStream(fps=2, max_side=64), lambda items: list(items))],
+                    limits=VideoLimits(decoder_memory_mb=321))
+
+
+def test_a_decoder_failing_otherwise_is_undecodable(videos, tmp_path, monkeypatch):
+    from ncii_shield.media.video import FrameStream, decode_pass
+
+    path = videos["original.mp4"]
+    info = probe_video(path)
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Invalid data found when processing input' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with pytest.raises(UndecodableVideo, match="Invalid data found"):
+        decode_pass(path, info, [(FrameStream(fps=2, max_side=64), lambda items: list(items))])
