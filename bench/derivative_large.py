@@ -14,7 +14,9 @@ Usage::
     #    --held-out: the held-out kinds' singles (clothing, graded) verified against every unrelated photo
     python bench/derivative_large.py run CACHE [--e2e] [--negatives] [--set NAME=VALUE ...] [--json out.json]
 
-``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off).
+``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off),
+``--set-index`` one of ``index/derivative.py`` (e.g. ``WHOLE_CANDIDATES=8``: the whole-frame hook over
+the check's 8 candidates only, as before 2026-12-06 #6).
 Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
 statistic's spread over chance fits between unrelated photos is in the JSON (``chance``).
 """
@@ -42,6 +44,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import derivative_bench as B  # noqa: E402
 
+from ncii_shield.index import derivative as D  # noqa: E402
 from ncii_shield.index.derivative import DerivativeIndex, consistent_votes  # noqa: E402
 from ncii_shield.signals.derivative import features as F  # noqa: E402
 from ncii_shield.signals.derivative import verify as V  # noqa: E402
@@ -128,14 +131,40 @@ def _record(verdict, trace):  # noqa: ANN001, ANN202
 
 TRACE: list = []
 PRE: list = []  # every whole-frame pre-test (verify._whole_pretest) and its value
+# end to end: every pre-test and whole-frame comparison, with the registered photo (its features' id())
+# and whether the index's hook (index/derivative.py ``whole_frame``) made it or verify() itself
+E2E_PRE: list = []  # (id(reg), value, in the hook)
+E2E_WHOLE: list = []  # (id(reg), dense, outcome, in the hook): whole-frame comparisons made in full
+IN_HOOK = [False]
+IN_WHOLE = [False]
 
 
 def _traced_pretest(original):  # noqa: ANN001, ANN202
     def pretest(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         value = original(*args, **kwargs)
         PRE.append(value)
+        E2E_PRE.append((id(args[0]), value, IN_HOOK[0]))
         return value
     return pretest
+
+
+def _flagged(flag, original):  # noqa: ANN001, ANN202
+    def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        flag[0] = True
+        try:
+            return original(*args, **kwargs)
+        finally:
+            flag[0] = False
+    return inner
+
+
+def _traced_compare(original):  # noqa: ANN001, ANN202
+    def compare(reg, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        v = original(reg, *args, **kwargs)
+        if IN_WHOLE[0]:
+            E2E_WHOLE.append((id(reg), int(v.details.get("dense", 0)), v.outcome.value, IN_HOOK[0]))
+        return v
+    return compare
 
 
 def _traced_judge(original):  # noqa: ANN001, ANN202
@@ -171,9 +200,16 @@ def run_upload(k: int) -> dict:
                 flags.append((j, v.outcome.value, v.inliers, v.reason))
         row.update(held_flags=flags, chance=list(TRACE))
     if B.STATE["e2e"]:
+        E2E_PRE.clear()
+        E2E_WHOLE.clear()
         started = time.process_time()
         found = find_instances(rgb, prepared, lambda p: [(None, h) for h in index.check(p)])
         row["cpu_ms"] = 1000 * (time.process_time() - started)
+        by_reg = B.STATE["by_reg"]
+        mine = {ids[i]} | {ids[j] for j in u["related"]}
+        # (related to the upload?, value, in the hook) for every pre-test; the same for full comparisons
+        row["e2e_pretests"] = [(by_reg.get(r) in mine, v, h) for r, v, h in E2E_PRE]
+        row["e2e_whole"] = [(by_reg.get(r) in mine, d, o, h) for r, d, o, h in E2E_WHOLE]
         if B.STATE.get("candidates"):  # the own photo in the candidate stage (every candidate, no limit)
             cands = index.candidates(prepared, limit=10 ** 6)
             rank = next((k for k, c in enumerate(cands) if c.id == ids[i]), None)
@@ -183,6 +219,7 @@ def run_upload(k: int) -> dict:
             row["own_candidate"] = None if c is None else [rank, c.votes, c.other_votes,
                                                             consistent_votes(reg, prepared, c), bool(c.mirrored)]
             row["top_votes"] = cands[0].votes if cands else 0
+            row["n_candidates"] = len(cands)
             row["same_shape"] = abs((fw / fh) / (reg.frame_w / reg.frame_h) - 1.0) <= V.WHOLE_ASPECT
         own = [f for f in found if f.id == ids[i] and f.verdict.outcome is Outcome.DERIVATIVE]
         related = {ids[i]} | {ids[j] for j in u["related"]}
@@ -220,6 +257,7 @@ def main() -> int:
     parser.add_argument("--candidates", action="store_true", help="with --e2e: the own photo's place among the candidates")
     parser.add_argument("--no-direct", action="store_true", help="skip the large singles (negatives only)")
     parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--set-index", action="append", default=[], help="NAME=VALUE: a constant of index/derivative.py")
     parser.add_argument("--json")
     args = parser.parse_args()
     paths = sorted(p for p in Path(args.photos_dir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
@@ -243,9 +281,16 @@ def main() -> int:
         name, value = item.split("=", 1)
         setattr(V, name, type(getattr(V, name))(float(value)) if not isinstance(getattr(V, name), bool)
                 else value.lower() in ("1", "true"))
+    for item in args.set_index:
+        name, value = item.split("=", 1)
+        setattr(D, name, type(getattr(D, name))(float(value)))
     V._judge = _traced_judge(V._judge)
     if hasattr(V, "_whole_pretest"):
         V._whole_pretest = _traced_pretest(V._whole_pretest)
+        V._compare = _traced_compare(V._compare)
+        V._whole_frame = _flagged(IN_WHOLE, V._whole_frame)
+    if hasattr(D, "whole_frame"):
+        D.whole_frame = _flagged(IN_HOOK, D.whole_frame)
     started = time.perf_counter()
     with ctx.Pool(args.workers) as pool:
         feats = pool.map(B.register, paths)
@@ -263,12 +308,12 @@ def main() -> int:
                 continue
             uploads.append({**r, "jpeg": bytes.fromhex(r["jpeg"])})
     B.STATE.update(features=feats, ids=ids, index=index, uploads=uploads, e2e=args.e2e, held_out=args.held_out,
-                   candidates=args.candidates)
+                   candidates=args.candidates, by_reg={id(f): ids[k] for k, f in enumerate(feats)})
     print(f"registered in {time.perf_counter() - started:.0f} s; {len(uploads)} uploads", file=sys.stderr, flush=True)
     with ctx.Pool(args.workers) as pool:
         rows = pool.map(run_upload, range(len(uploads)), chunksize=4)
         neg = pool.map(negatives, makers) if args.negatives else []
-    out: dict = {"settings": args.set, "seconds": round(time.perf_counter() - started)}
+    out: dict = {"settings": args.set + args.set_index, "seconds": round(time.perf_counter() - started)}
     singles = [r for r in rows if r["format"] == "single" and r["edit"] in KINDS]
     if singles:
         out["direct_flagged"] = sum(r["direct"] == "derivative" for r in singles)
@@ -303,6 +348,22 @@ def main() -> int:
                  f"rank {'<8' if r['own_candidate'][0] < 8 else '>=8'}, lines up {'>=3' if r['own_candidate'][3] >= 3 else '<3'}")
                 + (", same shape" if r["same_shape"] else "") for r in lost).most_common()
             out["lost_e2e_votes"] = sorted(r["own_candidate"][1] for r in lost if r["own_candidate"])
+            # (rank, votes, same shape) of those lost past the check's CANDIDATES
+            out["lost_e2e_past"] = sorted((r["own_candidate"][0], r["own_candidate"][1], r["same_shape"]) for r in lost
+                                          if r["own_candidate"] and r["own_candidate"][0] >= D.CANDIDATES)
+        if any("n_candidates" in r for r in rows):
+            n = [r["n_candidates"] for r in rows if "n_candidates" in r]
+            out["candidates_per_upload_p50_p95_max"] = [int(np.percentile(n, 50)), int(np.percentile(n, 95)), max(n)]
+        # the whole-frame step end to end, against the photos the upload is not made from
+        pre = [(v, h) for r in rows for rel, v, h in r.get("e2e_pretests", []) if not rel]
+        whole = [(d, o, h) for r in rows for rel, d, o, h in r.get("e2e_whole", []) if not rel]
+        out["e2e_unrelated_pretests_hook_verify"] = [sum(h for _, h in pre), sum(not h for _, h in pre)]
+        out["e2e_unrelated_pretest_top"] = sorted((v for v, _ in pre), reverse=True)[:12]
+        out["e2e_unrelated_pretest_hist"] = sorted(Counter(v for v, _ in pre).items())
+        out["e2e_unrelated_compared_hook_verify"] = [sum(h for *_, h in whole), sum(not h for *_, h in whole)]
+        out["e2e_unrelated_compared_dense_top"] = sorted((d for d, *_ in whole), reverse=True)[:12]
+        rel_pre = [(v, h) for r in rows for rel, v, h in r.get("e2e_pretests", []) if rel]
+        out["e2e_related_pretests_hook_verify"] = [sum(h for _, h in rel_pre), sum(not h for _, h in rel_pre)]
         out["e2e_cpu_ms_p50_p95"] = [round(float(np.percentile(cpu, q)), 1) for q in (50, 95)]
     held = [r for r in rows if "held_flags" in r]
     if held:

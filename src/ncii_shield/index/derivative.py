@@ -60,6 +60,11 @@ from ncii_shield.signals.derivative.verify import (
 
 VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
 CANDIDATES = 8
+# The candidates a check's pass does not verify are compared as the upload's whole frame (verify.whole_frame:
+# a photo of another shape costs a division, one of its shape a cell pre-test first), this far down the
+# ranking: the photo around a large pasted part, out-voted by the part's own photo and chance candidates,
+# can rank past CANDIDATES with 3-5 votes (2026-12-06 #6, docs/benchmarks.md).
+WHOLE_CANDIDATES = 24
 MIN_VOTES = 3
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
 # Of the votes of a candidate that verified: weaker candidates are verified only when their votes line up
@@ -523,7 +528,8 @@ class DerivativeIndex(SignalIndex):
                     if verdict.outcome is not Outcome.NONE]
             hits.sort(key=lambda h: (-h.verdict.score, h.id))
             return hits
-        found = self.candidates(upload, allowed, limit)
+        ranked = self.candidates(upload, allowed, max(limit, WHOLE_CANDIDATES))  # its first `limit`: candidates(limit)
+        found = ranked[:limit]
         signatures = self._signatures([c.id for c in found])
         done: dict[tuple[bytes, bool], tuple[F.PhotoFeatures, Verdict]] = {}
 
@@ -588,7 +594,9 @@ class DerivativeIndex(SignalIndex):
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
                 confirmed = max(confirmed, c.votes)
         assert not sure, "a candidate verified up front was not one the serial pass verifies"
-        for c in found:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
+        if len(ranked) > limit:  # past the check's candidates: fetched only now (the hook's alone)
+            signatures.update(self._signatures([c.id for c in ranked[limit:]]))
+        for c in ranked:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
             verdict = whole_frame(signatures[c.id], upload) if c.id in signatures and c.id not in tried else None
             if verdict is not None:
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
