@@ -66,6 +66,10 @@ CANDIDATES = 8
 # can rank past CANDIDATES with 3-5 votes (2026-12-06 #6, docs/benchmarks.md).
 WHOLE_CANDIDATES = 24
 MIN_VOTES = 3
+# After re-shares only, each covering under PART_COVERED of its photo, the next PART_CHECKS candidates the
+# pass did not verify are verified (2026-12-06 #6, docs/benchmarks.md: the photo around a large pasted part).
+PART_COVERED = 0.95
+PART_CHECKS = 3
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
 # Of the votes of a candidate that verified: weaker candidates are verified only when their votes line up
 # (QUICK_CONSISTENT, below). Such a candidate is the photo around a large patch pasted in from the one that
@@ -594,6 +598,17 @@ class DerivativeIndex(SignalIndex):
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
                 confirmed = max(confirmed, c.votes)
         assert not sure, "a candidate verified up front was not one the serial pass verifies"
+        # A re-share of part of one photo (covering under PART_COVERED of it: another photo's large pasted
+        # part) leaves the rest of the frame to explain: the photo around it, out-voted, its votes at one or
+        # two spots (so they cannot line up), is among the next few candidates.
+        if hits and all(h.verdict.outcome is Outcome.RESHARE and h.verdict.details.get("covered", 1.0) < PART_COVERED
+                        for h in hits):
+            rest = [c for c in found if c.id in signatures and c.id not in tried][:PART_CHECKS]
+            for c in rest:  # one that does not verify is still compared as the whole frame, below
+                verdict = judged(signatures[c.id], c)
+                if verdict.outcome is not Outcome.NONE:
+                    tried.add(c.id)
+                    hits.append(DerivativeHit(c.id, c.votes, verdict))
         if len(ranked) > limit:  # past the check's candidates: fetched only now (the hook's alone)
             signatures.update(self._signatures([c.id for c in ranked[limit:]]))
         for c in ranked:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
