@@ -6,8 +6,6 @@ Synthetic scenes; the candidate search is replaced by a fixed ranking (honouring
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import pytest
 
 from ncii_shield.index import derivative as D
@@ -15,18 +13,10 @@ from ncii_shield.index.derivative import Candidate, DerivativeIndex
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import Outcome, Upload
 from tests.derivative_scenes import scene
-from tests.unit.signals.test_derivative_kinds import jpeg_rgb, replaced
+from tests.unit.index.test_derivative_whole_candidates import CENTRE, shrunk, soft  # 55 % of the photo replaced
+from tests.unit.signals.test_derivative_kinds import replaced
 
-CENTRE = (120, 80, 560, 470)  # 55 % of the 800 x 600 photo replaced
 OTHERS = list(range(10, 32))  # 22 unrelated photos of the same shape
-
-
-def soft(seed: int) -> np.ndarray:
-    return cv2.GaussianBlur(scene(seed), (0, 0), 7)
-
-
-def shrunk(img: np.ndarray) -> np.ndarray:
-    return jpeg_rgb(cv2.resize(img, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA), 85)
 
 
 @pytest.fixture(scope="module")
