@@ -243,6 +243,14 @@ def negatives(i: int) -> dict:
     return {**out, "chance": list(TRACE), "judged": len(TRACE), "pretest": list(PRE)}
 
 
+def _set_constants(module, items: list[str]) -> None:  # noqa: ANN001
+    """``NAME=VALUE`` items set on ``module``, each value of the constant's own type ("1"/"true" for a flag)."""
+    for item in items:
+        name, value = item.split("=", 1)
+        old = getattr(module, name)
+        setattr(module, name, value.lower() in ("1", "true") if isinstance(old, bool) else type(old)(float(value)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=("gen", "run"))
@@ -277,13 +285,8 @@ def main() -> int:
                 (cache / f"{i:03d}.json").write_text(json.dumps([{**r, "jpeg": r["jpeg"].hex()} for r in rows]))
                 print(f"photo {i}: {len(rows)} uploads", file=sys.stderr, flush=True)
         return 0
-    for item in args.set:
-        name, value = item.split("=", 1)
-        setattr(V, name, type(getattr(V, name))(float(value)) if not isinstance(getattr(V, name), bool)
-                else value.lower() in ("1", "true"))
-    for item in args.set_index:
-        name, value = item.split("=", 1)
-        setattr(D, name, type(getattr(D, name))(float(value)))
+    _set_constants(V, args.set)
+    _set_constants(D, args.set_index)
     V._judge = _traced_judge(V._judge)
     if hasattr(V, "_whole_pretest"):
         V._whole_pretest = _traced_pretest(V._whole_pretest)

@@ -394,23 +394,16 @@ class MarkIndex(SignalIndex):
         (their descriptors correlate :data:`SAME_LOOK` or more, as a mark registered in two banks does).
         A mark under ``threshold`` is never left out (it is not reported; it stays for the benchmarks'
         best scores); nor is the best at any place, so a flag leaves only where a better one stands."""
+        def same_look(a: int, b: int) -> bool:
+            e, o = entries.get(a), entries.get(b)
+            return e is not None and o is not None and e.k == o.k and float(e.descriptor @ o.descriptor) >= SAME_LOOK
+
         kept: list[tuple[float, int, tuple[int, int, int, int]]] = []
         for score, id, box in found:
-            if score >= threshold:
-                e = entries.get(id)
-                shadowed = False
-                for s, i, b in kept:  # all better-scoring, so all passed too
-                    if i == id or overlap(b, box) <= PLACE_OVERLAP:
-                        continue
-                    o = entries.get(i)
-                    if e is not None and o is not None and e.k == o.k and \
-                            float(e.descriptor @ o.descriptor) >= SAME_LOOK:
-                        continue
-                    shadowed = True
-                    break
-                if shadowed:
-                    continue
-            kept.append((score, id, box))
+            shadowed = score >= threshold and any(  # those kept are all better-scoring, so all passed too
+                i != id and overlap(b, box) > PLACE_OVERLAP and not same_look(id, i) for _, i, b in kept)
+            if not shadowed:
+                kept.append((score, id, box))
         return kept
 
     def _geometry(self) -> _Flat:
