@@ -2,12 +2,13 @@
 
 ``bench/derivative_scale.py`` builds its index (1,000,129 photos: ~8 min idle) every run; this keeps it:
 
-    python bench/derivative_latency.py build /tmp/A/idx --registry-size 1000000   # once (the scale run's build)
+    python bench/derivative_latency.py build /tmp/A/idx --registry-size 1000000 [--also 100000]   # once
     python bench/derivative_latency.py run /tmp/A/idx [--set NAME=VALUE ...] [--set ...] [--rounds 2] [--json f]
 
 ``build`` makes the same index, from the same windows cache and in the same incremental steps, as
-``derivative_scale.py --registry-size N --real-windows 50000`` (the uploads too: the same seed, the same
-order), and saves the faiss index (``faiss.write_index_binary``) and the uploads. ``run`` loads them and
+``derivative_scale.py --registry-size N --real-windows 50000 [--registry old]`` (the uploads too: the same
+seed, the same order; ``--registry``: honest by default, see that file's docstring), and saves the faiss
+index (``faiss.write_index_binary``) and the uploads. ``run`` loads them and
 times every upload's check (``Upload.from_rgb`` + ``DerivativeIndex.check``) under each settings group
 given (``--set`` once per group; ``NAME=VALUE[,NAME=VALUE]`` on ``ncii_shield.index.derivative``; none:
 the defaults; ``OMP=n``: faiss's own OpenMP threads; ``CV=n``: OpenCV's threads, ``cv2.setNumThreads``).
@@ -25,7 +26,6 @@ on the same index).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import pickle
@@ -41,14 +41,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 import cv2  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
-from derivative_bench import load_rgb  # noqa: E402
 from derivative_scale import (  # noqa: E402
-    entries, make_upload, permutations, permute, rss_mb, synthetic_registry, unrelated_uploads,
+    REGISTRIES, SyntheticRegistry, entries, make_upload, rss_mb, unrelated_uploads,
 )
 
 import ncii_shield.index.derivative as D  # noqa: E402
 from ncii_shield.index.derivative import DerivativeIndex  # noqa: E402
-from ncii_shield.signals.derivative import features as F  # noqa: E402
 from ncii_shield.signals.derivative.instances import find_instances  # noqa: E402
 from ncii_shield.signals.derivative.verify import Outcome, Upload  # noqa: E402
 
@@ -60,79 +58,70 @@ def photo_paths(folder: str) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
 
 
-class Registry:
+def Registry(paths: list[Path], size: int, registry: str = "honest") -> SyntheticRegistry:  # noqa: N802
     """The scale run's signatures (lookup) and which real photo an entry shows (photo_of)."""
-
-    def __init__(self, paths: list[Path], size: int) -> None:
-        self.real = [F.photo_features(load_rgb(p)) for p in paths]
-        self.values = {i + 1: F.encode(f) for i, f in enumerate(self.real)}
-        self.real_n = min(REAL_WINDOWS, size)
-        self.perms = permutations(-(-size // self.real_n), SEED)
-        self.permuted: dict[tuple[int, int], str] = {}
-        self.n_paths = len(paths)
-
-    def signature(self, i: int) -> str:
-        if i < 1_000_000:
-            return self.values[i]
-        k = i - 1_000_000
-        photo, p = k % self.real_n % self.n_paths, k // self.real_n
-        if not p:
-            return self.values[photo + 1]
-        if (photo, p) not in self.permuted:
-            f = self.real[photo]
-            self.permuted[photo, p] = F.encode(dataclasses.replace(f, descriptors=permute(f.descriptors, self.perms[p])))
-        return self.permuted[photo, p]
-
-    def lookup(self, ids: list[int]) -> dict[int, str]:
-        return {i: self.signature(i) for i in ids}
-
-    def photo_of(self, i: int) -> int | None:
-        if i < 1_000_000:
-            return i - 1
-        k = i - 1_000_000
-        return None if k >= self.real_n else k % self.n_paths
+    return SyntheticRegistry(paths, size, REAL_WINDOWS, SEED, registry)
 
 
 def build(args: argparse.Namespace) -> None:
+    """The index at ``--registry-size`` saved in FOLDER, and at each ``--also`` size (reached on the way, as
+    the follower's index would be) in FOLDER/at-SIZE, each with the same uploads."""
     out = Path(args.folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = photo_paths(args.photos)
-    reg = Registry(paths, args.registry_size)
+    sizes = sorted({args.registry_size, *args.also})
+    reg = Registry(paths, sizes[-1], args.registry)
     rng = np.random.default_rng(SEED)
-    related = [make_upload(paths, rng, q) for q in range(args.queries)]
+    related = [make_upload(paths, rng, q, reg.upload_photos) for q in range(args.queries)]
     unrelated = unrelated_uploads(Path(args.unrelated), args.unrelated_queries, SEED)
-    with open(out / "uploads.pkl", "wb") as f:
-        pickle.dump({"related": related, "unrelated": unrelated}, f, protocol=pickle.HIGHEST_PROTOCOL)
-    windows = synthetic_registry(paths, reg.real_n, SEED, 2, keep=D.SAMPLE)
+    uploads = pickle.dumps({"related": related, "unrelated": unrelated}, protocol=pickle.HIGHEST_PROTOCOL)
+    t0 = time.perf_counter()
+    windows = reg.windows(args.workers)
+    windows_s = time.perf_counter() - t0
     before = rss_mb()
     index = DerivativeIndex(reg.lookup)
     t0 = time.perf_counter()
     index.add_features_many([(f, i + 1) for i, f in enumerate(reg.real)])
-    empty = np.zeros((0, 2), np.float32)
-    for codes, ids in entries(windows, reg.perms, 0, args.registry_size):
-        index.add_features_many([(F.PhotoFeatures(0, 0, 0, 0, empty, c, None), int(i))  # type: ignore[arg-type]
-                                 for c, i in zip(codes, ids)])
-    build_s = time.perf_counter() - t0
-    grown = rss_mb() - before
-    faiss.write_index_binary(index._faiss, str(out / "index.faissb"))
-    meta = {"registry_size": args.registry_size, "photos": len(paths), "built_for": index._built_for,
-            "build_seconds": build_s, "rss_growth_mb": grown, "ntotal": index._faiss.ntotal,
-            "index_bytes_per_photo": index.memory_bytes() / len(index)}
-    (out / "meta.json").write_text(json.dumps(meta, indent=2))
-    print(json.dumps(meta, indent=2))
+    done = 0
+    for size in sizes:
+        for codes, ids in entries(windows, reg.perms, done, size):
+            index.add_features_many(reg.batch(codes, ids))
+        done = size
+        build_s = time.perf_counter() - t0
+        grown = rss_mb() - before
+        where = out if size == sizes[-1] else out / f"at-{size}"
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "uploads.pkl").write_bytes(uploads)
+        faiss.write_index_binary(index._faiss, str(where / "index.faissb"))
+        meta = {"registry_size": size, "registry": args.registry, "real_windows": reg.real_n,
+                "window_photos": len(reg.window_photos), "upload_photos": len(reg.upload_photos),
+                "photos": len(paths), "built_for": index._built_for, "windows_seconds": windows_s,
+                "build_seconds": build_s, "rss_growth_mb": grown, "ntotal": index._faiss.ntotal,
+                "index_bytes_per_photo": index.memory_bytes() / len(index),
+                "largest_list": largest_list(index), "load_average": os.getloadavg()}
+        (where / "meta.json").write_text(json.dumps(meta, indent=2))
+        print(json.dumps(meta, indent=2), flush=True)
+
+
+def largest_list(index: DerivativeIndex) -> int:
+    if not index._ivf:
+        return 0
+    lists = index._faiss.invlists
+    return max(lists.list_size(i) for i in range(index._faiss.nlist))
 
 
 def load(folder: Path, photos: str) -> tuple[DerivativeIndex, Registry, dict]:
     meta = json.loads((folder / "meta.json").read_text())
     paths = photo_paths(photos)
-    reg = Registry(paths, meta["registry_size"])
+    reg = Registry(paths, meta["registry_size"], meta.get("registry", "old"))
     ivf = faiss.read_index_binary(str(folder / "index.faissb"))  # an IndexBinaryIVF already (a downcast would free it)
     index = DerivativeIndex(reg.lookup)
-    index._faiss, index._ivf, index._built_for = ivf, True, meta["built_for"]
-    index._quantizer = faiss.downcast_IndexBinary(ivf.quantizer)
-    if isinstance(index._quantizer, faiss.IndexBinaryIVF):
-        index._quantizer.nprobe = D.TOP_NPROBE
-    ivf.nprobe = D.NPROBE
+    index._faiss, index._ivf, index._built_for = ivf, isinstance(ivf, faiss.IndexBinaryIVF), meta["built_for"]
+    if index._ivf:
+        index._quantizer = faiss.downcast_IndexBinary(ivf.quantizer)
+        if isinstance(index._quantizer, faiss.IndexBinaryIVF):
+            index._quantizer.nprobe = D.TOP_NPROBE
+        ivf.nprobe = D.NPROBE
     index._ids = set(range(1, len(paths) + 1)) | set(range(1_000_000, 1_000_000 + meta["registry_size"]))
     with open(folder / "uploads.pkl", "rb") as f:
         uploads = pickle.load(f)
@@ -312,8 +301,10 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
         print(json.dumps(row))
     if args.hits:  # every upload's hits under each group, to compare runs of two trees
         Path(args.hits).write_text(json.dumps([{"related": r["hits"], "unrelated": r["u_hits"]} for r in rows]))
+    meta = json.loads((Path(args.folder) / "meta.json").read_text())
+    print(json.dumps({"index": meta, "load_average": os.getloadavg()}))
     return {"groups": out, "queries": n, "unrelated": len(unrelated), "rounds": args.rounds,
-            "load_average": os.getloadavg()}
+            "load_average": os.getloadavg(), "index": meta}
 
 
 def main() -> int:
@@ -323,6 +314,12 @@ def main() -> int:
     parser.add_argument("--photos", default=str(ROOT.parent / "shared" / "data" / "photos"))
     parser.add_argument("--unrelated", default=str(ROOT.parent / "shared" / "data" / "faces"))
     parser.add_argument("--registry-size", type=int, default=1_000_000)
+    parser.add_argument("--also", type=lambda v: [int(x) for x in v.split(",")], default=[],
+                        help="build: smaller sizes saved on the way (FOLDER/at-SIZE), e.g. 100000")
+    parser.add_argument("--registry", choices=REGISTRIES, default="honest",
+                        help="build: the synthetic registry (derivative_scale.py's docstring); "
+                             "old: as before 2026-12-06 #7")
+    parser.add_argument("--workers", type=int, default=2, help="build: processes cutting the windows")
     parser.add_argument("--queries", type=int, default=120)
     parser.add_argument("--unrelated-queries", type=int, default=60)
     parser.add_argument("--set", action="append", help="NAME=VALUE[,NAME=VALUE]: one settings group (repeatable)")

@@ -1,5 +1,19 @@
 """Scale run of bench/derivative_bench.py (``--registry-size N [--also 100000]``); see that file's docstring.
 
+``--registry honest`` (the default since 2026-12-06 #7) and ``--registry old`` (as before, for comparison):
+
+- *old*: windows are cut from all the photos, and the timed uploads are made from any photo: an upload
+  of photo P meets hundreds of windows that are crops of P, each carrying P's full signature, so each
+  verifies (69 % of verification CPU at 1M in 2026-12-06 #5); windows with under
+  ````SAMPLE`` (64) keypoints are zero-padded in the cache and the zero rows are indexed (one
+  inverted list of 1.28 M entries, 95 % all-zero).
+- *honest*: the photos are split by their place in the sorted list: the odd ones (64 of 129) give the
+  windows, the even ones (65) the timed uploads, both the edited photo and the pasted part's photo
+  (``upload_photos``). No upload meets a window of its own photo or of its pasted part's photo: every
+  window is, for every upload, a photo of something else, as nearly all of a real registry of 1M people
+  is. All 129 photos are still registered themselves. A window registers only its real descriptors
+  (the cache's zero rows are dropped, as a registered photo adds only its own).
+
 Registry: the real photos' signatures, then *windows* of the photos (ORB run on each, as now), then —
 past ``--real-windows`` (default 100,000) — *bit-permuted copies* of the windows: entry
 ``k >= R`` holds the descriptors of window ``k % R`` with the 256 bits of every descriptor permuted by
@@ -20,6 +34,7 @@ uploads the whole check's outcome.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import multiprocessing as mp
@@ -84,7 +99,7 @@ def synthetic_registry(paths: list[Path], n: int, seed: int, workers: int, keep:
                        ) -> np.ndarray:
     """N x INDEX_KEYPOINTS descriptors of the synthetic registry, cached in bench/results/ in files of CHUNK
     entries. Entry k depends only on (seed, k), so a smaller registry is a prefix of a larger one."""
-    folder = ROOT / "bench" / "results" / f"derivative-registry-v3-{len(paths)}-{seed}"
+    folder = ROOT / "bench" / "results" / f"derivative-registry-v3-{len(paths)}-{seed}{cache_tag(paths)}"
     folder.mkdir(parents=True, exist_ok=True)
     parts = []
     for start in range(0, n, CHUNK):
@@ -104,6 +119,89 @@ def synthetic_registry(paths: list[Path], n: int, seed: int, workers: int, keep:
                   file=sys.stderr)
         parts.append(np.load(file, mmap_mode="r")[: n - start, :keep])
     return np.ascontiguousarray(np.concatenate(parts))
+
+
+def cache_tag(paths: list[Path]) -> str:
+    """'' for the old registry (every photo of the folder gives windows, the cache's name as before 2026-12-06
+    #7); otherwise a digest of the photos' names, so another subset never reuses a cache."""
+    if len(paths) > 1 and len({p.parent for p in paths}) == 1:
+        folder = paths[0].parent
+        every = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        if every == sorted(paths):
+            return ""
+    return "-" + hashlib.sha256("\n".join(p.name for p in paths).encode()).hexdigest()[:8]
+
+
+REGISTRIES = ("honest", "old")
+
+
+def window_photos(n_paths: int, registry: str) -> list[int]:
+    """Indexes (in the sorted photo list) of the photos the windows are cut from."""
+    return list(range(n_paths)) if registry == "old" else list(range(1, n_paths, 2))
+
+
+def upload_photos(n_paths: int, registry: str) -> list[int]:
+    """Indexes of the photos the timed uploads are made from (edited photo and pasted part alike)."""
+    return list(range(n_paths)) if registry == "old" else list(range(0, n_paths, 2))
+
+
+class SyntheticRegistry:
+    """The scale run's full signatures (``lookup``, standing in for the database) and which real photo an
+    entry shows (``photo_of``). Ids: real photo i is i + 1; registry entry k is 1,000,000 + k: window
+    ``k % real_n`` (cut from photo ``window_photos[k % real_n % len(window_photos)]``), bit-permuted by
+    permutation ``k // real_n`` (0: not permuted)."""
+
+    def __init__(self, paths: list[Path], size: int, real_windows: int, seed: int, registry: str = "honest",
+                 real: list | None = None) -> None:
+        assert registry in REGISTRIES, registry
+        self.registry, self.seed = registry, seed
+        self.real = real if real is not None else [F.photo_features(load_rgb(p)) for p in paths]
+        self.values = {i + 1: F.encode(f) for i, f in enumerate(self.real)}
+        self.real_n = min(real_windows, size)
+        self.perms = permutations(-(-size // self.real_n), seed)
+        self.permuted: dict[tuple[int, int], str] = {}
+        self.window_photos = window_photos(len(paths), registry)
+        self.upload_photos = upload_photos(len(paths), registry)
+        self.window_paths = [paths[i] for i in self.window_photos]
+
+    def _window_photo(self, k: int) -> int:
+        return self.window_photos[k % self.real_n % len(self.window_photos)]
+
+    def signature(self, i: int) -> str:
+        if i < 1_000_000:
+            return self.values[i]
+        k = i - 1_000_000
+        photo, p = self._window_photo(k), k // self.real_n
+        if not p:
+            return self.values[photo + 1]
+        if (photo, p) not in self.permuted:
+            f = self.real[photo]
+            self.permuted[photo, p] = F.encode(
+                dataclasses.replace(f, descriptors=permute(f.descriptors, self.perms[p])))
+        return self.permuted[photo, p]
+
+    def lookup(self, ids: list[int]) -> dict[int, str]:
+        return {i: self.signature(i) for i in ids}
+
+    def photo_of(self, i: int) -> int | None:
+        """The real photo (index) an entry shows, None for a permuted copy."""
+        if i < 1_000_000:
+            return i - 1
+        k = i - 1_000_000
+        return None if k >= self.real_n else self._window_photo(k)
+
+    def windows(self, workers: int) -> np.ndarray:
+        return synthetic_registry(self.window_paths, self.real_n, self.seed, workers, keep=D.SAMPLE)
+
+    def batch(self, codes: np.ndarray, ids: np.ndarray) -> list[tuple[F.PhotoFeatures, int]]:
+        """Entries as add_features_many takes them; honest: only a window's real descriptors (the cache pads
+        windows with under SAMPLE keypoints with zero rows; no ORB descriptor is all zero)."""
+        empty = np.zeros((0, 2), np.float32)
+        if self.registry == "old":
+            return [(F.PhotoFeatures(0, 0, 0, 0, empty, c, None), int(i))  # type: ignore[arg-type]
+                    for c, i in zip(codes, ids)]
+        return [(F.PhotoFeatures(0, 0, 0, 0, empty, c[c.any(axis=1)], None), int(i))  # type: ignore[arg-type]
+                for c, i in zip(codes, ids)]
 
 
 def rss_mb() -> float:
@@ -138,14 +236,18 @@ def entries(windows: np.ndarray, perms: list[np.ndarray], start: int, stop: int)
         yield codes, 1_000_000 + k
 
 
-def make_upload(paths: list[Path], rng: np.random.Generator, q: int) -> tuple[np.ndarray, int, int]:
-    """A derivative of a random photo, as in the accuracy run: (rgb, photo index, patch source index)."""
-    i = int(rng.integers(0, len(paths)))
+def make_upload(paths: list[Path], rng: np.random.Generator, q: int, photos: list[int] | None = None,
+                ) -> tuple[np.ndarray, int, int]:
+    """A derivative of a random photo, as in the accuracy run: (rgb, photo index, patch source index).
+    ``photos``: the indexes to draw both from (default: every photo; the same draws as before then)."""
+    photos = photos if photos is not None else list(range(len(paths)))
+    a = int(rng.integers(0, len(photos)))
+    i = photos[a]
     base = shrink(load_rgb(paths[i]))
     h, w = base.shape[:2]
     edit = EDITS[q % len(EDITS)]
     transform = TRANSFORMS[(q // len(EDITS)) % len(TRANSFORMS)]
-    j = (i + 1 + int(rng.integers(0, len(paths) - 1))) % len(paths)
+    j = photos[(a + 1 + int(rng.integers(0, len(photos) - 1))) % len(photos)]
     img = apply_edit(edit, base, region(rng, h, w), rng, shrink(load_rgb(paths[j]), 640))
     out, quality = apply_transform(transform, img, rng)
     return reencode(out, quality), i, j
@@ -187,7 +289,8 @@ def exact_copy(index: DerivativeIndex) -> DerivativeIndex:
 DEFAULTS = {"configs": [f"{D.QUERY_DESCRIPTORS}/{D.NPROBE}/{D.STRONG_VOTES}/{D.MAX_WEAK}/{D.QUICK_CONSISTENT}/"
                          f"{D.QUICK_FALLBACK}/{D.FIRST_PROBES}/{D.FIRST_VOTES}/{int(D.VERIFY_ONCE)}/{D.FIRST_TOP_NPROBE}"],
             "also": [], "real_windows": 100_000, "unrelated": str(ROOT.parent / "shared" / "data" / "faces"),
-            "unrelated_queries": 100, "exact_descriptors": 500, "exact_checks": 10, "exact_checks_below": 500_000}
+            "unrelated_queries": 100, "exact_descriptors": 500, "exact_checks": 10, "exact_checks_below": 500_000,
+            "registry": "honest"}
 
 
 def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
@@ -195,37 +298,12 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
         if not hasattr(args, key):
             setattr(args, key, value)
     sizes = sorted({args.registry_size, *(args.also or [])})
-    real_n = min(args.real_windows, sizes[-1])
-    perms = permutations(-(-sizes[-1] // real_n), args.seed)
-    real = [F.photo_features(load_rgb(p)) for p in paths]
-    values = {i + 1: F.encode(f) for i, f in enumerate(real)}
-    windows = synthetic_registry(paths, real_n, args.seed, args.workers, keep=D.SAMPLE)
-    permuted_values: dict[tuple[int, int], str] = {}
-
-    def signature(i: int) -> str:
-        if i < 1_000_000:
-            return values[i]
-        k = i - 1_000_000
-        photo, p = k % real_n % len(paths), k // real_n
-        if not p:
-            return values[photo + 1]
-        if (photo, p) not in permuted_values:
-            f = real[photo]
-            permuted_values[photo, p] = F.encode(dataclasses.replace(f, descriptors=permute(f.descriptors, perms[p])))
-        return permuted_values[photo, p]
-
-    def lookup(ids: list[int]) -> dict[int, str]:  # stands in for the database read
-        return {i: signature(i) for i in ids}
-
-    def photo_of(i: int) -> int | None:
-        """The real photo (index) an entry shows, None for a permuted copy."""
-        if i < 1_000_000:
-            return i - 1
-        k = i - 1_000_000
-        return None if k >= real_n else k % len(paths)
+    reg = SyntheticRegistry(paths, sizes[-1], args.real_windows, args.seed, args.registry)
+    real_n, real, lookup, photo_of = reg.real_n, reg.real, reg.lookup, reg.photo_of
+    windows = reg.windows(args.workers)
 
     rng = np.random.default_rng(args.seed)
-    related = [make_upload(paths, rng, q) for q in range(args.queries)]
+    related = [make_upload(paths, rng, q, reg.upload_photos) for q in range(args.queries)]
     unrelated = unrelated_uploads(Path(args.unrelated), args.unrelated_queries, args.seed)
     print(f"{len(related)} derivative uploads, {len(unrelated)} unrelated uploads ready", file=sys.stderr)
 
@@ -234,13 +312,11 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
     started = time.perf_counter()
     index.add_features_many([(f, i + 1) for i, f in enumerate(real)])
     build_s = time.perf_counter() - started
-    empty = np.zeros((0, 2), np.float32)
     done, results = 0, []
     for size in sizes:
         t0 = time.perf_counter()
-        for codes, ids in entries(windows, perms, done, size):
-            index.add_features_many([(F.PhotoFeatures(0, 0, 0, 0, empty, c, None), int(i))  # type: ignore[arg-type]
-                                     for c, i in zip(codes, ids)])
+        for codes, ids in entries(windows, reg.perms, done, size):
+            index.add_features_many(reg.batch(codes, ids))
         done = size
         build_s += time.perf_counter() - t0
         grown = rss_mb() - before
@@ -253,7 +329,8 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
             results.append({"config": config, "exact_build_seconds": exact_build,
                             **measure(args, index, exact, related, unrelated, photo_of, build_s, grown)})
         del exact
-    summary = {"sizes": results, "real_windows": real_n, "sample": D.SAMPLE, "top_nprobe": D.TOP_NPROBE,
+    summary = {"sizes": results, "real_windows": real_n, "registry": args.registry, "sample": D.SAMPLE,
+               "top_nprobe": D.TOP_NPROBE,
                "candidates": D.CANDIDATES, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     report(summary)
     return summary
@@ -378,7 +455,9 @@ def measure(args, index: DerivativeIndex, exact: DerivativeIndex, related: list,
 
 def report(summary: dict) -> None:
     rows = summary["sizes"]
-    print(f"## Derivative detection at scale (windows: {summary['real_windows']:,}, then bit-permuted copies)\n")
+    print(f"## Derivative detection at scale ({summary.get('registry', 'old')} registry; "
+          f"windows: {summary['real_windows']:,}, "
+          "then bit-permuted copies)\n")
     print("| registered | settings | check p50 | p95 | CPU p50 | p95 | unrelated p50 | p95 | CPU p50 | index B/photo | RSS B/photo "
           "| build (cumulative) | lists | own photo verified | flagged | false flags |")
     print("|---:" * 16 + "|")
@@ -421,6 +500,9 @@ def main() -> int:
                              "STRONG_VOTES/MAX_WEAK[/QUICK_CONSISTENT[/QUICK_FALLBACK]], comma-separated; "
                              "default: the index's own")
     parser.add_argument("--real-windows", type=int, default=DEFAULTS["real_windows"])
+    parser.add_argument("--registry", choices=REGISTRIES, default="honest",
+                        help="honest: windows from the odd photos, uploads from the even ones, no zero rows "
+                             "(see the docstring); old: as before 2026-12-06 #7, for comparison")
     parser.add_argument("--queries", type=int, default=300, help="derivative uploads timed at every size")
     parser.add_argument("--unrelated", default=DEFAULTS["unrelated"], help="folder of photos in no way registered")
     parser.add_argument("--unrelated-queries", type=int, default=DEFAULTS["unrelated_queries"])

@@ -1,0 +1,94 @@
+"""The scale run's synthetic registry (bench/derivative_scale.py) is honest by default (2026-12-06 #7):
+no timed upload meets a window cut from its own photo or its pasted part's photo, and a window registers
+only its real descriptors (no zero-padding rows in the index). ``--registry old`` keeps the former draws.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ncii_shield.index.derivative import DerivativeIndex
+from ncii_shield.signals.derivative import features as F
+from tests.derivative_scenes import scene
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+import derivative_scale as S  # noqa: E402
+
+N = 6
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    paths = []
+    for k in range(N):
+        path = folder / f"p{k}.png"
+        cv2.imwrite(str(path), scene(100 + k, 480, 360)[:, :, ::-1])
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def real(photos: list[Path]) -> list[F.PhotoFeatures]:
+    return [F.photo_features(S.load_rgb(p)) for p in photos]
+
+
+@pytest.mark.parametrize("n", [N, 129])
+def test_honest_split_is_disjoint_and_covers_every_photo(n: int) -> None:
+    windows, uploads = S.window_photos(n, "honest"), S.upload_photos(n, "honest")
+    assert not set(windows) & set(uploads)
+    assert sorted(windows + uploads) == list(range(n))
+    assert S.window_photos(n, "old") == S.upload_photos(n, "old") == list(range(n))
+
+
+def test_windows_show_no_upload_photo(photos: list[Path], real: list) -> None:
+    reg = S.SyntheticRegistry(photos, size=60, real_windows=20, seed=7, registry="honest", real=real)
+    shown = {reg.photo_of(1_000_000 + k) for k in range(60)}
+    assert shown == set(reg.window_photos) | {None}  # windows of the odd photos, then permuted copies
+    assert not shown & set(reg.upload_photos)
+    for k in range(20):  # a window carries its own photo's signature; a permuted copy another one
+        assert reg.signature(1_000_000 + k) == reg.values[reg.photo_of(1_000_000 + k) + 1]
+    assert reg.signature(1_000_000 + 20) not in reg.values.values()
+    old = S.SyntheticRegistry(photos, size=60, real_windows=20, seed=7, registry="old", real=real)
+    assert {old.photo_of(1_000_000 + k) for k in range(20)} == set(range(N))
+
+
+def test_uploads_come_from_their_half_and_old_draws_are_kept(photos: list[Path]) -> None:
+    honest = S.upload_photos(N, "honest")
+    rng = np.random.default_rng(7)
+    for q in range(4):
+        _, i, j = S.make_upload(photos, rng, q, honest)
+        assert i in honest and j in honest and i != j
+    # without photos: the draws of the code before 2026-12-06 #7 (i and j are an upload's first two draws)
+    for seed in range(4):
+        _, i, j = S.make_upload(photos, np.random.default_rng(seed), 0)
+        b = np.random.default_rng(seed)
+        old_i = int(b.integers(0, N))
+        assert (i, j) == (old_i, (old_i + 1 + int(b.integers(0, N - 1))) % N)
+
+
+def test_a_window_registers_only_its_real_descriptors(photos: list[Path], real: list) -> None:
+    rng = np.random.default_rng(0)
+    codes = rng.integers(1, 256, (3, 64, 32), dtype=np.uint8)
+    codes[0, 40:] = 0  # 40 real descriptors, 24 padding rows
+    codes[1, :] = 0  # a window with no keypoint
+    ids = np.arange(1_000_000, 1_000_003)
+    honest = S.SyntheticRegistry(photos, 60, 20, 7, "honest", real=real)
+    old = S.SyntheticRegistry(photos, 60, 20, 7, "old", real=real)
+    assert [len(f.descriptors) for f, _ in honest.batch(codes, ids)] == [40, 0, 64]
+    assert [len(f.descriptors) for f, _ in old.batch(codes, ids)] == [64, 64, 64]
+    index = DerivativeIndex(honest.lookup)
+    index.add_features_many(honest.batch(codes, ids))
+    assert index._faiss.ntotal == 104
+    assert len(index) == 3
+
+
+def test_cache_names(photos: list[Path]) -> None:
+    assert S.cache_tag(photos) == ""  # every photo of the folder: the old cache's name
+    odd, even = S.cache_tag(photos[1::2]), S.cache_tag(photos[0::2])
+    assert odd.startswith("-") and even.startswith("-") and odd != even
