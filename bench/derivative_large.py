@@ -13,6 +13,11 @@ Usage::
     #    every photo (re-encoded, as the bench's direct pass) verified against every other one,
     #    --held-out: the held-out kinds' singles (clothing, graded) verified against every unrelated photo
     python bench/derivative_large.py run CACHE [--e2e] [--negatives] [--set NAME=VALUE ...] [--json out.json]
+    # another kind (or several, each summarised apart): its own cache, the same runs
+    python bench/derivative_large.py gen CACHE --kinds regen; python bench/derivative_large.py run CACHE --kinds regen
+    # --kinds re-share: the bench's unedited re-shares (11 transforms) and its two-copies composites, whose
+    # "flagged" counts are wrong flags of the own photo; --filters: every photo through 13 whole-photo
+    # filters (JPEG 85), verified directly against itself: a derivative verdict there is a wrong flag too
 
 ``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off),
 ``--set-index`` one of ``index/derivative.py`` (e.g. ``WHOLE_CANDIDATES=8``: the whole-frame hook over
@@ -51,7 +56,7 @@ from ncii_shield.signals.derivative import verify as V  # noqa: E402
 from ncii_shield.signals.derivative.instances import find_instances  # noqa: E402
 from ncii_shield.signals.derivative.verify import Outcome, Upload, verify  # noqa: E402
 
-KINDS = ("large",)
+KINDS: tuple = ("large",)  # --kinds
 HELD = ("clothing", "graded")
 
 
@@ -95,7 +100,7 @@ def _cheap_edit(kind: str, img: np.ndarray, box, rng, other):  # noqa: ANN001, A
 
 
 def _new_edit(kind: str, img: np.ndarray, rng, other):  # noqa: ANN001, ANN202
-    if kind == "regen":  # not kept; its smoothing draws no random numbers
+    if kind == "regen" and kind not in KINDS:  # not kept; its smoothing draws no random numbers
         real, cv2.edgePreservingFilter = cv2.edgePreservingFilter, lambda part, **_: part
         try:
             return _APPLY_NEW(kind, img, rng, other)
@@ -243,6 +248,80 @@ def negatives(i: int) -> dict:
     return {**out, "chance": list(TRACE), "judged": len(TRACE), "pretest": list(PRE)}
 
 
+def _detail(part: dict, singles: list[dict], e2e: bool) -> None:
+    """Per transform: flagged directly (and end to end), and why the others were not (the verdict directly)."""
+    by_t: dict = defaultdict(lambda: [0, 0, 0])
+    why: dict = defaultdict(Counter)
+    for r in singles:
+        t = by_t[r["transform"]]
+        t[0] += r["direct"] == "derivative"
+        t[1] += bool(r.get("caught"))
+        t[2] += 1
+        if r["direct"] != "derivative":
+            why[r["transform"]][f"{r['direct']}: {r['reason'].split(' (')[0]}"] += 1
+    part["direct_e2e_by_transform"] = {t: f"{a} / {b} of {n}" if e2e else f"{a} of {n}" for t, (a, b, n) in by_t.items()}
+    part["direct_lost_by_transform"] = {t: c.most_common() for t, c in why.items()}
+    if e2e:
+        part["direct_vs_e2e"] = Counter(f"direct {r['direct'] == 'derivative'}, e2e {bool(r['caught'])}"
+                                        for r in singles).most_common()
+
+
+def _lift(img: np.ndarray, f) -> np.ndarray:  # noqa: ANN001
+    return np.clip(f(img.astype(np.float32) / 255.0) * 255.0, 0, 255).astype(np.uint8)
+
+
+def _saturation(img: np.ndarray, gain: float) -> np.ndarray:
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 1] = np.clip(hsv[..., 1] * gain, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+def _radial(img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (np.hypot((xx - w / 2) / (w / 2), (yy - h / 2) / (h / 2)) / np.sqrt(2))[..., None]
+
+
+def _clahe(img: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = cv2.createCLAHE(2.0, (8, 8)).apply(np.ascontiguousarray(lab[..., 0]))
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+def _tint(img: np.ndarray) -> np.ndarray:  # a graduated tint: orange at the top fading out by the middle
+    ramp = np.clip(1.0 - np.linspace(0, 2, img.shape[0]), 0, 1)[:, None, None]
+    return _lift(img, lambda x: x * (1 - 0.35 * ramp) + 0.35 * ramp * np.array([1.0, 0.55, 0.1]))
+
+
+_SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
+# whole-photo filters an app applies to a re-share (about those of the 2026-12-06 #2 check): not edits
+FILTERS = {
+    "gamma 0.7": lambda i: _lift(i, lambda x: x ** 0.7),
+    "gamma 1.4": lambda i: _lift(i, lambda x: x ** 1.4),
+    "channel gains": lambda i: _lift(i, lambda x: x * np.array([1.12, 1.0, 0.82])),
+    "lifted blacks": lambda i: _lift(i, lambda x: 0.12 + 0.88 * x),
+    "saturation x0.4": lambda i: _saturation(i, 0.4),
+    "saturation x1.6": lambda i: _saturation(i, 1.6),
+    "black and white": lambda i: np.repeat(cv2.cvtColor(i, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2),
+    "vignette": lambda i: _lift(i, lambda x: x * (1 - 0.6 * _radial(i) ** 2)),
+    "clahe": _clahe,
+    "sepia": lambda i: _lift(i, lambda x: x @ _SEPIA.T),
+    "graduated tint": _tint,
+    "bilateral": lambda i: cv2.bilateralFilter(i, 9, 40, 7),
+    "contrast x1.4": lambda i: _lift(i, lambda x: (x - 0.5) * 1.4 + 0.5),
+}
+
+
+def filtered(i: int) -> list[tuple]:
+    """Photo ``i`` through each of FILTERS, re-encoded (JPEG 85), verified directly against itself."""
+    base = B.shrink(B.load_rgb(B.STATE["paths"][i]))
+    out = []
+    for name, f in FILTERS.items():
+        v = verify(B.STATE["features"][i], Upload.from_rgb(B.reencode(f(base), 85)))
+        out.append((i, name, v.outcome.value, v.reason.split(" (")[0]))
+    return out
+
+
 def _set_constants(module, items: list[str]) -> None:  # noqa: ANN001
     """``NAME=VALUE`` items set on ``module``, each value of the constant's own type ("1"/"true" for a flag)."""
     for item in items:
@@ -267,7 +346,12 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--set-index", action="append", default=[], help="NAME=VALUE: a constant of index/derivative.py")
     parser.add_argument("--json")
+    parser.add_argument("--kinds", default="large", help="comma-separated edit kinds of the bench (default large)")
+    parser.add_argument("--detail", action="store_true", help="per transform: flagged directly / end to end, reasons")
+    parser.add_argument("--filters", action="store_true", help="every photo through FILTERS, verified against itself")
     args = parser.parse_args()
+    global KINDS
+    KINDS = tuple(args.kinds.split(","))
     paths = sorted(p for p in Path(args.photos_dir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     B.STATE.update(paths=paths, seed=args.seed)
     cache = Path(args.cache)
@@ -309,6 +393,8 @@ def main() -> int:
                 continue
             if r["edit"] in HELD and not args.held_out:
                 continue
+            if r["edit"] not in KINDS + HELD:  # a cache made with more kinds than this run's
+                continue
             uploads.append({**r, "jpeg": bytes.fromhex(r["jpeg"])})
     B.STATE.update(features=feats, ids=ids, index=index, uploads=uploads, e2e=args.e2e, held_out=args.held_out,
                    candidates=args.candidates, by_reg={id(f): ids[k] for k, f in enumerate(feats)})
@@ -316,44 +402,51 @@ def main() -> int:
     with ctx.Pool(args.workers) as pool:
         rows = pool.map(run_upload, range(len(uploads)), chunksize=4)
         neg = pool.map(negatives, makers) if args.negatives else []
+        filt = [f for fs in pool.map(filtered, makers) for f in fs] if args.filters else []
     out: dict = {"settings": args.set + args.set_index, "seconds": round(time.perf_counter() - started)}
-    singles = [r for r in rows if r["format"] == "single" and r["edit"] in KINDS]
-    if singles:
-        out["direct_flagged"] = sum(r["direct"] == "derivative" for r in singles)
-        out["direct_of"] = len(singles)
-        out["direct_reasons"] = Counter(r["reason"].split(" (")[0] if r["direct"] != "derivative" else "flagged"
-                                        for r in singles).most_common(12)
-        out["few_flagged"] = sum(r["direct"] == "derivative" and r["inliers"] < V.MIN_INLIERS for r in singles)
-        out["own_dense"] = sorted(t[1] for r in singles for t in r["judged"] if t[0] < V.MIN_INLIERS)
-        # the whole-frame flags (no keypoint fit): their largest pre-test value (the bar: WHOLE_PRETEST)
-        out["whole_flag_pretests"] = sorted(max(r["pretest"], default=-1) for r in singles
-                                            if r["direct"] == "derivative" and r["inliers"] == 0)
+    for kind in KINDS:  # one kind: its figures at the top level, as before; several: one dict each
+        part: dict = out if len(KINDS) == 1 else out.setdefault(kind, {})
+        singles = [r for r in rows if r["format"] == "single" and r["edit"] == kind]
+        if singles:
+            part["direct_flagged"] = sum(r["direct"] == "derivative" for r in singles)
+            part["direct_of"] = len(singles)
+            part["direct_reasons"] = Counter(r["reason"].split(" (")[0] if r["direct"] != "derivative" else "flagged"
+                                            for r in singles).most_common(12)
+            part["few_flagged"] = sum(r["direct"] == "derivative" and r["inliers"] < V.MIN_INLIERS for r in singles)
+            part["own_dense"] = sorted(t[1] for r in singles for t in r["judged"] if t[0] < V.MIN_INLIERS)
+            # the whole-frame flags (no keypoint fit): their largest pre-test value (the bar: WHOLE_PRETEST)
+            part["whole_flag_pretests"] = sorted(max(r["pretest"], default=-1) for r in singles
+                                                if r["direct"] == "derivative" and r["inliers"] == 0)
+        if args.e2e:
+            by = defaultdict(lambda: [0, 0])
+            for r in rows:
+                if r["edit"] != kind:
+                    continue
+                key = "single" if r["format"] == "single" else "composite"
+                by[key][0] += r["caught"]
+                by[key][1] += r["fakes"]
+                by[f"{key} {r['format'] if key == 'composite' else r['transform']}"][0] += r["caught"]
+                by[f"{key} {r['format'] if key == 'composite' else r['transform']}"][1] += r["fakes"]
+            part["e2e"] = {k: f"{a}/{b} ({a / max(1, b):.1%})" for k, (a, b) in sorted(by.items())}
+            mine = rows if len(KINDS) == 1 else [r for r in rows if r["edit"] == kind]
+            part["e2e_flags_unrelated"] = sum(r.get("flags_unrelated", 0) for r in mine)
+            part["e2e_reshare_unrelated"] = sum(r.get("reshare_unrelated", 0) for r in mine)
+            part["e2e_on_original"] = sum(r.get("on_original", 0) for r in mine)
+            if args.candidates:  # flagged directly, not end to end: where the own photo stood among the candidates
+                lost = [r for r in singles if r["direct"] == "derivative" and not r["caught"]]
+                part["lost_e2e"] = len(lost)
+                part["lost_e2e_stage"] = Counter(
+                    ("no candidate" if r["own_candidate"] is None else
+                     f"rank {'<8' if r['own_candidate'][0] < 8 else '>=8'}, lines up {'>=3' if r['own_candidate'][3] >= 3 else '<3'}")
+                    + (", same shape" if r["same_shape"] else "") for r in lost).most_common()
+                part["lost_e2e_votes"] = sorted(r["own_candidate"][1] for r in lost if r["own_candidate"])
+                # (rank, votes, same shape) of those lost past the check's CANDIDATES
+                part["lost_e2e_past"] = sorted((r["own_candidate"][0], r["own_candidate"][1], r["same_shape"]) for r in lost
+                                              if r["own_candidate"] and r["own_candidate"][0] >= D.CANDIDATES)
+        if args.detail and singles:
+            _detail(part, singles, args.e2e)
     if args.e2e:
-        by = defaultdict(lambda: [0, 0])
-        for r in rows:
-            if r["edit"] not in KINDS:
-                continue
-            key = "single" if r["format"] == "single" else "composite"
-            by[key][0] += r["caught"]
-            by[key][1] += r["fakes"]
-            by[f"{key} {r['format'] if key == 'composite' else r['transform']}"][0] += r["caught"]
-            by[f"{key} {r['format'] if key == 'composite' else r['transform']}"][1] += r["fakes"]
-        out["e2e"] = {k: f"{a}/{b} ({a / max(1, b):.1%})" for k, (a, b) in sorted(by.items())}
-        out["e2e_flags_unrelated"] = sum(r.get("flags_unrelated", 0) for r in rows)
-        out["e2e_reshare_unrelated"] = sum(r.get("reshare_unrelated", 0) for r in rows)
-        out["e2e_on_original"] = sum(r.get("on_original", 0) for r in rows)
         cpu = [r["cpu_ms"] for r in rows if "cpu_ms" in r]
-        if args.candidates:  # flagged directly, not end to end: where the own photo stood among the candidates
-            lost = [r for r in singles if r["direct"] == "derivative" and not r["caught"]]
-            out["lost_e2e"] = len(lost)
-            out["lost_e2e_stage"] = Counter(
-                ("no candidate" if r["own_candidate"] is None else
-                 f"rank {'<8' if r['own_candidate'][0] < 8 else '>=8'}, lines up {'>=3' if r['own_candidate'][3] >= 3 else '<3'}")
-                + (", same shape" if r["same_shape"] else "") for r in lost).most_common()
-            out["lost_e2e_votes"] = sorted(r["own_candidate"][1] for r in lost if r["own_candidate"])
-            # (rank, votes, same shape) of those lost past the check's CANDIDATES
-            out["lost_e2e_past"] = sorted((r["own_candidate"][0], r["own_candidate"][1], r["same_shape"]) for r in lost
-                                          if r["own_candidate"] and r["own_candidate"][0] >= D.CANDIDATES)
         if any("n_candidates" in r for r in rows):
             n = [r["n_candidates"] for r in rows if "n_candidates" in r]
             out["candidates_per_upload_p50_p95_max"] = [int(np.percentile(n, 50)), int(np.percentile(n, 95)), max(n)]
@@ -389,7 +482,12 @@ def main() -> int:
         pre = [p for n in neg for p in n.get("pretest", [])]
         out["chance_pretests"] = len(pre)
         out["chance_pretest_hist"] = sorted(Counter(pre).items())
-    summary = {k: v for k, v in out.items() if k not in ("own_dense",)}
+    if filt:
+        out["filters_outcomes"] = Counter(f[2] for f in filt).most_common()
+        out["filters_flagged_by_filter"] = Counter(f[1] for f in filt if f[2] == "derivative").most_common()
+        out["filters_flagged"] = [f[:2] for f in filt if f[2] == "derivative"]
+    summary = {k: ({a: b for a, b in v.items() if a != "own_dense"} if k in KINDS else v)
+               for k, v in out.items() if k not in ("own_dense",)}
     print(json.dumps(summary, indent=1, default=str))
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": out, "rows": [{k: v for k, v in r.items() if k != "judged"}
