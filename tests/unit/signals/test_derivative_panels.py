@@ -76,3 +76,51 @@ def test_the_unit_is_searched_on_its_own():
     find_instances(barred, Upload.from_rgb(barred), search)
     assert any(abs(w - 400) <= 8 and abs(h - 400) <= 8 for w, h in seen[1:]), seen  # the whole cell
     assert sum(abs(w - 400) <= 8 and h < 300 for w, h in seen) >= 1, seen  # besides its pieces
+
+
+def _column_grid(cells: list[np.ndarray], side: int = 400, gutter: int = 10) -> tuple[np.ndarray, list[tuple]]:
+    """A 3-column grid of pictures scaled to the column's width, aspect kept (a collage app's "fit"
+    off): each row as high as its highest picture, white below the shorter ones."""
+    scaled = [cv2.resize(c, (side, round(c.shape[0] * side / c.shape[1])), interpolation=cv2.INTER_AREA) for c in cells]
+    rows = [max(c.shape[0] for c in scaled[r:r + 3]) for r in range(0, len(scaled), 3)]
+    out = np.full((sum(rows) + gutter * (len(rows) - 1), 3 * side + 2 * gutter, 3), 255, np.uint8)
+    boxes = []
+    for k, c in enumerate(scaled):
+        x, y = (k % 3) * (side + gutter), sum(rows[:k // 3]) + gutter * (k // 3)
+        out[y:y + c.shape[0], x:x + c.shape[1]] = c
+        boxes.append((x, y, c.shape[1], c.shape[0]))
+    return out, boxes
+
+
+def test_a_panorama_in_a_tall_grid_is_a_picture_and_a_caption_strip_is_not():
+    """A wide photo scaled to a grid column's width in a tall grid is about a tenth of the upload's
+    height: under PICTURE_SIDE, yet shaped like a photo, so it is a picture of the cut (issue 20:
+    grid-9 fakes of 16:9 and panoramic photos were never checked on their own). A caption band of
+    text across a column, as high but seven times wider than high, stays out."""
+    from ncii_shield.signals.derivative import panels
+
+    cells = [scene(s)[:, 100:700] for s in range(31, 40)]
+    cells[3] = scene(40)[150:450]  # 800 x 300: scaled to 400 x 150 in its cell
+    caption = np.full((60, 400, 3), 255, np.uint8)
+    cv2.putText(caption, "me: posts one photo", (8, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
+    cells[5] = caption
+    grid, boxes = _column_grid(cells)
+    frame = to_frame(grid)
+    s = grid.shape[0] / frame.grey.shape[0]
+
+    def found() -> list[list[int]]:
+        return [[round(v * s) for v in b] for b in picture_panels(frame.grey, frame.cb, frame.cr)]
+
+    def near(box: tuple, got: list[list[int]]) -> bool:
+        return any(all(abs(a - b) <= 10 for a, b in zip(g, box)) for g in got)
+
+    now = found()
+    assert near(boxes[3], now), (boxes[3], now)
+    assert not near(boxes[5], now), (boxes[5], now)
+    assert sum(near(b, now) for k, b in enumerate(boxes) if k not in (3, 5)) >= 6, now
+    old = panels.PICTURE_STRIP
+    try:
+        panels.PICTURE_STRIP = 0.0  # the bars before: the panorama's cell is too thin to be a picture
+        assert not near(boxes[3], found())
+    finally:
+        panels.PICTURE_STRIP = old

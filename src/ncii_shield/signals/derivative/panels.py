@@ -64,6 +64,13 @@ MIN_TEXTURE = 0.15  # share of 8 x 8 blocks with a grey spread >= 6 that both si
 PICTURE_AREA = 0.04  # of the frame: smaller panels hold no picture worth checking (3 x 3 grid of 16:9: 0.06)
 GUTTER_STRENGTH = 3.0  # a gutter's rank among cuts: above every seam (1 + share, at most 2; continuing a cut: 2 + share)
 PICTURE_SIDE = 0.15  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
+# ... unless shaped like a photo: at most PICTURE_STRIP times longer than wide, then down to PICTURE_LOW_SIDE
+# of the frame's longer side and PICTURE_LOW_AREA of its area. A 16:9 or panoramic photo scaled to a grid
+# column's width in a tall grid (fit=False: 400 x 150-225 pixels of a 1,200 x 1,400 upload) is 10-15 % of its
+# longer side; a caption band or a screenshot's header is 5-20 times longer than high.
+PICTURE_STRIP = 3.0
+PICTURE_LOW_SIDE = 0.1
+PICTURE_LOW_AREA = 0.03
 _BLOCK = 8
 
 Box = tuple[int, int, int, int]
@@ -137,11 +144,20 @@ def units(cuts: list, grey: np.ndarray, tex: np.ndarray | None = None) -> list[B
 
 
 def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) -> list[Box]:
-    """The panels large and structured enough to hold a photo."""
+    """The panels large and structured enough to hold a photo: at least :data:`PICTURE_AREA` of the frame
+    and :data:`PICTURE_SIDE` of its longer side across, or, when shaped like a photo rather than a strip
+    (:data:`PICTURE_STRIP`), the lower bars :data:`PICTURE_LOW_AREA` and :data:`PICTURE_LOW_SIDE`."""
     h, w = grey.shape
     tex = _texture_map(grey) if tex is None else tex
-    least = PICTURE_SIDE * max(h, w)
-    return [b for b in boxes if b[2] * b[3] >= PICTURE_AREA * w * h and min(b[2], b[3]) >= least and _textured(tex, b)]
+    side, area = max(h, w), w * h
+
+    def sized(b: Box) -> bool:
+        short, long = min(b[2], b[3]), max(b[2], b[3])
+        if b[2] * b[3] >= PICTURE_AREA * area and short >= PICTURE_SIDE * side:
+            return True
+        return long <= PICTURE_STRIP * short and short >= PICTURE_LOW_SIDE * side and b[2] * b[3] >= PICTURE_LOW_AREA * area
+
+    return [b for b in boxes if sized(b) and _textured(tex, b)]
 
 
 def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int, out: list[Box],
