@@ -13,9 +13,10 @@ plausible similarity transform, a fraction of a millisecond against milliseconds
 at most :data:`MAX_WEAK` (all of them by default; a setting trades recall for time at scale); the same
 for those under :data:`SKIP_BELOW` of the votes of one that verified (the photo around a large pasted
 patch of another registered photo, out-voted by it). So a
-check costs one batched search plus a handful of verifications. The search runs in two stages: each
-query descriptor's nearest list first, its other lists only when some photo has :data:`FIRST_VOTES`
-votes by then; an upload related to no registered photo (most of them) stops after the first. A
+check costs one batched search plus a handful of verifications. The search runs in two stages: the
+first :data:`FIRST_QUERIES` query descriptors of each orientation first, the others only when some
+photo has :data:`FIRST_VOTES` votes by then; an upload related to no registered photo (most of them)
+stops after the first. A
 check uses two threads (:data:`CHECK_THREADS`): each search stage's query descriptors are split
 between the calling thread and a pool thread (and, with :data:`SPLIT_VERIFY`, off by default, the
 candidates that will be verified whatever the others' verdicts are verified two at a time); the
@@ -124,9 +125,20 @@ TOP_NPROBE = 4
 # Those figures are of the old synthetic registry, where hundreds of crops of the upload's own photo voted.
 # In the honest one (2026-12-06 #7: no window of an upload's own photo) this gate stops 12 of 120 uploads
 # at 1M (own photo verified 90.0 %; all 120 against the 129 photos alone); FIRST_PROBES = NPROBE (one
-# stage) verifies 95.0 % for +15 ms of CPU an unrelated upload (docs/benchmarks.md). Not changed yet.
+# stage) verifies 95.0 % for +15 ms of CPU an unrelated upload (docs/benchmarks.md).
+# So the first stage is now by query descriptors, not by lists (_few_first): the first FIRST_QUERIES of
+# each orientation (the strongest of each part of the frame: features._spread's order) in all NPROBE
+# lists, the other rows only when some photo then has FIRST_VOTES votes in one orientation. At 1M (same
+# index and uploads, settings alternated; docs/benchmarks.md, "The first stage at 1M, second look"): own
+# photo verified 108 -> 113 / 120 (FIRST_PROBES = NPROBE: 114), an unrelated upload alone +3.6 to +4.4 ms
+# wall p50 (24.8 -> 28.7 and 25.2 -> 29.6 ms on quiet runs, 27.8 -> 31.4 on a noisier one: a thin margin
+# to the 30 ms target; FIRST_PROBES = NPROBE: +10 ms; 250: 111 / 120 for +2.0 to +2.5 ms), derivative
+# p50 / p95 unchanged, 0 false flags; at 100k 109 -> 116 / 120 (as one search). 5 of 60 unrelated
+# uploads pass the gate (6 after the nearest list).
+# FIRST_QUERIES = QUERY_DESCRIPTORS: the stages by lists as before (FIRST_PROBES of NPROBE).
 FIRST_PROBES = 1
 FIRST_VOTES = 3
+FIRST_QUERIES = 300
 # With two-level centres, the first stage's nearest list is found through FIRST_TOP_NPROBE of the
 # centres' own lists (TOP_NPROBE: the same centres as the full search); the second stage searches
 # the centres again at TOP_NPROBE and scans the lists of that search the first stage has not, dropping
@@ -417,13 +429,14 @@ class DerivativeIndex(SignalIndex):
         with self._lock:
             if self._faiss.ntotal == 0:
                 return []
-            if not self._ivf or self._faiss.nprobe <= FIRST_PROBES:
+            by_rows = FIRST_QUERIES < QUERY_DESCRIPTORS
+            if not self._ivf or (self._faiss.nprobe <= FIRST_PROBES and not by_rows):
                 index = self._faiss
                 found = _shared([lambda rows=rows: index.search(queries[rows], NEIGHBOURS)
                                  for rows in _row_parts(len(queries))])
                 distances, labels = np.concatenate([d for d, _ in found]), np.concatenate([i for _, i in found])
             else:
-                found = self._staged(queries, mirrored)
+                found = self._few_first(queries, mirrored) if by_rows else self._staged(queries, mirrored)
                 if found is None:
                     return []
                 distances, labels = found
@@ -449,6 +462,34 @@ class DerivativeIndex(SignalIndex):
             if len(out) == limit:
                 break
         return out
+
+    def _few_first(self, queries: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The inverted file searched in two stages by query rows (the caller holds the lock): the first
+        FIRST_QUERIES query descriptors of each orientation in all NPROBE lists, the others only when some
+        photo then has FIRST_VOTES votes in one orientation; None when none has. Each row is searched alone
+        (each stage's rows split as :func:`_row_parts`), so when both stages run the result is that of one
+        search over all the rows."""
+        index = self._faiss
+        plain = int((~mirrored).sum())
+        first = np.zeros(len(queries), dtype=bool)
+        first[:min(FIRST_QUERIES, plain)] = True
+        first[plain:plain + FIRST_QUERIES] = True
+
+        def search(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            found = _shared([lambda rows=rows: index.search(q[rows], NEIGHBOURS)
+                             for rows in _row_parts(len(q))])
+            return np.concatenate([d for d, _ in found]), np.concatenate([i for _, i in found])
+
+        near_d, near_i = search(np.ascontiguousarray(queries[first]))
+        hit, keys = _votes(near_d, near_i, mirrored[first])
+        if not len(keys[hit]) or np.unique(keys[hit], return_counts=True)[1].max() < FIRST_VOTES:
+            return None
+        d = np.empty((len(queries), near_d.shape[1]), dtype=near_d.dtype)
+        i = np.empty((len(queries), near_i.shape[1]), dtype=near_i.dtype)
+        d[first], i[first] = near_d, near_i
+        if not first.all():
+            d[~first], i[~first] = search(np.ascontiguousarray(queries[~first]))
+        return d, i
 
     def _staged(self, queries: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The inverted file searched in two stages (the caller holds the lock): every query descriptor in
