@@ -13,26 +13,13 @@ from ncii_shield.index import derivative as D
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import Upload
 from tests.derivative_scenes import edit, reshared, scene
-from tests.unit.index.test_derivative_growth import filler
+from tests.unit.index.test_derivative_growth import filler, small_ivf
 
 
 @pytest.fixture(scope="module")
 def photos() -> dict[int, F.PhotoFeatures]:
     return {i: F.photo_features(scene(300 + i)) for i in range(1, 5)}
 
-
-def small_ivf(photos, monkeypatch, two_level: bool) -> D.DerivativeIndex:
-    # faiss's global search statistics (read below) are added to without a lock: one thread
-    monkeypatch.setattr(D, "CHECK_THREADS", 1)
-    monkeypatch.setattr(D, "IVF_FROM", 2_000)
-    monkeypatch.setattr(D, "LIST_SIZE", 8)
-    monkeypatch.setattr(D, "MIN_LISTS", 16)
-    monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512 if two_level else 1 << 20)
-    monkeypatch.setattr(D, "TOP_SHARE", 16)
-    index = D.DerivativeIndex()
-    index.add_features_many([(f, i) for i, f in photos.items()] + filler(300))
-    assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF) == two_level
-    return index
 
 
 def related_queries(per_side: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,22 @@ def filler(n: int, seed: int = 0) -> list[tuple[F.PhotoFeatures, int]]:
              10_000 + k) for k in range(n)]
 
 
+def small_ivf(photos: dict, monkeypatch, two_level: bool) -> D.DerivativeIndex:  # noqa: ANN001
+    """The registered photos and 300 fillers in an inverted file of 8 descriptors a list (two-level
+    centres or flat), searched on one thread."""
+    # faiss's global search statistics (read by the tests) are added to without a lock: one thread
+    monkeypatch.setattr(D, "CHECK_THREADS", 1)
+    monkeypatch.setattr(D, "IVF_FROM", 2_000)
+    monkeypatch.setattr(D, "LIST_SIZE", 8)
+    monkeypatch.setattr(D, "MIN_LISTS", 16)
+    monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512 if two_level else 1 << 20)
+    monkeypatch.setattr(D, "TOP_SHARE", 16)
+    index = D.DerivativeIndex()
+    index.add_features_many([(f, i) for i, f in photos.items()] + filler(300))
+    assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF) == two_level
+    return index
+
+
 def flagged(index: D.DerivativeIndex, seed: int) -> list[tuple[int, str]]:
     upload = Upload.from_rgb(reshared("crop", edit("noise", scene(seed), (200, 100, 300, 300))))
     return [(h.id, h.verdict.outcome.value) for h in index.check(upload)]
@@ -103,17 +119,9 @@ def test_staged_search_casts_the_votes_of_one_search(photos, monkeypatch, two_le
     found through that many of the centres' own lists (FIRST_TOP_NPROBE), the votes still those of one
     search."""
     monkeypatch.setattr(D, "FIRST_TOP_NPROBE", first_top or D.TOP_NPROBE)
-    # faiss's global search statistics (read below) are added to without a lock: one thread, so that two
-    # threads' searches cannot lose a count (test_derivative_threads.py checks the two-thread search)
-    monkeypatch.setattr(D, "CHECK_THREADS", 1)
-    monkeypatch.setattr(D, "IVF_FROM", 2_000)
-    monkeypatch.setattr(D, "LIST_SIZE", 8)
-    monkeypatch.setattr(D, "MIN_LISTS", 16)
-    monkeypatch.setattr(D, "TWO_LEVEL_FROM", 512 if two_level else 1 << 20)
-    monkeypatch.setattr(D, "TOP_SHARE", 16)
-    index = D.DerivativeIndex()
-    index.add_features_many([(f, i) for i, f in photos.items()] + filler(300))
-    assert index._ivf and isinstance(index._quantizer, D.faiss.IndexBinaryIVF) == two_level
+    # (one thread: two threads' searches could lose a count of faiss's statistics; test_derivative_threads.py
+    # checks the two-thread search)
+    index = small_ivf(photos, monkeypatch, two_level)
     related = Upload.from_rgb(reshared("crop", edit("noise", scene(302), (200, 100, 300, 300))))
     # descriptors of nothing registered (the synthetic scenes share their shapes, so they would vote)
     unrelated = np.random.default_rng(5).integers(0, 256, (2 * D.QUERY_DESCRIPTORS, 32), dtype=np.uint8)
