@@ -5,7 +5,7 @@
 - *old*: windows are cut from all the photos, and the timed uploads are made from any photo: an upload
   of photo P meets hundreds of windows that are crops of P, each carrying P's full signature, so each
   verifies (69 % of verification CPU at 1M in 2026-12-06 #5); windows with under
-  ````SAMPLE`` (64) keypoints are zero-padded in the cache and the zero rows are indexed (one
+  ``SAMPLE`` (64) keypoints are zero-padded in the cache and the zero rows are indexed (one
   inverted list of 1.28 M entries, 95 % all-zero).
 - *honest*: the photos are split by their place in the sorted list: the odd ones (64 of 129) give the
   windows, the even ones (65) the timed uploads, both the edited photo and the pasted part's photo
