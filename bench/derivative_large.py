@@ -19,9 +19,13 @@ Usage::
     # "flagged" counts are wrong flags of the own photo; --filters: every photo through 13 whole-photo
     # filters (JPEG 85), verified directly against itself: a derivative verdict there is a wrong flag too
 
+``--formats grid-9`` (or several, comma-separated) also keeps every composite of those share formats,
+whatever its fake's kind (its edits then made in full, so ``gen`` is slower); ``run`` summarises them by
+format (``formats``).
 ``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off),
 ``--set-index`` one of ``index/derivative.py`` (e.g. ``WHOLE_CANDIDATES=8``: the whole-frame hook over
-the check's 8 candidates only, as before 2026-12-06 #6).
+the check's 8 candidates only, as before 2026-12-06 #6), ``--set-panels`` one of ``panels.py`` (e.g.
+``PICTURE_STRIP=0``: photo-shaped parts under PICTURE_SIDE not pictures, as before 2026-12-06 #7).
 Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
 statistic's spread over chance fits between unrelated photos is in the JSON (``chance``).
 """
@@ -52,11 +56,13 @@ import derivative_bench as B  # noqa: E402
 from ncii_shield.index import derivative as D  # noqa: E402
 from ncii_shield.index.derivative import DerivativeIndex, consistent_votes  # noqa: E402
 from ncii_shield.signals.derivative import features as F  # noqa: E402
+from ncii_shield.signals.derivative import panels as P  # noqa: E402
 from ncii_shield.signals.derivative import verify as V  # noqa: E402
 from ncii_shield.signals.derivative.instances import find_instances  # noqa: E402
 from ncii_shield.signals.derivative.verify import Outcome, Upload, verify  # noqa: E402
 
 KINDS: tuple = ("large",)  # --kinds
+FORMATS: tuple = ()  # --formats
 HELD = ("clothing", "graded")
 
 
@@ -117,7 +123,7 @@ def gen_photo(i: int) -> list[dict]:
     out = []
     seed = B.STATE["seed"]
     for edit, transform, fmt, share, img, rng, related, fake_boxes, base_boxes in B.uploads_for(i, seed):
-        keep = (edit in KINDS + HELD and fmt == "single") or (edit in KINDS and fmt != "single")
+        keep = (edit in KINDS + HELD and fmt == "single") or (edit in KINDS and fmt != "single") or fmt in FORMATS
         # the transforms draw the same random numbers whatever the image's size: an upload not kept
         # is transformed as a small dummy (the stream stays the bench's)
         img2, quality = B.apply_transform(transform, img if keep else _DUMMY, rng)
@@ -347,11 +353,14 @@ def main() -> int:
     parser.add_argument("--set-index", action="append", default=[], help="NAME=VALUE: a constant of index/derivative.py")
     parser.add_argument("--json")
     parser.add_argument("--kinds", default="large", help="comma-separated edit kinds of the bench (default large)")
+    parser.add_argument("--formats", default="", help="comma-separated composite formats kept whatever their fake's kind")
+    parser.add_argument("--set-panels", action="append", default=[], help="NAME=VALUE: a constant of panels.py")
     parser.add_argument("--detail", action="store_true", help="per transform: flagged directly / end to end, reasons")
     parser.add_argument("--filters", action="store_true", help="every photo through FILTERS, verified against itself")
     args = parser.parse_args()
-    global KINDS
+    global KINDS, FORMATS
     KINDS = tuple(args.kinds.split(","))
+    FORMATS = tuple(f for f in args.formats.split(",") if f)
     paths = sorted(p for p in Path(args.photos_dir).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     B.STATE.update(paths=paths, seed=args.seed)
     cache = Path(args.cache)
@@ -362,7 +371,8 @@ def main() -> int:
         with ctx.Pool(args.workers) as pool:
             _SHRUNK.update(zip(paths, pool.map(_shrunk, paths)))
         B.load_rgb, B.shrink = (lambda path: path), _cached_shrink
-        B.apply_edit, B.apply_new_edit = _cheap_edit, _new_edit
+        if not FORMATS:  # a kept composite's fake may be of any kind: its edits made in full
+            B.apply_edit, B.apply_new_edit = _cheap_edit, _new_edit
         with ctx.Pool(args.workers) as pool:
             for rows in pool.imap(gen_photo, makers):
                 i = rows[0]["photo"]
@@ -370,6 +380,7 @@ def main() -> int:
                 print(f"photo {i}: {len(rows)} uploads", file=sys.stderr, flush=True)
         return 0
     _set_constants(V, args.set)
+    _set_constants(P, args.set_panels)
     _set_constants(D, args.set_index)
     V._judge = _traced_judge(V._judge)
     if hasattr(V, "_whole_pretest"):
@@ -389,6 +400,9 @@ def main() -> int:
     uploads = []
     for i in makers:
         for r in json.loads((cache / f"{i:03d}.json").read_text()):
+            if r["format"] in FORMATS:
+                uploads.append({**r, "jpeg": bytes.fromhex(r["jpeg"])})
+                continue
             if args.no_direct and not (args.held_out and r["edit"] in HELD):
                 continue
             if r["edit"] in HELD and not args.held_out:
@@ -403,7 +417,12 @@ def main() -> int:
         rows = pool.map(run_upload, range(len(uploads)), chunksize=4)
         neg = pool.map(negatives, makers) if args.negatives else []
         filt = [f for fs in pool.map(filtered, makers) for f in fs] if args.filters else []
-    out: dict = {"settings": args.set + args.set_index, "seconds": round(time.perf_counter() - started)}
+    out: dict = {"settings": args.set + args.set_index + args.set_panels, "seconds": round(time.perf_counter() - started)}
+    if FORMATS and args.e2e:  # every composite of the formats asked for, whatever its fake's kind
+        kept = [r for r in rows if r["format"] in FORMATS]
+        out["formats"] = {f: f"{sum(r['caught'] for r in rs)}/{sum(r['fakes'] for r in rs)}"
+                          for f in FORMATS for rs in [[r for r in kept if r["format"] == f]]}
+        out["formats_flags_unrelated"] = sum(r["flags_unrelated"] for r in kept)
     for kind in KINDS:  # one kind: its figures at the top level, as before; several: one dict each
         part: dict = out if len(KINDS) == 1 else out.setdefault(kind, {})
         singles = [r for r in rows if r["format"] == "single" and r["edit"] == kind]
