@@ -3,7 +3,9 @@ keypoints sets the colour offsets (:func:`verify._offset`), so every other cell 
 the block comes out too large; it is looked for once more about the visible cells' median colour
 (:data:`verify.RECOLOUR_RECENTRE`), not when it then reaches across the picture (a graduated tint).
 Also the looser bars of the same session: edge cells moved by :data:`verify.RECOLOUR_PARTIAL`'s first
-share (0.2), and :data:`verify.RECOLOUR_SCATTER` (0.05) of the other cells off."""
+share (0.2), and :data:`verify.RECOLOUR_SCATTER` (0.05) of the other cells off; and, when no cells off by
+:data:`verify.RECOLOUR` make a block at all, the block looked for at :data:`verify.RECOLOUR_FINE` of the
+tolerances, kept only when it moved as one (:data:`verify.RECOLOUR_FINE_SHIFT`)."""
 
 from __future__ import annotations
 
@@ -119,3 +121,64 @@ def test_four_percent_of_the_other_cells_off_is_quiet_enough(monkeypatch):
     assert V._recoloured(colour, registered, visible) is not None
     monkeypatch.setattr(V, "RECOLOUR_SCATTER", 0.03)
     assert V._recoloured(colour, registered, visible) is None
+
+
+@pytest.fixture(scope="module")
+def registered_repeating() -> F.PhotoFeatures:
+    return F.decode(F.encode(F.photo_features(repeating())))
+
+
+WEAK = (250, 40, 300, 230)
+
+
+@pytest.mark.parametrize("transform", ["none", "jpeg", "resize", "mirror", "crop"])
+def test_a_region_recoloured_by_less_than_a_third_of_the_tolerance_is_flagged(registered_repeating, transform,
+                                                                               monkeypatch):
+    """A chroma shift of 4 (0.29 of the tolerance: a hue turned on little colour) is no block at
+    :data:`verify.RECOLOUR`; at :data:`verify.RECOLOUR_FINE` it is."""
+    upload = Upload.from_rgb(reshared(transform, recoloured(repeating(), WEAK, cb=0, cr=4)))
+    verdict = verify(registered_repeating, upload)
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    assert "recoloured" in verdict.reason
+    monkeypatch.setattr(V, "RECOLOUR_FINE", 0.0)
+    assert verify(registered_repeating, upload).outcome is Outcome.RESHARE
+
+
+def test_the_whole_photo_shifted_as_little_is_a_reshare(registered_repeating):
+    img = repeating()
+    for shifted in (recoloured(img, (0, 0, img.shape[1], img.shape[0]), cb=0, cr=4),
+                    recoloured(img, (0, 0, img.shape[1], img.shape[0] // 2), cb=0, cr=4)):  # the top half
+        verdict = verify(registered_repeating, Upload.from_rgb(jpeg_rgb(shifted)))
+        assert verdict.outcome is Outcome.RESHARE, verdict.reason
+
+
+def test_a_block_under_a_third_of_the_tolerance_is_found_at_the_finer_share(monkeypatch):
+    registered = np.zeros((16, 16, 3))
+    registered[..., 0] = np.arange(16)[None, :] * 12.0
+    colour = np.zeros((16, 16, 3))
+    colour[4:10, 4:10, 2] = 3.5  # 0.25 of the chroma tolerance
+    visible = np.ones((16, 16), bool)
+    block = V._recoloured(colour, registered, visible)
+    assert block is not None and block.sum() == 36
+    monkeypatch.setattr(V, "RECOLOUR_FINE", 0.0)
+    assert V._recoloured(colour, registered, visible) is None
+    # under the finer share too: nothing
+    monkeypatch.setattr(V, "RECOLOUR_FINE", 0.2)
+    colour[4:10, 4:10, 2] = 2.5  # 0.18
+    assert V._recoloured(colour, registered, visible) is None
+
+
+def test_a_block_at_the_finer_share_must_have_moved_as_one(monkeypatch):
+    """Cells crossing the finer bar each their own way (chance differences: half up, half down) make a
+    block there, but not one that moved: not a recolouring (test_derivative_siblings' unedited picture
+    beside a second shot of its scene is such a case)."""
+    registered = np.zeros((16, 16, 3))
+    registered[..., 0] = np.arange(16)[None, :] * 12.0
+    colour = np.zeros((16, 16, 3))
+    colour[4:10, 4:10, 2] = 3.5
+    colour[4:10, 4:10, 2][::2, ::2] = -3.5
+    colour[4:10, 4:10, 2][1::2, 1::2] = -3.5
+    visible = np.ones((16, 16), bool)
+    assert V._recoloured(colour, registered, visible) is None
+    monkeypatch.setattr(V, "RECOLOUR_FINE_SHIFT", 0.0)
+    assert V._recoloured(colour, registered, visible) is not None

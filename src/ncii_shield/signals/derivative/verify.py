@@ -130,6 +130,9 @@ RECOLOUR_PARTIAL = (0.2, 0.1)  # ... or, its edge running through cells: edge ce
 #                                RECOLOUR, the ring two cells out by at most the second, the block not across what is visible
 RECOLOUR_RECENTRE = True  # a block too large or not solid: looked for again about the visible cells' median colour
 #                           (not across what is visible; see _recoloured)
+RECOLOUR_FINE = 0.2  # no cells off by RECOLOUR making a block: looked for again at this share of the tolerances,
+#                     every other bar on the colours scaled with it (see _recoloured)
+RECOLOUR_FINE_SHIFT = 0.1  # ... a block found there kept when its cells' median change is this share of the tolerances
 RECOLOUR_TWIN = 0.5  # cells whose original colours are this close (share of the tolerances) are twins ...
 RECOLOUR_TWINNED = 0.5  # ... at least this share of the block's cells must have a twin outside it (else a filter cannot be ruled out)
 RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a twin outside may have one that moved alike
@@ -921,20 +924,40 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     :data:`RECOLOUR_MAX` of them), every test as before, and kept only when it does not reach across
     what is visible (a graduated tint's band does). Replayed on the cells recorded for the benchmark's
     regen uploads and bench/derivative_large.py's 1,677 filtered re-shares: +7 regen flagged directly,
-    no filtered re-share; without that condition 5 graduated tints (2026-12-06 #8)."""
-    block, spread = _recoloured_block(colour, registered, visible)
-    if block is None and spread and RECOLOUR_RECENTRE:
-        block, _ = _recoloured_block(colour - np.median(colour[visible], axis=0), registered, visible)
+    no filtered re-share; without that condition 5 graduated tints (2026-12-06 #8).
+
+    A hue turned on little colour moves a regenerated region's cells by less than :data:`RECOLOUR`:
+    when no cells off by that much make a block at all, the block is looked for again at
+    :data:`RECOLOUR_FINE` of the tolerances, every bar on the colours (the edge's, the ring's, the
+    scatter's, a twin's move) scaled with it; the tests stay as they are, and the block must have moved
+    as one (its cells' median change at least :data:`RECOLOUR_FINE_SHIFT` of the tolerances in a
+    channel: the regen blocks found there 0.14-0.28, a chance block of 14 cells in an unedited
+    picture of a collage 0.02). Replayed as above: +13 regen flagged directly, none of the 1,677
+    filtered re-shares or the 1,419 re-shares."""
+    block, why = _recoloured_block(colour, registered, visible)
+    fine = block is None and why == "no block" and bool(RECOLOUR_FINE)
+    if fine:
+        colour = colour * (RECOLOUR / RECOLOUR_FINE)
+        block, why = _recoloured_block(colour, registered, visible)
+    if block is None and why == "spread" and RECOLOUR_RECENTRE:
+        colour = colour - np.median(colour[visible], axis=0)
+        block, _ = _recoloured_block(colour, registered, visible)
         if block is not None and _across(block, visible):
+            return None
+    if block is not None and fine:
+        # ... and there a block must have moved as one: chance differences of an unedited copy (a
+        # collage's picture, resized small) cross the finer bar in a few cells, but each its own way
+        moved = np.abs(np.median(colour[block], axis=0)) / _COLOUR_TOLERANCE * (RECOLOUR_FINE / RECOLOUR)
+        if float(moved.max()) < RECOLOUR_FINE_SHIFT:
             return None
     return block
 
 
 def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray
-                      ) -> tuple[np.ndarray | None, bool]:
-    """:func:`_recoloured`'s tests about the offsets ``colour`` is taken against: the block, or None and
-    whether the cells off by :data:`RECOLOUR` made no block only because it came out too large or
-    not solid."""
+                      ) -> tuple[np.ndarray | None, str]:
+    """:func:`_recoloured`'s tests about the offsets ``colour`` is taken against: the block and "", or
+    None and why: "no block" (no cells off by :data:`RECOLOUR` making one), "spread" (the block
+    too large or not solid) or "failed" (another test)."""
     worst = (np.abs(colour) / _COLOUR_TOLERANCE).max(axis=-1)
     differs = (worst > RECOLOUR) & visible
     square = np.ones((3, 3), np.uint8)
@@ -942,21 +965,21 @@ def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.nd
     opened = cv2.morphologyEx(closed.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(opened.astype(np.uint8), connectivity=8)
     if count < 2:
-        return None, False
+        return None, "no block"
     block = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     ys, xs = np.nonzero(block)
     solid = cv2.erode(block.astype(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
     share = float(block.sum() / (GRID * GRID))
     if not solid or np.ptp(ys) < 3 or np.ptp(xs) < 3:
-        return None, True
+        return None, "spread"
     if share < MIN_EDIT:
-        return None, False
+        return None, "failed"
     if share > MAX_EDIT or block.sum() > RECOLOUR_MAX * visible.sum():
-        return None, True
+        return None, "spread"
     near = cv2.dilate(block.astype(np.uint8), square) > 0
     rest = visible & ~near & ~_bands(differs & visible & ~near)
     if (differs & rest).sum() > RECOLOUR_SCATTER * max(1, rest.sum()):
-        return None, False
+        return None, "failed"
     # a filter that depends on the colour (clipped saturation or contrast, a curve) moves cells of
     # the same original colour alike wherever they are; a local recolouring leaves the same colour
     # elsewhere as it was. Half the block's cells at least must have a twin in the rest (a cell of
@@ -973,11 +996,11 @@ def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.nd
     # ... and it ends sharply: its edge cells moved clearly, the cells around it did not (a graduated
     # filter, a vignette or a curve fades out gradually)
     if not outer.any() or not (_sharp(worst, block, inner, outer, near, visible)):
-        return None, False
+        return None, "failed"
     if has_twin.sum() < RECOLOUR_TWINNED * block.sum() or alike.sum() > RECOLOUR_ALIKE * has_twin.sum() \
             or (unchanged & ~alike).sum() < RECOLOUR_UNCHANGED * has_twin.sum():
-        return None, False
-    return block, False
+        return None, "failed"
+    return block, ""
 
 
 def _sharp(worst: np.ndarray, block: np.ndarray, inner: np.ndarray, outer: np.ndarray, near: np.ndarray,
