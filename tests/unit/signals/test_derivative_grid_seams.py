@@ -56,5 +56,5 @@ def test_a_seam_splitting_the_box_evenly_wins_over_a_stronger_one_off_centre():
     grey[:, 346:] += np.where(rows % 10 < 8, 60, 8)[:, None]  # the patch's edge: 80 % of the rows step
     grey = np.clip(grey, 0, 255).astype(np.uint8)
     tex = P._texture_map(grey)
-    first, second = P._best_cut(P._Lines([grey]), tex, (0, 0, w, h), (w, h))
+    first, second, _ = P._best_cut(P._Lines([grey]), tex, (0, 0, w, h), (w, h))
     assert abs(first[2] - 320) <= 2 and abs(second[0] - 320) <= 2, (first, second)

@@ -54,6 +54,12 @@ SEAM_CONTRAST = 2.5  # times the share of the lines 3-6 pixels away
 ALIGNED_SEAM = 3
 ALIGNED_SEAM_SHARE = 0.2
 ALIGNED_CONTRAST = 1.5
+ALIGNED_RANK = 2.0
+# The lines around an aligned seam are taken less their strongest: an edit's edge a few pixels beside the
+# grid line does not hide it (a flat patch ending 4 pixels before its cell's edge).
+ALIGNED_RING = True
+# Parts left whole while cuts still to come crossed them are looked at again for an aligned seam (_again).
+AGAIN = True
 # A seam that halves the box or cuts it in thirds (within EVEN_SPLIT of its side), as collage apps lay
 # out pictures of one size, ranks EVEN_BONUS higher among seams continuing no cut: a large patch's edge
 # across the whole picture (a stronger seam: one flat edge against the join of two photos) no longer
@@ -82,11 +88,40 @@ def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray |
     every box that was cut, as (box, axis, position, depth) (see :func:`units`)."""
     img = _Lines([p for p in (grey, cb, cr) if p is not None])
     h, w = grey.shape
-    out: list[Box] = []
-    _split(img, _texture_map(grey) if tex is None else tex, (0, 0, w, h), (w, h), 0, out,
-           [] if cuts is None else cuts)
+    tex = _texture_map(grey) if tex is None else tex
+    cuts = [] if cuts is None else cuts
+    leaves: list[tuple[Box, int, int]] = []
+    _split(img, tex, (0, 0, w, h), (w, h), 0, leaves, cuts)
+    if AGAIN and len(leaves) >= 2:
+        leaves = _again(img, tex, (w, h), leaves, cuts)
+    out = [b for b, _, _ in leaves]
     out.sort(key=lambda b: (-b[2] * b[3], b[1], b[0]))
     return out[:MAX_PANELS]
+
+
+def _again(img: _Lines, tex: np.ndarray, frame: tuple[int, int], leaves: list[tuple[Box, int, int]],
+           cuts: list) -> list[tuple[Box, int, int]]:
+    """The cut goes depth first, so a part is left whole before the parts beside it are cut: a grid's
+    first column before its last. A line of that column that continues a cut made later in another
+    column (:data:`ALIGNED_SEAM`) was judged as a seam continuing nothing. Each part left whole while
+    cuts were still to come across its span is looked at once more, with every cut known, and cut
+    there only along such a line (not along a new seam or gutter: those it was already judged by)."""
+    out: list[tuple[Box, int, int]] = []
+    for box, depth, known in leaves:
+        x, y, w, h = box
+        later = any((0 < p - y < h) if a == 0 else (0 < p - x < w) for _, a, p, _ in cuts[known:])
+        if later and depth < MAX_DEPTH and len(out) + 1 < MAX_PANELS:
+            cut = _best_cut(img, tex, box, frame, cuts)
+            if cut is not None and ALIGNED_RANK <= cut[2] < GUTTER_STRENGTH:
+                first, second, _ = cut
+                axis = 0 if first[2] == box[2] else 1
+                pos = (first[1] + first[3] + second[1]) / 2 if axis == 0 else (first[0] + first[2] + second[0]) / 2
+                cuts.append((box, axis, pos, depth))
+                _split(img, tex, first, frame, depth + 1, out, cuts)
+                _split(img, tex, second, frame, depth + 1, out, cuts)
+                continue
+        out.append((box, depth, known))
+    return out
 
 
 def picture_cut(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[list[Box], list[Box]]:
@@ -160,22 +195,23 @@ def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) 
     return [b for b in boxes if sized(b) and _textured(tex, b)]
 
 
-def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int, out: list[Box],
-           cuts: list) -> None:
+def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int,
+           out: list[tuple[Box, int, int]], cuts: list) -> None:
+    """Cut ``box`` recursively; ``out`` gets each part left whole as (box, depth, cuts made by then)."""
     box = _trim(img, box)
     if box[2] <= 0 or box[3] <= 0:
         return
     if depth < MAX_DEPTH and len(out) < MAX_PANELS:
         cut = _best_cut(img, tex, box, frame, cuts)
         if cut is not None:
-            first, second = cut
+            first, second, _ = cut
             axis = 0 if first[2] == box[2] else 1  # 0: cut between rows
             pos = (first[1] + first[3] + second[1]) / 2 if axis == 0 else (first[0] + first[2] + second[0]) / 2
             cuts.append((box, axis, pos, depth))
             _split(img, tex, first, frame, depth + 1, out, cuts)
             _split(img, tex, second, frame, depth + 1, out, cuts)
             return
-    out.append(box)
+    out.append((box, depth, len(cuts)))
 
 
 class _Lines:
@@ -253,9 +289,9 @@ def _textured(tex: np.ndarray, box: Box) -> bool:
 
 
 def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], cuts: list | None = None
-              ) -> tuple[Box, Box] | None:
-    """The cut of ``box`` (two boxes), or None. ``cuts``: the cuts made so far, as (box, axis, position,
-    depth): a seam continuing one of them needs less (:data:`ALIGNED_SEAM_SHARE`)."""
+              ) -> tuple[Box, Box, float] | None:
+    """The cut of ``box`` (two boxes and the cut's rank), or None. ``cuts``: the cuts made so far, as (box,
+    axis, position, depth): a seam continuing one of them needs less (:data:`ALIGNED_SEAM_SHARE`)."""
     x, y, w, h = box
     part = img.grey[y:y + h, x:x + w]
     options = []
@@ -279,7 +315,7 @@ def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], cu
     if not options:
         return None
     best = max(options, key=lambda o: (o[0], o[1]))
-    return best[2], best[3]
+    return best[2], best[3], best[0]
 
 
 def _gutters(uniform: np.ndarray, least: int) -> list[tuple[int, int, float]]:
@@ -336,10 +372,19 @@ def _seams(lines: np.ndarray, least: int, aligned: list[int] | None = None) -> l
     share = np.where(spread >= SEAM_PARTS - 1, share, 0.0)
     out = []
     best = max(near, key=lambda k: raw[k], default=None)
-    if best is not None and spread[best] >= SEAM_PARTS - 2:
-        around = max(raw[best - 6:best - 2].max(), raw[best + 3:best + 7].max(), 0.02)
-        if raw[best] >= ALIGNED_CONTRAST * around:
-            out.append((best + 3, best + 3, 2.0 + float(raw[best])))
+    if best is not None:
+        # the lines around, less the strongest of them and its two neighbours (an edge shows on two
+        # lines): one other edge a few pixels off (an edit's edge beside the grid line) does not hide
+        # the line, a texture of edges all around does
+        ring = np.concatenate((raw[best - 6:best - 2], raw[best + 3:best + 7]))
+        if ALIGNED_RING and len(ring):
+            ring = raw[best - 6:best + 7].copy()
+            ring[4:9] = 0.0  # the line itself and the two lines each side of it
+            top = int(np.argmax(ring))
+            ring[max(0, top - 1):top + 2] = 0.0
+        around = max(float(ring.max(initial=0.0)), 0.02)
+        if spread[best] >= SEAM_PARTS - 2 and raw[best] >= ALIGNED_CONTRAST * around:
+            out.append((best + 3, best + 3, ALIGNED_RANK + float(raw[best])))
     ks = lo + np.argsort(share[lo:hi])[::-1][:4]
     for k in ks.tolist():
         if share[k] < SEAM_SHARE:
