@@ -25,7 +25,10 @@ format (``formats``).
 ``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off),
 ``--set-index`` one of ``index/derivative.py`` (e.g. ``WHOLE_CANDIDATES=8``: the whole-frame hook over
 the check's 8 candidates only, as before 2026-12-06 #6), ``--set-panels`` one of ``panels.py`` (e.g.
-``PICTURE_STRIP=0``: photo-shaped parts under PICTURE_SIDE not pictures, as before 2026-12-06 #7).
+``PICTURE_STRIP=0``: photo-shaped parts under PICTURE_SIDE not pictures, as before 2026-12-06 #7;
+``REST_CHECKS=0``: no rest search, as before 2026-12-06 #8).
+With ``--e2e`` the index's verifications per upload (all its checks) and its rest searches are counted
+(``e2e_verifications_total_p50_p95``, ``e2e_rest_searches_uploads``: searches, uploads, of all uploads).
 Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
 statistic's spread over chance fits between unrelated photos is in the JSON (``chance``).
 """
@@ -148,6 +151,15 @@ E2E_PRE: list = []  # (id(reg), value, in the hook)
 E2E_WHOLE: list = []  # (id(reg), dense, outcome, in the hook): whole-frame comparisons made in full
 IN_HOOK = [False]
 IN_WHOLE = [False]
+# end to end, per upload: verifications (index/derivative.py's verify calls) and rest searches (REST_SHARE)
+COUNTS = {"verify": 0, "rest": 0}
+
+
+def _counted(name, original):  # noqa: ANN001, ANN202
+    def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        COUNTS[name] += 1
+        return original(*args, **kwargs)
+    return inner
 
 
 def _traced_pretest(original):  # noqa: ANN001, ANN202
@@ -213,9 +225,11 @@ def run_upload(k: int) -> dict:
     if B.STATE["e2e"]:
         E2E_PRE.clear()
         E2E_WHOLE.clear()
+        COUNTS.update(verify=0, rest=0)
         started = time.process_time()
         found = find_instances(rgb, prepared, lambda p: [(None, h) for h in index.check(p)])
         row["cpu_ms"] = 1000 * (time.process_time() - started)
+        row["verifications"], row["rest_searches"] = COUNTS["verify"], COUNTS["rest"]
         by_reg = B.STATE["by_reg"]
         mine = {ids[i]} | {ids[j] for j in u["related"]}
         # (related to the upload?, value, in the hook) for every pre-test; the same for full comparisons
@@ -389,6 +403,9 @@ def main() -> int:
         V._whole_frame = _flagged(IN_WHOLE, V._whole_frame)
     if hasattr(D, "whole_frame"):
         D.whole_frame = _flagged(IN_HOOK, D.whole_frame)
+    D.verify = _counted("verify", D.verify)
+    if hasattr(DerivativeIndex, "_rest_candidates"):
+        DerivativeIndex._rest_candidates = _counted("rest", DerivativeIndex._rest_candidates)
     started = time.perf_counter()
     with ctx.Pool(args.workers) as pool:
         feats = pool.map(B.register, paths)
@@ -480,6 +497,11 @@ def main() -> int:
         rel_pre = [(v, h) for r in rows for rel, v, h in r.get("e2e_pretests", []) if rel]
         out["e2e_related_pretests_hook_verify"] = [sum(h for _, h in rel_pre), sum(not h for _, h in rel_pre)]
         out["e2e_cpu_ms_p50_p95"] = [round(float(np.percentile(cpu, q)), 1) for q in (50, 95)]
+        # the index's verifications end to end (all checks of an upload) and its rest searches (REST_SHARE)
+        ver = [r["verifications"] for r in rows if "verifications" in r]
+        out["e2e_verifications_total_p50_p95"] = [sum(ver), int(np.percentile(ver, 50)), int(np.percentile(ver, 95))]
+        out["e2e_rest_searches_uploads"] = [sum(r.get("rest_searches", 0) for r in rows),
+                                            sum(r.get("rest_searches", 0) > 0 for r in rows), len(rows)]
     held = [r for r in rows if "held_flags" in r]
     if held:
         out["held_out_uploads"] = len(held)

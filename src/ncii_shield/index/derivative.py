@@ -16,7 +16,9 @@ patch of another registered photo, out-voted by it). So a
 check costs one batched search plus a handful of verifications. The search runs in two stages: the
 first :data:`FIRST_QUERIES` query descriptors of each orientation first, the others only when some
 photo has :data:`FIRST_VOTES` votes by then; an upload related to no registered photo (most of them)
-stops after the first. A
+stops after the first. When the hits explain only part of the upload's frame (:data:`REST_SHARE`: a
+large pasted part of another photo), the upload's other query descriptors are searched too and the
+photos ranked again on all of them (the *rest search*). A
 check uses two threads (:data:`CHECK_THREADS`): each search stage's query descriptors are split
 between the calling thread and a pool thread (and, with :data:`SPLIT_VERIFY`, off by default, the
 candidates that will be verified whatever the others' verdicts are verified two at a time); the
@@ -71,6 +73,21 @@ MIN_VOTES = 3
 # pass did not verify are verified (2026-12-06 #6, docs/benchmarks.md: the photo around a large pasted part).
 PART_COVERED = 0.95
 PART_CHECKS = 3
+# The rest search (check): when every hit is of part of its photo (covering under REST_COVERED of it) and
+# the hits together explain under REST_SHARE of the upload's frame (each hit's visible part of its photo
+# brought to the upload's pixels by its transform: a large pasted part of one photo explains 0.3-0.75 and
+# leaves the rest to the photo around it; a crop or a rotation of one photo 0.78-0.9, its edge cells not
+# counted as covered; a whole photo inside a screenshot's bars covers all of itself), the upload's other
+# query descriptors (past QUERY_DESCRIPTORS, up to verify.UPLOAD_KEYPOINTS of each orientation) are searched
+# too and the photos ranked again on all of them: the photo around the part, with 0-3 votes among the
+# first 500, gets 3-27. Of the first REST_CANDIDATES of that ranking not yet verified, those whose votes
+# line up (QUICK_CONSISTENT) are verified, at most REST_CHECKS of them; the others go to the whole-frame
+# hook (2026-12-06 #8, docs/benchmarks.md). An upload with no hit (every unrelated one) pays nothing.
+# REST_CHECKS = 0: off.
+REST_SHARE = 0.78
+REST_COVERED = PART_COVERED
+REST_CANDIDATES = 24
+REST_CHECKS = 4
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
 # Of the votes of a candidate that verified: weaker candidates are verified only when their votes line up
 # (QUICK_CONSISTENT, below). Such a candidate is the photo around a large patch pasted in from the one that
@@ -260,6 +277,7 @@ class DerivativeIndex(SignalIndex):
         self._lookup = lookup
         self._cache: OrderedDict[int, F.PhotoFeatures] = OrderedDict()
         self._cache_size = cache_size
+        self._searched = threading.local()  # this thread's last search (candidates), for the rest search
 
     def bind_lookup(self, lookup: Lookup) -> None:
         """Fetch full signatures through ``lookup`` from now on and drop the ones held in memory."""
@@ -423,6 +441,7 @@ class DerivativeIndex(SignalIndex):
         """
         parts = [upload.descriptors[:QUERY_DESCRIPTORS], upload.mirrored_descriptors[:QUERY_DESCRIPTORS]]
         queries = np.ascontiguousarray(np.concatenate(parts), dtype=np.uint8)
+        self._searched.last = None
         if not len(queries):
             return []
         mirrored = np.arange(len(queries)) >= len(parts[0])
@@ -431,37 +450,55 @@ class DerivativeIndex(SignalIndex):
                 return []
             by_rows = FIRST_QUERIES < QUERY_DESCRIPTORS
             if not self._ivf or (self._faiss.nprobe <= FIRST_PROBES and not by_rows):
-                index = self._faiss
-                found = _shared([lambda rows=rows: index.search(queries[rows], NEIGHBOURS)
-                                 for rows in _row_parts(len(queries))])
-                distances, labels = np.concatenate([d for d, _ in found]), np.concatenate([i for _, i in found])
+                distances, labels = self._search_all(queries)
             else:
                 found = self._few_first(queries, mirrored) if by_rows else self._staged(queries, mirrored)
                 if found is None:
                     return []
                 distances, labels = found
-        hit, keys = _votes(distances, labels, mirrored)
-        key, votes = np.unique(keys[hit], return_counts=True)
-        by_photo: dict[int, list[int]] = {}
-        for k, v in zip(key.tolist(), votes.tolist()):
-            by_photo.setdefault(k // 2, [0, 0])[k % 2] = v
-        ranked = sorted(by_photo.items(), key=lambda item: (-max(item[1]), item[0]))
-        out: list[Candidate] = []
-        best = 0
-        n_plain = len(parts[0])
-        for id, (plain, flipped) in ranked:
-            votes_ = max(plain, flipped)
-            if votes_ < MIN_VOTES or votes_ < RELATIVE_VOTES * best:
-                break
-            if allowed is not None and not allowed(id):  # before ranking: others' photos never crowd out
-                continue
-            best = best or votes_
-            voters = (np.flatnonzero((hit[:n_plain] & (keys[:n_plain] == id * 2)).any(axis=1)),
-                      np.flatnonzero((hit[n_plain:] & (keys[n_plain:] == id * 2 + 1)).any(axis=1)))
-            out.append(Candidate(id, votes_, flipped > plain, min(plain, flipped), voters))
-            if len(out) == limit:
-                break
-        return out
+        # kept for this thread's check (the rest search, REST_SHARE): the first rows are not searched again
+        self._searched.last = (upload, distances, labels, len(parts[0]))
+        return _ranked(distances, labels, mirrored, len(parts[0]), allowed, limit)
+
+    def _search_all(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every query row in one search (all NPROBE lists when inverted), the rows split as
+        :func:`_row_parts`; the caller holds the lock."""
+        index = self._faiss
+        found = _shared([lambda rows=rows: index.search(queries[rows], NEIGHBOURS)
+                         for rows in _row_parts(len(queries))])
+        return np.concatenate([d for d, _ in found]), np.concatenate([i for _, i in found])
+
+    def _rest_candidates(self, upload: Upload, allowed: Callable[[int], bool] | None,
+                         limit: int) -> list[Candidate]:
+        """The photos ranked again on all the upload's query descriptors (up to UPLOAD_KEYPOINTS of each
+        orientation, not only the first QUERY_DESCRIPTORS): the first rows' neighbours are those of this
+        thread's last :meth:`candidates` of the upload when there is one, else searched again."""
+        last, self._searched.last = getattr(self._searched, "last", None), None
+        plain, flipped = upload.descriptors, upload.mirrored_descriptors
+        if last is not None and last[0] is upload:
+            _, first_d, first_l, n_first = last
+            rows = [plain[QUERY_DESCRIPTORS:], flipped[QUERY_DESCRIPTORS:]]
+        else:
+            first_d = np.zeros((0, NEIGHBOURS), np.int32)
+            first_l = np.zeros((0, NEIGHBOURS), np.int64)
+            n_first = 0
+            rows = [plain, flipped]
+        queries = np.ascontiguousarray(np.concatenate(rows), dtype=np.uint8)
+        if not len(queries) and not len(first_d):
+            return []
+        with self._lock:
+            if self._faiss.ntotal == 0:
+                return []
+            if len(queries):
+                extra_d, extra_l = self._search_all(queries)
+            else:
+                extra_d, extra_l = np.zeros((0, NEIGHBOURS), first_d.dtype), np.zeros((0, NEIGHBOURS), np.int64)
+        n_extra = len(rows[0])
+        # as uploaded (the first search's rows, then the others), then mirrored: rows index the upload's points
+        d = np.concatenate([first_d[:n_first], extra_d[:n_extra], first_d[n_first:], extra_d[n_extra:]])
+        i = np.concatenate([first_l[:n_first], extra_l[:n_extra], first_l[n_first:], extra_l[n_extra:]])
+        n_plain = n_first + n_extra
+        return _ranked(d, i, np.arange(len(d)) >= n_plain, n_plain, allowed, limit)
 
     def _few_first(self, queries: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The inverted file searched in two stages by query rows (the caller holds the lock): the first
@@ -656,6 +693,23 @@ class DerivativeIndex(SignalIndex):
                     hits.append(DerivativeHit(c.id, c.votes, verdict))
         if len(ranked) > limit:  # past the check's candidates: fetched only now (the hook's alone)
             signatures.update(self._signatures([c.id for c in ranked[limit:]]))
+        # Part of the frame left unexplained by the hits (a large pasted part's photo): the photos ranked
+        # again on all the upload's query descriptors; those that line up verified, the others to the hook.
+        if (REST_CHECKS and hits and all(h.verdict.details.get("covered", 1.0) < REST_COVERED for h in hits)
+                and _explained(hits, signatures, upload) < REST_SHARE):
+            seen = {c.id for c in ranked}
+            rest = [c for c in self._rest_candidates(upload, allowed, REST_CANDIDATES + len(tried) + len(hits))
+                    if c.id not in tried and all(h.id != c.id for h in hits)][:REST_CANDIDATES]
+            signatures.update(self._signatures([c.id for c in rest if c.id not in signatures]))
+            lined = [c for c in rest if c.id in signatures
+                     and consistent_votes(signatures[c.id], upload, c) >= QUICK_CONSISTENT]
+            for c in lined[:REST_CHECKS]:  # one that does not verify is still compared as the whole frame, below
+                verdict = judged(signatures[c.id], c)
+                if verdict.outcome is not Outcome.NONE:
+                    tried.add(c.id)
+                    hits.append(DerivativeHit(c.id, c.votes, verdict))
+            ranked = ranked + [c for c in rest if c.id not in seen]
+        self._searched.last = None
         for c in ranked:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
             verdict = whole_frame(signatures[c.id], upload) if c.id in signatures and c.id not in tried else None
             if verdict is not None:
@@ -690,6 +744,50 @@ class DerivativeIndex(SignalIndex):
         """Signatures are not matched against signatures: a check needs the uploaded photo itself."""
         raise InvalidRequest("derivative signatures cannot be matched as strings; check the photo itself "
                              "(POST /v1/match/media or `ncii-shield check FILE`)")
+
+
+def _ranked(distances: np.ndarray, labels: np.ndarray, mirrored: np.ndarray, n_plain: int,
+            allowed: Callable[[int], bool] | None, limit: int) -> list[Candidate]:
+    """The candidates of a search's neighbours (rows: the upload's first ``n_plain`` query descriptors as
+    uploaded, then the mirrored ones), most votes first (see :meth:`DerivativeIndex.candidates`)."""
+    hit, keys = _votes(distances, labels, mirrored)
+    key, votes = np.unique(keys[hit], return_counts=True)
+    by_photo: dict[int, list[int]] = {}
+    for k, v in zip(key.tolist(), votes.tolist()):
+        by_photo.setdefault(k // 2, [0, 0])[k % 2] = v
+    ranked = sorted(by_photo.items(), key=lambda item: (-max(item[1]), item[0]))
+    out: list[Candidate] = []
+    best = 0
+    for id, (plain, flipped) in ranked:
+        votes_ = max(plain, flipped)
+        if votes_ < MIN_VOTES or votes_ < RELATIVE_VOTES * best:
+            break
+        if allowed is not None and not allowed(id):  # before ranking: others' photos never crowd out
+            continue
+        best = best or votes_
+        voters = (np.flatnonzero((hit[:n_plain] & (keys[:n_plain] == id * 2)).any(axis=1)),
+                  np.flatnonzero((hit[n_plain:] & (keys[n_plain:] == id * 2 + 1)).any(axis=1)))
+        out.append(Candidate(id, votes_, flipped > plain, min(plain, flipped), voters))
+        if len(out) == limit:
+            break
+    return out
+
+
+def _explained(hits: list[DerivativeHit], signatures: dict[int, F.PhotoFeatures], upload: Upload) -> float:
+    """The share of the upload's frame the hits explain together (at most their sum): each hit's visible part
+    of its photo (``covered``) brought to the upload's pixels by its transform. A hit without a transform or
+    signature counts as explaining all of it."""
+    total = 0.0
+    area = float(upload.frame.width * upload.frame.height)
+    for h in hits:
+        reg, transform = signatures.get(h.id), h.verdict.transform
+        if reg is None or transform is None:
+            return math.inf
+        scale = abs(float(np.linalg.det(np.asarray(transform, np.float64)[:, :2])))  # photo pixels per upload pixel
+        if scale <= 0:
+            return math.inf
+        total += float(h.verdict.details.get("covered", 1.0)) * reg.width * reg.height / scale / area
+    return total
 
 
 def _digest(f: F.PhotoFeatures) -> bytes:
