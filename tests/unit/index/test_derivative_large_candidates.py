@@ -9,28 +9,16 @@ the index's own."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from ncii_shield.index import derivative as D
 from ncii_shield.index.derivative import Candidate, DerivativeIndex
-from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import Outcome, Upload
 from tests.derivative_scenes import scene
+from tests.unit.index.test_derivative_large_part import OTHERS, index  # noqa: F401  (the fixture: the same index)
 from tests.unit.index.test_derivative_whole_candidates import CENTRE, shrunk, soft
 from tests.unit.signals.test_derivative_kinds import replaced
 
-OTHERS = list(range(10, 21))  # 11 unrelated photos
 CROP = slice(60, 740)  # another shape than the photos': no whole-frame comparison can reach the photo
-
-
-@pytest.fixture(scope="module")
-def index() -> DerivativeIndex:
-    idx = DerivativeIndex()
-    idx.add_features(F.photo_features(scene(31)), 1)  # the registered photo
-    idx.add_features(F.photo_features(scene(81)), 4)  # the photo the pasted part comes from
-    for k, id in enumerate(OTHERS):
-        idx.add_features(F.photo_features(soft(40 + k)), id)
-    return idx
 
 
 def at_one_spot(votes: int) -> tuple[np.ndarray, np.ndarray]:

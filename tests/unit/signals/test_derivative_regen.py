@@ -13,7 +13,7 @@ from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative import verify as V
 from ncii_shield.signals.derivative.verify import Outcome, Upload, verify
 from tests.derivative_scenes import reshared
-from tests.unit.signals.test_derivative_weak_kinds import recoloured, repeating
+from tests.unit.signals.test_derivative_weak_kinds import assert_recoloured_at, recoloured, repeating
 
 # x, y, w, h in the 800 x 600 picture: every side inside a cell of the 16 x 16 grid (50 x 37.5 pixels),
 # 60 %, 40 %, 80 % and 87 % of the way across it
@@ -30,11 +30,7 @@ def registered() -> F.PhotoFeatures:
 def test_a_recoloured_region_whose_edge_runs_through_cells_is_flagged(registered, transform, monkeypatch):
     upload = Upload.from_rgb(reshared(transform, recoloured(repeating(), BOX)))
     verdict = verify(registered, upload)
-    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
-    assert "recoloured" in verdict.reason
-    x, y, w, h = verdict.edited_region
-    assert abs(x - BOX[0]) <= 60 and abs(y - BOX[1]) <= 60
-    assert abs(x + w - BOX[0] - BOX[2]) <= 60 and abs(y + h - BOX[1] - BOX[3]) <= 60
+    assert_recoloured_at(verdict, BOX)
     monkeypatch.setattr(V, "RECOLOUR_PARTIAL", OFF)
     assert verify(registered, upload).outcome is Outcome.RESHARE
 

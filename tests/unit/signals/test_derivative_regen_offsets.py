@@ -17,7 +17,7 @@ from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative import verify as V
 from ncii_shield.signals.derivative.verify import Outcome, Upload, verify
 from tests.derivative_scenes import reshared
-from tests.unit.signals.test_derivative_weak_kinds import jpeg_rgb, recoloured, repeating
+from tests.unit.signals.test_derivative_weak_kinds import assert_recoloured_at, jpeg_rgb, recoloured, repeating
 
 BOX = (250, 40, 300, 230)  # x, y, w, h in the 800 x 600 picture
 
@@ -42,11 +42,7 @@ def registered() -> F.PhotoFeatures:
 def test_a_recoloured_region_holding_the_keypoints_is_flagged(registered, transform, monkeypatch):
     upload = Upload.from_rgb(reshared(transform, recoloured(detail_in_box(), BOX, cb=-6, cr=6)))
     verdict = verify(registered, upload)
-    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
-    assert "recoloured" in verdict.reason
-    x, y, w, h = verdict.edited_region
-    assert abs(x - BOX[0]) <= 60 and abs(y - BOX[1]) <= 60
-    assert abs(x + w - BOX[0] - BOX[2]) <= 60 and abs(y + h - BOX[1] - BOX[3]) <= 60
+    assert_recoloured_at(verdict, BOX)
     # the offsets taken at the box's own shift: every other cell off, no block
     monkeypatch.setattr(V, "RECOLOUR_RECENTRE", False)
     assert verify(registered, upload).outcome is Outcome.RESHARE

@@ -54,6 +54,15 @@ def recoloured(img: np.ndarray, box: tuple[int, int, int, int], cb: int = -8, cr
     return cv2.cvtColor(np.clip(ycc, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
 
 
+def assert_recoloured_at(verdict, box: tuple[int, int, int, int], slack: int = 60) -> None:  # noqa: ANN001
+    """A derivative verdict for a recolouring whose edited region is ``box`` within ``slack`` pixels on each edge."""
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    assert "recoloured" in verdict.reason
+    x, y, w, h = verdict.edited_region
+    assert abs(x - box[0]) <= slack and abs(y - box[1]) <= slack
+    assert abs(x + w - box[0] - box[2]) <= slack and abs(y + h - box[1] - box[3]) <= slack
+
+
 @pytest.mark.parametrize("transform", ["none", "jpeg", "resize", "mirror", "crop"])
 def test_a_region_recoloured_in_place_is_flagged(registered, transform, monkeypatch):
     upload = Upload.from_rgb(reshared(transform, recoloured(repeating(), BOX)))
