@@ -121,7 +121,8 @@ MAX_WEAK = max(0, int(os.environ.get("NCII_SHIELD_DERIVATIVE_WEAK_CHECKS", "8"))
 # weak candidates that fail this, the QUICK_FALLBACK with most votes are verified all the same as
 # long as nothing has verified yet (the scale run's windows, whose indexed keypoints are not those of
 # the signature they are verified against, need it: 1 verified 90.8 % of uploads against their own
-# photo at 1M, 3 94.2 %, every candidate 95.0 %; the registered photos themselves lost nothing).
+# photo at 1M, 3 94.2 %, every candidate 95.0 %; the registered photos themselves lost nothing. Those
+# figures are of the scale run's first registry, before 2026-12-06 #7 made it honest; not measured again).
 QUICK_CONSISTENT = 3
 QUICK_DISTANCE = 64  # bits: a voting keypoint's partner in the signature
 QUICK_REPROJECTION = 8.0  # pixels in the frame
