@@ -376,13 +376,12 @@ def _seams(lines: np.ndarray, least: int, aligned: list[int] | None = None) -> l
         # the lines around, less the strongest of them and its two neighbours (an edge shows on two
         # lines): one other edge a few pixels off (an edit's edge beside the grid line) does not hide
         # the line, a texture of edges all around does
-        ring = np.concatenate((raw[best - 6:best - 2], raw[best + 3:best + 7]))
-        if ALIGNED_RING and len(ring):
-            ring = raw[best - 6:best + 7].copy()
-            ring[4:9] = 0.0  # the line itself and the two lines each side of it
+        ring = raw[best - 6:best + 7].copy()  # the lines 3-6 away each side (best >= lo >= 6, < hi <= n - 12)
+        ring[4:9] = 0.0  # the line itself and the two lines each side of it
+        if ALIGNED_RING:
             top = int(np.argmax(ring))
             ring[max(0, top - 1):top + 2] = 0.0
-        around = max(float(ring.max(initial=0.0)), 0.02)
+        around = max(float(ring.max()), 0.02)
         if spread[best] >= SEAM_PARTS - 2 and raw[best] >= ALIGNED_CONTRAST * around:
             out.append((best + 3, best + 3, ALIGNED_RANK + float(raw[best])))
     ks = lo + np.argsort(share[lo:hi])[::-1][:4]
