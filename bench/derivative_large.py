@@ -24,9 +24,10 @@ whatever its fake's kind (its edits then made in full, so ``gen`` is slower); ``
 format (``formats``).
 ``--set`` changes a constant of ``verify.py`` (e.g. ``FEW_INLIERS=10`` turns the few-point path off),
 ``--set-index`` one of ``index/derivative.py`` (e.g. ``WHOLE_CANDIDATES=8``: the whole-frame hook over
-the check's 8 candidates only, as before 2026-12-06 #6), ``--set-panels`` one of ``panels.py`` (e.g.
-``PICTURE_STRIP=0``: photo-shaped parts under PICTURE_SIDE not pictures, as before 2026-12-06 #7;
-``REST_CHECKS=0``: no rest search, as before 2026-12-06 #8).
+the check's 8 candidates only, as before 2026-12-06 #6; ``REST_CHECKS=0``: no rest search, as before
+2026-12-06 #8), ``--set-panels`` one of ``panels.py`` (e.g. ``PICTURE_STRIP=0``: photo-shaped parts under
+PICTURE_SIDE not pictures, as before 2026-12-06 #7; ``AGAIN=0`` and ``ALIGNED_RING=0``: the cut before
+2026-12-06 #8).
 With ``--e2e`` the index's verifications per upload (all its checks) and its rest searches are counted
 (``e2e_verifications_total_p50_p95``, ``e2e_rest_searches_uploads``: searches, uploads, of all uploads).
 Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
