@@ -15,7 +15,9 @@ the defaults; ``OMP=n``: faiss's own OpenMP threads; ``CV=n``: OpenCV's threads,
 Groups take turns upload by upload (ABA...), so a load that changes during the run weighs on every group
 alike. Reported per group: wall p50/p95, the process's CPU (every thread) p50, the calling thread's CPU
 by stage (extraction, search, verification), verifications per check and how many ran on the pool thread,
-the *critical path* (the calling thread's CPU plus, for each part run on two threads, what the pool
+the rest search (``DerivativeIndex._rest_candidates``: how many checks ran it, its search's CPU, the
+verifications made from it on; its search is not in the verification stage's figure), the *critical path*
+(the calling thread's CPU plus, for each part run on two threads, what the pool
 thread spent beyond it: what a check takes on two idle cores if neither thread waits for the GIL, which
 wall time on a loaded machine does not show; two verifications at once each wait for the GIL ~20 % of the
 time: ``bench/derivative_gil.py``), and the verdicts: own photo verified, false flags, and whether every
@@ -177,6 +179,22 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             stage["search"] = time.thread_time() - c
 
     index.candidates = timed  # type: ignore[method-assign]
+    # the rest search (DerivativeIndex._rest_candidates, 713bbcc): how many checks ran it, its search's CPU on the
+    # calling thread, and the verifications made after it started (the rest's candidates that line up)
+    rest_candidates = getattr(index, "_rest_candidates", None)
+    rest = {"runs": 0, "search": 0.0, "calls_before": 0}
+
+    def rest_timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        rest["runs"] += 1
+        rest["calls_before"] = verifies["calls"]
+        c = time.thread_time()
+        try:
+            return rest_candidates(*a, **k)
+        finally:
+            rest["search"] += time.thread_time() - c
+
+    if rest_candidates is not None:
+        index._rest_candidates = rest_timed  # type: ignore[method-assign]
     real_verify = D.verify
     main_thread = __import__("threading").get_ident()
     verifies = {"calls": 0, "pool": 0}
@@ -218,7 +236,8 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
         sections.clear()
         return out
     rows: list[dict[str, list]] = [{k: [] for k in ("wall", "cpu", "extract", "search", "verify", "hits", "u_wall",
-                                                    "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "cuts", "critical", "u_critical")}
+                                                    "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "cuts", "critical", "u_critical",
+                                                    "rest", "rest_search", "rest_calls", "u_rest")}
                                    for _ in groups]
     for _ in range(args.rounds):
         for q, (rgb, i, j) in enumerate(related):
@@ -227,6 +246,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 apply(groups[g], defaults)
                 r = rows[g]
                 verifies["calls"] = verifies["pool"] = verifies["cuts"] = 0
+                rest["runs"], rest["search"] = 0, 0.0
                 excess()
                 w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
                 upload = Upload.from_rgb(rgb)
@@ -237,7 +257,10 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 r["cpu"].append(p2 - p0)
                 r["extract"].append(t1 - t0)
                 r["search"].append(stage["search"])
-                r["verify"].append(t2 - t1 - stage["search"])
+                r["verify"].append(t2 - t1 - stage["search"] - rest["search"])
+                r["rest"].append(rest["runs"])
+                r["rest_search"].append(rest["search"])
+                r["rest_calls"].append(verifies["calls"] - rest["calls_before"] if rest["runs"] else 0)
                 r["critical"].append(t2 - t0 + excess())
                 r["cuts"].append(verifies["cuts"])
                 r["calls"].append(verifies["calls"])
@@ -249,10 +272,12 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             for g in order:
                 apply(groups[g], defaults)
                 r = rows[g]
+                rest["runs"], rest["search"] = 0, 0.0
                 excess()
                 w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
                 upload = Upload.from_rgb(rgb)
                 hits = index.check(upload)
+                r["u_rest"].append(rest["runs"])
                 r["u_critical"].append(time.thread_time() - t0 + excess())
                 r["u_wall"].append(time.perf_counter() - w0)
                 r["u_cpu"].append(time.process_time() - p0)
@@ -267,6 +292,8 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                                         if inst.verdict.outcome is not Outcome.NONE]
     apply({}, defaults)
     del index.candidates
+    if rest_candidates is not None:
+        del index._rest_candidates
     D.verify = real_verify
     V.picture_cut = real_cut
     if real_work:
@@ -289,6 +316,11 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             "unrelated_critical_ms_p50": ms(r["u_critical"], 50), "unrelated_critical_ms_p95": ms(r["u_critical"], 95),
             "extract_cpu_ms_p50": ms(r["extract"], 50), "search_thread_cpu_ms_p50": ms(r["search"], 50),
             "verify_thread_cpu_ms_p50": ms(r["verify"], 50),
+            # the rest search: checks that ran it (of the related uploads, every round; unrelated apart), its
+            # search's calling-thread CPU p50 over those checks, and the verifications made from it on
+            "rest_searches": int(np.sum(r["rest"])), "unrelated_rest_searches": int(np.sum(r["u_rest"])),
+            "rest_search_cpu_ms_p50": ms([t for t, k in zip(r["rest_search"], r["rest"]) if k], 50),
+            "rest_verifications": int(np.sum(r["rest_calls"])),
             "picture_cuts": int(np.sum(r["cuts"])),  # composite cuts made (Upload cuts lazily; two threads may both cut)
             "verifications_mean": float(np.mean(r["calls"])), "on_pool_thread_mean": float(np.mean(r["pool"])),
             "unrelated_ms_p50": ms(r["u_wall"], 50), "unrelated_ms_p95": ms(r["u_wall"], 95),
@@ -300,7 +332,8 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     for row in out:
         print(json.dumps(row))
     if args.hits:  # every upload's hits under each group, to compare runs of two trees
-        Path(args.hits).write_text(json.dumps([{"related": r["hits"], "unrelated": r["u_hits"]} for r in rows]))
+        Path(args.hits).write_text(json.dumps([{"related": r["hits"], "unrelated": r["u_hits"], "rest": r["rest"]}
+                                               for r in rows]))
     meta = json.loads((Path(args.folder) / "meta.json").read_text())
     print(json.dumps({"index": meta, "load_average": os.getloadavg()}))
     return {"groups": out, "queries": n, "unrelated": len(unrelated), "rounds": args.rounds,

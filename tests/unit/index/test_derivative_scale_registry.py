@@ -5,8 +5,10 @@ only its real descriptors (no zero-padding rows in the index). ``--registry old`
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -92,3 +94,47 @@ def test_cache_names(photos: list[Path]) -> None:
     assert S.cache_tag(photos) == ""  # every photo of the folder: the old cache's name
     odd, even = S.cache_tag(photos[1::2]), S.cache_tag(photos[0::2])
     assert odd.startswith("-") and even.startswith("-") and odd != even
+
+
+def test_the_latency_run_counts_the_rest_searches(monkeypatch, tmp_path: Path) -> None:
+    """bench/derivative_latency.py run reports how many checks ran the rest search (REST_SHARE) and the
+    verifications made from it on, per settings group: one upload whose first ranking holds only the pasted
+    part's photo (the search replaced by a fixed ranking, as in test_derivative_large_candidates) runs it
+    under the defaults and not with REST_CHECKS = 0; an unrelated upload never does."""
+    import derivative_latency as L  # noqa: PLC0415
+
+    from ncii_shield.index import derivative as D  # noqa: PLC0415
+    from ncii_shield.index.derivative import Candidate  # noqa: PLC0415
+    from tests.unit.index.test_derivative_large_candidates import CROP, at_one_spot  # noqa: PLC0415
+    from tests.unit.index.test_derivative_large_part import OTHERS  # noqa: PLC0415
+    from tests.unit.index.test_derivative_whole_candidates import CENTRE, shrunk, soft  # noqa: PLC0415
+    from tests.unit.signals.test_derivative_kinds import replaced  # noqa: PLC0415
+
+    index = DerivativeIndex()
+    index.add_features(F.photo_features(scene(31)), 1)  # the photo around the pasted part
+    index.add_features(F.photo_features(scene(81)), 4)  # the part's photo
+    for k, id in enumerate(OTHERS):
+        index.add_features(F.photo_features(soft(40 + k)), id)
+    ranked = [Candidate(4, 40, False, 0)] + [Candidate(id, 4, False, 0, at_one_spot(4)) for id in OTHERS]
+    # the first search replaced (run() wraps index.candidates and deletes its wrapper when done: a local index)
+    index.candidates = lambda upload, allowed=None, limit=D.CANDIDATES: ranked[:limit]  # type: ignore[method-assign]
+
+    class Photos:  # the registry's photo_of: id k shows photo k - 1
+        @staticmethod
+        def photo_of(i: int) -> int:
+            return i - 1
+
+    related = [(shrunk(replaced(scene(31), scene(81), CENTRE)[:, CROP]), 0, 3)]
+    unrelated = [shrunk(soft(70))]
+    monkeypatch.setattr(L, "load", lambda folder, photos: (index, Photos, {"related": related, "unrelated": unrelated}))
+    (tmp_path / "meta.json").write_text("{}")
+    args = SimpleNamespace(folder=str(tmp_path), photos="", set=["", "REST_CHECKS=0"], queries=1, unrelated_queries=1,
+                           rounds=2, instances=False, hits=str(tmp_path / "hits.json"))
+    on, off = L.run(args)["groups"]
+    assert (on["rest_searches"], off["rest_searches"]) == (2, 0)  # two rounds
+    assert on["unrelated_rest_searches"] == off["unrelated_rest_searches"] == 0
+    assert on["rest_verifications"] >= 2 and off["rest_verifications"] == 0
+    assert (on["own_photo_verified"], off["own_photo_verified"]) == (1.0, 0.0)  # found by the rest search only
+    assert on["false_flags"] == off["false_flags"] == 0
+    assert [g["rest"] for g in json.loads((tmp_path / "hits.json").read_text())] == [[1, 1], [0, 0]]
+    assert D.REST_CHECKS == 4 and "_rest_candidates" not in vars(index)  # settings and the index restored
