@@ -13,14 +13,14 @@ times every upload's check (``Upload.from_rgb`` + ``DerivativeIndex.check``) und
 given (``--set`` once per group; ``NAME=VALUE[,NAME=VALUE]`` on ``ncii_shield.index.derivative``; none:
 the defaults; ``OMP=n``: faiss's own OpenMP threads; ``CV=n``: OpenCV's threads, ``cv2.setNumThreads``).
 Groups take turns upload by upload (ABA...), so a load that changes during the run weighs on every group
-alike. Reported per group: wall p50/p95, the process's CPU (every thread) p50, the calling thread's CPU
-by stage (extraction, search, verification), verifications per check and how many ran on the pool thread,
-the rest search (``DerivativeIndex._rest_candidates``: how many checks ran it, its search's CPU, the
-verifications made from it on; its search is not in the verification stage's figure), the *critical path*
-(the calling thread's CPU plus, for each part run on two threads, what the pool
-thread spent beyond it: what a check takes on two idle cores if neither thread waits for the GIL, which
-wall time on a loaded machine does not show; two verifications at once each wait for the GIL ~20 % of the
-time: ``bench/derivative_gil.py``), and the verdicts: own photo verified, false flags, and whether every
+alike. Reported per group: wall p50/p95, the process's CPU (every thread) p50, the calling thread's CPU by
+stage (extraction, search, verification; an unrelated upload's extraction and search), verifications per
+check and how many ran on the pool thread, the rest search (``DerivativeIndex._rest_candidates``: how many
+checks ran it, its search's CPU, the verifications made from it on; its search is not in the verification
+stage's figure), the *critical path* (the calling thread's CPU plus, for each part run on two threads, what
+the pool thread spent beyond it: what a check takes on two idle cores if neither thread waits for the GIL,
+which wall time on a loaded machine does not show; two verifications at once each wait for the GIL ~20 % of
+the time: ``bench/derivative_gil.py``), and the verdicts: own photo verified, false flags, and whether every
 upload's hits are identical to the first group's (``--hits FILE`` writes them, to compare two trees' code
 on the same index).
 """
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
         return out
     rows: list[dict[str, list]] = [{k: [] for k in ("wall", "cpu", "extract", "search", "verify", "hits", "u_wall",
                                                     "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "cuts", "critical", "u_critical",
-                                                    "rest", "rest_search", "rest_calls", "u_rest")}
+                                                    "rest", "rest_search", "rest_calls", "u_rest", "u_extract")}
                                    for _ in groups]
     for _ in range(args.rounds):
         for q, (rgb, i, j) in enumerate(related):
@@ -276,6 +276,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 excess()
                 w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
                 upload = Upload.from_rgb(rgb)
+                r["u_extract"].append(time.thread_time() - t0)
                 hits = index.check(upload)
                 r["u_rest"].append(rest["runs"])
                 r["u_critical"].append(time.thread_time() - t0 + excess())
@@ -325,6 +326,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             "verifications_mean": float(np.mean(r["calls"])), "on_pool_thread_mean": float(np.mean(r["pool"])),
             "unrelated_ms_p50": ms(r["u_wall"], 50), "unrelated_ms_p95": ms(r["u_wall"], 95),
             "unrelated_cpu_ms_p50": ms(r["u_cpu"], 50), "unrelated_search_thread_cpu_ms_p50": ms(r["u_search"], 50),
+            "unrelated_extract_cpu_ms_p50": ms(r["u_extract"], 50),
             "instances_ms_p50": ms(r["i_wall"], 50), "instances_cpu_ms_p50": ms(r["i_cpu"], 50),
             "own_photo_verified": own / n, "false_flags": false + u_false,
             "identical_to_first": f"{same}/{len(r['hits']) + len(r['u_hits'])}",

@@ -136,5 +136,6 @@ def test_the_latency_run_counts_the_rest_searches(monkeypatch, tmp_path: Path) -
     assert on["rest_verifications"] >= 2 and off["rest_verifications"] == 0
     assert (on["own_photo_verified"], off["own_photo_verified"]) == (1.0, 0.0)  # found by the rest search only
     assert on["false_flags"] == off["false_flags"] == 0
+    assert 0 < on["unrelated_extract_cpu_ms_p50"] <= on["unrelated_critical_ms_p50"]  # the upload's extraction alone
     assert [g["rest"] for g in json.loads((tmp_path / "hits.json").read_text())] == [[1, 1], [0, 0]]
     assert D.REST_CHECKS == 4 and "_rest_candidates" not in vars(index)  # settings and the index restored
