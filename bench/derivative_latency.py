@@ -10,7 +10,8 @@
 seed, the same order; ``--registry``: honest by default, see that file's docstring), and saves the faiss
 index (``faiss.write_index_binary``) and the uploads. ``run`` loads them and
 times every upload's check (``Upload.from_rgb`` + ``DerivativeIndex.check``) under each settings group
-given (``--set`` once per group; ``NAME=VALUE[,NAME=VALUE]`` on ``ncii_shield.index.derivative``; none:
+given (``--set`` once per group; ``NAME=VALUE[,NAME=VALUE]`` on ``ncii_shield.index.derivative``, or
+``verify.NAME`` / ``panels.NAME`` on those modules of ``signals.derivative``; none:
 the defaults; ``OMP=n``: faiss's own OpenMP threads; ``CV=n``: OpenCV's threads, ``cv2.setNumThreads``).
 Groups take turns upload by upload (ABA...), so a load that changes during the run weighs on every group
 alike. Reported per group: wall p50/p95, the process's CPU (every thread) p50, the calling thread's CPU by
@@ -134,25 +135,53 @@ def parse_group(text: str) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in text.split(",") if kv)
 
 
+# modules a setting may name as MODULE.NAME (a bare NAME is ncii_shield.index.derivative's)
+MODULES = {"verify": "ncii_shield.signals.derivative.verify", "panels": "ncii_shield.signals.derivative.panels",
+           "features": "ncii_shield.signals.derivative.features", "instances": "ncii_shield.signals.derivative.instances"}
+
+
+def owner(name: str) -> tuple[object, str]:
+    """The module a setting's name is of and the constant's own name (``verify.RECOLOUR_FINE``)."""
+    module, _, attr = name.rpartition(".")
+    if not module:
+        return D, name
+    import importlib  # noqa: PLC0415
+
+    return importlib.import_module(MODULES.get(module, module)), attr
+
+
+def value_of(old: object, text: str) -> object:
+    """``text`` as the type of the constant it replaces: bools as 0 / 1, tuples with ';' between items
+    (``verify.RECOLOUR_PARTIAL=0.3;0.1``: ',' separates a group's settings)."""
+    if isinstance(old, bool):
+        return bool(int(text))
+    if isinstance(old, tuple):
+        items = text.split(";")
+        assert len(items) == len(old), (old, text)
+        return tuple(type(o)(v) for o, v in zip(old, items))
+    return type(old)(text)
+
+
 def apply(group: dict[str, str], defaults: dict[str, object]) -> None:
-    """Settings of ncii_shield.index.derivative; ``OMP``: faiss's OpenMP threads in the calling thread
-    (1 by default here, as in derivative_scale.py); ``CV``: OpenCV's threads (``cv2.setNumThreads``:
-    process-wide; ``features.py`` sets 1 on import)."""
+    """Settings of ncii_shield.index.derivative (``NAME``) or of another module (``verify.NAME``,
+    ``panels.NAME``: :data:`MODULES`); ``OMP``: faiss's OpenMP threads in the calling thread (1 by default
+    here, as in derivative_scale.py); ``CV``: OpenCV's threads (``cv2.setNumThreads``: process-wide;
+    ``features.py`` sets 1 on import)."""
     for name, value in defaults.items():
         if name == "OMP":
             faiss.omp_set_num_threads(int(value))  # type: ignore[call-overload]
         elif name == "CV":
             cv_threads(int(group.get(name, value)))  # type: ignore[call-overload]  # once (see cv_threads)
         else:
-            setattr(D, name, value)
+            setattr(*owner(name), value)
     for name, value in group.items():
         if name == "OMP":
             faiss.omp_set_num_threads(int(value))
             continue
         if name == "CV":
             continue  # set above
-        old = getattr(D, name)
-        setattr(D, name, type(old)(int(value)) if isinstance(old, bool) else type(old)(value))
+        module, attr = owner(name)
+        setattr(module, attr, value_of(getattr(module, attr), value))
 
 
 def cv_threads(n: int) -> None:
@@ -165,7 +194,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     groups = [parse_group(s) for s in (args.set or [""])]
     names = {n for g in groups for n in g}
     current = {"OMP": faiss.omp_get_max_threads, "CV": cv2.getNumThreads}
-    defaults = {n: current[n]() if n in current else getattr(D, n) for n in names}
+    defaults = {n: current[n]() if n in current else getattr(*owner(n)) for n in names}
     related = uploads["related"][: args.queries]
     unrelated = uploads["unrelated"][: args.unrelated_queries]
     candidates = index.candidates

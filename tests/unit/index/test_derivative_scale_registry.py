@@ -139,3 +139,23 @@ def test_the_latency_run_counts_the_rest_searches(monkeypatch, tmp_path: Path) -
     assert 0 < on["unrelated_extract_cpu_ms_p50"] <= on["unrelated_critical_ms_p50"]  # the upload's extraction alone
     assert [g["rest"] for g in json.loads((tmp_path / "hits.json").read_text())] == [[1, 1], [0, 0]]
     assert D.REST_CHECKS == 4 and "_rest_candidates" not in vars(index)  # settings and the index restored
+
+
+def test_the_latency_run_sets_other_modules_constants() -> None:
+    """--set verify.NAME=... / panels.NAME=... (derivative_latency.py): another module's constant set for
+    its group (a tuple's items split by ';', a bool as 0 / 1) and the default restored after."""
+    import derivative_latency as L  # noqa: PLC0415
+
+    from ncii_shield.index import derivative as D  # noqa: PLC0415
+    from ncii_shield.signals.derivative import panels as P  # noqa: PLC0415
+    from ncii_shield.signals.derivative import verify as V  # noqa: PLC0415
+
+    group = L.parse_group("verify.RECOLOUR_PARTIAL=0.3;0.1,panels.AGAIN=0,REST_CHECKS=0")
+    before = (V.RECOLOUR_PARTIAL, P.AGAIN, D.REST_CHECKS)
+    defaults = {n: getattr(*L.owner(n)) for n in group}
+    L.apply(group, defaults)
+    try:
+        assert (V.RECOLOUR_PARTIAL, P.AGAIN, D.REST_CHECKS) == ((0.3, 0.1), False, 0)
+    finally:
+        L.apply({}, defaults)
+    assert (V.RECOLOUR_PARTIAL, P.AGAIN, D.REST_CHECKS) == before
