@@ -29,7 +29,10 @@ the check's 8 candidates only, as before 2026-12-06 #6; ``REST_CHECKS=0``: no re
 PICTURE_SIDE not pictures, as before 2026-12-06 #7; ``AGAIN=0`` and ``ALIGNED_RING=0``: the cut before
 2026-12-06 #8).
 With ``--e2e`` the index's verifications per upload (all its checks) and its rest searches are counted
-(``e2e_verifications_total_p50_p95``, ``e2e_rest_searches_uploads``: searches, uploads, of all uploads).
+(``e2e_verifications_total_p50_p95``, ``e2e_rest_searches_uploads``: searches, uploads, of all uploads;
+``e2e_rest_text_searches_uploads``: of them, those made after no hit in an upload with overlaid text,
+``REST_TEXT``, and their uploads). ``--set-index REST_TEXT=0``: no rest search after no hit, as before
+2026-12-07.
 Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
 statistic's spread over chance fits between unrelated photos is in the JSON (``chance``).
 """
@@ -153,13 +156,21 @@ E2E_WHOLE: list = []  # (id(reg), dense, outcome, in the hook): whole-frame comp
 IN_HOOK = [False]
 IN_WHOLE = [False]
 # end to end, per upload: verifications (index/derivative.py's verify calls) and rest searches (REST_SHARE)
-COUNTS = {"verify": 0, "rest": 0}
+COUNTS = {"verify": 0, "rest": 0, "text": 0}
 
 
 def _counted(name, original):  # noqa: ANN001, ANN202
     def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         COUNTS[name] += 1
         return original(*args, **kwargs)
+    return inner
+
+
+def _counted_true(name, original):  # noqa: ANN001, ANN202
+    def inner(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        value = original(*args, **kwargs)
+        COUNTS[name] += bool(value)
+        return value
     return inner
 
 
@@ -226,11 +237,12 @@ def run_upload(k: int) -> dict:
     if B.STATE["e2e"]:
         E2E_PRE.clear()
         E2E_WHOLE.clear()
-        COUNTS.update(verify=0, rest=0)
+        COUNTS.update(verify=0, rest=0, text=0)
         started = time.process_time()
         found = find_instances(rgb, prepared, lambda p: [(None, h) for h in index.check(p)])
         row["cpu_ms"] = 1000 * (time.process_time() - started)
         row["verifications"], row["rest_searches"] = COUNTS["verify"], COUNTS["rest"]
+        row["text_rest_searches"] = COUNTS["text"]  # of them, after no hit with overlaid text (REST_TEXT)
         by_reg = B.STATE["by_reg"]
         mine = {ids[i]} | {ids[j] for j in u["related"]}
         # (related to the upload?, value, in the hook) for every pre-test; the same for full comparisons
@@ -407,6 +419,8 @@ def main() -> int:
     D.verify = _counted("verify", D.verify)
     if hasattr(DerivativeIndex, "_rest_candidates"):
         DerivativeIndex._rest_candidates = _counted("rest", DerivativeIndex._rest_candidates)
+    if hasattr(D, "_overlaid_text"):  # asked after no hit with candidates ranked: True starts a rest search
+        D._overlaid_text = _counted_true("text", D._overlaid_text)
     started = time.perf_counter()
     with ctx.Pool(args.workers) as pool:
         feats = pool.map(B.register, paths)
@@ -503,6 +517,9 @@ def main() -> int:
         out["e2e_verifications_total_p50_p95"] = [sum(ver), int(np.percentile(ver, 50)), int(np.percentile(ver, 95))]
         out["e2e_rest_searches_uploads"] = [sum(r.get("rest_searches", 0) for r in rows),
                                             sum(r.get("rest_searches", 0) > 0 for r in rows), len(rows)]
+        # of them, the searches after no hit in an upload with overlaid text (REST_TEXT), and their uploads
+        out["e2e_rest_text_searches_uploads"] = [sum(r.get("text_rest_searches", 0) for r in rows),
+                                                 sum(r.get("text_rest_searches", 0) > 0 for r in rows)]
     held = [r for r in rows if "held_flags" in r]
     if held:
         out["held_out_uploads"] = len(held)

@@ -18,7 +18,8 @@ first :data:`FIRST_QUERIES` query descriptors of each orientation first, the oth
 photo has :data:`FIRST_VOTES` votes by then; an upload related to no registered photo (most of them)
 stops after the first. When the hits explain only part of the upload's frame (:data:`REST_SHARE`: a
 large pasted part of another photo), the upload's other query descriptors are searched too and the
-photos ranked again on all of them (the *rest search*). A
+photos ranked again on all of them (the *rest search*); so are they when nothing verified in an upload
+with overlaid text (:data:`REST_TEXT`: a caption and censor bars thin the photo's votes). A
 check uses two threads (:data:`CHECK_THREADS`): each search stage's query descriptors are split
 between the calling thread and a pool thread (and, with :data:`SPLIT_VERIFY`, off by default, the
 candidates that will be verified whatever the others' verdicts are verified two at a time); the
@@ -58,7 +59,8 @@ from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import (
-    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, Outcome, Upload, Verdict, verify, whole_frame,
+    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, TEXT_RUN, TEXT_SHARE, Outcome, Upload, Verdict, _text_pixels,
+    verify, whole_frame,
 )
 
 VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
@@ -88,6 +90,19 @@ REST_SHARE = 0.78
 REST_COVERED = PART_COVERED
 REST_CANDIDATES = 24
 REST_CHECKS = 4
+# The rest search also when nothing verified at all, the search ranked candidates and the upload carries
+# overlaid text (REST_TEXT: lines of a caption's outlined letters or a screenshot's text, as
+# verify._without_text finds them): a meme's caption and censor bars over a fake thin its photo's votes
+# (the text's surroundings are filled before keypoints are detected, the bars' edges take keypoints), and
+# after a crop + resize + JPEG chain or a screenshot of it the photo is left 0-3 votes among the first
+# QUERY_DESCRIPTORS rows and ranks 10th-24th or nowhere, while all the rows give it 4-11 (the benchmark's
+# censor-caption kind, 2026-12-07, docs/benchmarks.md: +9 singles, +2 memes, no loss). An upload without
+# such text pays nothing more (2 of 129 unedited photos of the benchmark show some; screenshots do), nor
+# does one that no photo gave FIRST_VOTES votes at scale (the staged search's first stage: no candidate).
+# A part of an upload in which an edit was flagged already (instances.find_instances sets ``rest_text``
+# False on it: a caption band, a meme's picture) does not.
+# False: the rest search only after partial hits, as before.
+REST_TEXT = True
 RELATIVE_VOTES = 0.03  # of the best photo's votes: a patch pasted in from another photo can out-vote it
 # Of the votes of a candidate that verified: weaker candidates are verified only when their votes line up
 # (QUICK_CONSISTENT, below). Such a candidate is the photo around a large patch pasted in from the one that
@@ -694,10 +709,14 @@ class DerivativeIndex(SignalIndex):
                     hits.append(DerivativeHit(c.id, c.votes, verdict))
         if len(ranked) > limit:  # past the check's candidates: fetched only now (the hook's alone)
             signatures.update(self._signatures([c.id for c in ranked[limit:]]))
-        # Part of the frame left unexplained by the hits (a large pasted part's photo): the photos ranked
-        # again on all the upload's query descriptors; those that line up verified, the others to the hook.
-        if (REST_CHECKS and hits and all(h.verdict.details.get("covered", 1.0) < REST_COVERED for h in hits)
-                and _explained(hits, signatures, upload) < REST_SHARE):
+        # Part of the frame left unexplained by the hits (a large pasted part's photo), or nothing verified in
+        # an upload with overlaid text (a caption and bars thinned its photo's votes: REST_TEXT): the photos
+        # ranked again on all the upload's query descriptors; those that line up verified, the others to the
+        # hook.
+        if REST_CHECKS and ((hits and all(h.verdict.details.get("covered", 1.0) < REST_COVERED for h in hits)
+                             and _explained(hits, signatures, upload) < REST_SHARE)
+                            or (REST_TEXT and not hits and ranked and getattr(upload, "rest_text", True)
+                                and _overlaid_text(upload))):
             seen = {c.id for c in ranked}
             rest = [c for c in self._rest_candidates(upload, allowed, REST_CANDIDATES + len(tried) + len(hits))
                     if c.id not in tried and all(h.id != c.id for h in hits)][:REST_CANDIDATES]
@@ -789,6 +808,19 @@ def _explained(hits: list[DerivativeHit], signatures: dict[int, F.PhotoFeatures]
             return math.inf
         total += float(h.verdict.details.get("covered", 1.0)) * reg.width * reg.height / scale / area
     return total
+
+
+def _overlaid_text(upload: Upload) -> bool:
+    """Whether the upload's frame holds a line of overlaid text (a meme's caption, a screenshot's text): cells
+    with TEXT_SHARE of outlined-letter pixels, TEXT_RUN or more in a row, as :func:`verify._without_text`
+    finds them before detecting keypoints. About a millisecond; asked only of an upload whose candidates
+    all failed."""
+    edge = _text_pixels(upload.frame.grey)
+    if not edge.any():
+        return False
+    cells = cv2.resize(edge.astype(np.float32), (F.GRID, F.GRID), interpolation=cv2.INTER_AREA) >= TEXT_SHARE
+    lines = cv2.morphologyEx(cells.astype(np.uint8), cv2.MORPH_OPEN, np.ones((1, TEXT_RUN), np.uint8))
+    return bool(lines.any())
 
 
 def _digest(f: F.PhotoFeatures) -> bytes:

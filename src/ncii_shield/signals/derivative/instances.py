@@ -106,6 +106,13 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
     it when no picture was cut (a second picture of a collage cut along no visible line)."""
     height, width = rgb.shape[:2]
     found = _collect(search(upload), 0, 0, upload.scale)
+
+    def look(part: Upload) -> list:
+        # once an edit is flagged in the upload, a part's check does not search the rest of its query
+        # descriptors for want of any hit (index/derivative.py REST_TEXT: a caption band, a meme's picture)
+        part.rest_text = not any(i.verdict.outcome is Outcome.DERIVATIVE for i, _ in found)
+        return search(part)
+
     pictures = upload.panels[:MAX_PANEL_CHECKS] if len(upload.panels) >= 2 else []
     composite = bool(pictures)
     units = upload.units if composite else []
@@ -120,7 +127,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         part = _part(rgb, px, panels=False)
         if part is None:
             continue
-        got = _collect(search(part), px[0], px[1], part.scale)
+        got = _collect(look(part), px[0], px[1], part.scale)
         found += got
         checked.append(px)
         parts.append((px, part))
@@ -142,7 +149,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
             halves += 1
             part = _part(rgb, half, panels=True)
             if part is not None:
-                found += _collect(search(part), half[0], half[1], part.scale)
+                found += _collect(look(part), half[0], half[1], part.scale)
                 checked.append(half)
     for box in units:
         # a picture cut along an edit's own edges (a patch replacing most of it, a censor bar across it:
@@ -155,7 +162,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
             continue
         part = _part(rgb, px, panels=True)
         if part is not None:
-            found += _collect(search(part), px[0], px[1], part.scale)
+            found += _collect(look(part), px[0], px[1], part.scale)
             checked.append(px)
     rechecks = [(inst, scale) for inst, scale in found if inst.verdict.outcome is Outcome.RESHARE]
     rechecks.sort(key=lambda p: -_gain(p[0].verdict.instance_box, p[1], width, height))
@@ -170,14 +177,14 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
         done += 1
         checked.append(box)
         if part is not None:
-            found += _collect(search(part), box[0], box[1], part.scale)
+            found += _collect(look(part), box[0], box[1], part.scale)
     if composite and found:
         found += _siblings(parts, found, search)
     if not pictures and not found and uncut:
         for box in _halves_of(uncut[0]):  # across the longer side
             part = _part(rgb, box, panels=True)
             if part is not None:
-                found += _collect(search(part), box[0], box[1], part.scale)
+                found += _collect(look(part), box[0], box[1], part.scale)
     elif not pictures:  # the part beside an instance: the other picture of a collage cut along no visible line
         halves_first, others = [], []
         for inst, s in found:
@@ -195,7 +202,7 @@ def find_instances(rgb: np.ndarray, upload: Upload, search: Search) -> list[Inst
             # a smaller part checked on its own, leaves room for the other picture: checked)
             part = _part(rgb, box, panels=True)
             if part is not None:
-                found += _collect(search(part), box[0], box[1], part.scale)
+                found += _collect(look(part), box[0], box[1], part.scale)
             break  # one at most
     return _merge([_across(inst, uncut) for inst, _ in found])
 
