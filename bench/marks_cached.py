@@ -4,7 +4,7 @@ stage and the checks run on them as often as an experiment needs (minutes instea
 Usage::
 
     python bench/marks_cached.py cache DIR [PHOTOS] [--limit N] [--cases 8]     # one pickle per photo (~13 MB)
-    python bench/marks_cached.py run DIR --values V.json [--set NAME=VALUE ...] [--negatives-only] [--json out.json]
+    python bench/marks_cached.py run DIR --values V.json [--set NAME=VALUE ...] [--negatives-only] [--oracle] [--json out.json]
 
 ``cache`` makes every upload of :mod:`marks_bench` (seed 7: the positives of ``positive_cases`` and the
 three negatives of ``_photo_cases``, drawn with the same random generator in the same order) and keeps
@@ -23,6 +23,7 @@ import pickle
 import statistics
 import sys
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import marks_bench as MB  # noqa: E402
-from ncii_shield.signals.marks.search import THRESHOLD, UploadFrame  # noqa: E402
+from ncii_shield.signals.marks.search import THRESHOLD, UploadFrame, verify  # noqa: E402
 
 
 def cache(args) -> None:
@@ -74,6 +75,7 @@ def run(args) -> None:
     if args.limit:
         files = files[: args.limit]
     positives, negatives, cpu = [], [], []
+    visible = [MB.visible_width(rgba) for _, _, rgba in MB.registered_marks()]
 
     def checked(r):
         frame = UploadFrame.from_rgb(r["rgb"])
@@ -90,7 +92,14 @@ def run(args) -> None:
             frame, found = checked(r)
             mi, boxes = r["mark"], r["upload_boxes"]
             at = [(s, i) for s, i, b in found if any(MB.iou(frame.to_upload_box(b), t) > 0.3 for t in boxes)]
+            oracle = None
+            if args.oracle:  # the check alone: the stamped mark at its stamped places (up to 4), as marks_bench --oracle
+                checks = [verify(index._entries[mi].prepared, frame, tuple(v / frame.to_upload for v in t))
+                          for t in boxes[:4]]
+                oracle = round(max([c[0] for c in checks if c], default=-1.0), 3)
             positives.append(dict(photo=r["photo"], mark=mi, rel=r["rel"], opacity=r["opacity"], transform=r["transform"],
+                                  kind=r["kind"], tiled=r["tiled"], oracle=oracle,
+                                  scale=round(max(b[2] for b in boxes) / visible[mi], 3),
                                   caught=any(i == mi and s >= THRESHOLD for s, i in at),
                                   lands=any(i == mi for s, i in at),
                                   wrong=[(i, round(s, 3)) for s, i, b in found if i != mi and s >= THRESHOLD]))
@@ -99,14 +108,35 @@ def run(args) -> None:
             negatives.append(dict(photo=r["photo"], kind=r["kind"], flags=[(i, round(s, 3)) for s, i, _ in found if s >= THRESHOLD],
                                   best=round(max([s for s, _, _ in found], default=-1.0), 3)))
     target = [r for r in positives if r["rel"] >= 0.04 and r["opacity"] >= 0.4]
+    scoped = [r for r in target if MB.in_scope(r["scale"])]
     report = {"photos": len(files), "marks_indexed": len(values), "set": args.set or [],
               "recall_target": f"{sum(r['caught'] for r in target)}/{len(target)}",
               "lands_target": f"{sum(r['lands'] for r in target)}/{len(target)}",
               "recall_all": f"{sum(r['caught'] for r in positives)}/{len(positives)}",
+              "recall_target_in_scope (scale 0.3-3x)": f"{sum(r['caught'] for r in scoped)}/{len(scoped)}",
+              "recall_target_by_scale": {
+                  name: f"{sum(r['caught'] for r in rows)}/{len(rows)}"
+                  for name, lo, hi in MB.SCALE_BUCKETS
+                  for rows in [[r for r in target if lo <= r["scale"] < hi]]},
               "false_flags": f"{sum(bool(r['flags']) for r in negatives)}/{len(negatives)}",
               "wrong_mark_on_positives": sum(bool(r["wrong"]) for r in positives),
               "best_negative_score": max((r["best"] for r in negatives), default=None),
               "cpu_ms_p50": round(1000 * statistics.median(cpu), 1) if cpu else None}
+    if args.oracle:  # where the targets within the scope are lost: the check at the stamped place, a landing, caught
+        stages: dict = defaultdict(lambda: [0, 0, 0, 0])
+        for r in scoped:
+            for key in ("all", "kind " + r["kind"], "transform " + r["transform"],
+                        "opacity " + MB.bucket(r["opacity"], [0.4, 0.6, 0.9])):
+                stage = stages[key]
+                stage[0] += 1
+                stage[1] += r["oracle"] >= THRESHOLD
+                stage[2] += r["lands"]
+                stage[3] += r["caught"]
+        report["in_scope: targets / oracle passes / a candidate lands / caught"] = {
+            k: "/".join(map(str, v)) for k, v in sorted(stages.items())}
+        report["in_scope: (oracle passes, lands, caught) -> targets"] = {
+            str(k): v for k, v in sorted(Counter((r["oracle"] >= THRESHOLD, r["lands"], r["caught"]) for r in scoped).items())}
+        report["oracle_target (all target rows)"] = f"{sum(r['oracle'] >= THRESHOLD for r in target)}/{len(target)}"
     print(json.dumps(report, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps({"report": report, "positives": positives, "negatives": negatives}))
@@ -128,6 +158,8 @@ def main() -> None:
     r.add_argument("--cases", type=int, default=0, help="only the first N positives of each photo")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="a constant of ncii_shield/index/marks.py")
     r.add_argument("--negatives-only", action="store_true")
+    r.add_argument("--oracle", action="store_true", help="also check each positive's stamped mark at its stamped places "
+                   "(up to 4, as marks_bench.py --oracle) and report where the targets within the scope are lost")
     r.add_argument("--json")
     args = parser.parse_args()
     cache(args) if args.command == "cache" else run(args)

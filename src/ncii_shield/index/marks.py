@@ -16,8 +16,9 @@ from *where an overlay is*, whatever mark it is: the extents of
 vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`);
 such a candidate, having no keypoint support, is checked only where the naming is clear (the mark's
 descriptor correlates at least :data:`LOCATE_MIN_VALUE` there, :data:`LOCATE_MIN_LEAD` more than its
-class's second best); the check then decides, with its own colour bar, as for any candidate (the
-colour gate of before, :data:`COLOUR_GATE`, is off). Candidates are checked by correlating edge orientations
+class's second best; for windows of a large mark, :data:`LOCATED_BIG` more under looser bars); the
+check then decides, with its own colour bar, as for any candidate (the colour gate of before,
+:data:`COLOUR_GATE`, is off). Candidates are checked by correlating edge orientations
 (:func:`~ncii_shield.signals.marks.search.verify`), :data:`CHECK_THREADS` at once; of marks of
 different looks that pass at one place, only the best-scoring is reported (:data:`ONE_PER_PLACE`).
 So an upload costs one keypoint pass, one batched search, one orientation field, one pass of edge blobs and a
@@ -83,6 +84,17 @@ COLOUR_GATE = -1.0
 LOCATE_MIN_VALUE = 0.75  # ... and is checked at all only where its descriptor correlates this much there
 LOCATE_MIN_LEAD = 0.1  # ... and this much better than the second-best mark of its class
 LOCATE_MIN_SIDE = 20.0  # located boxes whose longer side is shorter (frame pixels) are not named
+# Large marks (2026-12-07): a mark seen large (a window's shorter side LOCATE_BIG_SIDE frame pixels or more) is often
+# named below the bars above (a ring logo 0.72 at its place, another ring 0.63 there: no lead of 0.1), and the
+# keypoints miss it too (its upload corners are finer than any drawing of it, features.DRAW_SIDES). LOCATED_BIG
+# more located candidates, among windows that large whose best mark reaches LOCATE_BIG_VALUE and leads
+# LOCATE_BIG_LEAD; the check decides as for any candidate. Benchmark: 452 -> 460 of 776 targets, 0 false flags,
+# best negative 0.694 as before (0.711 with 8 such candidates at 0.4): docs/benchmarks.md, "Service marks: the
+# issue's scale range, 2026-12-07".
+LOCATED_BIG = 2
+LOCATE_BIG_SIDE = 60.0
+LOCATE_BIG_VALUE = 0.6
+LOCATE_BIG_LEAD = 0.0
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -558,11 +570,11 @@ class MarkIndex(SignalIndex):
                  taken: list[tuple[int, tuple[float, float, float, float]]],
                  allowed: Callable[[int], bool] | None,
                  ) -> list[tuple[int, tuple[float, float, float, float]]]:
-        """Up to :data:`LOCATED` (mark, box) pairs named by descriptor at overlay extents: the boxes of
-        :func:`~ncii_shield.signals.marks.locate.proposals` (``extents``, named by :meth:`_named`) and
-        of the vote groups, each at its
-        aspect class and the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and
-        :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
+        """Up to :data:`LOCATED` (mark, box) pairs named by descriptor at overlay extents (and
+        :data:`LOCATED_BIG` more at large windows, under :data:`LOCATE_BIG_VALUE` and
+        :data:`LOCATE_BIG_LEAD`): the boxes of :func:`~ncii_shield.signals.marks.locate.proposals`
+        (``extents``, named by :meth:`_named`) and of the vote groups, each at its aspect class and
+        the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
         that correlates best, ranked by that correlation plus its lead over the class's second
         best, among the windows whose best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by
         :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). With
@@ -580,25 +592,35 @@ class MarkIndex(SignalIndex):
                                           np.concatenate([w0, windows]))
                 named[k] = (top, rows, windows)
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
+        big_pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
         for k, (top, rows, windows) in named.items():
             best, value = rows[:, 0], top[:, 0].astype(np.float64)
             # how far it stands above the class's second best there (a class of one mark has no rival:
             # it is taken to lead by just enough, so a bank of one watermark still gets located candidates)
             lead = np.where(np.isfinite(top[:, 1]), value - top[:, 1], LOCATE_MIN_LEAD)
             rank = value + lead
-            strong = np.flatnonzero((value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD))
+            clear = (value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD)
+            strong = np.flatnonzero(clear)
             for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():
                 pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(windows[w].tolist())))
-        pairs.sort(key=lambda p: -p[0])
+            if LOCATED_BIG > 0:
+                large = np.flatnonzero(~clear & (np.minimum(windows[:, 2], windows[:, 3]) >= LOCATE_BIG_SIDE)
+                                       & (value >= LOCATE_BIG_VALUE) & (lead >= LOCATE_BIG_LEAD))
+                for w in large[np.argsort(-rank[large])][:8 * LOCATED_BIG].tolist():
+                    big_pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(windows[w].tolist())))
         out: list[tuple[int, tuple[float, float, float, float]]] = []
-        for _, m, box in pairs:
-            if len(out) == LOCATED:
-                break
-            if any(o[0] == m and overlap(o[1], box) > 0.3 for o in taken + out):
-                continue
-            if allowed is not None and not allowed(m):
-                continue
-            out.append((m, box))
+        for chosen, n in ((pairs, LOCATED), (big_pairs, LOCATED_BIG)):
+            chosen.sort(key=lambda p: -p[0])
+            added = 0
+            for _, m, box in chosen:
+                if added == n:
+                    break
+                if any(o[0] == m and overlap(o[1], box) > 0.3 for o in taken + out):
+                    continue
+                if allowed is not None and not allowed(m):
+                    continue
+                out.append((m, box))
+                added += 1
         return out
 
     def _votes(self, frame: UploadFrame, allowed: Callable[[int], bool] | None,

@@ -146,3 +146,33 @@ def test_an_opaque_mark_on_a_busy_photo_gets_a_box_close_to_its_extent():
         marked, box = paste(_busy(seed), mark, x, y, scale=scale, opacity=1.0)
         boxes = L.proposals(UploadFrame.from_rgb(reencoded(marked, 80)).rgb)
         assert max(overlap(tuple(b), box) for b in boxes.tolist()) > 0.6, (seed, box)
+
+
+def test_a_large_mark_named_weakly_is_checked_through_the_large_windows_rule(monkeypatch):
+    """A mark seen large names worse by its descriptor than the naming bars ask (here the bars are raised
+    out of reach, so no located window is named clearly): with LOCATED_BIG the large windows get their
+    own located candidates under looser bars, and the check finds the mark; a window under
+    LOCATE_BIG_SIDE gets none, nor does any window with the rule off."""
+    index = _index()
+    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 120, 220, scale=1.5, opacity=0.8)
+    frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    assert min(box[2], box[3]) >= 65
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
+    monkeypatch.setattr(index_marks, "LOCATE_MIN_VALUE", 2.0)  # no window is named clearly
+    monkeypatch.setattr(index_marks, "LOCATE_BIG_VALUE", 0.0)
+    monkeypatch.setattr(index_marks, "LOCATE_BIG_LEAD", 0.0)
+    monkeypatch.setattr(index_marks, "LOCATED_BIG", 0)
+    assert index.find(frame) == []
+    monkeypatch.setattr(index_marks, "LOCATED_BIG", 2)
+    found = index.find(frame)
+    assert [f.id for f in found] == [4]
+    assert overlap(found[0].box, box) > 0.5
+    assert len(index.candidates(frame)) <= 2
+    monkeypatch.setattr(index_marks, "LOCATE_BIG_SIDE", float(min(box[2], box[3]) * 1.5))
+    assert index.find(frame) == []
+    small, small_box = _small_xray()  # 45 %: its windows are under LOCATE_BIG_SIDE
+    assert max(small_box[2], small_box[3]) < 60 * 0.9 or min(small_box[2], small_box[3]) * 1.1 < 60
+    monkeypatch.setattr(L, "proposals", lambda rgb: np.array([small_box], np.float64))
+    monkeypatch.setattr(index_marks, "LOCATE_BIG_SIDE", 60.0)
+    assert index.candidates(small) == []
