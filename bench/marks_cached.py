@@ -74,7 +74,7 @@ def run(args) -> None:
     files = sorted(glob.glob(str(Path(args.dir) / "*.pkl")))
     if args.limit:
         files = files[: args.limit]
-    positives, negatives, cpu = [], [], []
+    positives, negatives, cpu, checks = [], [], [], []
     visible = [MB.visible_width(rgba) for _, _, rgba in MB.registered_marks()]
 
     def checked(r):
@@ -83,6 +83,7 @@ def run(args) -> None:
         c = time.process_time()
         found = index._checked(frame, None, index_module.CANDIDATES)
         cpu.append(time.process_time() - c)
+        checks.append(len(found))
         return frame, found
 
     for path in files:
@@ -121,7 +122,9 @@ def run(args) -> None:
               "false_flags": f"{sum(bool(r['flags']) for r in negatives)}/{len(negatives)}",
               "wrong_mark_on_positives": sum(bool(r["wrong"]) for r in positives),
               "best_negative_score": max((r["best"] for r in negatives), default=None),
-              "cpu_ms_p50": round(1000 * statistics.median(cpu), 1) if cpu else None}
+              "cpu_ms_p50": round(1000 * statistics.median(cpu), 1) if cpu else None,
+              # the checks an upload's index call returns (one mark at one place once): what the candidates cost
+              "checks_per_upload_mean": round(statistics.mean(checks), 2) if checks else None}
     if args.oracle:  # where the targets within the scope are lost: the check at the stamped place, a landing, caught
         stages: dict = defaultdict(lambda: [0, 0, 0, 0])
         for r in scoped:
