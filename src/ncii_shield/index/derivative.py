@@ -715,7 +715,7 @@ class DerivativeIndex(SignalIndex):
         # hook.
         if REST_CHECKS and ((hits and all(h.verdict.details.get("covered", 1.0) < REST_COVERED for h in hits)
                              and _explained(hits, signatures, upload) < REST_SHARE)
-                            or (REST_TEXT and not hits and ranked and getattr(upload, "rest_text", True)
+                            or (REST_TEXT and not hits and ranked and upload.rest_text
                                 and _overlaid_text(upload))):
             seen = {c.id for c in ranked}
             rest = [c for c in self._rest_candidates(upload, allowed, REST_CANDIDATES + len(tried) + len(hits))

@@ -195,6 +195,10 @@ class Upload:
     mirrored_points: np.ndarray
     mirrored_descriptors: np.ndarray
     cut: bool = True  # look for the pictures of a composite (False: a part of one already)
+    # whether a check that verifies nothing may search the rest of the query descriptors for overlaid text's
+    # sake (index/derivative.py REST_TEXT); instances.find_instances clears it on parts of an upload in which
+    # an edit was flagged already
+    rest_text: bool = field(default=True, init=False, compare=False)
     _pictures: tuple | None = field(default=None, init=False, repr=False, compare=False)
     # two verifications of one check may reach the cut at once (index/derivative.py, CHECK_THREADS): one cuts
     _cut_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
