@@ -326,8 +326,8 @@ def reshare(img: np.ndarray, kind: str, boxes: list, rng: np.random.Generator) -
 
 # The issue's scope: a mark "at any position, scale 0.3-3x" of its registered image. A positive's ``scale``:
 # the stamped mark's visible width in the upload (after the re-share transform) over the registered image's
-# visible width. The benchmark stamps 4-56 % of the photo's width, 0.06-4.5x its marks' own size: its target
-# rows (>= 4 % wide, >= 40 % opaque) are reported whole and within the scope.
+# visible width. The benchmark stamps 4-56 % of the photo's width, 0.04-7x its marks' own size after the
+# transform: its target rows (>= 4 % wide, >= 40 % opaque) are reported whole and within the scope.
 SCOPE = (0.3, 3.0)
 SCALE_BUCKETS = (("under 0.15x", 0.0, 0.15), ("0.15-0.3x", 0.15, 0.3), ("0.3-0.6x", 0.3, 0.6),
                  ("0.6-1x", 0.6, 1.0), ("1-3x", 1.0, 3.0), ("over 3x", 3.0, float("inf")))
