@@ -59,7 +59,7 @@ from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import (
-    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, TEXT_RUN, TEXT_SHARE, Outcome, Upload, Verdict, _text_pixels,
+    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, TEXT_RUN, TEXT_SHARE, Outcome, Upload, Verdict, text_pixels,
     verify, whole_frame,
 )
 
@@ -815,7 +815,7 @@ def _overlaid_text(upload: Upload) -> bool:
     with TEXT_SHARE of outlined-letter pixels, TEXT_RUN or more in a row, as :func:`verify._without_text`
     finds them before detecting keypoints. About a millisecond; asked only of an upload whose candidates
     all failed."""
-    edge = _text_pixels(upload.frame.grey)
+    edge = text_pixels(upload.frame.grey)
     if not edge.any():
         return False
     cells = cv2.resize(edge.astype(np.float32), (F.GRID, F.GRID), interpolation=cv2.INTER_AREA) >= TEXT_SHARE

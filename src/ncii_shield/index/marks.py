@@ -574,12 +574,14 @@ class MarkIndex(SignalIndex):
         :data:`LOCATED_BIG` more at large windows, under :data:`LOCATE_BIG_VALUE` and
         :data:`LOCATE_BIG_LEAD`): the boxes of :func:`~ncii_shield.signals.marks.locate.proposals`
         (``extents``, named by :meth:`_named`) and of the vote groups, each at its aspect class and
-        the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and :data:`LOCATE_SIZES`; every mark of the class is compared there, and a window names the mark
-        that correlates best, ranked by that correlation plus its lead over the class's second
-        best, among the windows whose best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by
-        :data:`LOCATE_MIN_LEAD` (boxes under :data:`LOCATE_MIN_SIDE` are not named). With
-        :data:`COLOUR_GATE` on (off by default) these candidates are reported only where
-        :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches it (see :meth:`_checked`)."""
+        the two beside it (:data:`LOCATE_CLASSES`, the box's area kept) and :data:`LOCATE_SIZES`;
+        every mark of the class is compared there, and a window names the mark that correlates best,
+        ranked by that correlation plus its lead over the class's second best, among the windows whose
+        best mark correlates at least :data:`LOCATE_MIN_VALUE` and leads by :data:`LOCATE_MIN_LEAD`
+        (boxes under :data:`LOCATE_MIN_SIDE` are not named). With :data:`COLOUR_GATE` on (off by default)
+        these candidates are reported only where
+        :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches it (see :meth:`_checked`). With
+        :data:`LOCATED` 0 there are none, large or not."""
         if LOCATED <= 0:
             return []
         named = dict(extents)

@@ -95,7 +95,7 @@ def test_a_part_of_an_upload_with_an_edit_flagged_already_does_not_search_the_re
             if u is upload:
                 return [(None, h) for h in whole]
             if not getattr(u, "only", ()):  # (a sibling check names its photos: no search at all)
-                seen.append(getattr(u, "rest_text", None))
+                seen.append(u.rest_text)
             return []
 
         find_instances(rgb, upload, search)

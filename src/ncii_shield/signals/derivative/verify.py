@@ -277,7 +277,7 @@ def _without_text(grey: np.ndarray) -> np.ndarray:
     under a caption 80-95 % of an upload's keypoints sat on its letters (benchmark uploads), leaving
     too few on the photo for the candidate search and the fit. The frame itself, which the cells are
     compared on, is unchanged."""
-    edge = _text_pixels(grey).astype(np.uint8)
+    edge = text_pixels(grey).astype(np.uint8)
     if not edge.any():
         return grey
     # only in lines of text: cells holding TEXT_SHARE of such pixels, TEXT_RUN or more in a row
@@ -702,11 +702,11 @@ def _text_cells(grey: np.ndarray) -> np.ndarray:
     captions are drawn (:data:`TEXT_LEVELS`, :data:`TEXT_STROKE`, :data:`TEXT_SHARE`). Photos rarely
     put pure white right beside pure black (0.4 % of the cells of the benchmark's 129 photos), and only
     cells that also differ from the registered photo are ever set aside (:func:`_judge`)."""
-    share = cv2.resize(_text_pixels(grey).astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
+    share = cv2.resize(text_pixels(grey).astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
     return share >= TEXT_SHARE
 
 
-def _text_pixels(grey: np.ndarray) -> np.ndarray:
+def text_pixels(grey: np.ndarray) -> np.ndarray:
     """White pixels (:data:`TEXT_LEVELS`) within :data:`TEXT_STROKE` of black ones: outlined letters."""
     white = grey >= TEXT_LEVELS[0]
     black = cv2.dilate((grey <= TEXT_LEVELS[1]).astype(np.uint8), np.ones((TEXT_STROKE, TEXT_STROKE), np.uint8)) > 0
