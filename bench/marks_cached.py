@@ -95,9 +95,9 @@ def run(args) -> None:
             at = [(s, i) for s, i, b in found if any(MB.iou(frame.to_upload_box(b), t) > 0.3 for t in boxes)]
             oracle = None
             if args.oracle:  # the check alone: the stamped mark at its stamped places (up to 4), as marks_bench --oracle
-                checks = [verify(index._entries[mi].prepared, frame, tuple(v / frame.to_upload for v in t))
-                          for t in boxes[:4]]
-                oracle = round(max([c[0] for c in checks if c], default=-1.0), 3)
+                at_place = [verify(index._entries[mi].prepared, frame, tuple(v / frame.to_upload for v in t))
+                            for t in boxes[:4]]
+                oracle = round(max([c[0] for c in at_place if c], default=-1.0), 3)
             positives.append(dict(photo=r["photo"], mark=mi, rel=r["rel"], opacity=r["opacity"], transform=r["transform"],
                                   kind=r["kind"], tiled=r["tiled"], oracle=oracle,
                                   scale=round(max(b[2] for b in boxes) / visible[mi], 3),
@@ -139,6 +139,12 @@ def run(args) -> None:
             k: "/".join(map(str, v)) for k, v in sorted(stages.items())}
         report["in_scope: (oracle passes, lands, caught) -> targets"] = {
             str(k): v for k, v in sorted(Counter((r["oracle"] >= THRESHOLD, r["lands"], r["caught"]) for r in scoped).items())}
+        # the targets the check passes at their stamped place but no candidate reaches: by scale, transform, kind
+        unreached = [r for r in scoped if r["oracle"] >= THRESHOLD and not r["lands"]]
+        report["in_scope: check passes at the place, no candidate lands -> targets by"] = {
+            "scale": dict(Counter(name for r in unreached for name, lo, hi in MB.SCALE_BUCKETS if lo <= r["scale"] < hi)),
+            "transform": dict(Counter(r["transform"] for r in unreached)),
+            "kind": dict(Counter(r["kind"] for r in unreached))}
         report["oracle_target (all target rows)"] = f"{sum(r['oracle'] >= THRESHOLD for r in target)}/{len(target)}"
     print(json.dumps(report, indent=1))
     if args.json:
