@@ -371,12 +371,17 @@ def built_index(values: list) -> MarkIndex:
 
 
 def apply_settings(settings: list[str] | None) -> None:
-    """``--set NAME=VALUE`` experiments: constants of ``ncii_shield/index/marks.py``, e.g. VOTE_KEEP=8."""
+    """``--set NAME=VALUE`` experiments: constants of ``ncii_shield/index/marks.py``, e.g. VOTE_KEEP=8;
+    ``search.NAME=VALUE`` sets one of the check's (``ncii_shield/signals/marks/search.py``)."""
     from ncii_shield.index import marks as index_module
+    from ncii_shield.signals.marks import search as search_module
 
     for setting in settings or []:
         name, value = setting.split("=", 1)
-        setattr(index_module, name, type(getattr(index_module, name))(ast.literal_eval(value)))
+        module = index_module
+        if name.startswith("search."):
+            module, name = search_module, name[len("search."):]
+        setattr(module, name, type(getattr(module, name))(ast.literal_eval(value)))
 
 
 def index_memory(values: list[tuple[str, int]]) -> dict:
@@ -542,7 +547,7 @@ def main() -> None:
     parser.add_argument("--values", help="cache of the marks' signatures (read if present, else written)")
     parser.add_argument("--candidates", type=int, default=CANDIDATES, help="places checked per upload")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="an experiment: set a constant of ncii_shield/index/marks.py in every worker")
+                        help="an experiment: set a constant of ncii_shield/index/marks.py (or search.NAME, the check's) in every worker")
     parser.add_argument("--oracle", action="store_true", help="no candidate search and no negatives: each positive's "
                         "stamped mark checked at its stamped places (up to 4), the check's own ceiling")
     parser.add_argument("--negatives-only", action="store_true", help="only the negatives (with --candidates 32: "

@@ -165,7 +165,7 @@ def main() -> None:
     r.add_argument("--values", required=True)
     r.add_argument("--limit", type=int, default=0, help="only the first N photos")
     r.add_argument("--cases", type=int, default=0, help="only the first N positives of each photo")
-    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="a constant of ncii_shield/index/marks.py")
+    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="a constant of ncii_shield/index/marks.py, or search.NAME of the check's (signals/marks/search.py)")
     r.add_argument("--negatives-only", action="store_true")
     r.add_argument("--oracle", action="store_true", help="also check each positive's stamped mark at its stamped places "
                    "(up to 4, as marks_bench.py --oracle) and report where the targets within the scope are lost")
