@@ -372,15 +372,20 @@ def built_index(values: list) -> MarkIndex:
 
 def apply_settings(settings: list[str] | None) -> None:
     """``--set NAME=VALUE`` experiments: constants of ``ncii_shield/index/marks.py``, e.g. VOTE_KEEP=8;
-    ``search.NAME=VALUE`` sets one of the check's (``ncii_shield/signals/marks/search.py``)."""
+    ``search.NAME=VALUE``, ``describe.NAME=VALUE``, ``locate.NAME=VALUE`` or ``features.NAME=VALUE`` set one
+    of that module of ``ncii_shield/signals/marks/`` (the check's, the naming's, the edge blobs', the keypoints')."""
+    import importlib
+
     from ncii_shield.index import marks as index_module
-    from ncii_shield.signals.marks import search as search_module
 
     for setting in settings or []:
         name, value = setting.split("=", 1)
         module = index_module
-        if name.startswith("search."):
-            module, name = search_module, name[len("search."):]
+        if "." in name:
+            prefix, name = name.split(".", 1)
+            if prefix not in ("search", "describe", "locate", "features"):
+                raise SystemExit(f"--set {setting}: not a marks module (search, describe, locate, features)")
+            module = importlib.import_module(f"ncii_shield.signals.marks.{prefix}")
         setattr(module, name, type(getattr(module, name))(ast.literal_eval(value)))
 
 
