@@ -28,9 +28,10 @@ fill on a light photo weighs less than its dark outline. Then a second, independ
 *colour agreement* (:data:`COLOUR_MIN`): a blended mark changes the photo by ``opacity * alpha *
 (colour - photo)``, so the upload's fine detail must correlate with that change, over the colour
 channels together and in every channel the mark changes on its own (:data:`COLOUR_CHANNELS`).
-Another word in the mark's font has edges in some of the same places but does not shift the photo
-by the mark's colours there (a yellow caption is not a pale green logo, a ring drawn by a photo's
-round thing is not a white ring). A mark is reported when both pass (:func:`decide`, with
+Detail that fine is taken where it agrees best, within a check pixel of the place the shapes
+agree (:data:`COLOUR_ALIGN`). Another word in the mark's font has edges in some of the same places
+but does not shift the photo by the mark's colours there (a yellow caption is not a pale green
+logo, a ring drawn by a photo's round thing is not a white ring). A mark is reported when both pass (:func:`decide`, with
 :data:`JOINT`): the mean of its parts' shape scores and its colour agreement (each channel's with
 :data:`CHANNEL_SLACK`) must each clear a bar raised by what the find carries little evidence: a
 find of few pixels, or a plain mark (a filled polygon, a ring: few independent edges,
@@ -103,6 +104,19 @@ LOCAL_Z_SHAPE = 4.0  # standard deviations the shape must stand above the surrou
 LOCAL_Z_COLOUR = 4.0  # ... and the colour agreement above its own
 LOCAL_KAPPA = 0.1  # score per standard deviation of those margins
 LOCAL_FROM = 0.6  # the model is measured only where the score without its z margins reaches this
+# The colour agreement at its best alignment (2026-12-07; docs/benchmarks.md "Service marks: the colour
+# agreement aligned, 2026-12-07"): it correlates detail finer than a stroke, so a find one check pixel
+# (1-5 frame pixels) off the mark, where the orientation fields still agree (they are smoothed), loses
+# most of it (0.34 against 0.83 for a 30-pixel word 2 frame pixels off). Where the shape passes and the
+# colour may decide, the agreement is taken at the best of the places within ALIGN_REACH check pixels of
+# the find, in steps of ALIGN_STEP of one (at least a frame pixel), then of the sizes a step larger or
+# smaller, less ALIGN_COST for the 24 places and sizes tried (about one standard deviation of the agreement's
+# chance level around a find); never less than the find's own.
+COLOUR_ALIGN = True
+ALIGN_REACH = 1.0  # check pixels each way
+ALIGN_STEP = 0.5  # check pixels a step (at least one frame pixel)
+ALIGN_BELOW = 0.1  # ... only where the score with the colour as found (no z margins) is under THRESHOLD + this
+ALIGN_COST = 0.06  # the best of those places counts this much less (never less than the find's own)
 
 cv2.setNumThreads(1)
 
@@ -341,8 +355,65 @@ def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, f
         ev = _evidence(prepared, frame, found[1], size)
         if ev is not None:
             t, change, seen = ev[:3]
-            return _part_score(found[2], t), _colour(*_agreements(change, seen)), found[1], (size, change)
+            shape, colour, box = _part_score(found[2], t), _colour(*_agreements(change, seen)), found[1]
+            aligned = _worth_aligning(shape, colour, box, prepared.complexity)
+            if aligned:
+                box, seen = _aligned(prepared, frame, box, size, change, seen)
+                colour = max(colour, _colour(*_agreements(change, seen)) - ALIGN_COST)
+            return shape, colour, box, (size, change)
     return _part_score(found[2], found[3]), 1.0, found[1], None
+
+
+def _worth_aligning(shape: float, colour: float, box: tuple[int, int, int, int], complexity: float) -> bool:
+    """Whether the colour agreement is aligned (:data:`COLOUR_ALIGN`): where the shape alone would pass
+    (a perfect colour agreement would give :data:`THRESHOLD`; else the colour decides nothing) and the
+    score with the colour as found is under :data:`ALIGN_BELOW` above the threshold (a higher one passes
+    as it is: alignment only raises the agreement)."""
+    if not (COLOUR_ALIGN and JOINT):
+        return False
+    null = _LATER if LOCAL_CHANCE else None
+    if max(decide(shape, 1.0, box, complexity, null), decide(shape, 1.0, box, complexity, None)) < THRESHOLD:
+        return False
+    return decide(shape, colour, box, complexity, null) < THRESHOLD + ALIGN_BELOW
+
+
+def _aligned(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int],
+             change: np.ndarray, seen: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The box near ``box`` (frame pixels) where the upload's detail agrees best with the mark's expected
+    ``change`` found at ``box`` (:func:`_evidence`; ``seen``: the upload's detail at ``box``), and the
+    upload's detail there: the 8 places :data:`ALIGN_REACH` check pixels away on either axis, then the 8
+    places :data:`ALIGN_STEP` away around the better (steps in whole frame pixels, at least one), then at
+    the best place the sizes a step larger or smaller at each edge, in width and height (the centre kept). The check's ``size`` stays: a
+    shifted box is the same mark drawn from a slightly different part of the frame."""
+    x, y, w, h = box
+    tw, th = size
+    fx, fy = w / tw, h / th
+    best = (_colour(*_agreements(change, seen)), box, seen)
+
+
+    def trial(b: tuple[int, int, int, int]) -> None:
+        nonlocal best
+        region = _padded(frame, b, size, 2)
+        if region is not None:
+            s = _detail(_upload_cut(frame, region, size, 2), size, 2)
+            c = _colour(*_agreements(change, s))
+            if c > best[0]:
+                best = (c, b, s)
+
+    sx, sy = max(1, round(ALIGN_STEP * fx)), max(1, round(ALIGN_STEP * fy))
+    rx, ry = max(sx, round(ALIGN_REACH * fx)), max(sy, round(ALIGN_REACH * fy))
+    for ex, ey in ((rx, ry), (sx, sy)) if (rx, ry) != (sx, sy) else ((sx, sy),):  # coarse, then fine steps
+        bx, by, _, _ = best[1]
+        for dy in (-ey, 0, ey):
+            for dx in (-ex, 0, ex):
+                if dx or dy:
+                    trial((bx + dx, by + dy, w, h))
+    bx, by, _, _ = best[1]
+    for dh in (-2 * sy, 0, 2 * sy):
+        for dw in (-2 * sx, 0, 2 * sx):
+            if (dw or dh) and w + dw >= 4 and h + dh >= 4:
+                trial((bx - dw // 2, by - dh // 2, w + dw, h + dh))
+    return best[1], best[2]
 
 
 def _agreements(change: np.ndarray, seen: np.ndarray) -> tuple[float, list[float]]:
@@ -369,20 +440,13 @@ def _colour(whole: float, channels: list[float]) -> float:
 def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int]):
     """(mark field over the photo, expected change's detail, upload's detail, upload (padded), alpha
     (padded), photo estimate (padded)) at the check's ``size``; None off the frame."""
-    x, y, w, h = box
     tw, th = size
-    fh, fw = frame.rgb.shape[:2]
-    fx, fy = w / tw, h / th
     pad = 2
-    x0, y0 = int(round(x - pad * fx)), int(round(y - pad * fy))
-    x1, y1 = int(round(x + w + pad * fx)), int(round(y + h + pad * fy))
-    if x1 - x0 < 2 or y1 - y0 < 2 or x1 <= 0 or y1 <= 0 or x0 >= fw or y0 >= fh:
+    region = _padded(frame, box, size, pad)
+    if region is None:
         return None
-    cut = frame.rgb[max(0, y0):min(fh, y1), max(0, x0):min(fw, x1)]
-    if x0 < 0 or y0 < 0 or x1 > fw or y1 > fh:  # a mark at the frame's edge: the edge's colours carried on
-        cut = cv2.copyMakeBorder(cut, max(0, -y0), max(0, y1 - fh), max(0, -x0), max(0, x1 - fw),
-                                 cv2.BORDER_REPLICATE)
-    u = cv2.resize(cut, (tw + 2 * pad, th + 2 * pad), interpolation=cv2.INTER_AREA).astype(np.float32)
+    x0, y0, x1, y1 = region
+    u = _upload_cut(frame, (x0, y0, x1, y1), size, pad)
     a = cv2.resize(prepared.alpha_f, (tw, th), interpolation=cv2.INTER_AREA)
     c = cv2.resize(prepared.colour_f, (tw, th), interpolation=cv2.INTER_AREA)
     a = cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)[:, :, None]
@@ -395,11 +459,45 @@ def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, 
     bg = share * bg + (1 - share) * np.median(u.reshape(-1, 3), axis=0).astype(np.float32)
     t = np.ascontiguousarray(orientation_field(a * c + free * bg)[pad:pad + th, pad:pad + tw])
     change = (a * (c - bg))[pad:pad + th, pad:pad + tw]
-    seen = u[pad:pad + th, pad:pad + tw]
     detail = max(1.5, COLOUR_SIGMA * min(tw, th))
     change = change - cv2.GaussianBlur(change, (0, 0), detail)
-    seen = seen - cv2.GaussianBlur(seen, (0, 0), detail)
-    return t, change, seen, u, a, bg
+    return t, change, _detail(u, size, pad), u, a, bg
+
+
+def _padded(frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int], pad: int,
+            ) -> tuple[int, int, int, int] | None:
+    """The frame region (x0, y0, x1, y1) of ``box`` with ``pad`` check pixels around it at the check's
+    ``size`` (w, h); None off the frame."""
+    x, y, w, h = box
+    tw, th = size
+    fh, fw = frame.rgb.shape[:2]
+    fx, fy = w / tw, h / th
+    x0, y0 = int(round(x - pad * fx)), int(round(y - pad * fy))
+    x1, y1 = int(round(x + w + pad * fx)), int(round(y + h + pad * fy))
+    if x1 - x0 < 2 or y1 - y0 < 2 or x1 <= 0 or y1 <= 0 or x0 >= fw or y0 >= fh:
+        return None
+    return x0, y0, x1, y1
+
+
+def _upload_cut(frame: UploadFrame, region: tuple[int, int, int, int], size: tuple[int, int], pad: int) -> np.ndarray:
+    """The upload's colours over ``region`` (frame pixels, may reach past the frame) at the check's
+    ``size`` (w, h) plus ``pad`` on each side, float32."""
+    x0, y0, x1, y1 = region
+    tw, th = size
+    fh, fw = frame.rgb.shape[:2]
+    cut = frame.rgb[max(0, y0):min(fh, y1), max(0, x0):min(fw, x1)]
+    if x0 < 0 or y0 < 0 or x1 > fw or y1 > fh:  # a mark at the frame's edge: the edge's colours carried on
+        cut = cv2.copyMakeBorder(cut, max(0, -y0), max(0, y1 - fh), max(0, -x0), max(0, x1 - fw),
+                                 cv2.BORDER_REPLICATE)
+    return cv2.resize(cut, (tw + 2 * pad, th + 2 * pad), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _detail(u: np.ndarray, size: tuple[int, int], pad: int) -> np.ndarray:
+    """The upload's detail that the colour agreement compares: ``u`` (padded by ``pad``) less its
+    smoothing at :data:`COLOUR_SIGMA` of the check's shorter side, unpadded."""
+    tw, th = size
+    seen = u[pad:pad + th, pad:pad + tw]
+    return seen - cv2.GaussianBlur(seen, (0, 0), max(1.5, COLOUR_SIGMA * min(tw, th)))
 
 
 def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float]) -> dict | None:
@@ -431,6 +529,15 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     out["shape_whole"] = _score(crop, t, support)
     out["shape_parts"] = [_score(crop[p], t[p], support[p]) for p in parts]
     out["colour_whole"], out["colour_channels"] = _agreements(change, seen)
+    shape = float(np.mean(out["shape_parts"])) if JOINT and out["shape_parts"] else \
+        min([out["shape_whole"]] + out["shape_parts"])
+    at = found[1]
+    aligned = _worth_aligning(shape, _colour(out["colour_whole"], out["colour_channels"]), at, prepared.complexity)
+    if aligned:  # the colour agreement at its best alignment
+        out["colour_unaligned"] = _colour(out["colour_whole"], out["colour_channels"])
+        at, seen = _aligned(prepared, frame, at, size, change, seen)
+        out["box"] = at
+        out["colour_whole"], out["colour_channels"] = _agreements(change, seen)
     cc = (change * change).sum(axis=(0, 1))
     cs = (change * seen).sum(axis=(0, 1))
     out["fit"] = float(cs.sum() / cc.sum()) if cc.sum() > 1e-6 else 0.0
@@ -444,17 +551,17 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     out["colour_parts"], out["fit_parts"], out["change_share_parts"] = cp, fp, ep
     if INSPECT_EXTRAS:
         _inspect_extras(out, prepared, frame, found, t, u, a, bg, size)
-    out["side"] = min(found[1][2], found[1][3])
+    out["side"] = min(at[2], at[3])
     # the local chance model: the same mark's shape and colour correlations at places around the find
-    null = _surround(prepared, frame, found[1], size, change)
+    null = _surround(prepared, frame, at, size, change)
     if null is not None:
         out["null_shape"], out["null_colour"] = null
-    shape = float(np.mean(out["shape_parts"])) if JOINT and out["shape_parts"] else \
-        min([out["shape_whole"]] + out["shape_parts"])
     colour = _colour(out["colour_whole"], out["colour_channels"])
+    if aligned:
+        colour = max(out["colour_unaligned"], colour - ALIGN_COST)
     out["complexity"] = prepared.complexity
-    local = LOCAL_CHANCE and null is not None and decide(shape, colour, found[1], prepared.complexity, _LATER) >= LOCAL_FROM
-    out["score"] = decide(shape, colour, found[1], prepared.complexity, null if local else None)  # what verify() reports
+    local = LOCAL_CHANCE and null is not None and decide(shape, colour, at, prepared.complexity, _LATER) >= LOCAL_FROM
+    out["score"] = decide(shape, colour, at, prepared.complexity, null if local else None)  # what verify() reports
     return out
 
 
