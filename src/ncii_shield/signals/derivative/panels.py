@@ -4,16 +4,20 @@ An upload is cut, recursively, along straight lines that run across the whole of
 (guillotine cuts), as collage and meme apps lay pictures out:
 
 * a *gutter*: a thin band (at most :data:`MAX_GUTTER` of the side) of rows or columns of one
-  colour, with picture on both sides;
+  colour, with picture on both sides; or a band of at most :data:`THIN_LINES` lines of nearly one
+  colour between busy ones (a gutter of a few pixels, blurred into the pictures by the frame's resize
+  and the upload's JPEG: :data:`THIN_GUTTER`);
 * a *seam*: two pictures put side by side with no gutter: a line where nearly every pixel differs
   from the pixel across it (:data:`SEAM_SHARE` of the line), much more than the lines around it do;
   less where it continues a cut already made along the same axis (a grid's line between the cells of
   the next row or column: :data:`ALIGNED_SEAM`); of several seams, one halving the part or cutting it
   in thirds first (:data:`EVEN_SPLIT`).
 
-A cut is kept only when both sides have structure (:data:`MIN_TEXTURE`): a flat-colour edit that
-spans the whole width is not a panel, it stays part of the photo it was made in. Uniform margins
-(a meme's white frame) are trimmed. At most :data:`MAX_PANELS` panels (hostile input cannot make
+A cut is kept only when both sides have structure (:data:`MIN_TEXTURE`; less along a seam continuing
+a cut: :data:`ALIGNED_TEXTURE`): a flat-colour edit that spans the whole width is not a panel, it stays
+part of the photo it was made in. Uniform margins (a meme's white frame) are trimmed; below the whole
+frame, once the layout's background colour is known (its margins and gutters), only margins of that
+colour (:data:`BACKGROUND`: a flat edit along a picture's edge is not a margin). At most :data:`MAX_PANELS` panels (hostile input cannot make
 more), none thinner than :data:`MIN_SIDE` of the frame.
 
 An edit's own edges can cut a picture too (a patch across its whole width, a censor bar like a
@@ -60,6 +64,19 @@ ALIGNED_RANK = 2.0
 ALIGNED_RING = True
 # Parts left whole while cuts still to come crossed them are looked at again for an aligned seam (_again).
 AGAIN = True
+# A margin of a part below the whole frame is trimmed only when it has the colour of the layout's background
+# (within BACKGROUND_GREY and BACKGROUND_CHROMA: the frame's own margins and its gutters found so far), once one
+# is known: a flat-colour edit along a picture's whole height at its edge is not a margin (issue 20: a grid's
+# fake cell trimmed to half its width). A layout without gutters or margins trims as before. A thin gutter's
+# colour is blended with the pictures beside it (white ones 225-231 grey in a tall grid's frame).
+BACKGROUND = True
+BACKGROUND_GREY = 40.0
+BACKGROUND_CHROMA = 12.0
+# Both sides of a cut along an aligned seam need only this share of structured blocks (MIN_TEXTURE otherwise):
+# a grid's cell blurred or inpainted over most of it (14 % of its blocks structured) beside the line that
+# cuts the cells of the rows above. MIN_TEXTURE keeps a flat edit spanning a photo's width in its photo; such
+# an edit's edge continues a grid line only by chance (within ALIGNED_SEAM pixels).
+ALIGNED_TEXTURE = 0.05
 # A seam that halves the box or cuts it in thirds (within EVEN_SPLIT of its side), as collage apps lay
 # out pictures of one size, ranks EVEN_BONUS higher among seams continuing no cut: a large patch's edge
 # across the whole picture (a stronger seam: one flat edge against the join of two photos) no longer
@@ -69,6 +86,21 @@ EVEN_BONUS = 0.4
 MIN_TEXTURE = 0.15  # share of 8 x 8 blocks with a grey spread >= 6 that both sides of a cut need
 PICTURE_AREA = 0.04  # of the frame: smaller panels hold no picture worth checking (3 x 3 grid of 16:9: 0.06)
 GUTTER_STRENGTH = 3.0  # a gutter's rank among cuts: above every seam (1 + share, at most 2; continuing a cut: 2 + share)
+# A thin gutter: a 4-pixel gutter of a 1,200-pixel grid is 1.7-2.1 lines of the 640-pixel frame, blended with
+# the pictures beside it by the resize and the upload's JPEG (its chroma at half resolution), so no line of it
+# is one colour (grey spread 8-15 along it) and its two edges, 2-3 lines apart, hide each other from the seam
+# test. At most THIN_LINES lines with a grey spread under THIN_SPREAD and chroma spreads under THIN_CHROMA,
+# the second line beyond it on each side spreading THIN_CONTRAST times more (a line drawn across the pictures,
+# not a plain band of one of them: a sky or a wall is wider), and no other line under THIN_SPREAD within
+# THIN_CLEAR lines of it (not one of a pattern's plain stripes). Ranked THIN_RANK: above a seam continuing
+# nothing, below a gutter of one colour.
+THIN_GUTTER = True
+THIN_LINES = 3
+THIN_CLEAR = 12
+THIN_SPREAD = 16.0
+THIN_CHROMA = 12.0
+THIN_CONTRAST = 2.0
+THIN_RANK = 2.5
 PICTURE_SIDE = 0.15  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
 # ... unless shaped like a photo: at most PICTURE_STRIP times longer than wide, then down to PICTURE_LOW_SIDE
 # of the frame's longer side and PICTURE_LOW_AREA of its area. A 16:9 or panoramic photo scaled to a grid
@@ -83,24 +115,28 @@ Box = tuple[int, int, int, int]
 
 
 def panel_boxes(grey: np.ndarray, cb: np.ndarray | None = None, cr: np.ndarray | None = None,
-                tex: np.ndarray | None = None, cuts: list | None = None) -> list[Box]:
+                tex: np.ndarray | None = None, cuts: list | None = None, plain: list | None = None
+                ) -> list[Box]:
     """The panels of a frame (see the module docstring), largest first. ``cuts``: when given, gets
-    every box that was cut, as (box, axis, position, depth) (see :func:`units`)."""
+    every box that was cut, as (box, axis, position, depth) (see :func:`units`). ``plain``: when given,
+    gets the panels cut off along an aligned seam with less structure than :data:`MIN_TEXTURE`
+    (:data:`ALIGNED_TEXTURE`), which :func:`pictures` takes at that lower bar."""
     img = _Lines([p for p in (grey, cb, cr) if p is not None])
     h, w = grey.shape
     tex = _texture_map(grey) if tex is None else tex
     cuts = [] if cuts is None else cuts
+    plain = [] if plain is None else plain
     leaves: list[tuple[Box, int, int]] = []
-    _split(img, tex, (0, 0, w, h), (w, h), 0, leaves, cuts)
+    _split(img, tex, (0, 0, w, h), (w, h), 0, leaves, cuts, plain)
     if AGAIN and len(leaves) >= 2:
-        leaves = _again(img, tex, (w, h), leaves, cuts)
+        leaves = _again(img, tex, (w, h), leaves, cuts, plain)
     out = [b for b, _, _ in leaves]
     out.sort(key=lambda b: (-b[2] * b[3], b[1], b[0]))
     return out[:MAX_PANELS]
 
 
 def _again(img: _Lines, tex: np.ndarray, frame: tuple[int, int], leaves: list[tuple[Box, int, int]],
-           cuts: list) -> list[tuple[Box, int, int]]:
+           cuts: list, plain: list) -> list[tuple[Box, int, int]]:
     """The cut goes depth first, so a part is left whole before the parts beside it are cut: a grid's
     first column before its last. A line of that column that continues a cut made later in another
     column (:data:`ALIGNED_SEAM`) was judged as a seam continuing nothing. Each part left whole while
@@ -117,8 +153,10 @@ def _again(img: _Lines, tex: np.ndarray, frame: tuple[int, int], leaves: list[tu
                 axis = 0 if first[2] == box[2] else 1
                 pos = (first[1] + first[3] + second[1]) / 2 if axis == 0 else (first[0] + first[2] + second[0]) / 2
                 cuts.append((box, axis, pos, depth))
-                _split(img, tex, first, frame, depth + 1, out, cuts)
-                _split(img, tex, second, frame, depth + 1, out, cuts)
+                if box in plain:
+                    plain.remove(box)
+                _split(img, tex, first, frame, depth + 1, out, cuts, plain)
+                _split(img, tex, second, frame, depth + 1, out, cuts, plain)
                 continue
         out.append((box, depth, known))
     return out
@@ -129,7 +167,8 @@ def picture_cut(grey: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> tuple[list[
     holds two pictures or more). ``Upload`` keeps both, so a frame is cut once."""
     tex = _texture_map(grey)
     cuts: list = []
-    found = pictures(panel_boxes(grey, cb, cr, tex, cuts), grey, tex)
+    plain: list = []
+    found = pictures(panel_boxes(grey, cb, cr, tex, cuts, plain), grey, tex, plain)
     return found, (units(cuts, grey, tex) if len(found) >= 2 else [])
 
 
@@ -178,10 +217,12 @@ def units(cuts: list, grey: np.ndarray, tex: np.ndarray | None = None) -> list[B
     return out[:MAX_UNITS]
 
 
-def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) -> list[Box]:
+def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None, plain: list | tuple = ()
+             ) -> list[Box]:
     """The panels large and structured enough to hold a photo: at least :data:`PICTURE_AREA` of the frame
     and :data:`PICTURE_SIDE` of its longer side across, or, when shaped like a photo rather than a strip
-    (:data:`PICTURE_STRIP`), the lower bars :data:`PICTURE_LOW_AREA` and :data:`PICTURE_LOW_SIDE`."""
+    (:data:`PICTURE_STRIP`), the lower bars :data:`PICTURE_LOW_AREA` and :data:`PICTURE_LOW_SIDE`; structured:
+    :data:`MIN_TEXTURE`, or :data:`ALIGNED_TEXTURE` for those in ``plain`` (see :func:`panel_boxes`)."""
     h, w = grey.shape
     tex = _texture_map(grey) if tex is None else tex
     side, area = max(h, w), w * h
@@ -192,15 +233,25 @@ def pictures(boxes: list[Box], grey: np.ndarray, tex: np.ndarray | None = None) 
             return True
         return long <= PICTURE_STRIP * short and short >= PICTURE_LOW_SIDE * side and b[2] * b[3] >= PICTURE_LOW_AREA * area
 
-    return [b for b in boxes if sized(b) and _textured(tex, b)]
+    return [b for b in boxes
+            if sized(b) and _textured(tex, b, ALIGNED_TEXTURE if b in plain else MIN_TEXTURE)]
 
 
 def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth: int,
-           out: list[tuple[Box, int, int]], cuts: list) -> None:
-    """Cut ``box`` recursively; ``out`` gets each part left whole as (box, depth, cuts made by then)."""
-    box = _trim(img, box)
+           out: list[tuple[Box, int, int]], cuts: list, plain: list) -> None:
+    """Cut ``box`` recursively; ``out`` gets each part left whole as (box, depth, cuts made by then),
+    ``plain`` those with less structure than :data:`MIN_TEXTURE` (cut off along an aligned seam)."""
+    whole = box
+    box = _trim(img, box, img.background if BACKGROUND and depth > 0 else None)
     if box[2] <= 0 or box[3] <= 0:
         return
+    if BACKGROUND and depth == 0:  # the frame's own margins: the layout's background
+        x, y, w, h = whole
+        bx, by, bw, bh = box
+        for margin in ((x, y, w, by - y), (x, by + bh, w, y + h - by - bh), (x, y, bx - x, h),
+                       (bx + bw, y, x + w - bx - bw, h)):
+            if margin[2] > 0 and margin[3] > 0:
+                img.background.append(img.colour(margin))
     if depth < MAX_DEPTH and len(out) < MAX_PANELS:
         cut = _best_cut(img, tex, box, frame, cuts)
         if cut is not None:
@@ -208,10 +259,16 @@ def _split(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], depth
             axis = 0 if first[2] == box[2] else 1  # 0: cut between rows
             pos = (first[1] + first[3] + second[1]) / 2 if axis == 0 else (first[0] + first[2] + second[0]) / 2
             cuts.append((box, axis, pos, depth))
-            _split(img, tex, first, frame, depth + 1, out, cuts)
-            _split(img, tex, second, frame, depth + 1, out, cuts)
+            band = ((box[0], first[1] + first[3], box[2], second[1] - first[1] - first[3]) if axis == 0 else
+                    (first[0] + first[2], box[1], second[0] - first[0] - first[2], box[3]))
+            if BACKGROUND and band[2] > 0 and band[3] > 0:  # a gutter, of one colour or thin: the background
+                img.background.append(img.colour(band))
+            _split(img, tex, first, frame, depth + 1, out, cuts, plain)
+            _split(img, tex, second, frame, depth + 1, out, cuts, plain)
             return
     out.append((box, depth, len(cuts)))
+    if depth > 0 and not _textured(tex, box):
+        plain.append(box)
 
 
 class _Lines:
@@ -225,10 +282,22 @@ class _Lines:
         self.planes = planes
         # per plane: running sums (int32, exact) and sums of squares (float64), (h + 1, w + 1) each
         self.sums = [self._integral(planes[0])]
+        self.background: list[tuple[float, ...]] = []  # the layout's background colours found so far (_trim)
 
     @staticmethod
     def _integral(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return cv2.integral2(np.ascontiguousarray(plane), sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F)
+
+    def spreads(self, box: Box, axis: int) -> list[np.ndarray]:
+        """Per line of ``box`` (rows for axis=1, columns for axis=0): the spread of each plane along it."""
+        if len(self.sums) < len(self.planes):
+            self.sums += [self._integral(p) for p in self.planes[len(self.sums):]]
+        return [self._spread(sums, box, axis) for sums in self.sums]
+
+    def colour(self, box: Box) -> tuple[float, ...]:
+        """The mean of each plane over ``box``."""
+        x, y, w, h = box
+        return tuple(float(p[y:y + h, x:x + w].mean()) for p in self.planes)
 
     def uniform(self, box: Box, axis: int) -> np.ndarray:
         """Per line of ``box`` (rows for axis=1, columns for axis=0): whether it is one colour."""
@@ -256,8 +325,10 @@ class _Lines:
         return np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
 
 
-def _trim(img: _Lines, box: Box) -> Box:
-    """Strip uniform margins (rows and columns of one colour along the edges)."""
+def _trim(img: _Lines, box: Box, background: list | None = None) -> Box:
+    """Strip uniform margins (rows and columns of one colour along the edges). ``background``: the colours
+    of the layout's gutters and outer margins so far; when it holds any, a margin of another colour is kept
+    (see :data:`BACKGROUND`)."""
     x, y, w, h = box
     rows = img.uniform(box, axis=1)
     cols = img.uniform(box, axis=0)
@@ -267,6 +338,17 @@ def _trim(img: _Lines, box: Box) -> Box:
     bottom = int(np.argmin(rows[::-1]))
     left = int(np.argmin(cols))
     right = int(np.argmin(cols[::-1]))
+    if background:
+        def kept(margin: Box) -> bool:
+            colour = img.colour(margin)
+            return not any(abs(colour[0] - c[0]) <= BACKGROUND_GREY
+                           and all(abs(a - b) <= BACKGROUND_CHROMA for a, b in zip(colour[1:], c[1:]))
+                           for c in background)
+
+        top = 0 if top and kept((x, y, w, top)) else top
+        bottom = 0 if bottom and kept((x, y + h - bottom, w, bottom)) else bottom
+        left = 0 if left and kept((x, y, left, h)) else left
+        right = 0 if right and kept((x + w - right, y, right, h)) else right
     return (x + left, y + top, w - left - right, h - top - bottom)
 
 
@@ -282,10 +364,10 @@ def _texture_map(grey: np.ndarray) -> np.ndarray:
     return square - mean * mean >= 36.0
 
 
-def _textured(tex: np.ndarray, box: Box) -> bool:
+def _textured(tex: np.ndarray, box: Box, least: float = MIN_TEXTURE) -> bool:
     x, y, w, h = box
     part = tex[y // _BLOCK:(y + h) // _BLOCK, x // _BLOCK:(x + w) // _BLOCK]
-    return part.size > 0 and float(part.mean()) >= MIN_TEXTURE
+    return part.size > 0 and float(part.mean()) >= least
 
 
 def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], cuts: list | None = None
@@ -302,12 +384,17 @@ def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], cu
         uniform = img.uniform(box, axis=1 if axis == 0 else 0)
         origin = y if axis == 0 else x
         aligned = [round(p - origin) for _, a, p, _ in cuts or [] if a == axis and 0 < p - origin < length]
-        for start, stop, strength in _gutters(uniform, least) + _seams(lines, least, aligned):
+        thin = _thin_gutters(img, box, 1 if axis == 0 else 0, least) if THIN_GUTTER else []
+        seams = _seams(lines, least, aligned)
+        for start, stop, strength in _gutters(uniform, least) + thin + seams:
             if axis == 0:
                 a, b = (x, y, w, start), (x, y + stop, w, h - stop)
             else:
                 a, b = (x, y, start, h), (x + stop, y, w - stop, h)
-            if _textured(tex, a) and _textured(tex, b):
+            # a seam continuing a grid line needs less structure beside it (ALIGNED_TEXTURE)
+            aligned_seam = (start, stop, strength) in seams and strength >= ALIGNED_RANK
+            bar = ALIGNED_TEXTURE if aligned_seam else MIN_TEXTURE
+            if _textured(tex, a, bar) and _textured(tex, b, bar):
                 if strength < 2.0 and any(abs((start + stop) / 2 - f * length) <= EVEN_SPLIT * length
                                           for f in (1 / 2, 1 / 3, 2 / 3)):
                     strength = min(1.99, strength + EVEN_BONUS)  # still below a seam continuing a cut
@@ -336,6 +423,38 @@ def _gutters(uniform: np.ndarray, least: int) -> list[tuple[int, int, float]]:
             # gutter is itself a seam (picture to plain colour) that, at the same strength, was preferred
             # when nearer the middle, cutting a sliver of the picture beside the gutter into the next
             # panel (a 3 x 3 grid: the fake's cell kept its white margin below it and the neighbour's edge)
+        i = j
+    return out
+
+
+def _thin_gutters(img: _Lines, box: Box, axis: int, least: int) -> list[tuple[int, int, float]]:
+    """Bands of at most :data:`THIN_LINES` lines of ``box`` (rows for axis=1, columns for axis=0) almost of
+    one colour, blurred at their edges (see :data:`THIN_GUTTER`), with at least ``least`` lines on each
+    side."""
+    grey = img._spread(img.sums[0], box, axis)
+    n = len(grey)
+    calm = grey < THIN_SPREAD
+    if n < 2 * least + 2 or not calm[least:n - least].any():
+        return []  # no line is almost one colour (most photos): the chroma planes are not needed
+    out = []
+    chroma = None
+    i = least
+    while i < n - least:
+        if not calm[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and calm[j]:
+            j += 1
+        if j - i <= THIN_LINES and n - j >= least and i >= 2 and j + 2 <= n \
+                and not calm[max(0, i - THIN_CLEAR):i].any() and not calm[j:j + THIN_CLEAR].any():
+            # the second line beyond each side: the first may be half gutter, half picture
+            top = THIN_CONTRAST * max(float(grey[i:j].max()), 1.0)
+            if grey[i - 2] >= top and grey[j + 1] >= top:
+                if chroma is None:
+                    chroma = img.spreads(box, axis)[1:]
+                if all(float(c[i:j].max()) < THIN_CHROMA for c in chroma):
+                    out.append((i, j, THIN_RANK))
         i = j
     return out
 
