@@ -224,3 +224,14 @@ def test_a_thin_word_found_a_pixel_or_two_off_still_agrees_in_colour(monkeypatch
         assert score >= THRESHOLD and box_overlap(found, (x, y, w, h)) > 0.6, (start, score, found)
     monkeypatch.setattr(S, "COLOUR_ALIGN", False)
     assert min(verify(prepared, upload, start)[0] for start in starts) < THRESHOLD
+
+
+def test_a_clear_colour_agreement_far_out_of_its_chance_level_backs_a_shape_just_under_its_bar():
+    # A faint mark on a textured photo: the photo's edges under it lower the shape, not the colour
+    # agreement (SHAPE_RELIEF, docs/benchmarks.md 2026-12-07). Shape 0.75 on a 100 x 40 find, bar 0.768.
+    found = (0, 0, 100, 40)
+    far = ((0.75, 0.0, 0.05), (0.6, 0.0, 0.05))  # shape and colour 15 and 12 deviations out
+    assert S.decide(0.75, 0.6, found, S.COMPLEXITY_REF, far) >= THRESHOLD
+    near = ((0.75, 0.0, 0.125), (0.6, 0.0, 0.1))  # 6 deviations out: the bars as they are
+    assert S.decide(0.75, 0.6, found, S.COMPLEXITY_REF, near) < THRESHOLD
+    assert S.decide(0.75, 0.35, found, S.COMPLEXITY_REF, far) < THRESHOLD  # a colour agreement just over its bar

@@ -104,6 +104,14 @@ LOCAL_Z_SHAPE = 4.0  # standard deviations the shape must stand above the surrou
 LOCAL_Z_COLOUR = 4.0  # ... and the colour agreement above its own
 LOCAL_KAPPA = 0.1  # score per standard deviation of those margins
 LOCAL_FROM = 0.6  # the model is measured only where the score without its z margins reaches this
+# A faint mark on a textured photo: the photo's own edges under the mark lower the orientation
+# correlation (the shape), not the colour agreement (2026-12-07; docs/benchmarks.md "Service marks: the
+# colour agreement aligned, 2026-12-07"). Where the shape and the colour each stand RELIEF_Z standard
+# deviations out of the local chance model, the shape's margin gains SHAPE_RELIEF of the colour's, at
+# most RELIEF_CAP; the wrong marks and negatives with a clear colour agreement stood at most 7.0 out.
+SHAPE_RELIEF = 0.2
+RELIEF_CAP = 0.05
+RELIEF_Z = 8.0
 # The colour agreement at its best alignment (2026-12-07; docs/benchmarks.md "Service marks: the colour
 # agreement aligned, 2026-12-07"): it correlates detail finer than a stroke, so a find one check pixel
 # (1-5 frame pixels) off the mark, where the orientation fields still agree (they are smoothed), loses
@@ -308,8 +316,10 @@ def decide(shape: float, colour: float, found: tuple[int, int, int, int], comple
                    colour - size * COLOUR_PER_PIXEL / evidence - (LOCAL_COLOUR if local else JOINT_COLOUR)]
         if local and null is not _LATER:
             (_, ms, ss, *_), (_, mc, sc, *_) = null
-            margins += [LOCAL_KAPPA * ((shape - ms) / max(ss, 1e-3) - LOCAL_Z_SHAPE),
-                        LOCAL_KAPPA * ((colour - mc) / max(sc, 1e-3) - LOCAL_Z_COLOUR)]
+            zs, zc = (shape - ms) / max(ss, 1e-3), (colour - mc) / max(sc, 1e-3)
+            margins += [LOCAL_KAPPA * (zs - LOCAL_Z_SHAPE), LOCAL_KAPPA * (zc - LOCAL_Z_COLOUR)]
+            if min(zs, zc) >= RELIEF_Z:  # both far out of their chance levels: a clear colour agreement backs the shape
+                margins[0] += min(RELIEF_CAP, SHAPE_RELIEF * max(0.0, margins[1]))
         return float(THRESHOLD + min(margins))
     if min(found[2], found[3]) < SMALL_SIDE:  # a mark a few pixels thick shows little of its shape or colour
         shape, colour = shape - (SMALL_SHAPE - THRESHOLD), colour - (SMALL_COLOUR - COLOUR_MIN)
