@@ -173,6 +173,21 @@ def test_a_thin_plain_band_inside_a_photo_is_not_a_gutter():
     assert [g[:2] for g in _thin_gutters(_Lines([grey, flat, flat]), (0, 0, 200, 300), 1, 36)] == [(100, 101)]
 
 
+def test_a_dark_line_in_a_dark_area_is_not_a_gutter(monkeypatch):
+    """A calm dark line between busy but as dark lines (a shadow in one photo: two-fakes of the benchmark cut
+    there) is not a gutter: its colour is that of the lines beside it (THIN_STEP)."""
+    from ncii_shield.signals.derivative import panels
+    from ncii_shield.signals.derivative.panels import _Lines, _thin_gutters
+
+    rng = np.random.default_rng(4)
+    grey = rng.normal(45, 25, (300, 200)).clip(0, 255).astype(np.uint8)  # dark, busy: spread about 25
+    grey[100] = rng.normal(38, 2, 200).clip(0, 255).astype(np.uint8)  # calm, and as dark
+    flat = np.full_like(grey, 128)
+    assert _thin_gutters(_Lines([grey, flat, flat]), (0, 0, 200, 300), 1, 36) == []
+    monkeypatch.setattr(panels, "THIN_STEP", 0.0)
+    assert [g[:2] for g in _thin_gutters(_Lines([grey, flat, flat]), (0, 0, 200, 300), 1, 36)] == [(100, 101)]
+
+
 def test_a_mostly_blurred_cell_beside_a_grid_line_is_a_picture(monkeypatch):
     """A cell blurred over all but a strip (12 % of its blocks structured, under MIN_TEXTURE) in a grid
     without gutters: the line between it and its neighbour continues the grid's column line, so it is cut

@@ -17,8 +17,9 @@ A cut is kept only when both sides have structure (:data:`MIN_TEXTURE`; less alo
 a cut: :data:`ALIGNED_TEXTURE`): a flat-colour edit that spans the whole width is not a panel, it stays
 part of the photo it was made in. Uniform margins (a meme's white frame) are trimmed; below the whole
 frame, once the layout's background colour is known (its margins and gutters), only margins of that
-colour (:data:`BACKGROUND`: a flat edit along a picture's edge is not a margin). At most :data:`MAX_PANELS` panels (hostile input cannot make
-more), none thinner than :data:`MIN_SIDE` of the frame.
+colour (:data:`BACKGROUND`: a flat edit along a picture's edge is not a margin). At most
+:data:`MAX_PANELS` panels (hostile input cannot make more), none thinner than :data:`MIN_SIDE` of the
+frame.
 
 An edit's own edges can cut a picture too (a patch across its whole width, a censor bar like a
 gutter): :func:`units` names the boxes cut along lines no other part of the layout continues, so
@@ -101,6 +102,9 @@ THIN_SPREAD = 16.0
 THIN_CHROMA = 12.0
 THIN_CONTRAST = 2.0
 THIN_RANK = 2.5
+# ... and its mean colour at least THIN_STEP grey levels from that of the second line beyond on each side (a
+# gutter between pictures; not a dark line in a dark area of one photo, spread 5-8 between lines of 20-30)
+THIN_STEP = 16.0
 PICTURE_SIDE = 0.15  # of the frame's longer side: nor do thinner ones (a screenshot's header, a caption)
 # ... unless shaped like a photo: at most PICTURE_STRIP times longer than wide, then down to PICTURE_LOW_SIDE
 # of the frame's longer side and PICTURE_LOW_AREA of its area. A 16:9 or panoramic photo scaled to a grid
@@ -437,7 +441,7 @@ def _thin_gutters(img: _Lines, box: Box, axis: int, least: int) -> list[tuple[in
     if n < 2 * least + 2 or not calm[least:n - least].any():
         return []  # no line is almost one colour (most photos): the chroma planes are not needed
     out = []
-    chroma = None
+    chroma = mean = None
     i = least
     while i < n - least:
         if not calm[i]:
@@ -451,9 +455,13 @@ def _thin_gutters(img: _Lines, box: Box, axis: int, least: int) -> list[tuple[in
             # the second line beyond each side: the first may be half gutter, half picture
             top = THIN_CONTRAST * max(float(grey[i:j].max()), 1.0)
             if grey[i - 2] >= top and grey[j + 1] >= top:
-                if chroma is None:
+                if mean is None:
+                    x, y, w, h = box
+                    mean = img.grey[y:y + h, x:x + w].mean(axis=1 if axis == 1 else 0)
                     chroma = img.spreads(box, axis)[1:]
-                if all(float(c[i:j].max()) < THIN_CHROMA for c in chroma):
+                level = float(mean[i:j].mean())
+                step = min(abs(level - mean[i - 2]), abs(level - mean[j + 1]))
+                if step >= THIN_STEP and all(float(c[i:j].max()) < THIN_CHROMA for c in chroma):
                     out.append((i, j, THIN_RANK))
         i = j
     return out
