@@ -287,16 +287,25 @@ class _Lines:
         # per plane: running sums (int32, exact) and sums of squares (float64), (h + 1, w + 1) each
         self.sums = [self._integral(planes[0])]
         self.background: list[tuple[float, ...]] = []  # the layout's background colours found so far (_trim)
+        self._last: tuple = (None, None)  # the last grey spread computed: (box, axis), spread
 
     @staticmethod
     def _integral(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return cv2.integral2(np.ascontiguousarray(plane), sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F)
 
+    def grey_spread(self, box: Box, axis: int) -> np.ndarray:
+        """The grey spread along each line of ``box`` (see :meth:`uniform`), kept for the box's next look
+        (the gutter and the thin-gutter tests read it both)."""
+        key = (box, axis)
+        if key != self._last[0]:
+            self._last = (key, self._spread(self.sums[0], box, axis))
+        return self._last[1]
+
     def spreads(self, box: Box, axis: int) -> list[np.ndarray]:
         """Per line of ``box`` (rows for axis=1, columns for axis=0): the spread of each plane along it."""
         if len(self.sums) < len(self.planes):
             self.sums += [self._integral(p) for p in self.planes[len(self.sums):]]
-        return [self._spread(sums, box, axis) for sums in self.sums]
+        return [self.grey_spread(box, axis)] + [self._spread(sums, box, axis) for sums in self.sums[1:]]
 
     def colour(self, box: Box) -> tuple[float, ...]:
         """The mean of each plane over ``box``."""
@@ -305,7 +314,7 @@ class _Lines:
 
     def uniform(self, box: Box, axis: int) -> np.ndarray:
         """Per line of ``box`` (rows for axis=1, columns for axis=0): whether it is one colour."""
-        out = self._spread(self.sums[0], box, axis) < UNIFORM
+        out = self.grey_spread(box, axis) < UNIFORM
         if not out.any():
             return out
         if len(self.sums) < len(self.planes):
@@ -435,7 +444,7 @@ def _thin_gutters(img: _Lines, box: Box, axis: int, least: int) -> list[tuple[in
     """Bands of at most :data:`THIN_LINES` lines of ``box`` (rows for axis=1, columns for axis=0) almost of
     one colour, blurred at their edges (see :data:`THIN_GUTTER`), with at least ``least`` lines on each
     side."""
-    grey = img._spread(img.sums[0], box, axis)
+    grey = img.grey_spread(box, axis)
     n = len(grey)
     calm = grey < THIN_SPREAD
     if n < 2 * least + 2 or not calm[least:n - least].any():
