@@ -31,11 +31,11 @@ channels together and in every channel the mark changes on its own (:data:`COLOU
 Detail that fine is taken where it agrees best, within a check pixel of the place the shapes
 agree (:data:`COLOUR_ALIGN`). Another word in the mark's font has edges in some of the same places
 but does not shift the photo by the mark's colours there (a yellow caption is not a pale green
-logo, a ring drawn by a photo's round thing is not a white ring). A mark is reported when both pass (:func:`decide`, with
-:data:`JOINT`): the mean of its parts' shape scores and its colour agreement (each channel's with
-:data:`CHANNEL_SLACK`) must each clear a bar raised by what the find carries little evidence: a
-find of few pixels, or a plain mark (a filled polygon, a ring: few independent edges,
-:attr:`Prepared.complexity`) matches photo content by chance once 1,000 marks are tried at
+logo, a ring drawn by a photo's round thing is not a white ring). A mark is reported when both pass
+(:func:`decide`, with :data:`JOINT`): the mean of its parts' shape scores and its colour agreement
+(each channel's with :data:`CHANNEL_SLACK`) must each clear a bar raised by what the find carries
+little evidence: a find of few pixels, or a plain mark (a filled polygon, a ring: few independent
+edges, :attr:`Prepared.complexity`) matches photo content by chance once 1,000 marks are tried at
 hundreds of places. The score reported puts both margins on :data:`THRESHOLD`'s scale::
 
     frame = UploadFrame.from_rgb(rgb)
@@ -106,20 +106,20 @@ LOCAL_KAPPA = 0.1  # score per standard deviation of those margins
 LOCAL_FROM = 0.6  # the model is measured only where the score without its z margins reaches this
 # A faint mark on a textured photo: the photo's own edges under the mark lower the orientation
 # correlation (the shape), not the colour agreement (2026-12-07; docs/benchmarks.md "Service marks: the
-# colour agreement aligned, 2026-12-07"). Where the shape and the colour each stand RELIEF_Z standard
-# deviations out of the local chance model, the shape's margin gains SHAPE_RELIEF of the colour's, at
-# most RELIEF_CAP; the wrong marks and negatives with a clear colour agreement stood at most 7.0 out.
+# colour agreement aligned, and faint marks, 2026-12-07 #2 (H2)"). Where the shape and the colour each
+# stand RELIEF_Z standard deviations out of the local chance model, the shape's margin gains SHAPE_RELIEF
+# of the colour's, at most RELIEF_CAP; the wrong marks and negatives with a clear colour agreement stood
+# at most 7.0 out.
 SHAPE_RELIEF = 0.2
 RELIEF_CAP = 0.05
 RELIEF_Z = 8.0
-# The colour agreement at its best alignment (2026-12-07; docs/benchmarks.md "Service marks: the colour
-# agreement aligned, 2026-12-07"): it correlates detail finer than a stroke, so a find one check pixel
-# (1-5 frame pixels) off the mark, where the orientation fields still agree (they are smoothed), loses
-# most of it (0.34 against 0.83 for a 30-pixel word 2 frame pixels off). Where the shape passes and the
-# colour may decide, the agreement is taken at the best of the places within ALIGN_REACH check pixels of
-# the find, in steps of ALIGN_STEP of one (at least a frame pixel), then of the sizes a step larger or
-# smaller, less ALIGN_COST for the 24 places and sizes tried (about one standard deviation of the agreement's
-# chance level around a find); never less than the find's own.
+# The colour agreement at its best alignment (2026-12-07; the same section): it correlates detail finer
+# than a stroke, so a find one check pixel (1-5 frame pixels) off the mark, where the orientation fields
+# still agree (they are smoothed), loses most of it (0.34 against 0.83 for a 30-pixel word 2 frame pixels
+# off). Where the shape passes and the colour may decide, the agreement is taken at the best of the places
+# within ALIGN_REACH check pixels of the find, in steps of ALIGN_STEP of one (at least a frame pixel), then
+# of the sizes a step larger or smaller, less ALIGN_COST for the 24 places and sizes tried (about one
+# standard deviation of the agreement's chance level around a find); never less than the find's own.
 COLOUR_ALIGN = True
 ALIGN_REACH = 1.0  # check pixels each way
 ALIGN_STEP = 0.5  # check pixels a step (at least one frame pixel)
@@ -393,13 +393,13 @@ def _aligned(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, i
     ``change`` found at ``box`` (:func:`_evidence`; ``seen``: the upload's detail at ``box``), and the
     upload's detail there: the 8 places :data:`ALIGN_REACH` check pixels away on either axis, then the 8
     places :data:`ALIGN_STEP` away around the better (steps in whole frame pixels, at least one), then at
-    the best place the sizes a step larger or smaller at each edge, in width and height (the centre kept). The check's ``size`` stays: a
-    shifted box is the same mark drawn from a slightly different part of the frame."""
+    the best place the sizes a step larger or smaller at each edge, in width and height (the centre
+    kept). The check's ``size`` stays: a shifted box is the same mark drawn from a slightly different
+    part of the frame."""
     x, y, w, h = box
     tw, th = size
     fx, fy = w / tw, h / th
     best = (_colour(*_agreements(change, seen)), box, seen)
-
 
     def trial(b: tuple[int, int, int, int]) -> None:
         nonlocal best
