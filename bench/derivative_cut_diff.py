@@ -15,6 +15,9 @@ Usage::
     # --cells: where the code as it is loses fakes: every composite checked end to end, and for each fake
     #   lost, whether a cut picture matches its box (IoU >= 0.8) and whether its cell, cropped at its
     #   true box, is flagged when verified alone against its photo (the cut's share of the losses)
+    # --singles: the cache's single uploads too (a change to the cut reaches them: a screenshot's bars, a
+    #   line across one photo); per upload also own_flags (derivatives of its own photo: wrong flags for a
+    #   re-share) and own_found (instances of its own photo, any verdict: a re-share must stay one)
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ def _check(k: int) -> dict:
             "flags_unrelated": sum(1 for f in found if f.id not in related and f.verdict.outcome is Outcome.DERIVATIVE),
             "on_original": sum(B._centre_in(f.verdict.instance_box, [tuple(b) for b in u["base_boxes"]]) is not None
                                for f in own),
+            "own_flags": len(own),
+            "own_found": sum(1 for f in found if f.id == ids[u["photo"]]),
         }
     return out
 
@@ -123,11 +128,13 @@ def main() -> int:
     parser.add_argument("--json")
     parser.add_argument("--time", action="store_true", help="the cut's thread CPU per frame, both settings")
     parser.add_argument("--cells", action="store_true", help="where the code as it is loses fakes (every composite)")
+    parser.add_argument("--singles", action="store_true",
+                        help="the single uploads too (composites only by default)")
     args = parser.parse_args()
     after = {item.split("=", 1)[0]: getattr(P, item.split("=", 1)[0]) for item in args.before}
     before = _values(args.before)
     uploads = [r for f in sorted(Path(args.cache).glob("*.json")) for r in json.loads(f.read_text())
-               if r["format"] != "single"]
+               if args.singles or r["format"] != "single"]
     changed = []
     frames = []
     for u in uploads:
@@ -140,7 +147,8 @@ def main() -> int:
             changed.append(u)
         if args.time:
             frames.append(frame)
-    print(f"{len(changed)} of {len(uploads)} composites cut differently", file=sys.stderr, flush=True)
+    print(f"{len(changed)} of {len(uploads)} {'uploads' if args.singles else 'composites'} cut differently",
+          file=sys.stderr, flush=True)
     cpu: dict = {"before": [], "after": []}
     for rep in range(3 if args.time else 0):  # alternated, the order swapped each round
         for frame in frames:
@@ -164,13 +172,19 @@ def main() -> int:
         rows = pool.map(_check, range(len(changed)))
     cells = []
     if args.cells:
-        STATE["uploads"] = uploads
+        STATE["uploads"] = [u for u in uploads if u["format"] != "single"]
         with ctx.Pool(args.workers) as pool:
-            cells = [c for cs in pool.map(_cells, range(len(uploads)), chunksize=2) for c in cs]
-    summary = {"composites": len(uploads), "cut differently": len(changed), "settings before": args.before}
+            cells = [c for cs in pool.map(_cells, range(len(STATE["uploads"])), chunksize=2) for c in cs]
+    summary = {"uploads" if args.singles else "composites": len(uploads), "cut differently": len(changed),
+               "settings before": args.before}
     for side in ("before", "after"):
         summary[side] = {key: sum(r[side][key] for r in rows) for key in ("caught", "flags_unrelated", "on_original")}
         summary[side]["fakes"] = sum(r["fakes"] for r in rows)
+        # per kind of upload (format, edit): own-photo derivatives and own-photo instances of any verdict
+        summary[side]["own_flags_found_by_kind"] = {
+            f"{fmt} {edit}": [sum(r[side][k] for r in rows if (r["format"], r["edit"]) == (fmt, edit))
+                              for k in ("own_flags", "own_found")]
+            for fmt, edit in sorted({(r["format"], r["edit"]) for r in rows})}
     summary["gained"] = [(r["photo"], r["format"], r["edit"]) for r in rows if r["after"]["caught"] > r["before"]["caught"]]
     summary["lost"] = [(r["photo"], r["format"], r["edit"]) for r in rows if r["after"]["caught"] < r["before"]["caught"]]
     if args.time:
@@ -183,7 +197,10 @@ def main() -> int:
                                 ("cut ok" if c["cut_iou"] >= 0.8 else "cut wrong", c["alone"]) for c in lost).most_common()},
                             "lost, cut wrong, cell alone flagged": sorted(
                                 (c["photo"], c["edit"], c["cut_iou"]) for c in lost
-                                if c["cut_iou"] < 0.8 and c["alone"] == Outcome.DERIVATIVE.value)}
+                                if c["cut_iou"] < 0.8 and c["alone"] == Outcome.DERIVATIVE.value),
+                            "lost, cut ok, cell alone flagged": sorted(  # the candidate stage's
+                                (c["photo"], c["edit"], c["cut_iou"]) for c in lost
+                                if c["cut_iou"] >= 0.8 and c["alone"] == Outcome.DERIVATIVE.value)}
     print(json.dumps(summary, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "rows": rows, "cells": cells}, indent=1))
