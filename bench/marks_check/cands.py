@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 import marks_bench as MB  # noqa: E402
 from ncii_shield.signals.marks import search as S  # noqa: E402
-from ncii_shield.signals.marks.search import UploadFrame, overlap  # noqa: E402
+from ncii_shield.signals.marks.search import UploadFrame  # noqa: E402
 
 
 def _frames(dirname: str, limit: int, negatives_only: bool = False):
@@ -80,20 +80,8 @@ def check(args) -> None:
         results = [S.verify(index._entries[id].prepared, frame, box) for id, box in jobs]
         cpu.append(time.process_time() - c0)
         calls.append(len(jobs))
-        found: list = []
-        for (id, _), checked in zip(jobs, results):  # as MarkIndex._checked
-            if checked is None:
-                continue
-            score, fine = checked
-            same = [k for k, o in enumerate(found) if o[1] == id and overlap(o[2], fine) > 0.3]
-            if same:
-                if score > found[same[0]][0]:
-                    found[same[0]] = (score, id, fine)
-                continue
-            found.append((score, id, fine))
-        found.sort(key=lambda o: -o[0])
-        if index_module.ONE_PER_PLACE:
-            found = index._one_per_place(found, S.THRESHOLD, {id: index._entries.get(id) for id, _ in jobs})
+        found = index._merged([(id, checked) for (id, _), checked in zip(jobs, results)], S.THRESHOLD,
+                              {id: index._entries.get(id) for id, _ in jobs})  # as MarkIndex._checked
         if key[1] == "pos":
             mi, boxes = r["mark"], r["upload_boxes"]
             at = [(s, i) for s, i, b in found if any(MB.iou(frame.to_upload_box(b), t) > 0.3 for t in boxes)]

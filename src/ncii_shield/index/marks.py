@@ -380,14 +380,26 @@ class MarkIndex(SignalIndex):
             later = iter([verify(job[2].prepared, frame, job[1]) for job in rest])
         results = [job[4].result() if job[4] is not None else next(later) for job in jobs]
         jobs = [job[:4] for job in jobs]
-        out: list[tuple[float, int, tuple[int, int, int, int]]] = []
+        kept: list[tuple[int, tuple[float, tuple[int, int, int, int]] | None]] = []
         for (id, _, entry, gated), checked in zip(jobs, results):
+            if checked is not None and gated and COLOUR_GATE > -1.0 and L.colour_agreement(
+                    entry.prepared.template.contrast, frame.rgb, checked[1]) < COLOUR_GATE:
+                continue  # named by the descriptor alone and not the mark's colours there: not evidence
+            kept.append((id, checked))
+        return self._merged(kept, threshold, entries)
+
+    @classmethod
+    def _merged(cls, checks: list[tuple[int, tuple[float, tuple[int, int, int, int]] | None]], threshold: float,
+                entries: dict[int, _Entry | None]) -> list[tuple[float, int, tuple[int, int, int, int]]]:
+        """The candidates' checks ``(mark id, verify's result)`` as :meth:`_checked` reports them,
+        ``(score, mark id, box)`` best first: one mark reached at one place from two candidates kept once (its
+        better check), then :meth:`_one_per_place` with :data:`ONE_PER_PLACE` (also bench/marks_check/cands.py's,
+        which checks cached candidate lists again)."""
+        out: list[tuple[float, int, tuple[int, int, int, int]]] = []
+        for id, checked in checks:
             if checked is None:
                 continue
             score, fine = checked
-            if gated and COLOUR_GATE > -1.0 and L.colour_agreement(entry.prepared.template.contrast, frame.rgb,
-                                                                     fine) < COLOUR_GATE:
-                continue  # named by the descriptor alone and not the mark's colours there: not evidence
             same = [k for k, o in enumerate(out) if o[1] == id and overlap(o[2], fine) > 0.3]
             if same:  # the same place reached from two candidates: keep the better check
                 if score > out[same[0]][0]:
@@ -395,7 +407,7 @@ class MarkIndex(SignalIndex):
                 continue
             out.append((score, id, fine))
         out.sort(key=lambda o: -o[0])
-        return self._one_per_place(out, threshold, entries) if ONE_PER_PLACE else out
+        return cls._one_per_place(out, threshold, entries) if ONE_PER_PLACE else out
 
     @staticmethod
     def _one_per_place(found: list[tuple[float, int, tuple[int, int, int, int]]], threshold: float,

@@ -226,7 +226,7 @@ def test_a_thin_word_found_a_pixel_or_two_off_still_agrees_in_colour(monkeypatch
     assert min(verify(prepared, upload, start)[0] for start in starts) < THRESHOLD
 
 
-def test_a_clear_colour_agreement_far_out_of_its_chance_level_backs_a_shape_just_under_its_bar():
+def test_a_clear_colour_agreement_far_out_of_its_chance_level_backs_a_shape_just_under_its_bar(monkeypatch):
     # A faint mark on a textured photo: the photo's edges under it lower the shape, not the colour
     # agreement (SHAPE_RELIEF, docs/benchmarks.md 2026-12-07). Shape 0.75 on a 100 x 40 find, bar 0.768.
     found = (0, 0, 100, 40)
@@ -235,3 +235,5 @@ def test_a_clear_colour_agreement_far_out_of_its_chance_level_backs_a_shape_just
     near = ((0.75, 0.0, 0.125), (0.6, 0.0, 0.1))  # 6 deviations out: the bars as they are
     assert S.decide(0.75, 0.6, found, S.COMPLEXITY_REF, near) < THRESHOLD
     assert S.decide(0.75, 0.35, found, S.COMPLEXITY_REF, far) < THRESHOLD  # a colour agreement just over its bar
+    monkeypatch.setattr(S, "SHAPE_RELIEF", 0.0)  # the rule off: the shape's bar as it is, far out or not
+    assert S.decide(0.75, 0.6, found, S.COMPLEXITY_REF, far) < THRESHOLD

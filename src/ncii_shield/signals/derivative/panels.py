@@ -421,21 +421,28 @@ def _best_cut(img: _Lines, tex: np.ndarray, box: Box, frame: tuple[int, int], cu
 def _gutters(uniform: np.ndarray, least: int) -> list[tuple[int, int, float]]:
     """Bands of one-colour lines (``uniform``: per line) with at least ``least`` lines on each side."""
     n = len(uniform)
+    # surer than any seam: a seam's strength is 1 + its share (at most 2), and the edge of a gutter is itself a
+    # seam (picture to plain colour) that, at the same strength, was preferred when nearer the middle, cutting a
+    # sliver of the picture beside the gutter into the next panel (a 3 x 3 grid: the fake's cell kept its white
+    # margin below it and the neighbour's edge)
+    return [(i, j, GUTTER_STRENGTH) for i, j in _runs(uniform, 0, n)
+            if i >= least and n - j >= least and j - i <= max(2, MAX_GUTTER * n)]
+
+
+def _runs(mask: np.ndarray, start: int, stop: int) -> list[tuple[int, int]]:
+    """The runs of True in ``mask`` that begin at ``start`` .. ``stop`` - 1: ``(first, end)``, each as long as
+    it goes (to the end of ``mask`` if it does)."""
     out = []
-    i = 0
-    while i < n:
-        if not uniform[i]:
+    n = len(mask)
+    i = start
+    while i < stop:
+        if not mask[i]:
             i += 1
             continue
         j = i
-        while j < n and uniform[j]:
+        while j < n and mask[j]:
             j += 1
-        if i >= least and n - j >= least and j - i <= max(2, MAX_GUTTER * n):
-            out.append((i, j, GUTTER_STRENGTH))
-            # surer than any seam: a seam's strength is 1 + its share (at most 2), and the edge of a
-            # gutter is itself a seam (picture to plain colour) that, at the same strength, was preferred
-            # when nearer the middle, cutting a sliver of the picture beside the gutter into the next
-            # panel (a 3 x 3 grid: the fake's cell kept its white margin below it and the neighbour's edge)
+        out.append((i, j))
         i = j
     return out
 
@@ -451,14 +458,7 @@ def _thin_gutters(img: _Lines, box: Box, axis: int, least: int) -> list[tuple[in
         return []  # no line is almost one colour (most photos): the chroma planes are not needed
     out = []
     chroma = mean = None
-    i = least
-    while i < n - least:
-        if not calm[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and calm[j]:
-            j += 1
+    for i, j in _runs(calm, least, n - least):
         if j - i <= THIN_LINES and n - j >= least and i >= 2 and j + 2 <= n \
                 and not calm[max(0, i - THIN_CLEAR):i].any() and not calm[j:j + THIN_CLEAR].any():
             # the second line beyond each side: the first may be half gutter, half picture
@@ -472,7 +472,6 @@ def _thin_gutters(img: _Lines, box: Box, axis: int, least: int) -> list[tuple[in
                 step = min(abs(level - mean[i - 2]), abs(level - mean[j + 1]))
                 if step >= THIN_STEP and all(float(c[i:j].max()) < THIN_CHROMA for c in chroma):
                     out.append((i, j, THIN_RANK))
-        i = j
     return out
 
 
