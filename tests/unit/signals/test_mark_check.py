@@ -104,7 +104,7 @@ def test_the_joint_decision_asks_more_of_a_small_find_than_of_a_large_one(joint,
     # the same shape and colour scores: enough for a mark found 200 x 50 pixels, not for one 24 x 6
     # (a few pixels match photo content by chance; docs/benchmarks.md "The check, 2026-12-06 #2")
     def measured(box, complexity=joint.COMPLEXITY_REF):
-        monkeypatch.setattr(joint, "_measured", lambda p, f, b: (0.85, 0.55, box, None))
+        monkeypatch.setattr(joint, "_measured", lambda p, f, b, view=None: (0.85, 0.55, box, None))
         return joint.verify(_Mark(complexity), None, box)[0]
 
     large, small = measured((10, 10, 200, 50)), measured((10, 10, 24, 6))
@@ -115,6 +115,8 @@ def test_the_joint_decision_asks_more_of_a_small_find_than_of_a_large_one(joint,
 
 
 class _Mark:
+    chroma = None  # no colour direction: the chroma view is not tried
+
     def __init__(self, complexity):
         self.complexity = complexity
 
@@ -130,7 +132,7 @@ def test_a_plain_polygon_holds_fewer_independent_edges_than_a_word():
 
 
 def test_the_joint_decision_needs_the_colour_agreement_too(joint, monkeypatch):
-    monkeypatch.setattr(joint, "_measured", lambda p, f, b: (0.95, 0.3, (10, 10, 200, 50), None))
+    monkeypatch.setattr(joint, "_measured", lambda p, f, b, view=None: (0.95, 0.3, (10, 10, 200, 50), None))
     assert joint.verify(_Mark(joint.COMPLEXITY_REF), None, (10, 10, 200, 50))[0] < THRESHOLD
 
 
@@ -237,3 +239,47 @@ def test_a_clear_colour_agreement_far_out_of_its_chance_level_backs_a_shape_just
     assert S.decide(0.75, 0.35, found, S.COMPLEXITY_REF, far) < THRESHOLD  # a colour agreement just over its bar
     monkeypatch.setattr(S, "SHAPE_RELIEF", 0.0)  # the rule off: the shape's bar as it is, far out or not
     assert S.decide(0.75, 0.6, found, S.COMPLEXITY_REF, far) < THRESHOLD
+
+
+def _grey_busy(seed: int) -> np.ndarray:
+    """A black-and-white photo with fine texture of every direction (a dog's fur, a tiled floor)."""
+    g = cv2.equalizeHist(cv2.cvtColor(textured(seed), cv2.COLOR_RGB2GRAY))
+    return np.dstack([g, g, g])
+
+
+def test_a_translucent_red_stamp_on_black_and_white_fur_passes_through_its_colour(monkeypatch):
+    # A 30 % red word over fine black-and-white texture: in colour the texture's edges bury the word's
+    # (0.46), through the mark's colour direction less grey the texture has none (0.91; CHROMA_VIEW,
+    # docs/benchmarks.md 2026-12-07 #3).
+    mark = text_mark("SAMPLE", 72, (220, 30, 30), outline=None, ring=False)
+    prepared = Prepared.of(T.template_from_rgba(mark, "x"))
+    marked, box = paste(_grey_busy(8), mark, 150, 240, scale=1.5, opacity=0.3)
+    upload = UploadFrame.from_rgb(reencoded(marked, 80))
+    monkeypatch.setattr(S, "CHROMA_VIEW", False)
+    assert verify(prepared, upload, box)[0] < THRESHOLD
+    monkeypatch.setattr(S, "CHROMA_VIEW", True)
+    score, found = verify(prepared, upload, box)
+    assert score >= THRESHOLD and box_overlap(found, box) > 0.6, (score, found, box)
+
+
+@pytest.mark.parametrize("look_alike", ["grey word", "other red word"])
+def test_through_its_colour_a_grey_copy_or_another_red_word_does_not_pass(monkeypatch, look_alike):
+    # the same word in grey (its shape, not its colour) and another word in the mark's red at the same place
+    monkeypatch.setattr(S, "CHROMA_VIEW", True)
+    mark = text_mark("SAMPLE", 72, (220, 30, 30), outline=None, ring=False)
+    prepared = Prepared.of(T.template_from_rgba(mark, "x"))
+    other = (text_mark("SAMPLE", 72, (128, 128, 128), outline=None, ring=False) if look_alike == "grey word"
+             else text_mark("SIMPLE", 72, (220, 30, 30), outline=None, ring=False))
+    marked, box = paste(_grey_busy(8), other, 150, 240, scale=1.5, opacity=0.5)
+    score, _ = verify(prepared, UploadFrame.from_rgb(reencoded(marked, 80)), box)
+    assert score < THRESHOLD, score
+
+
+def test_only_a_coloured_mark_has_a_colour_direction():
+    red = Prepared.of(T.template_from_rgba(text_mark("FAKE", 72, (230, 20, 20), outline=None, ring=False), "x"))
+    white = Prepared.of(T.template_from_rgba(text_mark("FAKE", 72, (255, 255, 255)), "x"))
+    outlined = Prepared.of(T.template_from_rgba(text_mark("FAKE", 72, (255, 110, 180)), "x"))  # pink, dark outline
+    assert red.chroma is not None and abs(float(red.chroma[0, 0])) > 0.8  # mostly red less the rest
+    assert abs(float((red.chroma ** 2).sum()) - 1) < 1e-5
+    assert white.chroma is None
+    assert outlined.chroma is not None  # the outline adds no colour direction

@@ -29,7 +29,9 @@ fill on a light photo weighs less than its dark outline. Then a second, independ
 (colour - photo)``, so the upload's fine detail must correlate with that change, over the colour
 channels together and in every channel the mark changes on its own (:data:`COLOUR_CHANNELS`).
 Detail that fine is taken where it agrees best, within a check pixel of the place the shapes
-agree (:data:`COLOUR_ALIGN`). Another word in the mark's font has edges in some of the same places
+agree (:data:`COLOUR_ALIGN`). A coloured mark is also looked for through its own colour direction
+less brightness (:data:`CHROMA_VIEW`), where a photo's grey texture (fur, gravel) has no edges to bury a
+translucent stamp's. Another word in the mark's font has edges in some of the same places
 but does not shift the photo by the mark's colours there (a yellow caption is not a pale green
 logo, a ring drawn by a photo's round thing is not a white ring). A mark is reported when both pass
 (:func:`decide`, with :data:`JOINT`): the mean of its parts' shape scores and its colour agreement
@@ -125,6 +127,13 @@ ALIGN_REACH = 1.0  # check pixels each way
 ALIGN_STEP = 0.5  # check pixels a step (at least one frame pixel)
 ALIGN_BELOW = 0.1  # ... only where the score with the colour as found (no z margins) is under THRESHOLD + this
 ALIGN_COST = 0.06  # the best of those places counts this much less (never less than the find's own)
+# The chroma view (2026-12-07 #3): a coloured mark's shapes seen again through its colour direction less
+# brightness, where the colour view fails: a translucent red stamp over a black-and-white dog's fur is lost
+# among the fur's edges in colour, the fur has no edges in red-less-grey. The colour agreement is unchanged.
+CHROMA_VIEW = True
+CHROMA_MIN = 40.0  # the mark's colours at least this far from their grey along its main axis (rms, 0-255)
+CHROMA_SCALES = (0.83, 1.0, 1.2)  # the wide search's sizes in that view (half of WIDE_SCALES: half its cost)
+CHROMA_GAIN = 1.7  # the projection scaled as three channels' sum of a grey edge (sqrt 3)
 
 cv2.setNumThreads(1)
 
@@ -205,19 +214,40 @@ class Prepared:
         edges = float((m > 0.2 * np.percentile(m, 95)).sum())
         return max(1.0, edges / area)
 
-    def field(self, size: tuple[int, int], background=(128.0, 128.0, 128.0)) -> np.ndarray:
+    def field(self, size: tuple[int, int], background=(128.0, 128.0, 128.0), view: np.ndarray | None = None,
+              ) -> np.ndarray:
         """The mark's orientation field at ``size`` (w, h) over ``background``, its edges with a plain
-        surround included."""
+        surround included; seen through ``view`` (:func:`orientation_field`)."""
         tw, th = size
         bg = tuple(float(v) for v in background)
         drawn = cv2.copyMakeBorder(self.drawn(size, bg), 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=bg)
-        return np.ascontiguousarray(orientation_field(drawn)[2:2 + th, 2:2 + tw])
+        return np.ascontiguousarray(orientation_field(drawn, view)[2:2 + th, 2:2 + tw])
+
+    @cached_property
+    def chroma(self) -> np.ndarray | None:
+        """The mark's colour direction without brightness (:data:`CHROMA_VIEW`), a unit (1, 3) float32 row:
+        the main axis of its covered pixels' colours less their grey (an outline in black or white adds
+        nothing to it); None for a mark whose colours lie under :data:`CHROMA_MIN` from grey along it
+        (root mean square: white, black and grey marks)."""
+        on = self.template.alpha > 127
+        if not on.any():
+            return None
+        c = self.template.colour[on].astype(np.float64)
+        c = c - c.mean(axis=1, keepdims=True)
+        vals, vecs = np.linalg.eigh(c.T @ c / len(c))
+        if float(np.sqrt(max(vals[-1], 0.0))) < CHROMA_MIN:
+            return None
+        return vecs[:, -1].astype(np.float32).reshape(1, 3)
 
 
-def orientation_field(image: np.ndarray) -> np.ndarray:
+def orientation_field(image: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
     """Sign-free gradient orientation of an (h, w[, 3]) float32 image, (h, w, 2) float32: the doubled
     angle (cos 2t, sin 2t) times the gradient's strength, summed over colour channels, smoothed by
-    :data:`ORIENT_SIGMA`. Edges of either polarity and any colour give the same direction."""
+    :data:`ORIENT_SIGMA`. Edges of either polarity and any colour give the same direction. With a
+    ``view`` (a (1, 3) row, :attr:`Prepared.chroma`) a colour image is first projected on it: only
+    its changes along that colour direction make edges."""
+    if view is not None and image.ndim == 3:
+        image = cv2.transform(np.ascontiguousarray(image), view * CHROMA_GAIN)
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
     xx, yy, xy = gx * gx, gy * gy, gx * gy
@@ -281,15 +311,29 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     The score (:func:`decide`) reaches :data:`THRESHOLD` only where the shape score and the colour
     agreement (:func:`measure`) both clear what a find of that size and a mark of that complexity
     need (:data:`JOINT`; the mean over the parts then) and, with :data:`LOCAL_CHANCE`, stand out of
-    the same mark's correlations at the places around the find (:func:`_surround`)."""
-    measured = _measured(prepared, frame, box)
+    the same mark's correlations at the places around the find (:func:`_surround`). A coloured mark
+    that does not pass is looked for once more with its shapes seen through its colour direction less
+    brightness (:data:`CHROMA_VIEW`, :attr:`Prepared.chroma`): a photo's black-and-white texture has no
+    edges there; the colour agreement is the same test. The better of the two scores is returned."""
+    best = _decided(prepared, frame, box, None)
+    if CHROMA_VIEW and prepared.chroma is not None and (best is None or best[0] < THRESHOLD):
+        other = _decided(prepared, frame, box, prepared.chroma)
+        if other is not None and (best is None or other[0] > best[0]):
+            best = other
+    return best
+
+
+def _decided(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
+             view: np.ndarray | None) -> tuple[float, tuple[int, int, int, int]] | None:
+    """:func:`verify`'s score and place with the shapes seen through ``view``."""
+    measured = _measured(prepared, frame, box, view)
     if measured is None:
         return None
     shape, colour, found, context = measured
     null = None
     if LOCAL_CHANCE and JOINT and context is not None and \
             decide(shape, colour, found, prepared.complexity, _LATER) >= LOCAL_FROM:
-        null = _surround(prepared, frame, found, *context)
+        null = _surround(prepared, frame, found, *context, view=view)
     return decide(shape, colour, found, prepared.complexity, null), found
 
 
@@ -337,6 +381,7 @@ def measure(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
 
 
 def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
+              view: np.ndarray | None = None,
               ) -> tuple[float, float, tuple[int, int, int, int], tuple | None] | None:
     """:func:`measure`'s ``(shape, colour, box)`` and what the local chance model needs there (the
     check's size and the mark's expected change), None where the colour was not measured.
@@ -352,17 +397,17 @@ def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, f
     x, y, w, h = box
     if w < 4 or h < 4:
         return None
-    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES, WIDE_REACH)
+    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES if view is None else CHROMA_SCALES, WIDE_REACH, view)
     if wide is None:
         return None
     if wide[0] < WIDE_MIN:
         return wide[0], 1.0, wide[1], None
-    found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05)
+    found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05, view)
     if found is None:
         return None
     size = found[3].shape[1::-1]
     if PHOTO_BACKGROUND:
-        ev = _evidence(prepared, frame, found[1], size)
+        ev = _evidence(prepared, frame, found[1], size, view)
         if ev is not None:
             t, change, seen = ev[:3]
             shape, colour, box = _part_score(found[2], t), _colour(*_agreements(change, seen)), found[1]
@@ -447,7 +492,8 @@ def _colour(whole: float, channels: list[float]) -> float:
     return min([whole] + [c + slack for c in channels])
 
 
-def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int]):
+def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int],
+              view: np.ndarray | None = None):
     """(mark field over the photo, expected change's detail, upload's detail, upload (padded), alpha
     (padded), photo estimate (padded)) at the check's ``size``; None off the frame."""
     tw, th = size
@@ -467,7 +513,7 @@ def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, 
     bg = cv2.GaussianBlur(u * free, (0, 0), sigma) / np.maximum(wsum, 1e-3)
     share = np.clip(wsum / 0.2, 0.0, 1.0)
     bg = share * bg + (1 - share) * np.median(u.reshape(-1, 3), axis=0).astype(np.float32)
-    t = np.ascontiguousarray(orientation_field(a * c + free * bg)[pad:pad + th, pad:pad + tw])
+    t = np.ascontiguousarray(orientation_field(a * c + free * bg, view)[pad:pad + th, pad:pad + tw])
     change = (a * (c - bg))[pad:pad + th, pad:pad + tw]
     detail = max(1.5, COLOUR_SIGMA * min(tw, th))
     change = change - cv2.GaussianBlur(change, (0, 0), detail)
@@ -626,7 +672,8 @@ SURROUND_MIN = 24  # ... and says nothing with fewer such places
 
 
 def _surround(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int],
-              change: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+              change: np.ndarray, view: np.ndarray | None = None,
+              ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """The local chance model of a find at ``box`` (frame pixels), checked at ``size`` (w, h): the
     mark's whole-field shape correlation (drawn over the median colour around it, as in the
     searches) and its colour agreement (the upload's detail against the expected ``change``
@@ -640,11 +687,11 @@ def _surround(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, 
     fh, fw = frame.rgb.shape[:2]
     x0, y0 = max(0, int(x - SURROUND_REACH * w)), max(0, int(y - SURROUND_REACH * h))
     x1, y1 = min(fw, int(np.ceil(x + w + SURROUND_REACH * w))), min(fh, int(np.ceil(y + h + SURROUND_REACH * h)))
-    crop = _field_crop(frame, (x0, y0, x1, y1), factor)
+    crop = _field_crop(frame, (x0, y0, x1, y1), factor, view)
     ch, cw = crop.shape[:2]
     if cw <= tw or ch <= th:
         return None
-    t = prepared.field((tw, th), _background(frame, (x0, y0, x1, y1)))
+    t = prepared.field((tw, th), _background(frame, (x0, y0, x1, y1)), view)
     et = float((t * t).sum())
     if et < 1e-6:
         return None
@@ -704,7 +751,8 @@ def _factor(w: float, h: float, side: tuple[int, int]) -> float:
     return min(1.0, max(side[0] / max(w, h), side[1] / min(w, h)), MAX_SIDE / max(w, h))
 
 
-def _field_crop(frame: UploadFrame, region: tuple[int, int, int, int], factor: float) -> np.ndarray:
+def _field_crop(frame: UploadFrame, region: tuple[int, int, int, int], factor: float,
+                view: np.ndarray | None = None) -> np.ndarray:
     """The orientation field of a region of the frame at ``factor`` (its edges from its surroundings)."""
     x0, y0, x1, y1 = region
     fh, fw = frame.rgb.shape[:2]
@@ -716,12 +764,12 @@ def _field_crop(frame: UploadFrame, region: tuple[int, int, int, int], factor: f
         wide = cv2.resize(wide, (max(1, round(wide.shape[1] * factor)), max(1, round(wide.shape[0] * factor))),
                           interpolation=cv2.INTER_AREA)
     ox, oy = round((x0 - cx0) * factor), round((y0 - cy0) * factor)
-    cut = orientation_field(wide)[oy:oy + max(1, round((y1 - y0) * factor)), ox:ox + max(1, round((x1 - x0) * factor))]
+    cut = orientation_field(wide, view)[oy:oy + max(1, round((y1 - y0) * factor)), ox:ox + max(1, round((x1 - x0) * factor))]
     return np.ascontiguousarray(cut)
 
 
 def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float], side: tuple[int, int],
-            scales: tuple[float, ...], reach: float,
+            scales: tuple[float, ...], reach: float, view: np.ndarray | None = None,
             ) -> tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
     """Best whole-mark correlation for sizes ``box`` x ``scales`` and places within ``reach`` of the
     mark's size: (score, frame box, the upload's field there and the mark's, at the check's scale)."""
@@ -734,7 +782,7 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     y1 = min(fh, int(np.ceil(y + h * (1 + max(scales)) / 2 + my)))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    crop = _field_crop(frame, (x0, y0, x1, y1), factor)
+    crop = _field_crop(frame, (x0, y0, x1, y1), factor, view)
     bg = _background(frame, (x0, y0, x1, y1)) if LOCAL_BACKGROUND else (128.0, 128.0, 128.0)
     energy = _channel_sum(crop * crop)
     best: tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None
@@ -742,7 +790,7 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         tw, th = round(w * factor * m), round(h * factor * m)
         if min(tw, th) < 3 or tw > crop.shape[1] or th > crop.shape[0]:
             continue
-        t = prepared.field((tw, th), bg)
+        t = prepared.field((tw, th), bg, view)
         et = float((t * t).sum())
         if et < 1e-3:
             continue
