@@ -84,6 +84,8 @@ def follow(index: IM.MarkIndex, r: dict) -> dict:
         out["land_check"] = (round(v[0], 3), round(L.colour_agreement(prepared.template.contrast, frame.rgb, v[1]), 3),
                              _iou_any(v[1], stamped) > 0.3) if v else None
     props = L.proposals(frame.rgb)
+    if L.COLOUR_LAYERS:  # the colour layers' blobs too (2026-12-07 #3; named below with the blobs, one refinement)
+        props = np.concatenate([props, L.layer_boxes(frame.rgb, props)])
     out["n_props"] = len(props)
     out["prop_iou"] = max((_iou_any(b, stamped) for b in props.tolist()), default=0.0)
     # the descriptor at the stamped box itself (the first one)

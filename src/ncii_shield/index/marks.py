@@ -12,7 +12,9 @@ mark's orientation field on a grid of ~64 cells, derived from the stored templat
 indexed; all of an aspect class's marks compared in one matrix product). The keypoints miss small
 marks (a 40-pixel mark often gets no ORB corner at all), so :data:`LOCATED` more candidates come
 from *where an overlay is*, whatever mark it is: the extents of
-:func:`~ncii_shield.signals.marks.locate.proposals` (blobs of strong, close colour edges) and of the
+:func:`~ncii_shield.signals.marks.locate.proposals` (blobs of strong, close colour edges), of
+:func:`~ncii_shield.signals.marks.locate.layer_boxes` (the blobs of one colour's edges: a mark cut from
+the photo's edges it touches; :data:`LAYERS_MIN_VALUE` and the other ``LAYERS_*`` constants) and of the
 vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`);
 such a candidate, having no keypoint support, is checked only where the naming is clear (the mark's
 descriptor correlates at least :data:`LOCATE_MIN_VALUE` there, :data:`LOCATE_MIN_LEAD` more than its
@@ -95,6 +97,14 @@ LOCATED_BIG = 2
 LOCATE_BIG_SIDE = 60.0
 LOCATE_BIG_VALUE = 0.6
 LOCATE_BIG_LEAD = 0.0
+# Colour layers (locate.COLOUR_LAYERS, 2026-12-07 #3): the blobs of one colour's edges, named apart from the
+# edge blobs; only their clear naming (LAYERS_MIN_VALUE, LOCATE_MIN_LEAD) makes a candidate of them, never the
+# large windows' looser bars (LAYERS_BIG), and they are not refined (LAYERS_REFINE): with either, look-alike
+# marks reached the check on photo content (a shirt collar in ifaces-028: 2 of 387 negatives flagged at 0.789
+# with both, 4 wrong marks on positives at 0.756-0.778 with the refinement; none with neither).
+LAYERS_BIG = False
+LAYERS_REFINE = 0  # the layers' windows refined per upload (D.refine), apart from the blobs'
+LAYERS_MIN_VALUE = LOCATE_MIN_VALUE  # the value a layer window's mark needs
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -486,7 +496,7 @@ class MarkIndex(SignalIndex):
             try:
                 pending = _pool().submit(one_faiss_thread, shared.run) if shared is not None else None
                 pyramid = D.FieldPyramid(frame.grey)
-                extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
+                extents = self._extents(frame, pyramid, names)
                 if shared is not None:
                     one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
                     if pending.cancel():  # the pool, busy with other uploads' checks, never started it:
@@ -505,12 +515,12 @@ class MarkIndex(SignalIndex):
         else:
             votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
             pyramid = D.FieldPyramid(frame.grey)
-            extents = self._named(L.proposals(frame.rgb), pyramid, names) if LOCATED > 0 else {}
+            extents = self._extents(frame, pyramid, names)
         if begin is not None and votes:  # the first places are known now: their checks may begin
             begin(votes[:min(limit, VOTE_KEEP)])
         if not votes or limit <= VOTE_KEEP:
             out = votes[:limit]
-            return out, self._located(pyramid, names, extents, votes, out, allowed)
+            return out, self._located(pyramid, names, *extents, votes, out, allowed)
         # windows: each vote group's own mark at its box, at a few sizes
         windows: dict[int, list[tuple[float, float, float, float]]] = {}
         wanted: dict[int, list[int]] = {}  # per class, per window: the mark it is for
@@ -547,13 +557,26 @@ class MarkIndex(SignalIndex):
             if allowed is not None and not allowed(m):
                 continue
             out.append((m, box))
-        return out, self._located(pyramid, names, extents, votes, out, allowed)
+        return out, self._located(pyramid, names, *extents, votes, out, allowed)
+
+    def _extents(self, frame: UploadFrame, pyramid: D.FieldPyramid, names: D.Descriptors,
+                 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                            dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        """The edge blobs (:func:`L.proposals`) and, with :data:`L.COLOUR_LAYERS`, the colour layers' blobs
+        (:func:`L.layer_boxes`) named (:meth:`_named`), each apart (each refined with its own budget)."""
+        if LOCATED <= 0:
+            return {}, {}
+        blobs = L.proposals(frame.rgb)
+        layers = L.layer_boxes(frame.rgb, blobs) if L.COLOUR_LAYERS else np.zeros((0, 4))
+        return (self._named(blobs, pyramid, names),
+                self._named(layers, pyramid, names, LAYERS_REFINE) if len(layers) else {})
 
     def _named(self, boxes: np.ndarray, pyramid: D.FieldPyramid, names: D.Descriptors,
-               ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+               refine: int | None = None) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Overlay extents ``boxes`` (n, 4) named by every mark's descriptor (see :meth:`_located`):
         per aspect class, the two best marks' values and rows (:meth:`D.Descriptors.best_two`) and
-        the windows (m, 4) they were compared at."""
+        the windows (m, 4) they were compared at, with ``refine`` (default :data:`D.REFINE`) of them refined
+        (:func:`D.refine`)."""
         boxes = boxes[np.maximum(boxes[:, 2], boxes[:, 3]) >= LOCATE_MIN_SIDE]
         if not len(boxes):
             return {}
@@ -573,11 +596,12 @@ class MarkIndex(SignalIndex):
                     windows.setdefault(k, []).append(box)
         arrays = {k: np.concatenate(v) for k, v in windows.items()}
         # windows named weakly moved to where their mark correlates best (D.refine, 2026-12-06 #5)
-        return D.refine(pyramid, names, {k: (top, rows, arrays[k])
-                                         for k, (top, rows) in names.best_two(pyramid, arrays).items()})
+        named = {k: (top, rows, arrays[k]) for k, (top, rows) in names.best_two(pyramid, arrays).items()}
+        return D.refine(pyramid, names, named, refine)
 
     def _located(self, pyramid: D.FieldPyramid, names: D.Descriptors,
                  extents: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 layers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  votes: list[tuple[int, tuple[float, float, float, float]]],
                  taken: list[tuple[int, tuple[float, float, float, float]]],
                  allowed: Callable[[int], bool] | None,
@@ -593,7 +617,9 @@ class MarkIndex(SignalIndex):
         (boxes under :data:`LOCATE_MIN_SIDE` are not named). With :data:`COLOUR_GATE` on (off by default)
         these candidates are reported only where
         :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches it (see :meth:`_checked`). With
-        :data:`LOCATED` 0 there are none, large or not."""
+        :data:`LOCATED` 0 there are none, large or not. The colour layers' windows (``layers``, named by
+        :meth:`_extents`) are taken where their best mark reaches :data:`LAYERS_MIN_VALUE` with the same lead,
+        ranked with the others, and for the large windows only with :data:`LAYERS_BIG`."""
         if LOCATED <= 0:
             return []
         named = dict(extents)
@@ -607,17 +633,20 @@ class MarkIndex(SignalIndex):
                 named[k] = (top, rows, windows)
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
         big_pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
-        for k, (top, rows, windows) in named.items():
+        # the blobs' and vote boxes' windows, then the colour layers' (under their own bars)
+        sets = [(named, True, LOCATE_MIN_VALUE)] + [(layers, LAYERS_BIG, LAYERS_MIN_VALUE)] * bool(layers)
+        for (k, (top, rows, windows)), big, bar in ((item, big, bar) for found, big, bar in sets
+                                                    for item in found.items()):
             best, value = rows[:, 0], top[:, 0].astype(np.float64)
             # how far it stands above the class's second best there (a class of one mark has no rival:
             # it is taken to lead by just enough, so a bank of one watermark still gets located candidates)
             lead = np.where(np.isfinite(top[:, 1]), value - top[:, 1], LOCATE_MIN_LEAD)
             rank = value + lead
-            clear = (value >= LOCATE_MIN_VALUE) & (lead >= LOCATE_MIN_LEAD)
+            clear = (value >= bar) & (lead >= LOCATE_MIN_LEAD)
             strong = np.flatnonzero(clear)
             for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():
                 pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(windows[w].tolist())))
-            if LOCATED_BIG > 0:
+            if LOCATED_BIG > 0 and big:
                 large = np.flatnonzero(~clear & (np.minimum(windows[:, 2], windows[:, 3]) >= LOCATE_BIG_SIDE)
                                        & (value >= LOCATE_BIG_VALUE) & (lead >= LOCATE_BIG_LEAD))
                 for w in large[np.argsort(-rank[large])][:8 * LOCATED_BIG].tolist():

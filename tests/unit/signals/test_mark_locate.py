@@ -98,6 +98,7 @@ def test_a_located_box_shorter_than_the_minimum_side_is_not_named(monkeypatch):
     frame, box = _small_xray()
     _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
+    monkeypatch.setattr(L, "COLOUR_LAYERS", False)  # ... and no colour layer's blob
     named = index.candidates(frame)
     assert named and named[0][0] == 4 and overlap(named[0][1], box) > 0.5
     monkeypatch.setattr(index_marks, "LOCATE_MIN_SIDE", float(max(box[2], box[3]) + 1))
@@ -159,6 +160,7 @@ def test_a_large_mark_named_weakly_is_checked_through_the_large_windows_rule(mon
     assert min(box[2], box[3]) >= 65
     _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
+    monkeypatch.setattr(L, "COLOUR_LAYERS", False)  # ... and no colour layer's blob
     monkeypatch.setattr(index_marks, "LOCATE_MIN_VALUE", 2.0)  # no window is named clearly
     monkeypatch.setattr(index_marks, "LOCATE_BIG_VALUE", 0.0)
     monkeypatch.setattr(index_marks, "LOCATE_BIG_LEAD", 0.0)
@@ -176,3 +178,69 @@ def test_a_large_mark_named_weakly_is_checked_through_the_large_windows_rule(mon
     monkeypatch.setattr(L, "proposals", lambda rgb: np.array([small_box], np.float64))
     monkeypatch.setattr(index_marks, "LOCATE_BIG_SIDE", 60.0)
     assert index.candidates(small) == []
+
+
+def test_colour_labels_tell_the_overlay_colours_apart():
+    colours = [(0, 0, 0), (128, 128, 128), (255, 255, 255), (230, 20, 20), (255, 220, 0), (120, 255, 120),
+               (0, 220, 255), (40, 60, 230), (255, 110, 180)]
+    labels = L.colour_labels(np.array([colours], np.uint8))[0].tolist()
+    assert labels == list(range(9))
+    assert L.colour_labels(np.array([[(255, 110, 0)]], np.uint8))[0, 0] == labels[3]  # orange goes with red
+
+
+def _mark_on_a_busy_print(seed: int) -> tuple[UploadFrame, tuple]:
+    """A yellow word stamped right above a busy red-and-dark print (foliage, a patterned shirt): at every
+    strength its edges close into one blob with the print's."""
+    import cv2
+
+    img = photo(seed).copy()
+    rng = np.random.default_rng(seed)
+    cells = rng.random((40, 60, 1)) < 0.5
+    print_ = np.where(cells, np.array([200, 30, 30]), np.array([40, 10, 10])).astype(np.uint8)
+    img[238:478, 160:520] = cv2.resize(print_, (360, 240), interpolation=cv2.INTER_NEAREST)
+    marked, box = paste(img, text_mark("NUDIFY", fill=(255, 220, 0), ring=False), 200, 200, scale=0.7)
+    return UploadFrame.from_rgb(reencoded(marked, 80)), box
+
+
+def test_a_mark_touching_the_photos_edges_gets_its_own_box_from_its_colour_layer():
+    for seed in (5, 13):
+        frame, box = _mark_on_a_busy_print(seed)
+        blobs = L.proposals(frame.rgb)
+        assert max(overlap(tuple(b), box) for b in blobs.tolist()) < 0.7
+        layers = L.layer_boxes(frame.rgb, blobs)
+        assert max(overlap(tuple(b), box) for b in layers.tolist()) > 0.85
+
+
+def test_a_mark_touching_the_photos_edges_is_found_through_its_colour_layer(monkeypatch):
+    """The located stage alone (no keypoint help): the yellow word above the busy print is named and found
+    from its colour layer's blob; without the colour layers, not."""
+    index = _index(WORDS[1:], first_id=1)
+    yellow = text_mark("NUDIFY", fill=(255, 220, 0), ring=False)
+    index.add(T.encode(T.template_from_rgba(yellow, "NUDIFY")), 0)
+    frame, box = _mark_on_a_busy_print(13)
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(L, "COLOUR_LAYERS", True)
+    found = index.find(frame)
+    assert [f.id for f in found] == [0]
+    assert overlap(found[0].box, box) > 0.5
+    monkeypatch.setattr(L, "COLOUR_LAYERS", False)
+    assert index.find(frame) == []
+
+
+def test_a_colour_layers_window_is_not_a_large_window_candidate(monkeypatch):
+    """The large windows' looser bars (LOCATED_BIG) take the edge blobs' windows, not the colour layers'
+    (LAYERS_BIG): in the benchmark such windows let a look-alike pass the check on a shirt collar."""
+    index = _index()
+    marked, box = paste(photo(21), text_mark("XRAY.AI", ring=False), 120, 220, scale=1.5, opacity=0.8)
+    frame = UploadFrame.from_rgb(reencoded(marked, 80))
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(L, "COLOUR_LAYERS", True)
+    monkeypatch.setattr(L, "proposals", lambda rgb: np.zeros((0, 4)))
+    monkeypatch.setattr(L, "layer_boxes", lambda rgb, known=None: np.array([box], np.float64))
+    for name in ("LOCATE_MIN_VALUE", "LAYERS_MIN_VALUE"):
+        monkeypatch.setattr(index_marks, name, 2.0)  # no window is named clearly
+    monkeypatch.setattr(index_marks, "LOCATE_BIG_VALUE", 0.0)
+    monkeypatch.setattr(index_marks, "LOCATED_BIG", 2)
+    assert index.find(frame) == []
+    monkeypatch.setattr(index_marks, "LAYERS_BIG", True)
+    assert [f.id for f in index.find(frame)] == [4]

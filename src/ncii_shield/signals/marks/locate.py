@@ -11,6 +11,12 @@ plausible shape gives a box. A photo gives many boxes too (a few hundred); they 
 name, since the descriptor of any box is a few hundred look-ups
 (:mod:`ncii_shield.signals.marks.describe`).
 
+A mark stamped on a busy part of a photo closes into one blob with the photo's edges it touches,
+at every strength, and the descriptor (sharp to a cell) names another mark at that blob's windows.
+:func:`layer_boxes` cuts such blobs by colour: an overlay's strokes are one or two colours, the
+photo's edges beside them mostly others, so the edges next to pixels of one coarse colour
+(:func:`colour_labels`), closed apart from the rest, give the mark's own extent (2026-12-07 #3).
+
 A box named by the descriptor is not yet evidence (round things in photos name ring marks well):
 the check decides, with its own colour bar (:func:`ncii_shield.signals.marks.search.verify`).
 :func:`colour_agreement` (the located candidates' colour gate until 2026-12-06 #4, now off by
@@ -35,8 +41,86 @@ SCALES = (1.0, 0.5)  # the frame and its half
 MIN_W, MIN_H, MIN_AREA = 6, 4, 60  # frame pixels at the level
 MAX_ASPECT = 13.0
 MAX_BOXES = 600  # the largest blobs first beyond this
+# Colour layers (2026-12-07 #3): an edge blob often runs past the mark into the photo's edges it touches, and
+# the descriptor, sharp to a cell, names another mark there. An overlay's strokes are one or two colours, the
+# photo's edges beside it others: the edges next to pixels of one coarse colour (colour_labels: dark, grey,
+# light, 6 hues), closed apart from the rest, give the blob of that colour alone (layer_boxes; the index names
+# them under its own bars, index/marks.py LAYERS_*). Benchmark: 473 -> 497 of 776 targets (+24 -0), in the
+# issue's scale range 337 -> 354 of 472, 0 / 387 false flags, best negative 0.694 -> 0.692
+# (docs/benchmarks.md, "Service marks: the candidate boxes cut to the mark, 2026-12-07 #3").
+COLOUR_LAYERS = True
+COLOUR_LEVELS = (40,)  # edge strengths of the layers (GRADIENT_LEVELS' lowest: the colour keeps them apart)
+COLOUR_WIDTHS = (7, 13)
+COLOUR_SCALES = (1.0, 0.5)
+COLOUR_MAX_BOXES = 400  # the largest layer blobs first beyond this (besides the MAX_BOXES edge blobs)
 
 cv2.setNumThreads(1)
+
+
+def colour_labels(rgb: np.ndarray) -> np.ndarray:
+    """A coarse colour of every pixel (uint8 0-8): dark (value < 64), grey and light (saturation < 60 of
+    255, value under / over 150), else one of 6 hues of 60 degrees: red, yellow, green, cyan, blue, magenta
+    (each centred on it; orange with red)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    h, s, v = cv2.split(hsv)
+    label = (3 + np.minimum((h + 10) % 180 // 30, 5)).astype(np.uint8)  # red (from 340 degrees), yellow, ...
+    grey = s < 60
+    label[grey] = np.where(v[grey] < 150, 1, 2)
+    label[v < 64] = 0
+    return label
+
+
+def _boxes(closed: np.ndarray, f: float) -> np.ndarray:
+    contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return np.zeros((0, 4))
+    s = np.array([cv2.boundingRect(c) for c in contours], np.float64).reshape(-1, 4)
+    w, h = s[:, 2], s[:, 3]
+    ok = (w >= MIN_W) & (h >= MIN_H) & (w * h >= MIN_AREA)
+    ok &= np.maximum(w, h) <= MAX_ASPECT * np.minimum(w, h)
+    return s[ok] / f
+
+
+def _unique(boxes: np.ndarray, cap: int, known: np.ndarray | None = None) -> np.ndarray:
+    key = np.round(boxes / 2).astype(np.int64)
+    _, first = np.unique(key, axis=0, return_index=True)
+    first = np.sort(first)
+    if known is not None and len(known):
+        seen = {tuple(k) for k in np.round(known / 2).astype(np.int64).tolist()}
+        first = np.array([i for i in first.tolist() if tuple(key[i].tolist()) not in seen], np.int64)
+    boxes = boxes[first].reshape(-1, 4)
+    if len(boxes) > cap:
+        boxes = boxes[np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")[:cap]]
+    return boxes
+
+
+def colour_layer_boxes(rgb: np.ndarray) -> np.ndarray:
+    """Blobs of the edges next to one coarse colour (:func:`colour_labels`), each colour apart: (n, 4)."""
+    out: list[np.ndarray] = []
+    kernel = np.ones((3, 3), np.uint8)
+    for f in COLOUR_SCALES:
+        img = rgb if f == 1.0 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        b, g, r = cv2.split(cv2.morphologyEx(img, cv2.MORPH_GRADIENT, kernel))
+        strength = cv2.max(cv2.max(b, g), r)
+        label = colour_labels(img)
+        for level in COLOUR_LEVELS:
+            edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
+            for c in range(9):
+                near = cv2.dilate((label == c).view(np.uint8), kernel) & edges
+                if int(near.sum()) < MIN_AREA // 4:
+                    continue
+                for k in COLOUR_WIDTHS:
+                    closed = cv2.morphologyEx(near, cv2.MORPH_CLOSE,
+                                              cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
+                    out.append(_boxes(closed, f))
+    return np.concatenate(out) if out else np.zeros((0, 4))
+
+
+def layer_boxes(rgb: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """The colour layers' blobs (:func:`colour_layer_boxes`) not among ``known`` (:func:`proposals`' boxes,
+    to within 2 pixels), the largest :data:`COLOUR_MAX_BOXES`: (n, 4) float64 x, y, w, h."""
+    boxes = colour_layer_boxes(rgb)
+    return _unique(boxes, COLOUR_MAX_BOXES, known) if len(boxes) else boxes.reshape(0, 4)
 
 
 def proposals(rgb: np.ndarray) -> np.ndarray:
