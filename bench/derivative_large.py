@@ -538,6 +538,9 @@ def main() -> int:
         out["chance_dense_by_outcome"] = sorted(Counter((t[2], t[1]) for t in chance if t[1] >= 4).items())
         out["chance_outcomes"] = Counter(t[2] for t in chance).most_common()
         out["chance_max_dense"] = max((t[1] for t in chance), default=None)
+        # consistent points of the chance fits judged, and their (inliers, dense, shared) from 15 points up
+        out["chance_inliers_hist"] = sorted(Counter(t[0] for t in chance).items())
+        out["chance_strong"] = sorted((t[0], t[1], t[3], t[2]) for t in chance if t[0] >= 15)
         pre = [p for n in neg for p in n.get("pretest", [])]
         out["chance_pretests"] = len(pre)
         out["chance_pretest_hist"] = sorted(Counter(pre).items())

@@ -15,10 +15,12 @@
    (:func:`_dense`: a connected block of :data:`DENSE_CELLS` textured cells matching to within
    :data:`DENSE_BITS` structure bits); and when no fit holds at all, an upload of the photo's own
    shape is compared as its whole frame, resized and maybe mirrored (:func:`_whole_frame`, the same
-   dense confirmation, :data:`DENSE_WHOLE`). Most of a photo replaced can leave its remainder (the
-   plain margins around a replaced subject) too few keypoints for any fit while its cells still
-   match; chance fits between unrelated photos never reached such a block (at most 10 cells, 0 judged
-   an edit, over all 16,512 ordered pairs of the benchmark's 129 photos: ``bench/derivative_large.py``).
+   dense confirmation, :data:`DENSE_WHOLE`; its brightness and colour offsets taken from the cells
+   whose structure already matches, :func:`_whole_anchors`, not from the pasted part). Most of a
+   photo replaced can leave its remainder (the plain margins around a replaced subject) too few
+   keypoints for any fit while its cells still match; chance fits between unrelated photos never
+   reached such a block (at most 10 cells, 0 judged an edit, over all 16,512 ordered pairs of the
+   benchmark's 129 photos: ``bench/derivative_large.py``).
 2. **Align and compare.** The upload is warped onto the registered frame and summarised cell by cell
    exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
    cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
@@ -39,10 +41,13 @@
    differs (a second photo of the same scene, taken a moment later), it is *neither*. Most of the
    photo replaced and the rest partly cropped away can leave under those floors: a fit of
    :data:`LARGE_INLIERS` consistent points (or a block of :data:`DENSE_LARGE` precisely matching
-   cells, see step 1) whose edit replaced the photo's own detail (not a plain
+   cells, see step 1, or :data:`MIDDLE_INLIERS` points and a block of :data:`DENSE_CELLS`) whose edit
+   replaced the photo's own detail (not a plain
    backdrop) needs only :data:`LARGE_SHARED` (:func:`_large_edit`), and when too few cells away
    from the edit are left to compare, the cells along it are compared too (:data:`NARROW_REST`).
-   :data:`MAX_EDIT` bounds the cells the edit changed, not those closed into its block. A meme
+   :data:`MAX_EDIT` bounds the cells the edit changed, not those closed into its block; a fit of
+   :data:`LARGE_INLIERS` points with a block of :data:`DENSE_LARGE` may have replaced
+   :data:`LARGE_EXTRA_EDIT` more of the photo's own detail. A meme
    caption's lines of text (white letters in a black outline, :func:`_text_cells`) hide the photo
    where they differ from it: set aside like a crop, so that they do not join an edit they touch,
    and the floors are shares of the photo less what they hide. Thin straight
@@ -174,6 +179,13 @@ DENSE_WHOLE = 12  # ... kept as a derivative with a connected block of this many
 # block of this many textured cells whose structure matches within DENSE_BITS (see _whole_pretest)
 WHOLE_PRETEST = 8
 DENSE_LARGE = 15  # such a block of this many cells stands for LARGE_INLIERS in the large-edit floors (see _large_edit)
+# ... and so does a block of DENSE_CELLS with a fit of this many consistent points (more than a weak fit's)
+MIDDLE_INLIERS = 15
+# a fit of LARGE_INLIERS points confirmed by a block of DENSE_LARGE cells may have replaced this share of the photo
+# more than MAX_EDIT, when what it replaced was the photo's own detail (see _judge)
+LARGE_EXTRA_EDIT = 0.1
+# the whole-frame comparison takes its brightness and colour offsets from the pre-test's block (see _whole_frame)
+WHOLE_ANCHORS = True
 
 
 class Outcome(str, Enum):
@@ -531,7 +543,7 @@ def _whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None) -> V
     for flip in (False, True) if mirrored is None else (mirrored,):
         if _whole_pretest(reg, upload, flip) < WHOLE_PRETEST:
             continue
-        v = _compare(reg, upload.frame, matrix, 0, flip, np.zeros((0, 2), np.float32))
+        v = _compare(reg, upload.frame, matrix, 0, flip, _whole_anchors(reg, upload, flip))
         dense = v.details.get("dense", 0)
         if v.outcome is Outcome.DERIVATIVE and dense >= DENSE_WHOLE and (best is None or dense > best.details["dense"]):
             best = v
@@ -556,6 +568,36 @@ def whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None = None
     return None if found is None else replace(found, instances=[found])
 
 
+def _whole_anchors(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
+    """The centres of the pre-test's block of cells (:func:`_whole_precise`), in the registered frame: the
+    whole-frame comparison's anchors (:data:`WHOLE_ANCHORS`; none otherwise). With no consistent points,
+    :func:`_offset` would take the median offset of every visible cell, and when the pasted part is most of
+    the photo that is the part's own brightness or colour against the photo's (another photo's): the
+    photo's remainder, unchanged, then differs everywhere and nothing is left to match. The block's cells,
+    matching in structure, are the remainder."""
+    if not WHOLE_ANCHORS:
+        return np.zeros((0, 2), np.float32)
+    ys, xs = np.nonzero(_whole_precise(reg, upload, mirrored))
+    return np.stack([(xs + 0.5) * reg.frame_w / GRID, (ys + 0.5) * reg.frame_h / GRID], axis=1).astype(np.float32)
+
+
+def _whole_precise(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
+    """The largest 4-connected block of :func:`_whole_pretest` (GRID x GRID, boolean; empty when none)."""
+    matching = _whole_matching(reg, upload, mirrored).astype(np.uint8)
+    blocks, labels, stats, _ = cv2.connectedComponentsWithStats(matching, connectivity=4)
+    if blocks < 2:
+        return np.zeros((GRID, GRID), bool)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def _whole_matching(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
+    """Cells textured on both sides whose structure bits differ in at most :data:`DENSE_BITS`, between the
+    registered photo's cells and the upload's own (:meth:`Upload.whole_cells`)."""
+    u, r = upload.whole_cells(mirrored), reg.cells
+    both = (r.std >= TEXTURE_STD) & (np.minimum(u.std, _STD_CAP) >= TEXTURE_STD)
+    return both & (_popcount16(u.pattern ^ r.pattern) <= DENSE_BITS)
+
+
 def _whole_pretest(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> int:
     """The largest 4-connected block of cells textured on both sides whose 16 structure bits differ in
     at most :data:`DENSE_BITS`, between the registered photo's cells and the upload's own
@@ -563,9 +605,7 @@ def _whole_pretest(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> int:
     loosened, of :func:`_whole_frame`'s block (which also needs brightness, colour and contrast to
     match, on the warped frame): a comparison whose pre-test is under :data:`WHOLE_PRETEST` is not
     made (microseconds against milliseconds)."""
-    u, r = upload.whole_cells(mirrored), reg.cells
-    both = (r.std >= TEXTURE_STD) & (np.minimum(u.std, _STD_CAP) >= TEXTURE_STD)
-    precise = both & (_popcount16(u.pattern ^ r.pattern) <= DENSE_BITS)
+    precise = _whole_matching(reg, upload, mirrored)
     if int(precise.sum()) < WHOLE_PRETEST:
         return int(precise.sum())
     blocks, _, stats, _ = cv2.connectedComponentsWithStats(precise.astype(np.uint8), connectivity=4)
@@ -846,7 +886,8 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     score = 100.0 * (1.0 - math.exp(-inliers / 30.0)) * (1.0 - scatter)
     # what the edit replaced: its differing cells (the block also holds the cells closed into it)
     replaced = float((biggest & differs).sum() / (GRID * GRID)) if biggest is not None else 0.0
-    if replaced > MAX_EDIT:
+    if replaced > MAX_EDIT and not (replaced <= MAX_EDIT + LARGE_EXTRA_EDIT and inliers >= LARGE_INLIERS
+                                    and dense >= DENSE_LARGE and _detailed(biggest & differs, reg)):
         return Verdict(Outcome.NONE, reason=f"{replaced:.0%} of the photo differs: too much to be the same photo", **base)
     if edited < MIN_EDIT:
         recoloured = _recoloured(offsets, registered, visible)
@@ -892,14 +933,20 @@ def _large_edit(block: np.ndarray | None, reg: PhotoFeatures, inliers: int, shar
     cropped away leaves a small unedited part, but one holding many consistent keypoints
     (:data:`LARGE_INLIERS`: a chance fit has ten or so), or a connected block of :data:`DENSE_LARGE`
     textured cells matching precisely (``dense``, see :func:`_dense`: chance fits of unrelated photos
-    reach 10 at most). Only when the edit replaced the photo's own
+    reach 10 at most), or :data:`MIDDLE_INLIERS` points and a block of :data:`DENSE_CELLS` (chance fits
+    reach 46 points, but not with such a block). Only when the edit replaced the photo's own
     detail (:data:`LARGE_DETAIL` of the block's cells had structure in the registered photo): a
     detailed part registered on a plain backdrop, seen again inside the whole scene it was cut from,
     "replaces" only the plain backdrop, and is not an edit of it. The other tests (scatter, fine
     structure, the size of the edit) still apply."""
-    strong = inliers >= LARGE_INLIERS or dense >= DENSE_LARGE
+    strong = inliers >= LARGE_INLIERS or dense >= DENSE_LARGE or (inliers >= MIDDLE_INLIERS and dense >= DENSE_CELLS)
     if block is None or not strong or shared < LARGE_SHARED[0] or textured_shared < LARGE_SHARED[1]:
         return False
+    return _detailed(block, reg)
+
+
+def _detailed(block: np.ndarray, reg: PhotoFeatures) -> bool:
+    """Whether :data:`LARGE_DETAIL` of ``block``'s cells had structure in the registered photo."""
     return float((reg.cells.std[block] >= TEXTURE_STD).mean()) >= LARGE_DETAIL
 
 
