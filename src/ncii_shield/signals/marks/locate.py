@@ -94,14 +94,20 @@ def _unique(boxes: np.ndarray, cap: int, known: np.ndarray | None = None) -> np.
     return boxes
 
 
+def _edge_strength(rgb: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
+    """The frame at ``f`` of its size and its colour edges' strength there: a 3 x 3 morphological gradient,
+    the strongest channel (uint8)."""
+    img = rgb if f == 1.0 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    b, g, r = cv2.split(cv2.morphologyEx(img, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)))
+    return img, cv2.max(cv2.max(b, g), r)  # (numpy's max over the channel axis costs 20 times more)
+
+
 def colour_layer_boxes(rgb: np.ndarray) -> np.ndarray:
     """Blobs of the edges next to one coarse colour (:func:`colour_labels`), each colour apart: (n, 4)."""
     out: list[np.ndarray] = []
     kernel = np.ones((3, 3), np.uint8)
     for f in COLOUR_SCALES:
-        img = rgb if f == 1.0 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        b, g, r = cv2.split(cv2.morphologyEx(img, cv2.MORPH_GRADIENT, kernel))
-        strength = cv2.max(cv2.max(b, g), r)
+        img, strength = _edge_strength(rgb, f)
         label = colour_labels(img)
         for level in COLOUR_LEVELS:
             edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
@@ -126,11 +132,8 @@ def layer_boxes(rgb: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
 def proposals(rgb: np.ndarray) -> np.ndarray:
     """Candidate extents of overlays in an (h, w, 3) uint8 frame: (n, 4) float64 x, y, w, h."""
     out: list[np.ndarray] = []
-    kernel = np.ones((3, 3), np.uint8)
     for f in SCALES:
-        img = rgb if f == 1.0 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        b, g, r = cv2.split(cv2.morphologyEx(img, cv2.MORPH_GRADIENT, kernel))
-        strength = cv2.max(cv2.max(b, g), r)  # (numpy's max over the channel axis costs 20 times more)
+        _, strength = _edge_strength(rgb, f)
         for level in GRADIENT_LEVELS:
             edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
             for k in CLOSE_WIDTHS:
