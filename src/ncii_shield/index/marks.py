@@ -15,7 +15,10 @@ from *where an overlay is*, whatever mark it is: the extents of
 :func:`~ncii_shield.signals.marks.locate.proposals` (blobs of strong, close colour edges), of
 :func:`~ncii_shield.signals.marks.locate.layer_boxes` (the blobs of one colour's edges: a mark cut from
 the photo's edges it touches; :data:`LAYERS_MIN_VALUE` and the other ``LAYERS_*`` constants) and of the
-vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`);
+vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`), and
+the edge blobs named again through the chroma views (a coloured mark's descriptor drawn through the nearest
+of :data:`~ncii_shield.signals.marks.describe.CHROMA_AXES` colour directions less brightness, the frame
+projected the same way: a translucent coloured stamp on grey texture, buried in the grey field);
 such a candidate, having no keypoint support, is checked only where the naming is clear (the mark's
 descriptor correlates at least :data:`LOCATE_MIN_VALUE` there, :data:`LOCATE_MIN_LEAD` more than its
 class's second best; for windows of a large mark, :data:`LOCATED_BIG` more under looser bars); the
@@ -105,6 +108,10 @@ LOCATE_BIG_LEAD = 0.0
 LAYERS_BIG = False
 LAYERS_REFINE = 0  # the layers' windows refined per upload (D.refine), apart from the blobs'
 LAYERS_MIN_VALUE = LOCATE_MIN_VALUE  # the value a layer window's mark needs
+# Chroma views (describe.CHROMA_AXES, 2026-12-07 #3): a coloured mark is also named through its colour direction less
+# brightness, where a photo's grey texture has no edges (the naming field is grey). The blobs are named in each view
+# by the marks of that view, under the same bars, and ranked with the others; CHROMA_VOTES: the vote boxes too.
+CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -146,6 +153,8 @@ class _Entry:
     aspect_h: float
     k: int  # aspect class of the descriptor
     descriptor: np.ndarray  # (d,) float32, :mod:`ncii_shield.signals.marks.describe`
+    axis: int | None = None  # a coloured mark's chroma view (D.chroma_axis), None for white, black, grey marks
+    chroma: np.ndarray | None = None  # (d,) float32: its descriptor in that view
 
 
 class _Shared:
@@ -259,6 +268,8 @@ class MarkIndex(SignalIndex):
         self._entries: dict[int, _Entry] = {}
         self._flat: _Flat | None = None  # every entry's keypoint geometry in one place, for queries
         self._names: D.Descriptors | None = None  # every entry's descriptor, grouped by aspect class
+        self._axes = D.chroma_axes()  # the chroma views (describe.CHROMA_AXES) the index was made with
+        self._chroma: list[tuple[int, D.Descriptors]] | None = None  # per view with marks: (axis, descriptors)
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -274,7 +285,7 @@ class MarkIndex(SignalIndex):
             for _, id in batch:
                 self.remove(id)
             codes, labels = [], []
-            self._flat = self._names = None
+            self._flat = self._names = self._chroma = None
             for template, id in batch:
                 kp = template.keypoints
                 side = max(template.width, template.height)
@@ -283,8 +294,10 @@ class MarkIndex(SignalIndex):
                                                                                kp.descriptors[:0]))
                 prepared = Prepared.of(lean)
                 k, vector = D.mark_descriptor(prepared)
+                axis = D.chroma_axis(prepared, self._axes)
+                chroma = None if axis is None else D.mark_descriptor(prepared, k, axis=self._axes[axis])[1]
                 self._entries[id] = _Entry(prepared, kp.points.astype(np.float16), kp.sizes.astype(np.float16),
-                                           template.width / side, template.height / side, k, vector)
+                                           template.width / side, template.height / side, k, vector, axis, chroma)
                 codes.append(kp.descriptors)
                 labels.append(id * _SLOT + np.arange(len(kp.descriptors), dtype=np.int64))
             all_codes = np.ascontiguousarray(np.concatenate(codes), dtype=np.uint8)
@@ -322,7 +335,7 @@ class MarkIndex(SignalIndex):
             entry = self._entries.pop(id, None)
             if entry is None:
                 return
-            self._flat = self._names = None
+            self._flat = self._names = self._chroma = None
             self._faiss.remove_ids(id * _SLOT + np.arange(len(entry.sizes), dtype=np.int64))
 
     def __len__(self) -> int:
@@ -330,12 +343,13 @@ class MarkIndex(SignalIndex):
 
     def nbytes(self) -> int:
         """Bytes of the index's arrays: faiss's codes and labels (32 + 8 bytes a keypoint) and each
-        entry's template (coverage + colour, uint8) and keypoint geometry (float32)."""
+        entry's template (coverage + colour, uint8), keypoint geometry (float32) and descriptors (grey and chroma)."""
         with self._lock:
             total = self._faiss.ntotal * (32 + 8)
             for e in self._entries.values():
                 t = e.prepared.template
                 total += t.alpha.nbytes + t.colour.nbytes + e.points.nbytes + e.sizes.nbytes + e.descriptor.nbytes
+                total += 0 if e.chroma is None else e.chroma.nbytes
             if self._flat is not None:
                 total += self._flat.points.nbytes + self._flat.sizes.nbytes
             return total
@@ -459,6 +473,16 @@ class MarkIndex(SignalIndex):
             self._names = D.Descriptors.group([(id, e.k, e.descriptor) for id, e in self._entries.items()])
         return self._names
 
+    def _chroma_names(self) -> list[tuple[int, D.Descriptors]]:
+        """Per chroma view holding coloured marks: (axis, their descriptors in it) (the lock is held)."""
+        if self._chroma is None:
+            views: dict[int, list] = {}
+            for id, e in self._entries.items():
+                if e.axis is not None:
+                    views.setdefault(e.axis, []).append((id, e.k, e.chroma))
+            self._chroma = [(a, D.Descriptors.group(items)) for a, items in sorted(views.items())]
+        return self._chroma
+
     def candidates(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None,
                    limit: int = CANDIDATES) -> list[tuple[int, tuple[float, float, float, float]]]:
         """``(mark id, (x, y, w, h) in frame pixels)`` to check: the keypoint and descriptor candidates
@@ -482,6 +506,7 @@ class MarkIndex(SignalIndex):
         (:data:`EARLY_CHECKS`)."""
         with self._lock:
             names = self._descriptors() if self._entries else None
+            chroma = self._chroma_names() if self._entries and LOCATED > 0 else []
         if names is None:
             return [], []
         # the keypoints and their faiss search on a pool thread while this one finds and names the
@@ -496,7 +521,7 @@ class MarkIndex(SignalIndex):
             try:
                 pending = _pool().submit(one_faiss_thread, shared.run) if shared is not None else None
                 pyramid = D.FieldPyramid(frame.grey)
-                extents = self._extents(frame, pyramid, names)
+                extents = self._extents(frame, pyramid, names, chroma)
                 if shared is not None:
                     one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
                     if pending.cancel():  # the pool, busy with other uploads' checks, never started it:
@@ -515,7 +540,7 @@ class MarkIndex(SignalIndex):
         else:
             votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
             pyramid = D.FieldPyramid(frame.grey)
-            extents = self._extents(frame, pyramid, names)
+            extents = self._extents(frame, pyramid, names, chroma)
         if begin is not None and votes:  # the first places are known now: their checks may begin
             begin(votes[:min(limit, VOTE_KEEP)])
         if not votes or limit <= VOTE_KEEP:
@@ -560,16 +585,23 @@ class MarkIndex(SignalIndex):
         return out, self._located(pyramid, names, *extents, votes, out, allowed)
 
     def _extents(self, frame: UploadFrame, pyramid: D.FieldPyramid, names: D.Descriptors,
+                 chroma: list[tuple[int, D.Descriptors]] = (),
                  ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                            dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+                            dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], list]:
         """The edge blobs (:func:`L.proposals`) and, with :data:`L.COLOUR_LAYERS`, the colour layers' blobs
-        (:func:`L.layer_boxes`) named (:meth:`_named`), each apart (each refined with its own budget)."""
+        (:func:`L.layer_boxes`) named (:meth:`_named`), each apart (each refined with its own budget); and
+        the chroma views (``chroma``, :meth:`_chroma_names`): per view, its pyramid (the frame projected on
+        the view's direction, :func:`D.projected`), its marks' descriptors and the blobs named by them."""
         if LOCATED <= 0:
-            return {}, {}
+            return {}, {}, []
         blobs = L.proposals(frame.rgb)
         layers = L.layer_boxes(frame.rgb, blobs) if L.COLOUR_LAYERS else np.zeros((0, 4))
+        views = []
+        for a, view_names in chroma:
+            view = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]))
+            views.append((view, view_names, self._named(blobs, view, view_names)))
         return (self._named(blobs, pyramid, names),
-                self._named(layers, pyramid, names, LAYERS_REFINE) if len(layers) else {})
+                self._named(layers, pyramid, names, LAYERS_REFINE) if len(layers) else {}, views)
 
     def _named(self, boxes: np.ndarray, pyramid: D.FieldPyramid, names: D.Descriptors,
                refine: int | None = None) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -602,6 +634,7 @@ class MarkIndex(SignalIndex):
     def _located(self, pyramid: D.FieldPyramid, names: D.Descriptors,
                  extents: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  layers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 views: list[tuple[D.FieldPyramid, D.Descriptors, dict]],
                  votes: list[tuple[int, tuple[float, float, float, float]]],
                  taken: list[tuple[int, tuple[float, float, float, float]]],
                  allowed: Callable[[int], bool] | None,
@@ -622,21 +655,29 @@ class MarkIndex(SignalIndex):
         ranked with the others, and for the large windows only with :data:`LAYERS_BIG`."""
         if LOCATED <= 0:
             return []
-        named = dict(extents)
-        if votes:
-            boxes = np.array([b for _, b in votes], np.float64).reshape(-1, 4)
-            for k, (top, rows, windows) in self._named(boxes, pyramid, names).items():
-                if k in named:
-                    t0, r0, w0 = named[k]
-                    top, rows, windows = (np.concatenate([t0, top]), np.concatenate([r0, rows]),
-                                          np.concatenate([w0, windows]))
-                named[k] = (top, rows, windows)
+        boxes = np.array([b for _, b in votes], np.float64).reshape(-1, 4)
+
+        def with_votes(found: dict, view: D.FieldPyramid, view_names: D.Descriptors) -> dict:
+            """``found`` and the vote groups' boxes named in one view."""
+            named = dict(found)
+            if len(boxes):
+                for k, (top, rows, windows) in self._named(boxes, view, view_names).items():
+                    if k in named:
+                        t0, r0, w0 = named[k]
+                        top, rows, windows = (np.concatenate([t0, top]), np.concatenate([r0, rows]),
+                                              np.concatenate([w0, windows]))
+                    named[k] = (top, rows, windows)
+            return named
+
         pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
         big_pairs: list[tuple[float, int, tuple[float, float, float, float]]] = []
-        # the blobs' and vote boxes' windows, then the colour layers' (under their own bars)
-        sets = [(named, True, LOCATE_MIN_VALUE)] + [(layers, LAYERS_BIG, LAYERS_MIN_VALUE)] * bool(layers)
-        for (k, (top, rows, windows)), big, bar in ((item, big, bar) for found, big, bar in sets
-                                                    for item in found.items()):
+        # the blobs' and vote boxes' windows, the colour layers' (under their own bars), then the chroma views'
+        sets = [(with_votes(extents, pyramid, names), True, LOCATE_MIN_VALUE, names)]
+        sets += [(layers, LAYERS_BIG, LAYERS_MIN_VALUE, names)] * bool(layers)
+        sets += [(with_votes(found, view, view_names) if CHROMA_VOTES else found, True, LOCATE_MIN_VALUE, view_names)
+                 for view, view_names, found in views]
+        for (k, (top, rows, windows)), big, bar, named_by in ((item, big, bar, n) for found, big, bar, n in sets
+                                                              for item in found.items()):
             best, value = rows[:, 0], top[:, 0].astype(np.float64)
             # how far it stands above the class's second best there (a class of one mark has no rival:
             # it is taken to lead by just enough, so a bank of one watermark still gets located candidates)
@@ -645,12 +686,12 @@ class MarkIndex(SignalIndex):
             clear = (value >= bar) & (lead >= LOCATE_MIN_LEAD)
             strong = np.flatnonzero(clear)
             for w in strong[np.argsort(-rank[strong])][:8 * LOCATED].tolist():
-                pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(windows[w].tolist())))
+                pairs.append((float(rank[w]), int(named_by.ids[k][best[w]]), tuple(windows[w].tolist())))
             if LOCATED_BIG > 0 and big:
                 large = np.flatnonzero(~clear & (np.minimum(windows[:, 2], windows[:, 3]) >= LOCATE_BIG_SIDE)
                                        & (value >= LOCATE_BIG_VALUE) & (lead >= LOCATE_BIG_LEAD))
                 for w in large[np.argsort(-rank[large])][:8 * LOCATED_BIG].tolist():
-                    big_pairs.append((float(rank[w]), int(names.ids[k][best[w]]), tuple(windows[w].tolist())))
+                    big_pairs.append((float(rank[w]), int(named_by.ids[k][best[w]]), tuple(windows[w].tolist())))
         out: list[tuple[int, tuple[float, float, float, float]]] = []
         for chosen, n in ((pairs, LOCATED), (big_pairs, LOCATED_BIG)):
             chosen.sort(key=lambda p: -p[0])

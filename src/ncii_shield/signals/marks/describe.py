@@ -66,20 +66,55 @@ def field(grey: np.ndarray) -> np.ndarray:
     return cv2.merge([c, s])
 
 
-def _drawn_field(prepared: Prepared, w: int, h: int, cell: int) -> np.ndarray:
+def _drawn_field(prepared: Prepared, w: int, h: int, cell: int, axis: np.ndarray | None = None) -> np.ndarray:
     pad = cell
-    drawn = cv2.cvtColor(prepared.drawn((w, h)), cv2.COLOR_RGB2GRAY)
+    drawn = prepared.drawn((w, h))
+    drawn = cv2.cvtColor(drawn, cv2.COLOR_RGB2GRAY) if axis is None else projected(drawn, axis)
     drawn = cv2.copyMakeBorder(drawn, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=128)
     return field(drawn)[pad:pad + h, pad:pad + w]
 
 
-def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS) -> tuple[int, np.ndarray]:
+# -- the chroma views (issue 19, 2026-12-07 #3) -------------------------------------------------------
+# The naming field is grey: a translucent coloured stamp on a textured photo (a red word over a black-and-white
+# dog's fur) is buried there among the texture's edges, and a blue or cyan mark of mid-grey brightness has few
+# edges in grey at all. A coloured mark is also described through the nearest of CHROMA_AXES directions of the
+# chroma plane (colour less brightness, sign-free), and the index names the located windows in those views too,
+# each by the marks of its view (index/marks.py). 2 views found as much as 4 (docs/benchmarks.md 2026-12-07 #3).
+CHROMA_AXES = 2  # directions in the chroma plane, 180 / CHROMA_AXES degrees apart (0: no chroma views)
+CHROMA_GAIN = 1.7  # the projection scaled as three channels' sum of a grey edge (sqrt 3), as search.CHROMA_GAIN
+
+
+def chroma_axes(n: int = -1) -> np.ndarray:
+    """(n, 3) float32 unit colour rows spanning the chroma plane (orthogonal to grey), ``n`` = :data:`CHROMA_AXES`."""
+    n = CHROMA_AXES if n < 0 else n
+    e1 = np.array([2.0, -1.0, -1.0]) / math.sqrt(6)
+    e2 = np.array([0.0, 1.0, -1.0]) / math.sqrt(2)
+    t = np.pi * np.arange(n) / max(n, 1)
+    return (np.cos(t)[:, None] * e1 + np.sin(t)[:, None] * e2).astype(np.float32).reshape(n, 3)
+
+
+def chroma_axis(prepared: Prepared, axes: np.ndarray) -> int | None:
+    """The row of ``axes`` nearest the mark's colour direction (:attr:`Prepared.chroma`, sign-free), None
+    for a mark without one (white, black, grey) or without axes."""
+    c = prepared.chroma
+    if c is None or not len(axes):
+        return None
+    return int(np.argmax(np.abs(axes @ c[0])))
+
+
+def projected(rgb: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """An (h, w, 3) image seen through a chroma ``axis``: a float32 grey image about 128."""
+    return cv2.transform(np.ascontiguousarray(rgb, dtype=np.float32), (axis * CHROMA_GAIN).reshape(1, 3)) + 128.0
+
+
+def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS,
+                    axis: np.ndarray | None = None) -> tuple[int, np.ndarray]:
     """(class, unit float32 vector) of a mark; ``k`` forces a class (the mark stretched to it)."""
     t = prepared.template
     if k is None:
         k = aspect_class(t.alpha.shape[1] / t.alpha.shape[0])
     gw, gh = grid(k, cells)
-    f = _drawn_field(prepared, gw * DRAW_CELL, gh * DRAW_CELL, DRAW_CELL)
+    f = _drawn_field(prepared, gw * DRAW_CELL, gh * DRAW_CELL, DRAW_CELL, axis)
     v = f.reshape(gh, DRAW_CELL, gw, DRAW_CELL, 2).mean(axis=(1, 3)).reshape(-1).astype(np.float32)
     n = float(np.linalg.norm(v))
     return k, (v / n if n > 1e-6 else v)
@@ -90,6 +125,7 @@ class FieldPyramid:
     flattened for look-ups, each made when a window first needs it."""
 
     def __init__(self, grey: np.ndarray) -> None:
+        """``grey``: the frame's grey levels (uint8), or a chroma view of it (float32, :func:`projected`)."""
         img = grey.astype(np.float32)
         self.images: list[tuple[float, np.ndarray]] = []  # (scale, grey float32)
         f = 1.0
