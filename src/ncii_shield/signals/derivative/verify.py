@@ -583,10 +583,14 @@ def _whole_anchors(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.nda
 
 def _whole_precise(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
     """The largest 4-connected block of :func:`_whole_pretest` (GRID x GRID, boolean; empty when none)."""
-    matching = _whole_matching(reg, upload, mirrored).astype(np.uint8)
-    blocks, labels, stats, _ = cv2.connectedComponentsWithStats(matching, connectivity=4)
+    return _largest_block(_whole_matching(reg, upload, mirrored))
+
+
+def _largest_block(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected block of a boolean cell ``mask`` (all False where it has none)."""
+    blocks, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4)
     if blocks < 2:
-        return np.zeros((GRID, GRID), bool)
+        return np.zeros(mask.shape, bool)
     return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
@@ -608,8 +612,7 @@ def _whole_pretest(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> int:
     precise = _whole_matching(reg, upload, mirrored)
     if int(precise.sum()) < WHOLE_PRETEST:
         return int(precise.sum())
-    blocks, _, stats, _ = cv2.connectedComponentsWithStats(precise.astype(np.uint8), connectivity=4)
-    return int(stats[1:, cv2.CC_STAT_AREA].max()) if blocks > 1 else 0
+    return int(_largest_block(precise).sum())
 
 
 def _dense(verdict: Verdict) -> Verdict:
@@ -864,8 +867,7 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     textured_shared = float((visible & ~differs & both).sum() / (GRID * GRID))
     # the largest connected block of textured cells matching to within DENSE_BITS (see _dense)
     precise = visible & ~differs & both & (dp <= DENSE_BITS)
-    blocks, _, block_stats, _ = cv2.connectedComponentsWithStats(precise.astype(np.uint8), connectivity=4)
-    dense = int(block_stats[1:, cv2.CC_STAT_AREA].max()) if blocks > 1 else 0
+    dense = int(_largest_block(precise).sum())
     details = {"textured_shared": round(textured_shared, 3), "covered": round(covered, 3), "precision": precision,
                "max_diff": round(float(diff[visible].max()), 2), "dense": dense}
     base.update(edited_share=edited, shared_share=shared, scatter=scatter, details=details)

@@ -26,6 +26,7 @@ import cv2
 import faiss
 import numpy as np
 
+from ncii_shield.signals.marks import search as S
 from ncii_shield.signals.marks.search import Prepared
 
 CELLS = 64  # cells in a naming descriptor's grid (about)
@@ -81,7 +82,6 @@ def _drawn_field(prepared: Prepared, w: int, h: int, cell: int, axis: np.ndarray
 # chroma plane (colour less brightness, sign-free), and the index names the located windows in those views too,
 # each by the marks of its view (index/marks.py). 2 views found as much as 4 (docs/benchmarks.md 2026-12-07 #3).
 CHROMA_AXES = 2  # directions in the chroma plane, 180 / CHROMA_AXES degrees apart (0: no chroma views)
-CHROMA_GAIN = 1.7  # the projection scaled as three channels' sum of a grey edge (sqrt 3), as search.CHROMA_GAIN
 
 
 def chroma_axes(n: int = -1) -> np.ndarray:
@@ -103,8 +103,9 @@ def chroma_axis(prepared: Prepared, axes: np.ndarray) -> int | None:
 
 
 def projected(rgb: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """An (h, w, 3) image seen through a chroma ``axis``: a float32 grey image about 128."""
-    return cv2.transform(np.ascontiguousarray(rgb, dtype=np.float32), (axis * CHROMA_GAIN).reshape(1, 3)) + 128.0
+    """An (h, w, 3) image seen through a chroma ``axis`` (:func:`search.projected`, the check's view): a
+    float32 grey image about 128."""
+    return S.projected(rgb, axis.reshape(1, 3)) + 128.0
 
 
 def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS,

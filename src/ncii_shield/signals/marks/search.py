@@ -240,6 +240,12 @@ class Prepared:
         return vecs[:, -1].astype(np.float32).reshape(1, 3)
 
 
+def projected(image: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """An (h, w, 3) image seen through a chroma ``view`` (a unit (1, 3) colour row, :attr:`Prepared.chroma`):
+    its projection on that colour direction, times :data:`CHROMA_GAIN`, float32 (h, w)."""
+    return cv2.transform(np.ascontiguousarray(image, dtype=np.float32), view * CHROMA_GAIN)
+
+
 def orientation_field(image: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
     """Sign-free gradient orientation of an (h, w[, 3]) float32 image, (h, w, 2) float32: the doubled
     angle (cos 2t, sin 2t) times the gradient's strength, summed over colour channels, smoothed by
@@ -247,7 +253,7 @@ def orientation_field(image: np.ndarray, view: np.ndarray | None = None) -> np.n
     ``view`` (a (1, 3) row, :attr:`Prepared.chroma`) a colour image is first projected on it: only
     its changes along that colour direction make edges."""
     if view is not None and image.ndim == 3:
-        image = cv2.transform(np.ascontiguousarray(image), view * CHROMA_GAIN)
+        image = projected(image, view)
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
     xx, yy, xy = gx * gx, gy * gy, gx * gy
