@@ -68,7 +68,7 @@ def test_a_grey_copy_or_another_red_word_is_not_named_as_the_stamp(monkeypatch, 
     assert not [m for m, b in _located(_index(monkeypatch, 4), frame, box) if m == 0]
 
 
-def test_without_chroma_views_the_index_names_as_before(monkeypatch):
+def test_with_no_chroma_directions_no_mark_has_a_view_and_no_upload_is_projected(monkeypatch):
     index = _index(monkeypatch, 0)
     assert index._chroma_names() == []
     frame, _ = _stamped()
