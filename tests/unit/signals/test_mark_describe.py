@@ -137,3 +137,33 @@ def test_refining_leaves_plain_areas_and_well_named_marks_alone_and_refines_a_pl
                              (np.array([right, off]), 0)):  # off, but the mark is named well beside it
         named = {k: (*names.best_two(pyramid, {k: windows})[k], windows)}
         assert D.refine(pyramid, names, named, count=8)[k][2].shape == (len(windows) + refined, 4)
+
+
+def test_a_window_descriptor_is_its_fields_mean_over_each_grid_cell():
+    """The compiled cell sums (``_cell_means``) against the field averaged by plain slicing: windows of
+    several classes and sizes (so several pyramid levels), some running off the frame (cells clipped to it)."""
+    rng = np.random.default_rng(3)
+    grey = (rng.random((150, 210)) * 255).astype(np.uint8)
+    pyramid = D.FieldPyramid(grey)
+    for k in (-6, 0, 3, 9):
+        gw, gh = D.grid(k)
+        n = 40
+        w = rng.uniform(8, 260, n)
+        windows = np.stack([rng.uniform(-30, 200, n), rng.uniform(-30, 140, n), w,
+                            w / D.class_aspect(k) * rng.uniform(0.8, 1.2, n)], axis=1)
+        got = pyramid.describe(windows, k)
+        for i, (x, y, ww, hh) in enumerate(windows):
+            level = int(np.clip(np.floor(np.log2(max(ww / gw, 1e-3) / D.MIN_CELL)), 0, len(pyramid.images) - 1))
+            f, img = pyramid.images[level]
+            field = D.field(img).astype(np.float64)
+            H, W = img.shape
+            xs = np.clip(np.round(x * f + ww * f * np.arange(gw + 1) / gw), 0, W).astype(int)
+            ys = np.clip(np.round(y * f + hh * f * np.arange(gh + 1) / gh), 0, H).astype(int)
+            cells = np.zeros((gh, gw, 2))
+            for r in range(gh):
+                for c in range(gw):
+                    block = field[ys[r]:ys[r + 1], xs[c]:xs[c + 1]]
+                    cells[r, c] = block.sum(axis=(0, 1)) / max(block.shape[0] * block.shape[1], 1)
+            v = cells.reshape(-1)
+            want = v / np.sqrt((v * v).sum() + gw * gh * D.FLOOR ** 2)
+            assert np.allclose(got[i], want, atol=2e-5), (k, i)
