@@ -169,3 +169,32 @@ def test_the_vote_places_checked_early_give_the_finds_of_one_thread(monkeypatch)
     assert begun and all(n == index_marks.VOTE_KEEP for n in begun)
     assert len(checks_begun) == 2 * index_marks.VOTE_KEEP  # only with EARLY_CHECKS and 2 threads
     assert [f.id for f in index.find(_upload())] == [WORDS.index("STUDIO")]
+
+
+def test_the_windows_of_located_boxes_are_each_class_and_size_of_each_box_in_loop_order():
+    """``_windows`` (all at once) against the loop it replaced: per class held, the boxes of that class or one
+    beside it at each size, in the order (class step, size, box), the classes in first-met order."""
+    from ncii_shield.signals.marks import describe as D
+
+    rng = np.random.default_rng(5)
+    n = 300
+    w = rng.uniform(10, 400, n)
+    boxes = np.stack([rng.uniform(0, 900, n), rng.uniform(0, 700, n), w, w / np.exp(rng.uniform(-3, 3, n))], axis=1)
+    held = {k: np.zeros((1, 4), np.float32) for k in (-15, -7, -1, 0, 1, 2, 5, 9, 15)}
+    names = D.Descriptors({k: np.array([k]) for k in held}, held, {k: (k, 0) for k in held})
+    want: dict[int, list[np.ndarray]] = {}
+    cx, cy, area = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2, boxes[:, 2] * boxes[:, 3]
+    k0 = np.array([D.aspect_class(a) for a in (boxes[:, 2] / boxes[:, 3]).tolist()])
+    for dk in index_marks.LOCATE_CLASSES:
+        for k in np.unique(k0 + dk).tolist():
+            if k not in held:
+                continue
+            sel = np.flatnonzero(k0 + dk == k)
+            a = D.class_aspect(k)
+            for f in index_marks.LOCATE_SIZES:
+                ww, hh = np.sqrt(area[sel] * a) * f, np.sqrt(area[sel] / a) * f
+                want.setdefault(k, []).append(np.stack([cx[sel] - ww / 2, cy[sel] - hh / 2, ww, hh], axis=1))
+    got = index_marks._windows(boxes, names)
+    assert list(got) == list(want)
+    for k in want:
+        assert np.array_equal(got[k], np.concatenate(want[k])), k

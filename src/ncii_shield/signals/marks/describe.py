@@ -138,13 +138,28 @@ class FieldPyramid:
             img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
             f /= 2
         self.shapes = [im.shape[:2] for _, im in self.images]
-        self._integrals: dict[int, np.ndarray] = {}
+        self._levels: tuple[np.ndarray, ...] | None = None  # (integrals, offsets, widths, heights, scales)
+
+    def _integrals(self) -> tuple[np.ndarray, ...]:
+        """Every level's integral image of the field in one ((h+1)*(w+1) summed over the levels, 2) float64
+        array (made when a window first needs it: an upload's windows reach every level), with each level's
+        offset into it, width, height and scale."""
+        if self._levels is None:
+            sizes = [(h + 1) * (w + 1) for h, w in self.shapes]
+            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            flat = np.empty((sum(sizes), 2), np.float64)
+            for (h, w), o, n, (_, img) in zip(self.shapes, offsets.tolist(), sizes, self.images):
+                cv2.integral(field(img), sum=flat[o:o + n].reshape(h + 1, w + 1, 2), sdepth=cv2.CV_64F)
+            self._levels = (flat, offsets, np.array([w for _, w in self.shapes], np.int64),
+                            np.array([h for h, _ in self.shapes], np.int64),
+                            np.array([f for f, _ in self.images], np.float64))
+        return self._levels
 
     def integral(self, level: int) -> np.ndarray:
         """Level ``level``'s integral image of the field, ((h+1)*(w+1), 2) float64."""
-        if level not in self._integrals:
-            self._integrals[level] = cv2.integral(field(self.images[level][1])).reshape(-1, 2)
-        return self._integrals[level]
+        flat, offsets = self._integrals()[:2]
+        h, w = self.shapes[level]
+        return flat[offsets[level]:offsets[level] + (h + 1) * (w + 1)]
 
     def level_for(self, cell: float) -> int:
         """The coarsest level at which a cell of ``cell`` frame pixels is still :data:`MIN_CELL` wide."""
@@ -163,39 +178,39 @@ class FieldPyramid:
         windows = np.ascontiguousarray(windows, np.float64)
         cell = windows[:, 2] / gw
         level = np.clip(np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL)), 0, len(self.images) - 1).astype(np.int64)
-        for L in np.unique(level).tolist():
-            H, W = self.shapes[L]
-            _cell_means(self.integral(L), W, H, self.images[L][0], windows, np.flatnonzero(level == L), gw, gh, out)
+        _cell_means(*self._integrals(), windows, level, gw, gh, out)
         v = out.reshape(n, -1)
         norm = np.sqrt((v * v).sum(axis=1) + gw * gh * FLOOR ** 2)
         return v / norm[:, None]
 
 
 @njit(nogil=True, cache=True)
-def _cell_means(integral: np.ndarray, W: int, H: int, f: float, windows: np.ndarray, sel: np.ndarray, gw: int,
-                gh: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """``out[i]`` (gh, gw, 2) float32 for each window ``i`` of ``sel``: the field's mean over each of the
-    window's grid cells (the window at scale ``f``, the cells' edges rounded to pixels and clipped to the
-    level's W x H), from the level's integral image ((H+1)*(W+1), 2) float64. Numpy's sums and roundings of
-    before, in the same order (round half to even, float64 until the cast)."""
+def _cell_means(integrals: np.ndarray, offsets: np.ndarray, widths: np.ndarray, heights: np.ndarray,
+                scales: np.ndarray, windows: np.ndarray, level: np.ndarray, gw: int, gh: int,
+                out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[i]`` (gh, gw, 2) float32 for each window ``i``: the field's mean over each of the window's grid
+    cells at its pyramid ``level[i]`` (the window at that level's scale, the cells' edges rounded to pixels and
+    clipped to the level), from the levels' integral images (:meth:`FieldPyramid._integrals`). Numpy's sums and
+    roundings of before, in the same order (round half to even, float64 until the cast)."""
     xs = np.empty(gw + 1, np.int64)
     ys = np.empty(gh + 1, np.int64)
-    stride = W + 1
-    for t in range(len(sel)):
-        i = sel[t]
+    for i in range(len(windows)):
+        L = level[i]
+        f, W, H, base = scales[L], widths[L], heights[L], offsets[L]
+        stride = W + 1
         x, y, w, h = windows[i, 0] * f, windows[i, 1] * f, windows[i, 2] * f, windows[i, 3] * f
         for j in range(gw + 1):
             xs[j] = int(min(max(np.rint(x + w * j / gw), 0.0), float(W)))
         for j in range(gh + 1):
             ys[j] = int(min(max(np.rint(y + h * j / gh), 0.0), float(H)))
         for r in range(gh):
-            top, bottom = ys[r] * stride, ys[r + 1] * stride
+            top, bottom = base + ys[r] * stride, base + ys[r + 1] * stride
             for c in range(gw):
                 area = max(float((ys[r + 1] - ys[r]) * (xs[c + 1] - xs[c])), 1.0)
                 a, b = bottom + xs[c + 1], top + xs[c + 1]
                 d, e = bottom + xs[c], top + xs[c]
                 for ch in range(2):
-                    s = integral[a, ch] - integral[b, ch] - integral[d, ch] + integral[e, ch]
+                    s = integrals[a, ch] - integrals[b, ch] - integrals[d, ch] + integrals[e, ch]
                     out[i, r, c, ch] = np.float32(s / area)
 
 
