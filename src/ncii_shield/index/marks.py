@@ -118,6 +118,7 @@ IVF_FROM = 100_000
 NPROBE = 4  # inverted lists searched per descriptor (8 found the same places in the benchmark, 1.7x slower)
 OVERLAP = True  # the keypoint search on a pool thread while the calling thread finds the overlay extents
 SEARCH_CHUNK = 500  # keypoints searched at a time, by whichever of the two threads is free (OVERLAP)
+SHARE_NAMING = True  # with OVERLAP: the pool thread, its search done, takes naming jobs left (_Tasks)
 CHECK_THREADS = 2  # candidates checked at once (OpenCV releases the GIL): an upload's latency on 2 cores
 EARLY_CHECKS = True  # the vote places' checks start as soon as the votes are in, while the calling thread
 # chooses the rest of the candidates (the same checks, the same results; with CHECK_THREADS > 1)
@@ -204,6 +205,62 @@ class _Shared:
             return np.zeros((0, NEIGHBOURS), np.int32), np.zeros((0, NEIGHBOURS), np.int64), self.flat
         parts = [self._done[k] for k in range(len(self._chunks))]
         return np.concatenate([d for d, _ in parts]), np.concatenate([l for _, l in parts]), self.flat
+
+
+class _Tasks:
+    """The overlay extents' naming (:meth:`MarkIndex._extents`: the colour layers, the edge blobs in grey, each
+    chroma view) as jobs shared by two threads (:data:`OVERLAP`): the calling thread posts them once the edge
+    blobs are found and takes them one by one; the pool thread, its keypoints and their search done, takes those
+    still left (:meth:`work`). Each job runs once, by whichever thread takes it; :meth:`results` gives their
+    results in the posted order, the same as one thread's. Without it the pool thread sat idle for the
+    naming's last ~50 ms (2026-12-07 #4)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._posted = threading.Event()
+        self._jobs: list[Callable[[], object]] = []
+        self._next = 0
+        self._done: list[threading.Event] = []
+        self._results: dict[int, tuple[bool, object]] = {}
+
+    def post(self, jobs: list[Callable[[], object]]) -> None:
+        with self._lock:
+            if self._posted.is_set():
+                return
+            self._jobs, self._done = list(jobs), [threading.Event() for _ in jobs]
+            self._posted.set()
+
+    def close(self) -> None:
+        """No jobs (or none more): a pool thread waiting for them returns."""
+        self.post([])
+
+    def work(self, wait: bool = False) -> None:
+        """Take and run the jobs left; ``wait``: for them to be posted first (the pool thread)."""
+        if wait:
+            self._posted.wait()
+        while self._posted.is_set():
+            with self._lock:
+                k, self._next = self._next, self._next + 1
+            if k >= len(self._jobs):
+                return
+            try:
+                self._results[k] = (True, self._jobs[k]())
+            except BaseException as error:  # raised again in the calling thread
+                self._results[k] = (False, error)
+            finally:
+                self._done[k].set()
+
+    def results(self) -> list:
+        """The jobs' results in order, once all have run (this thread takes those left first)."""
+        self.work()
+        out = []
+        for k, done in enumerate(self._done):
+            done.wait()
+            ok, value = self._results[k]
+            if not ok:
+                raise value
+            out.append(value)
+        return out
 
 
 _pool = LazyPool(lambda: CHECK_THREADS, "mark-check")  # made on first use
@@ -558,10 +615,17 @@ class MarkIndex(SignalIndex):
                     with self._idle:
                         self._readers += 1
             pending = None
+            tasks = _Tasks() if shared is not None and SHARE_NAMING else None
+
+            def side() -> None:  # the pool thread: the keypoints and their search, then the naming jobs left
+                shared.run()
+                if tasks is not None:
+                    tasks.work(wait=True)
+
             try:
-                pending = _pool().submit(one_faiss_thread, shared.run) if shared is not None else None
+                pending = _pool().submit(one_faiss_thread, side) if shared is not None else None
                 pyramid = D.FieldPyramid(frame.grey)
-                extents = self._extents(frame, pyramid, names, chroma)
+                extents = self._extents(frame, pyramid, names, chroma, tasks)
                 if shared is not None:
                     one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
                     if pending.cancel():  # the pool, busy with other uploads' checks, never started it:
@@ -569,6 +633,8 @@ class MarkIndex(SignalIndex):
                     else:
                         pending.result()  # started: at most the chunk it is searching
             finally:
+                if tasks is not None:
+                    tasks.close()  # (posted already, unless this thread failed before: nothing for the pool to wait for)
                 if pending is not None:
                     wait([pending])  # no change to faiss while the pool thread may still search it
                 if shared is not None:
@@ -625,23 +691,39 @@ class MarkIndex(SignalIndex):
         return out, self._located(pyramid, names, *extents, votes, out, allowed)
 
     def _extents(self, frame: UploadFrame, pyramid: D.FieldPyramid, names: D.Descriptors,
-                 chroma: list[tuple[int, D.Descriptors]] = (),
+                 chroma: list[tuple[int, D.Descriptors]] = (), tasks: _Tasks | None = None,
                  ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
                             dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], list]:
         """The edge blobs (:func:`L.proposals`) and, with :data:`L.COLOUR_LAYERS`, the colour layers' blobs
         (:func:`L.layer_boxes`) named (:meth:`_named`), each apart (each refined with its own budget); and
         the chroma views (``chroma``, :meth:`_chroma_names`): per view, its pyramid (the frame projected on
-        the view's direction, :func:`D.projected`), its marks' descriptors and the blobs named by them."""
+        the view's direction, :func:`D.projected`), its marks' descriptors and the blobs named by them. With
+        ``tasks`` (:class:`_Tasks`) the layers, the grey naming and the views are jobs a pool thread may share."""
         if LOCATED <= 0:
+            if tasks is not None:
+                tasks.close()
             return {}, {}, []
         blobs = L.proposals(frame.rgb)
-        layers = L.layer_boxes(frame.rgb, blobs) if L.COLOUR_LAYERS else np.zeros((0, 4))
-        views = []
-        for a, view_names in chroma:
-            view = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]))
-            views.append((view, view_names, self._named(blobs, view, view_names)))
-        return (self._named(blobs, pyramid, names),
-                self._named(layers, pyramid, names, LAYERS_REFINE) if len(layers) else {}, views)
+
+        def layers() -> dict:
+            boxes = L.layer_boxes(frame.rgb, blobs)
+            return self._named(boxes, pyramid, names, LAYERS_REFINE) if len(boxes) else {}
+
+        def view(a: int, view_names: D.Descriptors) -> tuple:
+            seen = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]))
+            return seen, view_names, self._named(blobs, seen, view_names)
+
+        jobs = [layers] if L.COLOUR_LAYERS else []  # the longest first
+        jobs += [lambda: self._named(blobs, pyramid, names)]
+        jobs += [lambda a=a, v=v: view(a, v) for a, v in chroma]
+        if tasks is None:
+            done = [job() for job in jobs]
+        else:
+            tasks.post(jobs)
+            done = tasks.results()
+        named = done.pop(1) if L.COLOUR_LAYERS else done.pop(0)
+        layered = done.pop(0) if L.COLOUR_LAYERS else {}
+        return named, layered, done
 
     def _named(self, boxes: np.ndarray, pyramid: D.FieldPyramid, names: D.Descriptors,
                refine: int | None = None) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -198,3 +198,63 @@ def test_the_windows_of_located_boxes_are_each_class_and_size_of_each_box_in_loo
     assert list(got) == list(want)
     for k in want:
         assert np.array_equal(got[k], np.concatenate(want[k])), k
+
+
+def test_naming_jobs_shared_by_two_threads_run_once_each_and_come_back_in_order():
+    tasks = index_marks._Tasks()
+    ran: list[int] = []
+    started = threading.Event()
+
+    def job(k: int):
+        def run():
+            ran.append(k)
+            if k == 0:  # the other thread takes the rest while this one is busy
+                started.set()
+                assert later.wait(10)
+            return k * 10
+        return run
+
+    later = threading.Event()
+    helper = threading.Thread(target=tasks.work, kwargs={"wait": True})
+    helper.start()  # waits for the jobs to be posted
+    tasks.post([job(k) for k in range(6)])
+    assert started.wait(10)
+    caller = threading.Thread(target=lambda: out.append(tasks.results()))
+    out: list = []
+    caller.start()
+    later.set()
+    caller.join(10)
+    helper.join(10)
+    assert out == [[0, 10, 20, 30, 40, 50]]
+    assert sorted(ran) == list(range(6))  # each once
+
+
+def test_a_failing_naming_job_raises_in_the_caller_and_closing_frees_a_waiting_thread():
+    tasks = index_marks._Tasks()
+
+    def boom():
+        raise ValueError("job")
+
+    tasks.post([lambda: 1, boom])
+    try:
+        tasks.results()
+        raise AssertionError("no error")
+    except ValueError:
+        pass
+    idle = index_marks._Tasks()
+    helper = threading.Thread(target=idle.work, kwargs={"wait": True})
+    helper.start()
+    idle.close()  # nothing posted: the pool thread waiting for jobs returns
+    helper.join(10)
+    assert not helper.is_alive()
+
+
+def test_the_candidates_are_the_same_with_the_naming_shared_or_not(monkeypatch):
+    index = _index()
+    for seed in (21, 5):
+        monkeypatch.setattr(index_marks, "SHARE_NAMING", False)
+        one = index.candidates(_upload(seed))
+        monkeypatch.setattr(index_marks, "SHARE_NAMING", True)
+        two = index.candidates(_upload(seed))
+        assert one == two and one
+        assert index._readers == 0

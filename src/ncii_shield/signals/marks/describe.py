@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import dataclasses
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -139,21 +140,25 @@ class FieldPyramid:
             f /= 2
         self.shapes = [im.shape[:2] for _, im in self.images]
         self._levels: tuple[np.ndarray, ...] | None = None  # (integrals, offsets, widths, heights, scales)
+        self._making = threading.Lock()  # two threads may name windows of one pyramid (index/marks.py _Tasks)
 
     def _integrals(self) -> tuple[np.ndarray, ...]:
         """Every level's integral image of the field in one ((h+1)*(w+1) summed over the levels, 2) float64
         array (made when a window first needs it: an upload's windows reach every level), with each level's
         offset into it, width, height and scale."""
-        if self._levels is None:
-            sizes = [(h + 1) * (w + 1) for h, w in self.shapes]
-            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-            flat = np.empty((sum(sizes), 2), np.float64)
-            for (h, w), o, n, (_, img) in zip(self.shapes, offsets.tolist(), sizes, self.images):
-                cv2.integral(field(img), sum=flat[o:o + n].reshape(h + 1, w + 1, 2), sdepth=cv2.CV_64F)
-            self._levels = (flat, offsets, np.array([w for _, w in self.shapes], np.int64),
-                            np.array([h for h, _ in self.shapes], np.int64),
-                            np.array([f for f, _ in self.images], np.float64))
+        with self._making:
+            if self._levels is None:
+                self._levels = self._made()
         return self._levels
+
+    def _made(self) -> tuple[np.ndarray, ...]:
+        sizes = [(h + 1) * (w + 1) for h, w in self.shapes]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        flat = np.empty((sum(sizes), 2), np.float64)
+        for (h, w), o, n, (_, img) in zip(self.shapes, offsets.tolist(), sizes, self.images):
+            cv2.integral(field(img), sum=flat[o:o + n].reshape(h + 1, w + 1, 2), sdepth=cv2.CV_64F)
+        return (flat, offsets, np.array([w for _, w in self.shapes], np.int64),
+                np.array([h for h, _ in self.shapes], np.int64), np.array([f for f, _ in self.images], np.float64))
 
     def integral(self, level: int) -> np.ndarray:
         """Level ``level``'s integral image of the field, ((h+1)*(w+1), 2) float64."""
