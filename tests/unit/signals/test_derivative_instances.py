@@ -211,11 +211,13 @@ def test_when_no_cut_is_found_the_other_half_is_checked_on_its_own(index):
 
 @pytest.mark.parametrize("fake_first", [True, False])
 def test_a_wide_upload_where_nothing_is_found_is_checked_half_by_half(index, fake_first):
-    """Three wide pictures side by side, the cuts between them not seen: in the whole upload's frame
-    each is a third of it and nothing is found; the half holding the fake is checked on its own, and
-    the fake is flagged there."""
-    pictures = [edit("noise", scene(1), BOX, seed=3)[150:450], scene(40)[150:450], scene(41)[150:450]]  # 800 x 300
-    rgb = jpeg_rgb(np.concatenate(pictures if fake_first else pictures[::-1], axis=1), 85)  # 2400 x 300
+    """Four wide pictures side by side, the cuts between them not seen: in the whole upload's frame
+    each is a quarter of it (160 x 60 pixels) and nothing is found; the half holding the fake is
+    checked on its own, and the fake is flagged there. (Three such pictures are too few: the whole
+    frame's fit then finds the fake, its picture enlarged 3 x by the warp, which the fine-structure
+    allowance counts, verify.FRAME_ENLARGED.)"""
+    pictures = [edit("noise", scene(1), BOX, seed=3)[150:450]] + [scene(s)[150:450] for s in (40, 41, 42)]  # 800 x 300
+    rgb = jpeg_rgb(np.concatenate(pictures if fake_first else pictures[::-1], axis=1), 85)  # 3200 x 300
     calls = []
 
     def search(u: Upload) -> list:
@@ -224,9 +226,9 @@ def test_a_wide_upload_where_nothing_is_found_is_checked_half_by_half(index, fak
         return [(None, h) for h in hits]
 
     found = find_instances(rgb, Upload.from_rgb(rgb, panels=False), search)
-    assert calls[0] == ((2400, 300), []), calls  # the whole upload: nothing
+    assert calls[0] == ((3200, 300), []), calls  # the whole upload: nothing
     assert [(i.id, i.verdict.outcome) for i in found] == [(1, Outcome.DERIVATIVE)], calls
-    assert inside(found[0].verdict.instance_box, (0 if fake_first else 1600, 0, 800, 300)) > 0.9, found[0].verdict.instance_box
+    assert inside(found[0].verdict.instance_box, (0 if fake_first else 2400, 0, 800, 300)) > 0.9, found[0].verdict.instance_box
 
 
 def test_a_grid_cell_is_cut_at_its_gutter_not_at_the_neighbours_edge():

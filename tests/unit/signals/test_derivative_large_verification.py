@@ -111,3 +111,22 @@ def test_a_middle_fit_with_a_dense_block_stands_for_a_strong_one_in_the_floors(p
     monkeypatch.setattr(V, "MIDDLE_INLIERS", inliers)
     monkeypatch.setattr(V, "DENSE_CELLS", 10 ** 6)
     assert verify(photo, upload).outcome is Outcome.NONE
+
+
+def test_a_picture_the_warp_enlarges_in_an_upload_larger_than_the_frame_is_allowed_its_loss(monkeypatch):
+    """The fine-structure allowance counts the warp's enlargement of the frame (FRAME_ENLARGED): three
+    800 x 300 pictures side by side (2400 x 300, the fake first), brought to the 640-pixel frame, leave
+    the fake's picture 213 pixels wide, which the warp enlarges 3 x. Its cells' patterns then differ by
+    more than MAX_IMPRECISION bits, as an upscaled upload's do; counting the upload's own 2400 pixels
+    as resolution (the frame shrank it first) would hold it to the plain bar."""
+    from tests.derivative_scenes import edit
+    from tests.unit.signals.test_derivative_instances import BOX
+
+    photo = F.photo_features(scene(1))
+    pictures = [edit("noise", scene(1), BOX, seed=3)[150:450], scene(40)[150:450], scene(41)[150:450]]
+    upload = Upload.from_rgb(jpeg_rgb(np.concatenate(pictures, axis=1)), panels=False)
+    verdict = verify(photo, upload)
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    assert verdict.details["precision"] > V.MAX_IMPRECISION  # within the allowance only
+    monkeypatch.setattr(V, "FRAME_ENLARGED", False)
+    assert verify(photo, upload).outcome is Outcome.NONE

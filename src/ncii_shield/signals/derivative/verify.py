@@ -47,7 +47,9 @@
    from the edit are left to compare, the cells along it are compared too (:data:`NARROW_REST`).
    :data:`MAX_EDIT` bounds the cells the edit changed, not those closed into its block; a fit of
    :data:`LARGE_INLIERS` points with a block of :data:`DENSE_LARGE` may have replaced
-   :data:`LARGE_EXTRA_EDIT` more of the photo's own detail. A meme
+   :data:`LARGE_EXTRA_EDIT` more of the photo's own detail. The fine-structure test allows for an
+   upload the warp enlarges (its cells' patterns are noisier), counting the frame's enlargement even in
+   an upload larger than the frame (:data:`FRAME_ENLARGED`: the frame shrank it first). A meme
    caption's lines of text (white letters in a black outline, :func:`_text_cells`) hide the photo
    where they differ from it: set aside like a crop, so that they do not join an edit they touch,
    and the floors are shares of the photo less what they hide. Thin straight
@@ -186,6 +188,9 @@ MIDDLE_INLIERS = 15
 LARGE_EXTRA_EDIT = 0.1
 # the whole-frame comparison takes its brightness and colour offsets from the pre-test's block (see _whole_frame)
 WHOLE_ANCHORS = True
+# the fine-structure allowance counts the warp's enlargement of the frame, not of the upload's own pixels: an
+# upload larger than the frame is not credited with the resolution the frame threw away (see _judge)
+FRAME_ENLARGED = True
 
 
 class Outcome(str, Enum):
@@ -880,8 +885,12 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     if scatter > MAX_SCATTER:
         return Verdict(Outcome.NONE, reason=f"{scatter:.0%} of the matching area differs in scattered places "
                        "(another photo of the same scene?)", **base)
-    # an upload smaller than the registered frame was upscaled: its cells' fine structure is noisier
-    loss = max(1.0, math.hypot(matrix[0, 0], matrix[1, 0]) * FRAME_SIDE / max(frame.width, frame.height))
+    # an upload smaller than the registered frame was upscaled: its cells' fine structure is noisier;
+    # so is a picture the warp enlarges, even in an upload larger than the frame (shrunk into it first:
+    # the resolution the frame threw away is not credited: FRAME_ENLARGED)
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    shrunk = FRAME_SIDE / max(frame.width, frame.height)
+    loss = max(1.0, scale * (max(1.0, shrunk) if FRAME_ENLARGED else shrunk))
     if precision > MAX_IMPRECISION * math.sqrt(loss):
         return Verdict(Outcome.NONE, reason=f"the matching area differs in fine structure ({precision:.1f} of 16 "
                        "bits per cell): another photo of the same scene, not the same pixels", **base)
