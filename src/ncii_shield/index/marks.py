@@ -111,6 +111,7 @@ LAYERS_MIN_VALUE = LOCATE_MIN_VALUE  # the value a layer window's mark needs
 # Chroma views (describe.CHROMA_AXES, 2026-12-07 #3): a coloured mark is also named through its colour direction less
 # brightness, where a photo's grey texture has no edges (the naming field is grey). The blobs are named in each view
 # by the marks of that view, under the same bars, and ranked with the others; CHROMA_VOTES: the vote boxes too.
+VIEW_SKIP = 0  # the views' finest pyramid levels left out (1: their field from half size on)
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
@@ -710,7 +711,7 @@ class MarkIndex(SignalIndex):
             return self._named(boxes, pyramid, names, LAYERS_REFINE) if len(boxes) else {}
 
         def view(a: int, view_names: D.Descriptors) -> tuple:
-            seen = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]))
+            seen = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]), VIEW_SKIP)
             return seen, view_names, self._named(blobs, seen, view_names)
 
         jobs = [layers] if L.COLOUR_LAYERS else []  # the longest first

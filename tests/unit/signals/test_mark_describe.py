@@ -167,3 +167,20 @@ def test_a_window_descriptor_is_its_fields_mean_over_each_grid_cell():
             v = cells.reshape(-1)
             want = v / np.sqrt((v * v).sum() + gw * gh * D.FLOOR ** 2)
             assert np.allclose(got[i], want, atol=2e-5), (k, i)
+
+
+def test_the_field_is_the_gradients_strength_times_its_doubled_angle_and_the_pyramid_sums_it():
+    rng = np.random.default_rng(4)
+    grey = (rng.random((60, 80)) * 255).astype(np.float32)
+    grey[20:30, 30:40] = 100.0  # a flat patch: no gradient, no field
+    got = D.field(grey)
+    gx, gy = D._gradients(grey)
+    t = np.arctan2(gy.astype(np.float64), gx.astype(np.float64))
+    m = np.hypot(gx.astype(np.float64), gy.astype(np.float64))
+    assert np.allclose(got[:, :, 0], m * np.cos(2 * t), rtol=1e-5, atol=1e-3)
+    assert np.allclose(got[:, :, 1], m * np.sin(2 * t), rtol=1e-5, atol=1e-3)
+    assert np.all(got[22:28, 32:38] == 0)
+    pyramid = D.FieldPyramid(grey)
+    whole = pyramid.integral(0).reshape(61, 81, 2)
+    assert np.allclose(whole[1:, 1:], np.cumsum(np.cumsum(got.astype(np.float64), axis=0), axis=1), atol=1e-6)
+    assert np.all(whole[0] == 0) and np.all(whole[:, 0] == 0)

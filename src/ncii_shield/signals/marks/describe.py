@@ -62,11 +62,73 @@ def grid(k: int, cells: int = CELLS) -> tuple[int, int]:
 def field(grey: np.ndarray) -> np.ndarray:
     """Sign-free orientation field of a float32 grey image, (h, w, 2) float32: the gradient's
     strength times (cos 2t, sin 2t), t its angle (an edge of either polarity gives the same)."""
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
-    mag, ang = cv2.cartToPolar(gx, gy)
-    c, s = cv2.polarToCart(mag, ang * 2)
-    return cv2.merge([c, s])
+    gx, gy = _gradients(grey)
+    if not EXACT_ANGLES:
+        mag, ang = cv2.cartToPolar(gx, gy)
+        c, s = cv2.polarToCart(mag, ang * 2)
+        return cv2.merge([c, s])
+    out = np.empty(gx.shape + (2,), np.float32)
+    _doubled(gx, gy, out)
+    return out
+
+
+# The field's doubled angle from the gradient itself, (gx^2 - gy^2, 2 gx gy) / |g| (2026-12-07 #4), not through
+# OpenCV's angle and back (cartToPolar, polarToCart: 4 passes over the frame and their temporaries; their
+# approximations differ from it by ~3e-4 of the strongest value); the upload's levels are summed in the same pass
+# (_field_integral): the pyramids' integral images cost ~30 ms an upload before.
+EXACT_ANGLES = True
+
+
+def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT),
+            cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT))
+
+
+@njit(nogil=True, cache=True)
+def _doubled_row(gx: np.ndarray, gy: np.ndarray, c: np.ndarray, s: np.ndarray) -> None:  # pragma: no cover
+    """One row: ``c``, ``s`` = the gradient's strength times (cos 2t, sin 2t), float32 (a loop the compiler
+    vectorises: no branch, a flat gradient gives 0)."""
+    for x in range(len(gx)):
+        a, b = gx[x], gy[x]
+        inv = np.float32(1.0) / np.sqrt(a * a + b * b + np.float32(1e-30))
+        c[x] = (a * a - b * b) * inv
+        s[x] = np.float32(2.0) * a * b * inv
+
+
+@njit(nogil=True, cache=True)
+def _doubled(gx: np.ndarray, gy: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out`` (h, w, 2): the gradient's strength times (cos 2t, sin 2t)."""
+    h, w = gx.shape
+    c = np.empty(w, np.float32)
+    s = np.empty(w, np.float32)
+    for y in range(h):
+        _doubled_row(gx[y], gy[y], c, s)
+        for x in range(w):
+            out[y, x, 0] = c[x]
+            out[y, x, 1] = s[x]
+
+
+@njit(nogil=True, cache=True)
+def _field_integral(gx: np.ndarray, gy: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out`` (h+1, w+1, 2) float64: the integral image of :func:`field` (its float32 values, as
+    :func:`_doubled` makes them) of the gradients ``gx``, ``gy`` (h, w), in one pass."""
+    h, w = gx.shape
+    c = np.empty(w, np.float32)
+    s = np.empty(w, np.float32)
+    for x in range(w + 1):
+        out[0, x, 0] = 0.0
+        out[0, x, 1] = 0.0
+    for y in range(h):
+        _doubled_row(gx[y], gy[y], c, s)
+        out[y + 1, 0, 0] = 0.0
+        out[y + 1, 0, 1] = 0.0
+        rc = 0.0
+        rs = 0.0
+        for x in range(w):
+            rc += np.float64(c[x])
+            rs += np.float64(s[x])
+            out[y + 1, x + 1, 0] = out[y, x + 1, 0] + rc
+            out[y + 1, x + 1, 1] = out[y, x + 1, 1] + rs
 
 
 def _drawn_field(prepared: Prepared, w: int, h: int, cell: int, axis: np.ndarray | None = None) -> np.ndarray:
@@ -127,13 +189,18 @@ class FieldPyramid:
     """An upload frame's orientation field at levels 1, 1/2, 1/4, ...: integral images of the field,
     flattened for look-ups, each made when a window first needs it."""
 
-    def __init__(self, grey: np.ndarray) -> None:
-        """``grey``: the frame's grey levels (uint8), or a chroma view of it (float32, :func:`projected`)."""
+    def __init__(self, grey: np.ndarray, skip: int = 0) -> None:
+        """``grey``: the frame's grey levels (uint8), or a chroma view of it (float32, :func:`projected`);
+        ``skip``: levels left out from the finest (their windows read at the finest level kept)."""
         img = grey.astype(np.float32)
         self.images: list[tuple[float, np.ndarray]] = []  # (scale, grey float32)
+        self.skip = 0
         f = 1.0
         while True:
-            self.images.append((f, img))
+            if self.skip < skip and min(img.shape[:2]) >= 2 * MIN_LEVEL_SIDE:
+                self.skip += 1
+            else:
+                self.images.append((f, img))
             if min(img.shape[:2]) < 2 * MIN_LEVEL_SIDE:
                 break
             img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -156,7 +223,10 @@ class FieldPyramid:
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         flat = np.empty((sum(sizes), 2), np.float64)
         for (h, w), o, n, (_, img) in zip(self.shapes, offsets.tolist(), sizes, self.images):
-            cv2.integral(field(img), sum=flat[o:o + n].reshape(h + 1, w + 1, 2), sdepth=cv2.CV_64F)
+            if EXACT_ANGLES:
+                _field_integral(*_gradients(img), flat[o:o + n].reshape(h + 1, w + 1, 2))
+            else:
+                cv2.integral(field(img), sum=flat[o:o + n].reshape(h + 1, w + 1, 2), sdepth=cv2.CV_64F)
         return (flat, offsets, np.array([w for _, w in self.shapes], np.int64),
                 np.array([h for h, _ in self.shapes], np.int64), np.array([f for f, _ in self.images], np.float64))
 
@@ -168,7 +238,7 @@ class FieldPyramid:
 
     def level_for(self, cell: float) -> int:
         """The coarsest level at which a cell of ``cell`` frame pixels is still :data:`MIN_CELL` wide."""
-        return int(np.clip(math.floor(math.log2(max(cell, 1e-3) / MIN_CELL)), 0, len(self.images) - 1))
+        return int(np.clip(math.floor(math.log2(max(cell, 1e-3) / MIN_CELL)) - self.skip, 0, len(self.images) - 1))
 
     def describe(self, windows: np.ndarray, k: int) -> np.ndarray:
         """(n, d) float32 descriptors of ``windows`` (n, 4) x, y, w, h in frame pixels, class ``k``'s grid;
@@ -176,29 +246,32 @@ class FieldPyramid:
         read by :func:`_cell_means` (compiled: numpy's passes over (n, cells) temporaries, ~25 calls of
         each level, cost ~50 ms an upload of ~16,000 windows, 2026-12-07 #4)."""
         gw, gh = grid(k)
+        assert gw * gh * 2 <= 256  # _pairwise
         n = len(windows)
         out = np.empty((n, gh, gw, 2), np.float32)
         if not n:
             return out.reshape(0, gh * gw * 2)
         windows = np.ascontiguousarray(windows, np.float64)
         cell = windows[:, 2] / gw
-        level = np.clip(np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL)), 0, len(self.images) - 1).astype(np.int64)
-        _cell_means(*self._integrals(), windows, level, gw, gh, out)
-        v = out.reshape(n, -1)
-        norm = np.sqrt((v * v).sum(axis=1) + gw * gh * FLOOR ** 2)
-        return v / norm[:, None]
+        level = np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL))
+        level = np.clip(level - self.skip if self.skip else level, 0, len(self.images) - 1).astype(np.int64)
+        _cell_means(*self._integrals(), windows, level, gw, gh, np.float32(gw * gh * FLOOR ** 2), out)
+        return out.reshape(n, -1)
 
 
 @njit(nogil=True, cache=True)
 def _cell_means(integrals: np.ndarray, offsets: np.ndarray, widths: np.ndarray, heights: np.ndarray,
-                scales: np.ndarray, windows: np.ndarray, level: np.ndarray, gw: int, gh: int,
+                scales: np.ndarray, windows: np.ndarray, level: np.ndarray, gw: int, gh: int, floor: np.float32,
                 out: np.ndarray) -> None:  # pragma: no cover - compiled
     """``out[i]`` (gh, gw, 2) float32 for each window ``i``: the field's mean over each of the window's grid
     cells at its pyramid ``level[i]`` (the window at that level's scale, the cells' edges rounded to pixels and
-    clipped to the level), from the levels' integral images (:meth:`FieldPyramid._integrals`). Numpy's sums and
-    roundings of before, in the same order (round half to even, float64 until the cast)."""
+    clipped to the level), from the levels' integral images (:meth:`FieldPyramid._integrals`), divided by
+    sqrt(its squares' sum + ``floor``). Numpy's sums and roundings of before, in the same order (round half to
+    even, float64 until the cast, the float32 squares summed pairwise as numpy sums a row: :func:`_pairwise`)."""
     xs = np.empty(gw + 1, np.int64)
     ys = np.empty(gh + 1, np.int64)
+    d = gh * gw * 2
+    squares = np.empty(d, np.float32)
     for i in range(len(windows)):
         L = level[i]
         f, W, H, base = scales[L], widths[L], heights[L], offsets[L]
@@ -208,15 +281,60 @@ def _cell_means(integrals: np.ndarray, offsets: np.ndarray, widths: np.ndarray, 
             xs[j] = int(min(max(np.rint(x + w * j / gw), 0.0), float(W)))
         for j in range(gh + 1):
             ys[j] = int(min(max(np.rint(y + h * j / gh), 0.0), float(H)))
+        row = out[i].reshape(d)
         for r in range(gh):
             top, bottom = base + ys[r] * stride, base + ys[r + 1] * stride
             for c in range(gw):
                 area = max(float((ys[r + 1] - ys[r]) * (xs[c + 1] - xs[c])), 1.0)
                 a, b = bottom + xs[c + 1], top + xs[c + 1]
-                d, e = bottom + xs[c], top + xs[c]
+                e, g = bottom + xs[c], top + xs[c]
                 for ch in range(2):
-                    s = integrals[a, ch] - integrals[b, ch] - integrals[d, ch] + integrals[e, ch]
-                    out[i, r, c, ch] = np.float32(s / area)
+                    s = integrals[a, ch] - integrals[b, ch] - integrals[e, ch] + integrals[g, ch]
+                    row[(r * gw + c) * 2 + ch] = np.float32(s / area)
+        for j in range(d):
+            squares[j] = row[j] * row[j]
+        norm = np.sqrt(_pairwise(squares, d) + floor)
+        for j in range(d):
+            row[j] = row[j] / norm
+
+
+@njit(nogil=True, cache=True)
+def _block(a: np.ndarray, lo: int, n: int) -> np.float32:  # pragma: no cover - compiled
+    """``a[lo:lo + n]``'s float32 sum as numpy sums up to 128 values: 8 running sums, then the rest in turn."""
+    if n < 8:
+        res = np.float32(0.0)
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(nogil=True, cache=True)
+def _pairwise(a: np.ndarray, n: int) -> np.float32:  # pragma: no cover - compiled
+    """``a[:n]``'s float32 sum in numpy's order (its pairwise sum) for n <= 256 (a descriptor: at most 174):
+    blocks of up to 128 (:func:`_block`), halves of a multiple of 8 above that (no recursion: numba's cache)."""
+    if n <= 128:
+        return _block(a, 0, n)
+    half = n // 2
+    half -= half % 8
+    return _block(a, 0, half) + _block(a, half, n - half)
 
 
 @dataclass
