@@ -283,3 +283,34 @@ def test_only_a_coloured_mark_has_a_colour_direction():
     assert abs(float((red.chroma ** 2).sum()) - 1) < 1e-5
     assert white.chroma is None
     assert outlined.chroma is not None  # the outline adds no colour direction
+
+
+def test_through_its_colour_the_colour_agreement_is_taken_on_the_colours_less_grey(monkeypatch):
+    # A 20 % red word over fine black-and-white texture: the chroma view finds its shape, but the upload's
+    # detail there is mostly the texture's grey, which dilutes the agreement with the word's change over the
+    # channels together (0.74 in all); less grey the texture has no detail (1.0; CHROMA_COLOUR,
+    # docs/benchmarks.md 2026-12-07 #4).
+    mark = text_mark("SAMPLE", 72, (220, 30, 30), outline=None, ring=False)
+    prepared = Prepared.of(T.template_from_rgba(mark, "x"))
+    marked, box = paste(_grey_busy(8), mark, 150, 240, scale=1.5, opacity=0.2)
+    upload = UploadFrame.from_rgb(reencoded(marked, 80))
+    monkeypatch.setattr(S, "CHROMA_COLOUR", False)
+    assert verify(prepared, upload, box)[0] < THRESHOLD
+    monkeypatch.setattr(S, "CHROMA_COLOUR", True)
+    score, found = verify(prepared, upload, box)
+    assert score >= THRESHOLD and box_overlap(found, box) > 0.6, (score, found, box)
+
+
+def test_less_grey_a_channel_moving_against_the_mark_still_rules_it_out(monkeypatch):
+    # A blue shape where a teal mark is expected: less grey the two agree (0.46: both lack red), but the
+    # green channel moves against the teal's change, and each channel still counts in the chroma view.
+    monkeypatch.setattr(S, "CHROMA_COLOUR", True)
+    rng = np.random.default_rng(3)
+    pattern = cv2.GaussianBlur(rng.normal(0, 1, (40, 60)).astype(np.float32), (0, 0), 1.0)[:, :, None]
+    teal, blue = np.float32([29, 156, 149]) - 111.0, np.float32([30, 30, 230]) - 97.0
+    change, seen = pattern * teal, pattern * blue + rng.normal(0, 0.05, (40, 60, 3)).astype(np.float32)
+    view = np.float32([[0.8155, -0.4424, -0.3731]])
+    whole, channels = S._agreements(change, seen, view)
+    assert 0.35 < whole < 0.6 and min(channels) < -0.5, (whole, channels)
+    assert S._colour(whole, channels) < S.JOINT_COLOUR
+    assert S._agreements(change, change, view)[0] > 0.99  # the mark's own change agrees fully

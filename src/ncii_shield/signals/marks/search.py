@@ -31,7 +31,8 @@ channels together and in every channel the mark changes on its own (:data:`COLOU
 Detail that fine is taken where it agrees best, within a check pixel of the place the shapes
 agree (:data:`COLOUR_ALIGN`). A coloured mark is also looked for through its own colour direction
 less brightness (:data:`CHROMA_VIEW`), where a photo's grey texture (fur, gravel) has no edges to bury a
-translucent stamp's. Another word in the mark's font has edges in some of the same places
+translucent stamp's; its colour agreement is then taken on the colours less grey
+(:data:`CHROMA_COLOUR`). Another word in the mark's font has edges in some of the same places
 but does not shift the photo by the mark's colours there (a yellow caption is not a pale green
 logo, a ring drawn by a photo's round thing is not a white ring). A mark is reported when both pass
 (:func:`decide`, with :data:`JOINT`): the mean of its parts' shape scores and its colour agreement
@@ -134,6 +135,17 @@ CHROMA_VIEW = True
 CHROMA_MIN = 40.0  # the mark's colours at least this far from their grey along its main axis (rms, 0-255)
 CHROMA_SCALES = (0.83, 1.0, 1.2)  # the wide search's sizes in that view (half of WIDE_SCALES: half its cost)
 CHROMA_GAIN = 1.7  # the projection scaled as three channels' sum of a grey edge (sqrt 3)
+# The colour agreement in the chroma view (2026-12-07 #4, H3; docs/benchmarks.md "Service marks: the check's
+# recall at the stamped place, 2026-12-07 #4 (H3)"): a translucent red stamp on grey fur or rock is found
+# through its colour direction, but the upload's detail there is mostly the photo's grey texture, which
+# dilutes the correlation with the stamp's change (0.32-0.37 for a clear "SAMPLE" on moon rock). In that view
+# the agreement over the channels together is taken on the colours less grey (both the upload's detail and
+# the mark's change less their mean over the channels), where grey texture has no detail. A hue axis is not
+# a colour: a blue shape projects onto a teal mark's red-cyan axis as teal does, and agrees 0.43 with it less
+# grey; its green channel moves against the teal mark's (-0.8). So each channel the mark changes must still
+# not move against it: its own agreement, CHROMA_CHANNEL_SLACK more than CHANNEL_SLACK (0.4 in all).
+CHROMA_COLOUR = True
+CHROMA_CHANNEL_SLACK = 0.25
 
 cv2.setNumThreads(1)
 
@@ -246,6 +258,14 @@ def projected(image: np.ndarray, view: np.ndarray) -> np.ndarray:
     return cv2.transform(np.ascontiguousarray(image, dtype=np.float32), view * CHROMA_GAIN)
 
 
+_LESS_GREY = (np.eye(3) - np.full((3, 3), 1 / 3)).astype(np.float64)
+
+
+def less_grey(image: np.ndarray) -> np.ndarray:
+    """An (h, w, 3) image less its mean over the channels, float32 (h, w, 3): its colours without their grey."""
+    return cv2.transform(np.ascontiguousarray(image, dtype=np.float32), _LESS_GREY)
+
+
 def orientation_field(image: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
     """Sign-free gradient orientation of an (h, w[, 3]) float32 image, (h, w, 2) float32: the doubled
     angle (cos 2t, sin 2t) times the gradient's strength, summed over colour channels, smoothed by
@@ -320,7 +340,8 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
     the same mark's correlations at the places around the find (:func:`_surround`). A coloured mark
     that does not pass is looked for once more with its shapes seen through its colour direction less
     brightness (:data:`CHROMA_VIEW`, :attr:`Prepared.chroma`): a photo's black-and-white texture has no
-    edges there; the colour agreement is the same test. The better of the two scores is returned."""
+    edges there; the colour agreement is the same test on the colours less grey (:data:`CHROMA_COLOUR`).
+    The better of the two scores is returned."""
     best = _decided(prepared, frame, box, None)
     if CHROMA_VIEW and prepared.chroma is not None and (best is None or best[0] < THRESHOLD):
         other = _decided(prepared, frame, box, prepared.chroma)
@@ -416,11 +437,11 @@ def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, f
         ev = _evidence(prepared, frame, found[1], size, view)
         if ev is not None:
             t, change, seen = ev[:3]
-            shape, colour, box = _part_score(found[2], t), _colour(*_agreements(change, seen)), found[1]
+            shape, colour, box = _part_score(found[2], t), _colour(*_agreements(change, seen, view)), found[1]
             aligned = _worth_aligning(shape, colour, box, prepared.complexity)
             if aligned:
-                box, seen = _aligned(prepared, frame, box, size, change, seen)
-                colour = max(colour, _colour(*_agreements(change, seen)) - ALIGN_COST)
+                box, seen = _aligned(prepared, frame, box, size, change, seen, view)
+                colour = max(colour, _colour(*_agreements(change, seen, view)) - ALIGN_COST)
             return shape, colour, box, (size, change)
     return _part_score(found[2], found[3]), 1.0, found[1], None
 
@@ -439,25 +460,26 @@ def _worth_aligning(shape: float, colour: float, box: tuple[int, int, int, int],
 
 
 def _aligned(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int],
-             change: np.ndarray, seen: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
+             change: np.ndarray, seen: np.ndarray, view: np.ndarray | None = None,
+             ) -> tuple[tuple[int, int, int, int], np.ndarray]:
     """The box near ``box`` (frame pixels) where the upload's detail agrees best with the mark's expected
     ``change`` found at ``box`` (:func:`_evidence`; ``seen``: the upload's detail at ``box``), and the
     upload's detail there: the 8 places :data:`ALIGN_REACH` check pixels away on either axis, then the 8
     places :data:`ALIGN_STEP` away around the better (steps in whole frame pixels, at least one), then at
     the best place the sizes a step larger or smaller at each edge, in width and height (the centre
     kept). The check's ``size`` stays: a shifted box is the same mark drawn from a slightly different
-    part of the frame."""
+    part of the frame. ``view``: the chroma view's agreement (:data:`CHROMA_COLOUR`)."""
     x, y, w, h = box
     tw, th = size
     fx, fy = w / tw, h / th
-    best = (_colour(*_agreements(change, seen)), box, seen)
+    best = (_colour(*_agreements(change, seen, view)), box, seen)
 
     def trial(b: tuple[int, int, int, int]) -> None:
         nonlocal best
         region = _padded(frame, b, size, 2)
         if region is not None:
             s = _detail(_upload_cut(frame, region, size, 2), size, 2)
-            c = _colour(*_agreements(change, s))
+            c = _colour(*_agreements(change, s, view))
             if c > best[0]:
                 best = (c, b, s)
 
@@ -477,15 +499,21 @@ def _aligned(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, i
     return best[1], best[2]
 
 
-def _agreements(change: np.ndarray, seen: np.ndarray) -> tuple[float, list[float]]:
+def _agreements(change: np.ndarray, seen: np.ndarray, view: np.ndarray | None = None,
+                ) -> tuple[float, list[float]]:
     """The correlation of the upload's detail ``seen`` with the mark's expected ``change``, over the
-    colour channels together and in each channel carrying :data:`CHANNEL_SHARE` of the change."""
+    colour channels together and in each channel carrying :data:`CHANNEL_SHARE` of the change. In the
+    chroma view (``view`` given, :data:`CHROMA_COLOUR`) the channels together less grey
+    (:func:`less_grey`), and each channel :data:`CHROMA_CHANNEL_SLACK` more."""
     cc = (change * change).sum(axis=(0, 1))
     ss = (seen * seen).sum(axis=(0, 1))
     cs = (change * seen).sum(axis=(0, 1))
     whole = float(cs.sum() / np.sqrt(cc.sum() * ss.sum())) if cc.sum() * ss.sum() > 1e-6 else 0.0
     channels = [float(cs[k] / np.sqrt(cc[k] * ss[k])) if cc[k] * ss[k] > 1e-6 else 0.0
                 for k in range(3) if cc[k] >= CHANNEL_SHARE * cc.max()]
+    if view is not None and CHROMA_COLOUR:
+        whole = _agreements(less_grey(change), less_grey(seen))[0]
+        channels = [c + CHROMA_CHANNEL_SLACK for c in channels]
     return whole, channels
 
 
@@ -707,6 +735,8 @@ def _surround(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, 
     shape = r / np.sqrt((e + float(support.sum()) * ORIENT_FLOOR ** 2) * et)
     u = cv2.resize(frame.rgb[y0:y1, x0:x1], (cw, ch), interpolation=cv2.INTER_AREA).astype(np.float32)
     seen = u - cv2.GaussianBlur(u, (0, 0), max(1.5, COLOUR_SIGMA * min(tw, th)))
+    if view is not None and CHROMA_COLOUR:  # the agreement as the chroma view takes it (its whole, less grey)
+        seen, change = less_grey(seen), less_grey(change)
     colour = cv2.matchTemplate(seen, np.ascontiguousarray(change, dtype=np.float32), cv2.TM_CCORR_NORMED)
     px, py = round((x - x0) * factor), round((y - y0) * factor)
     ys, xs = np.mgrid[0:shape.shape[0], 0:shape.shape[1]]
