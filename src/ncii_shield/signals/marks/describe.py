@@ -417,6 +417,14 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return ix * iy / union if union > 0 else 0.0
 
 
+def _ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`_iou` of each window of ``a`` (n, 4) with ``b`` (the same float operations, all at once)."""
+    ix = np.maximum(0.0, np.minimum(a[:, 0] + a[:, 2], b[0] + b[2]) - np.maximum(a[:, 0], b[0]))
+    iy = np.maximum(0.0, np.minimum(a[:, 1] + a[:, 3], b[1] + b[3]) - np.maximum(a[:, 1], b[1]))
+    union = a[:, 2] * a[:, 3] + b[2] * b[3] - ix * iy
+    return np.where(union > 0, ix * iy / np.where(union > 0, union, 1.0), 0.0)
+
+
 def refine(pyramid: FieldPyramid, names: Descriptors,
            named: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], count: int | None = None,
            ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -432,10 +440,11 @@ def refine(pyramid: FieldPyramid, names: Descriptors,
     if count <= 0 or not named:
         return named
     pool: list[tuple[float, int, int, np.ndarray]] = []
-    named_well: list[tuple[int, int, np.ndarray]] = []  # (class, row, window) named at least REFINE_UNTIL
+    named_well: dict[tuple[int, int], np.ndarray] = {}  # (class, row) -> its windows (n, 4) named at least REFINE_UNTIL
     for k, (top, rows, windows) in named.items():
-        named_well += [(k, int(rows[i, 0]), windows[i])
-                       for i in np.flatnonzero(top[:, 0] >= REFINE_UNTIL).tolist()]
+        well = np.flatnonzero(top[:, 0] >= REFINE_UNTIL)
+        for row in np.unique(rows[well, 0]).tolist():
+            named_well[(k, row)] = windows[well[rows[well, 0] == row]]
         for j in range(top.shape[1]):  # the best mark of the window and the second (off the mark, a window
             # may name another first)
             sel = np.flatnonzero((top[:, j] >= REFINE_FROM) & (top[:, j] < REFINE_UNTIL) & (rows[:, j] >= 0))
@@ -444,8 +453,10 @@ def refine(pyramid: FieldPyramid, names: Descriptors,
     pool.sort(key=lambda p: -p[0])
     chosen: list[list] = []  # [value, class, row, window]
     for value, k, row, window in pool:
-        if any(c[1] == k and c[2] == row and _iou(c[3], window) > 0.5 for c in chosen) or \
-                any(c[0] == k and c[1] == row and _iou(c[2], window) > 0.3 for c in named_well):
+        if any(c[1] == k and c[2] == row and _iou(c[3], window) > 0.5 for c in chosen):
+            continue
+        well = named_well.get((k, row))
+        if well is not None and bool((_ious(well, window) > 0.3).any()):
             continue
         chosen.append([value, k, row, np.asarray(window, np.float64)])
         if len(chosen) == count:
