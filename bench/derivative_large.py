@@ -34,7 +34,11 @@ With ``--e2e`` the index's verifications per upload (all its checks) and its res
 ``REST_TEXT``, and their uploads). ``--set-index REST_TEXT=0``: no rest search after no hit, as before
 2026-12-07.
 Every verdict that reaches the cell comparison is recorded (inliers, ``dense``, outcome), so the
-statistic's spread over chance fits between unrelated photos is in the JSON (``chance``).
+statistic's spread over chance fits between unrelated photos is in the JSON (``chance``). With
+``--negatives`` the voted crop fit (verify ``LEVEL_FIT``, 2026-12-07 #4) is summarised apart: its seeds that
+reach ``LEVEL_VOTES`` of all seeds made (``chance_level_seeds_passed``), the best votes
+(``chance_level_votes_top``), the outcomes of the fits it judged (``chance_level_judged``) and their
+(inliers, dense, shared, outcome) from 10 points up (``chance_level_fits``).
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ def gen_photo(i: int) -> list[dict]:
 def _record(verdict, trace):  # noqa: ANN001, ANN202
     d = verdict.details or {}
     trace.append((verdict.inliers, int(d.get("dense", -1)), verdict.outcome.value, round(verdict.shared_share, 3),
-                  round(float(d.get("precision", -1)), 2)))
+                  round(float(d.get("precision", -1)), 2), IN_LEVEL[0]))
 
 
 TRACE: list = []
@@ -155,6 +159,8 @@ E2E_PRE: list = []  # (id(reg), value, in the hook)
 E2E_WHOLE: list = []  # (id(reg), dense, outcome, in the hook): whole-frame comparisons made in full
 IN_HOOK = [False]
 IN_WHOLE = [False]
+IN_LEVEL = [False]  # inside verify's third try (verify._instances with level=True: the voted crop fit)
+LEVELS: list = []  # every level seed's votes (verify._level_seed), as uploaded and mirrored
 # end to end, per upload: verifications (index/derivative.py's verify calls) and rest searches (REST_SHARE)
 COUNTS = {"verify": 0, "rest": 0, "text": 0}
 
@@ -200,6 +206,24 @@ def _traced_compare(original):  # noqa: ANN001, ANN202
             E2E_WHOLE.append((id(reg), int(v.details.get("dense", 0)), v.outcome.value, IN_HOOK[0]))
         return v
     return compare
+
+
+def _traced_level_seed(original):  # noqa: ANN001, ANN202
+    def seed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        votes, matrix = original(*args, **kwargs)
+        LEVELS.append(votes)
+        return votes, matrix
+    return seed
+
+
+def _level_flagged(original):  # noqa: ANN001, ANN202
+    def instances(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        IN_LEVEL[0] = bool(kwargs.get("level"))
+        try:
+            return original(*args, **kwargs)
+        finally:
+            IN_LEVEL[0] = False
+    return instances
 
 
 def _traced_judge(original):  # noqa: ANN001, ANN202
@@ -277,8 +301,9 @@ def negatives(i: int) -> dict:
     """The bench's own direct pass over every other photo (``negatives_for``), with the chance fits traced."""
     TRACE.clear()
     PRE.clear()
+    LEVELS.clear()
     out = B.negatives_for(i)
-    return {**out, "chance": list(TRACE), "judged": len(TRACE), "pretest": list(PRE)}
+    return {**out, "chance": list(TRACE), "judged": len(TRACE), "pretest": list(PRE), "levels": list(LEVELS)}
 
 
 def _detail(part: dict, singles: list[dict], e2e: bool) -> None:
@@ -414,6 +439,9 @@ def main() -> int:
         V._whole_pretest = _traced_pretest(V._whole_pretest)
         V._compare = _traced_compare(V._compare)
         V._whole_frame = _flagged(IN_WHOLE, V._whole_frame)
+    if hasattr(V, "_level_seed"):  # the voted crop fit (2026-12-07 #4): its seeds and the verdicts it judged
+        V._level_seed = _traced_level_seed(V._level_seed)
+        V._instances = _level_flagged(V._instances)
     if hasattr(D, "whole_frame"):
         D.whole_frame = _flagged(IN_HOOK, D.whole_frame)
     D.verify = _counted("verify", D.verify)
@@ -541,6 +569,15 @@ def main() -> int:
         # consistent points of the chance fits judged, and their (inliers, dense, shared) from 15 points up
         out["chance_inliers_hist"] = sorted(Counter(t[0] for t in chance).items())
         out["chance_strong"] = sorted((t[0], t[1], t[3], t[2]) for t in chance if t[0] >= 15)
+        # the voted crop fit (verify LEVEL_FIT): seeds over LEVEL_VOTES, the verdicts it judged and their spread
+        levels = [v for n in neg for v in n.get("levels", [])]
+        if levels:
+            bar = getattr(V, "LEVEL_VOTES", 0)
+            out["chance_level_seeds_passed"] = [sum(v >= bar for v in levels), len(levels)]
+            out["chance_level_votes_top"] = sorted(levels, reverse=True)[:12]
+            judged = [t for t in chance if len(t) > 5 and t[5]]
+            out["chance_level_judged"] = Counter(t[2] for t in judged).most_common()
+            out["chance_level_fits"] = sorted((t[0], t[1], t[3], t[2]) for t in judged if t[0] >= 10)
         pre = [p for n in neg for p in n.get("pretest", [])]
         out["chance_pretests"] = len(pre)
         out["chance_pretest_hist"] = sorted(Counter(pre).items())

@@ -130,3 +130,19 @@ def test_a_picture_the_warp_enlarges_in_an_upload_larger_than_the_frame_is_allow
     assert verdict.details["precision"] > V.MAX_IMPRECISION  # within the allowance only
     monkeypatch.setattr(V, "FRAME_ENLARGED", False)
     assert verify(photo, upload).outcome is Outcome.NONE
+
+
+def test_a_large_edit_half_over_a_plain_part_is_still_an_edit_of_detail(monkeypatch):
+    """The upper 70 % of the photo replaced, of which the left 380 columns were plain in the registered
+    photo, the bottom cropped to a strip of 100 rows: the edited block had structure in 55 % of its cells
+    (LARGE_DETAIL 0.5; the whole scene around a detailed part registered on a plain backdrop: about 10 %,
+    test_derivative_kinds), and the strip holds a strong fit."""
+    image = scene(31).copy()
+    image[0:420, 0:380] = 128
+    photo = F.photo_features(image)
+    upload = Upload.from_rgb(jpeg_rgb(replaced(image, scene(32), (0, 0, 800, 420))[0:520]))
+    verdict = verify(photo, upload)
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    assert verdict.shared_share < V.MIN_SHARED and verdict.inliers >= V.LARGE_INLIERS  # the large-edit floors
+    monkeypatch.setattr(V, "LARGE_DETAIL", 0.6)
+    assert verify(photo, upload).outcome is Outcome.NONE

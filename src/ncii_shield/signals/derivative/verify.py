@@ -20,7 +20,11 @@
    photo replaced can leave its remainder (the plain margins around a replaced subject) too few
    keypoints for any fit while its cells still match; chance fits between unrelated photos never
    reached such a block (at most 10 cells, 0 judged an edit, over all 16,512 ordered pairs of the
-   benchmark's 129 photos: ``bench/derivative_large.py``).
+   benchmark's 129 photos: ``bench/derivative_large.py``). When that finds nothing either, a crop's
+   transform (no rotation, the upload inside the photo, a scale of :data:`LEVEL_SCALES`) is voted for
+   by keypoint pairs (:func:`_level_seed`) and refined by guided matching, judged as the guided pass's
+   fits are: the remainder of a photo mostly replaced and then cropped holds a few dozen true pairs among
+   the pasted part's hundreds, which RANSAC's random samples rarely draw.
 2. **Align and compare.** The upload is warped onto the registered frame and summarised cell by cell
    exactly as the registered photo was (:func:`~.features.cell_summaries`). Cells the upload does not
    cover (cropped away) are ignored. A cell *differs* when its brightness, colour, contrast or
@@ -115,7 +119,7 @@ MIN_SHARED = 0.15  # cells that match precisely, share of the photo's cells ...
 MIN_SHARED_TEXTURED = 0.06  # ... of which cells with structure (flat sky matches any flat sky)
 LARGE_INLIERS = 40  # a fit of this many consistent points whose edit replaced the photo's own detail ...
 LARGE_SHARED = (0.04, 0.03)  # ... needs only these shares (all, with structure) matching precisely ...
-LARGE_DETAIL = 0.6  # ... when this share of the edited block had structure in the registered photo
+LARGE_DETAIL = 0.5  # ... when this share of the edited block had structure in the registered photo
 NARROW_REST = True  # too few cells to compare away from the edit: the cells along it compared too (see _judge)
 MAX_SCATTER = 0.2  # differing cells outside the edit, share of the compared cells
 MIN_COMPARED = 8  # textured cells outside the edit needed to judge that the rest is the same photo
@@ -191,6 +195,13 @@ WHOLE_ANCHORS = True
 # the fine-structure allowance counts the warp's enlargement of the frame, not of the upload's own pixels: an
 # upload larger than the frame is not credited with the resolution the frame threw away (see _judge)
 FRAME_ENLARGED = True
+# no fit by the plain or guided pass, nor the whole frame: a crop's fit looked for by votes (see _level_seed) —
+# no rotation, the photo's frame this many of the upload's frame pixels per pixel (a crop keeping 64-100 % of the
+# longer side, brought to the frame) ...
+LEVEL_FIT = True
+LEVEL_SCALES = tuple(round(0.64 + 0.02 * k, 2) for k in range(19))
+LEVEL_BIN = 4.0  # ... the ratio test's pairs voting for the shift in bins of this many frame pixels (2 x 2 summed) ...
+LEVEL_VOTES = 10  # ... the best needing this many votes (chance: 1 % of unrelated pairs); then guided matching, a fit
 
 
 class Outcome(str, Enum):
@@ -392,6 +403,52 @@ def _fit(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures, good: list
     return fit
 
 
+def _level_fit(sides: list, reg: PhotoFeatures):  # noqa: ANN202
+    """The third try (:data:`LEVEL_FIT`): the side (as uploaded or mirrored) whose :func:`_level_seed` has the
+    most votes, refined by guided matching: (mirrored, fit) or None."""
+    best = None
+    for flip, pts, desc, good in sides:
+        votes, seed = _level_seed(pts, reg, good)
+        if seed is not None and (best is None or votes > best[0]):
+            best = (votes, flip, pts, desc, seed)
+    if best is None:
+        return None
+    _, flip, pts, desc, seed = best
+    fit = _ransac(*_guided_pairs(pts, desc, reg, seed))
+    return None if fit is None else (flip, fit)
+
+
+def _level_seed(up_pts: np.ndarray, reg: PhotoFeatures, good: list[cv2.DMatch]) -> tuple[int, np.ndarray | None]:
+    """A crop's transform voted for by the ratio test's keypoint pairs (``good``): (votes, 2 x 3 matrix), the
+    matrix None under :data:`LEVEL_VOTES`. Most of a photo replaced leaves its remainder a few true pairs
+    among the many the pasted part makes with unrelated registered points: RANSAC's random samples rarely
+    draw two of them, and its best fits are collapses onto a few points. A crop of the photo brought to
+    the frame needs no rotation, a scale of :data:`LEVEL_SCALES` and a shift that keeps the upload inside
+    the photo, so each pair votes for the shift at each scale (bins of :data:`LEVEL_BIN` pixels, 2 x 2
+    summed) and the best-voted shift seeds guided matching."""
+    if len(good) < LEVEL_VOTES:
+        return 0, None
+    src = up_pts[[m.queryIdx for m in good]]
+    dst = reg.points[[m.trainIdx for m in good]]
+    scales = np.asarray(LEVEL_SCALES, np.float64)
+    # shifts from two bins before the photo's corner to where the smallest crop still fits inside it
+    lo = -2 * LEVEL_BIN
+    nx = int((reg.frame_w * (1 - scales.min()) - lo) / LEVEL_BIN) + 4
+    ny = int((reg.frame_h * (1 - scales.min()) - lo) / LEVEL_BIN) + 4
+    shift = np.floor((dst[None, :, :] - scales[:, None, None] * src[None, :, :] - lo) / LEVEL_BIN).astype(np.int64)
+    ok = (shift[..., 0] >= 0) & (shift[..., 0] < nx) & (shift[..., 1] >= 0) & (shift[..., 1] < ny)
+    k = np.broadcast_to(np.arange(len(scales))[:, None], ok.shape)
+    votes = np.bincount((k[ok] * ny + shift[..., 1][ok]) * nx + shift[..., 0][ok],
+                        minlength=len(scales) * ny * nx).reshape(len(scales), ny, nx)
+    votes = votes[:, :-1, :-1] + votes[:, 1:, :-1] + votes[:, :-1, 1:] + votes[:, 1:, 1:]  # 2 x 2 bins
+    at = np.unravel_index(int(np.argmax(votes)), votes.shape)
+    best = int(votes[at])
+    if best < LEVEL_VOTES:
+        return best, None
+    s, tx, ty = float(scales[at[0]]), lo + (at[2] + 1) * LEVEL_BIN, lo + (at[1] + 1) * LEVEL_BIN
+    return best, np.array([[s, 0.0, tx], [0.0, s, ty]], np.float64)
+
+
 def _ransac(src: np.ndarray, dst: np.ndarray):  # noqa: ANN202
     """(matrix, inlier count, inliers' registered points, their upload points, their indices) or None."""
     if len(src) < 4:
@@ -411,10 +468,14 @@ def _guided_pairs(up_pts: np.ndarray, up_desc: np.ndarray, reg: PhotoFeatures,
     already rules out look-alikes elsewhere). Small, low-texture or shrunk copies give few pairs that
     pass the ratio test, but most of their keypoints do have a counterpart where the fit says."""
     landed = up_pts @ matrix[:, :2].T + matrix[:, 2]
-    gap = ((landed[:, None, :] - reg.points[None, :, :]) ** 2).sum(axis=2)
-    up_idx, reg_idx = np.nonzero(gap <= GUIDE_RADIUS ** 2)
+    # squared distances coordinate by coordinate (the same numbers as summing an n x m x 2 array, without it)
+    dx = landed[:, 0:1] - reg.points[None, :, 0]
+    dy = landed[:, 1:2] - reg.points[None, :, 1]
+    up_idx, reg_idx = np.nonzero(dx * dx + dy * dy <= GUIDE_RADIUS ** 2)
     dist = np.bitwise_count(up_desc[up_idx] ^ reg.descriptors[reg_idx]).sum(axis=1, dtype=np.int32)
     keep = dist <= GUIDE_DESCRIPTOR_DISTANCE
+    if not keep.any():  # no partner anywhere near (a voted seed's pairs can lie just past GUIDE_RADIUS)
+        return up_pts[:0], reg.points[:0]
     up_idx, reg_idx, dist = up_idx[keep], reg_idx[keep], dist[keep]
     order = np.lexsort((dist, up_idx))  # each upload keypoint's closest partner ...
     first = np.r_[True, up_idx[order][1:] != up_idx[order][:-1]]
@@ -475,6 +536,8 @@ def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) 
     if not found and WHOLE_FRAME:
         whole = _whole_frame(reg, upload, mirrored)
         found = [whole] if whole is not None else []
+    if not found and LEVEL_FIT:
+        found, _ = _instances(reg, upload, sides, guided=True, level=True)
     if not found:
         return first
     derivatives = [v for v in found if v.outcome is Outcome.DERIVATIVE]
@@ -482,7 +545,8 @@ def verify(reg: PhotoFeatures, upload: Upload, *, mirrored: bool | None = None) 
     return replace(lead, instances=found)
 
 
-def _instances(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool) -> tuple[list[Verdict], Verdict]:
+def _instances(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool,
+               level: bool = False) -> tuple[list[Verdict], Verdict]:
     """Every instance of ``reg`` in the upload, one fit at a time: after each fit the keypoints in the
     part of the upload it covers are set aside and the rest is fitted again (at most
     :data:`MAX_INSTANCES` fits). Returns the instances found (re-shares and derivatives) and the
@@ -490,9 +554,9 @@ def _instances(reg: PhotoFeatures, upload: Upload, sides: list, *, guided: bool)
     removed = {flip: np.zeros(len(pts), bool) for flip, pts, _, _ in sides}
     found: list[Verdict] = []
     failure: Verdict | None = None
-    for _ in range(MAX_INSTANCES):
-        best = None
-        for flip, pts, desc, good in sides:
+    for _ in range(1 if level else MAX_INSTANCES):  # a crop is one instance
+        best = _level_fit(sides, reg) if level else None
+        for flip, pts, desc, good in [] if level else sides:
             gone = removed[flip]
             if gone.any():
                 good = [m for m in good if not gone[m.queryIdx]]
