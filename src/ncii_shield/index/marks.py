@@ -111,7 +111,11 @@ LAYERS_MIN_VALUE = LOCATE_MIN_VALUE  # the value a layer window's mark needs
 # Chroma views (describe.CHROMA_AXES, 2026-12-07 #3): a coloured mark is also named through its colour direction less
 # brightness, where a photo's grey texture has no edges (the naming field is grey). The blobs are named in each view
 # by the marks of that view, under the same bars, and ranked with the others; CHROMA_VOTES: the vote boxes too.
-VIEW_SKIP = 0  # the views' finest pyramid levels left out (1: their field from half size on)
+# The views' field from half size on (2026-12-07 #4): their finest pyramid level left out (D.FieldPyramid's skip), the
+# windows of cells under 6 frame pixels read at half size. Benchmark (cands.py on 1,409 cached uploads): candidate lists
+# change on 225 of them, the same 511 / 776 targets caught (367 / 472 in scope), 0 / 387 false flags, 0 wrong marks,
+# best negative 0.723 and best wrong mark 0.742 as before; ~14 ms less CPU an upload (alternated, loaded machine).
+VIEW_SKIP = 1
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ncii_shield.index.marks import MarkIndex
@@ -184,3 +185,20 @@ def test_the_field_is_the_gradients_strength_times_its_doubled_angle_and_the_pyr
     whole = pyramid.integral(0).reshape(61, 81, 2)
     assert np.allclose(whole[1:, 1:], np.cumsum(np.cumsum(got.astype(np.float64), axis=0), axis=1), atol=1e-6)
     assert np.all(whole[0] == 0) and np.all(whole[:, 0] == 0)
+
+
+def test_a_pyramid_from_half_size_describes_windows_as_the_half_size_frame_does():
+    """``FieldPyramid(grey, skip=1)`` (the chroma views' pyramid, index/marks.py VIEW_SKIP): no full-size level;
+    every window, small ones included, read as the pyramid of the frame at half size reads the halved window."""
+    rng = np.random.default_rng(6)
+    grey = cv2.GaussianBlur((rng.random((200, 264)) * 255).astype(np.float32), (0, 0), 1.5)
+    skipped = D.FieldPyramid(grey, skip=1)
+    half = D.FieldPyramid(cv2.resize(grey, (132, 100), interpolation=cv2.INTER_AREA))
+    assert skipped.shapes == half.shapes and skipped.images[0][0] == 0.5
+    for k in (-3, 0, 4):
+        w = rng.uniform(10, 200, 60)
+        windows = np.stack([rng.uniform(0, 200, 60), rng.uniform(0, 150, 60), w, w / D.class_aspect(k)], axis=1)
+        assert np.array_equal(skipped.describe(windows, k), half.describe(windows / 2, k))
+    full = D.FieldPyramid(grey)
+    small = np.array([[40.0, 40.0, 24.0, 24.0]])  # cells of 3 pixels: the full size level, where there is one
+    assert not np.array_equal(full.describe(small, 0), skipped.describe(small, 0))
