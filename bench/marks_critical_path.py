@@ -3,13 +3,15 @@
 
 Each upload is run through ``MarkIndex._checked`` on one thread (``OVERLAP`` off, ``CHECK_THREADS``
 1) and every stage's CPU is taken with ``time.thread_time``: the keypoints (A), the calling thread's
-own half with ``OVERLAP`` on (B: the field pyramid, the edge blobs, naming their boxes), the faiss
+own half with ``OVERLAP`` on (B: the grey field pyramid and all of ``_extents``: edge blobs, colour layers, chroma views and their naming), the faiss
 search (F), the checks, and the rest; also the edge blobs alone (``blobs``), every naming of boxes
 (``naming_all``: the blobs' and the vote boxes') and the checks scoring under ``WIDE_MIN`` (ended
 after the wide search: ``checks_under_wide_min``). Two latencies are modelled from them, the same way for any
 setting: *serial* = everything but the checks, then the checks' makespan on 2 threads in their order;
 *overlap* = A and B at once, F's chunks (``SEARCH_CHUNK``) taken by whichever is free, then the rest
-and the checks' makespan; *early* = overlap, but the first places' checks begun on the free core
+and the checks' makespan; *shared* = overlap with ``SHARE_NAMING`` (2026-12-07 #4): B is the grey pyramid and
+the edge blobs, then the naming jobs (``jobs``: the colour layers, the grey naming, each chroma view) that both
+threads take (the pool thread once its search is done); *early* = shared, but the first places' checks begun on the free core
 while the calling thread chooses the rest of the candidates (``EARLY_CHECKS``: the time from the
 votes to the stage's end). A model, not a measurement: a loaded machine cannot show idle latency
 (``marks_bench.py --timing`` is that measurement), but its CPU per stage is what the model needs.
@@ -89,6 +91,48 @@ def makespan_early(costs: list[float], early: int, after: float, threads: int = 
     return max(max(free), after)
 
 
+def shared_part(a: float, f: float, chunks: int, head: float, jobs: list[float]) -> float:
+    """The two threads' part with :data:`IM.SHARE_NAMING` (:class:`IM._Tasks`): the pool thread makes the keypoints
+    (``a``), then searches the ``chunks`` of ``f`` left, then takes the naming jobs left; the calling thread finds
+    the edge blobs (``head``: the grey pyramid and the blobs), then takes the jobs in order, then the chunks left.
+    Each takes its next item when free; the part ends when both are done."""
+    free = {"pool": a, "call": head}
+    left_chunks, left_jobs = [f / chunks] * chunks, list(jobs)
+    while left_chunks or left_jobs:
+        who = min(free, key=free.get)
+        mine, other = (left_chunks, left_jobs) if who == "pool" else (left_jobs, left_chunks)
+        if who == "pool" and not left_chunks and free["pool"] < head:  # the jobs are posted once the blobs are in
+            free["pool"] = head
+            continue
+        free[who] += (mine or other).pop(0)
+    return max(free.values())
+
+
+class _TimedTasks(getattr(IM, "_Tasks", object)):
+    """The naming jobs of ``_extents`` run on this thread one by one, each timed (``jobs``)."""
+
+    def results(self) -> list:
+        out = []
+        for job in self._jobs:
+            t = time.thread_time()
+            out.append(job())
+            T.setdefault("jobs", []).append(time.thread_time() - t)
+        return out
+
+
+def _timed_extents() -> None:
+    f = IM.MarkIndex._extents
+    jobs = "tasks" in inspect.signature(f).parameters  # code before SHARE_NAMING: no jobs
+
+    def timed(self, frame, pyramid, names, chroma=(), tasks=None):
+        t = time.thread_time()
+        out = f(self, frame, pyramid, names, chroma, _TimedTasks()) if jobs else f(self, frame, pyramid, names, chroma)
+        T.setdefault("extents", []).append(time.thread_time() - t)
+        return out
+
+    IM.MarkIndex._extents = timed
+
+
 def _timed_candidates() -> None:
     """The moment the first places are handed to ``begin`` (the votes are in), and the stage's end."""
     f = IM.MarkIndex._candidates
@@ -123,10 +167,12 @@ def main() -> None:
     _timed(IM.MarkIndex, "_named", "named")
     _timed(D, "FieldPyramid", "pyramid")
     _timed(IM, "verify", "check")
+    _timed(L, "layer_boxes", "layers")
     _timed_candidates()
+    _timed_extents()
     index = MB.built_index([tuple(v) for v in json.loads(Path(args.values).read_text())])
     index._faiss = _TimedFaiss(index._faiss)
-    serial, overlap, early, cpu, parts = [], [], [], [], {}
+    serial, overlap, shared, early, cpu, parts = [], [], [], [], [], {}
     for path in sorted(glob.glob(str(Path(args.dir) / "*.pkl")))[: args.limit]:
         with open(path, "rb") as f:
             data = pickle.load(f)
@@ -138,7 +184,10 @@ def main() -> None:
             total = time.thread_time() - t
             checks = T.get("check", [])
             a, f_ = sum(T.get("keypoints", [])), sum(T.get("faiss", []))
-            b = sum(T.get("pyramid", [])) + sum(T.get("blobs", [])) + T.get("named", [0.0])[0]
+            if "extents" in T:  # the grey pyramid (made first), then every blob, layer and view and their naming
+                b = T["pyramid"][0] + T["extents"][0]
+            else:
+                b = sum(T.get("pyramid", [])) + sum(T.get("blobs", [])) + T.get("named", [0.0])[0]
             rest = total - sum(checks) - a - f_ - b
             serial.append(total - sum(checks) + makespan(checks))
             chunks = max(1, int(np.ceil(len(frame.keypoints[2]) / IM.SEARCH_CHUNK)))
@@ -146,15 +195,21 @@ def main() -> None:
             for _ in range(chunks):
                 free[free.index(min(free))] += f_ / chunks
             overlap.append(max(free) + rest + makespan(checks))
+            part = max(free)
+            if "jobs" in T and IM.SHARE_NAMING:  # the naming jobs shared by the two threads
+                head = b - sum(T["jobs"])
+                part = shared_part(a, f_, chunks, head, T["jobs"])
+            shared.append(part + rest + makespan(checks))
             if "begun_at" in T:  # EARLY_CHECKS: the first places' checks overlap the rest of the choosing
                 after = T["candidates_end"][0] - T["begun_at"][0]
-                early.append(max(free) + rest - after + makespan_early(checks, int(T["begun_n"][0]), after))
+                early.append(part + rest - after + makespan_early(checks, int(T["begun_n"][0]), after))
             else:
-                early.append(overlap[-1])
+                early.append(shared[-1])
             cpu.append(total)
             for key, v in (("keypoints", a), ("own_half", b), ("faiss", f_), ("rest", rest), ("checks", sum(checks)),
                            ("checks_on_2", makespan(checks)), ("overlapped_part", max(free)),
-                           ("checks_n", len(checks) / 1000),
+                           ("checks_n", len(checks) / 1000), ("shared_part", part),
+                           ("layers", sum(T.get("layers", []))), ("jobs", sum(T.get("jobs", []))),
                            ("blobs", sum(T.get("blobs", []))), ("naming_all", sum(T.get("named", []))),
                            ("checks_under_wide_min", sum(c for c, s in zip(checks, T.get("check_score", []))
                                                          if s < S.WIDE_MIN))):
@@ -165,7 +220,7 @@ def main() -> None:
 
     print(json.dumps({"photos": args.limit, "uploads": len(cpu), "set": args.set or [], "cpu_ms_p50": ms(cpu),
                       "model_serial_ms": [ms(serial), ms(serial, 95)], "model_overlap_ms": [ms(overlap), ms(overlap, 95)],
-                      "model_early_ms": [ms(early), ms(early, 95)],
+                      "model_shared_ms": [ms(shared), ms(shared, 95)], "model_early_ms": [ms(early), ms(early, 95)],
                       "stages_ms_p50": {k: round(1000 * statistics.median(v), 1) for k, v in parts.items()}}))
 
 
