@@ -314,3 +314,20 @@ def test_less_grey_a_channel_moving_against_the_mark_still_rules_it_out(monkeypa
     assert 0.35 < whole < 0.6 and min(channels) < -0.5, (whole, channels)
     assert S._colour(whole, channels) < S.JOINT_COLOUR
     assert S._agreements(change, change, view)[0] > 0.99  # the mark's own change agrees fully
+
+
+def test_a_repetitive_word_found_at_the_wrong_size_by_the_wide_search_is_searched_closely_at_another(monkeypatch):
+    # "nununu" at 35 % on a textured photo: at the wide search's coarse scale the word shifted by a letter
+    # and shrunk matches best (the close search from there lands half on it: 0.61); the close search from
+    # the wide search's best find at another size finds the word (0.90; FINE_STARTS, docs/benchmarks.md
+    # 2026-12-07 #4).
+    mark = text_mark("nununu", 56, (255, 255, 255), outline=(0, 0, 0), ring=False)
+    prepared = Prepared.of(T.template_from_rgba(mark, "x"))
+    marked, box = paste(textured(8), mark, 120, 200, scale=1.2, opacity=0.35)
+    upload = UploadFrame.from_rgb(reencoded(marked, 75))
+    monkeypatch.setattr(S, "FINE_STARTS", 1)
+    score, found = verify(prepared, upload, box)
+    assert score < THRESHOLD and box_overlap(found, box) < 0.6, (score, found, box)
+    monkeypatch.setattr(S, "FINE_STARTS", 2)
+    score, found = verify(prepared, upload, box)
+    assert score >= THRESHOLD and box_overlap(found, box) > 0.9, (score, found, box)

@@ -63,6 +63,8 @@ WIDE_REACH = 0.3  # places within this share of the mark's size from the candida
 WIDE_MIN = 0.5  # a wide score below this is not looked at closely (no benchmark mark scoring >= THRESHOLD had less)
 FINE_SIDE = (64, 20)
 FINE_SCALES = (0.94, 0.97, 1.0, 1.03, 1.06)  # the wide search steps 13 %: its best may be 6.5 % off
+FINE_STARTS = 2  # close searches: from the wide search's best find and from its best at another size (_close)
+FINE_OTHER_WITHIN = 0.1  # ... where that size's wide score is at most this under the best's (fewer close searches)
 MAX_SIDE = 160  # but never more than this on the longer side
 PARTS = 4
 ORIENT_SIGMA = 0.8  # smoothing of the orientation field, pixels at the check's scale
@@ -330,7 +332,8 @@ def verify(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, floa
 
     A wide search (sizes within :data:`WIDE_SCALES` of the candidate's, places within
     :data:`WIDE_REACH` of the mark's size) at :data:`WIDE_SIDE` pixels; below :data:`WIDE_MIN` that
-    score is returned as it is, else a close search at :data:`FINE_SIDE` gives the score: the
+    score is returned as it is, else a close search at :data:`FINE_SIDE` (from the wide search's best
+    find and, with :data:`FINE_STARTS`, from its best at another size: :func:`_close`) gives the score: the
     weakest correlation among the mark's parts (:data:`PARTS` along its longer side, or 2 x 2 for a
     squarish mark) at the best place, with the mark drawn over the photo's own colours there. Other
     text in the same font shares letters with the mark, but not all of them in the same places.
@@ -424,12 +427,14 @@ def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, f
     x, y, w, h = box
     if w < 4 or h < 4:
         return None
-    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES if view is None else CHROMA_SCALES, WIDE_REACH, view)
+    sizes: list = []
+    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES if view is None else CHROMA_SCALES, WIDE_REACH, view,
+                   sizes)
     if wide is None:
         return None
     if wide[0] < WIDE_MIN:
         return wide[0], 1.0, wide[1], None
-    found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05, view)
+    found = _close(prepared, frame, wide, sizes, view)
     if found is None:
         return None
     size = found[3].shape[1::-1]
@@ -598,13 +603,14 @@ def inspect(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
     x, y, w, h = box
     if w < 4 or h < 4:
         return None
-    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES, WIDE_REACH)
+    sizes: list = []
+    wide = _search(prepared, frame, box, WIDE_SIDE, WIDE_SCALES, WIDE_REACH, None, sizes)
     if wide is None:
         return None
     out: dict = {"wide": wide[0], "box": wide[1]}
     if wide[0] < WIDE_MIN:
         return out
-    found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05)
+    found = _close(prepared, frame, wide, sizes)
     if found is None:
         return out
     out["box"] = found[1]
@@ -804,11 +810,27 @@ def _field_crop(frame: UploadFrame, region: tuple[int, int, int, int], factor: f
     return np.ascontiguousarray(cut)
 
 
+def _close(prepared: Prepared, frame: UploadFrame, wide: tuple, sizes: list, view: np.ndarray | None = None,
+           ) -> tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """The close search (:data:`FINE_SIDE`) from the wide search's best find ``wide``, and with
+    :data:`FINE_STARTS` 2 also from its best find at another of its sizes (``sizes``: each size's best
+    ``(score, box)``) that reaches :data:`WIDE_MIN`: the better close find (whole correlation)."""
+    found = _search(prepared, frame, wide[1], FINE_SIDE, FINE_SCALES, 0.05, view)
+    if FINE_STARTS > 1:
+        others = [o for o in sizes if o[0] >= max(WIDE_MIN, wide[0] - FINE_OTHER_WITHIN) and o[1][2] != wide[1][2]]
+        if others:
+            other = _search(prepared, frame, max(others, key=lambda o: o[0])[1], FINE_SIDE, FINE_SCALES, 0.05, view)
+            if other is not None and (found is None or other[0] > found[0]):
+                found = other
+    return found
+
+
 def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float], side: tuple[int, int],
-            scales: tuple[float, ...], reach: float, view: np.ndarray | None = None,
+            scales: tuple[float, ...], reach: float, view: np.ndarray | None = None, sizes: list | None = None,
             ) -> tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
     """Best whole-mark correlation for sizes ``box`` x ``scales`` and places within ``reach`` of the
-    mark's size: (score, frame box, the upload's field there and the mark's, at the check's scale)."""
+    mark's size: (score, frame box, the upload's field there and the mark's, at the check's scale);
+    each size's best ``(score, frame box)`` appended to ``sizes`` where given."""
     x, y, w, h = box
     factor = _factor(w, h, side)
     fh, fw = frame.rgb.shape[:2]
@@ -835,9 +857,11 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         e = cv2.matchTemplate(energy, support, cv2.TM_CCORR)  # the upload's energy where the mark has edges
         r = r / np.sqrt((e + float(support.sum()) * ORIENT_FLOOR ** 2) * et)
         _, score, _, (px, py) = cv2.minMaxLoc(r)
+        at = (int(round(x0 + px / factor)), int(round(y0 + py / factor)), int(round(tw / factor)), int(round(th / factor)))
+        if sizes is not None:
+            sizes.append((float(score), at))
         if best is None or score > best[0]:
-            best = (float(score), (int(round(x0 + px / factor)), int(round(y0 + py / factor)),
-                                   int(round(tw / factor)), int(round(th / factor))), crop[py:py + th, px:px + tw], t)
+            best = (float(score), at, crop[py:py + th, px:px + tw], t)
     return best
 
 
