@@ -89,6 +89,7 @@ COLOUR_GATE = -1.0
 LOCATE_MIN_VALUE = 0.75  # ... and is checked at all only where its descriptor correlates this much there
 LOCATE_MIN_LEAD = 0.1  # ... and this much better than the second-best mark of its class
 LOCATE_MIN_SIDE = 20.0  # located boxes whose longer side is shorter (frame pixels) are not named
+MIN_FRAME_SIDE = 8  # an upload frame narrower or lower than this (pixels) holds no mark the check could tell
 # Large marks (2026-12-07): a mark seen large (a window's shorter side LOCATE_BIG_SIDE frame pixels or more) is often
 # named below the bars above (a ring logo 0.72 at its place, another ring 0.63 there: no lead of 0.1), and the
 # keypoints miss it too (its upload corners are finer than any drawing of it, features.DRAW_SIDES). LOCATED_BIG
@@ -315,6 +316,8 @@ def _windows(boxes: np.ndarray, names: D.Descriptors) -> dict[int, np.ndarray]:
     k0 = _aspect_classes(boxes[:, 2] / boxes[:, 3])
     steps, sizes = len(LOCATE_CLASSES), len(LOCATE_SIZES)
     k = (k0[None, :] + np.array(LOCATE_CLASSES, np.int64)[:, None]).reshape(-1)  # (steps * n,): step, box
+    if not len(boxes) or not names.vectors:
+        return {}
     held = np.array(sorted(names.vectors), np.int64)
     present = held[np.minimum(np.searchsorted(held, k), len(held) - 1)] == k
     order = []  # the classes in the order the loop over steps, then classes (ascending), first meets them
@@ -372,6 +375,7 @@ class MarkIndex(SignalIndex):
         self._names: D.Descriptors | None = None  # every entry's descriptor, grouped by aspect class
         self._axes = D.chroma_axes()  # the chroma views (describe.CHROMA_AXES) the index was made with
         self._chroma: list[tuple[int, D.Descriptors]] | None = None  # per view with marks: (axis, descriptors)
+        D.warm_up()  # the compiled naming loaded now, not on the first upload
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -460,7 +464,10 @@ class MarkIndex(SignalIndex):
 
     def find(self, frame: UploadFrame, allowed: Callable[[int], bool] | None = None, *,
              threshold: float = THRESHOLD, limit: int = CANDIDATES) -> list[MarkFound]:
-        """Marks found in the upload (best first; a mark stamped several times gives several)."""
+        """Marks found in the upload (best first; a mark stamped several times gives several). A frame under
+        :data:`MIN_FRAME_SIDE` pixels on a side holds nothing the check could tell: none."""
+        if min(frame.grey.shape[:2]) < MIN_FRAME_SIDE:
+            return []
         found = []
         for score, id, box in self._checked(frame, allowed, limit, threshold):
             if score >= threshold:

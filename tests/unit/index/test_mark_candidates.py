@@ -258,3 +258,31 @@ def test_the_candidates_are_the_same_with_the_naming_shared_or_not(monkeypatch):
         two = index.candidates(_upload(seed))
         assert one == two and one
         assert index._readers == 0
+
+
+def test_an_upload_too_thin_to_hold_a_mark_finds_nothing_without_failing(monkeypatch):
+    """A 1- or 2-pixel-high (or wide) upload: no mark, no error (the candidate stage's resizes fail on it)."""
+    index = _index()
+    thin = [(1, 600), (600, 1), (2, 600), (1, 1)]
+    for h, w in thin:
+        rgb = (np.random.default_rng(h * w).random((h, w, 3)) * 255).astype(np.uint8)
+        assert index.find(UploadFrame.from_rgb(rgb)) == []
+    monkeypatch.setattr(index_marks, "MIN_FRAME_SIDE", 0)  # the guard is what keeps them from failing
+    failed = 0
+    for h, w in thin:
+        rgb = (np.random.default_rng(h * w).random((h, w, 3)) * 255).astype(np.uint8)
+        try:
+            index.find(UploadFrame.from_rgb(rgb))
+        except Exception:  # noqa: BLE001 - OpenCV's assertion
+            failed += 1
+    assert failed
+
+
+def test_no_boxes_or_no_marks_give_no_windows():
+    from ncii_shield.signals.marks import describe as D
+
+    names = D.Descriptors.group([(0, 0, np.ones(8, np.float32))])
+    box = np.array([[10.0, 10.0, 40.0, 40.0]])
+    assert index_marks._windows(box, names)  # a square box is named at class 0
+    assert index_marks._windows(np.zeros((0, 4)), names) == {}
+    assert index_marks._windows(box, D.Descriptors.group([])) == {}

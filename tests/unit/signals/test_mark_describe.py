@@ -202,3 +202,24 @@ def test_a_pyramid_from_half_size_describes_windows_as_the_half_size_frame_does(
     full = D.FieldPyramid(grey)
     small = np.array([[40.0, 40.0, 24.0, 24.0]])  # cells of 3 pixels: the full size level, where there is one
     assert not np.array_equal(full.describe(small, 0), skipped.describe(small, 0))
+
+
+def test_windows_that_are_not_finite_are_refused_before_the_compiled_reads():
+    pyramid = D.FieldPyramid(np.zeros((120, 160), np.uint8))
+    assert pyramid.describe(np.array([[0.0, 0.0, 40.0, 20.0]]), 0).shape[0] == 1
+    for bad in ([0.0, 0.0, np.nan, 10.0], [np.nan, 0.0, 10.0, 10.0], [0.0, 0.0, np.inf, 10.0]):
+        try:
+            pyramid.describe(np.array([bad]), 0)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad} was described")
+
+
+def test_the_warm_up_loads_the_kernels_once_and_an_index_calls_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(D, "warm_up", lambda: calls.append(1))
+    MarkIndex()
+    assert calls == [1]
+    monkeypatch.undo()
+    D.warm_up()
+    assert D._warmed

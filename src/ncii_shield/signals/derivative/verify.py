@@ -423,9 +423,12 @@ def _level_seed(up_pts: np.ndarray, reg: PhotoFeatures, good: list[cv2.DMatch]) 
     matrix None under :data:`LEVEL_VOTES`. Most of a photo replaced leaves its remainder a few true pairs
     among the many the pasted part makes with unrelated registered points: RANSAC's random samples rarely
     draw two of them, and its best fits are collapses onto a few points. A crop of the photo brought to
-    the frame needs no rotation, a scale of :data:`LEVEL_SCALES` and a shift that keeps the upload inside
-    the photo, so each pair votes for the shift at each scale (bins of :data:`LEVEL_BIN` pixels, 2 x 2
-    summed) and the best-voted shift seeds guided matching."""
+    the frame needs no rotation, a scale of :data:`LEVEL_SCALES` and a shift inside the photo, so each pair
+    votes for the shift at each scale (bins of :data:`LEVEL_BIN` pixels, 2 x 2 summed) and the best-voted
+    shift seeds guided matching. The shifts counted are the same at every scale: from two bins before the
+    photo's corner to where the smallest crop still fits, so at a larger scale a shift that puts part of the
+    upload outside the photo is counted too (a looser bound than the crop's own; the chance figures of
+    docs/benchmarks.md were measured with it)."""
     if len(good) < LEVEL_VOTES:
         return 0, None
     src = up_pts[[m.queryIdx for m in good]]

@@ -186,8 +186,9 @@ def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS
 
 
 class FieldPyramid:
-    """An upload frame's orientation field at levels 1, 1/2, 1/4, ...: integral images of the field,
-    flattened for look-ups, each made when a window first needs it."""
+    """An upload frame's orientation field at levels 1, 1/2, 1/4, ... (from 1/2 on with ``skip`` = 1): the
+    levels' integral images of the field in one flattened array, made together when a window first needs
+    them."""
 
     def __init__(self, grey: np.ndarray, skip: int = 0) -> None:
         """``grey``: the frame's grey levels (uint8), or a chroma view of it (float32, :func:`projected`);
@@ -236,27 +237,43 @@ class FieldPyramid:
         h, w = self.shapes[level]
         return flat[offsets[level]:offsets[level] + (h + 1) * (w + 1)]
 
-    def level_for(self, cell: float) -> int:
-        """The coarsest level at which a cell of ``cell`` frame pixels is still :data:`MIN_CELL` wide."""
-        return int(np.clip(math.floor(math.log2(max(cell, 1e-3) / MIN_CELL)) - self.skip, 0, len(self.images) - 1))
-
     def describe(self, windows: np.ndarray, k: int) -> np.ndarray:
         """(n, d) float32 descriptors of ``windows`` (n, 4) x, y, w, h in frame pixels, class ``k``'s grid;
         normalised with :data:`FLOOR` (a flat or off-frame window has a short vector). The cells' sums are
         read by :func:`_cell_means` (compiled: numpy's passes over (n, cells) temporaries, ~25 calls of
         each level, cost ~50 ms an upload of ~16,000 windows, 2026-12-07 #4)."""
         gw, gh = grid(k)
-        assert gw * gh * 2 <= 256  # _pairwise
+        assert gw * gh * 2 <= 248  # _pairwise is numpy's pairwise sum up to 248 values
         n = len(windows)
         out = np.empty((n, gh, gw, 2), np.float32)
         if not n:
             return out.reshape(0, gh * gw * 2)
         windows = np.ascontiguousarray(windows, np.float64)
+        if not np.isfinite(windows).all():  # the compiled reads trust the levels and edges made from them
+            raise ValueError("window boxes must be finite")
         cell = windows[:, 2] / gw
         level = np.floor(np.log2(np.maximum(cell, 1e-3) / MIN_CELL))
         level = np.clip(level - self.skip if self.skip else level, 0, len(self.images) - 1).astype(np.int64)
         _cell_means(*self._integrals(), windows, level, gw, gh, np.float32(gw * gh * FLOOR ** 2), out)
         return out.reshape(n, -1)
+
+
+_WARM = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Load the compiled kernels (numba's on-disk cache, or a compile: ~0.2 s / ~2 s CPU) once per process with
+    the argument types an upload uses: called where a mark index is made, so that a served index's first
+    upload costs what the next ones do."""
+    global _warmed
+    with _WARM:
+        if _warmed:
+            return
+        grey = np.zeros((4 * MIN_LEVEL_SIDE, 4 * MIN_LEVEL_SIDE), np.uint8)
+        FieldPyramid(grey).describe(np.array([[0.0, 0.0, 16.0, 16.0]]), 0)
+        FieldPyramid(grey.astype(np.float32), skip=1).describe(np.array([[0.0, 0.0, 16.0, 16.0]]), 0)
+        _warmed = True
 
 
 @njit(nogil=True, cache=True)
@@ -328,8 +345,9 @@ def _block(a: np.ndarray, lo: int, n: int) -> np.float32:  # pragma: no cover - 
 
 @njit(nogil=True, cache=True)
 def _pairwise(a: np.ndarray, n: int) -> np.float32:  # pragma: no cover - compiled
-    """``a[:n]``'s float32 sum in numpy's order (its pairwise sum) for n <= 256 (a descriptor: at most 174):
-    blocks of up to 128 (:func:`_block`), halves of a multiple of 8 above that (no recursion: numba's cache)."""
+    """``a[:n]``'s float32 sum in numpy's order (its pairwise sum) for n <= 248 (numpy splits a longer tail
+    again; a descriptor: at most 174): blocks of up to 128 (:func:`_block`), halves of a multiple of 8 above
+    that (no recursion: numba's cache)."""
     if n <= 128:
         return _block(a, 0, n)
     half = n // 2

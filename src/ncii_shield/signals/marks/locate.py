@@ -58,7 +58,6 @@ COLOUR_SCALES = (1.0, 0.5)
 # mark 0.742 as before; ~11 ms less CPU an upload (alternated, loaded machine). At half size only (COLOUR_SCALES
 # (0.5,)): 503 / 776 (364 / 472), 8 targets lost, dropped.
 COLOUR_FULL_WIDTHS = (7,)  # the colour layers' widths at full size
-FULL_CLOSE_WIDTHS = CLOSE_WIDTHS  # the edge blobs' widths at full size ((3, 7): ~9 ms less, 12 of 32 uploads' candidates change; not measured)
 COLOUR_MAX_BOXES = 400  # the largest layer blobs first beyond this (besides the MAX_BOXES edge blobs)
 
 cv2.setNumThreads(1)
@@ -156,7 +155,7 @@ def proposals(rgb: np.ndarray) -> np.ndarray:
         _, strength = _edge_strength(rgb, f)
         for level in GRADIENT_LEVELS:
             edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
-            for k in FULL_CLOSE_WIDTHS if f == 1.0 else CLOSE_WIDTHS:
+            for k in CLOSE_WIDTHS:
                 closed = cv2.morphologyEx(edges, cv2.MORPH_CLOSE,
                                           cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
                 out.append(_boxes(closed, f))
