@@ -223,3 +223,16 @@ def test_the_warm_up_loads_the_kernels_once_and_an_index_calls_it(monkeypatch):
     monkeypatch.undo()
     D.warm_up()
     assert D._warmed
+
+
+def test_the_exact_angle_field_is_opencvs_polar_round_trip_within_its_rounding(monkeypatch):
+    """EXACT_ANGLES (the doubled angle from the gradient, in the compiled pass) against the OpenCV path it
+    replaced (cartToPolar / polarToCart): the same descriptors within OpenCV's angle rounding."""
+    grey = (np.random.default_rng(5).random((150, 210)) * 255).astype(np.uint8)
+    windows = np.array([[10.0, 12.0, 60.0, 30.0], [40.0, 20.0, 120.0, 60.0], [0.0, 0.0, 200.0, 140.0]])
+    got = {}
+    for exact in (True, False):
+        monkeypatch.setattr(D, "EXACT_ANGLES", exact)
+        got[exact] = D.FieldPyramid(grey).describe(windows, 0)
+    assert np.abs(got[True]).max() > 0.1
+    assert np.allclose(got[True], got[False], atol=1e-3)
