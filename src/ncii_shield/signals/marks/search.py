@@ -47,11 +47,13 @@ hundreds of places. The score reported puts both margins on :data:`THRESHOLD`'s 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import cv2
 import numpy as np
+from numba import njit
 
 from ncii_shield.signals.marks.features import upload_keypoints
 from ncii_shield.signals.marks.template import MarkTemplate
@@ -151,6 +153,7 @@ CHROMA_COLOUR = True
 CHROMA_CHANNEL_SLACK = 0.25
 
 cv2.setNumThreads(1)
+_LAST = threading.local()  # per thread: the last mark's float arrays (Prepared.floats)
 
 
 @dataclass
@@ -193,14 +196,40 @@ class Prepared:
 
     @classmethod
     def of(cls, template: MarkTemplate) -> Prepared:
+        warm_up()
         return cls(template)
 
     def drawn(self, size: tuple[int, int], background=(128.0, 128.0, 128.0)) -> np.ndarray:
         """The mark at ``size`` (w, h) over a plain ``background`` colour at full opacity, float32
-        (h, w, 3)."""
-        a = cv2.resize(self.alpha_f, size, interpolation=cv2.INTER_AREA)[:, :, None]
-        c = cv2.resize(self.colour_f, size, interpolation=cv2.INTER_AREA)
-        return a * c + (1 - a) * np.asarray(background, np.float32)
+        (h, w, 3): ``a * c + (1 - a) * background``."""
+        return self._drawn(size, background, 0)
+
+    def _drawn(self, size: tuple[int, int], background, pad: int) -> np.ndarray:
+        """:meth:`drawn` inside a border of ``pad`` pixels of the background, (h + 2 pad, w + 2 pad, 3)."""
+        tw, th = size
+        bg = np.asarray(background, np.float32)
+        if not COMPILED_DRAW:
+            a = cv2.resize(self.alpha_f, size, interpolation=cv2.INTER_AREA)[:, :, None]
+            c = cv2.resize(self.colour_f, size, interpolation=cv2.INTER_AREA)
+            drawn = a * c + (1 - a) * bg
+            return cv2.copyMakeBorder(drawn, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
+                                      value=tuple(float(v) for v in background)) if pad else drawn
+        # colour and coverage resized at once (OpenCV's INTER_AREA treats channels alike: the same values)
+        four = cv2.resize(self.floats, size, interpolation=cv2.INTER_AREA).reshape(th, tw, 4)
+        out = np.empty((th + 2 * pad, tw + 2 * pad, 3), np.float32)
+        _blend(four, bg, pad, out)
+        return out
+
+    @property
+    def floats(self) -> np.ndarray:
+        """The template's colour and coverage as one (h, w, 4) float32 array (:attr:`colour_f`, :attr:`alpha_f`),
+        converted once for the last mark each thread looked at: a check draws its mark ~12 times, and float
+        copies of every mark would hold 4x the template's bytes."""
+        last = getattr(_LAST, "floats", None)
+        if last is None or last[0] is not self.template:
+            last = (self.template, np.ascontiguousarray(np.concatenate([self.colour_f, self.alpha_f[:, :, None]], 2)))
+            _LAST.floats = last
+        return last[1]
 
     @property
     def alpha_f(self) -> np.ndarray:
@@ -234,9 +263,7 @@ class Prepared:
         """The mark's orientation field at ``size`` (w, h) over ``background``, its edges with a plain
         surround included; seen through ``view`` (:func:`orientation_field`)."""
         tw, th = size
-        bg = tuple(float(v) for v in background)
-        drawn = cv2.copyMakeBorder(self.drawn(size, bg), 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=bg)
-        return np.ascontiguousarray(orientation_field(drawn, view)[2:2 + th, 2:2 + tw])
+        return np.ascontiguousarray(orientation_field(self._drawn(size, background, 2), view)[2:2 + th, 2:2 + tw])
 
     @cached_property
     def chroma(self) -> np.ndarray | None:
@@ -279,11 +306,66 @@ def orientation_field(image: np.ndarray, view: np.ndarray | None = None) -> np.n
         image = projected(image, view)
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT)
-    xx, yy, xy = gx * gx, gy * gy, gx * gy
-    if image.ndim == 3:  # summed over the channels (cv2.transform: faster than numpy's sums)
-        xx, yy, xy = _channel_sum(xx), _channel_sum(yy), _channel_sum(xy)
-    inv = 1.0 / np.sqrt(xx + yy + 1.0)
-    return cv2.GaussianBlur(cv2.merge([(xx - yy) * inv, 2 * xy * inv]), (0, 0), ORIENT_SIGMA)
+    if COMPILED_FIELD:
+        h, w = gx.shape[:2]
+        doubled = np.empty((h, w, 2), np.float32)
+        _doubled(gx.reshape(h, w, -1), gy.reshape(h, w, -1), doubled)
+    else:
+        xx, yy, xy = gx * gx, gy * gy, gx * gy
+        if image.ndim == 3:  # summed over the channels (cv2.transform: faster than numpy's sums)
+            xx, yy, xy = _channel_sum(xx), _channel_sum(yy), _channel_sum(xy)
+        inv = 1.0 / np.sqrt(xx + yy + 1.0)
+        doubled = cv2.merge([(xx - yy) * inv, 2 * xy * inv])
+    return cv2.GaussianBlur(doubled, (0, 0), ORIENT_SIGMA)
+
+
+COMPILED_FIELD = True  # orientation_field's products, channel sums and doubled angle in one compiled pass (_doubled)
+COMPILED_DRAW = True  # Prepared.drawn's blend and border in one compiled pass (_blend), colour and coverage resized at once
+
+
+@njit(nogil=True, cache=True)
+def _blend(four: np.ndarray, bg: np.ndarray, pad: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out`` (h + 2 pad, w + 2 pad, 3): the background ``bg`` (3,) with, ``pad`` pixels in, ``four``'s colour
+    (channels 0-2) blended by its coverage (channel 3), ``a * c + (1 - a) * bg`` in float32 as numpy takes it
+    (the two products rounded, then their sum)."""
+    h, w = four.shape[:2]
+    one = np.float32(1.0)
+    for y in range(out.shape[0]):
+        for x in range(out.shape[1]):
+            for k in range(3):
+                out[y, x, k] = bg[k]
+    for y in range(h):
+        for x in range(w):
+            a = four[y, x, 3]
+            free = one - a
+            for k in range(3):
+                out[y + pad, x + pad, k] = a * four[y, x, k] + free * bg[k]
+
+
+@njit(nogil=True, cache=True)
+def _doubled(gx: np.ndarray, gy: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out`` (h, w, 2): the gradients ``gx``, ``gy`` (h, w, channels) as :func:`orientation_field` takes them
+    with numpy and OpenCV, bit for bit in float32: the products summed over the channels from 0 in channel
+    order (``cv2.transform``'s sum), then ``(xx - yy) / sqrt(xx + yy + 1)`` and ``2 xy / sqrt(xx + yy + 1)``
+    (the inverse taken first, as numpy's ``1.0 / np.sqrt``). One pass instead of ~12 calls on arrays of a
+    few thousand pixels (tests/unit/signals/test_mark_check_fast.py)."""
+    h, w, channels = gx.shape
+    one = np.float32(1.0)
+    two = np.float32(2.0)
+    for y in range(h):
+        for x in range(w):
+            xx = np.float32(0.0)
+            yy = np.float32(0.0)
+            xy = np.float32(0.0)
+            for c in range(channels):
+                a = gx[y, x, c]
+                b = gy[y, x, c]
+                xx += a * a
+                yy += b * b
+                xy += a * b
+            inv = one / np.sqrt(xx + yy + one)
+            out[y, x, 0] = (xx - yy) * inv
+            out[y, x, 1] = (two * xy) * inv
 
 
 _ONES = {k: np.ones((1, k), np.float64) for k in (2, 3)}
@@ -297,10 +379,48 @@ def _channel_sum(x: np.ndarray) -> np.ndarray:
 def edge_support(t: np.ndarray) -> np.ndarray:
     """Where a mark's orientation field ``t`` (h, w, 2) has edges, (h, w) float32 in [0, 1]: its
     strength against :data:`SUPPORT_SHARE` of its 95th percentile, capped at 1, widened by a pixel."""
-    m = np.sqrt(_channel_sum(t * t))
+    if COMPILED_FIELD:
+        m = np.empty(t.shape[:2], np.float32)
+        _strength(t, m)
+    else:
+        m = np.sqrt(_channel_sum(t * t))
     q = float(_percentile(m, 95)) if m.size else 0.0
-    w = np.clip(m / max(SUPPORT_SHARE * q, 1e-6), 0.0, 1.0).astype(np.float32)
-    return cv2.dilate(w, np.ones((3, 3), np.uint8))
+    w = np.divide(m, np.float32(max(SUPPORT_SHARE * q, 1e-6)), out=m)  # >= 0 (or NaN): np.clip(w, 0, 1)'s values
+    return cv2.dilate(np.minimum(w, np.float32(1.0), out=w), _DILATE)
+
+
+_DILATE = np.ones((3, 3), np.uint8)
+_WARM = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Load the check's compiled kernels (numba's on-disk cache, or a compile of ~1-2 s) once per process, with
+    the argument types a check uses: called where a mark is prepared (:meth:`Prepared.of`), so that the first
+    upload's checks cost what the next ones do."""
+    global _warmed
+    if _warmed:
+        return
+    with _WARM:
+        if _warmed:
+            return
+        _blend(np.zeros((2, 2, 4), np.float32), np.zeros(3, np.float32), 2, np.empty((6, 6, 3), np.float32))
+        for channels in (3, 1):
+            g = np.zeros((2, 2, channels), np.float32)
+            _doubled(g, g, np.empty((2, 2, 2), np.float32))
+        _strength(np.zeros((2, 2, 2), np.float32), np.empty((2, 2), np.float32))
+        _warmed = True
+
+
+@njit(nogil=True, cache=True)
+def _strength(t: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out`` (h, w): the length of each vector of a field ``t`` (h, w, 2), ``sqrt(t0 * t0 + t1 * t1)`` summed
+    from 0 in float32 as ``np.sqrt(_channel_sum(t * t))`` (cv2.transform's sum) gives it, bit for bit."""
+    for y in range(t.shape[0]):
+        for x in range(t.shape[1]):
+            a = t[y, x, 0]
+            b = t[y, x, 1]
+            out[y, x] = np.sqrt((np.float32(0.0) + a * a) + b * b)
 
 
 def _percentile(a: np.ndarray, q: float) -> np.floating:
@@ -543,21 +663,36 @@ def _evidence(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, 
         return None
     x0, y0, x1, y1 = region
     u = _upload_cut(frame, (x0, y0, x1, y1), size, pad)
-    a = cv2.resize(prepared.alpha_f, (tw, th), interpolation=cv2.INTER_AREA)
-    c = cv2.resize(prepared.colour_f, (tw, th), interpolation=cv2.INTER_AREA)
-    a = cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)[:, :, None]
-    c = cv2.copyMakeBorder(c, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    four = cv2.resize(prepared.floats, (tw, th), interpolation=cv2.INTER_AREA).reshape(th, tw, 4)
+    a2 = cv2.copyMakeBorder(np.ascontiguousarray(four[:, :, 3]), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    c = cv2.copyMakeBorder(np.ascontiguousarray(four[:, :, :3]), pad, pad, pad, pad, cv2.BORDER_CONSTANT,
+                           value=(128, 128, 128))
     sigma = max(2.0, BACKGROUND_SIGMA * min(tw, th))
-    free = 1.0 - a
-    wsum = cv2.GaussianBlur(free, (0, 0), sigma)[:, :, None]
-    bg = cv2.GaussianBlur(u * free, (0, 0), sigma) / np.maximum(wsum, 1e-3)
-    share = np.clip(wsum / 0.2, 0.0, 1.0)
-    bg = share * bg + (1 - share) * np.median(u.reshape(-1, 3), axis=0).astype(np.float32)
-    t = np.ascontiguousarray(orientation_field(a * c + free * bg, view)[pad:pad + th, pad:pad + tw])
-    change = (a * (c - bg))[pad:pad + th, pad:pad + tw]
+    free2 = 1.0 - a2
+    wsum2 = cv2.GaussianBlur(free2, (0, 0), sigma)
+    # the coverage's maps repeated over the channels: the same products as numpy's broadcasts of (h, w, 1), on
+    # whole rows (a broadcast over a last axis of 3 ran numpy's loops 3 elements at a time)
+    a3, free = cv2.merge((a2, a2, a2)), cv2.merge((free2, free2, free2))
+    wsum = np.maximum(wsum2, 1e-3)
+    bg = cv2.GaussianBlur(u * free, (0, 0), sigma) / cv2.merge((wsum, wsum, wsum))
+    share2 = np.clip(wsum2 / 0.2, 0.0, 1.0)
+    share = cv2.merge((share2, share2, share2))
+    median = np.median(u.reshape(-1, 3), axis=0).astype(np.float32)
+    bg = share * bg + ((1 - share).reshape(len(u), -1) * _row(median, u.shape[1])).reshape(u.shape)
+    t = np.ascontiguousarray(orientation_field(a3 * c + free * bg, view)[pad:pad + th, pad:pad + tw])
+    change = (a3 * (c - bg))[pad:pad + th, pad:pad + tw]
     detail = max(1.5, COLOUR_SIGMA * min(tw, th))
     change = change - cv2.GaussianBlur(change, (0, 0), detail)
+    a = a2[:, :, None]
     return t, change, _detail(u, size, pad), u, a, bg
+
+
+_CHANNELS = np.tile(np.arange(3), 4 * (MAX_SIDE + 8))  # 0, 1, 2, 0, 1, 2, ...: a colour row's channel numbers
+
+
+def _row(colour: np.ndarray, w: int) -> np.ndarray:
+    """A row of ``w`` pixels of one ``colour`` (3,), flat (3 w,)."""
+    return colour[_CHANNELS[:3 * w]] if 3 * w <= len(_CHANNELS) else np.tile(colour, w)
 
 
 def _padded(frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int, int], pad: int,
@@ -873,7 +1008,22 @@ def _background(frame: UploadFrame, region: tuple[int, int, int, int]) -> tuple[
     x0, y0, x1, y1 = region
     step = max(1, int(max(x1 - x0, y1 - y0) // 48))
     cut = frame.rgb[y0:y1:step, x0:x1:step].reshape(-1, 3)
-    return tuple(float(v) for v in np.median(cut, axis=0))
+    return _median_u8(cut)
+
+
+def _median_u8(cut: np.ndarray) -> tuple[float, float, float]:
+    """``np.median(cut, axis=0)`` of an (n, 3) uint8 array as Python floats, bit for bit (the middle value, or
+    the mean of the two middle values, of each channel; ~1.5x faster than numpy's on these ~2,000 rows)."""
+    n = len(cut)
+    if n == 0:
+        return tuple(float(v) for v in np.median(cut, axis=0))
+    v = np.ascontiguousarray(cut.T)
+    k = n // 2
+    if n % 2:
+        v.partition(k, axis=1)
+        return tuple(float(x) for x in v[:, k])
+    v.partition((k - 1, k), axis=1)
+    return tuple((float(a) + float(b)) / 2 for a, b in zip(v[:, k - 1], v[:, k]))
 
 
 def _score(a: np.ndarray, t: np.ndarray, support: np.ndarray) -> float:

@@ -1,0 +1,153 @@
+"""The marks check's faster steps (signals/marks/search.py, 2026-12-07 #5) give what the plain steps gave, bit
+for bit: the compiled orientation field and drawing (COMPILED_FIELD, COMPILED_DRAW), colour and coverage resized
+at once, the median of the candidate's surround, and the whole check on marked photos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import ncii_shield.signals.marks.search as S
+from ncii_shield.signals.marks import template as T
+from tests.marks_scenes import paste, photo, reencoded, text_mark
+
+
+def _marks() -> list[S.Prepared]:
+    shapes = np.zeros((90, 90, 4), np.uint8)
+    cv2.circle(shapes, (45, 45), 30, (40, 200, 90, 255), 6)
+    cv2.rectangle(shapes, (20, 20), (50, 70), (250, 250, 250, 160), -1)
+    return [S.Prepared.of(T.template_from_rgba(m, "x")) for m in (
+        text_mark("FAKE", 56, (230, 20, 20), outline=None, ring=False),
+        text_mark("nudify.example", 40, (255, 255, 255)),
+        shapes)]
+
+
+@pytest.fixture
+def plain(monkeypatch):
+    def set_plain() -> None:
+        monkeypatch.setattr(S, "COMPILED_FIELD", False)
+        monkeypatch.setattr(S, "COMPILED_DRAW", False)
+    return set_plain
+
+
+def _bytes(*arrays) -> bytes:
+    return b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+
+
+SIZES = [(64, 17), (48, 14), (55, 20), (3, 9), (1, 5), (160, 43), (97, 101), (30, 30)]
+BACKGROUNDS = [(128.0, 128.0, 128.0), (12.0, 250.5, 99.25), (np.float64(3.5), 200.0, 17.0)]
+
+
+def test_the_mark_drawn_and_its_field_are_the_plain_steps_bit_for_bit(plain) -> None:
+    view = np.array([[0.8, -0.2, -0.56]], np.float32)
+    fast = [(p.drawn(size, bg), p.field(size, bg), p.field(size, bg, view), S.edge_support(p.field(size, bg)))
+            for p in _marks() for size in SIZES for bg in BACKGROUNDS]
+    plain()
+    slow = [(p.drawn(size, bg), p.field(size, bg), p.field(size, bg, view), S.edge_support(p.field(size, bg)))
+            for p in _marks() for size in SIZES for bg in BACKGROUNDS]
+    assert all(f[0].shape == s[0].shape and f[0].dtype == s[0].dtype == np.float32 for f, s in zip(fast, slow))
+    assert all(_bytes(*f) == _bytes(*s) for f, s in zip(fast, slow))
+
+
+def test_the_orientation_field_of_photos_is_the_plain_steps_bit_for_bit(plain) -> None:
+    rng = np.random.default_rng(4)
+    images = [photo(s).astype(np.float32)[100:220, 50:330] for s in (1, 2)]
+    images += [cv2.cvtColor(photo(3), cv2.COLOR_RGB2GRAY).astype(np.float32)[:90, :70],
+               (rng.random((5, 3, 3)) * 255).astype(np.float32), np.zeros((1, 1, 3), np.float32)]
+    view = np.array([[0.1, 0.7, -0.7]], np.float32)
+    fast = [S.orientation_field(i) for i in images] + [S.orientation_field(images[0], view)]
+    plain()
+    slow = [S.orientation_field(i) for i in images] + [S.orientation_field(images[0], view)]
+    assert [f.shape for f in fast] == [s.shape for s in slow]
+    assert all(f.tobytes() == s.tobytes() for f, s in zip(fast, slow))
+
+
+def test_colour_and_coverage_resized_at_once_are_the_two_resized_apart() -> None:
+    rng = np.random.default_rng(5)
+    for p in _marks():
+        four = p.floats
+        for _ in range(40):
+            size = (int(rng.integers(1, 170)), int(rng.integers(1, 170)))
+            both = cv2.resize(four, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], 4)
+            assert both[:, :, 3].tobytes() == cv2.resize(p.alpha_f, size, interpolation=cv2.INTER_AREA).tobytes()
+            assert np.ascontiguousarray(both[:, :, :3]).tobytes() == \
+                cv2.resize(p.colour_f, size, interpolation=cv2.INTER_AREA).tobytes()
+
+
+def test_the_float_template_is_the_last_marks_own() -> None:
+    a, b = _marks()[:2]
+    fa, fb = a.floats, b.floats
+    assert fa.shape[:2] == a.template.alpha.shape and fb.shape[:2] == b.template.alpha.shape
+    assert a.floats.tobytes() == fa.tobytes() and b.floats is not fa
+    assert np.array_equal(a.floats[:, :, 3], a.alpha_f) and np.array_equal(a.floats[:, :, :3], a.colour_f)
+
+
+def test_the_surrounds_median_is_numpys() -> None:
+    rng = np.random.default_rng(6)
+    for n in list(range(1, 30)) + [2303, 2304]:
+        for spread in (256, 3):
+            cut = rng.integers(0, spread, (n, 3)).astype(np.uint8)
+            want = tuple(float(v) for v in np.median(cut, axis=0))
+            got = S._median_u8(cut)
+            assert got == want and all(type(v) is float for v in got), (n, got, want)
+    frame = S.UploadFrame.from_rgb(photo(7))
+    assert S._background(frame, (10, 20, 300, 260)) == tuple(
+        float(v) for v in np.median(frame.rgb[20:260:6, 10:300:6].reshape(-1, 3), axis=0))
+
+
+def test_the_check_on_marked_photos_is_the_plain_checks_bit_for_bit(plain) -> None:
+    marks = _marks()
+    cases = []
+    for k, (p, mark) in enumerate(zip(marks[:2], (text_mark("FAKE", 56, (230, 20, 20), outline=None, ring=False),
+                                                   text_mark("nudify.example", 40, (255, 255, 255))))):
+        marked, box = paste(photo(10 + k), mark, 150, 200, opacity=0.6)
+        frame = S.UploadFrame.from_rgb(reencoded(marked, 80))
+        x, y, w, h = box
+        for q in (marks[0], marks[1], marks[2]):
+            for b in (box, (x + 7, y - 5, w * 1.1, h * 0.9), (400, 100, w, h)):
+                cases.append((q, frame, b))
+    fast = [(S.verify(*c), S.inspect(*c)) for c in cases]
+    assert sum(1 for f in fast if f[0] and f[0][0] >= S.THRESHOLD) >= 2  # the stamped marks pass
+    plain()
+    slow = [(S.verify(*c), S.inspect(*c)) for c in cases]
+    assert repr(fast) == repr(slow)
+
+
+def _evidence_before(prepared, frame, box, size, view=None):
+    """search._evidence as it was written before 2026-12-07 #5 (numpy broadcasts of the (h, w, 1) coverage)."""
+    tw, th = size
+    pad = 2
+    region = S._padded(frame, box, size, pad)
+    if region is None:
+        return None
+    u = S._upload_cut(frame, region, size, pad)
+    a = cv2.resize(prepared.alpha_f, (tw, th), interpolation=cv2.INTER_AREA)
+    c = cv2.resize(prepared.colour_f, (tw, th), interpolation=cv2.INTER_AREA)
+    a = cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)[:, :, None]
+    c = cv2.copyMakeBorder(c, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    sigma = max(2.0, S.BACKGROUND_SIGMA * min(tw, th))
+    free = 1.0 - a
+    wsum = cv2.GaussianBlur(free, (0, 0), sigma)[:, :, None]
+    bg = cv2.GaussianBlur(u * free, (0, 0), sigma) / np.maximum(wsum, 1e-3)
+    share = np.clip(wsum / 0.2, 0.0, 1.0)
+    bg = share * bg + (1 - share) * np.median(u.reshape(-1, 3), axis=0).astype(np.float32)
+    t = np.ascontiguousarray(S.orientation_field(a * c + free * bg, view)[pad:pad + th, pad:pad + tw])
+    change = (a * (c - bg))[pad:pad + th, pad:pad + tw]
+    detail = max(1.5, S.COLOUR_SIGMA * min(tw, th))
+    change = change - cv2.GaussianBlur(change, (0, 0), detail)
+    return t, change, S._detail(u, size, pad), u, a, bg
+
+
+def test_the_evidence_at_a_find_is_what_its_broadcasts_gave() -> None:
+    mark = text_mark("FAKE", 56, (230, 20, 20), outline=None, ring=False)
+    marked, (x, y, w, h) = paste(photo(12), mark, 150, 200, opacity=0.5)
+    frame = S.UploadFrame.from_rgb(reencoded(marked, 80))
+    view = np.array([[0.8, -0.2, -0.56]], np.float32)
+    for p in _marks():
+        for box, size in (((x, y, w, h), (64, 17)), ((x - 3, y + 2, w, h), (61, 19)), ((5, 5, 40, 40), (20, 20)),
+                          ((780, 590, 60, 30), (64, 32)), ((-10, 100, 200, 180), (160, 144))):
+            for v in (None, view):
+                got, want = S._evidence(p, frame, box, size, v), _evidence_before(p, frame, box, size, v)
+                assert [g.shape for g in got] == [w_.shape for w_ in want]
+                assert all(g.tobytes() == w_.tobytes() for g, w_ in zip(got, want))
