@@ -151,3 +151,19 @@ def test_the_evidence_at_a_find_is_what_its_broadcasts_gave() -> None:
                 got, want = S._evidence(p, frame, box, size, v), _evidence_before(p, frame, box, size, v)
                 assert [g.shape for g in got] == [w_.shape for w_ in want]
                 assert all(g.tobytes() == w_.tobytes() for g, w_ in zip(got, want))
+
+
+def test_the_upload_keypoints_arrays_are_the_keypoints_own_values() -> None:
+    from ncii_shield.signals.marks import features as F
+
+    for seed in (1, 2):
+        grey = cv2.cvtColor(reencoded(photo(seed, 1024, 768), 70), cv2.COLOR_RGB2GRAY)
+        found, d = F.upright(F._orb_upload(), grey)
+        points, sizes, descriptors = F.upload_keypoints(grey)
+        assert len(found) > 300 and points.shape == (len(found), 2) and sizes.shape == (len(found),)
+        assert points.dtype == sizes.dtype == np.float32
+        assert points.tobytes() == np.array([k.pt for k in found], np.float32).tobytes()
+        assert sizes.tobytes() == np.array([k.size for k in found], np.float32).tobytes()
+        assert descriptors.tobytes() == d.tobytes()
+    empty = F.upload_keypoints(np.full((64, 64), 90, np.uint8))
+    assert [a.shape for a in empty] == [(0, 2), (0,), (0, 32)]

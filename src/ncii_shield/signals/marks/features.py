@@ -123,4 +123,5 @@ def upload_keypoints(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     found, d = upright(_orb_upload(), grey)
     if d is None or not found:
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), np.zeros((0, 32), np.uint8)
-    return (np.array([k.pt for k in found], np.float32), np.array([k.size for k in found], np.float32), d)
+    # the positions by OpenCV (float32 as the keypoints hold them), the sizes without a list
+    return (cv2.KeyPoint_convert(found).reshape(-1, 2), np.fromiter((k.size for k in found), np.float32, len(found)), d)
