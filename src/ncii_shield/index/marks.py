@@ -16,9 +16,10 @@ from *where an overlay is*, whatever mark it is: the extents of
 :func:`~ncii_shield.signals.marks.locate.layer_boxes` (the blobs of one colour's edges: a mark cut from
 the photo's edges it touches; :data:`LAYERS_MIN_VALUE` and the other ``LAYERS_*`` constants) and of the
 vote groups, each named by every mark's descriptor of its aspect class (:meth:`MarkIndex._located`), and
-the edge blobs named again through the chroma views (a coloured mark's descriptor drawn through the nearest
-of :data:`~ncii_shield.signals.marks.describe.CHROMA_AXES` colour directions less brightness, the frame
-projected the same way: a translucent coloured stamp on grey texture, buried in the grey field);
+the edge blobs (and with :data:`VIEW_LAYERS` the colour layers) named again through the chroma views (a coloured
+mark's descriptor drawn through the nearest of :data:`~ncii_shield.signals.marks.describe.CHROMA_AXES` colour
+directions less brightness, the frame projected the same way: a translucent coloured stamp on grey texture, buried
+in the grey field);
 such a candidate, having no keypoint support, is checked only where the naming is clear (the mark's
 descriptor correlates at least :data:`LOCATE_MIN_VALUE` there, :data:`LOCATE_MIN_LEAD` more than its
 class's second best; for windows of a large mark, :data:`LOCATED_BIG` more under looser bars); the
@@ -117,6 +118,13 @@ LAYERS_MIN_VALUE = LOCATE_MIN_VALUE  # the value a layer window's mark needs
 # change on 225 of them, the same 511 / 776 targets caught (367 / 472 in scope), 0 / 387 false flags, 0 wrong marks,
 # best negative 0.723 and best wrong mark 0.742 as before; ~14 ms less CPU an upload (alternated, loaded machine).
 VIEW_SKIP = 1
+# The colour layers' boxes named in the views too (2026-12-07 #5), under the layers' bars (LAYERS_MIN_VALUE, no large
+# windows' rule, LAYERS_REFINE): a translucent coloured word whose edge blob runs into the photo's texture has its own
+# extent only in its colour's layer, and is named clearly only in its view (AIGEN, FAKE, SAMPLE, star, shield).
+# Benchmark (cands.py on 1,409 cached uploads, the check of 1aa8aa3): 514 -> 529 of 776 targets caught (369 -> 384 of
+# 472 in scope; +16 -1, the one lost out of scope: a LOCATED slot taken), 0 / 387 false flags, best negative 0.723 ->
+# 0.740 (a blue triangle named as a teal one), 0 wrong marks, stress 0 / 387 (best 0.740); ~+6 ms CPU an upload.
+VIEW_LAYERS = True
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
@@ -709,21 +717,35 @@ class MarkIndex(SignalIndex):
         """The edge blobs (:func:`L.proposals`) and, with :data:`L.COLOUR_LAYERS`, the colour layers' blobs
         (:func:`L.layer_boxes`) named (:meth:`_named`), each apart (each refined with its own budget); and
         the chroma views (``chroma``, :meth:`_chroma_names`): per view, its pyramid (the frame projected on
-        the view's direction, :func:`D.projected`), its marks' descriptors and the blobs named by them. With
-        ``tasks`` (:class:`_Tasks`) the layers, the grey naming and the views are jobs a pool thread may share."""
+        the view's direction, :func:`D.projected`), its marks' descriptors, the blobs named by them and, with
+        :data:`VIEW_LAYERS`, the colour layers' boxes named by them (a view's job waits for the layers' boxes, made
+        in the layers' job, posted first). With ``tasks`` (:class:`_Tasks`) the layers, the grey naming and the views
+        are jobs a pool thread may share."""
         if LOCATED <= 0:
             if tasks is not None:
                 tasks.close()
             return {}, {}, []
         blobs = L.proposals(frame.rgb)
+        layer_boxes: list[np.ndarray] = []  # the colour layers' boxes, once made (the views name them too)
+        made = threading.Event()
 
         def layers() -> dict:
-            boxes = L.layer_boxes(frame.rgb, blobs)
+            try:
+                boxes = L.layer_boxes(frame.rgb, blobs)
+                layer_boxes.append(boxes)
+            finally:
+                made.set()  # (a view job waiting for them goes on without them if this failed)
             return self._named(boxes, pyramid, names, LAYERS_REFINE) if len(boxes) else {}
 
         def view(a: int, view_names: D.Descriptors) -> tuple:
             seen = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]), VIEW_SKIP)
-            return seen, view_names, self._named(blobs, seen, view_names)
+            found = self._named(blobs, seen, view_names)
+            layered = {}
+            if VIEW_LAYERS and L.COLOUR_LAYERS:
+                made.wait()  # the layers' job is posted first: taken before this one, so it runs or has run
+                if layer_boxes and len(layer_boxes[0]):
+                    layered = self._named(layer_boxes[0], seen, view_names, LAYERS_REFINE)
+            return seen, view_names, found, layered
 
         jobs = [layers] if L.COLOUR_LAYERS else []  # the longest first
         jobs += [lambda: self._named(blobs, pyramid, names)]
@@ -754,7 +776,7 @@ class MarkIndex(SignalIndex):
     def _located(self, pyramid: D.FieldPyramid, names: D.Descriptors,
                  extents: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  layers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                 views: list[tuple[D.FieldPyramid, D.Descriptors, dict]],
+                 views: list[tuple[D.FieldPyramid, D.Descriptors, dict, dict]],
                  votes: list[tuple[int, tuple[float, float, float, float]]],
                  taken: list[tuple[int, tuple[float, float, float, float]]],
                  allowed: Callable[[int], bool] | None,
@@ -772,7 +794,8 @@ class MarkIndex(SignalIndex):
         :func:`~ncii_shield.signals.marks.locate.colour_agreement` reaches it (see :meth:`_checked`). With
         :data:`LOCATED` 0 there are none, large or not. The colour layers' windows (``layers``, named by
         :meth:`_extents`) are taken where their best mark reaches :data:`LAYERS_MIN_VALUE` with the same lead,
-        ranked with the others, and for the large windows only with :data:`LAYERS_BIG`."""
+        ranked with the others, and for the large windows only with :data:`LAYERS_BIG`; the layers named in a view
+        (``views``' fourth item, :data:`VIEW_LAYERS`) likewise."""
         if LOCATED <= 0:
             return []
         boxes = np.array([b for _, b in votes], np.float64).reshape(-1, 4)
@@ -795,7 +818,9 @@ class MarkIndex(SignalIndex):
         sets = [(with_votes(extents, pyramid, names), True, LOCATE_MIN_VALUE, names)]
         sets += [(layers, LAYERS_BIG, LAYERS_MIN_VALUE, names)] * bool(layers)
         sets += [(with_votes(found, view, view_names) if CHROMA_VOTES else found, True, LOCATE_MIN_VALUE, view_names)
-                 for view, view_names, found in views]
+                 for view, view_names, found, *_ in views]
+        sets += [(rest[0], LAYERS_BIG, LAYERS_MIN_VALUE, view_names)  # the colour layers named in the views
+                 for view, view_names, found, *rest in views if rest and rest[0]]
         for (k, (top, rows, windows)), big, bar, named_by in ((item, big, bar, n) for found, big, bar, n in sets
                                                               for item in found.items()):
             best, value = rows[:, 0], top[:, 0].astype(np.float64)
