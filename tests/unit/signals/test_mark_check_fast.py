@@ -167,3 +167,24 @@ def test_the_upload_keypoints_arrays_are_the_keypoints_own_values() -> None:
         assert descriptors.tobytes() == d.tobytes()
     empty = F.upload_keypoints(np.full((64, 64), 90, np.uint8))
     assert [a.shape for a in empty] == [(0, 2), (0,), (0, 32)]
+
+
+def test_the_best_normalised_correlation_is_numpys_and_minmaxlocs() -> None:
+    frame = S.UploadFrame.from_rgb(photo(13))
+    p = _marks()[0]
+    crop = S._field_crop(frame, (100, 100, 260, 160), 0.5)
+    energy = S._channel_sum(crop * crop)
+    for size in ((48, 13), (30, 9), (64, 17)):
+        t = p.field(size)
+        support = S.edge_support(t)
+        r = cv2.matchTemplate(crop, t, cv2.TM_CCORR)
+        e = cv2.matchTemplate(energy, support, cv2.TM_CCORR)
+        floor, et = float(support.sum()) * S.ORIENT_FLOOR ** 2, float((t * t).sum())
+        _, want, _, (wx, wy) = cv2.minMaxLoc(r / np.sqrt((e + floor) * et))
+        score, y, x, ties = S._normalised_best(r, e, floor, et)
+        assert (score, x, y, ties) == (want, wx, wy, 1)
+    flat = np.zeros((5, 7), np.float32)  # every place ties: the caller falls back to minMaxLoc
+    assert S._normalised_best(flat, flat, 1.0, 1.0)[3] == 35
+    nan = flat.copy()
+    nan[2, 3] = np.nan
+    assert S._normalised_best(nan, flat, 1.0, 1.0)[3] == 0

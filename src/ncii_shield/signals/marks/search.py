@@ -390,6 +390,27 @@ def edge_support(t: np.ndarray) -> np.ndarray:
 
 
 _DILATE = np.ones((3, 3), np.uint8)
+
+
+@njit(nogil=True, cache=True)
+def _normalised_best(r: np.ndarray, e: np.ndarray, floor: float, et: float) -> tuple:  # pragma: no cover - compiled
+    """The best of a search's correlations ``r / sqrt((e + floor) * et)`` (float32 as numpy takes it with Python
+    floats ``floor`` and ``et``) and its place: ``(score, y, x, ties)``, ``ties`` the number of places with that
+    score (0 with a NaN): where it is not 1 the caller asks ``cv2.minMaxLoc``, whose choice among ties is its own."""
+    f = np.float32(floor)
+    t = np.float32(et)
+    best = np.float32(-np.inf)
+    by, bx, ties = 0, 0, 0
+    for y in range(r.shape[0]):
+        for x in range(r.shape[1]):
+            v = r[y, x] / np.sqrt((e[y, x] + f) * t)
+            if v > best:
+                best, by, bx, ties = v, y, x, 1
+            elif v == best:
+                ties += 1
+            elif v != v:
+                return best, by, bx, 0
+    return best, by, bx, ties
 _WARM = threading.Lock()
 _warmed = False
 
@@ -409,6 +430,7 @@ def warm_up() -> None:
             g = np.zeros((2, 2, channels), np.float32)
             _doubled(g, g, np.empty((2, 2, 2), np.float32))
         _strength(np.zeros((2, 2, 2), np.float32), np.empty((2, 2), np.float32))
+        _normalised_best(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32), 1.0, 1.0)
         _warmed = True
 
 
@@ -993,8 +1015,10 @@ def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
         support = edge_support(t)
         r = cv2.matchTemplate(crop, t, cv2.TM_CCORR)
         e = cv2.matchTemplate(energy, support, cv2.TM_CCORR)  # the upload's energy where the mark has edges
-        r = r / np.sqrt((e + float(support.sum()) * ORIENT_FLOOR ** 2) * et)
-        _, score, _, (px, py) = cv2.minMaxLoc(r)
+        floor = float(support.sum()) * ORIENT_FLOOR ** 2
+        score, py, px, ties = _normalised_best(r, e, floor, et) if COMPILED_FIELD else (0.0, 0, 0, 0)
+        if ties != 1:  # the plain steps (a tie or a NaN: minMaxLoc's own choice)
+            _, score, _, (px, py) = cv2.minMaxLoc(r / np.sqrt((e + floor) * et))
         at = (int(round(x0 + px / factor)), int(round(y0 + py / factor)), int(round(tw / factor)), int(round(th / factor)))
         if sizes is not None:
             sizes.append((float(score), at))
