@@ -188,3 +188,16 @@ def test_the_best_normalised_correlation_is_numpys_and_minmaxlocs() -> None:
     nan = flat.copy()
     nan[2, 3] = np.nan
     assert S._normalised_best(nan, flat, 1.0, 1.0)[3] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_edge_support_is_its_formula_for_any_field(dtype) -> None:
+    rng = np.random.default_rng(8)
+    for h, w in ((20, 30), (3, 3), (64, 17)):
+        t = (rng.standard_normal((h, w, 2)) * 30).astype(dtype)
+        m = np.sqrt(cv2.transform(np.ascontiguousarray(t * t), np.ones((1, 2), np.float64)))
+        q = float(np.percentile(m, 95))
+        want = cv2.dilate(np.clip(m / max(S.SUPPORT_SHARE * q, 1e-6), 0.0, 1.0).astype(np.float32),
+                          np.ones((3, 3), np.uint8))
+        got = S.edge_support(t)
+        assert got.dtype == np.float32 and got.tobytes() == want.tobytes()

@@ -379,14 +379,16 @@ def _channel_sum(x: np.ndarray) -> np.ndarray:
 def edge_support(t: np.ndarray) -> np.ndarray:
     """Where a mark's orientation field ``t`` (h, w, 2) has edges, (h, w) float32 in [0, 1]: its
     strength against :data:`SUPPORT_SHARE` of its 95th percentile, capped at 1, widened by a pixel."""
-    if COMPILED_FIELD:
+    if COMPILED_FIELD and t.dtype == np.float32 and t.ndim == 3 and t.shape[2] == 2:  # a check's own fields
         m = np.empty(t.shape[:2], np.float32)
         _strength(t, m)
-    else:
-        m = np.sqrt(_channel_sum(t * t))
+        q = float(_percentile(m, 95)) if m.size else 0.0
+        w = np.divide(m, np.float32(max(SUPPORT_SHARE * q, 1e-6)), out=m)  # float32 as numpy divides by a float
+        return cv2.dilate(np.minimum(w, np.float32(1.0), out=w), _DILATE)  # w >= 0 or NaN: np.clip(w, 0, 1)
+    m = np.sqrt(_channel_sum(t * t))
     q = float(_percentile(m, 95)) if m.size else 0.0
-    w = np.divide(m, np.float32(max(SUPPORT_SHARE * q, 1e-6)), out=m)  # >= 0 (or NaN): np.clip(w, 0, 1)'s values
-    return cv2.dilate(np.minimum(w, np.float32(1.0), out=w), _DILATE)
+    w = np.clip(m / max(SUPPORT_SHARE * q, 1e-6), 0.0, 1.0).astype(np.float32)
+    return cv2.dilate(w, _DILATE)
 
 
 _DILATE = np.ones((3, 3), np.uint8)
