@@ -1,6 +1,8 @@
 """The marks check's faster steps (signals/marks/search.py, 2026-12-07 #5) give what the plain steps gave, bit
-for bit: the compiled orientation field and drawing (COMPILED_FIELD, COMPILED_DRAW), colour and coverage resized
-at once, the median of the candidate's surround, and the whole check on marked photos."""
+for bit: the compiled orientation field, drawing and edge strength (COMPILED_FIELD, COMPILED_DRAW), each search
+size's best place, colour and coverage resized at once, the evidence at a find without broadcasts, the median of
+the candidate's surround, the whole check and inspect on marked photos; and the upload keypoints' arrays
+(signals/marks/features.py)."""
 
 from __future__ import annotations
 
