@@ -66,7 +66,15 @@ def test_a_band_across_the_picture_with_that_edge_is_not_a_recolouring(monkeypat
     short[:, 15] = False
     colour[:, 14:] = 0.0
     assert V._recoloured(colour, registered, short) is not None
-    # with the ring two cells out moving as much as the ring around it, no edge: a ramp
+    # with the ring two cells out moving as much as the ring around it, no edge for the block found at
+    # RECOLOUR: a ramp ...
     ramp, registered, visible = _profile(across=False)
     ramp[2:11, 2:13, 2] = np.maximum(ramp[2:11, 2:13, 2], 2.0)
-    assert V._recoloured(ramp, registered, visible) is None
+    with monkeypatch.context() as m:
+        m.setattr(V, "RECOLOUR_GROW", 0.0)
+        assert V._recoloured(ramp, registered, visible) is None
+    # ... but grown into the ring around it (moved by 0.21, over RECOLOUR_GROW: 2026-12-07 #5) the block
+    # ends within a cell: a compact region recoloured in place whose colour fades over a cell (a
+    # filter's band reaching a side with a rising profile is not: test_derivative_regen_grow.py)
+    block = V._recoloured(ramp, registered, visible)
+    assert block is not None and block[3:10, 3:12].all() and block.sum() == 63

@@ -78,11 +78,24 @@ def test_a_block_is_looked_for_about_the_median_when_the_offsets_were_its_own(mo
     assert V._recoloured(colour, registered, visible) is None
 
 
-def test_a_recentred_band_across_the_picture_is_not_a_recolouring(monkeypatch):
+def test_a_recentred_band_across_the_picture_is_told_by_its_profile(monkeypatch):
+    """A band across the top quarter, recoloured alike (re-centred): since 2026-12-07 #5 a block like any
+    other (:data:`verify.RECOLOUR_RECENTRED_ACROSS` off: the same band, found without re-centring, was
+    flagged by the sharp-edge test all along); a band whose change rises towards the top is a graduated
+    filter (:func:`verify._ramp`)."""
     colour, registered, visible = _shifted(slice(0, 4), slice(0, 16))  # the top quarter
-    assert V._recoloured(colour, registered, visible) is None
-    monkeypatch.setattr(V, "_across", lambda block, visible: False)
-    assert V._recoloured(colour, registered, visible) is not None
+    block = V._recoloured(colour, registered, visible)
+    assert block is not None and block[:4].all() and block.sum() == 64
+    with monkeypatch.context() as m:
+        m.setattr(V, "RECOLOUR_RECENTRED_ACROSS", True)
+        assert V._recoloured(colour, registered, visible) is None
+        m.setattr(V, "_across", lambda block, visible: False)
+        assert V._recoloured(colour, registered, visible) is not None
+    rising = colour.copy()
+    rising[:4, :, 2] = -7.0 + 14.0 * np.array([1.1, 0.85, 0.6, 0.35])[:, None]  # re-centred: 0.35 ... 1.1 of the tolerance
+    assert V._recoloured(rising, registered, visible) is None
+    monkeypatch.setattr(V, "RECOLOUR_RAMP", ())
+    assert V._recoloured(rising, registered, visible) is not None
 
 
 def test_edge_cells_a_fifth_of_the_way_recoloured_make_a_partial_edge(monkeypatch):

@@ -140,10 +140,21 @@ RECOLOUR_EDGE = (0.4, 0.12)  # ... whose edge cells move by at least the first, 
 RECOLOUR_PARTIAL = (0.2, 0.1)  # ... or, its edge running through cells: edge cells by the first, the ring around it by at most
 #                                RECOLOUR, the ring two cells out by at most the second, the block not across what is visible
 RECOLOUR_RECENTRE = True  # a block too large or not solid: looked for again about the visible cells' median colour
-#                           (not across what is visible; see _recoloured)
+#                           (see _recoloured)
+RECOLOUR_RECENTRED_ACROSS = False  # True: such a block reaching across what is visible is dropped (before 2026-12-07 #5,
+#                                    when no test told a graduated filter's band by its ramp: _ramp)
 RECOLOUR_FINE = 0.2  # no cells off by RECOLOUR making a block: looked for again at this share of the tolerances,
 #                     every other bar on the colours scaled with it (see _recoloured)
 RECOLOUR_FINE_SHIFT = 0.1  # ... a block found there kept when its cells' median change is this share of the tolerances
+RECOLOUR_GROW = 0.2  # a block failing the scatter, edge or twin tests: grown into the connected cells off by this share
+#                      of the tolerances and tested again, every bar on the other cells at this share (see _recoloured_block)
+RECOLOUR_REST = 5  # no block kept: the colours re-centred on the cells beyond this square around the largest block (at
+#                    least RECOLOUR_REST_CELLS of them), and looked for once more, without growing (see _recoloured)
+RECOLOUR_REST_CELLS = 16
+RECOLOUR_RAMP = (3, 0.75, 2.0)  # a block reaching a side of what is visible whose change rises layer by layer from its
+#                                 edge inwards (at least the first many layers of cells, each of at least the second share
+#                                 of the first layer's cells, none below the one before, the last the third times the
+#                                 first) is a graduated filter, not a recolouring (see _ramp)
 RECOLOUR_TWIN = 0.5  # cells whose original colours are this close (share of the tolerances) are twins ...
 RECOLOUR_TWINNED = 0.5  # ... at least this share of the block's cells must have a twin outside it (else a filter cannot be ruled out)
 RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a twin outside may have one that moved alike
@@ -1050,10 +1061,13 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     every cell stays within those tolerances. Then nearly every visible cell is off by a third of them
     and the block comes out too large or not solid: with :data:`RECOLOUR_RECENTRE` it is looked for
     once more about the visible cells' median colour (the unedited part's, the block being under
-    :data:`RECOLOUR_MAX` of them), every test as before, and kept only when it does not reach across
-    what is visible (a graduated tint's band does). Replayed on the cells recorded for the benchmark's
+    :data:`RECOLOUR_MAX` of them), every test as before. Replayed on the cells recorded for the benchmark's
     regen uploads and bench/derivative_large.py's 1,677 filtered re-shares: +7 regen flagged directly,
-    no filtered re-share; without that condition 5 graduated tints (2026-12-06 #8).
+    no filtered re-share, when a block reaching across what is visible was dropped; without that
+    condition 5 graduated tints (2026-12-06 #8). Since the ramp test (:func:`_ramp`) tells a graduated
+    filter's band by its profile, the condition is off (:data:`RECOLOUR_RECENTRED_ACROSS`): a region
+    regenerated from the top of the photo to its bottom is flagged (+3 regen directly, 2026-12-07 #5;
+    no filtered re-share).
 
     A hue turned on little colour moves a regenerated region's cells by less than :data:`RECOLOUR`:
     when no cells off by that much make a block at all, the block is looked for again at
@@ -1062,16 +1076,47 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     as one (its cells' median change at least :data:`RECOLOUR_FINE_SHIFT` of the tolerances in a
     channel: the regen blocks found there 0.14-0.28, a chance block of 14 cells in an unedited
     picture of a collage 0.02). Replayed as above: +13 regen flagged directly, none of the 1,677
-    filtered re-shares or the 1,419 re-shares."""
-    block, why = _recoloured_block(colour, registered, visible)
+    filtered re-shares or the 1,419 re-shares.
+
+    What the offsets are taken against can still be the regenerated region's own shift, in part: the
+    cells outside the block then sit off by a fifth of the tolerances or so, and the block's ring two
+    cells out fails its bar. With :data:`RECOLOUR_REST`, when no block is kept, the colours are
+    re-centred once on the median of the visible cells beyond a square of that side around the largest
+    block (at :data:`RECOLOUR`, else :data:`RECOLOUR_FINE`; at least :data:`RECOLOUR_REST_CELLS` of
+    them) and every pass runs again (without :data:`RECOLOUR_GROW`). A block whose tests fail may be
+    grown (see :func:`_recoloured_block`), and a block whose change rises steadily from its edge
+    towards a side of the picture is a graduated filter (:func:`_ramp`). Replayed on the recorded
+    inputs of the benchmark's regen singles and the 1,677 filtered re-shares (2026-12-07 #5,
+    bench/hc_regen_probe.py): +27 regen flagged directly, none lost; the 17 graduated tints this check
+    flagged before no longer flagged, and no filtered re-share or re-share flagged (with the re-centred
+    block across what is visible kept, above: +30)."""
+    block = _recoloured_pass(colour, registered, visible, RECOLOUR_GROW)
+    if block is not None or not RECOLOUR_REST:
+        return block
+    seed = _colour_block(colour, visible, RECOLOUR)
+    if seed is None and RECOLOUR_FINE:
+        seed = _colour_block(colour, visible, RECOLOUR_FINE)
+    if seed is None:
+        return None
+    far = visible & ~(cv2.dilate(seed.astype(np.uint8), np.ones((RECOLOUR_REST, RECOLOUR_REST), np.uint8)) > 0)
+    if int(far.sum()) < RECOLOUR_REST_CELLS:
+        return None
+    return _recoloured_pass(colour - np.median(colour[far], axis=0), registered, visible, 0.0)
+
+
+def _recoloured_pass(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray, grow: float
+                     ) -> np.ndarray | None:
+    """:func:`_recoloured` about the offsets ``colour`` is taken against: the plain, finer and re-centred
+    passes (``grow``: :data:`RECOLOUR_GROW` or 0, see :func:`_recoloured_block`)."""
+    block, why = _recoloured_block(colour, registered, visible, grow)
     fine = block is None and why == "no block" and bool(RECOLOUR_FINE)
     if fine:
         colour = colour * (RECOLOUR / RECOLOUR_FINE)
-        block, why = _recoloured_block(colour, registered, visible)
+        block, why = _recoloured_block(colour, registered, visible, grow)
     if block is None and why == "spread" and RECOLOUR_RECENTRE:
         colour = colour - np.median(colour[visible], axis=0)
-        block, _ = _recoloured_block(colour, registered, visible)
-        if block is not None and _across(block, visible):
+        block, _ = _recoloured_block(colour, registered, visible, grow)
+        if block is not None and RECOLOUR_RECENTRED_ACROSS and _across(block, visible):
             return None
     if block is not None and fine:
         # ... and there a block must have moved as one: chance differences of an unedited copy (a
@@ -1082,33 +1127,70 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     return block
 
 
-def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray
-                      ) -> tuple[np.ndarray | None, str]:
-    """:func:`_recoloured`'s tests about the offsets ``colour`` is taken against: the block and "", or
-    None and why: "no block" (no cells off by :data:`RECOLOUR` making one), "spread" (the block
-    too large or not solid) or "failed" (another test)."""
+def _colour_block(colour: np.ndarray, visible: np.ndarray, share: float) -> np.ndarray | None:
+    """The largest connected block of visible cells off by ``share`` of the tolerances (closed, then
+    opened with 3 x 3), or None."""
     worst = (np.abs(colour) / _COLOUR_TOLERANCE).max(axis=-1)
-    differs = (worst > RECOLOUR) & visible
     square = np.ones((3, 3), np.uint8)
-    closed = cv2.morphologyEx(differs.astype(np.uint8), cv2.MORPH_CLOSE, square).astype(bool) & visible
+    closed = cv2.morphologyEx(((worst > share) & visible).astype(np.uint8), cv2.MORPH_CLOSE, square).astype(bool) & visible
     opened = cv2.morphologyEx(closed.astype(np.uint8), cv2.MORPH_OPEN, square) > 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(opened.astype(np.uint8), connectivity=8)
     if count < 2:
+        return None
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray, grow: float = 0.0
+                      ) -> tuple[np.ndarray | None, str]:
+    """:func:`_recoloured`'s tests about the offsets ``colour`` is taken against: the block and "", or
+    None and why: "no block" (no cells off by :data:`RECOLOUR` making one), "spread" (the block
+    too large or not solid) or "failed" (another test).
+
+    A regenerated region whose colours moved little in places (a hue turned on little colour) makes a
+    block smaller than the region: the rest of the region lies in its ring, or scattered beside it, and
+    the edge or scatter test fails. With ``grow`` (:data:`RECOLOUR_GROW`), a block failing the scatter,
+    edge or twin tests is grown into the connected visible cells off by ``grow`` of the tolerances and
+    the tests run again on it with every bar on the other cells at ``grow`` as well (a cell off by that
+    much elsewhere counts as scattered, and as a twin that moved); the edge test and :func:`_ramp` as
+    they are."""
+    worst = (np.abs(colour) / _COLOUR_TOLERANCE).max(axis=-1)
+    differs = (worst > RECOLOUR) & visible
+    block = _colour_block(colour, visible, RECOLOUR)
+    if block is None:
         return None, "no block"
-    block = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     ys, xs = np.nonzero(block)
+    square = np.ones((3, 3), np.uint8)
     solid = cv2.erode(block.astype(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=0).any()
-    share = float(block.sum() / (GRID * GRID))
     if not solid or np.ptp(ys) < 3 or np.ptp(xs) < 3:
         return None, "spread"
+    why = _block_tests(block, differs, worst, colour, registered, visible, RECOLOUR)
+    if why in ("scatter", "edge", "twins") and grow:
+        low = (worst > grow) & visible
+        _, labels = cv2.connectedComponents((low | block).astype(np.uint8), connectivity=8)
+        grown = np.isin(labels, np.unique(labels[block]))
+        if not _block_tests(grown, low, worst, colour, registered, visible, grow):
+            return grown, ""
+    if not why:
+        return block, ""
+    return None, "spread" if why == "spread" else "failed"
+
+
+def _block_tests(block: np.ndarray, differs: np.ndarray, worst: np.ndarray, colour: np.ndarray,
+                 registered: np.ndarray, visible: np.ndarray, level: float) -> str:
+    """The tests of a candidate block (:func:`_recoloured_block`): "" when it passes them all, else the
+    first failed: "small", "spread" (too large), "scatter", "edge", "twins" or "ramp". ``differs``: the
+    cells taken as moved elsewhere, ``level``: how far a twin may have moved from the block's cell to
+    have moved alike (shares of the tolerances)."""
+    square = np.ones((3, 3), np.uint8)
+    share = float(block.sum() / (GRID * GRID))
     if share < MIN_EDIT:
-        return None, "failed"
+        return "small"
     if share > MAX_EDIT or block.sum() > RECOLOUR_MAX * visible.sum():
-        return None, "spread"
+        return "spread"
     near = cv2.dilate(block.astype(np.uint8), square) > 0
     rest = visible & ~near & ~_bands(differs & visible & ~near)
     if (differs & rest).sum() > RECOLOUR_SCATTER * max(1, rest.sum()):
-        return None, "failed"
+        return "scatter"
     # a filter that depends on the colour (clipped saturation or contrast, a curve) moves cells of
     # the same original colour alike wherever they are; a local recolouring leaves the same colour
     # elsewhere as it was. Half the block's cells at least must have a twin in the rest (a cell of
@@ -1116,7 +1198,7 @@ def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.nd
     # unchanged, and few one that moved as they did.
     colours = registered[block][:, None, :] - registered[rest][None, :, :]
     twins = (np.abs(colours) / _COLOUR_TOLERANCE).max(axis=2) <= RECOLOUR_TWIN
-    moved = (np.abs(colour[block][:, None, :] - colour[rest][None, :, :]) / _COLOUR_TOLERANCE).max(axis=2) <= RECOLOUR
+    moved = (np.abs(colour[block][:, None, :] - colour[rest][None, :, :]) / _COLOUR_TOLERANCE).max(axis=2) <= level
     has_twin = twins.any(axis=1)
     alike = (twins & moved & differs[rest][None, :]).any(axis=1)
     unchanged = (twins & ~differs[rest][None, :]).any(axis=1)
@@ -1125,11 +1207,43 @@ def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.nd
     # ... and it ends sharply: its edge cells moved clearly, the cells around it did not (a graduated
     # filter, a vignette or a curve fades out gradually)
     if not outer.any() or not (_sharp(worst, block, inner, outer, near, visible)):
-        return None, "failed"
+        return "edge"
     if has_twin.sum() < RECOLOUR_TWINNED * block.sum() or alike.sum() > RECOLOUR_ALIKE * has_twin.sum() \
             or (unchanged & ~alike).sum() < RECOLOUR_UNCHANGED * has_twin.sum():
-        return None, "failed"
-    return block, ""
+        return "twins"
+    if _ramp(worst, block, visible):
+        return "ramp"
+    return ""
+
+
+def _ramp(worst: np.ndarray, block: np.ndarray, visible: np.ndarray) -> bool:
+    """Whether ``block`` is a graduated filter's band (:data:`RECOLOUR_RAMP`): it reaches a side of what
+    is visible, and its cells' change (``worst``) rises steadily from its edge inwards. The block's
+    cells in layers by their distance (chessboard, in cells) to the nearest visible cell outside it;
+    layers of at least 3 cells and of :data:`RECOLOUR_RAMP`'s second share of the first layer's cells
+    are kept (a band along a side keeps its width layer after layer, a compact block's layers shrink);
+    a ramp has at least the first many of them, each layer's median change no lower than the one
+    before, the last at least the third times the first. A graduated tint fading out by mid-height
+    rises by about a fifth of the tolerances per cell row from where it ends (the 17 the check flagged
+    among bench/derivative_large.py's 1,677 filtered re-shares: 2.1-6.3 times over 3-7 layers); a
+    regenerated region's change steps up at its edge and then varies with the content (none of the
+    benchmark's regen blocks is a ramp). Not a band: no ramp."""
+    if not RECOLOUR_RAMP:
+        return False
+    layers, share, rise = RECOLOUR_RAMP
+    ys, xs = np.nonzero(visible)
+    bys, bxs = np.nonzero(block)
+    if not (bys.min() <= ys.min() or bys.max() >= ys.max() or bxs.min() <= xs.min() or bxs.max() >= xs.max()):
+        return False
+    outside = visible & ~block
+    if not outside.any():
+        return False
+    depth = np.round(cv2.distanceTransform(np.where(outside, 0, 1).astype(np.uint8), cv2.DIST_C, 3))
+    sizes = [int((block & (depth == d)).sum()) for d in range(1, int(depth[block].max()) + 1)]
+    floor = max(3.0, share * sizes[0])
+    medians = [float(np.median(worst[block & (depth == d + 1)])) for d, n in enumerate(sizes) if n >= floor]
+    return len(medians) >= layers and all(b >= a for a, b in zip(medians, medians[1:])) \
+        and medians[-1] >= rise * medians[0]
 
 
 def _sharp(worst: np.ndarray, block: np.ndarray, inner: np.ndarray, outer: np.ndarray, near: np.ndarray,
