@@ -133,15 +133,26 @@ def _new_edit(kind: str, img: np.ndarray, rng, other):  # noqa: ANN001, ANN202
 def gen_photo(i: int) -> list[dict]:
     out = []
     seed = B.STATE["seed"]
+    base = None
     for edit, transform, fmt, share, img, rng, related, fake_boxes, base_boxes in B.uploads_for(i, seed):
         keep = (edit in KINDS + HELD and fmt == "single") or (edit in KINDS and fmt != "single") or fmt in FORMATS
+        if edit == "re-share" and base is None:
+            base = img  # the photo as the edits start from it (the bench's working copy)
         # the transforms draw the same random numbers whatever the image's size: an upload not kept
         # is transformed as a small dummy (the stream stays the bench's)
         img2, quality = B.apply_transform(transform, img if keep else _DUMMY, rng)
         if keep:
-            out.append({"photo": i, "edit": edit, "transform": transform, "format": fmt, "share": share,
-                        "related": sorted(related), "fake_boxes": [list(map(int, b)) for b in fake_boxes],
-                        "base_boxes": [list(map(int, b)) for b in base_boxes], "jpeg": _jpeg(img2, quality)})
+            row = {"photo": i, "edit": edit, "transform": transform, "format": fmt, "share": share,
+                   "related": sorted(related), "fake_boxes": [list(map(int, b)) for b in fake_boxes],
+                   "base_boxes": [list(map(int, b)) for b in base_boxes], "jpeg": _jpeg(img2, quality)}
+            if fmt == "single" and edit != "re-share" and base is not None and img.shape == base.shape:
+                # where the edit changed the photo, as shares of its width and height (x0, y0, x1, y1)
+                ys, xs = np.nonzero(np.any(img != base, axis=2))
+                h, w = base.shape[:2]
+                if len(xs):
+                    row["edit_box"] = [round(xs.min() / w, 4), round(ys.min() / h, 4),
+                                       round((xs.max() + 1) / w, 4), round((ys.max() + 1) / h, 4)]
+            out.append(row)
     return out
 
 
