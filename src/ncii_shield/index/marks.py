@@ -125,6 +125,7 @@ VIEW_SKIP = 1
 # 472 in scope; +16 -1, the one lost out of scope: a LOCATED slot taken), 0 / 387 false flags, best negative 0.723 ->
 # 0.740 (a blue triangle named as a teal one), 0 wrong marks, stress 0 / 387 (best 0.740); ~+6 ms CPU an upload.
 VIEW_LAYERS = True
+VIEW_LAYERS_REFINE = LAYERS_REFINE  # the views' layer windows refined per upload (D.refine)
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
@@ -744,7 +745,7 @@ class MarkIndex(SignalIndex):
             if VIEW_LAYERS and L.COLOUR_LAYERS:
                 made.wait()  # the layers' job is posted first: taken before this one, so it runs or has run
                 if layer_boxes and len(layer_boxes[0]):
-                    layered = self._named(layer_boxes[0], seen, view_names, LAYERS_REFINE)
+                    layered = self._named(layer_boxes[0], seen, view_names, VIEW_LAYERS_REFINE)
             return seen, view_names, found, layered
 
         jobs = [layers] if L.COLOUR_LAYERS else []  # the longest first
