@@ -159,7 +159,8 @@ def test_the_upload_keypoints_arrays_are_the_keypoints_own_values() -> None:
     from ncii_shield.signals.marks import features as F
 
     for seed in (1, 2):
-        grey = cv2.cvtColor(reencoded(photo(seed, 1024, 768), 70), cv2.COLOR_RGB2GRAY)
+        marked, _ = paste(photo(seed, 1024, 768), text_mark("nudify.example", 48, (255, 255, 255)), 200, 300)
+        grey = cv2.cvtColor(reencoded(marked, 70), cv2.COLOR_RGB2GRAY)
         found, d = F.upright(F._orb_upload(), grey)
         points, sizes, descriptors = F.upload_keypoints(grey)
         assert len(found) > 300 and points.shape == (len(found), 2) and sizes.shape == (len(found),)
@@ -203,3 +204,23 @@ def test_the_edge_support_is_its_formula_for_any_field(dtype) -> None:
                           np.ones((3, 3), np.uint8))
         got = S.edge_support(t)
         assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+
+
+def _squares(delta: int) -> np.ndarray:
+    """A grey frame with squares ``delta`` grey levels brighter than it: their corners' contrast."""
+    img = np.full((300, 400), 120, np.uint8)
+    for y in range(20, 280, 40):
+        for x in range(20, 380, 40):
+            img[y:y + 20, x:x + 20] = 120 + delta
+    return img
+
+
+def test_the_uploads_corners_need_a_contrast_over_8_grey_levels() -> None:
+    # FAST's threshold for uploads is 8 (6 before 2026-12-07 #5: ORB ~3 ms cheaper an upload, the benchmark's
+    # caught targets, landings, negatives and stress the same); the registered marks' own keypoints keep 6
+    from ncii_shield.signals.marks import features as F
+
+    assert len(F.upload_keypoints(_squares(8))[0]) == 0
+    assert len(F.upload_keypoints(_squares(9))[0]) > 100
+    assert len(F.upload_keypoints(_squares(12))[0]) > 1000
+    assert F._orb_mark().getFastThreshold() == 6
