@@ -161,3 +161,34 @@ def test_a_graduated_tint_of_the_photo_is_a_reshare(registered):
     tinted = tinted * (1 - 0.35 * ramp) + 0.35 * ramp * np.array([255.0, 140.0, 25.0])
     verdict = verify(registered, Upload.from_rgb(jpeg_rgb(np.clip(tinted, 0, 255).astype(np.uint8), 85)))
     assert verdict.outcome is Outcome.RESHARE, verdict.reason
+
+
+def plateau_tint(img: np.ndarray, full: float, zero: float, colour: tuple, strength: float, side: str) -> np.ndarray:
+    """A graduated filter as photo editors make it: full ``strength`` of ``colour`` from ``side`` down to
+    ``full`` of the picture, fading linearly to nothing at ``zero`` (a plateau and a feather)."""
+    n = img.shape[0] if side in ("top", "bottom") else img.shape[1]
+    p = np.clip((zero - np.linspace(0, 1, n)) / (zero - full), 0, 1)
+    p = p if side in ("top", "left") else p[::-1]
+    ramp = p[:, None, None] if side in ("top", "bottom") else p[None, :, None]
+    x = img.astype(np.float32) / 255.0
+    x = x * (1 - strength * ramp) + strength * ramp * np.array(colour, np.float32)
+    return np.clip(x * 255.0, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("full, zero, colour, strength, side", [
+    (0.4, 0.5, (1.0, 0.55, 0.1), 0.11, "top"),      # orange over the top 40 %, faded out by half height
+    (0.3, 0.45, (0.0, 0.0, 0.0), 0.14, "top"),      # darkened sky
+    (0.3, 0.5, (1.0, 0.55, 0.1), 0.11, "bottom"),
+])
+def test_a_graduated_filter_with_a_plateau_is_a_reshare(registered, monkeypatch, full, zero, colour, strength, side):
+    """The review of 2026-12-07 #5: grown into its feather (RECOLOUR_GROW) or re-centred on the rest
+    (RECOLOUR_REST), a plateau band across the picture passed every test of a recolouring, and its layers
+    do not rise as :func:`verify._ramp` asks. Such a block reaching across what is visible is not kept
+    (:data:`verify.RECOLOUR_WIDE_ACROSS`); without that rule each of these filtered re-shares is called
+    recoloured in place."""
+    upload = Upload.from_rgb(jpeg_rgb(plateau_tint(repeating(), full, zero, colour, strength, side), 85))
+    verdict = verify(registered, upload)
+    assert verdict.outcome is Outcome.RESHARE, verdict.reason
+    monkeypatch.setattr(V, "RECOLOUR_WIDE_ACROSS", False)
+    verdict = verify(registered, upload)
+    assert verdict.outcome is Outcome.DERIVATIVE and "recoloured in place" in verdict.reason

@@ -151,6 +151,11 @@ RECOLOUR_GROW = 0.2  # a block failing the scatter, edge or twin tests: grown in
 RECOLOUR_REST = 5  # no block kept: the colours re-centred on the cells beyond this square around the largest block (at
 #                    least RECOLOUR_REST_CELLS of them), and looked for once more, without growing (see _recoloured)
 RECOLOUR_REST_CELLS = 16
+RECOLOUR_WIDE_ACROSS = True  # a grown block (RECOLOUR_GROW) or the rest pass's block (RECOLOUR_REST) reaching across
+#                              what is visible is not kept: a graduated filter with a plateau and a feathered end (full
+#                              strength down to a line, fading over a cell or three) passes every test once grown into
+#                              its feather or re-centred on the rest, and its layers do not rise as _ramp's do (review
+#                              of 2026-12-07 #5: 25 of 220 such filtered re-shares called derivatives without it)
 RECOLOUR_RAMP = (3, 0.75, 2.0)  # a block reaching a side of what is visible whose change rises layer by layer from its
 #                                 edge inwards (at least the first many layers of cells, each of at least the second share
 #                                 of the first layer's cells, none below the one before, the last the third times the
@@ -1101,7 +1106,10 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     far = visible & ~(cv2.dilate(seed.astype(np.uint8), np.ones((RECOLOUR_REST, RECOLOUR_REST), np.uint8)) > 0)
     if int(far.sum()) < RECOLOUR_REST_CELLS:
         return None
-    return _recoloured_pass(colour - np.median(colour[far], axis=0), registered, visible, 0.0)
+    block = _recoloured_pass(colour - np.median(colour[far], axis=0), registered, visible, 0.0)
+    if block is not None and RECOLOUR_WIDE_ACROSS and _across(block, visible):
+        return None
+    return block
 
 
 def _recoloured_pass(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray, grow: float
@@ -1168,7 +1176,8 @@ def _recoloured_block(colour: np.ndarray, registered: np.ndarray, visible: np.nd
         low = (worst > grow) & visible
         _, labels = cv2.connectedComponents((low | block).astype(np.uint8), connectivity=8)
         grown = np.isin(labels, np.unique(labels[block]))
-        if not _block_tests(grown, low, worst, colour, registered, visible, grow):
+        if not _block_tests(grown, low, worst, colour, registered, visible, grow) \
+                and not (RECOLOUR_WIDE_ACROSS and _across(grown, visible)):
             return grown, ""
     if not why:
         return block, ""
