@@ -5,8 +5,9 @@ Usage::
     # every single of the kinds (a bench/derivative_large.py cache) verified directly against its own
     # photo, every ``_recoloured`` call's inputs recorded; --filters: the 13 whole-photo filters too
     python bench/hc_regen_probe.py record CACHE --kinds regen --out regen.pkl [--photos-dir DIR] [--filters]
-    # the recorded calls replayed through a copy of the check that names the test each pass failed,
-    # with the edit's true cells (the gen's ``edit_box``) beside the block found
+    # the recorded calls replayed through a copy of the check *as it was at 0b1f87f* (no RECOLOUR_GROW,
+    # RECOLOUR_REST, _ramp or RECOLOUR_WIDE_ACROSS: --set of those changes nothing here) that names the test
+    # each pass failed, with the edit's true cells (the gen's ``edit_box``) beside the block found
     python bench/hc_regen_probe.py replay regen.pkl [--set NAME=VALUE ...]
 
 Diagnosis only (2026-12-07 #5, helper HC); the verdicts are verify's own.

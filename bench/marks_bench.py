@@ -434,7 +434,8 @@ def _init(values: list[tuple[str, int]], args) -> None:
 
         n, first, levels = (int(v) for v in os.environ["MARKS_ORB"].split(","))
         features._ORB_UPLOAD = cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=levels, edgeThreshold=11,
-                                              firstLevel=first, patchSize=11, fastThreshold=6)
+                                              firstLevel=first, patchSize=11,
+                                              fastThreshold=features.UPLOAD_FAST_THRESHOLD)
     apply_settings(args.set)
     _INDEX, _ARGS = built_index(values), args
 

@@ -738,17 +738,19 @@ class MarkIndex(SignalIndex):
                 made.set()  # (a view job waiting for them goes on without them if this failed)
             return self._named(boxes, pyramid, names, LAYERS_REFINE) if len(boxes) else {}
 
+        colour_layers = L.COLOUR_LAYERS  # read once: a view waits for the layers' job only where it is posted
+
         def view(a: int, view_names: D.Descriptors) -> tuple:
             seen = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]), VIEW_SKIP)
             found = self._named(blobs, seen, view_names)
             layered = {}
-            if VIEW_LAYERS and L.COLOUR_LAYERS:
+            if VIEW_LAYERS and colour_layers:
                 made.wait()  # the layers' job is posted first: taken before this one, so it runs or has run
                 if layer_boxes and len(layer_boxes[0]):
                     layered = self._named(layer_boxes[0], seen, view_names, VIEW_LAYERS_REFINE)
             return seen, view_names, found, layered
 
-        jobs = [layers] if L.COLOUR_LAYERS else []  # the longest first
+        jobs = [layers] if colour_layers else []  # first: the views wait for it, so it must be taken before them
         jobs += [lambda: self._named(blobs, pyramid, names)]
         jobs += [lambda a=a, v=v: view(a, v) for a, v in chroma]
         if tasks is None:
@@ -756,8 +758,8 @@ class MarkIndex(SignalIndex):
         else:
             tasks.post(jobs)
             done = tasks.results()
-        named = done.pop(1) if L.COLOUR_LAYERS else done.pop(0)
-        layered = done.pop(0) if L.COLOUR_LAYERS else {}
+        named = done.pop(1) if colour_layers else done.pop(0)
+        layered = done.pop(0) if colour_layers else {}
         return named, layered, done
 
     def _named(self, boxes: np.ndarray, pyramid: D.FieldPyramid, names: D.Descriptors,

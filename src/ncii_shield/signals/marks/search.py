@@ -380,6 +380,7 @@ def edge_support(t: np.ndarray) -> np.ndarray:
     """Where a mark's orientation field ``t`` (h, w, 2) has edges, (h, w) float32 in [0, 1]: its
     strength against :data:`SUPPORT_SHARE` of its 95th percentile, capped at 1, widened by a pixel."""
     if COMPILED_FIELD and t.dtype == np.float32 and t.ndim == 3 and t.shape[2] == 2:  # a check's own fields
+        t = np.ascontiguousarray(t)  # a view (inspect's template field) would compile another specialisation
         m = np.empty(t.shape[:2], np.float32)
         _strength(t, m)
         q = float(_percentile(m, 95)) if m.size else 0.0
