@@ -319,7 +319,8 @@ def orientation_field(image: np.ndarray, view: np.ndarray | None = None) -> np.n
     return cv2.GaussianBlur(doubled, (0, 0), ORIENT_SIGMA)
 
 
-COMPILED_FIELD = True  # orientation_field's products, channel sums and doubled angle in one compiled pass (_doubled)
+COMPILED_FIELD = True  # orientation_field's products, channel sums and doubled angle in one compiled pass (_doubled);
+#                        also edge_support's strength (_strength) and each search size's best place (_normalised_best)
 COMPILED_DRAW = True  # Prepared.drawn's blend and border in one compiled pass (_blend), colour and coverage resized at once
 
 
@@ -429,9 +430,8 @@ def warm_up() -> None:
         if _warmed:
             return
         _blend(np.zeros((2, 2, 4), np.float32), np.zeros(3, np.float32), 2, np.empty((6, 6, 3), np.float32))
-        for channels in (3, 1):
-            g = np.zeros((2, 2, channels), np.float32)
-            _doubled(g, g, np.empty((2, 2, 2), np.float32))
+        g = np.zeros((2, 2, 3), np.float32)  # numba specialises on dtype, rank and layout, not on the channel count
+        _doubled(g, g, np.empty((2, 2, 2), np.float32))
         _strength(np.zeros((2, 2, 2), np.float32), np.empty((2, 2), np.float32))
         _normalised_best(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32), 1.0, 1.0)
         _warmed = True
