@@ -89,3 +89,41 @@ def test_a_word_one_letter_off_a_registered_word_is_not_found(monkeypatch, seed)
     _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(index_marks, "VIEW_LAYERS", True)
     assert [f.id for f in index.find(frame)] == []
+
+
+def test_a_view_job_taken_by_the_pool_thread_waits_for_the_slow_layers(monkeypatch):
+    """The layers' job made slow (0.4 s), so that the pool thread takes view jobs while the layers are still
+    being made: the views wait for them, both threads name, and the candidates are the one thread's; a failing
+    layers' job raises in the caller instead of leaving a view waiting."""
+    import threading
+    import time
+
+    index = _index()
+    frame, _ = _stamped(13)
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(index_marks, "VIEW_LAYERS", True)
+    monkeypatch.setattr(index_marks, "SHARE_NAMING", False)
+    plain = index.candidates(frame)
+    boxes, named = L.layer_boxes, MarkIndex._named
+    threads: set[str] = set()
+
+    def slow_boxes(*args, **kwargs):  # noqa: ANN002, ANN003
+        time.sleep(0.4)
+        return boxes(*args, **kwargs)
+
+    def naming(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        threads.add(threading.current_thread().name)
+        return named(self, *args, **kwargs)
+
+    monkeypatch.setattr(L, "layer_boxes", slow_boxes)
+    monkeypatch.setattr(MarkIndex, "_named", naming)
+    monkeypatch.setattr(index_marks, "SHARE_NAMING", True)
+    assert index.candidates(frame) == plain
+    assert len(threads) == 2, threads
+
+    def failing(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise RuntimeError("layers failed")
+
+    monkeypatch.setattr(L, "layer_boxes", failing)
+    with pytest.raises(RuntimeError, match="layers failed"):
+        index.candidates(frame)
