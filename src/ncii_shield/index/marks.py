@@ -821,9 +821,9 @@ class MarkIndex(SignalIndex):
         sets = [(with_votes(extents, pyramid, names), True, LOCATE_MIN_VALUE, names)]
         sets += [(layers, LAYERS_BIG, LAYERS_MIN_VALUE, names)] * bool(layers)
         sets += [(with_votes(found, view, view_names) if CHROMA_VOTES else found, True, LOCATE_MIN_VALUE, view_names)
-                 for view, view_names, found, *_ in views]
-        sets += [(rest[0], LAYERS_BIG, LAYERS_MIN_VALUE, view_names)  # the colour layers named in the views
-                 for view, view_names, found, *rest in views if rest and rest[0]]
+                 for view, view_names, found, _ in views]
+        sets += [(layered, LAYERS_BIG, LAYERS_MIN_VALUE, view_names)  # the colour layers named in the views
+                 for _, view_names, _, layered in views if layered]
         for (k, (top, rows, windows)), big, bar, named_by in ((item, big, bar, n) for found, big, bar, n in sets
                                                               for item in found.items()):
             best, value = rows[:, 0], top[:, 0].astype(np.float64)

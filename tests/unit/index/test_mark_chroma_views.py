@@ -42,7 +42,7 @@ def _located(index: MarkIndex, frame: UploadFrame, box) -> list:
     views = []
     for a, view_names in index._chroma_names():
         view = D.FieldPyramid(D.projected(frame.rgb, index._axes[a]))
-        views.append((view, view_names, index._named(boxes, view, view_names)))
+        views.append((view, view_names, index._named(boxes, view, view_names), {}))  # no colour layers named
     return index._located(pyramid, names, index._named(boxes, pyramid, names), {}, views, [], [], None)
 
 

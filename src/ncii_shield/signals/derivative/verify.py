@@ -1094,7 +1094,10 @@ def _recoloured(colour: np.ndarray, registered: np.ndarray, visible: np.ndarray)
     inputs of the benchmark's regen singles and the 1,677 filtered re-shares (2026-12-07 #5,
     bench/hc_regen_probe.py): +27 regen flagged directly, none lost; the 17 graduated tints this check
     flagged before no longer flagged, and no filtered re-share or re-share flagged (with the re-centred
-    block across what is visible kept, above: +30)."""
+    block across what is visible kept, above: +30). A grown block, or the block of the pass re-centred on
+    the rest, that reaches across what is visible is not kept (:data:`RECOLOUR_WIDE_ACROSS`): a graduated
+    filter with a plateau and a feathered end passes every other test that way (the harness: regen 858 ->
+    856 of 903; bench/derivative_plateau_probe.py: 72 -> 47 of 220 filtered re-shares called derivatives)."""
     block = _recoloured_pass(colour, registered, visible, RECOLOUR_GROW)
     if block is not None or not RECOLOUR_REST:
         return block

@@ -22,7 +22,7 @@ MAX_KEYPOINTS = 400  # per mark
 UPLOAD_KEYPOINTS = 3000
 # FAST's threshold for the upload's corners (the marks' own keep 6): 8 since 2026-12-07 #5, ORB ~23 -> ~20 ms an
 # upload with the same caught targets, landings, negatives and stress on the benchmark's cache (6 before; 10 saved
-# ~4 ms but lost a landing: docs/benchmarks.md "the check's and the keypoints' time, 2026-12-07 #5 (HB)")
+# ~4 ms but lost a landing: docs/benchmarks-history.md "the check's and the keypoints' time, 2026-12-07 #5 (HB)")
 UPLOAD_FAST_THRESHOLD = 8
 _PAD = 16
 

@@ -415,6 +415,8 @@ def _normalised_best(r: np.ndarray, e: np.ndarray, floor: float, et: float) -> t
             elif v != v:
                 return best, by, bx, 0
     return best, by, bx, ties
+
+
 _WARM = threading.Lock()
 _warmed = False
 
