@@ -31,7 +31,10 @@ over the registered image's), and by scale.
 **Negatives.** Every photo unmarked (JPEG 90); every photo with an unregistered mark (other
 words in the same fonts and colours as the registered ones, or random polygon logos with a word,
 at 6-40 % width and 40-100 % opacity); every photo with plain text overlays (a caption line and a
-username). Any flag on a negative is a false flag.
+username); every photo with a registered word mark one letter off (a letter replaced, inserted or
+deleted), drawn in the mark's own font, colour, outline and size, at 6-40 % width and 40-100 % opacity
+("look-alike", :func:`look_alike`, on its own random generator: the other uploads are those drawn before
+it was added). Any flag on a negative is a false flag.
 
 Time: per upload, frame preparation + keypoints + candidate search + checks, decode excluded,
 thread CPU time and wall time, each upload on one thread. ``--timing N``: only N uploads (marked
@@ -163,19 +166,21 @@ def tile_pattern(kind: str) -> np.ndarray:
     return np.asarray(im)
 
 
+# The registered text marks' drawing (text_logo's arguments after the text), so that a look-alike
+# (look_alike) is drawn exactly as its mark is, with other letters.
+TEXT_STYLES = {
+    "NUDIFY.AI": (FONTS[0],), "FAKE": (FONTS[2], (230, 20, 20), None, 72), "stripped": (FONTS[3],),
+    "UNDRESS": (FONTS[4], (255, 220, 0)), "deepnude": (FONTS[1], WHITE, BLACK), "AIGEN": (FONTS[5], (0, 220, 255), None, 80),
+    "nudes.bot": (FONTS[6], WHITE), "@clothoff": (FONTS[7], (255, 110, 180)), "DREAMX": (FONTS[0], BLACK, WHITE),
+    "xray": (FONTS[2], (120, 255, 120)), "pornify": (FONTS[0], WHITE, BLACK, 56, (200, 0, 80, 200)),
+    "BOT": (FONTS[1], (255, 255, 255), (0, 0, 0), 90),
+}
+
+
 def registered_marks() -> list[tuple[str, str, np.ndarray]]:
     """(name, kind, RGBA) of the 24 marks registered and stamped."""
-    m = [
-        ("NUDIFY.AI", "text", text_logo("NUDIFY.AI", FONTS[0])),
-        ("FAKE", "text", text_logo("FAKE", FONTS[2], (230, 20, 20), None, 72)),
-        ("stripped", "text", text_logo("stripped", FONTS[3])),
-        ("UNDRESS", "text", text_logo("UNDRESS", FONTS[4], (255, 220, 0))),
-        ("deepnude", "text", text_logo("deepnude", FONTS[1], WHITE, BLACK)),
-        ("AIGEN", "text", text_logo("AIGEN", FONTS[5], (0, 220, 255), None, 80)),
-        ("nudes.bot", "text", text_logo("nudes.bot", FONTS[6], WHITE)),
-        ("@clothoff", "text", text_logo("@clothoff", FONTS[7], (255, 110, 180))),
-        ("DREAMX", "text", text_logo("DREAMX", FONTS[0], BLACK, WHITE)),
-        ("xray", "text", text_logo("xray", FONTS[2], (120, 255, 120))),
+    m = [(name, "text", text_logo(name, *TEXT_STYLES[name])) for name in list(TEXT_STYLES)[:10]]
+    m += [
         ("rings", "shape", shape_logo("rings")),
         ("star-PIX", "shape", shape_logo("star", (255, 200, 0), "PIX", FONTS[0])),
         ("shield", "shape", shape_logo("shield", (70, 140, 255))),
@@ -188,9 +193,8 @@ def registered_marks() -> list[tuple[str, str, np.ndarray]]:
         ("nsfw-seal", "stamp", stamp("seal")),
         ("tile-dots", "tile", tile_pattern("dots")),
         ("tile-undress", "tile", tile_pattern("words")),
-        ("pornify", "text", text_logo("pornify", FONTS[0], WHITE, BLACK, 56, box=(200, 0, 80, 200))),
-        ("BOT", "text", text_logo("BOT", FONTS[1], (255, 255, 255), (0, 0, 0), 90)),
     ]
+    m += [(name, "text", text_logo(name, *TEXT_STYLES[name])) for name in ("pornify", "BOT")]
     return m
 
 
@@ -465,10 +469,47 @@ def positive_cases(photo: np.ndarray, n: int, cases: int, marks: list, rng: np.r
                    "tiled": tiled, "upload": upload, "boxes": boxes}
 
 
-def negative_cases(photo: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
-    """The photo's three negatives, ``(kind, upload)``: unmarked, another (unregistered) mark, plain
-    text overlays (a caption and a username). ``rng`` is the photo's, after :func:`positive_cases`:
-    every tool that redraws the benchmark's uploads calls this, so they are the same uploads."""
+NEGATIVE_KINDS = ("unmarked", "other mark", "plain text", "look-alike")
+LOOK_ALIKE_SEED = 777_000  # the look-alike negatives' own generator: seed * 1000 + photo + this
+
+
+def look_alike_word(word: str, rng: np.random.Generator) -> str:
+    """``word`` one letter off: a letter replaced by another of the same case (half of the time), one
+    inserted or one deleted (a quarter each); only letters are touched (a mark's '.' and '@' stay)."""
+    at = [k for k, ch in enumerate(word) if ch.isalpha()]
+    k = at[int(rng.integers(len(at)))]
+    edit = rng.random()
+    pool = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if word[k].isupper() else "abcdefghijklmnopqrstuvwxyz"
+    if edit < 0.75 or len(at) <= 3:  # a replacement or an insertion (a 3-letter word keeps its letters)
+        letter = pool[int(rng.integers(len(pool)))]
+        while letter == word[k]:
+            letter = pool[int(rng.integers(len(pool)))]
+        return word[:k] + letter + word[k + 1:] if edit < 0.5 else word[:k] + letter + word[k:]
+    return word[:k] + word[k + 1:]
+
+
+def look_alike(photo: np.ndarray, n: int, seed: int = 7) -> dict:
+    """The photo's look-alike negative: registered text mark ``n % 12`` (:data:`TEXT_STYLES`) drawn in its
+    own font, colour, outline and size with one letter off (:func:`look_alike_word`), stamped once at a
+    random place, 6-40 % of the photo's width, 40-100 % opaque, JPEG 85. Its own generator, so that the
+    other uploads of the photo stay as they were. ``{"mark", "word", "upload", "box"}`` (``mark``: the
+    registered mark's index in :func:`registered_marks`, ``box``: the stamp's in upload pixels)."""
+    rng = np.random.default_rng(seed * 1000 + n + LOOK_ALIKE_SEED)
+    names = list(TEXT_STYLES)
+    name = names[n % len(names)]
+    word = look_alike_word(name, rng)
+    img, boxes = stamped(photo, text_logo(word, *TEXT_STYLES[name]), float(rng.uniform(0.06, 0.4)),
+                         float(rng.uniform(0.4, 1.0)), False, rng)
+    mark = [m[0] for m in registered_marks()].index(name)
+    return {"mark": mark, "word": word, "upload": jpeg(img, 85), "box": boxes[0]}
+
+
+def negative_cases(photo: np.ndarray, n: int, rng: np.random.Generator, seed: int = 7) -> list[tuple[str, np.ndarray]]:
+    """The photo's four negatives, ``(kind, upload)``: unmarked, another (unregistered) mark, plain
+    text overlays (a caption and a username), and a registered word mark one letter off
+    (:func:`look_alike`, "look-alike", drawn with its own generator from ``seed``). ``rng`` is the photo's,
+    after :func:`positive_cases`: every tool that redraws the benchmark's uploads calls this, so they are
+    the same uploads."""
     uploads = [("unmarked", jpeg(photo, 90))]
     others = other_marks(rng)
     img, _ = stamped(photo, others[n % len(others)], float(rng.uniform(0.06, 0.4)), float(rng.uniform(0.4, 1.0)), False, rng)
@@ -481,6 +522,7 @@ def negative_cases(photo: np.ndarray, n: int, rng: np.random.Generator) -> list[
     d.text((W * 0.6, H * 0.05), "@" + OTHER_WORDS[n % len(OTHER_WORDS)].strip("@").lower(),
            font=font(FONTS[(n + 3) % len(FONTS)], max(12, H // 25)), fill=(255, 255, 0))
     uploads.append(("plain text", jpeg(np.asarray(pil), 85)))
+    uploads.append(("look-alike", look_alike(photo, n, seed)["upload"]))
     return uploads
 
 
@@ -517,7 +559,7 @@ def _photo_cases(job: tuple[int, str]) -> tuple[list, list, list, list]:
                           "caught": bool(hit), "score": round(best, 3), "score_on_place": round(on_place, 3), "other_marks_flagged": wrong})
     if args.oracle:
         return positives, negatives, cpu, wall
-    uploads = negative_cases(photo, n, rng)
+    uploads = negative_cases(photo, n, rng, args.seed)
     for label, upload in uploads:
         found, c, w = timed_find(index, upload)
         cpu.append(c)
@@ -641,7 +683,7 @@ def main() -> None:
         by["target scale " + name] = [r for r in target if lo <= r["scale"] < hi]
     report["recall_by (target rows; opacity and registered scale: all rows)"] = {k: recall(v) for k, v in sorted(by.items())}
     report["negatives_by_kind"] = {k: f"{sum(bool(r['flags']) for r in negatives if r['kind'] == k)} flagged of "
-                                      f"{sum(1 for r in negatives if r['kind'] == k)}" for k in ("unmarked", "other mark", "plain text")}
+                                      f"{sum(1 for r in negatives if r['kind'] == k)}" for k in NEGATIVE_KINDS}
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps({"report": report, "positives": positives, "negatives": negatives}, indent=1))

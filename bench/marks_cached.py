@@ -7,7 +7,8 @@ Usage::
     python bench/marks_cached.py run DIR --values V.json [--set NAME=VALUE ...] [--negatives-only] [--oracle] [--json out.json]
 
 ``cache`` makes every upload of :mod:`marks_bench` (seed 7: the positives of ``positive_cases`` and the
-three negatives of ``_photo_cases``, drawn with the same random generator in the same order) and keeps
+negatives of ``negative_cases``, drawn with the same random generators in the same order; the look-alike's
+registered mark and stamped box kept with it) and keeps
 each as its frame (:class:`UploadFrame`, at most 1,024 pixels) with its scale and stamped boxes. ``run``
 builds the index from ``--values`` (marks_bench's signature cache: ``marks_bench.py --values V.json``
 writes it) and calls the index exactly as ``marks_bench.timed_find`` does; caught, lands, false flags and
@@ -53,13 +54,22 @@ def cache(args) -> None:
                             opacity=c["opacity"], transform=c["transform"], tiled=c["tiled"], rgb=fr.rgb,
                             to_upload=fr.to_upload, upload_boxes=c["boxes"]))
         # the negatives exactly as marks_bench._photo_cases draws them (after the positives)
-        uploads = MB.negative_cases(photo, n, rng)
+        uploads = MB.negative_cases(photo, n, rng, args.seed)
+        alike = MB.look_alike(photo, n, args.seed)  # its registered mark and stamped box, for probes of the check
         for label, up in uploads:
             fr = UploadFrame.from_rgb(up)
             neg.append(dict(photo=Path(path).name, kind=label, rgb=fr.rgb, to_upload=fr.to_upload))
+            if label == "look-alike":
+                neg[-1].update(mark=alike["mark"], word=alike["word"], upload_boxes=[alike["box"]])
         with open(out / f"{n:03d}.pkl", "wb") as f:
             pickle.dump({"pos": pos, "neg": neg}, f, protocol=4)
         print(f"{n + 1}/{len(files)}", file=sys.stderr, end="\r")
+
+
+def negatives_by_kind(negatives: list[dict]) -> dict:
+    """False flags per negative kind (:data:`marks_bench.NEGATIVE_KINDS`, those present), "flagged/of"."""
+    return {k: f"{sum(bool(r['flags']) for r in rows)}/{len(rows)}" for k in MB.NEGATIVE_KINDS
+            for rows in [[r for r in negatives if r["kind"] == k]] if rows}
 
 
 def run(args) -> None:
@@ -120,6 +130,7 @@ def run(args) -> None:
                   for name, lo, hi in MB.SCALE_BUCKETS
                   for rows in [[r for r in target if lo <= r["scale"] < hi]]},
               "false_flags": f"{sum(bool(r['flags']) for r in negatives)}/{len(negatives)}",
+              "negatives_by_kind": negatives_by_kind(negatives),
               "wrong_mark_on_positives": sum(bool(r["wrong"]) for r in positives),
               "best_negative_score": max((r["best"] for r in negatives), default=None),
               "cpu_ms_p50": round(1000 * statistics.median(cpu), 1) if cpu else None,

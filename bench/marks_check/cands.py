@@ -5,11 +5,13 @@ every cached upload of ``bench/marks_cached.py cache`` and keeps its (mark, box)
 checks them again with ``signals/marks/search.py`` as it stands (``--set search.NAME=VALUE``), with
 ``_checked``'s own post-processing (one check per mark and place, ``ONE_PER_PLACE``), and counts caught,
 lands, false flags, wrong marks and the best negative as ``marks_cached.py run`` does, in a few minutes
-instead of 10-15 (no candidate stage). ``--oracle`` also checks the stamped mark at its stamped places.
+instead of 10-15 (no candidate stage). ``--oracle`` also checks the stamped mark at its stamped places (and a
+look-alike negative's registered mark at the look-alike's place: ``look_alike_oracle_passes``).
 The candidate stage does not depend on the check (``COLOUR_GATE`` is off), so the figures are those of a
 full run with the same settings; the full run stays the reference for anything reported::
 
     python bench/marks_check/cands.py collect DIR --values V.json --out C.pkl [--limit N] [--set NAME=VALUE] [--negatives-only]
+        [--negative-kind look-alike]
     python bench/marks_check/cands.py check C.pkl DIR --values V.json [--set search.NAME=VALUE] [--oracle] [--json F]
     python bench/marks_check/cands.py diff A.json B.json      # targets gained / lost, negatives' best
 """
@@ -33,13 +35,15 @@ from ncii_shield.signals.marks import search as S  # noqa: E402
 from ncii_shield.signals.marks.search import UploadFrame  # noqa: E402
 
 
-def _frames(dirname: str, limit: int, negatives_only: bool = False):
+def _frames(dirname: str, limit: int, negatives_only: bool = False, negative_kinds: list[str] | None = None):
     files = sorted(glob.glob(str(Path(dirname) / "*.pkl")))
     for n, path in enumerate(files[: limit or None]):
         with open(path, "rb") as f:
             data = pickle.load(f)
         for kind in ("neg",) if negatives_only else ("pos", "neg"):
             for k, r in enumerate(data[kind]):
+                if kind == "neg" and negative_kinds and r["kind"] not in negative_kinds:
+                    continue
                 frame = UploadFrame.from_rgb(r["rgb"])
                 frame.to_upload = r["to_upload"]
                 yield (n, kind, k), r, frame
@@ -55,7 +59,7 @@ def collect(args) -> None:
     index = MB.built_index([tuple(v) for v in json.loads(Path(args.values).read_text())])
     out = {}
     t0 = time.time()
-    for key, r, frame in _frames(args.dir, args.limit, args.negatives_only):
+    for key, r, frame in _frames(args.dir, args.limit, args.negatives_only, args.negative_kind):
         places, located = index._candidates(frame, None, index_module.CANDIDATES)
         out[key] = [(id, tuple(box), k >= len(places)) for k, (id, box) in enumerate(places + located)]
         print(key, len(out[key]), round(time.time() - t0), file=sys.stderr, end="\r")
@@ -104,6 +108,11 @@ def check(args) -> None:
                                   flags=[(i, round(s, 3)) for s, i, _ in found if s >= S.THRESHOLD],
                                   best=round(max([s for s, _, _ in found], default=-1.0), 3),
                                   top=[(i, round(s, 3)) for s, i, _ in found[:3]]))
+            if args.oracle and "mark" in r:  # a look-alike: its registered mark checked at the stamped place
+                at_place = [S.verify(index._entries[r["mark"]].prepared, frame,
+                                     tuple(v / frame.to_upload for v in t)) for t in r["upload_boxes"]]
+                negatives[-1].update(mark=r["mark"], word=r["word"],
+                                     oracle=round(max([c[0] for c in at_place if c], default=-1.0), 3))
     target = [r for r in positives if r["rel"] >= 0.04 and r["opacity"] >= 0.4]
     scoped = [r for r in target if MB.in_scope(r["scale"])]
     report = {"set": args.set or [],
@@ -114,17 +123,27 @@ def check(args) -> None:
               "lands_in_scope": f"{sum(r['lands'] for r in scoped)}/{len(scoped)}",
               "false_flags": f"{sum(bool(r['flags']) for r in negatives)}/{len(negatives)}",
               "wrong_mark_on_positives": sum(bool(r["wrong"]) for r in positives),
+              "negatives_by_kind": _by_kind(negatives),
               "best_negative_score": max((r["best"] for r in negatives), default=None),
               "best_wrong_score": max((r["best_wrong"] for r in positives), default=None),
               "check_cpu_ms_per_upload_p50": round(1000 * statistics.median(cpu), 1) if cpu else None,
               "check_cpu_ms_per_call_mean": round(1000 * sum(cpu) / max(1, sum(calls)), 2),
               "calls_per_upload_mean": round(statistics.mean(calls), 2) if calls else None}
+    if args.oracle and any("oracle" in r for r in negatives):  # the look-alikes passing as their registered mark
+        alike = [r for r in negatives if "oracle" in r]
+        report["look_alike_oracle_passes"] = f"{sum(r['oracle'] >= S.THRESHOLD for r in alike)}/{len(alike)}"
     if args.oracle:
         report["oracle_in_scope"] = f"{sum(r['oracle'] >= S.THRESHOLD for r in scoped)}/{len(scoped)}"
         report["oracle_target"] = f"{sum(r['oracle'] >= S.THRESHOLD for r in target)}/{len(target)}"
     print(json.dumps(report, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps({"report": report, "positives": positives, "negatives": negatives}))
+
+
+def _by_kind(negatives: list[dict]) -> dict:
+    """False flags per negative kind present (marks_bench.NEGATIVE_KINDS), "flagged/of"."""
+    return {k: f"{sum(bool(r['flags']) for r in rows)}/{len(rows)}" for k in MB.NEGATIVE_KINDS
+            for rows in [[r for r in negatives if r["kind"] == k]] if rows}
 
 
 def diff(args) -> None:
@@ -155,6 +174,8 @@ def main() -> None:
     c.add_argument("--limit", type=int, default=0)
     c.add_argument("--set", action="append", metavar="NAME=VALUE")
     c.add_argument("--negatives-only", action="store_true", help="the negatives' candidates only (a stress)")
+    c.add_argument("--negative-kind", action="append", metavar="KIND",
+                   help="only the negatives of this kind (marks_bench.NEGATIVE_KINDS, e.g. look-alike; repeatable)")
     k = sub.add_parser("check")
     k.add_argument("cands")
     k.add_argument("dir")
