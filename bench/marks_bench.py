@@ -475,17 +475,21 @@ LOOK_ALIKE_SEED = 777_000  # the look-alike negatives' own generator: seed * 100
 
 def look_alike_word(word: str, rng: np.random.Generator) -> str:
     """``word`` one letter off: a letter replaced by another of the same case (half of the time), one
-    inserted or one deleted (a quarter each); only letters are touched (a mark's '.' and '@' stay)."""
+    inserted or one deleted (a quarter each); only letters are touched (a mark's '.' and '@' stay). A letter
+    is inserted before a letter other than the first: one before or after the word would leave the mark
+    itself whole beside it."""
     at = [k for k, ch in enumerate(word) if ch.isalpha()]
-    k = at[int(rng.integers(len(at)))]
     edit = rng.random()
+    kind = "replace" if edit < 0.5 else "insert" if edit < 0.75 or len(at) <= 3 else "delete"  # 3 letters stay 3+
+    k = at[1 + int(rng.integers(len(at) - 1))] if kind == "insert" else at[int(rng.integers(len(at)))]
+    if kind == "delete":
+        return word[:k] + word[k + 1:]
     pool = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if word[k].isupper() else "abcdefghijklmnopqrstuvwxyz"
-    if edit < 0.75 or len(at) <= 3:  # a replacement or an insertion (a 3-letter word keeps its letters)
+    while True:  # not the letter itself, nor one that doubles a neighbour into the whole word again
         letter = pool[int(rng.integers(len(pool)))]
-        while letter == word[k]:
-            letter = pool[int(rng.integers(len(pool)))]
-        return word[:k] + letter + word[k + 1:] if edit < 0.5 else word[:k] + letter + word[k:]
-    return word[:k] + word[k + 1:]
+        out = word[:k] + letter + word[k + 1:] if kind == "replace" else word[:k] + letter + word[k:]
+        if word not in out:
+            return out
 
 
 def look_alike(photo: np.ndarray, n: int, seed: int = 7) -> dict:
