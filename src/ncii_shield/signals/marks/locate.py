@@ -59,6 +59,21 @@ COLOUR_SCALES = (1.0, 0.5)
 # (0.5,)): 503 / 776 (364 / 472), 8 targets lost, dropped.
 COLOUR_FULL_WIDTHS = (7,)  # the colour layers' widths at full size
 COLOUR_MAX_BOXES = 400  # the largest layer blobs first beyond this (besides the MAX_BOXES edge blobs)
+# Parts joined (2026-12-07 #6): a large, thin, outline-less coloured word (a red FAKE, a cyan AIGEN at 40-80 %
+# opacity, 1.4-3x) stays apart letter by letter in its colour layer at every closing width, so no box has its
+# extent. The parts of one layer (one colour, one width, one scale) that stand in a row (their rows overlap by
+# JOIN_ROW of the lower one, heights within JOIN_HEIGHTS) with a letter-like gap between them (at most JOIN_GAP of
+# the lower one's height) are joined, transitively; each group of 2+ parts gives its box (at most JOIN_ASPECT wide
+# for its height), besides the parts' own (join_parts; named with the layers). Benchmark (cands.py, 1,409 cached
+# uploads, the check of 634151c): 529 -> 535 of 776 targets (+6 -0), 384 -> 390 of 472 in scope, 0 / 387 false
+# flags, best negative 0.740 and best wrong mark 0.742 as before (docs/benchmarks-history.md, 2026-12-07 #6).
+JOIN_PARTS = True
+JOIN_ROW = 0.6
+JOIN_HEIGHTS = 2.0
+JOIN_GAP = 0.8
+JOIN_MIN_H = 8  # parts lower than this (pixels at the level) are not joined
+JOIN_ASPECT = 13.0
+JOIN_MAX_BOXES = 100  # the largest joined boxes first beyond this (besides the layers' COLOUR_MAX_BOXES)
 
 cv2.setNumThreads(1)
 
@@ -89,11 +104,52 @@ def _rects(contours: tuple) -> np.ndarray:
     return np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).astype(np.float64)
 
 
-def _boxes(closed: np.ndarray, f: float) -> np.ndarray:
+def join_parts(rects: np.ndarray) -> np.ndarray:
+    """The boxes of groups of 2+ ``rects`` (n, 4) x, y, w, h standing in a row with letter-like gaps (see
+    :data:`JOIN_PARTS`): (m, 4)."""
+    r = rects[rects[:, 3] >= JOIN_MIN_H]
+    if len(r) < 2:
+        return np.zeros((0, 4))
+    x0, y0, w, h = r[:, 0], r[:, 1], r[:, 2], r[:, 3]
+    x1, y1 = x0 + w, y0 + h
+    lo = np.minimum(h[:, None], h[None, :])
+    row = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    gap = np.maximum(x0[:, None], x0[None, :]) - np.minimum(x1[:, None], x1[None, :])
+    link = (row >= JOIN_ROW * lo) & (gap <= JOIN_GAP * lo) & (np.maximum(h[:, None], h[None, :]) <= JOIN_HEIGHTS * lo)
+    i, j = np.nonzero(np.triu(link, 1))
+    if not len(i):
+        return np.zeros((0, 4))
+    group = np.arange(len(r))  # each part's group: the least part number it is joined to, spread along the links
+    while True:
+        least = np.minimum(group[i], group[j])
+        before = group.copy()
+        np.minimum.at(group, i, least)
+        np.minimum.at(group, j, least)
+        group = group[group]
+        if np.array_equal(group, before):
+            break
+    ids, group, count = np.unique(group, return_inverse=True, return_counts=True)
+    gx0 = np.full(len(ids), np.inf)
+    gy0 = np.full(len(ids), np.inf)
+    gx1 = np.full(len(ids), -np.inf)
+    gy1 = np.full(len(ids), -np.inf)
+    np.minimum.at(gx0, group, x0)
+    np.minimum.at(gy0, group, y0)
+    np.maximum.at(gx1, group, x1)
+    np.maximum.at(gy1, group, y1)
+    out = np.stack([gx0, gy0, gx1 - gx0, gy1 - gy0], axis=1)[count >= 2]
+    return out[out[:, 2] <= JOIN_ASPECT * out[:, 3]]
+
+
+def _boxes(closed: np.ndarray, f: float, joined: list | None = None) -> np.ndarray:
+    """The boxes of ``closed``'s blobs of a plausible shape, at ``f`` of the frame's size (in frame pixels); with
+    ``joined``, the boxes of its parts joined (:func:`join_parts`) appended to it."""
     contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return np.zeros((0, 4))
     s = _rects(contours)
+    if joined is not None:
+        joined.append(join_parts(s) / f)
     w, h = s[:, 2], s[:, 3]
     ok = (w >= MIN_W) & (h >= MIN_H) & (w * h >= MIN_AREA)
     ok &= np.maximum(w, h) <= MAX_ASPECT * np.minimum(w, h)
@@ -121,8 +177,9 @@ def _edge_strength(rgb: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     return img, cv2.max(cv2.max(b, g), r)  # (numpy's max over the channel axis costs 20 times more)
 
 
-def colour_layer_boxes(rgb: np.ndarray) -> np.ndarray:
-    """Blobs of the edges next to one coarse colour (:func:`colour_labels`), each colour apart: (n, 4)."""
+def colour_layer_boxes(rgb: np.ndarray, joined: list | None = None) -> np.ndarray:
+    """Blobs of the edges next to one coarse colour (:func:`colour_labels`), each colour apart: (n, 4); with
+    ``joined``, each layer's parts joined (:func:`join_parts`) appended to it."""
     out: list[np.ndarray] = []
     kernel = np.ones((3, 3), np.uint8)
     for f in COLOUR_SCALES:
@@ -137,15 +194,23 @@ def colour_layer_boxes(rgb: np.ndarray) -> np.ndarray:
                 for k in COLOUR_FULL_WIDTHS if f == 1.0 else COLOUR_WIDTHS:
                     closed = cv2.morphologyEx(near, cv2.MORPH_CLOSE,
                                               cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
-                    out.append(_boxes(closed, f))
+                    out.append(_boxes(closed, f, joined))
     return np.concatenate(out) if out else np.zeros((0, 4))
 
 
 def layer_boxes(rgb: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
     """The colour layers' blobs (:func:`colour_layer_boxes`) not among ``known`` (:func:`proposals`' boxes,
-    to within 2 pixels), the largest :data:`COLOUR_MAX_BOXES`: (n, 4) float64 x, y, w, h."""
-    boxes = colour_layer_boxes(rgb)
-    return _unique(boxes, COLOUR_MAX_BOXES, known) if len(boxes) else boxes.reshape(0, 4)
+    to within 2 pixels), the largest :data:`COLOUR_MAX_BOXES`, then with :data:`JOIN_PARTS` their parts joined
+    (:func:`join_parts`) not among those, the largest :data:`JOIN_MAX_BOXES`: (n, 4) float64 x, y, w, h."""
+    joined: list[np.ndarray] | None = [] if JOIN_PARTS else None
+    boxes = colour_layer_boxes(rgb, joined)
+    boxes = _unique(boxes, COLOUR_MAX_BOXES, known) if len(boxes) else boxes.reshape(0, 4)
+    if joined:
+        parts = np.concatenate(joined)
+        if len(parts):
+            seen = boxes if known is None or not len(known) else np.concatenate([known, boxes])
+            boxes = np.concatenate([boxes, _unique(parts, JOIN_MAX_BOXES, seen)])
+    return boxes
 
 
 def proposals(rgb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,78 @@
+"""The parts of one coloured word joined (locate.JOIN_PARTS; issue 19, 2026-12-07 #6): a large, thin, outline-less
+red word at half opacity on black-and-white texture stays apart letter by letter in its colour layer, so no edge blob
+and no layer box has its extent; the layer's parts in a row, joined, have it, and the index finds the word there."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from ncii_shield.index import marks as index_marks
+from ncii_shield.index.marks import MarkIndex
+from ncii_shield.signals.marks import locate as L
+from ncii_shield.signals.marks import template as T
+from ncii_shield.signals.marks.search import UploadFrame
+from tests.marks_scenes import box_overlap, paste, reencoded, text_mark
+from tests.unit.signals.test_mark_check import textured
+
+RED = (230, 20, 20)
+WORDS = [("FAKE", RED), ("FARE", RED), ("TAKE", RED), ("HOLIDAY", (220, 30, 30)), ("SUNSET", (30, 90, 230)),
+         ("AIGEN", (0, 220, 255)), ("GALLERY", (255, 255, 255))]
+
+
+def _index() -> MarkIndex:
+    index = MarkIndex()
+    for i, (word, colour) in enumerate(WORDS):
+        index.add(T.encode(T.template_from_rgba(text_mark(word, 72, colour, outline=None, ring=False), word)), i)
+    return index
+
+
+def _stamped(seed: int, word: str = "FAKE", colour=RED, scale: float = 2.5, opacity: float = 0.5):
+    g = cv2.equalizeHist(cv2.cvtColor(textured(seed), cv2.COLOR_RGB2GRAY))
+    marked, box = paste(np.dstack([g, g, g]), text_mark(word, 72, colour, outline=None, ring=False), 100, 200,
+                        scale=scale, opacity=opacity)
+    return UploadFrame.from_rgb(reencoded(marked, 80)), box
+
+
+def _no_keypoint_help(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(index_marks, "VOTE_KEEP", 0)
+    monkeypatch.setattr(index_marks, "VOTE_POOL", 0)
+    monkeypatch.setattr(MarkIndex, "_votes", lambda self, frame, allowed, limit, searched=None: [])
+
+
+def test_parts_in_a_row_are_joined_and_others_not():
+    rects = np.array([[10, 100, 40, 60], [60, 102, 38, 58], [110, 98, 42, 62],  # three letters in a row
+                      [400, 100, 40, 60],  # one too far off
+                      [10, 300, 40, 60], [52, 330, 40, 60],  # rows apart by half a letter
+                      [600, 100, 40, 60], [645, 100, 40, 20]], np.float64)  # heights 3:1
+    joined = L.join_parts(rects)
+    assert joined.tolist() == [[10.0, 98.0, 142.0, 62.0]]
+
+
+@pytest.mark.parametrize("seed", [8, 13, 21])
+def test_a_large_thin_red_word_on_texture_is_found_through_its_parts_joined(monkeypatch, seed):
+    index = _index()
+    frame, box = _stamped(seed)
+    blobs = L.proposals(frame.rgb)
+    monkeypatch.setattr(L, "JOIN_PARTS", False)
+    layers = L.layer_boxes(frame.rgb, blobs)
+    assert max(box_overlap(tuple(b), box) for b in np.concatenate([blobs, layers]).tolist()) < 0.8
+    monkeypatch.setattr(L, "JOIN_PARTS", True)
+    assert max(box_overlap(tuple(b), box) for b in L.layer_boxes(frame.rgb, blobs).tolist()) > 0.9
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(L, "JOIN_PARTS", False)
+    assert index.find(frame) == []
+    monkeypatch.setattr(L, "JOIN_PARTS", True)
+    found = index.find(frame)
+    assert [f.id for f in found] == [0]
+    assert box_overlap(found[0].box, box) > 0.85
+
+
+@pytest.mark.parametrize("word,colour", [("FAKE", (128, 128, 128)), ("FADE", RED), ("TAKE", RED)])
+def test_a_grey_copy_or_another_red_word_is_not_found_as_the_word(monkeypatch, word, colour):
+    index = _index()
+    frame, _ = _stamped(8, word, colour, opacity=0.6)
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(L, "JOIN_PARTS", True)
+    assert 0 not in [f.id for f in index.find(frame)]
