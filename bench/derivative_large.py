@@ -362,6 +362,34 @@ def _tint(img: np.ndarray) -> np.ndarray:  # a graduated tint: orange at the top
     return _lift(img, lambda x: x * (1 - 0.35 * ramp) + 0.35 * ramp * np.array([1.0, 0.55, 0.1]))
 
 
+def _graded(img: np.ndarray, t: np.ndarray, full: float, zero: float, colour, strength: float) -> np.ndarray:
+    """A graduated filter along ``t`` (0-1 over the picture): full strength up to ``full``, fading linearly to
+    nothing at ``zero`` (a plateau and a feathered end when ``full`` > 0)."""
+    ramp = np.clip((zero - t) / max(zero - full, 1e-6), 0, 1)[..., None]
+    return _lift(img, lambda x: x * (1 - strength * ramp) + strength * ramp * np.array(colour))
+
+
+def _coords(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = img.shape[:2]
+    return np.mgrid[0:h, 0:w][1] / max(w - 1, 1), np.mgrid[0:h, 0:w][0] / max(h - 1, 1)
+
+
+def _angled(img: np.ndarray, degrees: float, colour, strength: float = 0.35) -> np.ndarray:
+    """A graduated tint whose band runs at ``degrees`` from the horizontal (0: the bench tint's top band)."""
+    x, y = _coords(img)
+    a = np.radians(degrees)
+    t = np.sin(a) * x + np.cos(a) * y
+    t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+    return _graded(img, t, 0.0, 0.5, colour, strength)
+
+
+def _corner(img: np.ndarray) -> np.ndarray:
+    """A blue tint from the top-left corner, fading out by 60 % of the diagonal."""
+    x, y = _coords(img)
+    return _graded(img, np.hypot(x, y) / np.sqrt(2), 0.1, 0.6, (0.25, 0.45, 1.0), 0.3)
+
+
+_ORANGE, _BLUE = (1.0, 0.55, 0.1), (0.25, 0.45, 1.0)
 _SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
 # whole-photo filters an app applies to a re-share (about those of the 2026-12-06 #2 check): not edits
 FILTERS = {
@@ -378,6 +406,14 @@ FILTERS = {
     "graduated tint": _tint,
     "bilateral": lambda i: cv2.bilateralFilter(i, 9, 40, 7),
     "contrast x1.4": lambda i: _lift(i, lambda x: (x - 0.5) * 1.4 + 0.5),
+    # graduated filters of other profiles (2026-12-07 #6, after the review of #5 found them called recoloured):
+    # a plateau with a feathered end, a darkened foot, bands at 30 and 60 degrees, a corner tint
+    "plateau tint": lambda i: _graded(i, _coords(i)[1], 0.3, 0.5, _ORANGE, 0.35),
+    "blue sky plateau": lambda i: _graded(i, _coords(i)[1], 0.35, 0.5, _BLUE, 0.3),
+    "dark foot plateau": lambda i: _graded(i, 1 - _coords(i)[1], 0.3, 0.45, (0.0, 0.0, 0.0), 0.35),
+    "angled tint 30": lambda i: _angled(i, 30, _ORANGE),
+    "angled tint 60": lambda i: _angled(i, 60, _BLUE),
+    "corner tint": _corner,
 }
 
 
