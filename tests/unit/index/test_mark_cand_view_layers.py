@@ -79,11 +79,9 @@ def test_the_views_name_the_layers_whichever_thread_takes_the_jobs(monkeypatch):
     assert 0 in [m for m, _ in shared]
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (review of 2026-12-07 #5, issue 19): the check's parts are coarser "
-                   "than a letter, so a word one letter off a registered word mark, in its colour, passes as that mark "
-                   "(SUBSET as SUNSET, 0.80-0.85); VIEW_LAYERS lets the candidate stage reach such a word")
 @pytest.mark.parametrize("seed", [8, 13])
 def test_a_word_one_letter_off_a_registered_word_is_not_found(monkeypatch, seed):
+    # a known limit until the check's letters' test (search.LETTERS, 2026-12-07 #6): SUBSET passed as SUNSET (0.80-0.85)
     index = _index()
     frame, _ = _stamped(seed, "SUBSET", (30, 90, 230))
     _no_keypoint_help(monkeypatch)
