@@ -39,7 +39,9 @@ logo, a ring drawn by a photo's round thing is not a white ring). A mark is repo
 (each channel's with :data:`CHANNEL_SLACK`) must each clear a bar raised by what the find carries
 little evidence: a find of few pixels, or a plain mark (a filled polygon, a ring: few independent
 edges, :attr:`Prepared.complexity`) matches photo content by chance once 1,000 marks are tried at
-hundreds of places. The score reported puts both margins on :data:`THRESHOLD`'s scale::
+hundreds of places. A pass must then hold letter by letter (:data:`LETTERS`): the parts are coarser
+than a letter, and a word one letter off a registered word mark, in its font and colour, passed them.
+The score reported puts both margins on :data:`THRESHOLD`'s scale::
 
     frame = UploadFrame.from_rgb(rgb)
     score, box = verify(Prepared.of(template), frame, (x, y, w, h))   # frame pixels
@@ -620,8 +622,6 @@ def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, f
                 box, seen = _aligned(prepared, frame, box, size, change, seen, view)
                 colour = max(colour, _colour(*_agreements(change, seen, view)) - ALIGN_COST)
             if LETTERS:  # what the letters' test needs (_letter_windows), for _decided where the mark passes
-                if view is not None and CHROMA_COLOUR:  # the colour agreement as this view takes it
-                    change, seen = less_grey(change), less_grey(seen)
                 _FOUND.letters = (found[2], t, change, seen, frame, found[1], view)
             return shape, colour, box, (size, change)
     return _part_score(found[2], found[3]), 1.0, found[1], None
@@ -1102,12 +1102,15 @@ def _letter_windows(crop: np.ndarray, t: np.ndarray, change: np.ndarray, seen: n
     """The mark found at ``box`` cut across its longer side into windows about a letter wide
     (:data:`LETTER_WIDTH` of its shorter side, every :data:`LETTER_STEP` of that): per window ``(shape, colour,
     share, texture)``, the orientation correlation as :func:`_score` takes it, the colour agreement over the
-    channels together, the window's share of the mark's field over a window's even share, and the upload's
-    edge energy just outside the mark beside the window (bands half the mark's thickness wide on both long
-    sides, :func:`_beside`) over its edge energy in the window. Empty for a mark under :data:`PARTS_ASPECT`."""
+    channels together (less grey in the chroma ``view``, :data:`CHROMA_COLOUR`), the window's share of the
+    mark's field over a window's even share, and the upload's edge energy just outside the mark beside the
+    window (bands half the mark's thickness wide on both long sides, :func:`_beside`) over its edge energy in
+    the window. Empty for a mark under :data:`PARTS_ASPECT`."""
     th, tw = t.shape[:2]
     if max(th, tw) < PARTS_ASPECT * min(th, tw):
         return []
+    if view is not None and CHROMA_COLOUR:  # the colour agreement as the chroma view takes it
+        change, seen = less_grey(change), less_grey(seen)
     beside = _beside(frame, box, (tw, th), view)
     if th > tw:  # a tall mark: its rows are the windows
         crop, t, change, seen = (np.ascontiguousarray(np.swapaxes(a, 0, 1)) for a in (crop, t, change, seen))
