@@ -16,19 +16,25 @@ from tests.unit.signals.test_mark_check import textured
 BLUE = (30, 90, 230)
 
 
-def _registered() -> S.Prepared:
-    return S.Prepared.of(T.template_from_rgba(text_mark("SUNSET", 72, BLUE, outline=None, ring=False), "SUNSET"))
+def _word(word: str, tall: bool = False) -> np.ndarray:
+    rgba = text_mark(word, 72, BLUE, outline=None, ring=False)
+    return np.ascontiguousarray(np.rot90(rgba)) if tall else rgba
 
 
-def _upload(word: str, seed: int, opacity: float, busy: bool):
+def _registered(tall: bool = False) -> S.Prepared:
+    return S.Prepared.of(T.template_from_rgba(_word("SUNSET", tall), "SUNSET"))
+
+
+def _upload(word: str, seed: int, opacity: float, busy: bool, tall: bool = False):
     """``word`` in the registered mark's font and colour on a photo (``busy``: the grey texture of
-    test_mark_cand_view_layers.py, where the check's chroma view sees the blue word), re-encoded."""
+    test_mark_cand_view_layers.py, where the check's chroma view sees the blue word), re-encoded; ``tall``: the
+    word and the registered mark turned upright."""
     if busy:
         g = cv2.equalizeHist(cv2.cvtColor(textured(seed), cv2.COLOR_RGB2GRAY))
         base = np.dstack([g, g, g])
     else:
         base = photo(seed)
-    marked, box = paste(base, text_mark(word, 72, BLUE, outline=None, ring=False), 150, 240, opacity=opacity)
+    marked, box = paste(base, _word(word, tall), 240 if tall else 150, 150 if tall else 240, opacity=opacity)
     return S.UploadFrame.from_rgb(reencoded(marked, 80)), box
 
 
@@ -56,6 +62,17 @@ def test_the_registered_word_still_passes_with_its_score(monkeypatch, seed, opac
     lettered = S.verify(mark, frame, box)
     assert lettered[0] >= S.THRESHOLD
     assert lettered[0] >= plain[0]  # a pass keeps its score (or, refused in colour, passes in its chroma view)
+
+
+@pytest.mark.parametrize("seed,opacity", [(3, 1.0), (13, 0.35)])
+def test_a_tall_mark_is_read_along_its_height(monkeypatch, seed, opacity):
+    mark = _registered(tall=True)
+    monkeypatch.setattr(S, "LETTERS", True)
+    for word in ("SUBSET", "SANSET"):
+        frame, box = _upload(word, seed, opacity, True, tall=True)
+        assert S.verify(mark, frame, box)[0] < S.THRESHOLD
+    frame, box = _upload("SUNSET", seed, opacity, True, tall=True)
+    assert S.verify(mark, frame, box)[0] >= S.THRESHOLD
 
 
 def test_a_squarish_mark_has_no_letter_windows():
