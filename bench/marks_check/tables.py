@@ -4,6 +4,7 @@ in-scope share (scale 0.3-3x) beside each row, as markdown for docs/benchmarks.m
 
     python bench/marks_check/tables.py F.json              # one run
     python bench/marks_check/tables.py A.json B.json       # two: "A -> B" in every cell
+    python bench/marks_check/tables.py F.json [G.json] --negatives   # the negatives by kind instead (flagged, best)
 
 Reads only the JSON (no index, no images).
 """
@@ -69,12 +70,34 @@ def table(path: str, before: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def negatives_table(path: str, before: str | None = None) -> str:
+    """The run's negatives by kind (marks_bench.NEGATIVE_KINDS, those present): flagged of all, and the best
+    score; with ``before``, "before -> path" in every cell."""
+    def cells(p: str) -> dict[str, tuple[str, str]]:
+        rows = json.loads(Path(p).read_text())["negatives"]
+        out = {}
+        for kind in MB.NEGATIVE_KINDS:
+            rs = [r for r in rows if r["kind"] == kind]
+            if rs:
+                out[kind] = (f"{sum(bool(r['flags']) for r in rs)} / {len(rs)}", f"{max(r['best'] for r in rs):.3f}")
+        return out
+    now, old = cells(path), cells(before) if before else {}
+    lines = ["| negative kind | flagged | best score |", "|---|---:|---:|"]
+    for kind, (flagged, best) in now.items():
+        if kind in old:
+            flagged, best = f"{old[kind][0]} -> {flagged}", f"{old[kind][1]} -> {best}"
+        lines.append(f"| {kind} | {flagged} | {best} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("first", help="cands.py check --json output")
     parser.add_argument("second", nargs="?", help="a later run's JSON: cells read 'first -> second'")
+    parser.add_argument("--negatives", action="store_true", help="the negatives by kind instead of the targets")
     args = parser.parse_args()
-    print(table(args.second, args.first) if args.second else table(args.first))
+    show = negatives_table if args.negatives else table
+    print(show(args.second, args.first) if args.second else show(args.first))
 
 
 if __name__ == "__main__":
