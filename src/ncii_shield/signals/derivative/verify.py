@@ -95,6 +95,7 @@ import cv2
 import faiss
 import numpy as np
 
+from ncii_shield.signals.derivative import grading
 from ncii_shield.signals.derivative.features import (
     FRAME_SIDE, GRID, TEXTURE_STD, Cells, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
 )
@@ -167,6 +168,9 @@ RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a 
 RECOLOUR_UNCHANGED = 0.5  # ... and at least this share must have one left unchanged
 _COLOUR_TOLERANCE = np.array([24.0, 14.0, 14.0])  # brightness, chroma: what re-encoding and resizing move a cell mean by
 TONE_MODEL = True  # fit a whole-photo filter before comparing cells (see _tone_residuals)
+GRADED = True  # a derivative verdict judged again with a graduated filter undone (grading.py; see _judge)
+GRADED_BITS = 2  # ... only when GRADED_KEPT of the textured differing cells keep their structure to these bits
+GRADED_KEPT = 0.5  # (a blend keeps it; a flat fill, noise or another photo's patch does not)
 TONE_KNOTS = 9  # knots of the brightness curve over 0-255
 TONE_ITERATIONS = 8  # reweighting steps of the robust fit (half least absolute deviations, half Cauchy)
 TONE_MAX_SATURATION = 1.8  # the largest chroma gain a filter is taken to apply
@@ -846,9 +850,15 @@ def text_pixels(grey: np.ndarray) -> np.ndarray:
 
 
 def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix: np.ndarray,  # noqa: ANN001
-           inliers: int, mirrored: bool, anchors: np.ndarray, *, text: np.ndarray | None = None) -> Verdict:
+           inliers: int, mirrored: bool, anchors: np.ndarray, *, text: np.ndarray | None = None,
+           graded: bool = False) -> Verdict:
     """The comparison of the upload's aligned cells with the registered photo's (see :func:`_compare`).
-    ``text``: the cells holding caption text in the upload (:func:`_text_cells`)."""
+    ``text``: the cells holding caption text in the upload (:func:`_text_cells`).
+
+    With :data:`GRADED`, a derivative verdict is judged again on the cells with a graduated filter undone
+    (:func:`grading.unblend`: a colour blended in from a side or a corner, which the whole-photo tone model
+    cannot undo), and the re-share verdict of that judgement, if it is one, is returned instead
+    (``graded``: this is that judgement)."""
     visible = coverage >= 0.97
     covered = float(visible.mean())
     transform = _to_photo_pixels(matrix, reg, frame, mirrored)
@@ -874,6 +884,20 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     offsets = np.stack([dm, dcb, dcr], axis=-1)
     both = (r.std >= TEXTURE_STD) & (u_std >= TEXTURE_STD)
     dp = np.where(both, _popcount16(u.pattern ^ r.pattern), 0)
+    def derivative(verdict: Verdict) -> Verdict:
+        if not GRADED or graded:
+            return verdict
+        moved = differs & both
+        if moved.any() and float((dp[moved] <= GRADED_BITS).mean()) < GRADED_KEPT:
+            return verdict  # the differing cells' structure changed: no blend explains that
+        unblended = grading.unblend(r, u, coverage >= 0.97, dp)
+        if unblended is None:
+            return verdict
+        again = _judge(reg, unblended, coverage, frame, matrix, inliers, mirrored, anchors, text=text, graded=True)
+        if again.outcome is not Outcome.RESHARE:
+            return verdict
+        return replace(again, reason=f"{again.reason} (a graduated filter undone)")
+
     if TONE_MODEL:
         old = (dm, dcb, dcr, sr)
         now, fell_back = old, False
@@ -992,13 +1016,13 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
         ys, xs = np.nonzero(recoloured)
         region = _cells_to_photo_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, reg)
         base.update(edited_share=share)
-        return Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
-                       reason=f"{share:.0%} of the photo recoloured in place (layout kept), the rest unchanged",
-                       **base)
+        return derivative(Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
+                                  reason=f"{share:.0%} of the photo recoloured in place (layout kept), the rest "
+                                  "unchanged", **base))
     ys, xs = np.nonzero(biggest)
     region = _cells_to_photo_box(xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, reg)
-    return Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
-                   reason=f"{edited:.0%} of the photo replaced, {shared:.0%} unchanged", **base)
+    return derivative(Verdict(Outcome.DERIVATIVE, score=score, edited_region=region,
+                              reason=f"{edited:.0%} of the photo replaced, {shared:.0%} unchanged", **base))
 
 
 def _precision(dp: np.ndarray, compared: np.ndarray, text: np.ndarray | None) -> float:
