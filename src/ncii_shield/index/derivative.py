@@ -19,7 +19,9 @@ photo has :data:`FIRST_VOTES` votes by then; an upload related to no registered 
 stops after the first. When the hits explain only part of the upload's frame (:data:`REST_SHARE`: a
 large pasted part of another photo), the upload's other query descriptors are searched too and the
 photos ranked again on all of them (the *rest search*); so are they when nothing verified in an upload
-with overlaid text (:data:`REST_TEXT`: a caption and censor bars thin the photo's votes). A
+with overlaid text (:data:`REST_TEXT`: a caption and censor bars thin the photo's votes). The photos
+whose textured cells are identical to the upload's own in place (of its shape: the *cell search*,
+:data:`CELL_CANDIDATES`) are compared as its whole frame too. A
 check uses two threads (:data:`CHECK_THREADS`): each search stage's query descriptors are split
 between the calling thread and a pool thread (and, with :data:`SPLIT_VERIFY`, off by default, the
 candidates that will be verified whatever the others' verdicts are verified two at a time); the
@@ -59,8 +61,8 @@ from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.verify import (
-    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, TEXT_RUN, TEXT_SHARE, Outcome, Upload, Verdict, text_pixels,
-    verify, whole_frame,
+    MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, TEXT_RUN, TEXT_SHARE, WHOLE_ASPECT, Outcome, Upload, Verdict,
+    text_pixels, verify, whole_frame,
 )
 
 VOTE_DISTANCE = 40  # a stored descriptor within this many bits of an upload's votes for its photo
@@ -210,6 +212,24 @@ CHECK_THREADS = max(1, int(os.environ.get("NCII_SHIELD_DERIVATIVE_CHECK_THREADS"
 SPLIT_SEARCH = True  # the search's rows on CHECK_THREADS threads
 SPLIT_VERIFY = False  # the sure candidates' verifications on CHECK_THREADS threads (GIL-bound: see above)
 SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
+# The cell search (CELL_CANDIDATES; 0: off): candidates that need no keypoints, for the whole-frame comparison
+# alone. Most of a photo replaced (the large kind, 50-70 %) leaves its remainder few of the photo's indexed
+# keypoints: the photo gets 0-4 votes even on all of the upload's descriptors and ranks 18th-95th of the
+# benchmark's 129, or nowhere, while its cells, seen in place in an upload of its shape, still match.
+# Every registered photo's textured cells are kept as keys (its shape within WHOLE_ASPECT, the cell's place
+# in the 16 x 16 grid, its 16-bit structure pattern: _CellKeys); an upload's own cells (Upload.whole_cells,
+# as uploaded and mirrored) look them up, and the photos with CELL_VOTES identical cells or more, most first,
+# go to the whole-frame hook (its pre-test and comparison, unchanged, decide), for every upload whose search
+# ranked some photo (not only after partial hits: the photo the pasted part came from, when registered,
+# verifies, and its outline can cover most of the frame, _explained 0.78-1.0 for 2 of the 29 below; a part
+# pasted from an unregistered picture verifies nothing). About 3 ms of CPU an upload (its own cells) and
+# 1 ms a lookup at 129 photos, loaded; not measured at scale. The benchmark's large singles of
+# their photo's shape (2026-12-07 #6, bench/hc_cellkeys.py): the own photo 13-85 identical cells where it
+# was flagged directly and lost end to end (29 uploads), 0-106 over all of them; unrelated photos of the
+# upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory: a key and an id (16 bytes) a textured
+# cell, 190 cells a photo on average over the 129 (24,568 keys): ~3 KB a photo, beside the faiss sample's 2.6 KB.
+CELL_CANDIDATES = 8
+CELL_VOTES = 10
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -277,6 +297,83 @@ class DerivativeHit:
     verdict: Verdict
 
 
+class _CellKeys:
+    """Every registered photo's textured cells as keys (:func:`_cell_keys`) and the photo each belongs to,
+    for the cell search (:data:`CELL_CANDIDATES`). Kept as sorted runs of doubling size (an add makes a run
+    and merges runs of equal size: each key is sorted O(log n) times); a lookup searches each run. A
+    withdrawn photo's keys are skipped until the merge that drops them. Not thread-safe: the index's lock."""
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their photos' ids)
+        self._gone: set[int] = set()
+        self._aspect: dict[int, float] = {}
+
+    def add(self, batch: list[tuple[F.PhotoFeatures, int]]) -> None:
+        if any(id in self._gone for _, id in batch):  # a withdrawn photo's old keys would count again
+            self._purge()
+        keys, ids = [], []
+        for f, id in batch:
+            if f.frame_w <= 0 or f.frame_h <= 0:  # no frame (a signature made by hand): nothing to compare
+                continue
+            k = _cell_keys(f.cells, f.frame_w / f.frame_h)
+            keys.append(k)
+            ids.append(np.full(len(k), id, np.int64))
+            self._aspect[id] = f.frame_w / f.frame_h
+        if not keys:
+            return
+        run = (np.concatenate(keys), np.concatenate(ids))
+        while self._runs and len(self._runs[-1][0]) <= len(run[0]):
+            last = self._runs.pop()
+            run = (np.concatenate([last[0], run[0]]), np.concatenate([last[1], run[1]]))
+        order = np.argsort(run[0], kind="stable")
+        self._runs.append(self._dropped(run[0][order], run[1][order]))
+
+    def _dropped(self, keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self._gone:
+            return keys, ids
+        keep = ~np.isin(ids, np.fromiter(self._gone, np.int64, len(self._gone)))
+        return keys[keep], ids[keep]
+
+    def _purge(self) -> None:
+        self._runs = [self._dropped(k, i) for k, i in self._runs]
+        self._gone.clear()
+
+    def remove(self, id: int) -> None:
+        if self._aspect.pop(id, None) is not None:
+            self._gone.add(id)
+
+    def lookup(self, cells: tuple, aspect: float) -> list[tuple[int, int]]:
+        """(photo id, identical cells) of the photos of the upload's shape (within WHOLE_ASPECT) with
+        CELL_VOTES or more, most first; ``cells``: the upload's own cell summaries, as uploaded and mirrored
+        (the better of the two counts)."""
+        best: dict[int, int] = {}
+        for c in cells:
+            q = np.unique(np.concatenate([_cell_keys(c, aspect, shift) for shift in (-1, 0, 1)]))
+            found = []
+            for keys, ids in self._runs:
+                lo, hi = np.searchsorted(keys, q, "left"), np.searchsorted(keys, q, "right")
+                n = hi - lo
+                if n.any():
+                    found.append(ids[np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))])
+            if not found:
+                continue
+            photo, count = np.unique(np.concatenate(found), return_counts=True)
+            for p, k in zip(photo.tolist(), count.tolist()):
+                if k >= CELL_VOTES and p not in self._gone and k > best.get(p, 0) \
+                        and abs(aspect / self._aspect.get(p, math.inf) - 1.0) <= WHOLE_ASPECT:
+                    best[p] = k
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _cell_keys(cells: F.Cells, aspect: float, shift: int = 0) -> np.ndarray:
+    """The textured cells (TEXTURE_STD) of a 16 x 16 grid of summaries as int64 keys: the shape's bin (its
+    aspect ratio in steps of WHOLE_ASPECT, plus ``shift``: a lookup tries the bins beside its own too), the
+    cell's place and its 16-bit structure pattern."""
+    where = np.flatnonzero((cells.std >= F.TEXTURE_STD).ravel())
+    shape = int(math.floor(math.log(aspect) / math.log1p(WHOLE_ASPECT))) + shift + (1 << 15)
+    return (np.int64(shape) << 24) | (where.astype(np.int64) << 16) | cells.pattern.ravel()[where].astype(np.int64)
+
+
 class DerivativeIndex(SignalIndex):
     """See the module docstring. Thread-safe: one lock around faiss and the maps."""
 
@@ -294,6 +391,7 @@ class DerivativeIndex(SignalIndex):
         self._cache: OrderedDict[int, F.PhotoFeatures] = OrderedDict()
         self._cache_size = cache_size
         self._searched = threading.local()  # this thread's last search (candidates), for the rest search
+        self._cells = _CellKeys()  # the cell search's keys (CELL_CANDIDATES)
 
     def bind_lookup(self, lookup: Lookup) -> None:
         """Fetch full signatures through ``lookup`` from now on and drop the ones held in memory."""
@@ -331,6 +429,8 @@ class DerivativeIndex(SignalIndex):
                 self._ids.add(id)
                 if self._lookup is None:
                     self._values[id] = f
+            if CELL_CANDIDATES:
+                self._cells.add(batch)
 
     def _stored(self) -> tuple[np.ndarray, np.ndarray]:
         """Every stored descriptor and its label, read back from faiss (for a rebuild)."""
@@ -426,6 +526,7 @@ class DerivativeIndex(SignalIndex):
             if id not in self._ids:
                 return
             self._faiss.remove_ids(np.array([id], dtype=np.int64))
+            self._cells.remove(id)
             self._ids.discard(id)
             self._values.pop(id, None)
             self._cache.pop(id, None)
@@ -730,6 +831,18 @@ class DerivativeIndex(SignalIndex):
                     hits.append(DerivativeHit(c.id, c.votes, verdict))
             ranked = ranked + [c for c in rest if c.id not in seen]
         self._searched.last = None
+        # The photos whose cells match the upload's own in place (the cell search: no keypoints needed) go to
+        # the hook too, once the search ranked some photo (at scale most unrelated uploads rank none).
+        if CELL_CANDIDATES and ranked:
+            seen = {c.id for c in ranked} | {h.id for h in hits}
+            fh, fw = upload.frame.grey.shape
+            own = (upload.whole_cells(False), upload.whole_cells(True))
+            with self._lock:
+                cells = self._cells.lookup(own, fw / fh)
+            more = [Candidate(id, 0, False, 0) for id, _ in cells
+                    if id not in seen and (allowed is None or allowed(id))][:CELL_CANDIDATES]
+            signatures.update(self._signatures([c.id for c in more]))
+            ranked = ranked + more
         for c in ranked:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
             verdict = whole_frame(signatures[c.id], upload) if c.id in signatures and c.id not in tried else None
             if verdict is not None:
