@@ -61,6 +61,7 @@ def test_a_large_edit_whose_photo_ranks_past_the_candidates_is_flagged(index, mo
     assert found[1].outcome is Outcome.DERIVATIVE and found[1].inliers == 0  # the whole frame, no fit
     assert not set(found) & set(OTHERS), found  # no chance candidate flagged
     # the hook over the check's candidates alone (as before): the photo is lost
+    monkeypatch.setattr(D, "CELL_CANDIDATES", 0)  # and no cell search (2026-12-07 #6): it finds the photo too
     monkeypatch.setattr(D, "WHOLE_CANDIDATES", D.CANDIDATES)
     assert 1 not in {h.id for h in index.check(upload)}
 
