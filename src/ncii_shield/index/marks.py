@@ -126,6 +126,14 @@ VIEW_SKIP = 1
 # 0.740 (a blue triangle named as a teal one), 0 wrong marks, stress 0 / 387 (best 0.740); ~+6 ms CPU an upload.
 VIEW_LAYERS = True
 VIEW_LAYERS_REFINE = LAYERS_REFINE  # the views' layer windows refined per upload (D.refine)
+# The views' own blobs (locate.view_boxes, 2026-12-07 #6): the edges of each chroma view, closed, and their parts
+# joined, named in that view under the layers' bars (as the views' layers: LAYERS_MIN_VALUE, no large windows' rule,
+# VIEW_LAYERS_REFINE): a translucent coloured word on a photo of its own hue (a red FAKE on skin) has its extent in
+# no colour layer, and its strokes are the view's strongest edges. Benchmark (cands.py, 1,409 cached uploads, the check
+# of 634151c, with locate.JOIN_PARTS): 535 -> 549 of 776 targets (+16 -2, both lost out of scope), 390 -> 404 of 472
+# in scope, 0 / 387 false flags (best 0.740), 0 wrong marks (0.742), stress 0 / 387 (0.740); docs/benchmarks-history.md
+# 2026-12-07 #6.
+VIEW_BLOBS = True
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
@@ -311,6 +319,14 @@ def _group_boxes(order: np.ndarray, starts: np.ndarray, counts: np.ndarray, side
     lead = members[first]
     w, h = aw[lead] * s, ah[lead] * s
     return lead, np.stack([centre[0] - w / 2, centre[1] - h / 2, w, h], axis=1)
+
+
+def _joined(a: dict[int, tuple[np.ndarray, ...]], b: dict[int, tuple[np.ndarray, ...]]) -> dict[int, tuple[np.ndarray, ...]]:
+    """Two named sets (per aspect class: values, rows, windows, as :meth:`MarkIndex._named` gives them) as one."""
+    out = dict(a)
+    for k, items in b.items():
+        out[k] = tuple(np.concatenate([x, y]) for x, y in zip(out[k], items)) if k in out else items
+    return out
 
 
 def _windows(boxes: np.ndarray, names: D.Descriptors) -> dict[int, np.ndarray]:
@@ -720,7 +736,7 @@ class MarkIndex(SignalIndex):
         the chroma views (``chroma``, :meth:`_chroma_names`): per view, its pyramid (the frame projected on
         the view's direction, :func:`D.projected`), its marks' descriptors, the blobs named by them and, with
         :data:`VIEW_LAYERS`, the colour layers' boxes named by them (a view's job waits for the layers' boxes, made
-        in the layers' job, posted first). With ``tasks`` (:class:`_Tasks`) the layers, the grey naming and the views
+        in the layers' job, posted first), with :data:`VIEW_BLOBS` the view's own blobs (:func:`L.view_boxes`) too. With ``tasks`` (:class:`_Tasks`) the layers, the grey naming and the views
         are jobs a pool thread may share."""
         if LOCATED <= 0:
             if tasks is not None:
@@ -741,13 +757,19 @@ class MarkIndex(SignalIndex):
         colour_layers = L.COLOUR_LAYERS  # read once: a view waits for the layers' job only where it is posted
 
         def view(a: int, view_names: D.Descriptors) -> tuple:
-            seen = D.FieldPyramid(D.projected(frame.rgb, self._axes[a]), VIEW_SKIP)
+            projected = D.projected(frame.rgb, self._axes[a])
+            seen = D.FieldPyramid(projected, VIEW_SKIP)
             found = self._named(blobs, seen, view_names)
             layered = {}
             if VIEW_LAYERS and colour_layers:
                 made.wait()  # the layers' job is posted first: taken before this one, so it runs or has run
                 if layer_boxes and len(layer_boxes[0]):
                     layered = self._named(layer_boxes[0], seen, view_names, VIEW_LAYERS_REFINE)
+            if VIEW_BLOBS:  # the view's own blobs, with the layers' (under the same bars)
+                known = np.concatenate([blobs] + layer_boxes[:1]) if VIEW_LAYERS and colour_layers else blobs
+                own = L.view_boxes(projected, known)
+                if len(own):
+                    layered = _joined(layered, self._named(own, seen, view_names, VIEW_LAYERS_REFINE))
             return seen, view_names, found, layered
 
         jobs = [layers] if colour_layers else []  # first: the views wait for it, so it must be taken before them

@@ -76,3 +76,41 @@ def test_a_grey_copy_or_another_red_word_is_not_found_as_the_word(monkeypatch, w
     _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(L, "JOIN_PARTS", True)
     assert 0 not in [f.id for f in index.find(frame)]
+
+
+def _warm(seed: int, word: str = "FAKE", colour=RED, opacity: float = 0.5):
+    """A word on a warm (skin- or cork-coloured) textured photo: its red shares the photo's coarse colour."""
+    g = cv2.equalizeHist(cv2.cvtColor(textured(seed), cv2.COLOR_RGB2GRAY)).astype(np.float32)
+    warm = np.clip(np.dstack([g * 0.55 + 110, g * 0.45 + 50, g * 0.35 + 25]), 0, 255).astype(np.uint8)
+    marked, box = paste(warm, text_mark(word, 72, colour, outline=None, ring=False), 100, 200, scale=1.5,
+                        opacity=opacity)
+    return UploadFrame.from_rgb(reencoded(marked, 80)), box
+
+
+@pytest.mark.parametrize("seed", [8, 13])
+def test_a_red_word_on_a_warm_photo_is_found_through_its_views_own_blobs(monkeypatch, seed):
+    """(index/marks.py VIEW_BLOBS, locate.view_boxes): the red layer runs into the photo, the red view's edges do not."""
+    from ncii_shield.signals.marks import describe as D
+
+    index = _index()
+    frame, box = _warm(seed)
+    blobs = L.proposals(frame.rgb)
+    assert max(box_overlap(tuple(b), box) for b in np.concatenate([blobs, L.layer_boxes(frame.rgb, blobs)])) < 0.6
+    view = L.view_boxes(D.projected(frame.rgb, index._axes[index._entries[0].axis]))
+    assert max(box_overlap(tuple(b), box) for b in view.tolist()) > 0.9
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(index_marks, "VIEW_BLOBS", False)
+    assert index.find(frame) == []
+    monkeypatch.setattr(index_marks, "VIEW_BLOBS", True)
+    found = index.find(frame)
+    assert [f.id for f in found] == [0]
+    assert box_overlap(found[0].box, box) > 0.85
+
+
+@pytest.mark.parametrize("word,colour", [("FAKE", (128, 128, 128)), ("FADE", RED), ("TAKE", RED), ("", RED)])
+def test_a_grey_copy_another_red_word_or_none_on_a_warm_photo_is_not_found_as_the_word(monkeypatch, word, colour):
+    index = _index()
+    frame, _ = _warm(13, word or "FAKE", colour, opacity=0.6 if word else 0.0)
+    _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(index_marks, "VIEW_BLOBS", True)
+    assert 0 not in [f.id for f in index.find(frame)]

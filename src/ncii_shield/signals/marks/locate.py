@@ -75,6 +75,16 @@ JOIN_MIN_H = 8  # parts lower than this (pixels at the level) are not joined
 JOIN_ASPECT = 13.0
 JOIN_MAX_BOXES = 100  # the largest joined boxes first beyond this (besides the layers' COLOUR_MAX_BOXES)
 
+# Chroma views' blobs (2026-12-07 #6): a translucent coloured word on a photo of its own hue (a red FAKE on skin or
+# cork) shares its coarse colour with the photo, so its colour layer runs into the photo; seen through its chroma view
+# (describe.projected: the colour less brightness) its strokes are the strongest edges there. The view's edges (a
+# 3 x 3 morphological gradient of the projected frame) above VIEW_LEVELS, closed, give boxes (view_boxes), with their
+# parts joined (JOIN_PARTS); the index names them in that view (index/marks.py VIEW_BLOBS).
+VIEW_LEVELS = (64,)  # edge strength in the view (its units: search.projected's, 1.7 x a colour's projection)
+VIEW_WIDTHS = (7, 13)
+VIEW_SCALES = (1.0, 0.5)
+VIEW_MAX_BOXES = 200  # the largest first beyond this
+
 cv2.setNumThreads(1)
 
 
@@ -211,6 +221,24 @@ def layer_boxes(rgb: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
             seen = boxes if known is None or not len(known) else np.concatenate([known, boxes])
             boxes = np.concatenate([boxes, _unique(parts, JOIN_MAX_BOXES, seen)])
     return boxes
+
+
+def view_boxes(projected: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """Blobs of a chroma view's edges (``projected``: (h, w) float32, :func:`describe.projected`), with their parts
+    joined (:data:`JOIN_PARTS`), not among ``known`` (to within 2 pixels): (n, 4) float64 x, y, w, h."""
+    out: list[np.ndarray] = []
+    joined: list[np.ndarray] | None = [] if JOIN_PARTS else None
+    for f in VIEW_SCALES:
+        img = projected if f == 1.0 else cv2.resize(projected, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        strength = cv2.morphologyEx(img, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        for level in VIEW_LEVELS:
+            edges = (strength > level).view(np.uint8)
+            for k in VIEW_WIDTHS:
+                closed = cv2.morphologyEx(edges, cv2.MORPH_CLOSE,
+                                          cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
+                out.append(_boxes(closed, f, joined))
+    boxes = np.concatenate(out + (joined or []))
+    return _unique(boxes, VIEW_MAX_BOXES, known) if len(boxes) else boxes.reshape(0, 4)
 
 
 def proposals(rgb: np.ndarray) -> np.ndarray:
