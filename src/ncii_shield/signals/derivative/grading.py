@@ -158,7 +158,7 @@ def unblend(r: Cells, u: Cells, visible: np.ndarray, dp: np.ndarray) -> Cells | 
         return None
     spread = sr - np.median(sr)
     none = np.maximum(np.abs(np.c_[d - np.median(d, axis=0), spread]) / _TOL, (dpv / 5.0)[:, None]).max(axis=1)
-    gained = int((_residuals(pb, sb, reg, d, r_std, sr, dpv)[0] <= 1.0).sum()) - int((none <= 1.0).sum())
+    gained = int((_residuals(pb, sb, reg, d, r_std, sr, dpv)[0] <= CLOSE).sum()) - int((none <= CLOSE).sum())
     if gained < GAIN * len(d):
         return None
     # undone: (u - o - s C) / (1 - s) + o, o the whole photo's offset
