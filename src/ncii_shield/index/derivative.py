@@ -230,6 +230,12 @@ SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 # cell, 190 cells a photo on average over the 129 (24,568 keys): ~3 KB a photo, beside the faiss sample's 2.6 KB.
 CELL_CANDIDATES = 8
 CELL_VOTES = 10
+# A photo the cell search brought is chosen for cells that match the upload's: unrelated ones among them reach
+# larger blocks than chance fits (a re-share in a screenshot against an unrelated photo: 13, stopped by the
+# matching floor; 2026-12-07 #6). Its whole-frame verdict stands only with a block of this many cells
+# (verify.DENSE_LARGE, the bar where a rule rests on the block alone): the 28 large singles that the cell
+# search brought in as whole frames had blocks of 12-77 directly, 3 of them under 15.
+CELL_DENSE = 15
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -843,8 +849,13 @@ class DerivativeIndex(SignalIndex):
                     if id not in seen and (allowed is None or allowed(id))][:CELL_CANDIDATES]
             signatures.update(self._signatures([c.id for c in more]))
             ranked = ranked + more
+            by_cells = {c.id for c in more}
+        else:
+            by_cells = set()
         for c in ranked:  # the others of the upload's shape: compared as its whole frame (needs no keypoints)
             verdict = whole_frame(signatures[c.id], upload) if c.id in signatures and c.id not in tried else None
+            if verdict is not None and c.id in by_cells and verdict.details.get("dense", 0) < CELL_DENSE:
+                verdict = None
             if verdict is not None:
                 hits.append(DerivativeHit(c.id, c.votes, verdict))
         hits.sort(key=lambda h: (-h.verdict.score, h.id))

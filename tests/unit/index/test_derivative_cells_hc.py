@@ -84,3 +84,13 @@ def test_a_withdrawn_photo_is_not_found_and_counts_once_when_added_again(feature
     assert sum(len(k) for k, _ in keys._runs) == sum(
         int((f.cells.std >= F.TEXTURE_STD).sum()) for f in (features[1], features[2]))
     assert all(np.all(np.diff(k) >= 0) for k, _ in keys._runs)  # each run sorted
+
+
+def test_a_photo_found_by_its_cells_needs_a_larger_block(index, monkeypatch):
+    only(index, monkeypatch, [2])
+    dense = index.check(fake())[0].verdict.details["dense"]
+    assert dense >= D.CELL_DENSE
+    monkeypatch.setattr(D, "CELL_DENSE", dense + 1)
+    assert index.check(fake()) == []  # chosen for its cells: held to CELL_DENSE
+    only(index, monkeypatch, [1])  # the same photo ranked by the keypoint search: the whole frame's own bar
+    assert [h.id for h in index.check(fake())] == [1]
