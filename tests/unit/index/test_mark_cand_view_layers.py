@@ -49,6 +49,7 @@ def test_a_translucent_red_word_on_texture_is_found_through_its_layer_named_in_i
     assert max(box_overlap(tuple(b), box) for b in blobs.tolist()) < 0.5  # no edge blob has its extent
     assert max(box_overlap(tuple(b), box) for b in L.layer_boxes(frame.rgb, blobs).tolist()) > 0.85
     _no_keypoint_help(monkeypatch)
+    monkeypatch.setattr(index_marks, "VIEW_BLOBS", False)  # the views' own blobs find it too (tests/unit/index/test_mark_cand_join.py)
     monkeypatch.setattr(index_marks, "VIEW_LAYERS", False)
     assert index.find(frame) == []
     monkeypatch.setattr(index_marks, "VIEW_LAYERS", True)
