@@ -1101,7 +1101,7 @@ def _score(a: np.ndarray, t: np.ndarray, support: np.ndarray) -> float:
 def _letter_windows(crop: np.ndarray, t: np.ndarray, change: np.ndarray, seen: np.ndarray, frame: UploadFrame,
                     box: tuple[int, int, int, int], view: np.ndarray | None = None,
                     ) -> list[tuple[float, float, float, float]]:
-    """The mark found at ``box`` cut across its longer side into windows about a letter wide
+    """The mark found at ``box`` cut along its longer side into windows about a letter wide
     (:data:`LETTER_WIDTH` of its shorter side, every :data:`LETTER_STEP` of that): per window ``(shape, colour,
     share, texture)``, the orientation correlation as :func:`_score` takes it, the colour agreement over the
     channels together (less grey in the chroma ``view``, :data:`CHROMA_COLOUR`), the window's share of the
@@ -1141,7 +1141,7 @@ def _beside(frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int,
             view: np.ndarray | None = None) -> np.ndarray:
     """The upload's mean edge energy (its orientation field's, at the check's ``size``) in the bands of half the
     mark's thickness just outside the found ``box`` along its longer sides, per check pixel along the mark
-    (``size``'s longer side); 0 where the frame ends on both sides."""
+    (``size``'s longer side); 0 where the frame leaves no band on either side."""
     x, y, w, h = box
     tw, th = size
     fh, fw = frame.rgb.shape[:2]
@@ -1163,7 +1163,7 @@ def _beside(frame: UploadFrame, box: tuple[int, int, int, int], size: tuple[int,
         lo, hi = round((y - region[1]) * th / max(h, 1)), round((y + h - region[1]) * th / max(h, 1))
     bands = np.concatenate([energy[:max(0, lo)], energy[max(0, hi):]], axis=0)
     out = np.zeros(long, np.float32)
-    if len(bands):  # the bands' columns from where the frame begins (a mark reaching past its edge: later)
+    if len(bands):  # a mark reaching past the frame's start: its bands begin that many check pixels along it
         at = round((region[0] - x) * tw / max(w, 1)) if tw >= th else round((region[1] - y) * th / max(h, 1))
         along = bands.mean(axis=0)[:max(0, long - at)]
         out[at:at + len(along)] = along
