@@ -159,7 +159,7 @@ def unblend(r: Cells, u: Cells, visible: np.ndarray, dp: np.ndarray) -> Cells | 
     if not STRENGTH[0] <= strength <= STRENGTH[1] or float(np.max(np.abs(sb[0, :3]) / _TOL[:3])) > OFFSET:
         return None
     left = _residuals(pb, sb, reg, d, r_std, sr, dpv)[0]
-    tinted = pb[0] >= 0.5
+    tinted = pb[0] >= 0.5 * pb.max()
     if float((left[tinted] <= TINTED[0]).mean()) < TINTED[1]:
         return None  # a filter tints everything at its place along the profile: not only a region there
     spread = sr - np.median(sr)
