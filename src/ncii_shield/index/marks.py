@@ -130,9 +130,9 @@ VIEW_LAYERS_REFINE = LAYERS_REFINE  # the views' layer windows refined per uploa
 # joined, named in that view under the layers' bars (as the views' layers: LAYERS_MIN_VALUE, no large windows' rule,
 # VIEW_LAYERS_REFINE): a translucent coloured word on a photo of its own hue (a red FAKE on skin) has its extent in
 # no colour layer, and its strokes are the view's strongest edges. Benchmark (cands.py, 1,409 cached uploads, the check
-# of 634151c, with locate.JOIN_PARTS): 535 -> 549 of 776 targets (+16 -2, both lost out of scope), 390 -> 404 of 472
-# in scope, 0 / 387 false flags (best 0.740), 0 wrong marks (0.742), stress 0 / 387 (0.740); docs/benchmarks-history.md
-# 2026-12-07 #6.
+# of 634151c, with locate.JOIN_PARTS; locate.view_boxes on uint8, 7 wide at full size): 535 -> 549 of 776 targets,
+# 390 -> 403 of 472 in scope, 0 / 387 false flags (best 0.740), 0 wrong marks (0.742), stress 0 / 387 (0.740);
+# ~+7 ms CPU an upload (+12 with JOIN_PARTS; alternated, loaded machine); docs/benchmarks-history.md 2026-12-07 #6.
 VIEW_BLOBS = True
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
 SIZE_STEP = math.log(1.25)
