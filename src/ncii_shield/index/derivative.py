@@ -47,6 +47,7 @@ import hashlib
 import math
 import os
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import wait
@@ -226,8 +227,9 @@ SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 # 1 ms a lookup at 129 photos, loaded; not measured at scale. The benchmark's large singles of
 # their photo's shape (2026-12-07 #6, bench/hc_cellkeys.py): the own photo 13-85 identical cells where it
 # was flagged directly and lost end to end (29 uploads), 0-106 over all of them; unrelated photos of the
-# upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory: a key and an id (16 bytes) a textured
-# cell, 190 cells a photo on average over the 129 (24,568 keys): ~3 KB a photo, beside the faiss sample's 2.6 KB.
+# upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory (counted in memory_bytes): 8 bytes a textured
+# cell, 190 cells a photo on average over the 129 (24,568 keys), and 13 bytes a photo: ~1.5 KB a photo, beside
+# the faiss sample's 2.5 KB (the target is 4 KB a photo; the tests' photos of random descriptors have no cells).
 CELL_CANDIDATES = 8
 CELL_VOTES = 10
 # A photo the cell search brought is chosen for cells that match the upload's: unrelated ones among them reach
@@ -304,80 +306,85 @@ class DerivativeHit:
 
 
 class _CellKeys:
-    """Every registered photo's textured cells as keys (:func:`_cell_keys`) and the photo each belongs to,
-    for the cell search (:data:`CELL_CANDIDATES`). Kept as sorted runs of doubling size (an add makes a run
-    and merges runs of equal size: each key is sorted O(log n) times); a lookup searches each run. A
-    withdrawn photo's keys are skipped until the merge that drops them. Not thread-safe: the index's lock."""
+    """Every registered photo's textured cells as keys (:func:`_cell_keys`) and the row of the photo each belongs
+    to, for the cell search (:data:`CELL_CANDIDATES`): 8 bytes a cell (a 32-bit key, a 32-bit row) and 13 a
+    photo (its id, shape and whether it is still registered, by row). Kept as sorted runs of doubling size (an
+    add makes a run and merges runs of equal size: each key is sorted O(log n) times); a lookup searches each
+    run. A withdrawn photo's keys are skipped until the merge that drops them (a photo added again gets a new
+    row). Not thread-safe: the index's lock."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their photos' ids)
-        self._gone: set[int] = set()
-        self._aspect: dict[int, float] = {}
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their photos' rows)
+        self._photo = array("q")  # by row: the photo's id
+        self._shape = array("f")  # ... its aspect ratio
+        self._alive = bytearray()  # ... 1 while it is registered
+        self._row: dict[int, int] = {}  # id -> its current row
 
     def add(self, batch: list[tuple[F.PhotoFeatures, int]]) -> None:
-        if any(id in self._gone for _, id in batch):  # a withdrawn photo's old keys would count again
-            self._purge()
-        keys, ids = [], []
+        keys, rows = [], []
         for f, id in batch:
             if f.frame_w <= 0 or f.frame_h <= 0:  # no frame (a signature made by hand): nothing to compare
                 continue
+            self.remove(id)
+            row = len(self._photo)
+            self._photo.append(id)
+            self._shape.append(f.frame_w / f.frame_h)
+            self._alive.append(1)
+            self._row[id] = row
             k = _cell_keys(f.cells, f.frame_w / f.frame_h)
             keys.append(k)
-            ids.append(np.full(len(k), id, np.int64))
-            self._aspect[id] = f.frame_w / f.frame_h
+            rows.append(np.full(len(k), row, np.uint32))
         if not keys:
             return
-        run = (np.concatenate(keys), np.concatenate(ids))
+        run = (np.concatenate(keys), np.concatenate(rows))
         while self._runs and len(self._runs[-1][0]) <= len(run[0]):
             last = self._runs.pop()
             run = (np.concatenate([last[0], run[0]]), np.concatenate([last[1], run[1]]))
-        order = np.argsort(run[0], kind="stable")
-        self._runs.append(self._dropped(run[0][order], run[1][order]))
-
-    def _dropped(self, keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not self._gone:
-            return keys, ids
-        keep = ~np.isin(ids, np.fromiter(self._gone, np.int64, len(self._gone)))
-        return keys[keep], ids[keep]
-
-    def _purge(self) -> None:
-        self._runs = [self._dropped(k, i) for k, i in self._runs]
-        self._gone.clear()
+        keep = np.frombuffer(self._alive, np.uint8)[run[1]] == 1  # withdrawn photos' keys dropped here
+        order = np.argsort(run[0][keep], kind="stable")
+        self._runs.append((run[0][keep][order], run[1][keep][order]))
 
     def remove(self, id: int) -> None:
-        if self._aspect.pop(id, None) is not None:
-            self._gone.add(id)
+        row = self._row.pop(id, None)
+        if row is not None:
+            self._alive[row] = 0
+
+    def nbytes(self) -> int:
+        return sum(k.nbytes + r.nbytes for k, r in self._runs) + 13 * len(self._photo)
 
     def lookup(self, cells: tuple, aspect: float) -> list[tuple[int, int]]:
         """(photo id, identical cells) of the photos of the upload's shape (within WHOLE_ASPECT) with
         CELL_VOTES or more, most first; ``cells``: the upload's own cell summaries, as uploaded and mirrored
         (the better of the two counts)."""
         best: dict[int, int] = {}
+        alive = np.frombuffer(self._alive, np.uint8)
+        shape = np.frombuffer(self._shape, np.float32)
         for c in cells:
             q = np.unique(np.concatenate([_cell_keys(c, aspect, shift) for shift in (-1, 0, 1)]))
             found = []
-            for keys, ids in self._runs:
+            for keys, rows in self._runs:
                 lo, hi = np.searchsorted(keys, q, "left"), np.searchsorted(keys, q, "right")
                 n = hi - lo
                 if n.any():
-                    found.append(ids[np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))])
+                    found.append(rows[np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))])
             if not found:
                 continue
-            photo, count = np.unique(np.concatenate(found), return_counts=True)
-            for p, k in zip(photo.tolist(), count.tolist()):
-                if k >= CELL_VOTES and p not in self._gone and k > best.get(p, 0) \
-                        and abs(aspect / self._aspect.get(p, math.inf) - 1.0) <= WHOLE_ASPECT:
-                    best[p] = k
+            row, count = np.unique(np.concatenate(found), return_counts=True)
+            keep = (count >= CELL_VOTES) & (alive[row] == 1) & (np.abs(aspect / shape[row] - 1.0) <= WHOLE_ASPECT)
+            for r, k in zip(row[keep].tolist(), count[keep].tolist()):
+                id = self._photo[r]
+                best[id] = max(best.get(id, 0), k)
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _cell_keys(cells: F.Cells, aspect: float, shift: int = 0) -> np.ndarray:
-    """The textured cells (TEXTURE_STD) of a 16 x 16 grid of summaries as int64 keys: the shape's bin (its
-    aspect ratio in steps of WHOLE_ASPECT, plus ``shift``: a lookup tries the bins beside its own too), the
-    cell's place and its 16-bit structure pattern."""
+    """The textured cells (TEXTURE_STD) of a 16 x 16 grid of summaries as 32-bit keys: the shape's bin (its
+    aspect ratio in steps of WHOLE_ASPECT, plus ``shift``: a lookup tries the bins beside its own too; ratios
+    beyond 0.28-3.5 share the outermost bins), the cell's place and its 16-bit structure pattern."""
     where = np.flatnonzero((cells.std >= F.TEXTURE_STD).ravel())
-    shape = int(math.floor(math.log(aspect) / math.log1p(WHOLE_ASPECT))) + shift + (1 << 15)
-    return (np.int64(shape) << 24) | (where.astype(np.int64) << 16) | cells.pattern.ravel()[where].astype(np.int64)
+    shape = min(126, max(-126, int(math.floor(math.log(aspect) / math.log1p(WHOLE_ASPECT))))) + shift + 128
+    return ((shape << 24) | (where.astype(np.uint32) << 16) | cells.pattern.ravel()[where].astype(np.uint32)
+            ).astype(np.uint32)
 
 
 class DerivativeIndex(SignalIndex):
@@ -541,14 +548,14 @@ class DerivativeIndex(SignalIndex):
         return len(self._ids)
 
     def memory_bytes(self) -> int:
-        """Bytes held by the faiss index (codes and labels; centroids when inverted)."""
+        """Bytes held by the faiss index (codes and labels; centroids when inverted) and the cell search's keys."""
         n = self._faiss.ntotal
         extra = 0
         if self._ivf:
             extra = self._faiss.nlist * (32 + 8 * 3)  # centres, list heads
             if isinstance(self._quantizer, faiss.IndexBinaryIVF):
                 extra += self._faiss.nlist * (32 + 8)  # the centres' own inverted file
-        return n * (32 + 8) + extra
+        return n * (32 + 8) + extra + self._cells.nbytes()
 
     # -- queries -------------------------------------------------------------------------------
 
