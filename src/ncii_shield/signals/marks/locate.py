@@ -15,7 +15,9 @@ A mark stamped on a busy part of a photo closes into one blob with the photo's e
 at every strength, and the descriptor (sharp to a cell) names another mark at that blob's windows.
 :func:`layer_boxes` cuts such blobs by colour: an overlay's strokes are one or two colours, the
 photo's edges beside them mostly others, so the edges next to pixels of one coarse colour
-(:func:`colour_labels`), closed apart from the rest, give the mark's own extent (2026-12-07 #3).
+(:func:`colour_labels`), closed apart from the rest, give the mark's own extent (2026-12-07 #3). A large thin word
+stays apart letter by letter there: a layer's parts in a row are joined (:func:`join_parts`); and a word of the
+photo's own coarse colour (a red word on skin) is cut by its chroma view's edges (:func:`view_boxes`, 2026-12-07 #6).
 
 A box named by the descriptor is not yet evidence (round things in photos name ring marks well):
 the check decides, with its own colour bar (:func:`ncii_shield.signals.marks.search.verify`).
