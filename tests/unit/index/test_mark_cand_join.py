@@ -114,3 +114,23 @@ def test_a_grey_copy_another_red_word_or_none_on_a_warm_photo_is_not_found_as_th
     _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(index_marks, "VIEW_BLOBS", True)
     assert 0 not in [f.id for f in index.find(frame)]
+
+
+def test_thousands_of_small_parts_cost_bounded_memory_and_the_large_ones_still_join():
+    """A hostile upload of thousands of small parts (the review of 2026-12-07 #6: 5,780 bars took 1.3 GB in the join's
+    pair matrices): only the largest JOIN_MAX_PARTS are joined; a word's letters among them still are."""
+    import tracemalloc
+
+    ys, xs = np.mgrid[0:1024:12, 0:1024:15]
+    small = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, 2), np.full(xs.size, 8)], axis=1).astype(np.float64)
+    letters = np.array([[100, 500, 40, 60], [150, 505, 40, 55], [200, 500, 40, 60]], np.float64)
+    rects = np.concatenate([small, letters])
+    assert len(rects) > 10 * L.JOIN_MAX_PARTS
+    tracemalloc.start()
+    try:
+        joined = L.join_parts(rects)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, peak  # uncapped: ~1.3 GB
+    assert any(abs(b[0] - 100) < 1 and abs(b[1] - 500) < 1 and abs(b[0] + b[2] - 240) < 1 for b in joined.tolist())
