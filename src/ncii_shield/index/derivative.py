@@ -223,8 +223,9 @@ SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 # go to the whole-frame hook (its pre-test and comparison, unchanged, decide), for every upload whose search
 # ranked some photo (not only after partial hits: the photo the pasted part came from, when registered,
 # verifies, and its outline can cover most of the frame, _explained 0.78-1.0 for 2 of the 29 below; a part
-# pasted from an unregistered picture verifies nothing). About 3 ms of CPU an upload (its own cells) and
-# 1 ms a lookup at 129 photos, loaded; not measured at scale. The benchmark's large singles of
+# pasted from an unregistered picture verifies nothing). Its own cells cost an upload ~3 ms of CPU, a lookup ~1 ms
+# at 129 photos; find_instances p50 +1 ms an unrelated upload, +14 ms a large one (bench/hc_timing.py, alternated,
+# loaded); not measured at scale. The benchmark's large singles of
 # their photo's shape (2026-12-07 #6, bench/hc_cellkeys.py): the own photo 13-85 identical cells where it
 # was flagged directly and lost end to end (29 uploads), 0-106 over all of them; unrelated photos of the
 # upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory (counted in memory_bytes): 8 bytes a textured
