@@ -237,7 +237,8 @@ CELL_VOTES = 10
 # larger blocks than chance fits (a re-share in a screenshot against an unrelated photo: 13, stopped by the
 # matching floor; 2026-12-07 #6). Its whole-frame verdict stands only with a block of this many cells
 # (verify.DENSE_LARGE, the bar where a rule rests on the block alone): the 28 large singles that the cell
-# search brought in as whole frames had blocks of 12-77 directly, 3 of them under 15.
+# search brought in as whole frames had blocks of 12-77 directly, 3 of them under 15; end to end the bar costs
+# those 3 and a 3 x 3 grid's fake (large singles 729 -> 726 of 903, composites 76 -> 75 of 114).
 CELL_DENSE = 15
 
 Lookup = Callable[[list[int]], dict[int, str]]
