@@ -190,5 +190,6 @@ def test_a_graduated_filter_with_a_plateau_is_a_reshare(registered, monkeypatch,
     verdict = verify(registered, upload)
     assert verdict.outcome is Outcome.RESHARE, verdict.reason
     monkeypatch.setattr(V, "RECOLOUR_WIDE_ACROSS", False)
+    monkeypatch.setattr(V, "GRADED", False)  # the graduated model (2026-12-07 #6) calls them re-shares as well
     verdict = verify(registered, upload)
     assert verdict.outcome is Outcome.DERIVATIVE and "recoloured in place" in verdict.reason
