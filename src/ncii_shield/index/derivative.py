@@ -46,6 +46,7 @@ import copy
 import hashlib
 import math
 import os
+import sys
 import threading
 from array import array
 from collections import OrderedDict
@@ -352,7 +353,10 @@ class _CellKeys:
             self._alive[row] = 0
 
     def nbytes(self) -> int:
-        return sum(k.nbytes + r.nbytes for k, r in self._runs) + 13 * len(self._photo)
+        """The runs, the rows' arrays and the id -> row table (its hash table and two int objects an entry: ~100
+        bytes a photo, the review of 2026-12-07 #6)."""
+        table = sys.getsizeof(self._row) + 2 * sys.getsizeof(2**40) * len(self._row)
+        return sum(k.nbytes + r.nbytes for k, r in self._runs) + 13 * len(self._photo) + table
 
     def lookup(self, cells: tuple, aspect: float) -> list[tuple[int, int]]:
         """(photo id, identical cells) of the photos of the upload's shape (within WHOLE_ASPECT) with
