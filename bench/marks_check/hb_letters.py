@@ -26,9 +26,9 @@ from ncii_shield.signals.marks import template as T  # noqa: E402
 
 
 def _decided(prepared, frame, box, view):
-    S._FOUND.letters = None
-    m = S._measured(prepared, frame, box, view)
-    letters = S._FOUND.letters
+    found_letters: list = []
+    m = S._measured(prepared, frame, box, view, letters=found_letters)
+    letters = found_letters[0] if found_letters else None
     if m is None:
         return None
     shape, colour, found, context = m

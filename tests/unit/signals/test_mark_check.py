@@ -104,7 +104,7 @@ def test_the_joint_decision_asks_more_of_a_small_find_than_of_a_large_one(joint,
     # the same shape and colour scores: enough for a mark found 200 x 50 pixels, not for one 24 x 6
     # (a few pixels match photo content by chance; docs/benchmarks.md "The check, 2026-12-06 #2")
     def measured(box, complexity=joint.COMPLEXITY_REF):
-        monkeypatch.setattr(joint, "_measured", lambda p, f, b, view=None: (0.85, 0.55, box, None))
+        monkeypatch.setattr(joint, "_measured", lambda p, f, b, view=None, **_: (0.85, 0.55, box, None))
         return joint.verify(_Mark(complexity), None, box)[0]
 
     large, small = measured((10, 10, 200, 50)), measured((10, 10, 24, 6))
@@ -132,7 +132,7 @@ def test_a_plain_polygon_holds_fewer_independent_edges_than_a_word():
 
 
 def test_the_joint_decision_needs_the_colour_agreement_too(joint, monkeypatch):
-    monkeypatch.setattr(joint, "_measured", lambda p, f, b, view=None: (0.95, 0.3, (10, 10, 200, 50), None))
+    monkeypatch.setattr(joint, "_measured", lambda p, f, b, view=None, **_: (0.95, 0.3, (10, 10, 200, 50), None))
     assert joint.verify(_Mark(joint.COMPLEXITY_REF), None, (10, 10, 200, 50))[0] < THRESHOLD
 
 

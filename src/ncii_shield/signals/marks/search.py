@@ -172,7 +172,6 @@ LETTER_STEP = 0.5  # ... one every this share of a window
 
 cv2.setNumThreads(1)
 _LAST = threading.local()  # per thread: the last mark's float arrays (Prepared.floats)
-_FOUND = threading.local()  # per thread: what the last _measured found for the letters' test (_decided reads it)
 
 
 @dataclass
@@ -525,9 +524,9 @@ def _decided(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, fl
              view: np.ndarray | None) -> tuple[float, tuple[int, int, int, int], bool] | None:
     """:func:`verify`'s score and place with the shapes seen through ``view``, and whether the letters' test
     (:data:`LETTERS`) put a pass under the threshold."""
-    _FOUND.letters = None
-    measured = _measured(prepared, frame, box, view)
-    letters = _FOUND.letters if LETTERS else None
+    found_letters: list = []
+    measured = _measured(prepared, frame, box, view, letters=found_letters if LETTERS else None)
+    letters = found_letters[0] if found_letters else None
     if measured is None:
         return None
     shape, colour, found, context = measured
@@ -587,10 +586,11 @@ def measure(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, flo
 
 
 def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float],
-              view: np.ndarray | None = None,
+              view: np.ndarray | None = None, *, letters: list | None = None,
               ) -> tuple[float, float, tuple[int, int, int, int], tuple | None] | None:
     """:func:`measure`'s ``(shape, colour, box)`` and what the local chance model needs there (the
-    check's size and the mark's expected change), None where the colour was not measured.
+    check's size and the mark's expected change), None where the colour was not measured. Where the colour
+    was measured, ``letters`` (a list, when given) receives the arguments of :func:`_letter_drop` there.
 
     With :data:`PHOTO_BACKGROUND` the mark at the found box is taken against the upload's own colours
     there: its orientation field drawn over the photo's smooth colours (estimated from the upload
@@ -623,8 +623,8 @@ def _measured(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, f
             if aligned:
                 box, seen = _aligned(prepared, frame, box, size, change, seen, view)
                 colour = max(colour, _colour(*_agreements(change, seen, view)) - ALIGN_COST)
-            if LETTERS:  # what the letters' test needs (_letter_windows), for _decided where the mark passes
-                _FOUND.letters = (found[2], t, change, seen, frame, found[1], view)
+            if letters is not None:  # what the letters' test needs (_letter_windows), for _decided
+                letters.append((found[2], t, change, seen, frame, found[1], view))
             return shape, colour, box, (size, change)
     return _part_score(found[2], found[3]), 1.0, found[1], None
 
