@@ -45,6 +45,10 @@ MIN_TEXTURED_CELLS = 0.12  # share of cells with structure
 WEAK_KEYPOINTS = 120
 WEAK_TEXTURED_CELLS = 0.2
 TEXTURE_STD = 6.0  # a cell whose grey spread is under this is "flat"
+STD_CAP = 255 / 4  # the spread is stored as 4 x itself in a byte (encode): capped here
+# what re-encoding and resizing move a cell's summaries by: brightness, the two chroma means, the log spread
+# (the tolerances of verify's comparison, and of grading's fit)
+CELL_TOLERANCE = np.array([24.0, 14.0, 14.0, 0.6])
 MIN_SIDE = 96  # smaller photos are refused
 PREFIX = "d1:"
 _HEADER = struct.Struct("<BHHHHHBB")  # version, orig w, orig h, frame w, frame h, n keypoints, grid x, grid y

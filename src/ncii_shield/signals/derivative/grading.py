@@ -29,7 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .features import GRID, Cells
+from .features import CELL_TOLERANCE as _TOL
+from .features import GRID, STD_CAP, Cells
 
 ANGLES = 24  # directions of a linear profile, evenly over the full turn
 FEATHER = 0.1  # the narrowest fade, share of the profile's extent (the harness's filters: 0.15-0.5; the probe's 0.1)
@@ -40,8 +41,6 @@ OFFSET = 0.5  # the largest offset of the whole photo (share of the tolerances) 
 TINTED = (0.3, 0.8)  # of the cells at half the filter's strength or more, the second share must be explained to the
 #                     first share of the tolerances (filters of the harness: 0.88-1; regions regenerated: 0.22-0.61)
 GAIN = 0.06  # share of the visible cells the filter must explain to CLOSE beyond no filter at all (weak tints: under 1)
-_TOL = np.array([24.0, 14.0, 14.0, 0.6])  # brightness, chroma, log spread: verify's tolerances
-_STD_CAP = 63.75  # verify's: the stored spread is capped here
 _ENDS = np.arange(0.05, 1.01, 0.05)  # where the fade reaches nothing, share of the extent (inside the picture)
 _WIDTHS = np.array([0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0])
 
@@ -137,7 +136,7 @@ def unblend(r: Cells, u: Cells, visible: np.ndarray, dp: np.ndarray) -> Cells | 
         return None
     reg = np.stack([r.mean, r.cb, r.cr], axis=-1)[visible].astype(np.float64)
     d = np.stack([u.mean, u.cb, u.cr], axis=-1)[visible].astype(np.float64) - reg
-    u_std = np.minimum(u.std, _STD_CAP)
+    u_std = np.minimum(u.std, STD_CAP)
     sr = np.log((u_std + 3.0) / (r.std + 3.0))[visible].astype(np.float64)
     r_std = r.std[visible].astype(np.float64)
     dpv = dp[visible].astype(np.float64)

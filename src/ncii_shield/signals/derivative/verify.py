@@ -97,7 +97,8 @@ import numpy as np
 
 from ncii_shield.signals.derivative import grading
 from ncii_shield.signals.derivative.features import (
-    FRAME_SIDE, GRID, TEXTURE_STD, Cells, Frame, PhotoFeatures, cell_summaries, keypoints_both, to_frame,
+    CELL_TOLERANCE, FRAME_SIDE, GRID, STD_CAP, TEXTURE_STD, Cells, Frame, PhotoFeatures, cell_summaries,
+    keypoints_both, to_frame,
 )
 from ncii_shield.signals.derivative.panels import picture_cut
 
@@ -127,7 +128,6 @@ MIN_COMPARED = 8  # textured cells outside the edit needed to judge that the res
 MAX_IMPRECISION = 1.2  # mean structure bits (of 16) that differ in unedited textured cells
 SOFTENED = 0.3  # log spread ratio below which a differing cell was smoothed (blur, inpainting)
 SOFT_FILL = 5  # cells: plain cells this close between smoothed ones belong to the same edit
-_STD_CAP = 63.75  # the stored spread is capped here
 BEYOND_DIFFERS = 0.75  # a line along a side where this share of the visible cells differ ...
 BEYOND_SHARE = 0.35  # ... as one band of at most this share of the visible lines: the next picture
 BEYOND_INSIDE = 0.3  # ... when under this share of the next line inwards differs
@@ -166,7 +166,7 @@ RECOLOUR_TWIN = 0.5  # cells whose original colours are this close (share of the
 RECOLOUR_TWINNED = 0.5  # ... at least this share of the block's cells must have a twin outside it (else a filter cannot be ruled out)
 RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a twin outside may have one that moved alike
 RECOLOUR_UNCHANGED = 0.5  # ... and at least this share must have one left unchanged
-_COLOUR_TOLERANCE = np.array([24.0, 14.0, 14.0])  # brightness, chroma: what re-encoding and resizing move a cell mean by
+_COLOUR_TOLERANCE = CELL_TOLERANCE[:3]  # brightness, chroma: what re-encoding and resizing move a cell mean by
 TONE_MODEL = True  # fit a whole-photo filter before comparing cells (see _tone_residuals)
 GRADED = False  # a derivative verdict judged again with a graduated filter undone (grading.py; see _judge). Off:
 # on, the harness's filtered re-shares called derivatives fell 724 -> 85 of 2,451, but the review of 2026-12-07 #6
@@ -695,7 +695,7 @@ def _whole_matching(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.nd
     """Cells textured on both sides whose structure bits differ in at most :data:`DENSE_BITS`, between the
     registered photo's cells and the upload's own (:meth:`Upload.whole_cells`)."""
     u, r = upload.whole_cells(mirrored), reg.cells
-    both = (r.std >= TEXTURE_STD) & (np.minimum(u.std, _STD_CAP) >= TEXTURE_STD)
+    both = (r.std >= TEXTURE_STD) & (np.minimum(u.std, STD_CAP) >= TEXTURE_STD)
     return both & (_popcount16(u.pattern ^ r.pattern) <= DENSE_BITS)
 
 
@@ -871,7 +871,7 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
         return Verdict(Outcome.NONE, reason=f"the upload covers only {covered:.0%} of the photo", **base)
 
     r, u = reg.cells, cells
-    u_std = np.minimum(u.std, _STD_CAP)
+    u_std = np.minimum(u.std, STD_CAP)
     # cells holding consistent keypoints are unedited by construction: they set the colour offsets
     anchored = np.zeros((GRID, GRID), bool)
     cx = np.clip((anchors[:, 0] * GRID / reg.frame_w).astype(int), 0, GRID - 1)
