@@ -14,32 +14,16 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cv2
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the edit the unit tests make
 
 import derivative_bench as B
 import derivative_large as L
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative import verify as V
+from tests.unit.signals.test_derivative_graded import _edited as block_edit
 
 GRADED_FILTERS = ("graduated tint", "plateau tint", "blue sky plateau", "dark foot plateau", "angled tint 30",
                   "angled tint 60", "corner tint")
-
-
-def block_edit(img: np.ndarray, kind: str) -> np.ndarray:
-    """A flat or recoloured ellipse (a clothing-like region, a fifth of the photo) in the lower middle."""
-    h, w = img.shape[:2]
-    mask = np.zeros((h, w), np.uint8)
-    cv2.ellipse(mask, (w // 2, int(h * 0.65)), (w // 5, h // 4), 10, 0, 360, 1, -1)
-    out = img.copy()
-    if kind == "flat":
-        out[mask > 0] = (180, 120, 140)
-    else:
-        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.int16)
-        hsv[..., 0] = (hsv[..., 0] + 90) % 180
-        hsv[..., 2] = np.clip(hsv[..., 2] * 0.6 + 60, 0, 255)
-        out[mask > 0] = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[mask > 0]
-    return out
 
 
 def main() -> None:
