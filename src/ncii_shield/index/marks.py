@@ -400,7 +400,8 @@ class MarkIndex(SignalIndex):
         self._names: D.Descriptors | None = None  # every entry's descriptor, grouped by aspect class
         self._axes = D.chroma_axes()  # the chroma views (describe.CHROMA_AXES) the index was made with
         self._chroma: list[tuple[int, D.Descriptors]] | None = None  # per view with marks: (axis, descriptors)
-        D.warm_up()  # the compiled naming loaded now, not on the first upload
+        D.warm_up()  # the compiled naming (and the colour layers' labels) loaded now, not on the first upload
+        L.warm_up()
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -742,13 +743,14 @@ class MarkIndex(SignalIndex):
             if tasks is not None:
                 tasks.close()
             return {}, {}, []
-        blobs = L.proposals(frame.rgb)
+        strengths = L.edge_strengths(frame.rgb)  # the frame's colour edges, once for the blobs and the layers
+        blobs = L.proposals(frame.rgb, strengths)
         layer_boxes: list[np.ndarray] = []  # the colour layers' boxes, once made (the views name them too)
         made = threading.Event()
 
         def layers() -> dict:
             try:
-                boxes = L.layer_boxes(frame.rgb, blobs)
+                boxes = L.layer_boxes(frame.rgb, blobs, strengths)
                 layer_boxes.append(boxes)
             finally:
                 made.set()  # (a view job waiting for them goes on without them if this failed)

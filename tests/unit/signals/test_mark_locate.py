@@ -97,7 +97,7 @@ def test_a_located_box_shorter_than_the_minimum_side_is_not_named(monkeypatch):
     index = _index()
     frame, box = _small_xray()
     _no_keypoint_help(monkeypatch)
-    monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
+    monkeypatch.setattr(L, "proposals", lambda rgb, strengths=None: np.array([box], np.float64))  # the mark's own extent only
     monkeypatch.setattr(L, "COLOUR_LAYERS", False)  # ... and no colour layer's blob
     named = index.candidates(frame)
     assert named and named[0][0] == 4 and overlap(named[0][1], box) > 0.5
@@ -159,7 +159,7 @@ def test_a_large_mark_named_weakly_is_checked_through_the_large_windows_rule(mon
     frame = UploadFrame.from_rgb(reencoded(marked, 80))
     assert min(box[2], box[3]) >= 65
     _no_keypoint_help(monkeypatch)
-    monkeypatch.setattr(L, "proposals", lambda rgb: np.array([box], np.float64))  # the mark's own extent only
+    monkeypatch.setattr(L, "proposals", lambda rgb, strengths=None: np.array([box], np.float64))  # the mark's own extent only
     monkeypatch.setattr(L, "COLOUR_LAYERS", False)  # ... and no colour layer's blob
     monkeypatch.setattr(index_marks, "LOCATE_MIN_VALUE", 2.0)  # no window is named clearly
     monkeypatch.setattr(index_marks, "LOCATE_BIG_VALUE", 0.0)
@@ -175,7 +175,7 @@ def test_a_large_mark_named_weakly_is_checked_through_the_large_windows_rule(mon
     assert index.find(frame) == []
     small, small_box = _small_xray()  # 45 %: its windows are under LOCATE_BIG_SIDE
     assert max(small_box[2], small_box[3]) < 60 * 0.9 or min(small_box[2], small_box[3]) * 1.1 < 60
-    monkeypatch.setattr(L, "proposals", lambda rgb: np.array([small_box], np.float64))
+    monkeypatch.setattr(L, "proposals", lambda rgb, strengths=None: np.array([small_box], np.float64))
     monkeypatch.setattr(index_marks, "LOCATE_BIG_SIDE", 60.0)
     assert index.candidates(small) == []
 
@@ -235,8 +235,8 @@ def test_a_colour_layers_window_is_not_a_large_window_candidate(monkeypatch):
     frame = UploadFrame.from_rgb(reencoded(marked, 80))
     _no_keypoint_help(monkeypatch)
     monkeypatch.setattr(L, "COLOUR_LAYERS", True)
-    monkeypatch.setattr(L, "proposals", lambda rgb: np.zeros((0, 4)))
-    monkeypatch.setattr(L, "layer_boxes", lambda rgb, known=None: np.array([box], np.float64))
+    monkeypatch.setattr(L, "proposals", lambda rgb, strengths=None: np.zeros((0, 4)))
+    monkeypatch.setattr(L, "layer_boxes", lambda rgb, known=None, strengths=None: np.array([box], np.float64))
     for name in ("LOCATE_MIN_VALUE", "LAYERS_MIN_VALUE"):
         monkeypatch.setattr(index_marks, name, 2.0)  # no window is named clearly
     monkeypatch.setattr(index_marks, "LOCATE_BIG_VALUE", 0.0)

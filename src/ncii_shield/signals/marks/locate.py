@@ -32,8 +32,11 @@ mark correlates negatively or not at all.
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
+from numba import njit
 
 # edge strength (0-255, strongest channel) of an overlay's strokes; 140 (2026-12-06 #4): on a busy photo the
 # weaker levels close into blobs over the whole picture, an opaque mark's outline still stands out at 140
@@ -97,7 +100,16 @@ cv2.setNumThreads(1)
 def colour_labels(rgb: np.ndarray) -> np.ndarray:
     """A coarse colour of every pixel (uint8 0-8): dark (value < 64), grey and light (saturation < 60 of
     255, value under / over 150), else one of 6 hues of 60 degrees: red, yellow, green, cyan, blue, magenta
-    (each centred on it; orange with red)."""
+    (each centred on it; orange with red). From OpenCV's HSV in one compiled pass (:func:`_labels`; numpy's
+    three ``np.where`` passes cost ~3 ms a 1024 x 768 frame, 2026-12-07 #7: the same labels)."""
+    hsv = np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV))
+    out = np.empty(hsv.shape[:2], np.uint8)
+    _labels(hsv, _HUES, out)
+    return out
+
+
+def _colour_labels_numpy(rgb: np.ndarray) -> np.ndarray:
+    """:func:`colour_labels` as numpy passes (its definition before 2026-12-07 #7; the tests compare the two)."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     h, s, v = cv2.split(hsv)
     label = cv2.LUT(h, _HUES)  # red (from 340 degrees), yellow, ...
@@ -105,7 +117,32 @@ def colour_labels(rgb: np.ndarray) -> np.ndarray:
     return np.where(v < 64, np.uint8(0), label)
 
 
+@njit(nogil=True, cache=True)
+def _labels(hsv: np.ndarray, hues: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out`` (h, w) uint8: :func:`colour_labels` of an (h, w, 3) uint8 HSV image (OpenCV's 0-180 hue)."""
+    for y in range(hsv.shape[0]):
+        for x in range(hsv.shape[1]):
+            s, v = hsv[y, x, 1], hsv[y, x, 2]
+            if v < 64:
+                out[y, x] = 0
+            elif s < 60:
+                out[y, x] = 1 if v < 150 else 2
+            else:
+                out[y, x] = hues[hsv[y, x, 0]]
+
+
 _HUES = (3 + np.minimum((np.arange(256) + 10) % 180 // 30, 5)).astype(np.uint8)  # colour_labels' hue labels
+_WARM = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Load the compiled kernel (numba's on-disk cache, or a compile) once per process, where a mark index is made."""
+    global _warmed
+    with _WARM:
+        if not _warmed:
+            colour_labels(np.zeros((2, 2, 3), np.uint8))
+            _warmed = True
 
 
 def _rects(contours: tuple) -> np.ndarray:
@@ -195,13 +232,25 @@ def _edge_strength(rgb: np.ndarray, f: float) -> tuple[np.ndarray, np.ndarray]:
     return img, cv2.max(cv2.max(b, g), r)  # (numpy's max over the channel axis costs 20 times more)
 
 
-def colour_layer_boxes(rgb: np.ndarray, joined: list | None = None) -> np.ndarray:
+def edge_strengths(rgb: np.ndarray) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """:func:`_edge_strength` at every scale :func:`proposals` and :func:`colour_layer_boxes` read (:data:`SCALES`,
+    :data:`COLOUR_SCALES`), made once for both (2026-12-07 #7; each made its own before: the same arrays)."""
+    return {f: _edge_strength(rgb, f) for f in dict.fromkeys(tuple(SCALES) + tuple(COLOUR_SCALES))}
+
+
+def _strength_at(rgb: np.ndarray, f: float, strengths: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    made = strengths.get(f) if strengths is not None else None
+    return made if made is not None else _edge_strength(rgb, f)
+
+
+def colour_layer_boxes(rgb: np.ndarray, joined: list | None = None, strengths: dict | None = None) -> np.ndarray:
     """Blobs of the edges next to one coarse colour (:func:`colour_labels`), each colour apart: (n, 4); with
-    ``joined``, each layer's parts joined (:func:`join_parts`) appended to it."""
+    ``joined``, each layer's parts joined (:func:`join_parts`) appended to it; ``strengths``: :func:`edge_strengths`
+    made already."""
     out: list[np.ndarray] = []
     kernel = np.ones((3, 3), np.uint8)
     for f in COLOUR_SCALES:
-        img, strength = _edge_strength(rgb, f)
+        img, strength = _strength_at(rgb, f, strengths)
         label = colour_labels(img)
         for level in COLOUR_LEVELS:
             edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
@@ -216,12 +265,13 @@ def colour_layer_boxes(rgb: np.ndarray, joined: list | None = None) -> np.ndarra
     return np.concatenate(out) if out else np.zeros((0, 4))
 
 
-def layer_boxes(rgb: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+def layer_boxes(rgb: np.ndarray, known: np.ndarray | None = None, strengths: dict | None = None) -> np.ndarray:
     """The colour layers' blobs (:func:`colour_layer_boxes`) not among ``known`` (:func:`proposals`' boxes,
     to within 2 pixels), the largest :data:`COLOUR_MAX_BOXES`, then with :data:`JOIN_PARTS` their parts joined
-    (:func:`join_parts`) not among those, the largest :data:`JOIN_MAX_BOXES`: (n, 4) float64 x, y, w, h."""
+    (:func:`join_parts`) not among those, the largest :data:`JOIN_MAX_BOXES`: (n, 4) float64 x, y, w, h.
+    ``strengths``: :func:`edge_strengths` made already."""
     joined: list[np.ndarray] | None = [] if JOIN_PARTS else None
-    boxes = colour_layer_boxes(rgb, joined)
+    boxes = colour_layer_boxes(rgb, joined, strengths)
     boxes = _unique(boxes, COLOUR_MAX_BOXES, known) if len(boxes) else boxes.reshape(0, 4)
     if joined:
         parts = np.concatenate(joined)
@@ -251,11 +301,12 @@ def view_boxes(projected: np.ndarray, known: np.ndarray | None = None) -> np.nda
     return _unique(boxes, VIEW_MAX_BOXES, known) if len(boxes) else boxes.reshape(0, 4)
 
 
-def proposals(rgb: np.ndarray) -> np.ndarray:
-    """Candidate extents of overlays in an (h, w, 3) uint8 frame: (n, 4) float64 x, y, w, h."""
+def proposals(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
+    """Candidate extents of overlays in an (h, w, 3) uint8 frame: (n, 4) float64 x, y, w, h; ``strengths``:
+    :func:`edge_strengths` made already."""
     out: list[np.ndarray] = []
     for f in SCALES:
-        _, strength = _edge_strength(rgb, f)
+        _, strength = _strength_at(rgb, f, strengths)
         for level in GRADIENT_LEVELS:
             edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
             for k in CLOSE_WIDTHS:
