@@ -53,10 +53,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import wait
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cv2
 import faiss
 import numpy as np
+from numba import njit
 
 from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
@@ -229,9 +231,11 @@ SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 # loaded); not measured at scale. The benchmark's large singles of
 # their photo's shape (2026-12-07 #6, bench/hc_cellkeys.py): the own photo 13-85 identical cells where it
 # was flagged directly and lost end to end (29 uploads), 0-106 over all of them; unrelated photos of the
-# upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory (counted in memory_bytes): 8 bytes a textured
-# cell, 190 cells a photo on average over the 129 (24,568 keys), and 13 bytes a photo: ~1.5 KB a photo, beside
-# the faiss sample's 2.5 KB (the target is 4 KB a photo; the tests' photos of random descriptors have no cells).
+# upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory (counted in memory_bytes): 6 bytes a textured
+# cell (_CellRun: the key's high half once a run; 8 before 2026-12-07 #7, the same lookups), 190 cells a photo on
+# average over the 129 (24,568 keys), 13 bytes a photo by row and ~106 for the id -> row table: ~1.26 KB a photo,
+# beside the faiss sample's 2.5 KB (the target is 4 KB a photo; the tests' photos of random descriptors have no
+# cells).
 CELL_CANDIDATES = 8
 CELL_VOTES = 10
 # A photo the cell search brought is chosen for cells that match the upload's: unrelated ones among them reach
@@ -308,44 +312,151 @@ class DerivativeHit:
     verdict: Verdict
 
 
+class _CellRun(NamedTuple):
+    """One sorted run of :class:`_CellKeys`: the keys split at their 16th bit. A key's high half (its shape's bin
+    and the cell's place) is stored once for all the run's keys that share it (``heads``, where each begins in
+    ``starts``); each key keeps only its low half (the 16-bit structure pattern) and its photo's row: 6 bytes a
+    cell instead of 8. The same keys in the same order as one sorted uint32 array (:meth:`keys`)."""
+
+    heads: np.ndarray  # uint16: the distinct high halves, ascending
+    starts: np.ndarray  # uint32, len(heads) + 1: where each head's keys begin in low / rows
+    low: np.ndarray  # uint16: the keys' low halves, ascending within each head
+    rows: np.ndarray  # uint32: the row of the photo each key belongs to
+
+    @classmethod
+    def of(cls, keys: np.ndarray, rows: np.ndarray) -> _CellRun:
+        """A run of sorted uint32 ``keys`` and their rows."""
+        heads, first = np.unique((keys >> 16).astype(np.uint16), return_index=True)
+        starts = np.append(first, len(keys)).astype(np.uint32)
+        return cls(heads, starts, (keys & 0xFFFF).astype(np.uint16), rows.astype(np.uint32, copy=False))
+
+    @classmethod
+    def merged(cls, parts: list[_CellRun | tuple[np.ndarray, np.ndarray]], alive: np.ndarray) -> _CellRun:
+        """One run of the keys of ``parts`` (runs, or (keys, rows) in any order), oldest first, without those of
+        rows no longer ``alive``: sorted by key, equal keys in the order they were added, which is their rows'
+        (a row is new with each add: the parts' rows ascend part by part). Each key and its row are sorted as
+        one 64-bit value, in place (timsort, which merges the runs already sorted): ~16 bytes a key at most
+        while merging, against ~33 for an argsort of separate arrays."""
+        n = sum(len(p) if isinstance(p, _CellRun) else len(p[0]) for p in parts)
+        both = np.empty(n, np.uint64)  # key << 32 | row
+        at = 0
+        for p in parts:
+            keys, rows = (p.keys(), p.rows) if isinstance(p, _CellRun) else p
+            part = both[at:at + len(keys)]
+            part[:] = keys
+            part <<= np.uint64(32)
+            part |= rows
+            at += len(keys)
+        if not alive.all():  # withdrawn photos' keys dropped here
+            both = both[alive[(both & np.uint64(0xFFFFFFFF)).astype(np.int64)] == 1]
+            n = len(both)
+        both.sort(kind="stable")
+        heads_all, low, rows = np.empty(n, np.uint16), np.empty(n, np.uint16), np.empty(n, np.uint32)
+        step = 1 << 22
+        for a in range(0, n, step):
+            chunk = both[a:a + step]
+            rows[a:a + step] = chunk & np.uint64(0xFFFFFFFF)
+            chunk = chunk >> np.uint64(32)
+            low[a:a + step] = chunk & np.uint64(0xFFFF)
+            heads_all[a:a + step] = chunk >> np.uint64(16)
+        del both
+        first = np.flatnonzero(heads_all[1:] != heads_all[:-1]) + 1 if n else np.zeros(0, np.int64)
+        starts = np.concatenate([[0], first, [n]]).astype(np.uint32) if n else np.zeros(1, np.uint32)
+        return cls(heads_all[starts[:-1]] if n else np.zeros(0, np.uint16), starts, low, rows)
+
+    def keys(self) -> np.ndarray:
+        """The run's keys, sorted (uint32)."""
+        high = np.repeat(self.heads.astype(np.uint32) << 16, np.diff(self.starts.astype(np.int64)))
+        return high | self.low
+
+    def __len__(self) -> int:
+        return len(self.low)
+
+    @property
+    def nbytes(self) -> int:
+        return self.heads.nbytes + self.starts.nbytes + self.low.nbytes + self.rows.nbytes
+
+
+@njit(nogil=True, cache=True)
+def _count_cells(queries, heads, starts, low, rows, counts, votes, reached, n_reached):  # noqa: ANN001, ANN202
+    """For each query key (uint32) found in a run, one more cell for the row of every stored key equal to it
+    (``counts``, by row); a row whose count reaches ``votes`` is appended to ``reached``. Returns how many rows
+    ``reached`` holds. Binary searches: the head among ``heads``, the low half within its head's keys."""
+    for k in range(len(queries)):
+        q = queries[k]
+        head, pattern = np.uint16(q >> 16), np.uint16(q & 0xFFFF)
+        a, b = 0, len(heads)
+        while a < b:
+            m = (a + b) >> 1
+            if heads[m] < head:
+                a = m + 1
+            else:
+                b = m
+        if a == len(heads) or heads[a] != head:
+            continue
+        lo, end = np.int64(starts[a]), np.int64(starts[a + 1])
+        hi = end
+        while lo < hi:
+            m = (lo + hi) >> 1
+            if low[m] < pattern:
+                lo = m + 1
+            else:
+                hi = m
+        while lo < end and low[lo] == pattern:
+            r = rows[lo]
+            counts[r] += 1
+            if counts[r] == votes:
+                reached[n_reached] = r
+                n_reached += 1
+            lo += 1
+    return n_reached
+
+
 class _CellKeys:
     """Every registered photo's textured cells as keys (:func:`_cell_keys`) and the row of the photo each belongs
-    to, for the cell search (:data:`CELL_CANDIDATES`): 8 bytes a cell (a 32-bit key, a 32-bit row) and 13 a
-    photo (its id, shape and whether it is still registered, by row). Kept as sorted runs of doubling size (an
-    add makes a run and merges runs of equal size: each key is sorted O(log n) times); a lookup searches each
-    run. A withdrawn photo's keys are skipped until the merge that drops them (a photo added again gets a new
-    row). Not thread-safe: the index's lock."""
+    to, for the cell search (:data:`CELL_CANDIDATES`): 6 bytes a cell (the key's low 16 bits and a 32-bit row; the
+    high 16 bits once per run for all keys sharing them: :class:`_CellRun`) and 13 a photo (its id, shape and
+    whether it is still registered, by row). Kept as sorted runs of doubling size (an add makes a run and merges
+    runs of equal size: each key is sorted O(log n) times); a lookup searches each run (compiled:
+    :func:`_count_cells`). A withdrawn photo's keys are skipped until the merge that drops them (a photo added
+    again gets a new row). Not thread-safe: the index's lock."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, their photos' rows)
+        self._runs: list[_CellRun] = []
         self._photo = array("q")  # by row: the photo's id
         self._shape = array("f")  # ... its aspect ratio
         self._alive = bytearray()  # ... 1 while it is registered
         self._row: dict[int, int] = {}  # id -> its current row
 
     def add(self, batch: list[tuple[F.PhotoFeatures, int]]) -> None:
-        keys, rows = [], []
+        keys, ids, shapes = [], [], []
         for f, id in batch:
             if f.frame_w <= 0 or f.frame_h <= 0:  # no frame (a signature made by hand): nothing to compare
                 continue
+            keys.append(_cell_keys(f.cells, f.frame_w / f.frame_h))
+            ids.append(id)
+            shapes.append(f.frame_w / f.frame_h)
+        self.add_keys(ids, shapes, keys)
+
+    def add_keys(self, ids: list[int], shapes: list[float], keys: list[np.ndarray]) -> None:
+        """Photos by their keys (:func:`_cell_keys` of their cells) and aspect ratios, as :meth:`add` makes them."""
+        if not ids:
+            return
+        rows = []
+        for id, shape, k in zip(ids, shapes, keys):
             self.remove(id)
             row = len(self._photo)
             self._photo.append(id)
-            self._shape.append(f.frame_w / f.frame_h)
+            self._shape.append(shape)
             self._alive.append(1)
             self._row[id] = row
-            k = _cell_keys(f.cells, f.frame_w / f.frame_h)
-            keys.append(k)
             rows.append(np.full(len(k), row, np.uint32))
-        if not keys:
-            return
-        run = (np.concatenate(keys), np.concatenate(rows))
-        while self._runs and len(self._runs[-1][0]) <= len(run[0]):
-            last = self._runs.pop()
-            run = (np.concatenate([last[0], run[0]]), np.concatenate([last[1], run[1]]))
-        keep = np.frombuffer(self._alive, np.uint8)[run[1]] == 1  # withdrawn photos' keys dropped here
-        order = np.argsort(run[0][keep], kind="stable")
-        self._runs.append((run[0][keep][order], run[1][keep][order]))
+        parts: list = [(np.concatenate(keys).astype(np.uint32, copy=False), np.concatenate(rows))]
+        held = len(parts[0][0])
+        while self._runs and len(self._runs[-1]) <= held:
+            parts.insert(0, self._runs.pop())
+            held += len(parts[0])
+        self._runs.append(_CellRun.merged(parts, np.frombuffer(self._alive, np.uint8)))
 
     def remove(self, id: int) -> None:
         row = self._row.pop(id, None)
@@ -356,26 +467,27 @@ class _CellKeys:
         """The runs, the rows' arrays and the id -> row table (its hash table and two int objects an entry: ~100
         bytes a photo, the review of 2026-12-07 #6)."""
         table = sys.getsizeof(self._row) + 2 * sys.getsizeof(2**40) * len(self._row)
-        return sum(k.nbytes + r.nbytes for k, r in self._runs) + 13 * len(self._photo) + table
+        return sum(run.nbytes for run in self._runs) + 13 * len(self._photo) + table
 
     def lookup(self, cells: tuple, aspect: float) -> list[tuple[int, int]]:
         """(photo id, identical cells) of the photos of the upload's shape (within WHOLE_ASPECT) with
         CELL_VOTES or more, most first; ``cells``: the upload's own cell summaries, as uploaded and mirrored
         (the better of the two counts)."""
         best: dict[int, int] = {}
+        if not self._runs:
+            return []
         alive = np.frombuffer(self._alive, np.uint8)
         shape = np.frombuffer(self._shape, np.float32)
+        votes = max(1, min(int(CELL_VOTES), 65535))
         for c in cells:
             q = np.unique(np.concatenate([_cell_keys(c, aspect, shift) for shift in (-1, 0, 1)]))
-            found = []
-            for keys, rows in self._runs:
-                lo, hi = np.searchsorted(keys, q, "left"), np.searchsorted(keys, q, "right")
-                n = hi - lo
-                if n.any():
-                    found.append(rows[np.repeat(lo - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(int(n.sum()))])
-            if not found:
-                continue
-            row, count = np.unique(np.concatenate(found), return_counts=True)
+            counts = np.zeros(len(self._photo), np.uint16)  # a row holds at most GRID * GRID keys
+            reached = np.empty(len(self._photo), np.int64)
+            n = 0
+            for run in self._runs:
+                n = _count_cells(q, run.heads, run.starts, run.low, run.rows, counts, votes, reached, n)
+            row = np.sort(reached[:n])
+            count = counts[row].astype(np.int64)
             keep = (count >= CELL_VOTES) & (alive[row] == 1) & (np.abs(aspect / shape[row] - 1.0) <= WHOLE_ASPECT)
             for r, k in zip(row[keep].tolist(), count[keep].tolist()):
                 id = self._photo[r]

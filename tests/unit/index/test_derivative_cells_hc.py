@@ -81,9 +81,9 @@ def test_a_withdrawn_photo_is_not_found_and_counts_once_when_added_again(feature
     assert 1 not in dict(keys.lookup(own, fw / fh))
     keys.add([(features[1], 1)])
     assert dict(keys.lookup(own, fw / fh))[1] == before[1]
-    assert sum(len(k) for k, _ in keys._runs) == sum(
+    assert sum(len(run) for run in keys._runs) == sum(
         int((f.cells.std >= F.TEXTURE_STD).sum()) for f in (features[1], features[2]))
-    assert all(np.all(np.diff(k) >= 0) for k, _ in keys._runs)  # each run sorted
+    assert all(np.all(np.diff(run.keys().astype(np.int64)) >= 0) for run in keys._runs)  # each run sorted
 
 
 def test_a_photo_found_by_its_cells_needs_a_larger_block(index, monkeypatch):
