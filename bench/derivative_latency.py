@@ -61,9 +61,9 @@ def photo_paths(folder: str) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
 
 
-def Registry(paths: list[Path], size: int, registry: str = "honest") -> SyntheticRegistry:  # noqa: N802
+def Registry(paths: list[Path], size: int, registry: str = "honest", cells: bool = True) -> SyntheticRegistry:  # noqa: N802
     """The scale run's signatures (lookup) and which real photo an entry shows (photo_of)."""
-    return SyntheticRegistry(paths, size, REAL_WINDOWS, SEED, registry)
+    return SyntheticRegistry(paths, size, REAL_WINDOWS, SEED, registry, cells=cells)
 
 
 def build(args: argparse.Namespace) -> None:
@@ -80,15 +80,19 @@ def build(args: argparse.Namespace) -> None:
     uploads = pickle.dumps({"related": related, "unrelated": unrelated}, protocol=pickle.HIGHEST_PROTOCOL)
     t0 = time.perf_counter()
     windows = reg.windows(args.workers)
+    cells = reg.window_cells(args.workers)
     windows_s = time.perf_counter() - t0
     before = rss_mb()
     index = DerivativeIndex(reg.lookup)
     t0 = time.perf_counter()
     index.add_features_many([(f, i + 1) for i, f in enumerate(reg.real)])
-    done = 0
+    done, cells_s = 0, 0.0
     for size in sizes:
         for codes, ids in entries(windows, reg.perms, done, size):
-            index.add_features_many(reg.batch(codes, ids))
+            index.add_features_many(reg.batch(codes, ids))  # no frame: no cells (add_features_many's keys)
+            c0 = time.perf_counter()
+            index._cells.add_keys(*reg.cell_keys(cells, int(ids[0]) - 1_000_000, int(ids[-1]) + 1 - 1_000_000))
+            cells_s += time.perf_counter() - c0
         done = size
         build_s = time.perf_counter() - t0
         grown = rss_mb() - before
@@ -100,6 +104,8 @@ def build(args: argparse.Namespace) -> None:
                 "window_photos": len(reg.window_photos), "upload_photos": len(reg.upload_photos),
                 "photos": len(paths), "built_for": index._built_for, "windows_seconds": windows_s,
                 "build_seconds": build_s, "rss_growth_mb": grown, "ntotal": index._faiss.ntotal,
+                "cells_seconds": cells_s, "cells_held": sum(len(r) for r in index._cells._runs),
+                "cells_bytes_per_photo": index._cells.nbytes() / len(index),
                 "index_bytes_per_photo": index.memory_bytes() / len(index),
                 "largest_list": largest_list(index), "load_average": os.getloadavg()}
         (where / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -113,10 +119,12 @@ def largest_list(index: DerivativeIndex) -> int:
     return max(lists.list_size(i) for i in range(index._faiss.nlist))
 
 
-def load(folder: Path, photos: str) -> tuple[DerivativeIndex, Registry, dict]:
+def load(folder: Path, photos: str, cells: bool = True) -> tuple[DerivativeIndex, Registry, dict, dict]:
+    """The saved index, its registry, uploads and meta; ``cells``: the entries' cells (bench/derivative_scale.py
+    entry_keys) added to the cell search and carried by their signatures (False: neither, as before 2026-12-07 #7)."""
     meta = json.loads((folder / "meta.json").read_text())
     paths = photo_paths(photos)
-    reg = Registry(paths, meta["registry_size"], meta.get("registry", "old"))
+    reg = Registry(paths, meta["registry_size"], meta.get("registry", "old"), cells)
     ivf = faiss.read_index_binary(str(folder / "index.faissb"))  # an IndexBinaryIVF already (a downcast would free it)
     index = DerivativeIndex(reg.lookup)
     index._faiss, index._ivf, index._built_for = ivf, isinstance(ivf, faiss.IndexBinaryIVF), meta["built_for"]
@@ -126,9 +134,21 @@ def load(folder: Path, photos: str) -> tuple[DerivativeIndex, Registry, dict]:
             index._quantizer.nprobe = D.TOP_NPROBE
         ivf.nprobe = D.NPROBE
     index._ids = set(range(1, len(paths) + 1)) | set(range(1_000_000, 1_000_000 + meta["registry_size"]))
+    if cells:  # the cell search's keys, in the build's order and batches (the saved faiss index holds none)
+        before, w0, c0 = rss_mb(), time.perf_counter(), time.process_time()
+        index._cells.add([(f, i + 1) for i, f in enumerate(reg.real)])
+        windows = reg.window_cells(1)
+        for start in range(0, meta["registry_size"], 20_000):
+            index._cells.add_keys(*reg.cell_keys(windows, start, min(meta["registry_size"], start + 20_000)))
+        index._cells.lookup((reg.real[0].cells,), 1.0)  # the compiled lookup loaded (or compiled) before any timing
+        meta["cells_loaded"] = {"seconds": time.perf_counter() - w0, "cpu_seconds": time.process_time() - c0,
+                                "rss_growth_mb": rss_mb() - before, "cells_held": sum(len(r) for r in index._cells._runs),
+                                "runs": len(index._cells._runs), "cells_bytes_per_photo": index._cells.nbytes() / len(index),
+                                "index_bytes_per_photo": index.memory_bytes() / len(index), "rss_mb": rss_mb()}
+        print(json.dumps({"cells_loaded": meta["cells_loaded"]}), flush=True)
     with open(folder / "uploads.pkl", "rb") as f:
         uploads = pickle.load(f)
-    return index, reg, uploads
+    return index, reg, uploads, meta
 
 
 def parse_group(text: str) -> dict[str, str]:
@@ -190,7 +210,7 @@ def cv_threads(n: int) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
-    index, reg, uploads = load(Path(args.folder), args.photos)
+    index, reg, uploads, meta = load(Path(args.folder), args.photos, not args.no_cells)
     groups = [parse_group(s) for s in (args.set or [""])]
     names = {n for g in groups for n in g}
     current = {"OMP": faiss.omp_get_max_threads, "CV": cv2.getNumThreads}
@@ -224,6 +244,34 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
 
     if rest_candidates is not None:
         index._rest_candidates = rest_timed  # type: ignore[method-assign]
+    # the cell search (CELL_CANDIDATES): its lookups' calling-thread CPU, the photos each returns (CELL_VOTES
+    # identical cells or more, before the CELL_CANDIDATES cut), and the whole-frame comparisons a check makes
+    # (verify.whole_frame: the ranked photos' and the cell search's candidates) with their CPU
+    cell = {"lookups": 0, "cpu": 0.0, "found": 0, "whole": 0, "whole_cpu": 0.0}
+    real_lookup = index._cells.lookup
+
+    def lookup_timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        c = time.thread_time()
+        try:
+            out = real_lookup(*a, **k)
+        finally:
+            cell["lookups"] += 1
+            cell["cpu"] += time.thread_time() - c
+        cell["found"] += len(out)
+        return out
+
+    index._cells.lookup = lookup_timed  # type: ignore[method-assign]
+    real_whole = D.whole_frame
+
+    def whole_timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        c = time.thread_time()
+        try:
+            return real_whole(*a, **k)
+        finally:
+            cell["whole"] += 1
+            cell["whole_cpu"] += time.thread_time() - c
+
+    D.whole_frame = whole_timed
     real_verify = D.verify
     main_thread = __import__("threading").get_ident()
     verifies = {"calls": 0, "pool": 0}
@@ -266,7 +314,10 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
         return out
     rows: list[dict[str, list]] = [{k: [] for k in ("wall", "cpu", "extract", "search", "verify", "hits", "u_wall",
                                                     "u_cpu", "u_search", "u_hits", "i_wall", "i_cpu", "calls", "pool", "cuts", "critical", "u_critical",
-                                                    "rest", "rest_search", "rest_calls", "u_rest", "u_extract")}
+                                                    "rest", "rest_search", "rest_calls", "u_rest", "u_extract",
+                                                    "cell_lookups", "cell_cpu", "cell_found", "whole", "whole_cpu",
+                                                    "u_cell_lookups", "u_cell_cpu", "u_cell_found", "u_whole",
+                                                    "u_whole_cpu")}
                                    for _ in groups]
     for _ in range(args.rounds):
         for q, (rgb, i, j) in enumerate(related):
@@ -276,6 +327,7 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 r = rows[g]
                 verifies["calls"] = verifies["pool"] = verifies["cuts"] = 0
                 rest["runs"], rest["search"] = 0, 0.0
+                cell.update(lookups=0, cpu=0.0, found=0, whole=0, whole_cpu=0.0)
                 excess()
                 w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
                 upload = Upload.from_rgb(rgb)
@@ -286,7 +338,10 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 r["cpu"].append(p2 - p0)
                 r["extract"].append(t1 - t0)
                 r["search"].append(stage["search"])
-                r["verify"].append(t2 - t1 - stage["search"] - rest["search"])
+                r["verify"].append(t2 - t1 - stage["search"] - rest["search"] - cell["cpu"])
+                for key, name in (("cell_lookups", "lookups"), ("cell_cpu", "cpu"), ("cell_found", "found"),
+                                  ("whole", "whole"), ("whole_cpu", "whole_cpu")):
+                    r[key].append(cell[name])
                 r["rest"].append(rest["runs"])
                 r["rest_search"].append(rest["search"])
                 r["rest_calls"].append(verifies["calls"] - rest["calls_before"] if rest["runs"] else 0)
@@ -302,11 +357,15 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
                 apply(groups[g], defaults)
                 r = rows[g]
                 rest["runs"], rest["search"] = 0, 0.0
+                cell.update(lookups=0, cpu=0.0, found=0, whole=0, whole_cpu=0.0)
                 excess()
                 w0, p0, t0 = time.perf_counter(), time.process_time(), time.thread_time()
                 upload = Upload.from_rgb(rgb)
                 r["u_extract"].append(time.thread_time() - t0)
                 hits = index.check(upload)
+                for key, name in (("u_cell_lookups", "lookups"), ("u_cell_cpu", "cpu"), ("u_cell_found", "found"),
+                                  ("u_whole", "whole"), ("u_whole_cpu", "whole_cpu")):
+                    r[key].append(cell[name])
                 r["u_rest"].append(rest["runs"])
                 r["u_critical"].append(time.thread_time() - t0 + excess())
                 r["u_wall"].append(time.perf_counter() - w0)
@@ -325,6 +384,8 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     if rest_candidates is not None:
         del index._rest_candidates
     D.verify = real_verify
+    D.whole_frame = real_whole
+    del index._cells.lookup
     V.picture_cut = real_cut
     if real_work:
         D._Jobs.work = real_work
@@ -359,16 +420,35 @@ def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
             "instances_ms_p50": ms(r["i_wall"], 50), "instances_cpu_ms_p50": ms(r["i_cpu"], 50),
             "own_photo_verified": own / n, "false_flags": false + u_false,
             "identical_to_first": f"{same}/{len(r['hits']) + len(r['u_hits'])}",
+            # the cell search: checks that looked up (derivative uploads, every round; unrelated apart), the lookup's
+            # calling-thread CPU p50 / p95 / max over those, photos found (CELL_VOTES or more) mean and max, and the
+            # whole-frame comparisons a check made (ranked photos' and the cell search's) with their CPU
+            "cell_lookups": int(np.sum(r["cell_lookups"])), "unrelated_cell_lookups": int(np.sum(r["u_cell_lookups"])),
+            **cell_figures(r, ""), **cell_figures(r, "u_", "unrelated_"),
         })
     for row in out:
         print(json.dumps(row))
     if args.hits:  # every upload's hits under each group, to compare runs of two trees
         Path(args.hits).write_text(json.dumps([{"related": r["hits"], "unrelated": r["u_hits"], "rest": r["rest"]}
                                                for r in rows]))
-    meta = json.loads((Path(args.folder) / "meta.json").read_text())
+    meta["rss_mb_end"] = rss_mb()
     print(json.dumps({"index": meta, "load_average": os.getloadavg()}))
     return {"groups": out, "queries": n, "unrelated": len(unrelated), "rounds": args.rounds,
             "load_average": os.getloadavg(), "index": meta}
+
+
+def cell_figures(r: dict[str, list], key: str, name: str = "") -> dict[str, float]:
+    """The cell search's figures of one group (``key``: "" derivative uploads, "u_" unrelated ones)."""
+    ms = lambda v, q: float(np.percentile(np.array(v) * 1000, q)) if len(v) else float("nan")  # noqa: E731
+    looked = [c for c, n in zip(r[key + "cell_cpu"], r[key + "cell_lookups"]) if n]
+    found = [f for f, n in zip(r[key + "cell_found"], r[key + "cell_lookups"]) if n]
+    return {f"{name}cell_lookup_cpu_ms_p50": ms(looked, 50), f"{name}cell_lookup_cpu_ms_p95": ms(looked, 95),
+            f"{name}cell_lookup_cpu_ms_max": ms(looked, 100),
+            f"{name}cell_found_mean": float(np.mean(found)) if found else 0.0,
+            f"{name}cell_found_max": int(max(found, default=0)),
+            f"{name}whole_frames_mean": float(np.mean(r[key + "whole"])) if r[key + "whole"] else 0.0,
+            f"{name}whole_frame_cpu_ms_p50": ms(r[key + "whole_cpu"], 50),
+            f"{name}whole_frame_cpu_ms_p95": ms(r[key + "whole_cpu"], 95)}
 
 
 def main() -> int:
@@ -391,6 +471,8 @@ def main() -> int:
     parser.add_argument("--instances", action="store_true", help="also time unrelated uploads through find_instances")
     parser.add_argument("--json")
     parser.add_argument("--hits", help="write every upload's hits (per group) here")
+    parser.add_argument("--no-cells", action="store_true",
+                        help="run: the entries without cells (as before 2026-12-07 #7: no synthetic entry in the cell search)")
     args = parser.parse_args()
     if args.action == "build":
         build(args)

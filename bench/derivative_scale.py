@@ -24,6 +24,13 @@ with any upload: it stands for photos of other things. Its full signature (for v
 window's photo's signature with the same permutation. The windows' index samples are cached in
 ``bench/results/`` (ORB on 1M windows would take ~1.5 CPU hours; on 100k, ~8 CPU minutes).
 
+Cells (2026-12-07 #7): every entry also has cells of its own, added to the cell search
+(index/derivative.py ``CELL_CANDIDATES``) and carried by its full signature: its window's cells (the same
+crop, summarised as a registered photo's; the first CELL_WINDOWS windows'), moved by a transform of the grid
+of its own past them (mirrored / upside down, rolled), at its keypoints' photo's shape (see ``entry_keys``; bench/hb_cellsynth.py compares their collisions
+with uploads against the 129 real photos'). Before, entries had no frame and so no cells: no figure at
+scale included the cell search. The windows' cells are cached in ``bench/results/`` too (~70 CPU seconds).
+
 Every size in one run: the index grows from the smallest size to the largest with incremental adds
 (as the follower loads it), and each size is timed on the same uploads. An exact-search baseline (the
 same index type held flat, exhaustive) gives, on a sample of the uploads' descriptors, the share whose
@@ -36,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import multiprocessing as mp
 import resource
@@ -59,27 +67,38 @@ import ncii_shield.index.derivative as D
 from ncii_shield.index.derivative import DerivativeIndex
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative.instances import find_instances
-from ncii_shield.signals.derivative.verify import Outcome, Upload
+from ncii_shield.signals.derivative.verify import WHOLE_ASPECT, Outcome, Upload
 
 _GREYS: list[np.ndarray] = []
 
 
-def _window(k: int, seed: int) -> np.ndarray:
+def _window_box(k: int, seed: int, h: int, w: int) -> tuple[int, int, int, int, bool, float, float]:
+    """Window k's crop of its photo (h x w): x, y, width, height, mirrored, longer side after the resize, gamma."""
     rng = np.random.default_rng([seed, 1_000_003, k])
-    grey = _GREYS[k % len(_GREYS)]
-    h, w = grey.shape
     fw, fh = rng.uniform(0.3, 0.8), rng.uniform(0.3, 0.8)
     cw, ch = max(32, int(w * fw)), max(32, int(h * fh))
     x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    win = grey[y:y + ch, x:x + cw]
-    if rng.random() < 0.5:
-        win = win[:, ::-1]
+    flip = bool(rng.random() < 0.5)
     side = rng.uniform(256, 320)
-    f = side / max(win.shape)
+    gamma = rng.uniform(0.8, 1.25)
+    return x, y, cw, ch, flip, side, gamma
+
+
+def _window_image(img: np.ndarray, box: tuple) -> np.ndarray:
+    """The window (grey or RGB) cut, mirrored, resized and gamma-corrected as ``box`` says."""
+    x, y, cw, ch, flip, side, gamma = box
+    win = img[y:y + ch, x:x + cw]
+    if flip:
+        win = win[:, ::-1]
+    f = side / max(win.shape[:2])
     win = cv2.resize(np.ascontiguousarray(win), (max(8, round(win.shape[1] * f)), max(8, round(win.shape[0] * f))),
                      interpolation=cv2.INTER_AREA)
-    gamma = rng.uniform(0.8, 1.25)
-    win = (255.0 * (win / 255.0) ** gamma).astype(np.uint8)
+    return (255.0 * (win / 255.0) ** gamma).astype(np.uint8)
+
+
+def _window(k: int, seed: int) -> np.ndarray:
+    grey = _GREYS[k % len(_GREYS)]
+    win = _window_image(grey, _window_box(k, seed, *grey.shape))
     _, desc = F.keypoints(win, F.MAX_KEYPOINTS, coarse_first=F.INDEX_KEYPOINTS)  # the index sample, as registered
     desc = desc[:F.INDEX_KEYPOINTS]
     out = np.zeros((F.INDEX_KEYPOINTS, 32), np.uint8)
@@ -90,6 +109,165 @@ def _window(k: int, seed: int) -> np.ndarray:
 def _windows(chunk: tuple[int, int, int]) -> np.ndarray:
     start, stop, seed = chunk
     return np.stack([_window(k, seed) for k in range(start, stop)])
+
+
+# -- the entries' cells (the cell search: index/derivative.py CELL_CANDIDATES) ----------------------------------
+# A registered photo's textured cells are keys of the cell search; a synthetic entry's must collide with an
+# upload's as a real photo's would, so they are real photos' cells, perturbed the way the descriptors are:
+# entry k holds the cells of window k % CELL_WINDOWS (a window's crop of its photo, cut from the working-size
+# photo in colour, mirrored and gamma-corrected as for its descriptors, summarised as a registered photo is:
+# to_frame, cell_summaries; the first CELL_WINDOWS windows only: ~7 ms of CPU each), and every entry past them
+# moves them by a transform of the grid of its own (CELL_TRANSFORMS: mirrored and / or upside down, then rolled
+# by dy, dx cells; each 4 x 4 structure pattern flipped with its cell). Unlike
+# the descriptors' bit permutation, which would map the common natural patterns (an edge, a half) onto rare ones and
+# so share no key with an upload, the transforms keep every pattern a pattern of a real picture: the collisions
+# with uploads keep their real rate (bench/hb_cellsynth.py checks it against the 129 photos'). The entries sharing
+# a window's cells get distinct transforms (up to CELL_TRANSFORMS - 1 of them; 100 at 1M). The entry's shape is
+# its keypoints' photo's (its full signature's frame, as before), so the registry's shapes cluster as the 129's do
+# (50 of them square): the lookup's worst realistic case.
+CELL_TRANSFORMS = 4 * F.GRID * F.GRID  # (mirrored, upside down) x dy x dx; 0: none
+CELL_WINDOWS = 10_000  # windows whose cells the entries hold (moved)
+_RGBS: list[np.ndarray] = []
+
+
+def _flip_bits(horizontal: bool, vertical: bool) -> np.ndarray:
+    """uint16 pattern -> the pattern of the cell mirrored and / or upside down (bit 4 r + c: block row r, column c)."""
+    values = np.arange(1 << 16, dtype=np.uint32)
+    out = np.zeros(1 << 16, np.uint32)
+    for r in range(4):
+        for c in range(4):
+            rr, cc = (3 - r if vertical else r), (3 - c if horizontal else c)
+            out |= ((values >> (4 * r + c)) & 1) << (4 * rr + cc)
+    return out.astype(np.uint16)
+
+
+_BITS = np.stack([_flip_bits(bool(f & 1), bool(f & 2)) for f in range(4)])  # by flips (1: mirrored, 2: upside down)
+
+
+def _positions() -> np.ndarray:
+    """(CELL_TRANSFORMS, GRID * GRID): for each transform, the source cell (flat index) of every cell."""
+    g = F.GRID
+    r, c = np.divmod(np.arange(g * g), g)
+    out = np.empty((CELL_TRANSFORMS, g * g), np.int64)
+    for t in range(CELL_TRANSFORMS):
+        flips, dy, dx = divmod(t, g * g)[0], *divmod(t % (g * g), g)
+        r0, c0 = (r - dy) % g, (c - dx) % g
+        if flips & 2:
+            r0 = g - 1 - r0
+        if flips & 1:
+            c0 = g - 1 - c0
+        out[t] = r0 * g + c0
+    return out
+
+
+_POSITIONS = _positions()
+
+
+def cell_windows(real_n: int) -> int:
+    """Windows whose cells the entries hold (CELL_WINDOWS, or all of them in a smaller registry)."""
+    return min(CELL_WINDOWS, real_n)
+
+
+def cell_transform(k: int | np.ndarray, real_n: int, seed: int) -> np.ndarray:
+    """Entry k's transform of its window's cells (window k % cell_windows(real_n)): 0 for the window itself, else
+    one of 1..CELL_TRANSFORMS-1, distinct for the entries sharing a window's cells (up to CELL_TRANSFORMS - 1)."""
+    k = np.asarray(k, np.int64)
+    n = cell_windows(real_n)
+    offset = np.random.default_rng([seed, 91]).integers(0, CELL_TRANSFORMS - 1, n)
+    p = k // n
+    return np.where(p == 0, 0, (offset[k % n] + p - 1) % (CELL_TRANSFORMS - 1) + 1)
+
+
+def transform_cells(cells: F.Cells, t: int) -> F.Cells:
+    """Cells moved by transform t (:func:`cell_transform`)."""
+    src = _POSITIONS[t]
+    g = (F.GRID, F.GRID)
+    move = lambda a: np.ascontiguousarray(a.ravel()[src].reshape(g))  # noqa: E731
+    return F.Cells(move(cells.mean), move(cells.std), move(cells.cb), move(cells.cr),
+                   _BITS[t // (F.GRID * F.GRID)][move(cells.pattern)])
+
+
+def window_cells(k: int, seed: int) -> F.Cells:
+    """The cells of window k (k < R) as a registered photo's: its crop of the working-size photo in colour."""
+    rgb = _RGBS[k % len(_RGBS)]
+    x, y, cw, ch, flip, _, gamma = _window_box(k, seed, *rgb.shape[:2])
+    win = rgb[y:y + ch, x:x + cw]
+    if flip:
+        win = win[:, ::-1]
+    lut = (255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)  # as _window_image, by table
+    frame = F.to_frame(cv2.LUT(np.ascontiguousarray(win), lut))
+    c = F.cell_summaries(frame.grey, frame.cb, frame.cr)[0]
+    stored = lambda a: np.clip(np.round(a), 0, 255).astype(np.float32)  # noqa: E731
+    return F.Cells(stored(c.mean), stored(c.std * 4) / 4, stored(c.cb), stored(c.cr), c.pattern)  # as F.decode gives
+
+
+def _window_summaries(chunk: tuple[int, int, int]) -> np.ndarray:
+    """(n, GRID * GRID, 6) uint8: windows' cells as stored (mean, std x 4, cb, cr, pattern's low and high byte)."""
+    start, stop, seed = chunk
+    out = np.empty((stop - start, F.GRID * F.GRID, 6), np.uint8)
+    for k in range(start, stop):
+        c = window_cells(k, seed)
+        out[k - start, :, :4] = np.stack([c.mean, c.std * 4, c.cb, c.cr], axis=-1).reshape(-1, 4)
+        out[k - start, :, 4:] = c.pattern.astype("<u2").reshape(-1, 1).view(np.uint8)
+    return out
+
+
+def stored_cells(row: np.ndarray) -> F.Cells:
+    """A window's cells from its :func:`synthetic_cells` row (as :func:`window_cells` gives them)."""
+    g = (F.GRID, F.GRID)
+    s = row[:, :4].astype(np.float32).reshape(*g, 4)
+    pattern = np.ascontiguousarray(row[:, 4:]).view("<u2").reshape(g).astype(np.uint16)
+    return F.Cells(s[..., 0].copy(), s[..., 1] / 4, s[..., 2].copy(), s[..., 3].copy(), pattern)
+
+
+def _patterns(summaries: np.ndarray) -> np.ndarray:
+    """(n, GRID * GRID) uint32 of :func:`synthetic_cells` rows: pattern | textured << 16."""
+    pattern = np.ascontiguousarray(summaries[..., 4:]).view("<u2")[..., 0].astype(np.uint32)
+    return pattern | ((summaries[..., 1].astype(np.float32) / 4 >= F.TEXTURE_STD).astype(np.uint32) << 16)
+
+
+def load_rgbs(paths: list[Path]) -> None:
+    """The windows' photos at working size (window_cells' source), loaded once for these paths."""
+    if _RGB_PATHS != list(paths):
+        _RGBS[:] = [shrink(load_rgb(p)) for p in paths]
+        _RGB_PATHS[:] = list(paths)
+
+
+_RGB_PATHS: list[Path] = []
+
+
+def synthetic_cells(paths: list[Path], n: int, seed: int, workers: int) -> np.ndarray:
+    """(n, GRID * GRID, 6) uint8: windows 0..n-1's cells as stored (:func:`_window_summaries`), cached in
+    bench/results/ (10,000 windows: 15 MB, ~70 CPU seconds)."""
+    folder = ROOT / "bench" / "results" / f"derivative-cells-v2-{len(paths)}-{seed}{cache_tag(paths)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    file = folder / f"windows-{n}.npy"
+    if not file.exists():
+        load_rgbs(paths)
+        jobs = [(s, min(n, s + 2000), seed) for s in range(0, n, 2000)]
+        started = time.perf_counter()
+        with mp.get_context("fork").Pool(workers) as pool:
+            got = np.concatenate(list(pool.imap(_window_summaries, jobs)))
+        tmp = file.with_suffix(".tmp.npy")
+        np.save(tmp, got)
+        tmp.rename(file)
+        print(f"  synthetic cells: {n:,} windows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return np.load(file)
+
+
+def entry_keys(windows: np.ndarray, shape_bins: np.ndarray, ks: np.ndarray, real_n: int, seed: int,
+               ) -> list[np.ndarray]:
+    """The cell keys (index/derivative.py _cell_keys) of entries ``ks``: their windows' cells (``windows``:
+    :func:`synthetic_cells`) moved by their transforms, at their photos' shape bins (``shape_bins``: by entry)."""
+    t = cell_transform(ks, real_n, seed)
+    src = _patterns(windows[ks % cell_windows(real_n)])
+    moved = np.take_along_axis(src, _POSITIONS[t], axis=1)
+    textured = (moved >> 16).astype(bool)
+    pattern = _BITS[(t // (F.GRID * F.GRID))[:, None], (moved & 0xFFFF).astype(np.int64)]
+    place = np.arange(F.GRID * F.GRID, dtype=np.uint32)[None, :]
+    keys = (shape_bins.astype(np.uint32)[:, None] << 24) | (place << 16) | pattern.astype(np.uint32)
+    counts = textured.sum(axis=1)
+    return np.split(keys[textured], np.cumsum(counts)[:-1])
 
 
 CHUNK = 50_000  # entries per cache file: a long build can be stopped and resumed, and N = 100k reuses 1M's first files
@@ -152,8 +330,12 @@ class SyntheticRegistry:
     permutation ``k // real_n`` (0: not permuted)."""
 
     def __init__(self, paths: list[Path], size: int, real_windows: int, seed: int, registry: str = "honest",
-                 real: list | None = None) -> None:
+                 real: list | None = None, cells: bool = True) -> None:
         assert registry in REGISTRIES, registry
+        self.cells = cells  # entries' signatures carry their own cells (see entry_keys); False: as before 2026-12-07 #7
+        self.entries: dict[int, str] = {}
+        self.descriptors: dict[tuple[int, int], np.ndarray] = {}
+        self.summaries: np.ndarray | None = None  # the windows' cells (synthetic_cells), read on first use
         self.registry, self.seed = registry, seed
         self.real = real if real is not None else [F.photo_features(load_rgb(p)) for p in paths]
         self.values = {i + 1: F.encode(f) for i, f in enumerate(self.real)}
@@ -168,17 +350,47 @@ class SyntheticRegistry:
         return self.window_photos[k % self.real_n % len(self.window_photos)]
 
     def signature(self, i: int) -> str:
+        """Photo i's full signature. A registry entry's: its window's photo's, descriptors permuted (a copy), and
+        with ``cells``: the entry's own cells (:func:`entry_keys`' source: its window's, moved for a copy)."""
         if i < 1_000_000:
             return self.values[i]
         k = i - 1_000_000
         photo, p = self._window_photo(k), k // self.real_n
-        if not p:
-            return self.values[photo + 1]
-        if (photo, p) not in self.permuted:
-            f = self.real[photo]
-            self.permuted[photo, p] = F.encode(
-                dataclasses.replace(f, descriptors=permute(f.descriptors, self.perms[p])))
-        return self.permuted[photo, p]
+        if not self.cells:
+            if not p:
+                return self.values[photo + 1]
+            if (photo, p) not in self.permuted:
+                f = self.real[photo]
+                self.permuted[photo, p] = F.encode(
+                    dataclasses.replace(f, descriptors=permute(f.descriptors, self.perms[p])))
+            return self.permuted[photo, p]
+        if k not in self.entries:
+            if (photo, p) not in self.descriptors:
+                d = self.real[photo].descriptors
+                self.descriptors[photo, p] = permute(d, self.perms[p]) if p else d
+            w = k % cell_windows(self.real_n)
+            if self.summaries is None:
+                self.summaries = self.window_cells(1)
+            cells = transform_cells(stored_cells(self.summaries[w]), int(cell_transform(k, self.real_n, self.seed)))
+            if len(self.entries) >= 4096:
+                self.entries.clear()
+            self.entries[k] = F.encode(dataclasses.replace(self.real[photo], descriptors=self.descriptors[photo, p],
+                                                           cells=cells))
+        return self.entries[k]
+
+    def cell_keys(self, windows: np.ndarray, start: int, stop: int) -> tuple[list[int], list[float], list[np.ndarray]]:
+        """Entries [start, stop) as _CellKeys.add_keys takes them: ids, aspect ratios (their photos'), keys."""
+        ks = np.arange(start, stop)
+        photos = np.array(self.window_photos)[ks % self.real_n % len(self.window_photos)]
+        aspect = np.array([f.frame_w / f.frame_h for f in self.real])[photos]
+        bins = np.clip(np.floor(np.log(aspect) / math.log1p(WHOLE_ASPECT)), -126, 126).astype(np.int64) + 128
+        return (list(range(1_000_000 + start, 1_000_000 + stop)), aspect.tolist(),
+                entry_keys(windows, bins, ks, self.real_n, self.seed))
+
+    def window_cells(self, workers: int) -> np.ndarray:
+        if self.summaries is None:
+            self.summaries = synthetic_cells(self.window_paths, cell_windows(self.real_n), self.seed, workers)
+        return self.summaries
 
     def lookup(self, ids: list[int]) -> dict[int, str]:
         return {i: self.signature(i) for i in ids}
@@ -301,6 +513,7 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
     reg = SyntheticRegistry(paths, sizes[-1], args.real_windows, args.seed, args.registry)
     real_n, real, lookup, photo_of = reg.real_n, reg.real, reg.lookup, reg.photo_of
     windows = reg.windows(args.workers)
+    cells = reg.window_cells(args.workers)  # the entries' cells (entry_keys), for the cell search
 
     rng = np.random.default_rng(args.seed)
     related = [make_upload(paths, rng, q, reg.upload_photos) for q in range(args.queries)]
@@ -317,6 +530,7 @@ def scale_run(args, paths: list[Path]) -> dict:  # noqa: ANN001, C901, PLR0915
         t0 = time.perf_counter()
         for codes, ids in entries(windows, reg.perms, done, size):
             index.add_features_many(reg.batch(codes, ids))
+            index._cells.add_keys(*reg.cell_keys(cells, int(ids[0]) - 1_000_000, int(ids[-1]) + 1 - 1_000_000))
         done = size
         build_s += time.perf_counter() - t0
         grown = rss_mb() - before

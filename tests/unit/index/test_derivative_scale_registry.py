@@ -49,7 +49,7 @@ def test_honest_split_is_disjoint_and_covers_every_photo(n: int) -> None:
 
 
 def test_windows_show_no_upload_photo(photos: list[Path], real: list) -> None:
-    reg = S.SyntheticRegistry(photos, size=60, real_windows=20, seed=7, registry="honest", real=real)
+    reg = S.SyntheticRegistry(photos, size=60, real_windows=20, seed=7, registry="honest", real=real, cells=False)
     shown = {reg.photo_of(1_000_000 + k) for k in range(60)}
     assert shown == set(reg.window_photos) | {None}  # windows of the odd photos, then permuted copies
     assert not shown & set(reg.upload_photos)
@@ -126,10 +126,10 @@ def test_the_latency_run_counts_the_rest_searches(monkeypatch, tmp_path: Path) -
 
     related = [(shrunk(replaced(scene(31), scene(81), CENTRE)[:, CROP]), 0, 3)]
     unrelated = [shrunk(soft(70))]
-    monkeypatch.setattr(L, "load", lambda folder, photos: (index, Photos, {"related": related, "unrelated": unrelated}))
-    (tmp_path / "meta.json").write_text("{}")
+    monkeypatch.setattr(L, "load", lambda folder, photos, cells: (
+        index, Photos, {"related": related, "unrelated": unrelated}, {}))
     args = SimpleNamespace(folder=str(tmp_path), photos="", set=["", "REST_CHECKS=0"], queries=1, unrelated_queries=1,
-                           rounds=2, instances=False, hits=str(tmp_path / "hits.json"))
+                           rounds=2, instances=False, hits=str(tmp_path / "hits.json"), no_cells=False)
     on, off = L.run(args)["groups"]
     assert (on["rest_searches"], off["rest_searches"]) == (2, 0)  # two rounds
     assert on["unrelated_rest_searches"] == off["unrelated_rest_searches"] == 0
@@ -159,3 +159,37 @@ def test_the_latency_run_sets_other_modules_constants() -> None:
     finally:
         L.apply({}, defaults)
     assert (V.RECOLOUR_PARTIAL, P.AGAIN, D.REST_CHECKS) == before
+
+
+def test_entries_have_cells_of_their_own_and_their_signatures_carry_them(photos: list[Path], real: list) -> None:
+    """2026-12-07 #7: an entry's cell keys (entry_keys: its window's cells, moved by its transform for a copy, at
+    its photo's shape) are the keys of the cells its signature carries, as the cell search keys a registered photo;
+    a window's own cells unmoved, every copy of a window moved differently; patterns flipped with their cells."""
+    from ncii_shield.index.derivative import _cell_keys  # noqa: PLC0415
+    from ncii_shield.signals.derivative import verify as V  # noqa: PLC0415
+
+    reg = S.SyntheticRegistry(photos, size=60, real_windows=20, seed=7, registry="honest", real=real)
+    S.load_rgbs(reg.window_paths)
+    windows = reg.summaries = S._window_summaries((0, 20, 7))  # (the cache in bench/results/ skipped)
+    c = S.window_cells(3, 7)
+    assert np.array_equal(S.stored_cells(windows[3]).pattern, c.pattern)
+    assert all(np.array_equal(getattr(S.stored_cells(windows[3]), a), getattr(c, a)) for a in ("mean", "std", "cb", "cr"))
+    ids, shapes, keys = reg.cell_keys(windows, 0, 60)
+    assert ids == list(range(1_000_000, 1_000_060))
+    for k in range(60):
+        f = F.decode(reg.signature(1_000_000 + k))
+        own = F.decode(reg.values[reg._window_photo(k) + 1])  # its photo's signature, as stored
+        assert np.array_equal(f.points, own.points) and (f.frame_w, f.frame_h) == (own.frame_w, own.frame_h)
+        assert np.array_equal(np.sort(keys[k]), np.sort(_cell_keys(f.cells, f.frame_w / f.frame_h)))
+        assert shapes[k] == pytest.approx(f.frame_w / f.frame_h)
+    t = S.cell_transform(np.arange(60), 20, 7)
+    assert (t[:20] == 0).all() and (t[20:] > 0).all()
+    assert len({(k % 20, int(t[k])) for k in range(60)}) == 60  # no copy repeats its window or another copy
+    assert np.array_equal(S._BITS[1], V._MIRROR_BITS)  # mirrored: as the upload's mirrored cells are
+    c = S.window_cells(3, 7)
+    for t in (1 * 256, 2 * 256 + 5 * 16 + 9):  # mirrored; upside down, rolled 5 rows and 9 columns
+        moved = S.transform_cells(c, t)
+        assert sorted(moved.pattern.ravel().tolist()) == sorted(S._BITS[t // 256][c.pattern].ravel().tolist())
+        assert np.isclose(np.sort(moved.std.ravel()), np.sort(c.std.ravel())).all()
+    flipped = S.transform_cells(c, 3 * 256)  # both flips: a half turn, twice is none
+    assert np.array_equal(S.transform_cells(flipped, 3 * 256).pattern, c.pattern)
