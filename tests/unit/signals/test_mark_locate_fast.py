@@ -37,3 +37,24 @@ def test_edge_strengths_made_once_give_the_same_boxes():
         blobs = L.proposals(rgb)
         assert np.array_equal(L.proposals(rgb, strengths), blobs)
         assert np.array_equal(L.layer_boxes(rgb, blobs, strengths), L.layer_boxes(rgb, blobs))
+
+
+def test_join_parts_compiled_are_numpys():
+    rng = np.random.default_rng(1)
+    cases = []
+    for n in (0, 1, 2, 3, 8, 40, 150, 500):  # 500: past JOIN_MAX_PARTS, the largest 400 joined
+        for _ in range(6):
+            x = rng.integers(0, 600, n).astype(np.float64)
+            y = rng.choice([100.0, 104.0, 200.0, 330.0], n) + rng.integers(-6, 7, n)
+            w = rng.integers(4, 60, n).astype(np.float64)
+            h = rng.choice([4.0, 8.0, 20.0, 40.0, 60.0, 61.0], n)
+            cases.append(np.stack([x, y, w, h], 1))
+    # words: letters in a row at letter-like gaps, a long row (past JOIN_ASPECT once joined), duplicates
+    cases.append(np.array([[10 + 45 * k, 100, 40, 60] for k in range(5)], np.float64))
+    cases.append(np.array([[10 + 12 * k, 100, 10, 8] for k in range(30)], np.float64))
+    cases.append(np.array([[10, 100, 40, 60]] * 3 + [[50, 100, 40, 60]], np.float64))
+    for rects in cases:
+        fast, slow = L.join_parts(rects), L._join_parts_numpy(rects)
+        assert fast.dtype == slow.dtype and fast.shape == slow.shape, len(rects)
+        assert np.array_equal(fast, slow), len(rects)
+    assert any(len(L.join_parts(r)) > 1 for r in cases)
