@@ -41,6 +41,8 @@ def _old_patches() -> list[tuple[object, str, object]]:
         out.append((L, "colour_labels", L._colour_labels_numpy))
     if hasattr(L, "_join_parts_numpy"):
         out.append((L, "join_parts", L._join_parts_numpy))
+    if hasattr(D, "_chosen_loops"):
+        out.append((D, "_chosen", D._chosen_loops))
     if hasattr(L, "edge_strengths"):
         out.append((L, "edge_strengths", lambda rgb: None))  # blobs and layers make their own
     for name in getattr(IM, "_OLD_PATHS", ()):  # switches the index module keeps for this comparison

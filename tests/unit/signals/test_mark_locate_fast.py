@@ -58,3 +58,54 @@ def test_join_parts_compiled_are_numpys():
         assert fast.dtype == slow.dtype and fast.shape == slow.shape, len(rects)
         assert np.array_equal(fast, slow), len(rects)
     assert any(len(L.join_parts(r)) > 1 for r in cases)
+
+
+def _same_choice(a: list[list], b: list[list]) -> bool:
+    return len(a) == len(b) and all(x[:3] == y[:3] and np.array_equal(x[3], y[3]) for x, y in zip(a, b))
+
+
+def test_refines_choice_is_the_loops():
+    """describe._chosen (which windows refine moves) against the loops it replaced, on random namings with ties (values
+    on a coarse grid), rows of one-mark classes (-1) and windows named well (overlapping the others or not)."""
+    from ncii_shield.signals.marks import describe as D
+
+    rng = np.random.default_rng(2)
+    tried = 0
+    for trial in range(60):
+        named = {}
+        for k in rng.choice(np.arange(-6, 7), rng.integers(1, 8), replace=False).tolist():
+            n = int(rng.integers(0, 120))
+            top = np.sort(np.round(rng.uniform(0.3, 0.9, (n, 2)) * 20) / 20, axis=1)[:, ::-1].astype(np.float32)
+            marks = int(rng.integers(1, 6))
+            rows = rng.integers(0, marks, (n, 2))
+            if marks == 1:
+                rows[:, 1], top[:, 1] = -1, -np.inf
+            xy = rng.integers(0, 30, (n, 2)) * 10.0
+            windows = np.concatenate([xy, np.full((n, 2), 40.0) + rng.integers(0, 3, (n, 2)) * 10], 1)
+            named[k] = (top, rows.astype(np.int64), windows)
+        for count in (1, 4, 12):
+            fast, slow = D._chosen(named, count), D._chosen_loops(named, count)
+            assert _same_choice(fast, slow), (trial, count)
+            tried += bool(fast)
+    assert tried > 100
+
+
+def test_refine_on_an_upload_is_the_same_with_the_loops(monkeypatch):
+    from ncii_shield.index.marks import MarkIndex
+    from ncii_shield.signals.marks import describe as D
+    from ncii_shield.signals.marks import template as T
+
+    index = MarkIndex()
+    for i, word in enumerate(("NUDIFY", "NUDES", "FAKE", "UNDRESS", "AIGEN")):
+        index.add(T.encode(T.template_from_rgba(text_mark(word, ring=i % 2 == 0), word)), i)
+    for rgb in _scenes():
+        frame = UploadFrame.from_rgb(rgb)
+        names = index._descriptors()
+        pyramid = D.FieldPyramid(frame.grey)
+        named = index._named(L.proposals(frame.rgb), pyramid, names, 0)
+        fast = D.refine(pyramid, names, named)
+        monkeypatch.setattr(D, "_chosen", D._chosen_loops)
+        slow = D.refine(pyramid, names, named)
+        monkeypatch.undo()
+        assert fast.keys() == slow.keys()
+        assert all(all(np.array_equal(x, y) for x, y in zip(fast[k], slow[k])) for k in fast)
