@@ -8,7 +8,7 @@ the edge blobs, colour layers, chroma views and their naming; ``OVERLAP`` as set
 variant in a rotated order, from a fresh frame each time; CPU: the process's (``time.process_time``). The candidate
 lists (places and located, mark ids and boxes) of the variants must be equal, upload by upload::
 
-    python bench/marks_check/ha_alt.py DIR --values V.json [--step 8] [--rounds 2] [--variant old --variant new]
+    python bench/marks_check/ha_alt.py DIR --values V.json [--step 8] [--offset 0] [--rounds 2] [--whole]
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def _old_patches() -> list[tuple[object, str, object]]:
         out.append((L, "join_parts", L._join_parts_numpy))
     if hasattr(D, "_chosen_loops"):
         out.append((D, "_chosen", D._chosen_loops))
+    if hasattr(L, "_proposals_loops"):
+        out.append((L, "proposals", L._proposals_loops))
     if hasattr(L, "edge_strengths"):
         out.append((L, "edge_strengths", lambda rgb: None))  # blobs and layers make their own
     for name in getattr(IM, "_OLD_PATHS", ()):  # switches the index module keeps for this comparison
@@ -65,6 +67,9 @@ def main() -> None:
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    p.add_argument("--whole", action="store_true", help="the whole check (MarkIndex._checked: candidates and their "
+                   "checks, as marks_bench.py times an upload, frame included) instead of the candidate stage; its "
+                   "results compared")
     a = p.parse_args()
     import faiss
 
@@ -80,6 +85,7 @@ def main() -> None:
         data = pickle.load(open(path, "rb"))
         uploads += [r["rgb"] for r in data["pos"] + data["neg"]]
     cpu: dict[str, list[float]] = {v: [] for v in names}
+    wall: dict[str, list[float]] = {v: [] for v in names}
     differ = 0
     for rnd in range(a.rounds):
         for u, rgb in enumerate(uploads):
@@ -90,21 +96,26 @@ def main() -> None:
                     setattr(module, name, value)
                 for module, name, value in patches[v]:
                     setattr(module, name, value)
+                c0, w0 = time.process_time(), time.perf_counter()
                 frame = UploadFrame.from_rgb(rgb)
-                c0 = time.process_time()
-                places, located = index._candidates(frame, None, IM.CANDIDATES)
+                if a.whole:
+                    got[v] = index._checked(frame, None, IM.CANDIDATES)
+                else:
+                    got[v] = index._candidates(frame, None, IM.CANDIDATES)
                 cpu[v].append(1000 * (time.process_time() - c0))
-                got[v] = (places, located)
+                wall[v].append(1000 * (time.perf_counter() - w0))
             if any(g != got[names[0]] for g in got.values()):
                 differ += 1
         print(f"round {rnd + 1} done", file=sys.stderr)
-    print(f"\n{len(uploads)} uploads x {a.rounds} rounds; candidate lists differing between variants: {differ}")
+    what = "results (score, mark, box)" if a.whole else "candidate lists"
+    print(f"\n{len(uploads)} uploads x {a.rounds} rounds; {what} differing between variants: {differ}")
     base = cpu[names[0]]
     for v in names:
         c = cpu[v]
         diff = [x - y for x, y in zip(c, base)]
         print(f"{v:6s} median {statistics.median(c):7.1f} ms  mean {statistics.mean(c):7.1f}  paired median diff "
-              f"{statistics.median(diff):+6.1f}  mean diff {statistics.mean(diff):+6.1f}  (vs {names[0]})")
+              f"{statistics.median(diff):+6.1f}  mean diff {statistics.mean(diff):+6.1f}  (vs {names[0]});  wall median "
+              f"{statistics.median(wall[v]):7.1f} (loaded machine: not a latency)")
 
 
 if __name__ == "__main__":

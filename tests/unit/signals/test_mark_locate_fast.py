@@ -109,3 +109,14 @@ def test_refine_on_an_upload_is_the_same_with_the_loops(monkeypatch):
         monkeypatch.undo()
         assert fast.keys() == slow.keys()
         assert all(all(np.array_equal(x, y) for x, y in zip(fast[k], slow[k])) for k in fast)
+
+
+def test_proposals_closed_once_for_all_levels_are_the_loops(monkeypatch):
+    rng = np.random.default_rng(3)
+    noisy = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    for rgb in _scenes() + [noisy, np.full((300, 400, 3), 90, np.uint8)]:
+        assert np.array_equal(L.proposals(rgb), L._proposals_loops(rgb))
+        assert np.array_equal(L.proposals(rgb, L.edge_strengths(rgb)), L._proposals_loops(rgb))
+    monkeypatch.setattr(L, "GRADIENT_LEVELS", (140, 30, 80))  # any order of levels
+    for rgb in _scenes()[:1] + [noisy]:
+        assert np.array_equal(L.proposals(rgb), L._proposals_loops(rgb))

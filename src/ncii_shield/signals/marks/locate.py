@@ -373,6 +373,36 @@ def proposals(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
     """Candidate extents of overlays in an (h, w, 3) uint8 frame: (n, 4) float64 x, y, w, h; ``strengths``:
     :func:`edge_strengths` made already."""
     out: list[np.ndarray] = []
+    levels = sorted(set(GRADIENT_LEVELS))
+    passed = np.array([sum(v > level for level in levels) for v in range(256)], np.uint8)
+    for f in SCALES:
+        _, strength = _strength_at(rgb, f, strengths)
+        # the levels' edges are nested (an edge above 140 is above 80 and 40), so a closing of how many levels each
+        # pixel passes, thresholded at a level, is that level's edges closed (a closing is a max then a min, and both
+        # commute with a threshold): one closing a width for all the levels (2026-12-07 #7; the same masks)
+        count = cv2.LUT(strength, passed)
+        closed = {k: cv2.morphologyEx(count, cv2.MORPH_CLOSE,
+                                      cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
+                  for k in CLOSE_WIDTHS}
+        for level in GRADIENT_LEVELS:
+            for k in CLOSE_WIDTHS:
+                out.append(_boxes(cv2.compare(closed[k], levels.index(level) + 1, cv2.CMP_GE), f))
+    boxes = np.concatenate(out) if out else np.zeros((0, 4))
+    if not len(boxes):
+        return boxes.reshape(0, 4)
+    # the same blob found at several strengths and widths: once
+    key = np.round(boxes / 2).astype(np.int64)
+    _, first = np.unique(key, axis=0, return_index=True)
+    boxes = boxes[np.sort(first)]
+    if len(boxes) > MAX_BOXES:
+        boxes = boxes[np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")[:MAX_BOXES]]
+    return boxes
+
+
+def _proposals_loops(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
+    """:func:`proposals` with each level's edges closed apart (its code before 2026-12-07 #7; the tests and
+    bench/marks_check/ha_alt.py compare the two)."""
+    out: list[np.ndarray] = []
     for f in SCALES:
         _, strength = _strength_at(rgb, f, strengths)
         for level in GRADIENT_LEVELS:
@@ -384,7 +414,6 @@ def proposals(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
     boxes = np.concatenate(out) if out else np.zeros((0, 4))
     if not len(boxes):
         return boxes.reshape(0, 4)
-    # the same blob found at several strengths and widths: once
     key = np.round(boxes / 2).astype(np.int64)
     _, first = np.unique(key, axis=0, return_index=True)
     boxes = boxes[np.sort(first)]
