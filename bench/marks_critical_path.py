@@ -124,7 +124,7 @@ def _timed_extents() -> None:
     f = IM.MarkIndex._extents
     jobs = "tasks" in inspect.signature(f).parameters  # code before SHARE_NAMING: no jobs
 
-    def timed(self, frame, pyramid, names, chroma=(), tasks=None):
+    def timed(self, frame, pyramid, names, chroma=(), tasks=None, meanwhile=None):  # (one thread: no meanwhile)
         t = time.thread_time()
         out = f(self, frame, pyramid, names, chroma, _TimedTasks()) if jobs else f(self, frame, pyramid, names, chroma)
         T.setdefault("extents", []).append(time.thread_time() - t)

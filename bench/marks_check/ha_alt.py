@@ -9,6 +9,7 @@ variant in a rotated order, from a fresh frame each time; CPU: the process's (``
 lists (places and located, mark ids and boxes) of the variants must be equal, upload by upload::
 
     python bench/marks_check/ha_alt.py DIR --values V.json [--step 8] [--offset 0] [--rounds 2] [--whole]
+        [--old VOTES_MEANWHILE=False] [--variant sets --variant new]
 """
 
 from __future__ import annotations
@@ -56,7 +57,25 @@ def _old_patches() -> list[tuple[object, str, object]]:
     return out
 
 
-VARIANTS = {"new": lambda: [], "old": _old_patches}
+SETS: list[tuple[object, str, object]] = []  # --old NAME=VALUE: constants the "old" and "sets" variants set too
+
+
+def _sets(items: list[str]) -> list[tuple[object, str, object]]:
+    import ast
+    import importlib
+
+    out = []
+    for item in items:
+        name, value = item.split("=", 1)
+        module = IM
+        if "." in name:
+            prefix, name = name.split(".", 1)
+            module = importlib.import_module(f"ncii_shield.signals.marks.{prefix}")
+        out.append((module, name, type(getattr(module, name))(ast.literal_eval(value))))
+    return out
+
+
+VARIANTS = {"new": lambda: [], "old": lambda: _old_patches() + SETS, "sets": lambda: list(SETS)}
 
 
 def main() -> None:
@@ -66,7 +85,11 @@ def main() -> None:
     p.add_argument("--step", type=int, default=8)
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    p.add_argument("--variant", action="append", choices=sorted(VARIANTS),
+                   help="old: every old path (and --old); sets: only the --old constants; new: the code as it stands")
+    p.add_argument("--old", action="append", default=[], metavar="NAME=VALUE",
+                   help="a constant of index/marks.py (or describe. / locate. ...) as the old code had it, e.g. "
+                   "VOTES_MEANWHILE=False")
     p.add_argument("--whole", action="store_true", help="the whole check (MarkIndex._checked: candidates and their "
                    "checks, as marks_bench.py times an upload, frame included) instead of the candidate stage; its "
                    "results compared")
@@ -75,6 +98,7 @@ def main() -> None:
 
     faiss.omp_set_num_threads(1)
     names = a.variant or ["old", "new"]
+    SETS.extend(_sets(a.old))
     index = MB.built_index([tuple(v) for v in json.loads(Path(a.values).read_text())])
     patches = {v: VARIANTS[v]() for v in names}
     for ps in patches.values():

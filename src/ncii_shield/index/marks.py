@@ -142,6 +142,11 @@ NPROBE = 4  # inverted lists searched per descriptor (8 found the same places in
 OVERLAP = True  # the keypoint search on a pool thread while the calling thread finds the overlay extents
 SEARCH_CHUNK = 500  # keypoints searched at a time, by whichever of the two threads is free (OVERLAP)
 SHARE_NAMING = True  # with OVERLAP: the pool thread, its search done, takes naming jobs left (_Tasks)
+# The votes chosen (and the first places' checks begun) by the calling thread once it has no naming job left to take,
+# while the pool thread ends its last one, instead of after (2026-12-07 #7): the same votes and checks; the calling
+# thread sat idle for the other's last naming job (a chroma view: ~15 ms of CPU) and the pool's second thread until
+# the checks.
+VOTES_MEANWHILE = True
 CHECK_THREADS = 2  # candidates checked at once (OpenCV releases the GIL): an upload's latency on 2 cores
 EARLY_CHECKS = True  # the vote places' checks start as soon as the votes are in, while the calling thread
 # chooses the rest of the candidates (the same checks, the same results; with CHECK_THREADS > 1)
@@ -222,6 +227,11 @@ class _Shared:
             if k >= len(self._chunks):
                 return
             self._done[k] = self.index.search(self._chunks[k], NEIGHBOURS)
+
+    def finished(self) -> bool:
+        """Whether the keypoints are made and every chunk's search has ended (so :meth:`result` may be read now)."""
+        with self._lock:
+            return self.ready.is_set() and len(self._done) == len(self._chunks)
 
     def result(self) -> tuple[np.ndarray, np.ndarray, _Flat]:
         if not self._chunks:
@@ -660,10 +670,22 @@ class MarkIndex(SignalIndex):
                 if tasks is not None:
                     tasks.work(wait=True)
 
+            early: list = []  # the votes, when chosen while the other thread ended its last naming job
+
+            def meanwhile() -> None:
+                """No naming job left to take: with the keypoints' search done, the votes now, and the first places'
+                checks begun (on the pool's other thread), while the other thread ends its last job (the same
+                votes as after it: they read the search and the index only)."""
+                if VOTES_MEANWHILE and shared is not None and shared.finished():
+                    early.append(self._votes(frame, allowed, max(limit, VOTE_POOL), shared.result()))
+                    if begin is not None and early[0]:
+                        begin(early[0][:min(limit, VOTE_KEEP)])
+
             try:
                 pending = _pool().submit(one_faiss_thread, side) if shared is not None else None
                 pyramid = D.FieldPyramid(frame.grey)
-                extents = self._extents(frame, pyramid, names, chroma, tasks)
+                extents = self._extents(frame, pyramid, names, chroma, tasks,
+                                        meanwhile if tasks is not None else None)
                 if shared is not None:
                     one_faiss_thread(shared.run)  # the keypoints if not begun, then the chunks not taken yet
                     if pending.cancel():  # the pool, busy with other uploads' checks, never started it:
@@ -679,13 +701,16 @@ class MarkIndex(SignalIndex):
                     with self._idle:
                         self._readers -= 1
                         self._idle.notify_all()
-            votes = [] if shared is None else self._votes(frame, allowed, max(limit, VOTE_POOL),
-                                                          shared.result())
+            if early:
+                votes, begun = early[0], True
+            else:
+                votes, begun = [] if shared is None else self._votes(frame, allowed, max(limit, VOTE_POOL),
+                                                                     shared.result()), False
         else:
-            votes = self._votes(frame, allowed, max(limit, VOTE_POOL))
+            votes, begun = self._votes(frame, allowed, max(limit, VOTE_POOL)), False
             pyramid = D.FieldPyramid(frame.grey)
             extents = self._extents(frame, pyramid, names, chroma)
-        if begin is not None and votes:  # the first places are known now: their checks may begin
+        if begin is not None and votes and not begun:  # the first places are known now: their checks may begin
             begin(votes[:min(limit, VOTE_KEEP)])
         if not votes or limit <= VOTE_KEEP:
             out = votes[:limit]
@@ -730,6 +755,7 @@ class MarkIndex(SignalIndex):
 
     def _extents(self, frame: UploadFrame, pyramid: D.FieldPyramid, names: D.Descriptors,
                  chroma: list[tuple[int, D.Descriptors]] = (), tasks: _Tasks | None = None,
+                 meanwhile: Callable[[], None] | None = None,
                  ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
                             dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], list]:
         """The edge blobs (:func:`L.proposals`) and, with :data:`L.COLOUR_LAYERS`, the colour layers' blobs
@@ -738,7 +764,8 @@ class MarkIndex(SignalIndex):
         the view's direction, :func:`D.projected`), its marks' descriptors, the blobs named by them and, with
         :data:`VIEW_LAYERS`, the colour layers' boxes named by them (a view's job waits for the layers' boxes, made
         in the layers' job, posted first), with :data:`VIEW_BLOBS` the view's own blobs (:func:`L.view_boxes`) too. With ``tasks`` (:class:`_Tasks`) the layers, the grey naming and the views
-        are jobs a pool thread may share."""
+        are jobs a pool thread may share; ``meanwhile`` is then called once this thread has no job left to take,
+        before it waits for the other thread's last (:data:`VOTES_MEANWHILE`)."""
         if LOCATED <= 0:
             if tasks is not None:
                 tasks.close()
@@ -781,6 +808,9 @@ class MarkIndex(SignalIndex):
             done = [job() for job in jobs]
         else:
             tasks.post(jobs)
+            if meanwhile is not None:
+                tasks.work()  # the jobs left, then what needs none of them while the other thread ends its last
+                meanwhile()
             done = tasks.results()
         named = done.pop(1) if colour_layers else done.pop(0)
         layered = done.pop(0) if colour_layers else {}
