@@ -120,3 +120,22 @@ def test_proposals_closed_once_for_all_levels_are_the_loops(monkeypatch):
     monkeypatch.setattr(L, "GRADIENT_LEVELS", (140, 30, 80))  # any order of levels
     for rgb in _scenes()[:1] + [noisy]:
         assert np.array_equal(L.proposals(rgb), L._proposals_loops(rgb))
+
+
+def test_a_views_projection_and_pyramid_without_copies_are_the_same():
+    from ncii_shield.signals.marks import describe as D
+    from ncii_shield.signals.marks import search as S
+
+    windows = np.array([[10.0, 20.0, 80.0, 30.0], [100.0, 50.0, 160.0, 60.0], [0.0, 0.0, 30.0, 30.0]])
+    for rgb in _scenes():
+        for axis in D.chroma_axes():
+            view = D.projected(rgb, axis)
+            before = S.projected(rgb, axis.reshape(1, 3)) + 128.0  # the old expression
+            assert view.dtype == before.dtype == np.float32 and np.array_equal(view, before)
+            kept = view.copy()
+            for skip in (0, 1):
+                a = D.FieldPyramid(view, skip)
+                b = D.FieldPyramid(view.copy(), skip)
+                assert np.array_equal(a.describe(windows, 2), b.describe(windows, 2))
+                assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(a.images, b.images))
+            assert np.array_equal(view, kept)  # the pyramid left the view as it was

@@ -168,8 +168,10 @@ def chroma_axis(prepared: Prepared, axes: np.ndarray) -> int | None:
 
 def projected(rgb: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """An (h, w, 3) image seen through a chroma ``axis`` (:func:`search.projected`, the check's view): a
-    float32 grey image about 128."""
-    return S.projected(rgb, axis.reshape(1, 3)) + 128.0
+    float32 grey image about 128 (the 128 added in place: the projection is a new array)."""
+    out = S.projected(rgb, axis.reshape(1, 3))
+    out += np.float32(128.0)
+    return out
 
 
 def mark_descriptor(prepared: Prepared, k: int | None = None, cells: int = CELLS,
@@ -192,8 +194,9 @@ class FieldPyramid:
 
     def __init__(self, grey: np.ndarray, skip: int = 0) -> None:
         """``grey``: the frame's grey levels (uint8), or a chroma view of it (float32, :func:`projected`);
-        ``skip``: levels left out from the finest (their windows read at the finest level kept)."""
-        img = grey.astype(np.float32)
+        ``skip``: levels left out from the finest (their windows read at the finest level kept). A float32
+        ``grey`` is read, not copied (a view's: ~0.3 ms a frame): it must not change while the pyramid is used."""
+        img = grey.astype(np.float32, copy=False)
         self.images: list[tuple[float, np.ndarray]] = []  # (scale, grey float32)
         self.skip = 0
         f = 1.0
