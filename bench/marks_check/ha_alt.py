@@ -46,6 +46,8 @@ def _old_patches() -> list[tuple[object, str, object]]:
         out.append((D, "_chosen", D._chosen_loops))
     if hasattr(L, "_proposals_loops"):
         out.append((L, "proposals", L._proposals_loops))
+    if "in place" in (D.projected.__doc__ or ""):  # the view's 128 added to a new array, as before
+        out.append((D, "projected", lambda rgb, axis: D.S.projected(rgb, axis.reshape(1, 3)) + 128.0))
     if hasattr(L, "edge_strengths"):
         out.append((L, "edge_strengths", lambda rgb: None))  # blobs and layers make their own
     for name in getattr(IM, "_OLD_PATHS", ()):  # switches the index module keeps for this comparison
