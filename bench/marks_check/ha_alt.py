@@ -48,6 +48,8 @@ def _old_patches() -> list[tuple[object, str, object]]:
         out.append((L, "proposals", L._proposals_loops))
     if "in place" in (D.projected.__doc__ or ""):  # the view's 128 added to a new array, as before
         out.append((D, "projected", lambda rgb, axis: D.S.projected(rgb, axis.reshape(1, 3)) + 128.0))
+    if hasattr(L, "_rects_numpy"):
+        out.append((L, "_rects", L._rects_numpy))
     if hasattr(L, "edge_strengths"):
         out.append((L, "edge_strengths", lambda rgb: None))  # blobs and layers make their own
     for name in getattr(IM, "_OLD_PATHS", ()):  # switches the index module keeps for this comparison

@@ -139,3 +139,19 @@ def test_a_views_projection_and_pyramid_without_copies_are_the_same():
                 assert np.array_equal(a.describe(windows, 2), b.describe(windows, 2))
                 assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(a.images, b.images))
             assert np.array_equal(view, kept)  # the pyramid left the view as it was
+
+
+def test_contours_bounds_compiled_are_numpys():
+    import cv2
+
+    rng = np.random.default_rng(4)
+    masks = [(rng.random((120, 160)) > p).astype(np.uint8) for p in (0.5, 0.9, 0.99)]
+    for rgb in _scenes():
+        strength = L._edge_strength(rgb, 1.0)[1]
+        masks.append(cv2.threshold(strength, 40, 1, cv2.THRESH_BINARY)[1])
+    masks.append(np.pad(np.ones((1, 1), np.uint8), 3))  # a one-pixel contour
+    for mask in masks:
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        fast, slow = L._rects(contours), L._rects_numpy(contours)
+        assert fast.dtype == slow.dtype == np.float64 and np.array_equal(fast, slow)
+        assert np.array_equal(fast, np.array([cv2.boundingRect(c) for c in contours], np.float64).reshape(-1, 4))
