@@ -1,6 +1,7 @@
 """Graduated filters (a colour blended in from a side or a corner, strength 0.3-0.35) are re-shares, not
-recoloured or replaced regions; a local edit under the same filter is still a derivative (verify.GRADED,
-grading.py). Synthetic scenes only (tests/derivative_scenes.py)."""
+recoloured or replaced regions; a local edit under the same filter is still a derivative, and so is a region
+regenerated at a corner or along a side, whose edge is hard (verify.GRADED, grading.py, grading.RAMP). Synthetic
+scenes only (tests/derivative_scenes.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative import grading as G
 from ncii_shield.signals.derivative import verify as V
 from ncii_shield.signals.derivative.verify import Outcome, Upload, verify
 from tests.derivative_scenes import scene
@@ -28,11 +30,9 @@ def _coords(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xx / (w - 1), yy / (h - 1)
 
 
-@pytest.fixture(autouse=True)
-def _graded_on(monkeypatch):
-    """The model is off by default (verify.GRADED: it also clears some regenerated corner and side regions);
-    these tests are of the model itself."""
-    monkeypatch.setattr(V, "GRADED", True)
+def test_the_model_is_on_by_default():
+    """On since 2026-12-07 #7 (the fade test, grading.RAMP); these tests are of the model as shipped."""
+    assert V.GRADED is True and G.RAMP is True
 
 
 TINTS = {  # as bench/derivative_large.py's "plateau tint" and "corner tint"
@@ -83,3 +83,58 @@ def test_a_local_edit_under_a_graduated_filter_is_a_derivative(photo, tint, kind
     img, reg = photo
     verdict = verify(reg, Upload.from_rgb(jpeg_rgb(TINTS[tint](_edited(img, kind)), 88)))
     assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+
+
+def _regenerated(img: np.ndarray, region: str) -> np.ndarray:
+    """A region at a corner or along a side regenerated from itself (bilateral smoothing x 3, darkened to 0.7,
+    warmed, re-noised; edge softened by a 4-pixel Gaussian), as bench/hc_graded_real.py makes them: its change is
+    close to a blend towards a dark warm colour, with a plateau shaped like a graduated filter's, but a hard edge."""
+    h, w = img.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    if region == "top-right corner":
+        mask[: int(h * 0.42), w - int(w * 0.42):] = 1
+    elif region == "bottom band":
+        mask[int(h * 0.72):] = 1
+    elif region == "top band":
+        mask[: int(h * 0.28)] = 1
+    elif region == "left band":
+        mask[:, : int(w * 0.28)] = 1
+    elif region == "lower half":
+        mask[int(h * 0.5):] = 1
+    mask = cv2.GaussianBlur(mask, (0, 0), 4.0)[..., None]
+    smooth = img
+    for _ in range(3):
+        smooth = cv2.bilateralFilter(smooth, 9, 50, 7)
+    regen = smooth.astype(np.float32) * 0.7 * np.array([1.08, 1.0, 0.86], np.float32)
+    noise = cv2.GaussianBlur(np.random.default_rng(7).normal(0, 6, (h, w)).astype(np.float32), (0, 0), 1.0)[..., None]
+    return np.clip(img * (1 - mask) + np.clip(regen + noise, 0, 255) * mask, 0, 255).astype(np.uint8)
+
+
+REGENERATED = [(1, "top-right corner"), (2, "bottom band"), (2, "lower half"), (3, "top band"), (3, "left band")]
+
+
+@pytest.mark.parametrize("scene_id, region", REGENERATED)
+def test_a_region_regenerated_at_a_corner_or_side_is_a_derivative(scene_id, region):
+    """Its hard edge is no fade: the model does not take it for a graduated filter (grading.RAMP)."""
+    img = scene(scene_id)
+    reg = F.decode(F.encode(F.photo_features(img)))
+    verdict = verify(reg, Upload.from_rgb(jpeg_rgb(_regenerated(img, region), 88)))
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+
+
+@pytest.mark.parametrize("scene_id, region", REGENERATED)
+def test_without_the_fade_test_such_a_region_is_cleared(scene_id, region, monkeypatch):
+    """The same uploads with the fade not required (as 2026-12-07 #6): the model clears them as re-shares."""
+    monkeypatch.setattr(G, "RAMP", False)
+    img = scene(scene_id)
+    reg = F.decode(F.encode(F.photo_features(img)))
+    verdict = verify(reg, Upload.from_rgb(jpeg_rgb(_regenerated(img, region), 88)))
+    assert verdict.outcome is Outcome.RESHARE, verdict.reason
+
+
+def test_the_fade_width_of_a_hard_edge_is_one_cell_and_of_a_ramp_its_own():
+    x = np.repeat(np.arange(16) + 0.5, 4)  # cells' positions along the profile, four cells a row
+    hard = np.clip(8.3 - x + 0.5, 0.0, 1.0)  # an edge through row 8: that row partly covered
+    ramp = np.clip((9.0 - x) / 3.0 + 0.5, 0.0, 1.0)  # a fade over three cells
+    assert G._fade_width(x, 0.8 * hard) <= 1.25
+    assert 2.75 <= G._fade_width(x, 0.8 * ramp) <= 3.25

@@ -168,11 +168,10 @@ RECOLOUR_ALIKE = 0.25  # ... and at most this share of the block's cells with a 
 RECOLOUR_UNCHANGED = 0.5  # ... and at least this share must have one left unchanged
 _COLOUR_TOLERANCE = CELL_TOLERANCE[:3]  # brightness, chroma: what re-encoding and resizing move a cell mean by
 TONE_MODEL = True  # fit a whole-photo filter before comparing cells (see _tone_residuals)
-GRADED = False  # a derivative verdict judged again with a graduated filter undone (grading.py; see _judge). Off:
-# on, the harness's filtered re-shares called derivatives fell 724 -> 85 of 2,451, but the review of 2026-12-07 #6
-# found regenerated regions (smoothed, recoloured, fresh noise) reaching a corner or the bottom of a photo cleared as
-# re-shares: 18 of 30 such derivatives on the first 12 benchmark photos (a region at a corner or along a side is
-# shaped like a graduated filter's plateau). A missed fake costs more than a filtered repost sent to review.
+GRADED = True  # a derivative verdict judged again with a graduated filter undone (grading.py; see _judge). It can
+# only turn a derivative verdict into a re-share: what it can lose is real edits. Off in 2026-12-07 #6 (the review
+# found regenerated regions at a corner or along a side cleared, 18 of 30); on since #7, with the filter required to
+# be seen to fade (grading.RAMP_CELLS: such a region's edge is hard): docs/benchmarks-history.md, 2026-12-07 #7 (HC).
 GRADED_BITS = 2  # ... only when GRADED_KEPT of the textured differing cells keep their structure to these bits
 GRADED_KEPT = 0.5  # (a blend keeps it; a flat fill, noise or another photo's patch does not)
 TONE_KNOTS = 9  # knots of the brightness curve over 0-255
