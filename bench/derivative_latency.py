@@ -211,6 +211,9 @@ def cv_threads(n: int) -> None:
 
 def run(args: argparse.Namespace) -> dict:  # noqa: C901, PLR0915
     index, reg, uploads, meta = load(Path(args.folder), args.photos, not args.no_cells)
+    if getattr(args, "uploads", None):  # other uploads (bench/hb_large_uploads.py: the large kind's)
+        with open(args.uploads, "rb") as f:
+            uploads = pickle.load(f)
     groups = [parse_group(s) for s in (args.set or [""])]
     names = {n for g in groups for n in g}
     current = {"OMP": faiss.omp_get_max_threads, "CV": cv2.getNumThreads}
@@ -471,6 +474,8 @@ def main() -> int:
     parser.add_argument("--instances", action="store_true", help="also time unrelated uploads through find_instances")
     parser.add_argument("--json")
     parser.add_argument("--hits", help="write every upload's hits (per group) here")
+    parser.add_argument("--uploads", help="run: a pickle of other uploads ({'related': [(rgb, photo, part's photo)], "
+                                          "'unrelated': [rgb]}), e.g. bench/hb_large_uploads.py's")
     parser.add_argument("--no-cells", action="store_true",
                         help="run: the entries without cells (as before 2026-12-07 #7: no synthetic entry in the cell search)")
     args = parser.parse_args()

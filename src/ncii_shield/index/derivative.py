@@ -37,7 +37,8 @@ the store. Scale run (1M photos): ``bench/derivative_scale.py``, figures in docs
 
 Full signatures are either kept in memory (the default) or fetched on demand through ``lookup``
 (``ids -> {id: value}``), which the follower points at the database so that memory holds only the
-index sample (about 2.6 KB per photo by the index's own accounting).
+index sample and the cell search's keys (3.7 KB a photo at 1,000,129 by the index's own accounting, 2026-12-07 #7:
+2.5 KB of descriptors, 1.2 KB of cells).
 """
 
 from __future__ import annotations
@@ -228,7 +229,9 @@ SPLIT_FROM = 64  # query rows: fewer are searched on the calling thread alone
 # verifies, and its outline can cover most of the frame, _explained 0.78-1.0 for 2 of the 29 below; a part
 # pasted from an unregistered picture verifies nothing). Its own cells cost an upload ~3 ms of CPU, a lookup ~1 ms
 # at 129 photos; find_instances p50 +1 ms an unrelated upload, +14 ms a large one (bench/hc_timing.py, alternated,
-# loaded); not measured at scale. The benchmark's large singles of
+# loaded). At 1,000,129 (2026-12-07 #7, bench/derivative_latency.py with the synthetic entries' cells, alternated,
+# loaded): a lookup 2.2 ms CPU p50, 4.8 p95 (compiled; bench/hb_celllookup.py), and the whole-frame comparisons of
+# its photos, which CELL_CROWD keeps few. The benchmark's large singles of
 # their photo's shape (2026-12-07 #6, bench/hc_cellkeys.py): the own photo 13-85 identical cells where it
 # was flagged directly and lost end to end (29 uploads), 0-106 over all of them; unrelated photos of the
 # upload's shape (16,200 pairs) 0-12, 10 or more in 5 pairs. Memory (counted in memory_bytes): 6 bytes a textured
@@ -245,6 +248,19 @@ CELL_VOTES = 10
 # search brought in as whole frames had blocks of 12-77 directly, 3 of them under 15; end to end the bar costs
 # those 3 and a 3 x 3 grid's fake (large singles 729 -> 726 of 903, composites 76 -> 75 of 114).
 CELL_DENSE = 15
+# ... and only a photo that stands out from the crowd of photos that chance gives the upload's cells in this
+# registry: with CELL_CROWD photos or more found, those under CELL_MARGIN times the CELL_CROWD-th's count are left
+# out (0: off). The crowd grows with the registry: at the benchmark's 129 photos an upload's cells find 0-3 photos
+# (the 2,823 uploads of the large kind's cache, whole: 0 for 1,281, 1 for 1,474, 2 for 67, 3 for 1), so nothing
+# changes there; at 1,000,129 (2026-12-07 #7, the synthetic
+# registry with cells, bench/hb_cellsynth.py) the 120 timed uploads' lookups found 5.4 photos on average, up to
+# 159, and one of them was flagged by its whole frame (a blurred, mirrored upload against a photo with 16 identical
+# cells while the 5th found had 14, block 15 = CELL_DENSE): a false flag. Of the 134 large singles (bench/
+# hb_large_uploads.py, 230 of the even photos) whose own photo the lookup found at 1M, 133 stand out so (counts
+# 10-100 against a crowd of 0-25); of the chance photos among the 8 best of every lookup, 103 of 789 do (those
+# of lookups finding fewer than 5).
+CELL_CROWD = 5
+CELL_MARGIN = 1.25
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -970,8 +986,9 @@ class DerivativeIndex(SignalIndex):
             own = (upload.whole_cells(False), upload.whole_cells(True))
             with self._lock:
                 cells = self._cells.lookup(own, fw / fh)
-            more = [Candidate(id, 0, False, 0) for id, _ in cells
-                    if id not in seen and (allowed is None or allowed(id))][:CELL_CANDIDATES]
+            crowd = cells[CELL_CROWD - 1][1] if CELL_CROWD and len(cells) >= CELL_CROWD else 0
+            more = [Candidate(id, 0, False, 0) for id, k in cells
+                    if k >= CELL_MARGIN * crowd and id not in seen and (allowed is None or allowed(id))][:CELL_CANDIDATES]
             signatures.update(self._signatures([c.id for c in more]))
             ranked = ranked + more
             by_cells = {c.id for c in more}
