@@ -519,13 +519,19 @@ class MarkIndex(SignalIndex):
         mark of another look passed at the same place (:meth:`_one_per_place`)."""
         early: dict = {}  # place number -> its check begun before the candidate stage ended (EARLY_CHECKS)
 
-        def begin(first: list[tuple[int, tuple[float, float, float, float]]]) -> None:
+        def begin(first: list[tuple[int, tuple[float, float, float, float]]], reading: bool = False) -> None:
             """The first places, known once the votes are in: checked on the pool while this thread
-            chooses the rest of the candidates (the descriptor and located ones)."""
+            chooses the rest of the candidates (the descriptor and located ones). ``reading``: called
+            inside the candidate stage's reader section (:data:`VOTES_MEANWHILE`), where the entries
+            cannot change (a change waits in :meth:`_quiet`, the lock held, until no upload reads) and
+            taking the lock would wait for that writer while it waits for this reader: a deadlock."""
             if not (EARLY_CHECKS and CHECK_THREADS > 1):
                 return
-            with self._lock:
+            if reading:
                 entries = [self._entries.get(id) for id, _ in first]
+            else:
+                with self._lock:
+                    entries = [self._entries.get(id) for id, _ in first]
             for k, ((id, box), e) in enumerate(zip(first, entries)):
                 if e is not None:
                     early[k] = (id, box, _pool().submit(verify, e.prepared, frame, box))
@@ -678,8 +684,8 @@ class MarkIndex(SignalIndex):
                 votes as after it: they read the search and the index only)."""
                 if VOTES_MEANWHILE and shared is not None and shared.finished():
                     early.append(self._votes(frame, allowed, max(limit, VOTE_POOL), shared.result()))
-                    if begin is not None and early[0]:
-                        begin(early[0][:min(limit, VOTE_KEEP)])
+                    if begin is not None and early[0]:  # still a reader: no lock (begin's docstring)
+                        begin(early[0][:min(limit, VOTE_KEEP)], reading=True)
 
             try:
                 pending = _pool().submit(one_faiss_thread, side) if shared is not None else None

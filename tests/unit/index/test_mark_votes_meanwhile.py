@@ -20,9 +20,9 @@ def test_votes_chosen_meanwhile_give_the_same_candidates_and_checks(monkeypatch)
         return finished[-1]
 
     def spy_candidates(frame, allowed=None, limit=index_marks.CANDIDATES, begin=None):  # noqa: ANN001
-        def counted(first):  # noqa: ANN001
+        def counted(first, **kwargs):  # noqa: ANN001, ANN003
             begun.append(len(first))
-            begin(first)
+            begin(first, **kwargs)
         return real_candidates(frame, allowed, limit, counted if begin is not None else None)
 
     def slow_layers(*args, **kwargs):  # noqa: ANN002, ANN003 - the search surely done when this thread's jobs end
@@ -52,3 +52,46 @@ def test_a_search_not_finished_leaves_the_votes_for_after(monkeypatch):
     one = index.candidates(_upload(5))
     monkeypatch.setattr(index_marks, "VOTES_MEANWHILE", False)
     assert index.candidates(_upload(5)) == one and one
+
+
+def test_a_registration_during_an_upload_check_does_not_deadlock(monkeypatch):
+    """A writer (add) arriving while an upload's candidate stage reads faiss outside the lock waits for it in
+    _quiet() with the lock held; the checks begun meanwhile must not then wait for that lock (the review of
+    2026-12-07 #7, R1: both threads hung before the fix)."""
+    import threading
+
+    from ncii_shield.signals.marks import template as T
+    from tests.marks_scenes import text_mark
+
+    index = _index()
+    index._checked(_upload(21), None, index_marks.CANDIDATES)  # warm
+    monkeypatch.setattr(index_marks, "VOTES_MEANWHILE", True)
+    real_layers = L.layer_boxes
+
+    def slow_layers(*args, **kwargs):  # noqa: ANN002, ANN003 - time for the writer to arrive inside the stage
+        time.sleep(0.5)
+        return real_layers(*args, **kwargs)
+
+    monkeypatch.setattr(L, "layer_boxes", slow_layers)
+    value = T.encode(T.template_from_rgba(text_mark("PHOTOBOX", ring=False), "PHOTOBOX"))
+    done: dict = {}
+
+    def upload() -> None:
+        done["upload"] = index._checked(_upload(21), None, index_marks.CANDIDATES)
+
+    def writer() -> None:
+        deadline = time.monotonic() + 20
+        while index._readers == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        done["reader_seen"] = index._readers > 0
+        index.add(value, 99)
+        done["writer"] = True
+
+    threads = [threading.Thread(target=upload, daemon=True), threading.Thread(target=writer, daemon=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert done.get("reader_seen")  # the writer arrived inside the reader section
+    assert "upload" in done and done.get("writer"), "an upload's check and a registration deadlocked"
+    assert index._readers == 0
