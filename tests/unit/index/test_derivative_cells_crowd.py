@@ -36,7 +36,7 @@ def compared(features, monkeypatch, found: list[tuple[int, int]]) -> list[int]: 
 
 
 def test_a_photo_in_the_crowd_is_not_compared(features, monkeypatch):
-    crowd = [(1, 40), (2, 16), (3, 15), (4, 14), (5, 14), (6, 13), (7, 12)]  # the 5th: 14; 1.25 x 14 = 17.5
+    crowd = [(1, 40), (2, 16), (3, 15), (4, 14), (5, 14), (6, 13), (7, 12)]  # the 5th: 14; 1.5 x 14 = 21
     assert compared(features, monkeypatch, crowd) == [1]
     monkeypatch.setattr(D, "CELL_MARGIN", 0)  # off: as before, the best CELL_CANDIDATES
     assert compared(features, monkeypatch, crowd) == [1, 2, 3, 4, 5, 6, 7]
@@ -48,6 +48,6 @@ def test_fewer_than_the_crowd_found_is_as_before(features, monkeypatch):
 
 
 def test_the_crowd_counts_the_photos_the_search_ranked_too(features, monkeypatch):
-    # photo 9 (ranked by the keypoint search) is the crowd's 5th with 20: 1.25 x 20 = 25
+    # photo 9 (ranked by the keypoint search) is the crowd's 5th with 20: 1.5 x 20 = 30
     found = [(1, 40), (2, 30), (3, 24), (4, 21), (9, 20), (5, 20)]
     assert compared(features, monkeypatch, found) == [1, 2]
