@@ -140,10 +140,10 @@ def _timed_candidates() -> None:
         return
 
     def timed(self, frame, allowed=None, limit=IM.CANDIDATES, begin=None):
-        def mark(first):
+        def mark(first, **kwargs):  # (reading=True: begun inside the reader section, VOTES_MEANWHILE)
             T["begun_at"], T["begun_n"] = [time.thread_time()], [len(first)]
             if begin is not None:
-                begin(first)
+                begin(first, **kwargs)
         out = f(self, frame, allowed, limit, mark)
         T["candidates_end"] = [time.thread_time()]
         return out

@@ -138,9 +138,9 @@ def test_the_vote_places_checked_early_give_the_finds_of_one_thread(monkeypatch)
     real = index._candidates
 
     def spy(frame, allowed=None, limit=index_marks.CANDIDATES, begin=None):
-        def counted(first):
+        def counted(first, **kwargs):  # noqa: ANN003 - begin(reading=True) inside the reader section (VOTES_MEANWHILE)
             begun.append(len(first))
-            begin(first)
+            begin(first, **kwargs)
         return real(frame, allowed, limit, counted if begin is not None else None)
 
     monkeypatch.setattr(index, "_candidates", spy)
