@@ -131,6 +131,11 @@ SOFT_FILL = 5  # cells: plain cells this close between smoothed ones belong to t
 BEYOND_DIFFERS = 0.75  # a line along a side where this share of the visible cells differ ...
 BEYOND_SHARE = 0.35  # ... as one band of at most this share of the visible lines: the next picture
 BEYOND_INSIDE = 0.3  # ... when under this share of the next line inwards differs
+BEYOND_OWN = True  # ... unless the band is this photo's own, replaced (see _replaced_band): its structure kept ...
+BEYOND_KEPT = 0.3  # ... in this share of its cells textured in both (to DENSE_BITS; the next picture: 0.02-0.14 in the tests), or ...
+BEYOND_FLAT = 0.6  # ... flat in this share of its cells textured in the photo (the line its edge runs through is not), the upload ending where the photo ends
+BEYOND_FLUSH = 0.25  # ... (its side within this share of a cell of the upload's border, in the upload's frame)
+BEYOND_CELLS = 8  # ... each judged on at least this many cells
 BAND_WIDTH = 2  # cells: differences this thin and ...
 BAND_LENGTH = 5  # ... this long are an overlay (text, a bar), not scattered differences
 WIDE_BAND = (3, 9)  # cells: ... and so are differences this thick and this long (a caption's line of large letters)
@@ -930,6 +935,9 @@ def _judge(reg: PhotoFeatures, cells, coverage: np.ndarray, frame: Frame, matrix
     # neighbour not cut apart): a band along one side of what is visible, differing across its
     # whole length, is the next picture, not an edit; it is left out as if cropped away
     beyond = _beyond_edge(differs, visible)
+    if BEYOND_OWN and beyond.any():
+        beyond = _own_bands(beyond, visible, lambda band, side: _replaced_band(
+            band, side, dp, both, r.std, u_std, reg, frame, matrix))
     visible &= ~beyond
     differs &= visible
     # a caption's lines of text (differing text cells in a row of TEXT_RUN or more) hide the photo
@@ -1454,6 +1462,61 @@ def _beyond_edge(differs: np.ndarray, visible: np.ndarray) -> np.ndarray:
                 else:
                     out[order[:n], :] = True
     return out & visible
+
+
+def _own_bands(beyond: np.ndarray, visible: np.ndarray, own) -> np.ndarray:  # noqa: ANN001
+    """``beyond`` (:func:`_beyond_edge`) less the bands along a side that ``own(band, side)`` calls the photo's own
+    (side: 'left', 'right', 'top', 'bottom'). A side's band: the lines from that side whose visible cells are all in
+    ``beyond``."""
+    kept = np.zeros_like(beyond)
+    dropped = np.zeros_like(beyond)
+    for side in ("left", "right", "top", "bottom"):
+        lines = range(GRID) if side in ("left", "top") else range(GRID - 1, -1, -1)
+        band = np.zeros_like(beyond)
+        for k in lines:
+            line = (np.s_[:, k] if side in ("left", "right") else np.s_[k, :])
+            seen = visible[line]
+            if not seen.any():
+                continue  # cropped away: the band starts further in
+            if not beyond[line][seen].all():
+                break
+            band[line] = seen
+        if not band.any():
+            continue
+        if own(band, side):
+            dropped |= band
+        else:
+            kept |= band
+    return beyond & ~(dropped & ~kept)
+
+
+def _replaced_band(band: np.ndarray, side: str, dp: np.ndarray, both: np.ndarray, r_std: np.ndarray,
+                   u_std: np.ndarray, reg: PhotoFeatures, frame: Frame, matrix: np.ndarray) -> bool:
+    """Whether a band along ``side`` that :func:`_beyond_edge` took for a collage's next picture is this photo
+    with the band replaced (the review of 2026-12-07 #6, R's N1): the next picture does not keep this photo's
+    structure, so a band that keeps it in :data:`BEYOND_KEPT` of its cells textured in both is this photo,
+    recoloured or regenerated; and a band flat (one fill) in :data:`BEYOND_FLAT` of its cells that had structure in
+    the photo, reaching the upload's border where the photo's own side lies (:data:`BEYOND_FLUSH`: a photo in a
+    collage or a screenshot, cropped to its cell, reaches past its picture into the next picture or the app's bars,
+    seldom exactly to the upload's border), is a fill laid over this photo's side."""
+    textured = band & both
+    if int(textured.sum()) >= BEYOND_CELLS and float((dp[textured] <= DENSE_BITS).mean()) >= BEYOND_KEPT:
+        return True
+    had = band & (r_std >= TEXTURE_STD)
+    if int(had.sum()) < BEYOND_CELLS or float((u_std[had] < TEXTURE_STD).mean()) < BEYOND_FLAT:
+        return False
+    # the photo's side, carried into the upload's frame (as warped: mirrored uploads are flipped first)
+    fh, fw = frame.grey.shape
+    inverse = cv2.invertAffineTransform(matrix)
+    ends = {"left": [[0, 0], [0, reg.frame_h]], "right": [[reg.frame_w, 0], [reg.frame_w, reg.frame_h]],
+            "top": [[0, 0], [reg.frame_w, 0]], "bottom": [[0, reg.frame_h], [reg.frame_w, reg.frame_h]]}[side]
+    pts = np.array(ends, np.float64) @ inverse[:, :2].T + inverse[:, 2]
+    cell = max(fw, fh) / GRID * BEYOND_FLUSH
+    if side in ("left", "right"):
+        border = 0.0 if pts[:, 0].mean() < fw / 2 else float(fw)
+        return bool(np.abs(pts[:, 0] - border).max() <= cell)
+    border = 0.0 if pts[:, 1].mean() < fh / 2 else float(fh)
+    return bool(np.abs(pts[:, 1] - border).max() <= cell)
 
 
 def _bands(cells: np.ndarray) -> np.ndarray:
