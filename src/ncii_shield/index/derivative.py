@@ -264,6 +264,13 @@ CELL_DENSE = 15
 # cells, the flagged one 25), 0 and 0 (3 with no margin); the 120 timed uploads' hits identical at all three.
 CELL_CROWD = 5
 CELL_MARGIN = 1.5
+# ... but a photo with CELL_SURE identical cells or more is compared whatever the crowd, and the crowd is taken
+# among the photos under it: the same photo registered five times or more (several banks or tenants, re-encoded or
+# resized copies) is its own crowd, every copy at the own photo's count, and the margin left them all out (the
+# review of 2026-12-07 #7, R2: 5 copies at 77-82 cells, hits none). Chance counts measured: up to 25 for the 1M
+# run's real uploads (synthetic registry, 2026-12-07 #7), up to 39 for an upload crafted of the registry's
+# commonest patterns at 200k (the review's probe, R5); the own photo of the large singles at 1M: 10-100.
+CELL_SURE = 40
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -989,9 +996,11 @@ class DerivativeIndex(SignalIndex):
             own = (upload.whole_cells(False), upload.whole_cells(True))
             with self._lock:
                 cells = self._cells.lookup(own, fw / fh)
-            crowd = cells[CELL_CROWD - 1][1] if CELL_CROWD and len(cells) >= CELL_CROWD else 0
+            under = [k for _, k in cells if k < CELL_SURE]  # (the lookup gives them most first)
+            crowd = under[CELL_CROWD - 1] if CELL_CROWD and len(under) >= CELL_CROWD else 0
             more = [Candidate(id, 0, False, 0) for id, k in cells
-                    if k >= CELL_MARGIN * crowd and id not in seen and (allowed is None or allowed(id))][:CELL_CANDIDATES]
+                    if (k >= CELL_SURE or k >= CELL_MARGIN * crowd) and id not in seen
+                    and (allowed is None or allowed(id))][:CELL_CANDIDATES]
             signatures.update(self._signatures([c.id for c in more]))
             ranked = ranked + more
             by_cells = {c.id for c in more}

@@ -51,3 +51,39 @@ def test_the_crowd_counts_the_photos_the_search_ranked_too(features, monkeypatch
     # photo 9 (ranked by the keypoint search) is the crowd's 5th with 20: 1.5 x 20 = 30
     found = [(1, 40), (2, 30), (3, 24), (4, 21), (9, 20), (5, 20)]
     assert compared(features, monkeypatch, found) == [1, 2]
+
+
+def test_the_own_photo_registered_five_times_is_still_compared(features, monkeypatch):
+    """The same photo in several banks (or re-encoded copies registered apart) is its own crowd: every copy at the
+    own photo's count, above CELL_SURE, so compared however many (the review of 2026-12-07 #7, R2: hits none)."""
+    copies = [(1, 82), (2, 81), (3, 80), (4, 79), (5, 77), (6, 14), (7, 13), (10, 13), (11, 12), (12, 12)]  # crowd 12
+    assert compared(features, monkeypatch, copies) == [1, 2, 3, 4, 5]
+    # the crowd is taken under CELL_SURE: the copies do not raise it over a photo that stands out from chance
+    assert compared(features, monkeypatch, copies[:5] + [(6, 30), (7, 14), (8, 13), (10, 12), (11, 11), (12, 11)]) \
+        == [1, 2, 3, 4, 5, 6]
+    monkeypatch.setattr(D, "CELL_SURE", 10**6)  # without it: the copies are the crowd, and all left out
+    assert compared(features, monkeypatch, copies) == []
+
+
+def test_copies_of_the_own_photo_in_a_real_index_reach_the_check(monkeypatch):
+    """The review's probe (R2) as a test: the pasted part's photo (soft(31)) registered five times, exact and
+    re-encoded, with photos the keypoint search ranks; the fake of it is flagged against its copies."""
+    import cv2
+    import numpy as np
+
+    from tests.derivative_scenes import scene
+
+    def jpeg(img: np.ndarray, q: int) -> np.ndarray:
+        ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+        return cv2.imdecode(buf, 1)[..., ::-1].copy()
+
+    base = soft(31)
+    regs = [(F.photo_features(base), 1), (F.photo_features(soft(32)), 2), (F.photo_features(scene(81)), 4)]
+    regs += [(F.photo_features(jpeg(base, q)), 11 + k) for k, q in enumerate((95, 90, 85, 80))]
+    index = DerivativeIndex()
+    index.add_features_many(regs)
+    monkeypatch.setattr(index, "candidates", lambda upload, allowed=None, limit=D.CANDIDATES: [
+        Candidate(2, 3, False, 0)])
+    monkeypatch.setattr(D, "MAX_WEAK", 0)
+    flagged = {h.id for h in index.check(fake()) if h.verdict.outcome.value == "derivative"}
+    assert 1 in flagged and len(flagged & {1, 11, 12, 13, 14}) == 5
