@@ -85,7 +85,7 @@ def test_a_local_edit_under_a_graduated_filter_is_a_derivative(photo, tint, kind
     assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
 
 
-def _regenerated(img: np.ndarray, region: str) -> np.ndarray:
+def _regenerated(img: np.ndarray, region: str, edge: float = 4.0) -> np.ndarray:
     """A region at a corner or along a side regenerated from itself (bilateral smoothing x 3, darkened to 0.7,
     warmed, re-noised; edge softened by a 4-pixel Gaussian), as bench/hc_graded_real.py makes them: its change is
     close to a blend towards a dark warm colour, with a plateau shaped like a graduated filter's, but a hard edge."""
@@ -101,7 +101,7 @@ def _regenerated(img: np.ndarray, region: str) -> np.ndarray:
         mask[:, : int(w * 0.28)] = 1
     elif region == "lower half":
         mask[int(h * 0.5):] = 1
-    mask = cv2.GaussianBlur(mask, (0, 0), 4.0)[..., None]
+    mask = cv2.GaussianBlur(mask, (0, 0), edge)[..., None]
     smooth = img
     for _ in range(3):
         smooth = cv2.bilateralFilter(smooth, 9, 50, 7)
@@ -130,6 +130,23 @@ def test_without_the_fade_test_such_a_region_is_cleared(scene_id, region, monkey
     reg = F.decode(F.encode(F.photo_features(img)))
     verdict = verify(reg, Upload.from_rgb(jpeg_rgb(_regenerated(img, region), 88)))
     assert verdict.outcome is Outcome.RESHARE, verdict.reason
+
+
+FEATHERED = [(5, "lower half", 24.0), (7, "lower half", 24.0), (6, "bottom band", 32.0)]
+
+
+@pytest.mark.parametrize("scene_id, region, edge", FEATHERED)
+def test_a_regenerated_region_with_a_wide_feather_is_told_by_its_lost_texture(scene_id, region, edge, monkeypatch):
+    """Feathered over 2 cells or more, a regenerated region fades like a filter; its plateau was smoothed, which a
+    blend does not do (grading.RAMP_TEXTURE): a derivative, and without the texture test a re-share (the review of
+    2026-12-07 #7, R3: no test failed without it)."""
+    img = scene(scene_id)
+    reg = F.decode(F.encode(F.photo_features(img)))
+    upload = Upload.from_rgb(jpeg_rgb(_regenerated(img, region, edge), 88))
+    verdict = verify(reg, upload)
+    assert verdict.outcome is Outcome.DERIVATIVE, verdict.reason
+    monkeypatch.setattr(G, "RAMP_TEXTURE", (10.0, G.RAMP_TEXTURE[1]))  # the texture test never refuses
+    assert verify(reg, upload).outcome is Outcome.RESHARE
 
 
 def test_the_fade_width_of_a_hard_edge_is_one_cell_and_of_a_ramp_its_own():
