@@ -413,16 +413,7 @@ def proposals(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
         for level in GRADIENT_LEVELS:
             for k in CLOSE_WIDTHS:
                 out.append(_boxes(cv2.compare(closed[k], levels.index(level) + 1, cv2.CMP_GE), f))
-    boxes = np.concatenate(out) if out else np.zeros((0, 4))
-    if not len(boxes):
-        return boxes.reshape(0, 4)
-    # the same blob found at several strengths and widths: once
-    key = np.round(boxes / 2).astype(np.int64)
-    _, first = np.unique(key, axis=0, return_index=True)
-    boxes = boxes[np.sort(first)]
-    if len(boxes) > MAX_BOXES:
-        boxes = boxes[np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")[:MAX_BOXES]]
-    return boxes
+    return _distinct(out)
 
 
 def _proposals_loops(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
@@ -437,6 +428,12 @@ def _proposals_loops(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarr
                 closed = cv2.morphologyEx(edges, cv2.MORPH_CLOSE,
                                           cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
                 out.append(_boxes(closed, f))
+    return _distinct(out)
+
+
+def _distinct(out: list[np.ndarray]) -> np.ndarray:
+    """The boxes of :func:`proposals`' passes, the same blob found at several strengths and widths kept once (in
+    the order first found), at most :data:`MAX_BOXES` (the largest)."""
     boxes = np.concatenate(out) if out else np.zeros((0, 4))
     if not len(boxes):
         return boxes.reshape(0, 4)
