@@ -145,8 +145,10 @@ SHARE_NAMING = True  # with OVERLAP: the pool thread, its search done, takes nam
 # The votes chosen (and the first places' checks begun) by the calling thread once it has no naming job left to take,
 # while the pool thread ends its last one, instead of after (2026-12-07 #7): the same votes and checks; the calling
 # thread sat idle for the other's last naming job (a chroma view: ~15 ms of CPU) and the pool's second thread until
-# the checks.
-VOTES_MEANWHILE = True
+# the checks. Off by default: on a quiet 2-core machine (marks_bench.py --timing 120, 1,000 marks, three rounds
+# alternated, 2026-12-07 #7) latency p50 145.8 / 138.5 / 130.1 ms on against 128.3 / 135.8 / 130.2 off: no gain to
+# pay for work inside the reader section (where it once deadlocked with a registration, the review's R1).
+VOTES_MEANWHILE = False
 CHECK_THREADS = 2  # candidates checked at once (OpenCV releases the GIL): an upload's latency on 2 cores
 EARLY_CHECKS = True  # the vote places' checks start as soon as the votes are in, while the calling thread
 # chooses the rest of the candidates (the same checks, the same results; with CHECK_THREADS > 1)

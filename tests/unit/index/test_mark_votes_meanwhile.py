@@ -48,6 +48,7 @@ def test_votes_chosen_meanwhile_give_the_same_candidates_and_checks(monkeypatch)
 
 def test_a_search_not_finished_leaves_the_votes_for_after(monkeypatch):
     index = _index()
+    monkeypatch.setattr(index_marks, "VOTES_MEANWHILE", True)
     monkeypatch.setattr(index_marks._Shared, "finished", lambda self: False)
     one = index.candidates(_upload(5))
     monkeypatch.setattr(index_marks, "VOTES_MEANWHILE", False)
