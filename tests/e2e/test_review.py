@@ -166,12 +166,16 @@ def test_reviewer_works_the_queue_and_downloads_the_statement(review_site, brows
 
         # the dashboard draws its charts on the server, as SVG
         page.click("#nav-dashboard")
+        # a plain link: count() does not wait, so wait for the new page first (CI stop 42 saw the old page)
+        page.wait_for_url("**/review/dashboard")
+        page.wait_for_selector("svg.chart")
         assert page.locator("svg.chart").count() == 3
         assert "1 removed, 1 within 48 hours" in page.text_content("#dash-removed")
         bar = page.query_selector("svg.chart rect.bar[data-label='0-6 h']")
         assert bar.get_attribute("data-value") == "1"
         # the monitors page: this site has none, and says how an operator adds one
         page.click("#nav-monitors")
+        page.wait_for_url("**/review/monitors")
         assert "monitor add" in page.text_content("#no-monitors")
 
         # every page: no inline script, CSP without 'unsafe-inline'
