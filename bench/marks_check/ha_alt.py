@@ -1,12 +1,13 @@
 """The candidate stage's CPU with the exact speed-ups of 2026-12-07 #7 (HA) against the code before them, alternated
 upload by upload in one process, and their candidate lists compared (issue 19).
 
-Each speed-up keeps its old path in the code (or as a one-line swap here); ``old`` swaps every one of them back,
-``new`` is the code as it stands. Every cached upload (every ``--step``-th photo of ``bench/marks_cached.py cache``,
-positives and negatives) goes through ``MarkIndex._candidates`` (the whole candidate stage: keypoints, their search,
-the edge blobs, colour layers, chroma views and their naming; ``OVERLAP`` as set, so on two threads) once per
-variant in a rotated order, from a fresh frame each time; CPU: the process's (``time.process_time``). The candidate
-lists (places and located, mark ids and boxes) of the variants must be equal, upload by upload::
+Each speed-up's old path is in tests/unit/signals/_marks_reference.py (or a one-line swap here); ``old`` swaps
+every one of them back, ``new`` is the code as it stands. Every cached upload (every ``--step``-th photo of
+``bench/marks_cached.py cache``, positives and negatives) goes through ``MarkIndex._candidates`` (the whole candidate
+stage: keypoints, their search, the edge blobs, colour layers, chroma views and their naming; ``OVERLAP`` as set, so
+on two threads) once per variant in a rotated order, from a fresh frame each time; CPU: the process's
+(``time.process_time``). The candidate lists (places and located, mark ids and boxes) of the variants must be equal,
+upload by upload::
 
     python bench/marks_check/ha_alt.py DIR --values V.json [--step 8] [--offset 0] [--rounds 2] [--whole]
         [--old VOTES_MEANWHILE=False] [--variant sets --variant new]
@@ -25,31 +26,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/unit/signals/_marks_reference.py
 
 import marks_bench as MB  # noqa: E402
 from ncii_shield.index import marks as IM  # noqa: E402
 from ncii_shield.signals.marks import describe as D  # noqa: E402
 from ncii_shield.signals.marks import locate as L  # noqa: E402
 from ncii_shield.signals.marks.search import UploadFrame  # noqa: E402
+from tests.unit.signals import _marks_reference as R  # noqa: E402  (the code before the speed-ups)
 
 NEW = {}  # (module, name) -> the code's own value
 
 
 def _old_patches() -> list[tuple[object, str, object]]:
     """(module, name, value) putting back the code of HEAD 6afead8 where this session's speed-ups changed it."""
-    out = []
-    if hasattr(L, "_colour_labels_numpy"):
-        out.append((L, "colour_labels", L._colour_labels_numpy))
-    if hasattr(L, "_join_parts_numpy"):
-        out.append((L, "join_parts", L._join_parts_numpy))
-    if hasattr(D, "_chosen_loops"):
-        out.append((D, "_chosen", D._chosen_loops))
-    if hasattr(L, "_proposals_loops"):
-        out.append((L, "proposals", L._proposals_loops))
+    out = [(L, "colour_labels", R.colour_labels_numpy), (L, "join_parts", R.join_parts_numpy),
+           (D, "_chosen", R.chosen_loops), (L, "proposals", R.proposals_loops)]
     if "in place" in (D.projected.__doc__ or ""):  # the view's 128 added to a new array, as before
         out.append((D, "projected", lambda rgb, axis: D.S.projected(rgb, axis.reshape(1, 3)) + 128.0))
-    if hasattr(L, "_rects_numpy"):
-        out.append((L, "_rects", L._rects_numpy))
+    out.append((L, "_rects", R.rects_numpy))
     if hasattr(L, "edge_strengths"):
         out.append((L, "edge_strengths", lambda rgb: None))  # blobs and layers make their own
     for name in getattr(IM, "_OLD_PATHS", ()):  # switches the index module keeps for this comparison

@@ -1,5 +1,5 @@
 """The candidate stage's exact speed-ups of 2026-12-07 #7 (HA): each gives what the code before it gave, bit for bit
-(signals/marks/locate.py, index/marks.py)."""
+(signals/marks/locate.py, index/marks.py), against the code before them (tests/unit/signals/_marks_reference.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 from ncii_shield.signals.marks import locate as L
 from ncii_shield.signals.marks.search import UploadFrame
 from tests.marks_scenes import paste, photo, reencoded, text_mark
+from tests.unit.signals import _marks_reference as R
 
 
 def _scenes() -> list[np.ndarray]:
@@ -25,7 +26,7 @@ def test_colour_labels_compiled_are_numpys():
     grid = np.stack(np.meshgrid(np.arange(0, 256, 1), np.arange(0, 256, 3), indexing="ij"), -1).reshape(-1, 2)
     images.append(np.concatenate([grid, grid[:, :1]], 1).astype(np.uint8).reshape(256, -1, 3))
     for rgb in images:
-        fast, slow = L.colour_labels(rgb), L._colour_labels_numpy(rgb)
+        fast, slow = L.colour_labels(rgb), R.colour_labels_numpy(rgb)
         assert fast.dtype == slow.dtype == np.uint8 and fast.shape == slow.shape
         assert np.array_equal(fast, slow)
 
@@ -54,7 +55,7 @@ def test_join_parts_compiled_are_numpys():
     cases.append(np.array([[10 + 12 * k, 100, 10, 8] for k in range(30)], np.float64))
     cases.append(np.array([[10, 100, 40, 60]] * 3 + [[50, 100, 40, 60]], np.float64))
     for rects in cases:
-        fast, slow = L.join_parts(rects), L._join_parts_numpy(rects)
+        fast, slow = L.join_parts(rects), R.join_parts_numpy(rects)
         assert fast.dtype == slow.dtype and fast.shape == slow.shape, len(rects)
         assert np.array_equal(fast, slow), len(rects)
     assert any(len(L.join_parts(r)) > 1 for r in cases)
@@ -84,7 +85,7 @@ def test_refines_choice_is_the_loops():
             windows = np.concatenate([xy, np.full((n, 2), 40.0) + rng.integers(0, 3, (n, 2)) * 10], 1)
             named[k] = (top, rows.astype(np.int64), windows)
         for count in (1, 4, 12):
-            fast, slow = D._chosen(named, count), D._chosen_loops(named, count)
+            fast, slow = D._chosen(named, count), R.chosen_loops(named, count)
             assert _same_choice(fast, slow), (trial, count)
             tried += bool(fast)
     assert tried > 100
@@ -104,7 +105,7 @@ def test_refine_on_an_upload_is_the_same_with_the_loops(monkeypatch):
         pyramid = D.FieldPyramid(frame.grey)
         named = index._named(L.proposals(frame.rgb), pyramid, names, 0)
         fast = D.refine(pyramid, names, named)
-        monkeypatch.setattr(D, "_chosen", D._chosen_loops)
+        monkeypatch.setattr(D, "_chosen", R.chosen_loops)
         slow = D.refine(pyramid, names, named)
         monkeypatch.undo()
         assert fast.keys() == slow.keys()
@@ -115,11 +116,11 @@ def test_proposals_closed_once_for_all_levels_are_the_loops(monkeypatch):
     rng = np.random.default_rng(3)
     noisy = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
     for rgb in _scenes() + [noisy, np.full((300, 400, 3), 90, np.uint8)]:
-        assert np.array_equal(L.proposals(rgb), L._proposals_loops(rgb))
-        assert np.array_equal(L.proposals(rgb, L.edge_strengths(rgb)), L._proposals_loops(rgb))
+        assert np.array_equal(L.proposals(rgb), R.proposals_loops(rgb))
+        assert np.array_equal(L.proposals(rgb, L.edge_strengths(rgb)), R.proposals_loops(rgb))
     monkeypatch.setattr(L, "GRADIENT_LEVELS", (140, 30, 80))  # any order of levels
     for rgb in _scenes()[:1] + [noisy]:
-        assert np.array_equal(L.proposals(rgb), L._proposals_loops(rgb))
+        assert np.array_equal(L.proposals(rgb), R.proposals_loops(rgb))
 
 
 def test_a_views_projection_and_pyramid_without_copies_are_the_same():
@@ -152,6 +153,6 @@ def test_contours_bounds_compiled_are_numpys():
     masks.append(np.pad(np.ones((1, 1), np.uint8), 3))  # a one-pixel contour
     for mask in masks:
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        fast, slow = L._rects(contours), L._rects_numpy(contours)
+        fast, slow = L._rects(contours), R.rects_numpy(contours)
         assert fast.dtype == slow.dtype == np.float64 and np.array_equal(fast, slow)
         assert np.array_equal(fast, np.array([cv2.boundingRect(c) for c in contours], np.float64).reshape(-1, 4))

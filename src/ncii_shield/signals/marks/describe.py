@@ -496,9 +496,10 @@ def _chosen(named: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], count: 
     best :data:`REFINE_FROM` to :data:`REFINE_UNTIL` of each of its two marks (4 ``count`` a class and mark,
     by numpy's argsort as before), all of them by value (a stable sort: ties in the classes' order), each taken
     unless a window already taken for that mark overlaps it by half, or the mark is named
-    :data:`REFINE_UNTIL` or better at a window overlapping it by 0.3. The choice of :func:`_chosen_loops` (the code
-    before 2026-12-07 #7: the pool as Python tuples, every class's well-named windows by mark first), with the
-    well-named windows looked up only for the marks the choice reaches: ~1.3 ms less an upload."""
+    :data:`REFINE_UNTIL` or better at a window overlapping it by 0.3. The choice of the loops it replaced (the code
+    before 2026-12-07 #7, kept for the tests in tests/unit/signals/_marks_reference.py: the pool as Python tuples,
+    every class's well-named windows by mark first), with the well-named windows looked up only for the marks the
+    choice reaches: ~1.3 ms less an upload."""
     parts = []
     for k, (top, rows, _) in named.items():
         ok = (top >= REFINE_FROM) & (top < REFINE_UNTIL) & (rows >= 0)
@@ -528,34 +529,6 @@ def _chosen(named: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], count: 
         if well is not None and bool((_ious(well, window) > 0.3).any()):
             continue
         chosen.append([float(values[o]), k, row, np.asarray(window, np.float64)])
-        if len(chosen) == count:
-            break
-    return chosen
-
-
-def _chosen_loops(named: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], count: int) -> list[list]:
-    """:func:`_chosen` as it was written before 2026-12-07 #7 (the tests and bench/marks_check/ha_alt.py compare the
-    two)."""
-    pool: list[tuple[float, int, int, np.ndarray]] = []
-    named_well: dict[tuple[int, int], np.ndarray] = {}  # (class, row) -> its windows (n, 4) named at least REFINE_UNTIL
-    for k, (top, rows, windows) in named.items():
-        well = np.flatnonzero(top[:, 0] >= REFINE_UNTIL)
-        for row in np.unique(rows[well, 0]).tolist():
-            named_well[(k, row)] = windows[well[rows[well, 0] == row]]
-        for j in range(top.shape[1]):  # the best mark of the window and the second (off the mark, a window
-            # may name another first)
-            sel = np.flatnonzero((top[:, j] >= REFINE_FROM) & (top[:, j] < REFINE_UNTIL) & (rows[:, j] >= 0))
-            sel = sel[np.argsort(-top[sel, j])][:4 * count]
-            pool += [(float(top[i, j]), k, int(rows[i, j]), windows[i]) for i in sel.tolist()]
-    pool.sort(key=lambda p: -p[0])
-    chosen: list[list] = []  # [value, class, row, window]
-    for value, k, row, window in pool:
-        if any(c[1] == k and c[2] == row and _iou(c[3], window) > 0.5 for c in chosen):
-            continue
-        well = named_well.get((k, row))
-        if well is not None and bool((_ious(well, window) > 0.3).any()):
-            continue
-        chosen.append([value, k, row, np.asarray(window, np.float64)])
         if len(chosen) == count:
             break
     return chosen

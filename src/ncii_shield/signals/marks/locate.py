@@ -101,20 +101,12 @@ def colour_labels(rgb: np.ndarray) -> np.ndarray:
     """A coarse colour of every pixel (uint8 0-8): dark (value < 64), grey and light (saturation < 60 of
     255, value under / over 150), else one of 6 hues of 60 degrees: red, yellow, green, cyan, blue, magenta
     (each centred on it; orange with red). From OpenCV's HSV in one compiled pass (:func:`_labels`; numpy's
-    three ``np.where`` passes cost ~3 ms a 1024 x 768 frame, 2026-12-07 #7: the same labels)."""
+    three ``np.where`` passes cost ~3 ms a 1024 x 768 frame, 2026-12-07 #7: the same labels as those passes', kept for
+    the tests in tests/unit/signals/_marks_reference.py)."""
     hsv = np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV))
     out = np.empty(hsv.shape[:2], np.uint8)
     _labels(hsv, _HUES, out)
     return out
-
-
-def _colour_labels_numpy(rgb: np.ndarray) -> np.ndarray:
-    """:func:`colour_labels` as numpy passes (its definition before 2026-12-07 #7; the tests compare the two)."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    h, s, v = cv2.split(hsv)
-    label = cv2.LUT(h, _HUES)  # red (from 340 degrees), yellow, ...
-    label = np.where(s < 60, np.where(v < 150, np.uint8(1), np.uint8(2)), label)
-    return np.where(v < 64, np.uint8(0), label)
 
 
 @njit(nogil=True, cache=True)
@@ -150,7 +142,8 @@ def warm_up() -> None:
 def _rects(contours: tuple) -> np.ndarray:
     """``cv2.boundingRect`` of each contour, (n, 4) float64 x, y, w, h, all at once (a few thousand contours an
     upload: a Python call each cost ~1 us and a tuple); the bounds in one compiled pass (:func:`_bounds`; numpy's
-    four ``reduceat`` and a stack cost ~1 ms an upload more, 2026-12-07 #7: the same boxes as :func:`_rects_numpy`)."""
+    four ``reduceat`` and a stack cost ~1 ms an upload more, 2026-12-07 #7: the same boxes as the numpy passes'
+    before it, kept for the tests in tests/unit/signals/_marks_reference.py)."""
     n = np.fromiter(map(len, contours), np.int64, len(contours))
     points = np.concatenate(contours).reshape(-1, 2)
     out = np.empty((len(n), 4), np.float64)
@@ -173,22 +166,11 @@ def _bounds(points: np.ndarray, counts: np.ndarray, out: np.ndarray) -> None:  #
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = x0, y0, x1 - x0 + 1, y1 - y0 + 1
 
 
-def _rects_numpy(contours: tuple) -> np.ndarray:
-    """:func:`_rects` as numpy passes (its code before 2026-12-07 #7; the tests compare the two)."""
-    n = np.fromiter(map(len, contours), np.int64, len(contours))
-    points = np.concatenate(contours).reshape(-1, 2)
-    starts = np.zeros(len(n), np.int64)
-    np.cumsum(n[:-1], out=starts[1:])
-    x0, x1 = np.minimum.reduceat(points[:, 0], starts), np.maximum.reduceat(points[:, 0], starts)
-    y0, y1 = np.minimum.reduceat(points[:, 1], starts), np.maximum.reduceat(points[:, 1], starts)
-    return np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).astype(np.float64)
-
-
 def join_parts(rects: np.ndarray) -> np.ndarray:
     """The boxes of groups of 2+ ``rects`` (n, 4) x, y, w, h standing in a row with letter-like gaps (see
     :data:`JOIN_PARTS`): (m, 4), in the order of each group's first part. The pairs' test and the groups in one
     compiled pass (:func:`_joined`; ~20 numpy calls a layer cost ~2 ms an upload, 2026-12-07 #7); the same boxes as
-    :func:`_join_parts_numpy`'s."""
+    the numpy passes' before it (tests/unit/signals/_marks_reference.py)."""
     r = rects[rects[:, 3] >= JOIN_MIN_H]
     if len(r) < 2:
         return np.zeros((0, 4))
@@ -250,44 +232,6 @@ def _joined(r: np.ndarray, row_share: float, gap_share: float, heights: float, a
             out[m, 0], out[m, 1], out[m, 2], out[m, 3] = gx0, gy0, w, h
             m += 1
     return m
-
-
-def _join_parts_numpy(rects: np.ndarray) -> np.ndarray:
-    """:func:`join_parts` as numpy passes (its definition before 2026-12-07 #7; the tests compare the two)."""
-    r = rects[rects[:, 3] >= JOIN_MIN_H]
-    if len(r) < 2:
-        return np.zeros((0, 4))
-    if len(r) > JOIN_MAX_PARTS:
-        r = r[np.argsort(-(r[:, 2] * r[:, 3]), kind="stable")[:JOIN_MAX_PARTS]]
-    x0, y0, w, h = r[:, 0], r[:, 1], r[:, 2], r[:, 3]
-    x1, y1 = x0 + w, y0 + h
-    lo = np.minimum(h[:, None], h[None, :])
-    row = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
-    gap = np.maximum(x0[:, None], x0[None, :]) - np.minimum(x1[:, None], x1[None, :])
-    link = (row >= JOIN_ROW * lo) & (gap <= JOIN_GAP * lo) & (np.maximum(h[:, None], h[None, :]) <= JOIN_HEIGHTS * lo)
-    i, j = np.nonzero(np.triu(link, 1))
-    if not len(i):
-        return np.zeros((0, 4))
-    group = np.arange(len(r))  # each part's group: the least part number it is joined to, spread along the links
-    while True:
-        least = np.minimum(group[i], group[j])
-        before = group.copy()
-        np.minimum.at(group, i, least)
-        np.minimum.at(group, j, least)
-        group = group[group]
-        if np.array_equal(group, before):
-            break
-    ids, group, count = np.unique(group, return_inverse=True, return_counts=True)
-    gx0 = np.full(len(ids), np.inf)
-    gy0 = np.full(len(ids), np.inf)
-    gx1 = np.full(len(ids), -np.inf)
-    gy1 = np.full(len(ids), -np.inf)
-    np.minimum.at(gx0, group, x0)
-    np.minimum.at(gy0, group, y0)
-    np.maximum.at(gx1, group, x1)
-    np.maximum.at(gy1, group, y1)
-    out = np.stack([gx0, gy0, gx1 - gx0, gy1 - gy0], axis=1)[count >= 2]
-    return out[out[:, 2] <= JOIN_ASPECT * out[:, 3]]
 
 
 def _boxes(closed: np.ndarray, f: float, joined: list | None = None) -> np.ndarray:
@@ -413,21 +357,6 @@ def proposals(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
         for level in GRADIENT_LEVELS:
             for k in CLOSE_WIDTHS:
                 out.append(_boxes(cv2.compare(closed[k], levels.index(level) + 1, cv2.CMP_GE), f))
-    return _distinct(out)
-
-
-def _proposals_loops(rgb: np.ndarray, strengths: dict | None = None) -> np.ndarray:
-    """:func:`proposals` with each level's edges closed apart (its code before 2026-12-07 #7; the tests and
-    bench/marks_check/ha_alt.py compare the two)."""
-    out: list[np.ndarray] = []
-    for f in SCALES:
-        _, strength = _strength_at(rgb, f, strengths)
-        for level in GRADIENT_LEVELS:
-            edges = cv2.threshold(strength, level, 1, cv2.THRESH_BINARY)[1]
-            for k in CLOSE_WIDTHS:
-                closed = cv2.morphologyEx(edges, cv2.MORPH_CLOSE,
-                                          cv2.getStructuringElement(cv2.MORPH_RECT, (k, max(1, k // 2))))
-                out.append(_boxes(closed, f))
     return _distinct(out)
 
 
