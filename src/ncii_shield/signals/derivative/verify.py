@@ -221,6 +221,15 @@ MIDDLE_INLIERS = 15
 LARGE_EXTRA_EDIT = 0.1
 # the whole-frame comparison takes its brightness and colour offsets from the pre-test's block (see _whole_frame)
 WHOLE_ANCHORS = True
+# an upload not of the photo's shape whose content sits inside a frame of one background colour (a screenshot's
+# bars and margins, a meme's border; see _content_box) compared as the photo's whole frame at that content's box
+# when the box has the photo's shape (within WHOLE_ASPECT): a screenshot of a photo most of which was replaced
+# keeps too few keypoints for any fit, and the cut (panels.py) splits its picture along the pasted part's edges
+WHOLE_CONTENT = True
+CONTENT_NEAR = 8  # grey / chroma levels: a pixel this close to the border's colour is background ...
+CONTENT_ROW = 0.6  # ... a row with under this share of background pixels is content (a header's text: more) ...
+CONTENT_COL = 0.9  # ... and within the longest run of content rows, a column with under this share
+CONTENT_ROWS = 0.3  # the run must be this share of the frame's height at least
 # the fine-structure allowance counts the warp's enlargement of the frame, not of the upload's own pixels: an
 # upload larger than the frame is not credited with the resolution the frame threw away (see _judge)
 FRAME_ENLARGED = True
@@ -261,6 +270,9 @@ class Upload:
     _cut_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     # the frame's own cell summaries, as uploaded and mirrored (see whole_cells)
     _whole: list = field(default_factory=lambda: [None, None], init=False, repr=False, compare=False)
+    # the content box (see _content_box; [computed?, box]) and the cells of a box of the frame, by (box, mirrored)
+    _content: list = field(default_factory=lambda: [False, None], init=False, repr=False, compare=False)
+    _box_whole: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray, *, panels: bool = True) -> Upload:
@@ -312,6 +324,29 @@ class Upload:
             self._whole[1] = Cells(*(np.ascontiguousarray(a[:, ::-1]) for a in (c.mean, c.std, c.cb, c.cr)),
                                    _MIRROR_BITS[np.ascontiguousarray(c.pattern[:, ::-1])])
         return self._whole[int(mirrored)]
+
+    @property
+    def content(self) -> tuple[int, int, int, int] | None:
+        """The box of the frame (x, y, w, h) holding its content inside bars and margins of one background
+        colour (:func:`_content_box`), computed once; None when there is no such frame."""
+        if not self._content[0]:
+            self._content[1] = _content_box(self.frame)
+            self._content[0] = True
+        return self._content[1]
+
+    def box_cells(self, box: tuple[int, int, int, int] | None, mirrored: bool) -> Cells:
+        """The cell summaries of a box of the frame taken as a whole frame (None: the frame itself,
+        :meth:`whole_cells`), as uploaded or mirrored; computed once per box."""
+        if box is None:
+            return self.whole_cells(mirrored)
+        key = (tuple(box), mirrored)
+        if key not in self._box_whole:
+            x, y, w, h = box
+            planes = [p[y:y + h, x:x + w] for p in (self.frame.grey, self.frame.cb, self.frame.cr)]
+            if mirrored:
+                planes = [p[:, ::-1] for p in planes]
+            self._box_whole[key] = cell_summaries(*(np.ascontiguousarray(p) for p in planes))[0]
+        return self._box_whole[key]
 
     @property
     def scale(self) -> float:
@@ -635,16 +670,23 @@ def _whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None) -> V
     Most of a photo replaced can leave its remainder too few keypoints for any fit (a photo's plain
     margins around the replaced subject), while its cells still match. Kept only as a derivative whose
     unedited part holds a connected block of :data:`DENSE_WHOLE` precisely matching textured cells
-    (``details["dense"]``, see :func:`_dense`); scored on that block, with no consistent points."""
+    (``details["dense"]``, see :func:`_dense`); scored on that block, with no consistent points.
+    An upload of another shape is compared so at its content's box (:data:`WHOLE_CONTENT`,
+    :meth:`Upload.content`: a screenshot's picture inside its bars) when that box has the photo's shape."""
     fh, fw = upload.frame.grey.shape
+    box = None
     if abs((fw / fh) / (reg.frame_w / reg.frame_h) - 1.0) > WHOLE_ASPECT:
-        return None
-    matrix = np.array([[reg.frame_w / fw, 0.0, 0.0], [0.0, reg.frame_h / fh, 0.0]])
+        box = upload.content if WHOLE_CONTENT else None
+        if box is None or abs((box[2] / box[3]) / (reg.frame_w / reg.frame_h) - 1.0) > WHOLE_ASPECT:
+            return None
+    bx, by, bw, bh = box if box is not None else (0, 0, fw, fh)
     best = None
     for flip in (False, True) if mirrored is None else (mirrored,):
-        if _whole_pretest(reg, upload, flip) < WHOLE_PRETEST:
+        if _whole_pretest(reg, upload, flip, box) < WHOLE_PRETEST:
             continue
-        v = _compare(reg, upload.frame, matrix, 0, flip, _whole_anchors(reg, upload, flip))
+        x0 = fw - bx - bw if flip else bx  # the box in the frame as _compare sees it (mirrored when flip)
+        matrix = np.array([[reg.frame_w / bw, 0.0, -x0 * reg.frame_w / bw], [0.0, reg.frame_h / bh, -by * reg.frame_h / bh]])
+        v = _compare(reg, upload.frame, matrix, 0, flip, _whole_anchors(reg, upload, flip, box))
         dense = v.details.get("dense", 0)
         if v.outcome is Outcome.DERIVATIVE and dense >= DENSE_WHOLE and (best is None or dense > best.details["dense"]):
             best = v
@@ -652,9 +694,11 @@ def _whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None) -> V
         return None
     dense = best.details["dense"]
     outline = _outline(best.edited_region, best.transform) if best.edited_region else None
+    where = "the whole upload" if box is None else "the picture inside the upload's bars"
     return replace(best, score=100.0 * (1.0 - math.exp(-dense / 30.0)) * (1.0 - best.scatter),
-                   instance_box=[0, 0, upload.frame.width, upload.frame.height], edited_outline=outline,
-                   reason=f"{best.reason} (no keypoint fit: the whole upload compared as the photo, "
+                   instance_box=[0, 0, upload.frame.width, upload.frame.height] if box is None else upload.to_pixels(box),
+                   edited_outline=outline,
+                   reason=f"{best.reason} (no keypoint fit: {where} compared as the photo, "
                           f"{dense} cells matching precisely in a block)")
 
 
@@ -669,7 +713,8 @@ def whole_frame(reg: PhotoFeatures, upload: Upload, mirrored: bool | None = None
     return None if found is None else replace(found, instances=[found])
 
 
-def _whole_anchors(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
+def _whole_anchors(reg: PhotoFeatures, upload: Upload, mirrored: bool,
+                   box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The centres of the pre-test's block of cells (:func:`_whole_precise`), in the registered frame: the
     whole-frame comparison's anchors (:data:`WHOLE_ANCHORS`; none otherwise). With no consistent points,
     :func:`_offset` would take the median offset of every visible cell, and when the pasted part is most of
@@ -678,13 +723,54 @@ def _whole_anchors(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.nda
     matching in structure, are the remainder."""
     if not WHOLE_ANCHORS:
         return np.zeros((0, 2), np.float32)
-    ys, xs = np.nonzero(_whole_precise(reg, upload, mirrored))
+    ys, xs = np.nonzero(_whole_precise(reg, upload, mirrored, box))
     return np.stack([(xs + 0.5) * reg.frame_w / GRID, (ys + 0.5) * reg.frame_h / GRID], axis=1).astype(np.float32)
 
 
-def _whole_precise(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
+def _whole_precise(reg: PhotoFeatures, upload: Upload, mirrored: bool,
+                   box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The largest 4-connected block of :func:`_whole_pretest` (GRID x GRID, boolean; empty when none)."""
-    return _largest_block(_whole_matching(reg, upload, mirrored))
+    return _largest_block(_whole_matching(reg, upload, mirrored, box))
+
+
+def _content_box(frame: Frame) -> tuple[int, int, int, int] | None:
+    """The box (x, y, w, h) of the frame holding its content inside bars and margins of one background colour
+    (:data:`WHOLE_CONTENT`): a screenshot's picture between its header and its buttons, a picture in a meme's
+    border. The background is the commonest colour of the frame's outer two lines (at least 40 % of them);
+    content rows have under :data:`CONTENT_ROW` of their pixels within :data:`CONTENT_NEAR` levels of it (a
+    header's text and avatar leave more); the content is their longest run (:data:`CONTENT_ROWS` of the height
+    at least), across the columns of that run with under :data:`CONTENT_COL` background. None when there is no
+    such background, no such run, or the box is the whole frame."""
+    planes = [p.astype(np.int16) for p in (frame.grey, frame.cb, frame.cr)]
+    h, w = planes[0].shape
+    if h < 16 or w < 16:
+        return None
+    ring = np.stack([np.concatenate([p[:2].ravel(), p[-2:].ravel(), p[:, :2].ravel(), p[:, -2:].ravel()])
+                     for p in planes], axis=1)
+    values, counts = np.unique(ring // CONTENT_NEAR, axis=0, return_counts=True)
+    if counts.max() < 0.4 * len(ring):
+        return None
+    common = np.all(ring // CONTENT_NEAR == values[int(np.argmax(counts))], axis=1)
+    bg = np.median(ring[common], axis=0)
+    near = np.ones((h, w), bool)
+    for p, level in zip(planes, bg):
+        near &= np.abs(p - level) <= CONTENT_NEAR
+    rows = np.r_[False, near.mean(axis=1) < CONTENT_ROW, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(rows))
+    starts, ends = edges[0::2], edges[1::2]
+    if not len(starts):
+        return None
+    k = int(np.argmax(ends - starts))
+    y0, y1 = int(starts[k]), int(ends[k])
+    if y1 - y0 < CONTENT_ROWS * h:
+        return None
+    cols = np.flatnonzero(near[y0:y1].mean(axis=0) < CONTENT_COL)
+    if not len(cols):
+        return None
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    if (x0, y0, x1, y1) == (0, 0, w, h) or (x1 - x0) < 16 or (y1 - y0) < 16:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def _largest_block(mask: np.ndarray) -> np.ndarray:
@@ -695,22 +781,24 @@ def _largest_block(mask: np.ndarray) -> np.ndarray:
     return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
-def _whole_matching(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> np.ndarray:
+def _whole_matching(reg: PhotoFeatures, upload: Upload, mirrored: bool,
+                    box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Cells textured on both sides whose structure bits differ in at most :data:`DENSE_BITS`, between the
     registered photo's cells and the upload's own (:meth:`Upload.whole_cells`)."""
-    u, r = upload.whole_cells(mirrored), reg.cells
+    u, r = upload.box_cells(box, mirrored), reg.cells
     both = (r.std >= TEXTURE_STD) & (np.minimum(u.std, STD_CAP) >= TEXTURE_STD)
     return both & (_popcount16(u.pattern ^ r.pattern) <= DENSE_BITS)
 
 
-def _whole_pretest(reg: PhotoFeatures, upload: Upload, mirrored: bool) -> int:
+def _whole_pretest(reg: PhotoFeatures, upload: Upload, mirrored: bool,
+                   box: tuple[int, int, int, int] | None = None) -> int:
     """The largest 4-connected block of cells textured on both sides whose 16 structure bits differ in
     at most :data:`DENSE_BITS`, between the registered photo's cells and the upload's own
     (:meth:`Upload.whole_cells`: no warp, the frames have the same shape). A necessary condition,
     loosened, of :func:`_whole_frame`'s block (which also needs brightness, colour and contrast to
     match, on the warped frame): a comparison whose pre-test is under :data:`WHOLE_PRETEST` is not
     made (microseconds against milliseconds)."""
-    precise = _whole_matching(reg, upload, mirrored)
+    precise = _whole_matching(reg, upload, mirrored, box)
     if int(precise.sum()) < WHOLE_PRETEST:
         return int(precise.sum())
     return int(_largest_block(precise).sum())
