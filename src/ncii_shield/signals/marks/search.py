@@ -40,7 +40,8 @@ logo, a ring drawn by a photo's round thing is not a white ring). A mark is repo
 little evidence: a find of few pixels, or a plain mark (a filled polygon, a ring: few independent
 edges, :attr:`Prepared.complexity`) matches photo content by chance once 1,000 marks are tried at
 hundreds of places. A pass must then hold letter by letter (:data:`LETTERS`): the parts are coarser
-than a letter, and a word one letter off a registered word mark, in its font and colour, passed them.
+than a letter, and a word one letter off a registered word mark, in its font and colour, passed them; and where
+the frame shows the mark finer than the check does, letter by letter at that finer scale too (:data:`LETTER_FINE`).
 The score reported puts both margins on :data:`THRESHOLD`'s scale::
 
     frame = UploadFrame.from_rgb(rgb)
@@ -169,6 +170,20 @@ LETTER_RETRY = True  # a colour view's pass the letters refuse is looked for in 
 LETTER_SHARE = 0.5  # ... windows carrying at least this share of an even share of the field (0.3 refused a seed-8 target)
 LETTER_WIDTH = 0.8  # the letters' windows: this share of the mark's shorter side wide (about a letter)
 LETTER_STEP = 0.5  # ... one every this share of a window
+# The letters' test once more at a finer scale (2026-12-08, HB; bench/marks_check/hb2_fine.py): the check sees a word
+# mark at FINE_SIDE (its shorter side ~20 pixels), where one letter's strokes (h for n, i for t) differ by a pixel or
+# two; where the frame shows the mark at least LETTER_FINE_GAIN finer, a pass's letters are tested there too, with
+# the same drop (_letter_drop) and its own bar. At the stamped places (seed 7 / seed 8): look-alikes passing 19 -> 16
+# and 22 -> 18 of 129, no target refused (the targets' highest finer drops 0.189 / 0.189); through the cached
+# candidates 17 -> 14 and 17 -> 16 of 129 flagged, every target figure the same. The bar was chosen on seed 7; ~+0.4 ms
+# a check (6.84 -> 7.24, alternated, loaded). Most look-alikes left are small in the frame (no finer view: the frame
+# itself has lost the letter's difference) or their letter contains the registered one's strokes (Q for O).
+LETTER_FINE = True
+LETTER_FINE_SIDE = (96, 32)
+LETTER_FINE_MOST = 240
+LETTER_FINE_SCALES = (0.97, 1.0, 1.03)
+LETTER_FINE_DROP = 0.2
+LETTER_FINE_GAIN = 1.15  # ... only where the frame shows the mark at least this much finer than the check
 
 cv2.setNumThreads(1)
 _LAST = threading.local()  # per thread: the last mark's float arrays (Prepared.floats)
@@ -539,7 +554,33 @@ def _decided(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, fl
         drop = _letter_drop(*letters)
         if drop > LETTER_DROP:
             return THRESHOLD + LETTER_DROP - drop, found, True
+        if LETTER_FINE:  # ... and once more where the frame shows the letters finer than the check does
+            drop = _fine_drop(prepared, frame, letters[5], view)
+            if drop > LETTER_FINE_DROP:
+                return THRESHOLD + LETTER_FINE_DROP - drop, found, True
     return score, found, False
+
+
+def _fine_drop(prepared: Prepared, frame: UploadFrame, box: tuple[int, int, int, int],
+               view: np.ndarray | None = None) -> float:
+    """The letters' test (:func:`_letter_drop`) of a pass found at ``box`` (frame pixels) at
+    :data:`LETTER_FINE_SIDE` (at most :data:`LETTER_FINE_MOST` on the longer side): a close search there
+    (sizes :data:`LETTER_FINE_SCALES`, places within 0.05 of the mark's size) and the mark drawn over the
+    photo's colours at its find; 0 where the frame shows the mark no finer than the check did, or off the
+    frame."""
+    x, y, w, h = box
+    if max(w, h) < PARTS_ASPECT * min(w, h) or \
+            _factor(w, h, LETTER_FINE_SIDE, LETTER_FINE_MOST) <= LETTER_FINE_GAIN * _factor(w, h, FINE_SIDE):
+        return 0.0  # no letters' windows (_letter_windows), or no finer view of them
+    found = _search(prepared, frame, box, LETTER_FINE_SIDE, LETTER_FINE_SCALES, 0.05, view, most=LETTER_FINE_MOST)
+    if found is None:
+        return 0.0
+    size = found[3].shape[1::-1]
+    ev = _evidence(prepared, frame, found[1], size, view)
+    if ev is None:
+        return 0.0
+    t, change, seen = ev[:3]
+    return _letter_drop(found[2], t, change, seen, frame, found[1], view)
 
 
 _LATER = ((0.0, 0.0, 1.0), (0.0, 0.0, 1.0))  # decide()'s null for "measured later": its size term, no z margins
@@ -984,9 +1025,10 @@ def _parts(th: int, tw: int, t: np.ndarray) -> list[tuple[slice, slice]]:
     return [p for p in parts if float((t[p] * t[p]).sum()) >= 0.08 * total]
 
 
-def _factor(w: float, h: float, side: tuple[int, int]) -> float:
-    """Scale of a check: the mark's longer side at side[0] or its shorter at side[1], whichever is more."""
-    return min(1.0, max(side[0] / max(w, h), side[1] / min(w, h)), MAX_SIDE / max(w, h))
+def _factor(w: float, h: float, side: tuple[int, int], most: int | None = None) -> float:
+    """Scale of a check: the mark's longer side at side[0] or its shorter at side[1], whichever is more (never
+    more than ``most``, :data:`MAX_SIDE` by default, on the longer side, nor more than the frame's own)."""
+    return min(1.0, max(side[0] / max(w, h), side[1] / min(w, h)), (MAX_SIDE if most is None else most) / max(w, h))
 
 
 def _field_crop(frame: UploadFrame, region: tuple[int, int, int, int], factor: float,
@@ -1025,12 +1067,12 @@ def _close(prepared: Prepared, frame: UploadFrame, wide: tuple, sizes: list, vie
 
 def _search(prepared: Prepared, frame: UploadFrame, box: tuple[float, float, float, float], side: tuple[int, int],
             scales: tuple[float, ...], reach: float, view: np.ndarray | None = None, sizes: list | None = None,
-            ) -> tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+            most: int | None = None) -> tuple[float, tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
     """Best whole-mark correlation for sizes ``box`` x ``scales`` and places within ``reach`` of the
     mark's size: (score, frame box, the upload's field there and the mark's, at the check's scale);
-    each size's best ``(score, frame box)`` appended to ``sizes`` where given."""
+    each size's best ``(score, frame box)`` appended to ``sizes`` where given; ``most``: :func:`_factor`'s."""
     x, y, w, h = box
-    factor = _factor(w, h, side)
+    factor = _factor(w, h, side, most)
     fh, fw = frame.rgb.shape[:2]
     mx, my = reach * w + 2, reach * h + 2
     x0, y0 = max(0, int(x - mx - w * (max(scales) - 1) / 2)), max(0, int(y - my - h * (max(scales) - 1) / 2))
