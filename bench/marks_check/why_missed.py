@@ -7,8 +7,8 @@ stage of ``index/marks.py`` is followed step by step on the cached upload, one t
 - the proposals: the edge blobs (``locate.proposals``), the colour layers (``locate.layer_boxes``) and the
   keypoint vote groups' boxes (``MarkIndex._votes``, ``VOTE_POOL`` of them): the box nearest the stamped box;
 - the naming: each proposal set's windows as the index names them (``MarkIndex._named``: the blobs refined, the
-  layers not, the vote boxes refined apart; the chroma view of a coloured mark from the blobs, and from the layers
-  with ``VIEW_LAYERS``), only the
+  layers not, the vote boxes refined apart; the chroma view of a coloured mark from the blobs, from the layers
+  with ``VIEW_LAYERS`` and from the view's own blobs with ``VIEW_BLOBS``, 2026-12-08), only the
   windows of the stamped mark's aspect class that *fit* the stamped box (centre within ``REACH`` of its width /
   height, size ``SIZES``: what the check reaches, ``handover.py``): the stamped mark's own correlation there,
   whether it is its class's best there, its lead, and whether the bars (``LOCATE_MIN_VALUE``,
@@ -155,15 +155,26 @@ def follow(index: IM.MarkIndex, r: dict, cands: list) -> dict:
         sets["layers"] = (index._named(layers, pyramid, names, IM.LAYERS_REFINE), names, pyramid, IM.LAYERS_MIN_VALUE)
     views = []
     for a, view_names in chroma:
-        seen = D.FieldPyramid(D.projected(frame.rgb, index._axes[a]), IM.VIEW_SKIP)
+        projected = D.projected(frame.rgb, index._axes[a])
+        seen = D.FieldPyramid(projected, IM.VIEW_SKIP)
         found = index._named(blobs, seen, view_names)
-        layered = (index._named(layers, seen, view_names, IM.LAYERS_REFINE)
-                   if getattr(IM, "VIEW_LAYERS", False) and L.COLOUR_LAYERS and len(layers) else {})
-        views.append((seen, view_names, found, layered))
+        view_layers = getattr(IM, "VIEW_LAYERS", False) and L.COLOUR_LAYERS
+        refined_min = getattr(IM, "VIEW_REFINED_MIN_VALUE", None)
+        layered = (index._named(layers, seen, view_names, IM.VIEW_LAYERS_REFINE, refined_min)
+                   if view_layers and len(layers) else {})
+        own_named = {}
+        if getattr(IM, "VIEW_BLOBS", False):  # the view's own blobs (locate.view_boxes), as _extents names them
+            own = L.view_boxes(projected, np.concatenate([blobs, layers]) if view_layers else blobs)
+            own_named = index._named(own, seen, view_names, IM.VIEW_LAYERS_REFINE, refined_min) if len(own) else {}
+            if a == entry.axis:
+                out["near"]["view_blobs"] = _nearest(big(own), stamped)
+        views.append((seen, view_names, found, IM._joined(layered, own_named)))
         if a == entry.axis:
             sets["view"] = (found, view_names, seen, IM.LOCATE_MIN_VALUE)
             if layered:
                 sets["view_layers"] = (layered, view_names, seen, IM.LAYERS_MIN_VALUE)
+            if own_named:
+                sets["view_blobs"] = (own_named, view_names, seen, IM.LAYERS_MIN_VALUE)
             out["at_stamp_view"] = _at_stamp(view_names, seen, mi, stamped[0])
     out["at_stamp"] = _at_stamp(names, pyramid, mi, stamped[0])
     out["naming"] = {s: _naming(n, nb, p, mi, stamped, bar) for s, (n, nb, p, bar) in sets.items()}
@@ -180,9 +191,12 @@ def follow(index: IM.MarkIndex, r: dict, cands: list) -> dict:
 
 def reason(row: dict) -> str:
     n = row["naming"]
-    sets = [s for s in ("blobs", "votes", "layers", "view", "view_layers") if n.get(s) and n[s].get("fitting")]
+    sets = [s for s in ("blobs", "votes", "layers", "view", "view_layers", "view_blobs")
+            if n.get(s) and n[s].get("fitting")]
     if row["cands_right"]:
         return "a candidate of the mark near the place; the check from it fails"
+    if row.get("located_right", -1) >= 0:  # the code run now picks it (the cached candidates are older)
+        return "a fitting window of the mark among _located's picks now"
     if not sets:
         return "no fitting window (no box at the place of the right size)"
     if any(n[s]["clear"] for s in sets):
@@ -191,7 +205,7 @@ def reason(row: dict) -> str:
         return "fitting windows; another mark named best at all"
     best = [n[s] for s in sets if n[s]["best"]]
     bars = {"blobs": IM.LOCATE_MIN_VALUE, "votes": IM.LOCATE_MIN_VALUE, "layers": IM.LAYERS_MIN_VALUE,
-            "view": IM.LOCATE_MIN_VALUE, "view_layers": IM.LAYERS_MIN_VALUE}
+            "view": IM.LOCATE_MIN_VALUE, "view_layers": IM.LAYERS_MIN_VALUE, "view_blobs": IM.LAYERS_MIN_VALUE}
     if any(b["value"] >= bars[s] for s, b in zip([s for s in sets if n[s]["best"]], best)):
         return "named best >= bar, lead < LOCATE_MIN_LEAD"
     return "named best, value < LOCATE_MIN_VALUE"
@@ -244,8 +258,8 @@ def summary(rows: list, show: bool) -> None:
         print("no fitting window: the nearest blob / layer / vote box centred on the place (size ratio), best IoU")
         c = Counter()
         for r in nofit:
-            ratios = [r["near"][s]["centred_ratio"] for s in ("blobs", "layers", "votes")
-                      if r["near"][s] and r["near"][s]["centred_ratio"] is not None]
+            ratios = [r["near"][s]["centred_ratio"] for s in ("blobs", "layers", "votes", "view_blobs")
+                      if r["near"].get(s) and r["near"][s]["centred_ratio"] is not None]
             if not ratios:
                 c["no box centred on the place"] += 1
             elif all(v > SIZES[1] for v in ratios):

@@ -125,7 +125,12 @@ VIEW_SKIP = 1
 # 472 in scope; +16 -1, the one lost out of scope: a LOCATED slot taken), 0 / 387 false flags, best negative 0.723 ->
 # 0.740 (a blue triangle named as a teal one), 0 wrong marks, stress 0 / 387 (best 0.740); ~+6 ms CPU an upload.
 VIEW_LAYERS = True
-VIEW_LAYERS_REFINE = LAYERS_REFINE  # the views' layer windows refined per upload (D.refine)
+VIEW_LAYERS_REFINE = 4  # the views' layer windows (and own blobs') refined per upload (D.refine; 2026-12-08, HA)
+# A refined window is the best of ~40 moves of it, so its value stands above a window's by chance: a view's refined
+# window is kept only where its best mark then reaches VIEW_REFINED_MIN_VALUE (2026-12-08, HA: refined view windows at
+# 0.76-0.77 named two synthetic logos on photo content that the check passed, wrong marks; the stamped marks the
+# refinement found stood at 0.82-0.94)
+VIEW_REFINED_MIN_VALUE = 0.8
 # The views' own blobs (locate.view_boxes, 2026-12-07 #6): the edges of each chroma view, closed, and their parts
 # joined, named in that view under the layers' bars (as the views' layers: LAYERS_MIN_VALUE, no large windows' rule,
 # VIEW_LAYERS_REFINE): a translucent coloured word on a photo of its own hue (a red FAKE on skin) has its extent in
@@ -135,6 +140,9 @@ VIEW_LAYERS_REFINE = LAYERS_REFINE  # the views' layer windows refined per uploa
 # ~+7 ms CPU an upload (+12 with JOIN_PARTS; alternated, loaded machine); docs/benchmarks-history.md 2026-12-07 #6.
 VIEW_BLOBS = True
 CHROMA_VOTES = False  # the vote boxes named in the views too: +2 in scope, ~10 ms (without the layers; benchmarks.md 2026-12-07 #3)
+# ... only the boxes of vote groups for a mark of that view (2026-12-08, HA): a vote says "mark m, here", and a
+# translucent coloured m is named clearly in its view only (each view names the vote boxes of its own marks, not all 64)
+CHROMA_VOTES_OWN = True
 SIZE_STEP = math.log(1.25)
 PLACE_STEP = 0.2  # of the mark's longer side
 IVF_FROM = 100_000
@@ -801,12 +809,13 @@ class MarkIndex(SignalIndex):
             if VIEW_LAYERS and colour_layers:
                 made.wait()  # the layers' job is posted first: taken before this one, so it runs or has run
                 if layer_boxes and len(layer_boxes[0]):
-                    layered = self._named(layer_boxes[0], seen, view_names, VIEW_LAYERS_REFINE)
+                    layered = self._named(layer_boxes[0], seen, view_names, VIEW_LAYERS_REFINE, VIEW_REFINED_MIN_VALUE)
             if VIEW_BLOBS:  # the view's own blobs, with the layers' (under the same bars)
                 known = np.concatenate([blobs] + layer_boxes[:1]) if VIEW_LAYERS and colour_layers else blobs
                 own = L.view_boxes(projected, known)
                 if len(own):
-                    layered = _joined(layered, self._named(own, seen, view_names, VIEW_LAYERS_REFINE))
+                    layered = _joined(layered, self._named(own, seen, view_names, VIEW_LAYERS_REFINE,
+                                                           VIEW_REFINED_MIN_VALUE))
             return seen, view_names, found, layered
 
         jobs = [layers] if colour_layers else []  # first: the views wait for it, so it must be taken before them
@@ -825,18 +834,26 @@ class MarkIndex(SignalIndex):
         return named, layered, done
 
     def _named(self, boxes: np.ndarray, pyramid: D.FieldPyramid, names: D.Descriptors,
-               refine: int | None = None) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+               refine: int | None = None, refined_min: float | None = None,
+               ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Overlay extents ``boxes`` (n, 4) named by every mark's descriptor (see :meth:`_located`):
         per aspect class, the two best marks' values and rows (:meth:`D.Descriptors.best_two`) and
         the windows (m, 4) they were compared at, with ``refine`` (default :data:`D.REFINE`) of them refined
-        (:func:`D.refine`)."""
+        (:func:`D.refine`); ``refined_min``: the refined windows whose best mark is named less are left out."""
         boxes = boxes[np.maximum(boxes[:, 2], boxes[:, 3]) >= LOCATE_MIN_SIDE]
         if not len(boxes):
             return {}
         arrays = _windows(boxes, names)
         # windows named weakly moved to where their mark correlates best (D.refine, 2026-12-06 #5)
         named = {k: (top, rows, arrays[k]) for k, (top, rows) in names.best_two(pyramid, arrays).items()}
-        return D.refine(pyramid, names, named, refine)
+        out = D.refine(pyramid, names, named, refine)
+        if refined_min is not None and out is not named:  # refine appends its windows to each class's own
+            for k, (top, rows, windows) in out.items():
+                keep = np.ones(len(top), bool)
+                keep[len(named[k][0]):] = top[len(named[k][0]):, 0] >= refined_min
+                if not keep.all():
+                    out[k] = (top[keep], rows[keep], windows[keep])
+        return out
 
     def _located(self, pyramid: D.FieldPyramid, names: D.Descriptors,
                  extents: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -865,11 +882,14 @@ class MarkIndex(SignalIndex):
             return []
         boxes = np.array([b for _, b in votes], np.float64).reshape(-1, 4)
 
-        def with_votes(found: dict, view: D.FieldPyramid, view_names: D.Descriptors) -> dict:
-            """``found`` and the vote groups' boxes named in one view."""
+        def with_votes(found: dict, view: D.FieldPyramid, view_names: D.Descriptors, own: bool = False) -> dict:
+            """``found`` and the vote groups' boxes named in one view (``own``: only the groups of its marks)."""
             named = dict(found)
-            if len(boxes):
-                for k, (top, rows, windows) in self._named(boxes, view, view_names).items():
+            voted = boxes
+            if own:
+                voted = np.array([b for m, b in votes if m in view_names.position], np.float64).reshape(-1, 4)
+            if len(voted):
+                for k, (top, rows, windows) in self._named(voted, view, view_names).items():
                     if k in named:
                         t0, r0, w0 = named[k]
                         top, rows, windows = (np.concatenate([t0, top]), np.concatenate([r0, rows]),
@@ -882,8 +902,8 @@ class MarkIndex(SignalIndex):
         # the blobs' and vote boxes' windows, the colour layers' (under their own bars), then the chroma views'
         sets = [(with_votes(extents, pyramid, names), True, LOCATE_MIN_VALUE, names)]
         sets += [(layers, LAYERS_BIG, LAYERS_MIN_VALUE, names)] * bool(layers)
-        sets += [(with_votes(found, view, view_names) if CHROMA_VOTES else found, True, LOCATE_MIN_VALUE, view_names)
-                 for view, view_names, found, _ in views]
+        sets += [(with_votes(found, view, view_names, not CHROMA_VOTES) if CHROMA_VOTES or CHROMA_VOTES_OWN else found,
+                  True, LOCATE_MIN_VALUE, view_names) for view, view_names, found, _ in views]
         sets += [(layered, LAYERS_BIG, LAYERS_MIN_VALUE, view_names)  # the colour layers named in the views
                  for _, view_names, _, layered in views if layered]
         for (k, (top, rows, windows)), big, bar, named_by in ((item, big, bar, n) for found, big, bar, n in sets
