@@ -65,6 +65,7 @@ from ncii_shield.errors import InvalidRequest
 from ncii_shield.index.base import IndexMatch, SignalIndex
 from ncii_shield.index.threads import LazyPool, one_faiss_thread
 from ncii_shield.signals.derivative import features as F
+from ncii_shield.signals.derivative import verify as _verify
 from ncii_shield.signals.derivative.verify import (
     MAX_ROTATION, MIN_INLIERS, SCALE_RANGE, TEXT_RUN, TEXT_SHARE, WHOLE_ASPECT, Outcome, Upload, Verdict,
     text_pixels, verify, whole_frame,
@@ -271,6 +272,10 @@ CELL_MARGIN = 1.5
 # run's real uploads (synthetic registry, 2026-12-07 #7), up to 39 for an upload crafted of the registry's
 # commonest patterns at 200k (the review's probe, R5); the own photo of the large singles at 1M: 10-100.
 CELL_SURE = 40
+# An upload not of its content's shape (a screenshot: the picture between its bars, verify.Upload.content) looks up
+# its content's cells too, at the content's shape, when verify compares such a box as the whole frame
+# (verify.WHOLE_CONTENT): its own photo, mostly replaced, is often no keypoint candidate at all (2026-12-08, HC)
+CELL_CONTENT = True
 
 Lookup = Callable[[list[int]], dict[int, str]]
 
@@ -993,14 +998,20 @@ class DerivativeIndex(SignalIndex):
         if CELL_CANDIDATES and ranked:
             seen = {c.id for c in ranked} | {h.id for h in hits}
             fh, fw = upload.frame.grey.shape
-            own = (upload.whole_cells(False), upload.whole_cells(True))
-            with self._lock:
-                cells = self._cells.lookup(own, fw / fh)
-            under = [k for _, k in cells if k < CELL_SURE]  # (the lookup gives them most first)
-            crowd = under[CELL_CROWD - 1] if CELL_CROWD and len(under) >= CELL_CROWD else 0
-            more = [Candidate(id, 0, False, 0) for id, k in cells
-                    if (k >= CELL_SURE or k >= CELL_MARGIN * crowd) and id not in seen
-                    and (allowed is None or allowed(id))][:CELL_CANDIDATES]
+            sources = [((upload.whole_cells(False), upload.whole_cells(True)), fw / fh)]
+            box = upload.content if CELL_CONTENT and _verify.WHOLE_CONTENT else None
+            if box is not None and abs((box[2] / box[3]) / (fw / fh) - 1.0) > WHOLE_ASPECT:
+                sources.append(((upload.box_cells(box, False), upload.box_cells(box, True)), box[2] / box[3]))
+            more = []
+            for own, aspect in sources:  # each lookup with its own crowd, at most CELL_CANDIDATES photos each
+                with self._lock:
+                    cells = self._cells.lookup(own, aspect)
+                under = [k for _, k in cells if k < CELL_SURE]  # (the lookup gives them most first)
+                crowd = under[CELL_CROWD - 1] if CELL_CROWD and len(under) >= CELL_CROWD else 0
+                more += [Candidate(id, 0, False, 0) for id, k in cells
+                         if (k >= CELL_SURE or k >= CELL_MARGIN * crowd) and id not in seen
+                         and (allowed is None or allowed(id))][:CELL_CANDIDATES]
+                seen |= {c.id for c in more}
             signatures.update(self._signatures([c.id for c in more]))
             ranked = ranked + more
             by_cells = {c.id for c in more}
