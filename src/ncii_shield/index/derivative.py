@@ -274,8 +274,9 @@ CELL_MARGIN = 1.5
 CELL_SURE = 40
 # An upload not of its content's shape (a screenshot: the picture between its bars, verify.Upload.content) looks up
 # its content's cells too, at the content's shape, when verify compares such a box as the whole frame
-# (verify.WHOLE_CONTENT): its own photo, mostly replaced, is often no keypoint candidate at all (2026-12-08, HC)
-CELL_CONTENT = True
+# (verify.WHOLE_CONTENT): its own photo, mostly replaced, is often no keypoint candidate at all (2026-12-08, HC).
+# OFF by default with WHOLE_CONTENT (the 2026-12-08 review, R2: unedited zoom-cropped re-shares in screenshots flagged)
+CELL_CONTENT = False
 
 Lookup = Callable[[list[int]], dict[int, str]]
 

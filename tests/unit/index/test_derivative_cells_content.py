@@ -5,6 +5,8 @@ that picture (verify ``WHOLE_CONTENT``). Synthetic scenes."""
 
 from __future__ import annotations
 
+import pytest
+
 from ncii_shield.index import derivative as D
 from ncii_shield.signals.derivative import verify as V
 from ncii_shield.signals.derivative.verify import Outcome, Upload
@@ -12,6 +14,14 @@ from tests.derivative_scenes import scene, screenshot
 from tests.unit.index.test_derivative_cells_hc import features, index, only  # noqa: F401 (fixtures)
 from tests.unit.index.test_derivative_whole_candidates import CENTRE, soft
 from tests.unit.signals.test_derivative_kinds import replaced
+
+
+@pytest.fixture(autouse=True)
+def _on(monkeypatch):
+    """CELL_CONTENT and WHOLE_CONTENT are off by default (the 2026-12-08 review, R2: unedited zoom-cropped re-shares
+    inside screenshots were flagged); these tests describe the search itself, so they turn both on."""
+    monkeypatch.setattr(D, "CELL_CONTENT", True)
+    monkeypatch.setattr(V, "WHOLE_CONTENT", True)
 
 
 def shot() -> Upload:

@@ -6,6 +6,7 @@ compared as the photo's whole frame. Images are synthetic scenes (tests/derivati
 from __future__ import annotations
 
 import cv2
+import pytest
 
 from ncii_shield.signals.derivative import features as F
 from ncii_shield.signals.derivative import verify as V
@@ -13,6 +14,12 @@ from ncii_shield.signals.derivative.verify import Outcome, Upload, verify
 from tests.derivative_scenes import scene, screenshot
 from tests.unit.signals.test_derivative_kinds import jpeg_rgb
 from tests.unit.signals.test_derivative_large_verification import brighter_part, soft
+
+@pytest.fixture(autouse=True)
+def _on(monkeypatch):
+    """WHOLE_CONTENT is off by default (the 2026-12-08 review, R2: unedited zoom-cropped re-shares inside screenshots
+    were flagged); these tests describe the comparison itself, so they turn it on."""
+    monkeypatch.setattr(V, "WHOLE_CONTENT", True)
 
 
 def test_the_content_box_is_the_screenshots_picture():

@@ -224,8 +224,12 @@ WHOLE_ANCHORS = True
 # an upload not of the photo's shape whose content sits inside a frame of one background colour (a screenshot's
 # bars and margins, a meme's border; see _content_box) compared as the photo's whole frame at that content's box
 # when the box has the photo's shape (within WHOLE_ASPECT): a screenshot of a photo most of which was replaced
-# keeps too few keypoints for any fit, and the cut (panels.py) splits its picture along the pasted part's edges
-WHOLE_CONTENT = True
+# keeps too few keypoints for any fit, and the cut (panels.py) splits its picture along the pasted part's edges.
+# OFF by default (2026-12-08 review, R2): a box of the photo's shape is not the whole photo; an unedited re-share
+# zoom-cropped 88-95 % (aspect kept) inside a screenshot was compared at the wrong scale and called "69 % replaced":
+# 23 of 387 such unedited re-shares flagged with it (and CELL_CONTENT) on, 0 off. Its harness gain (large singles end
+# to end 726 -> 739 of 903) waits for a veto (no content box when a keypoint fit saw and judged the pair).
+WHOLE_CONTENT = False
 CONTENT_NEAR = 8  # grey / chroma levels: a pixel this close to the border's colour is background ...
 CONTENT_ROW = 0.6  # ... a row with under this share of background pixels is content (a header's text: more) ...
 CONTENT_COL = 0.9  # ... and within the longest run of content rows, a column with under this share
