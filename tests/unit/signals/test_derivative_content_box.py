@@ -52,7 +52,14 @@ def test_a_picture_of_another_shape_is_not_compared(monkeypatch):
     compared as the whole frame (no comparison is made at all)."""
     photo = F.photo_features(soft(31))
     fake = brighter_part(soft(31), 600)[:, :700]  # cropped: 700 x 600 against the photo's 800 x 600
+    upload = Upload.from_rgb(jpeg_rgb(screenshot(fake), 85))
     calls = []
     monkeypatch.setattr(V, "_compare", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
-    assert V._whole_frame(photo, Upload.from_rgb(jpeg_rgb(screenshot(fake), 85)), None) is None
+    monkeypatch.setattr(V, "WHOLE_PRETEST", 0)  # the pre-test would stop it too: here only the shape may (review R3)
+    assert V._whole_frame(photo, upload, None) is None
     assert not calls
+    # the control: with any shape allowed a comparison is made, so the spy would see one
+    monkeypatch.setattr(V, "WHOLE_ASPECT", 10.0)
+    with pytest.raises(AssertionError):
+        V._whole_frame(photo, upload, None)
+    assert calls

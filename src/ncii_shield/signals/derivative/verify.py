@@ -227,7 +227,7 @@ WHOLE_ANCHORS = True
 # keeps too few keypoints for any fit, and the cut (panels.py) splits its picture along the pasted part's edges.
 # OFF by default (2026-12-08 review, R2): a box of the photo's shape is not the whole photo; an unedited re-share
 # zoom-cropped 88-95 % (aspect kept) inside a screenshot was compared at the wrong scale and called "69 % replaced":
-# 23 of 387 such unedited re-shares flagged with it (and CELL_CONTENT) on, 0 off. Its harness gain (large singles end
+# 24 of 387 such unedited re-shares flagged with it (and CELL_CONTENT) on, 1 off (kodim20, flagged either way). Its harness gain (large singles end
 # to end 726 -> 739 of 903) waits for a veto (no content box when a keypoint fit saw and judged the pair).
 WHOLE_CONTENT = False
 CONTENT_NEAR = 8  # grey / chroma levels: a pixel this close to the border's colour is background ...
